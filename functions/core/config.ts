@@ -1,0 +1,190 @@
+import { ConfigError } from './errors';
+
+/**
+ * The one place that reads the environment. `loadConfig` validates every variable it knows, applies the
+ * defaults, and fails fast with the variable's name; the rest of the code takes the resulting object.
+ * Secrets are never read here: only where to find them (a value for local runs, an ARN in AWS).
+ */
+
+export type Env = Record<string, string | undefined>;
+
+/** Where a secret comes from: its value (local runs, tests) or a Secrets Manager ARN (AWS). */
+export type SecretRef = { value: string } | { arn: string };
+
+export type LlmProvider = 'openai' | 'local';
+export type StreamMode = 'update' | 'native';
+
+export interface AppConfig {
+  region: string;
+  /** Endpoints of the local stand-ins; unset in AWS, where the SDKs find the real ones. */
+  endpoints: { dynamodb?: string; sfn?: string; s3?: string; secretsManager?: string; slackApi?: string };
+  /** DynamoDB table for thread history, event dedupe and answer claims (`CONVERSATION_TABLE`). */
+  conversationTable?: string;
+  /** The conversation state machine the ack starts (`CONVERSATION_STATE_MACHINE_ARN`). */
+  stateMachineArn?: string;
+  secrets: {
+    slackSigningSecret?: SecretRef;
+    slackBotToken?: SecretRef;
+    openaiApiKey?: SecretRef;
+  };
+  slack: {
+    streamMode: StreamMode;
+    /** Retries of one Slack Web API call, kept low so they fit a step's timeout. */
+    maxRetries: number;
+    /** The bot's own user id, when known, saves an `auth.test` call on a cold start. */
+    botUserId?: string;
+  };
+  llm: {
+    provider: LlmProvider;
+    chatModel: string;
+    temperature: number;
+    maxOutputTokens: number;
+    embeddingModel: string;
+    /** Base URL of an OpenAI-compatible server (`OPENAI_BASE_URL`). */
+    baseUrl?: string;
+    timeoutMs: number;
+    maxRetries: number;
+  };
+  vectorStore: {
+    uri: string;
+    table: string;
+    topK: number;
+  };
+  history: {
+    maxTurns: number;
+    maxChars: number;
+    ttlDays: number;
+  };
+  /** How long an `event_id` is remembered by the ack's dedupe, in seconds. */
+  dedupeTtlSeconds: number;
+  /** Longest question accepted, in characters; longer ones get a clear reply and no model call. */
+  maxQuestionChars: number;
+  logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+}
+
+function text(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}; got "${raw}"`);
+  }
+  return value;
+}
+
+function decimal(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a number from ${min} to ${max}; got "${raw}"`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  const value = raw.toLowerCase() as T;
+  if (!allowed.includes(value))
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}; got "${raw}"`);
+  return value;
+}
+
+function url(env: Env, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  try {
+    const parsed = new URL(raw);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http(s)');
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL; got "${raw}"`);
+  }
+  return raw;
+}
+
+function secret(env: Env, name: string): SecretRef | undefined {
+  const arn = text(env, `${name}_ARN`);
+  const value = text(env, name);
+  if (arn !== undefined && value !== undefined) {
+    throw new ConfigError(`set either ${name} or ${name}_ARN, not both`);
+  }
+  if (arn !== undefined) {
+    if (!arn.startsWith('arn:')) throw new ConfigError(`${name}_ARN must be a Secrets Manager ARN`);
+    return { arn };
+  }
+  return value === undefined ? undefined : { value };
+}
+
+/** Reads and validates the configuration from `env` (the process environment by default). */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const openaiApiKey = secret(env, 'OPENAI_API_KEY');
+  const provider = oneOf<LlmProvider>(
+    env,
+    'LLM_PROVIDER',
+    ['openai', 'local'],
+    openaiApiKey ? 'openai' : 'local',
+  );
+  if (provider === 'openai' && !openaiApiKey) {
+    throw new ConfigError('LLM_PROVIDER is openai but neither OPENAI_API_KEY nor OPENAI_API_KEY_ARN is set');
+  }
+  const logLevel = oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info');
+  return {
+    region: text(env, 'AWS_REGION') ?? text(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1',
+    endpoints: {
+      dynamodb: url(env, 'DYNAMODB_ENDPOINT'),
+      sfn: url(env, 'SFN_ENDPOINT'),
+      s3: url(env, 'S3_ENDPOINT'),
+      secretsManager: url(env, 'SECRETS_MANAGER_ENDPOINT'),
+      slackApi: url(env, 'SLACK_API_URL'),
+    },
+    conversationTable: text(env, 'CONVERSATION_TABLE'),
+    stateMachineArn: text(env, 'CONVERSATION_STATE_MACHINE_ARN'),
+    secrets: {
+      slackSigningSecret: secret(env, 'SLACK_SIGNING_SECRET'),
+      slackBotToken: secret(env, 'SLACK_BOT_TOKEN'),
+      openaiApiKey,
+    },
+    slack: {
+      streamMode: oneOf<StreamMode>(env, 'SLACK_STREAM_MODE', ['update', 'native'], 'update'),
+      maxRetries: integer(env, 'SLACK_MAX_RETRIES', 2, 0, 10),
+      botUserId: text(env, 'SLACK_BOT_USER_ID'),
+    },
+    llm: {
+      provider,
+      chatModel: text(env, 'OPENAI_MODEL') ?? (provider === 'openai' ? 'gpt-4.1-mini' : 'local-extractive'),
+      temperature: decimal(env, 'OPENAI_TEMPERATURE', 0, 0, 2),
+      maxOutputTokens: integer(env, 'MAX_ANSWER_TOKENS', 1024, 16, 32768),
+      embeddingModel:
+        text(env, 'OPENAI_EMBEDDING_MODEL') ??
+        (provider === 'openai' ? 'text-embedding-3-small' : 'local-hash-512'),
+      baseUrl: url(env, 'OPENAI_BASE_URL'),
+      timeoutMs: integer(env, 'OPENAI_TIMEOUT_MS', 25_000, 1_000, 600_000),
+      maxRetries: integer(env, 'OPENAI_MAX_RETRIES', 1, 0, 10),
+    },
+    vectorStore: {
+      uri: text(env, 'LANCEDB_URI') ?? '.local/lancedb',
+      table: text(env, 'LANCEDB_TABLE') ?? 'documents',
+      topK: integer(env, 'RETRIEVE_TOP_K', 6, 1, 50),
+    },
+    history: {
+      maxTurns: integer(env, 'HISTORY_MAX_TURNS', 10, 0, 100),
+      maxChars: integer(env, 'HISTORY_MAX_CHARS', 12_000, 0, 200_000),
+      ttlDays: integer(env, 'HISTORY_TTL_DAYS', 30, 1, 3650),
+    },
+    dedupeTtlSeconds: integer(env, 'DEDUPE_TTL_SECONDS', 86_400, 60, 30 * 86_400),
+    maxQuestionChars: integer(env, 'MAX_QUESTION_CHARS', 4_000, 10, 40_000),
+    logLevel: logLevel.toUpperCase() as AppConfig['logLevel'],
+  };
+}
+
+/** Returns a value a function cannot run without, or fails naming the variable that sets it. */
+export function required<T>(value: T | undefined, variable: string): T {
+  if (value === undefined) throw new ConfigError(`${variable} is not set`);
+  return value;
+}

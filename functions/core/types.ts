@@ -1,0 +1,95 @@
+/**
+ * The documents that flow through the conversation state machine. Each Task receives only the fields its
+ * `Parameters` select and returns one of the results below, which the state machine stores with `ResultPath`.
+ * Everything here is small by construction: passages are capped and whole documents never travel.
+ */
+
+/** What the ack Lambda starts an execution with: one Slack mention, already verified and deduplicated. */
+export interface Turn {
+  /** Slack's `event_id`: the idempotency key for every side effect of this question. */
+  eventId: string;
+  teamId: string;
+  channel: string;
+  /** The thread the conversation lives in (the mention's own ts when it started the thread). */
+  threadTs: string;
+  /** The mention message's ts. */
+  messageTs: string;
+  user: string;
+  /** The mention's text with the bot's mention removed. */
+  question: string;
+  /** The bot's placeholder message in the thread, which the answer (or apology) replaces. */
+  placeholderTs: string;
+}
+
+export interface ConversationInput {
+  turn: Turn;
+}
+
+/** One message of a thread's history, as stored and as passed between states. */
+export interface StoredMessage {
+  role: 'human' | 'ai';
+  content: string;
+}
+
+export interface HistoryResult {
+  /** Turns (question + answer pairs) loaded within the budget. */
+  turnCount: number;
+  messages: StoredMessage[];
+}
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface StandaloneQuestion {
+  question: string;
+  /** False when there was no history and the question was used as asked. */
+  condensed: boolean;
+  usage?: TokenUsage;
+}
+
+/** A passage retrieved from the vector store, trimmed to a bounded size. */
+export interface Passage {
+  source: string;
+  title: string;
+  heading: string;
+  text: string;
+  score: number;
+}
+
+export interface RetrievalResult {
+  /** `empty-index` when no documents are indexed yet: a normal outcome with a helpful reply. */
+  status: 'ok' | 'empty-index';
+  search: 'vector' | 'hybrid' | 'none';
+  passages: Passage[];
+  usage?: TokenUsage;
+}
+
+export interface SourceRef {
+  source: string;
+  title: string;
+  heading: string;
+}
+
+export interface AnswerResult {
+  kind: 'answer' | 'no-documents' | 'already-answered';
+  /** The answer as the model wrote it (Markdown). */
+  text: string;
+  sources: SourceRef[];
+  model: string;
+  usage: TokenUsage;
+  /** Every Slack message the answer occupies: the placeholder first, then any continuations. */
+  messageTs: string[];
+}
+
+export interface PersistResult {
+  written: boolean;
+}
+
+/** What Report failure receives: the turn and the error the Catch recorded. */
+export interface FailureReport {
+  turn: Turn;
+  executionName: string;
+  error?: { Error?: string; Cause?: string };
+}
