@@ -1,3 +1,4 @@
+import type { BaseMessage } from '@langchain/core/messages';
 import type { Passage, StoredMessage } from '../types';
 
 /**
@@ -68,4 +69,15 @@ export function formatPassages(passages: Passage[]): string {
       `<passage index="${i + 1}" source="${attribute(p.source)}" title="${attribute(p.title)}" heading="${attribute(p.heading)}">\n${escapeBlockText(p.text)}\n</passage>`,
   );
   return ['<passages>', ...blocks, '</passages>'].join('\n');
+}
+
+/** Our stored form of LangChain messages: only human and AI turns are kept. */
+export function toStoredMessages(messages: BaseMessage[]): StoredMessage[] {
+  return messages.flatMap((m): StoredMessage[] => {
+    const type = m.getType();
+    const content = typeof m.content === 'string' ? m.content : m.text;
+    if (type === 'human') return [{ role: 'human', content }];
+    if (type === 'ai') return [{ role: 'ai', content }];
+    return [];
+  });
 }

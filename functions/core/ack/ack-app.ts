@@ -1,0 +1,209 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { App, AwsLambdaReceiver, isValidSlackRequest, LogLevel, type SlackEventMiddlewareArgs } from '@slack/bolt';
+import type { AwsEvent, AwsResponse } from '@slack/bolt/dist/receivers/AwsLambdaReceiver';
+import { WebClient, type WebClientOptions } from '@slack/web-api';
+import type { EventStore } from '../stores/event-store';
+import type { ConversationInput, Turn } from '../types';
+import { questionFromMentionText } from './slack-text';
+
+export const PLACEHOLDER_TEXT = 'Typing...';
+
+export const USAGE_HINT =
+  'Mention me with a question, for example `@bot how do I rotate the VPN key?` ' +
+  'I answer from the documents your team has indexed and I remember this thread, so you can ask follow-ups.';
+
+/** Slack signs with a timestamp and rejects replays older than 5 minutes; a clock this far ahead is refused too. */
+const MAX_CLOCK_SKEW_SECONDS = 300;
+/** Slack's own payloads are a few kilobytes; anything this large is not from Slack. */
+const MAX_BODY_BYTES = 512 * 1024;
+/** A claim whose ack never started an execution (a crash, a throttled StartExecution) is taken over after this. */
+export const CLAIM_STALE_MS = 30_000;
+
+export interface AckDependencies {
+  signingSecret: string;
+  botToken: string;
+  /** The fake Slack's URL locally; Slack's own when unset. */
+  slackApiUrl?: string;
+  /** Saves an `auth.test` call on a cold start when known. */
+  botUserId?: string;
+  eventStore: EventStore;
+  /** Starts the conversation state machine asynchronously; resolves once the execution is accepted. */
+  startExecution(name: string, input: ConversationInput): Promise<void>;
+  logger: Logger;
+  now(): number;
+  maxQuestionChars: number;
+}
+
+type AppMentionEvent = SlackEventMiddlewareArgs<'app_mention'>['event'];
+
+export type AckHandler = (event: AwsEvent, context?: unknown) => Promise<AwsResponse>;
+
+function header(headers: Record<string, string | undefined>, name: string): string | undefined {
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+  return key === undefined ? undefined : headers[key];
+}
+
+function reject(statusCode: number, message: string): AwsResponse {
+  return { statusCode, headers: { 'Content-Type': 'text/plain' }, body: message };
+}
+
+/** A Slack-safe execution name: letters, digits, - and _, at most 80 characters, unique per delivery. */
+export function executionNameFor(eventId: string, now: number): string {
+  const safe = eventId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 60);
+  return `${safe}-${now.toString(36)}`;
+}
+
+/**
+ * The ack Lambda: checks the request at the door, lets Bolt verify and route it, and for an `app_mention`
+ * claims the event, posts the placeholder and starts the conversation state machine. Nothing slow runs here:
+ * no model call, no vector search; Slack gets its 200 within its 3 seconds.
+ */
+export function createAckHandler(deps: AckDependencies): AckHandler {
+  const receiver = new AwsLambdaReceiver({ signingSecret: deps.signingSecret, logLevel: LogLevel.ERROR });
+  // Slack waits 3 s for the ack: one quick retry at most, and no call may hang.
+  const clientOptions: WebClientOptions = {
+    slackApiUrl: deps.slackApiUrl,
+    retryConfig: { retries: 1, minTimeout: 100, maxTimeout: 500 },
+    timeout: 2_000,
+  };
+  const authClient = new WebClient(deps.botToken, clientOptions);
+  let botIdentity: Promise<{ botUserId?: string; botId?: string }> | undefined;
+  const app = new App({
+    receiver,
+    logLevel: LogLevel.ERROR,
+    clientOptions,
+    authorize: async () => {
+      botIdentity ??= resolveBotIdentity(authClient, deps).catch((error: unknown) => {
+        botIdentity = undefined;
+        throw error;
+      });
+      return { botToken: deps.botToken, ...(await botIdentity) };
+    },
+  });
+
+  app.event('app_mention', async ({ event, body, context, client }) => {
+    await handleMention(deps, client, event, body as { event_id?: string; team_id?: string }, context.botUserId);
+  });
+
+  const boltHandler = receiver.toHandler();
+
+  return async (awsEvent) => {
+    const headers = (awsEvent.headers ?? {}) as Record<string, string | undefined>;
+    const rawBody = awsEvent.body
+      ? awsEvent.isBase64Encoded
+        ? Buffer.from(awsEvent.body, 'base64').toString('utf8')
+        : awsEvent.body
+      : '';
+    if (Buffer.byteLength(rawBody) > MAX_BODY_BYTES) return reject(413, 'request body too large');
+    const signature = header(headers, 'x-slack-signature');
+    const timestamp = Number(header(headers, 'x-slack-request-timestamp'));
+    if (!signature || !Number.isInteger(timestamp)) return reject(401, 'missing or malformed Slack signature headers');
+    const nowSeconds = Math.floor(deps.now() / 1000);
+    if (Math.abs(nowSeconds - timestamp) > MAX_CLOCK_SKEW_SECONDS) return reject(401, 'stale or future timestamp');
+    const valid = isValidSlackRequest({
+      signingSecret: deps.signingSecret,
+      body: rawBody,
+      headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp },
+      nowMilliseconds: deps.now(),
+    });
+    if (!valid) return reject(401, 'invalid Slack signature');
+    if (!isParsableBody(rawBody, header(headers, 'content-type'))) return reject(400, 'body is neither JSON nor form data');
+    const retryNum = header(headers, 'x-slack-retry-num');
+    if (retryNum !== undefined) {
+      deps.logger.info('Slack retried a delivery', { retryNum, retryReason: header(headers, 'x-slack-retry-reason') });
+    }
+    // Bolt reads the body as ASCII when it is base64-encoded; hand it the decoded UTF-8 text instead.
+    return boltHandler({ ...awsEvent, body: rawBody, isBase64Encoded: false } as AwsEvent, undefined);
+  };
+}
+
+function isParsableBody(rawBody: string, contentType: string | undefined): boolean {
+  if (contentType?.startsWith('application/x-www-form-urlencoded')) return rawBody.length > 0;
+  try {
+    const parsed: unknown = JSON.parse(rawBody);
+    return typeof parsed === 'object' && parsed !== null;
+  } catch {
+    return false;
+  }
+}
+
+async function resolveBotIdentity(client: WebClient, deps: AckDependencies) {
+  if (deps.botUserId) return { botUserId: deps.botUserId };
+  const auth = await client.auth.test();
+  return { botUserId: auth.user_id, botId: auth.bot_id };
+}
+
+async function handleMention(
+  deps: AckDependencies,
+  client: WebClient,
+  event: AppMentionEvent,
+  body: { event_id?: string; team_id?: string },
+  botUserId: string | undefined,
+): Promise<void> {
+  const { logger } = deps;
+  // Edits re-deliver a mention, and another bot's message is never a question for us.
+  if (event.bot_id || event.subtype || 'edited' in event || (botUserId && event.user === botUserId)) return;
+  const eventId = body.event_id;
+  if (!eventId || !event.user) {
+    logger.warn('app_mention without event_id or user; ignored');
+    return;
+  }
+  const threadTs = event.thread_ts ?? event.ts;
+  const question = questionFromMentionText(event.text ?? '', botUserId);
+  const claim = await deps.eventStore.claimEvent(eventId, deps.now(), CLAIM_STALE_MS);
+  if (claim.status === 'duplicate') {
+    logger.info('duplicate delivery of an event already being answered', { eventId });
+    return;
+  }
+  let placeholderTs = claim.placeholderTs;
+  try {
+    const immediateReply =
+      question === ''
+        ? USAGE_HINT
+        : question.length > deps.maxQuestionChars
+          ? `That question is ${question.length.toLocaleString('en')} characters long; please ask in at most ${deps.maxQuestionChars.toLocaleString('en')}.`
+          : undefined;
+    if (immediateReply !== undefined) {
+      placeholderTs = await postOrUpdate(client, event.channel, threadTs, placeholderTs, immediateReply);
+      await deps.eventStore.markStarted(eventId, 'none', placeholderTs);
+      return;
+    }
+    placeholderTs ??= await postOrUpdate(client, event.channel, threadTs, undefined, PLACEHOLDER_TEXT);
+    const turn: Turn = {
+      eventId,
+      teamId: body.team_id ?? event.team ?? 'unknown-team',
+      channel: event.channel,
+      threadTs,
+      messageTs: event.ts,
+      user: event.user,
+      question,
+      placeholderTs,
+    };
+    const executionName = executionNameFor(eventId, deps.now());
+    await deps.startExecution(executionName, { turn });
+    logger.info('conversation started', { eventId, executionName, channel: event.channel, threadTs });
+    await deps.eventStore.markStarted(eventId, executionName, placeholderTs);
+  } catch (error) {
+    // Give the claim up so Slack's retry of this delivery gets the question answered; keep the placeholder.
+    await deps.eventStore.releaseClaim(eventId, placeholderTs).catch((releaseError: unknown) => {
+      logger.error('could not release the event claim; it goes stale on its own', { eventId, releaseError });
+    });
+    throw error;
+  }
+}
+
+async function postOrUpdate(
+  client: WebClient,
+  channel: string,
+  threadTs: string,
+  existingTs: string | undefined,
+  text: string,
+): Promise<string> {
+  if (existingTs) {
+    await client.chat.update({ channel, ts: existingTs, text });
+    return existingTs;
+  }
+  const posted = await client.chat.postMessage({ channel, thread_ts: threadTs, text });
+  if (!posted.ts) throw new Error('chat.postMessage returned no ts');
+  return posted.ts;
+}

@@ -1,0 +1,110 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { InMemoryChatMessageHistory } from '@langchain/core/chat_history';
+import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import { AIMessage, HumanMessage } from '@langchain/core/messages';
+import type { WebClient } from '@slack/web-api';
+import { condenseQuestion } from '../chains/condense-chain';
+import { type HistoryBudget, type HistoryStore, turnsToMessages } from '../stores/history-store';
+import type {
+  AnswerResult,
+  FailureReport,
+  HistoryResult,
+  PersistResult,
+  StandaloneQuestion,
+  StoredMessage,
+  TokenUsage,
+  Turn,
+} from '../types';
+
+/** Load history: the thread's earlier turns within the budget, as the messages the chains read. */
+export async function loadHistory(
+  store: HistoryStore,
+  turn: Turn,
+  budget: HistoryBudget,
+  now: number,
+): Promise<HistoryResult> {
+  const turns = await store.loadTurns(turn, budget, now);
+  return { turnCount: turns.length, messages: turnsToMessages(turns) };
+}
+
+/** The loaded history as a LangChain chat message history, which is what the condense chain reads. */
+export function chatHistoryOf(messages: StoredMessage[]): InMemoryChatMessageHistory {
+  return new InMemoryChatMessageHistory(
+    messages.map((m) => (m.role === 'human' ? new HumanMessage(m.content) : new AIMessage(m.content))),
+  );
+}
+
+/** Condense question: the follow-up rewritten as a standalone question, in the light of the thread. */
+export async function condense(
+  model: BaseChatModel,
+  history: HistoryResult,
+  question: string,
+): Promise<StandaloneQuestion> {
+  return condenseQuestion(model, chatHistoryOf(history.messages), question);
+}
+
+function addUsage(...usages: (TokenUsage | undefined)[]): TokenUsage {
+  return usages.reduce<TokenUsage>(
+    (sum, u) => ({ inputTokens: sum.inputTokens + (u?.inputTokens ?? 0), outputTokens: sum.outputTokens + (u?.outputTokens ?? 0) }),
+    { inputTokens: 0, outputTokens: 0 },
+  );
+}
+
+/**
+ * Persist turn: appends the question and its answer to the thread, once. A duplicate execution, or an
+ * answer another execution already gave, writes nothing.
+ */
+export async function persistTurn(
+  store: HistoryStore,
+  turn: Turn,
+  answer: AnswerResult,
+  standalone: StandaloneQuestion,
+  now: number,
+): Promise<PersistResult> {
+  if (answer.kind === 'already-answered') return { written: false };
+  const written = await store.appendTurn(
+    turn,
+    {
+      eventId: turn.eventId,
+      messageTs: turn.messageTs,
+      user: turn.user,
+      question: turn.question,
+      standaloneQuestion: standalone.question,
+      answer: answer.text,
+      sources: answer.sources,
+      model: answer.model,
+      usage: addUsage(standalone.usage, answer.usage),
+      createdAt: new Date(now).toISOString(),
+    },
+    now,
+  );
+  return { written };
+}
+
+export function apologyText(executionName: string): string {
+  return (
+    "Sorry, I couldn't answer this one: something went wrong on my side. Please try again in a moment. " +
+    `If it keeps happening, give your admin this reference: \`${executionName}\``
+  );
+}
+
+/**
+ * Report failure: replaces the placeholder (or a half-streamed answer) with a short apology naming the
+ * execution, so nobody is left with "Typing..." and an admin can find the execution in the console. When the
+ * placeholder is gone, the apology is posted in the thread instead.
+ */
+export async function reportFailure(slack: WebClient, report: FailureReport, logger: Logger): Promise<{ ts: string }> {
+  const { turn, executionName } = report;
+  logger.error('answer failed', { eventId: turn.eventId, executionName, error: report.error?.Error, cause: report.error?.Cause });
+  const text = apologyText(executionName);
+  const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: `:warning: ${text}` } }];
+  try {
+    await slack.chat.update({ channel: turn.channel, ts: turn.placeholderTs, text, blocks });
+    return { ts: turn.placeholderTs };
+  } catch (error) {
+    const code = (error as { data?: { error?: string } }).data?.error;
+    if (code !== 'message_not_found' && code !== 'cant_update_message') throw error;
+    const posted = await slack.chat.postMessage({ channel: turn.channel, thread_ts: turn.threadTs, text, blocks });
+    return { ts: posted.ts ?? '' };
+  }
+}

@@ -1,0 +1,98 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { EventClaim, EventStore } from './event-store';
+import { epochSeconds, eventKey } from './keys';
+
+export interface DynamoDbEventStoreOptions {
+  tableName: string;
+  /** How long an event id is remembered (DynamoDB TTL), in seconds. */
+  ttlSeconds: number;
+}
+
+const SORT_KEY = 'EVENT';
+
+/** The event records live beside the history, under `EVENT#` keys, with conditional writes for every claim. */
+export class DynamoDbEventStore implements EventStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly options: DynamoDbEventStoreOptions,
+  ) {}
+
+  async claimEvent(eventId: string, now: number, staleAfterMs: number): Promise<EventClaim> {
+    try {
+      const result = await this.client.send(
+        new PutCommand({
+          TableName: this.options.tableName,
+          Item: {
+            pk: eventKey(eventId),
+            sk: SORT_KEY,
+            state: 'claimed',
+            claimedAt: now,
+            expiresAt: epochSeconds(now) + this.options.ttlSeconds,
+          },
+          // A record past its TTL may still be there (deletion lags), and then counts as absent.
+          ConditionExpression:
+            'attribute_not_exists(pk) OR expiresAt < :nowSeconds OR (#state = :claimed AND claimedAt < :staleBefore)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':claimed': 'claimed',
+            ':staleBefore': now - staleAfterMs,
+            ':nowSeconds': epochSeconds(now),
+          },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const previous = result.Attributes?.placeholderTs;
+      return typeof previous === 'string' ? { status: 'claimed', placeholderTs: previous } : { status: 'claimed' };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return { status: 'duplicate' };
+      throw error;
+    }
+  }
+
+  async markStarted(eventId: string, executionName: string, placeholderTs: string | undefined): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.options.tableName,
+        Key: { pk: eventKey(eventId), sk: SORT_KEY },
+        UpdateExpression: 'SET #state = :started, executionName = :name, placeholderTs = :ts',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':started': 'started', ':name': executionName, ':ts': placeholderTs ?? null },
+      }),
+    );
+  }
+
+  async releaseClaim(eventId: string, placeholderTs: string | undefined): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.options.tableName,
+        Key: { pk: eventKey(eventId), sk: SORT_KEY },
+        UpdateExpression: 'SET claimedAt = :zero, placeholderTs = :ts',
+        ConditionExpression: '#state = :claimed',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':zero': 0, ':ts': placeholderTs ?? null, ':claimed': 'claimed' },
+      }),
+    );
+  }
+
+  async claimAnswer(eventId: string, executionName: string, now: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: { pk: eventKey(eventId), sk: SORT_KEY },
+          UpdateExpression: 'SET answeredBy = :name, expiresAt = if_not_exists(expiresAt, :expiresAt)',
+          ConditionExpression: 'attribute_not_exists(answeredBy) OR answeredBy = :name',
+          ExpressionAttributeValues: {
+            ':name': executionName,
+            ':expiresAt': epochSeconds(now) + this.options.ttlSeconds,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+}
