@@ -1,0 +1,40 @@
+/**
+ * The Lambda behind each `${Placeholder}` of statemachine/conversation.asl.json. CDK builds one function per
+ * entry and substitutes its ARN; the local stack maps each Task to the same module's `createHandler`. One
+ * list, so the two runtimes cannot disagree about which code runs where.
+ */
+export interface StepFunctionSpec {
+  /** The handler module, relative to the repository root. */
+  entry: string;
+  /** Lambda timeout: a little under the Task's TimeoutSeconds in the ASL. */
+  timeoutSeconds: number;
+  memoryMb: number;
+  /** Loads the LanceDB native module, so its bundle ships the linux-arm64 binary. */
+  usesLanceDb: boolean;
+}
+
+export const conversationFunctions = {
+  LoadHistoryFunctionArn: { entry: 'functions/load-history.ts', timeoutSeconds: 9, memoryMb: 256, usesLanceDb: false },
+  CondenseQuestionFunctionArn: {
+    entry: 'functions/condense-question.ts',
+    timeoutSeconds: 28,
+    memoryMb: 256,
+    usesLanceDb: false,
+  },
+  RetrieveFunctionArn: { entry: 'functions/retrieve.ts', timeoutSeconds: 28, memoryMb: 1024, usesLanceDb: true },
+  GenerateAnswerFunctionArn: {
+    entry: 'functions/generate-answer.ts',
+    timeoutSeconds: 115,
+    memoryMb: 512,
+    usesLanceDb: false,
+  },
+  PersistTurnFunctionArn: { entry: 'functions/persist-turn.ts', timeoutSeconds: 9, memoryMb: 256, usesLanceDb: false },
+  ReportFailureFunctionArn: {
+    entry: 'functions/report-failure.ts',
+    timeoutSeconds: 9,
+    memoryMb: 256,
+    usesLanceDb: false,
+  },
+} as const satisfies Record<string, StepFunctionSpec>;
+
+export type ConversationPlaceholder = keyof typeof conversationFunctions;

@@ -1,0 +1,7 @@
+import { loadHistory } from './core/conversation/steps';
+import { defineStep, type StepInput } from './core/step-handler';
+
+/** Load history: the thread's earlier turns from DynamoDB, within the configured budget. */
+export const { createHandler, handler } = defineStep('Load history', (runtime, input: StepInput) =>
+  loadHistory(runtime.historyStore(), input.turn, runtime.config.history, runtime.now()),
+);

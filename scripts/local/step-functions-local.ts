@@ -1,0 +1,270 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { StateMachine } from 'aws-local-stepfunctions';
+
+/** The part of the executor's event log the trace reads (the package does not export its types). */
+type EventLog = { type: string; timestamp: number; state?: { name: string }; parentState?: unknown };
+
+/**
+ * A loopback Step Functions endpoint: the real `@aws-sdk/client-sfn` (AWS JSON 1.0 protocol) reaches it
+ * unchanged, and it runs the very ASL files CDK deploys in `aws-local-stepfunctions`, with each Task's
+ * `${Placeholder}` mapped to the handler its Lambda would run. It keeps every execution and a per-state trace.
+ */
+
+export type TaskHandler = (input: unknown) => Promise<unknown>;
+
+export interface MachineRegistration {
+  name: string;
+  definitionFile: string;
+  /** The handler behind each `${Placeholder}` of the definition. */
+  handlers: Record<string, TaskHandler>;
+}
+
+export interface TraceEntry {
+  state: string;
+  ms: number;
+  attempts: number;
+  outcome: 'succeeded' | 'failed' | 'caught';
+}
+
+export interface ExecutionRecord {
+  executionArn: string;
+  name: string;
+  stateMachineArn: string;
+  input: unknown;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+  startDate: number;
+  stopDate?: number;
+  output?: unknown;
+  error?: string;
+  cause?: string;
+  trace: TraceEntry[];
+  done: Promise<void>;
+}
+
+export interface LocalStepFunctions {
+  endpoint: string;
+  arnOf(machineName: string): string;
+  executions: ExecutionRecord[];
+  /** Resolves when no execution is running (and at least `count` have been started, when given). */
+  waitForIdle(options?: { count?: number; timeoutMs?: number }): Promise<ExecutionRecord[]>;
+  /** Makes the next StartExecution calls fail as Step Functions would under load. */
+  failNextStart(fault: { type: string; status?: number; times?: number }): void;
+  close(): Promise<void>;
+}
+
+const REGION = 'us-east-1';
+const ACCOUNT = '000000000000';
+
+type AslState = {
+  Type: string;
+  Resource?: string;
+  ItemProcessor?: { States: Record<string, AslState> };
+  Iterator?: { States: Record<string, AslState> };
+  Branches?: { States: Record<string, AslState> }[];
+};
+
+function lambdaArn(placeholder: string): string {
+  return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${placeholder.replace(/FunctionArn$/, '')}`;
+}
+
+/** Maps each Task state (nested ones included) to its handler, failing loudly on a placeholder with none. */
+function taskHandlersOf(states: Record<string, AslState>, handlers: Record<string, TaskHandler>) {
+  const byState: Record<string, TaskHandler> = {};
+  for (const [stateName, state] of Object.entries(states)) {
+    const placeholder = /^\$\{(\w+)\}$/.exec(state.Resource ?? '')?.[1];
+    if (state.Type === 'Task' && placeholder) {
+      const handler = handlers[placeholder];
+      if (!handler) throw new Error(`no local handler for ${placeholder} (state "${stateName}")`);
+      byState[stateName] = handler;
+    }
+    const nested = [state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])];
+    for (const child of nested) if (child) Object.assign(byState, taskHandlersOf(child.States, handlers));
+  }
+  return byState;
+}
+
+function retryStatesOf(states: Record<string, AslState>): string[] {
+  return Object.entries(states).flatMap(([name, state]) => [
+    ...('Retry' in state ? [name] : []),
+    ...[state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])].flatMap((c) => (c ? retryStatesOf(c.States) : [])),
+  ]);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function send(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.0' });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * Starts the endpoint. `retryIntervalMs` shortens the ASL's Retry pauses (tests); by default they run as
+ * written, backoff and jitter included.
+ */
+export async function startLocalStepFunctions(options: {
+  machines: MachineRegistration[];
+  retryIntervalMs?: number;
+}): Promise<LocalStepFunctions> {
+  const machines = new Map<string, { machine: StateMachine; name: string; overrides: Record<string, TaskHandler>; retry: Record<string, number> }>();
+  for (const registration of options.machines) {
+    const text = readFileSync(registration.definitionFile, 'utf8');
+    const raw = JSON.parse(text) as { States: Record<string, AslState> };
+    const substituted = JSON.parse(text.replace(/\$\{(\w+)\}/g, (_m, name: string) => lambdaArn(name)));
+    const arn = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${registration.name}`;
+    const retry: Record<string, number> = {};
+    if (options.retryIntervalMs !== undefined) {
+      for (const state of retryStatesOf(raw.States)) retry[state] = options.retryIntervalMs;
+    }
+    machines.set(arn, {
+      machine: new StateMachine(substituted, { validationOptions: { checkPaths: true, checkArn: true } }),
+      name: registration.name,
+      overrides: taskHandlersOf(raw.States, registration.handlers),
+      retry,
+    });
+  }
+
+  const executions: ExecutionRecord[] = [];
+  const faults: { type: string; status: number; times: number }[] = [];
+
+  function start(stateMachineArn: string, name: string, input: unknown): ExecutionRecord {
+    const entry = machines.get(stateMachineArn);
+    if (!entry) throw Object.assign(new Error(`State machine does not exist: ${stateMachineArn}`), { type: 'StateMachineDoesNotExist' });
+    const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:express:${entry.name}:${name}:${executions.length}`;
+    const startDate = Date.now();
+    const run = entry.machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: entry.overrides as never, retryIntervalOverrides: entry.retry },
+      context: {
+        Execution: { Id: executionArn, Name: name, Input: input, StartTime: new Date(startDate).toISOString() },
+        StateMachine: { Id: stateMachineArn, Name: entry.name },
+      } as never,
+    });
+    const record: ExecutionRecord = {
+      executionArn,
+      name,
+      stateMachineArn,
+      input,
+      status: 'RUNNING',
+      startDate,
+      trace: [],
+      done: Promise.resolve(),
+    };
+    const entered = new Map<string, { at: number; attempts: number }>();
+    const traceDone = (async () => {
+      for await (const event of run.eventLogs as AsyncGenerator<EventLog>) {
+        if (!event.state || event.parentState) continue;
+        const stateName = event.state.name;
+        if (event.type === 'StateEntered') entered.set(stateName, { at: event.timestamp, attempts: 1 });
+        else if (event.type === 'StateRetried') {
+          const current = entered.get(stateName);
+          if (current) current.attempts += 1;
+        } else if (event.type === 'StateExited' || event.type === 'StateFailed' || event.type === 'StateCaught') {
+          const current = entered.get(stateName);
+          if (!current) continue;
+          const outcome = event.type === 'StateExited' ? 'succeeded' : event.type === 'StateCaught' ? 'caught' : 'failed';
+          record.trace.push({ state: stateName, ms: event.timestamp - current.at, attempts: current.attempts, outcome });
+          entered.delete(stateName);
+        }
+      }
+    })();
+    record.done = run.result
+      .then((output) => {
+        record.status = 'SUCCEEDED';
+        record.output = output;
+      })
+      .catch((error: Error & { cause?: unknown }) => {
+        record.status = error.name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED';
+        record.error = error.name;
+        record.cause = error.message;
+      })
+      .then(() => traceDone.catch(() => undefined))
+      .finally(() => {
+        record.stopDate = Date.now();
+      });
+    executions.push(record);
+    return record;
+  }
+
+  const server = createServer(async (req, res) => {
+    const target = String(req.headers['x-amz-target'] ?? '');
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse((await readBody(req)) || '{}');
+    } catch {
+      return send(res, 400, { __type: 'SerializationException', message: 'body is not JSON' });
+    }
+    const operation = target.replace(/^AWSStepFunctions\./, '');
+    try {
+      if (operation === 'StartExecution' || operation === 'StartSyncExecution') {
+        const fault = faults[0];
+        if (fault) {
+          fault.times -= 1;
+          if (fault.times <= 0) faults.shift();
+          return send(res, fault.status, { __type: fault.type, message: `injected ${fault.type}` });
+        }
+        const name = typeof body.name === 'string' ? body.name : crypto.randomUUID();
+        const input = JSON.parse(typeof body.input === 'string' ? body.input : '{}');
+        const record = start(String(body.stateMachineArn), name, input);
+        if (operation === 'StartExecution') return send(res, 200, { executionArn: record.executionArn, startDate: record.startDate / 1000 });
+        await record.done;
+        return send(res, 200, describe(record));
+      }
+      if (operation === 'DescribeExecution') {
+        const record = executions.find((e) => e.executionArn === body.executionArn);
+        if (!record) return send(res, 400, { __type: 'ExecutionDoesNotExist', message: 'Execution does not exist' });
+        return send(res, 200, describe(record));
+      }
+      return send(res, 400, { __type: 'UnknownOperationException', message: `${operation} is not supported locally` });
+    } catch (error) {
+      const type = (error as { type?: string }).type ?? 'InternalFailure';
+      return send(res, type === 'InternalFailure' ? 500 : 400, { __type: type, message: (error as Error).message });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    arnOf: (machineName) => `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${machineName}`,
+    executions,
+    async waitForIdle({ count = 0, timeoutMs = 60_000 } = {}) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const running = executions.filter((e) => e.status === 'RUNNING' || e.stopDate === undefined);
+        if (executions.length >= count && running.length === 0) return executions;
+        if (Date.now() > deadline) {
+          throw new Error(`timed out waiting for executions: ${executions.length} started, ${running.length} running`);
+        }
+        await Promise.race([Promise.all(running.map((e) => e.done)), new Promise((r) => setTimeout(r, 20))]);
+      }
+    },
+    failNextStart({ type, status = 400, times = 1 }) {
+      faults.push({ type, status, times });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function describe(record: ExecutionRecord) {
+  return {
+    executionArn: record.executionArn,
+    stateMachineArn: record.stateMachineArn,
+    name: record.name,
+    status: record.status,
+    startDate: record.startDate / 1000,
+    stopDate: record.stopDate === undefined ? undefined : record.stopDate / 1000,
+    input: JSON.stringify(record.input),
+    output: record.output === undefined ? undefined : JSON.stringify(record.output),
+    error: record.error,
+    cause: record.cause,
+  };
+}
