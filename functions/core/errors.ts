@@ -65,9 +65,14 @@ export function isTransient(error: unknown): boolean {
   }
   const status = statusOf(record);
   if (status !== undefined) return status === 408 || status === 429 || status >= 500;
+  // LanceDB surfaces object-store failures as plain Errors; their text is the only signal.
+  if (error instanceof Error && TRANSIENT_MESSAGE.test(error.message)) return true;
   const cause = record.cause;
   return cause !== undefined && cause !== error && isTransient(cause);
 }
+
+const TRANSIENT_MESSAGE =
+  /\b(timed? ?out|timeout|connection (reset|refused|closed)|temporarily unavailable|service unavailable|slow ?down|throttl|too many requests|503|500 internal)\b/i;
 
 /**
  * Turns any failure into the error the state machine should see: a `TransientError` or a `PermanentError`,

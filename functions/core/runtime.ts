@@ -62,6 +62,17 @@ export function createRuntime(config: AppConfig, options: { logger?: Logger; now
       return value;
     };
   };
+  // A rejected client (say, Secrets Manager throttled on a cold start) is built again on the next call.
+  const memoAsync = <T>(make: () => Promise<T>): (() => Promise<T>) => {
+    let value: Promise<T> | undefined;
+    return () => {
+      value ??= make().catch((error: unknown) => {
+        value = undefined;
+        throw error;
+      });
+      return value;
+    };
+  };
   const documentClient = memo(() =>
     DynamoDBDocumentClient.from(new DynamoDBClient(awsClientConfig(config, config.endpoints.dynamodb)), {
       marshallOptions: { removeUndefinedValues: true },
@@ -70,7 +81,7 @@ export function createRuntime(config: AppConfig, options: { logger?: Logger; now
   const tableName = () => required(config.conversationTable, 'CONVERSATION_TABLE');
   const apiKey = async () =>
     config.llm.provider === 'openai' ? secrets.read(config.secrets.openaiApiKey, 'OPENAI_API_KEY') : undefined;
-  const slackClient = memo(async () => {
+  const slackClient = memoAsync(async () => {
     const token = await secrets.read(config.secrets.slackBotToken, 'SLACK_BOT_TOKEN');
     return new WebClient(token, {
       slackApiUrl: config.endpoints.slackApi,
@@ -94,7 +105,7 @@ export function createRuntime(config: AppConfig, options: { logger?: Logger; now
       () => new DynamoDbEventStore(documentClient(), { tableName: tableName(), ttlSeconds: config.dedupeTtlSeconds }),
     ),
     slackClient,
-    chatModel: memo(async () => createChatModel(config.llm, await apiKey())),
-    embeddings: memo(async () => createEmbeddings(config.llm, await apiKey())),
+    chatModel: memoAsync(async () => createChatModel(config.llm, await apiKey())),
+    embeddings: memoAsync(async () => createEmbeddings(config.llm, await apiKey())),
   };
 }

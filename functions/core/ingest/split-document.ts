@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import { RecursiveCharacterTextSplitter } from '@langchain/textsplitters';
+import type { LoadedDocument } from './load-document';
+import { markdownSections } from './markdown-headings';
+
+/** One chunk of a document, ready to embed. */
+export interface DocumentChunk {
+  /** Stable id: the same while the chunk's source and text are the same, wherever the chunk moves. */
+  id: string;
+  /** Position in the document, from 0. */
+  index: number;
+  source: string;
+  title: string;
+  collection?: string;
+  /** The headings the chunk sits under, outermost first, joined with {@link HEADING_SEPARATOR}; or `''`. */
+  heading: string;
+  text: string;
+  /** The whole document's content hash, carried to every chunk for the manifest. */
+  contentHash: string;
+}
+
+/** Options for {@link splitDocument}. */
+export interface SplitOptions {
+  /**
+   * Longest chunk, in characters. 1,000 characters is a few paragraphs of English (about 250 tokens) or of
+   * Japanese (about 600 to 1,000 tokens): enough context to answer from, small enough that several fit a prompt.
+   * @default 1000
+   */
+  chunkSize?: number;
+  /**
+   * Characters a chunk repeats from the end of the previous one in the same section, so a passage cut at a
+   * boundary is whole in one of them. Sections never overlap: a heading is a clean break.
+   * @default 150
+   */
+  chunkOverlap?: number;
+}
+
+/** Joins the levels of a heading path: "Setup › VPN › Rotating keys". */
+export const HEADING_SEPARATOR = ' › ';
+
+/**
+ * Separators inside a section, coarsest first; the splitter cuts a too-long piece at the first one it contains.
+ * Headings are not among them: sections are cut at headings beforehand, by a parser that knows a `# ` line in
+ * a code block is a comment (LangChain's Markdown separators cut there, and leave a heading as a chunk of its
+ * own when its section is long). Then Markdown's blocks, paragraphs, lines, and sentence ends, Japanese first:
+ * Japanese has no spaces, so without `。` a long Japanese paragraph would be cut at an arbitrary character.
+ */
+const SEPARATORS = [
+  '```\n\n',
+  '\n\n***\n\n',
+  '\n\n---\n\n',
+  '\n\n___\n\n',
+  '\n\n',
+  '\n',
+  '。',
+  '！',
+  '？',
+  '. ',
+  '! ',
+  '? ',
+  ' ',
+  '、',
+  '，',
+  '',
+];
+
+/** Separators that end what precedes them, and so stay with it rather than starting the next piece. */
+const TRAILING_SEPARATORS = new Set(['```\n\n', '。', '！', '？', '. ', '! ', '? ', '、', '，']);
+
+/**
+ * LangChain's recursive splitter keeps each separator at the start of the next piece, which would start a
+ * chunk with `。`, `. ` or a code block's closing fence. Those stay with what they end instead, and the last
+ * resort splits by code point so an emoji is never cut in half.
+ */
+class SentenceAwareSplitter extends RecursiveCharacterTextSplitter {
+  protected override splitOnSeparator(text: string, separator: string): string[] {
+    if (separator === '') return Array.from(text);
+    if (!TRAILING_SEPARATORS.has(separator)) return super.splitOnSeparator(text, separator);
+    const escaped = separator.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    return text.split(new RegExp(`(?<=${escaped})`)).filter((s) => s !== '');
+  }
+}
+
+/**
+ * Splits a loaded document into chunks of at most `chunkSize` characters. Markdown is first cut into sections
+ * at its headings, so every chunk lies under exactly one heading path, recorded as `heading` (the heading line
+ * itself is left out of the text: it is in the path). Plain text has no headings. A chunk's id depends only on
+ * its source and text, so re-ingesting an edited document keeps the ids of the chunks the edit did not touch.
+ */
+export async function splitDocument(
+  document: LoadedDocument,
+  { chunkSize = 1000, chunkOverlap = 150 }: SplitOptions = {},
+): Promise<DocumentChunk[]> {
+  const splitter = new SentenceAwareSplitter({ chunkSize, chunkOverlap, separators: SEPARATORS });
+  const sections =
+    document.format === 'markdown' ? markdownSections(document.text) : [{ path: [], body: document.text }];
+
+  const occurrences = new Map<string, number>();
+  const chunks: DocumentChunk[] = [];
+  for (const section of sections) {
+    if (section.body.trim() === '') continue;
+    const heading = section.path.join(HEADING_SEPARATOR);
+    for (const text of await splitter.splitText(section.body)) {
+      const occurrence = (occurrences.get(text) ?? 0) + 1;
+      occurrences.set(text, occurrence);
+      chunks.push({
+        id: chunkId(document.source, text, occurrence),
+        index: chunks.length,
+        source: document.source,
+        title: document.title,
+        ...(document.collection !== undefined ? { collection: document.collection } : {}),
+        heading,
+        text,
+        contentHash: document.contentHash,
+      });
+    }
+  }
+  return chunks;
+}
+
+/**
+ * The id of a chunk: the first 128 bits of sha256(source NUL text), in hex. It leaves the chunk's index out on
+ * purpose, so inserting a paragraph does not renumber every chunk after it. The rare chunk whose exact text
+ * appears again in the same document gets its occurrence number mixed in, keeping ids unique.
+ */
+export function chunkId(source: string, text: string, occurrence = 1): string {
+  const hash = createHash('sha256').update(source).update('\0').update(text);
+  if (occurrence > 1) hash.update(`\0${occurrence}`);
+  return hash.digest('hex').slice(0, 32);
+}

@@ -1,0 +1,53 @@
+import { type Connection, connect } from '@lancedb/lancedb';
+
+/** Where and how to reach the vector store. */
+export interface VectorStoreConnectionOptions {
+  /** AWS region of the bucket, for `s3://` URIs. */
+  region?: string;
+  /** An S3-compatible endpoint (a local stand-in); unset in AWS. `http:` endpoints are allowed. */
+  s3Endpoint?: string;
+  /**
+   * How stale, in seconds, a reader may be before it checks for a newer table version. Without it, a warm Lambda
+   * would keep serving the version it first opened; with 0, every read pays an extra round trip to storage.
+   * @default 30
+   */
+  readConsistencySeconds?: number;
+}
+
+const DEFAULT_READ_CONSISTENCY_SECONDS = 30;
+
+/**
+ * The LanceDB storage options for `uri`: empty for a local directory, and for `s3://bucket/prefix` the region
+ * and, when given, the endpoint. Credentials are never passed here: LanceDB's S3 client reads them from the
+ * environment (the Lambda role in AWS, `AWS_ACCESS_KEY_ID` locally), as the AWS SDK does.
+ */
+export function vectorStoreStorageOptions(
+  uri: string,
+  options: VectorStoreConnectionOptions = {},
+): Record<string, string> {
+  if (!uri.startsWith('s3://')) return {};
+  const storage: Record<string, string> = {};
+  if (options.region) storage.region = options.region;
+  if (options.s3Endpoint) {
+    storage.endpoint = options.s3Endpoint;
+    if (options.s3Endpoint.startsWith('http:')) storage.allow_http = 'true';
+  }
+  return storage;
+}
+
+/**
+ * Connects to the LanceDB database at `uri`: a local directory (created on first write) or `s3://bucket/prefix`.
+ * The connection is cheap to keep for a warm Lambda's lifetime; `close()` it when a script is done.
+ *
+ * LanceDB commits with conditional writes, which S3 honours and some S3 stand-ins do not: run a single
+ * writer (the ingest Commit step) against such a stand-in.
+ */
+export function connectVectorStore(
+  uri: string,
+  options: VectorStoreConnectionOptions = {},
+): Promise<Connection> {
+  return connect(uri, {
+    storageOptions: vectorStoreStorageOptions(uri, options),
+    readConsistencyInterval: options.readConsistencySeconds ?? DEFAULT_READ_CONSISTENCY_SECONDS,
+  });
+}

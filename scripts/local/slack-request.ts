@@ -1,0 +1,93 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import mentionFixture from './fixtures/app-mention.json';
+
+/** A Slack `app_mention` delivery, shaped exactly like the fixture captured from Slack. */
+export type MentionPayload = typeof mentionFixture;
+
+export interface MentionOptions {
+  text: string;
+  channel?: string;
+  user?: string;
+  /** The mention's own ts; a fresh one by default. */
+  ts?: string;
+  /** Set to post the mention inside an existing thread. */
+  threadTs?: string;
+  eventId?: string;
+  teamId?: string;
+  botUserId?: string;
+}
+
+let sequence = 0;
+
+/** A Slack-style message ts: seconds and a six-digit sequence, increasing within a process. */
+export function nextTs(nowMs = Date.now()): string {
+  sequence += 1;
+  return `${Math.floor(nowMs / 1000)}.${String(sequence % 1_000_000).padStart(6, '0')}`;
+}
+
+/** Builds an `app_mention` payload from the fixture: `text` is what the person typed after the mention. */
+export function mentionPayload(options: MentionOptions): MentionPayload {
+  const botUserId = options.botUserId ?? 'U0LOCALBOT';
+  const ts = options.ts ?? nextTs();
+  const payload = structuredClone(mentionFixture) as MentionPayload & { event: { thread_ts?: string } };
+  const teamId = options.teamId ?? payload.team_id;
+  payload.team_id = teamId;
+  payload.context_team_id = teamId;
+  payload.event_id = options.eventId ?? `Ev${randomBytes(6).toString('hex').toUpperCase()}`;
+  payload.event_time = Math.floor(Date.now() / 1000);
+  payload.event.text = `<@${botUserId}> ${options.text}`;
+  payload.event.ts = ts;
+  payload.event.event_ts = ts;
+  payload.event.channel = options.channel ?? payload.event.channel;
+  payload.event.user = options.user ?? payload.event.user;
+  payload.event.team = teamId;
+  payload.event.client_msg_id = crypto.randomUUID();
+  payload.event.blocks = [
+    {
+      type: 'rich_text',
+      block_id: randomBytes(3).toString('hex'),
+      elements: [
+        {
+          type: 'rich_text_section',
+          elements: [
+            { type: 'user', user_id: botUserId },
+            { type: 'text', text: ` ${options.text}` },
+          ] as never,
+        },
+      ],
+    },
+  ];
+  if (options.threadTs) payload.event.thread_ts = options.threadTs;
+  const authorization = payload.authorizations[0];
+  if (authorization) {
+    authorization.user_id = botUserId;
+    authorization.team_id = teamId;
+  }
+  return payload;
+}
+
+/** Slack's request signature: `v0=` + HMAC-SHA256 of `v0:timestamp:body` with the signing secret. */
+export function signSlackRequest(signingSecret: string, body: string, timestampSeconds: number): string {
+  const digest = createHmac('sha256', signingSecret).update(`v0:${timestampSeconds}:${body}`).digest('hex');
+  return `v0=${digest}`;
+}
+
+/** The headers Slack sends with a signed delivery. */
+export function signedHeaders(
+  signingSecret: string,
+  body: string,
+  options: { timestampSeconds?: number; retryNum?: number; contentType?: string } = {},
+): Record<string, string> {
+  const timestamp = options.timestampSeconds ?? Math.floor(Date.now() / 1000);
+  const headers: Record<string, string> = {
+    'Content-Type': options.contentType ?? 'application/json',
+    'X-Slack-Request-Timestamp': String(timestamp),
+    'X-Slack-Signature': signSlackRequest(signingSecret, body, timestamp),
+    'User-Agent': 'Slackbot 1.0 (+https://api.slack.com/robots)',
+  };
+  if (options.retryNum !== undefined) {
+    headers['X-Slack-Retry-Num'] = String(options.retryNum);
+    headers['X-Slack-Retry-Reason'] = 'http_timeout';
+  }
+  return headers;
+}

@@ -1,0 +1,458 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Connection } from '@lancedb/lancedb';
+import { PermanentError } from '../../functions/core/errors';
+import { loadDocument } from '../../functions/core/ingest/load-document';
+import { splitDocument } from '../../functions/core/ingest/split-document';
+import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
+import type { DocumentRow } from '../../functions/core/vector-store/document-schema';
+import {
+  countRows,
+  createDocumentTable,
+  type DocumentTable,
+  type DocumentTableOptions,
+  deleteSources,
+  ensureIndexes,
+  listSourceHashes,
+  openDocumentTable,
+  openOrCreateDocumentTable,
+  optimize,
+  replaceSourceChunks,
+} from '../../functions/core/vector-store/document-table';
+import { embedChunks } from '../../functions/core/vector-store/embed-chunks';
+import { EmbeddingMismatchError } from '../../functions/core/vector-store/errors';
+import { searchPassages } from '../../functions/core/vector-store/search-passages';
+import { BagOfWordsEmbeddings } from '../support/bag-of-words-embeddings';
+
+const embeddings = new BagOfWordsEmbeddings(64);
+const OPTIONS: DocumentTableOptions = {
+  table: 'documents',
+  embeddings,
+  embedderName: 'bag-of-words-64',
+  dimensions: 64,
+};
+
+const VPN = `---
+title: VPN handbook
+collection: platform
+---
+# VPN
+
+## Installing the client
+
+Download the VPN client from the self-service portal and sign in with single sign-on.
+
+## Rotating keys
+
+Rotate your VPN key every 90 days: run rotate-vpn-key, then restart the VPN client.
+`;
+
+const EXPENSES = `---
+collection: finance
+---
+# Expenses
+
+## Receipts
+
+Photograph every receipt and attach it to the expense claim within 30 days.
+
+## Travel
+
+Book flights through the travel portal; economy class for trips under six hours.
+`;
+
+const ERROR_CODES = `---
+collection: platform
+---
+# Error codes
+
+## Build agents
+
+Error ZX-4471 means the build agent lost its license seat. Ask for a seat to be reassigned.
+`;
+
+const JAPANESE = `---
+collection: finance
+---
+# 入社手続き
+
+## 経費精算
+
+領収書は三十日以内に経費精算システムへ登録してください。
+`;
+
+const NOTES = 'The office is closed on public holidays. Nobody answers the phone then.';
+
+let dir: string;
+let conn: Connection;
+const opened: DocumentTable[] = [];
+
+async function rowsOf(source: string, text: string, updatedAt = 1_700_000_000_000): Promise<DocumentRow[]> {
+  const loaded = loadDocument(new TextEncoder().encode(text), source);
+  if (!loaded.ok) throw new Error(loaded.message);
+  return embedChunks(embeddings, await splitDocument(loaded.document), { dimensions: 64, updatedAt });
+}
+
+async function track(handle: Promise<DocumentTable>): Promise<DocumentTable> {
+  const table = await handle;
+  opened.push(table);
+  return table;
+}
+
+/** A table holding the five fixture documents, as an ingest would leave it. */
+async function indexedTable(): Promise<DocumentTable> {
+  const handle = await track(createDocumentTable(conn, OPTIONS));
+  for (const [source, text] of [
+    ['platform/vpn.md', VPN],
+    ['finance/expenses.md', EXPENSES],
+    ['platform/error-codes.md', ERROR_CODES],
+    ['finance/ja/onboarding.md', JAPANESE],
+    ['notes.txt', NOTES],
+  ] as const) {
+    await replaceSourceChunks(handle, source, await rowsOf(source, text));
+  }
+  return handle;
+}
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'document-table-'));
+  conn = await connectVectorStore(dir);
+});
+
+afterEach(() => {
+  for (const handle of opened.splice(0)) handle.close();
+  conn.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('searchPassages', () => {
+  it('returns the passage that answers the question first, with its source, title, heading and score', async () => {
+    // Arrange
+    const handle = await indexedTable();
+
+    // Act
+    const result = await searchPassages(handle, { queryText: 'How do I rotate my VPN key?', k: 3 });
+
+    // Assert
+    expect(result).toMatchObject({ status: 'ok', search: 'vector' });
+    expect(result.passages).toHaveLength(3);
+    expect(result.passages[0]).toMatchObject({
+      source: 'platform/vpn.md',
+      title: 'VPN handbook',
+      heading: 'VPN › Rotating keys',
+      text: 'Rotate your VPN key every 90 days: run rotate-vpn-key, then restart the VPN client.',
+    });
+    const scores = result.passages.map((p) => p.score);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    expect(scores[0]).toBeGreaterThan(0.3);
+    expect(scores[0]).toBeLessThanOrEqual(1);
+  });
+
+  it('turns hybrid once indexed, so an exact keyword finds its chunk even when the vectors miss it', async () => {
+    // Arrange
+    const handle = await indexedTable();
+    const unrelatedVector = await embeddings.embedQuery(
+      'photograph receipts for expense claims and travel flights',
+    );
+    const query = { queryText: 'ZX-4471', queryVector: unrelatedVector, k: 2 };
+    const before = await searchPassages(handle, query);
+
+    // Act
+    const indexes = await ensureIndexes(handle);
+    const after = await searchPassages(handle, query);
+    const japanese = await searchPassages(handle, { ...query, queryText: '経費精算' });
+
+    // Assert
+    expect(indexes).toMatchObject({ fullText: 'created', vector: 'skipped' });
+    expect(before.search).toBe('vector');
+    expect(before.passages.map((p) => p.source)).not.toContain('platform/error-codes.md');
+    expect(after.search).toBe('hybrid');
+    expect(after.passages.map((p) => p.source)).toContain('platform/error-codes.md');
+    expect(japanese.passages.map((p) => p.source)).toContain('finance/ja/onboarding.md');
+    const scores = after.passages.map((p) => p.score);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+  });
+
+  it('keeps the full-text index on a second run and searches rows added after it was built', async () => {
+    // Arrange
+    const handle = await indexedTable();
+    await ensureIndexes(handle);
+    await replaceSourceChunks(
+      handle,
+      'platform/new.md',
+      await rowsOf('platform/new.md', '# New\n\nCode QW-9012.'),
+    );
+    const unrelatedVector = await embeddings.embedQuery(
+      'photograph receipts for expense claims and travel flights',
+    );
+
+    // Act
+    const again = await ensureIndexes(handle);
+    const result = await searchPassages(handle, { queryText: 'QW-9012', queryVector: unrelatedVector, k: 2 });
+
+    // Assert
+    expect(again.fullText).toBe('exists');
+    expect(result.search).toBe('hybrid');
+    expect(result.passages.map((p) => p.source)).toContain('platform/new.md');
+  });
+
+  it('reports an empty index when the table does not exist or holds no rows', async () => {
+    // Arrange
+    const missing = await openDocumentTable(conn, OPTIONS);
+    const query = { queryText: 'anything', k: 3 };
+
+    // Act
+    const whenMissing = await searchPassages(missing, query);
+    const empty = await track(createDocumentTable(conn, OPTIONS));
+    const whenEmpty = await searchPassages(empty, query);
+
+    // Assert
+    expect(missing).toBeUndefined();
+    expect(whenMissing).toEqual({ status: 'empty-index', search: 'none', passages: [] });
+    expect(whenEmpty).toEqual({ status: 'empty-index', search: 'none', passages: [] });
+  });
+
+  it('never returns a passage from a collection outside the filter, in vector or hybrid search', async () => {
+    // Arrange
+    const handle = await indexedTable();
+    const query = { queryText: 'rotate VPN key ZX-4471', k: 10 };
+    const allowed = ['finance'];
+
+    // Act
+    const unfiltered = await searchPassages(handle, query);
+    const vector = await searchPassages(handle, { ...query, collections: allowed });
+    await ensureIndexes(handle);
+    const hybrid = await searchPassages(handle, { ...query, collections: allowed });
+    const injected = await searchPassages(handle, { ...query, collections: ["finance') OR ('1'='1"] });
+    const none = await searchPassages(handle, { ...query, collections: [] });
+
+    // Assert
+    expect(unfiltered.passages.map((p) => p.source)).toEqual(
+      expect.arrayContaining(['platform/vpn.md', 'platform/error-codes.md', 'notes.txt']),
+    );
+    expect(vector.search).toBe('vector');
+    expect(hybrid.search).toBe('hybrid');
+    for (const result of [vector, hybrid]) {
+      expect(result.passages.length).toBeGreaterThan(0);
+      expect(new Set(result.passages.map((p) => p.source))).toEqual(
+        new Set(['finance/expenses.md', 'finance/ja/onboarding.md']),
+      );
+    }
+    expect(injected.passages).toEqual([]);
+    expect(none.passages).toEqual([]);
+  });
+
+  it('trims long passages at a word boundary', async () => {
+    // Arrange
+    const handle = await track(createDocumentTable(conn, OPTIONS));
+    const long = `# Policy\n\n${'Every laptop must use full disk encryption and a screen lock. '.repeat(40)}`;
+    const loaded = loadDocument(new TextEncoder().encode(long), 'policy.md');
+    if (!loaded.ok) throw new Error(loaded.message);
+    const chunks = await splitDocument(loaded.document, { chunkSize: 3000, chunkOverlap: 0 });
+    await replaceSourceChunks(
+      handle,
+      'policy.md',
+      await embedChunks(embeddings, chunks, { dimensions: 64, updatedAt: 0 }),
+    );
+
+    // Act
+    const standard = await searchPassages(handle, { queryText: 'disk encryption', k: 1 });
+    const short = await searchPassages(handle, { queryText: 'disk encryption', k: 1, maxPassageChars: 200 });
+
+    // Assert
+    expect(chunks[0]?.text.length).toBeGreaterThan(1500);
+    const [standardText, shortText] = [standard.passages[0]?.text ?? '', short.passages[0]?.text ?? ''];
+    expect(standardText.length).toBeLessThanOrEqual(1500);
+    expect(standardText.length).toBeGreaterThan(1000);
+    expect(shortText.length).toBeLessThanOrEqual(200);
+    expect(shortText).toMatch(/(lock\.|[a-z])…$/);
+    expect(long).toContain(shortText.slice(0, -1));
+  });
+});
+
+describe('the embedder check', () => {
+  it('refuses a table built by another embedder, naming both and the rebuild command', async () => {
+    // Arrange
+    (await track(createDocumentTable(conn, OPTIONS))).close();
+    const other = { ...OPTIONS, embedderName: 'text-embedding-3-small', dimensions: 1536 };
+
+    // Act
+    const opening = openDocumentTable(conn, other);
+
+    // Assert
+    await expect(opening).rejects.toThrow(EmbeddingMismatchError);
+    await expect(opening).rejects.toThrow(PermanentError);
+    await expect(opening).rejects.toThrow(
+      /"bag-of-words-64" \(64 dimensions\).*"text-embedding-3-small" \(1536 dimensions\).*npm run ingest -- --rebuild/,
+    );
+  });
+
+  it('refuses the same embedder name with another dimension, for writes as for searches', async () => {
+    // Arrange
+    (await track(createDocumentTable(conn, OPTIONS))).close();
+
+    // Act
+    const writing = openOrCreateDocumentTable(conn, { ...OPTIONS, dimensions: 32 });
+
+    // Assert
+    await expect(writing).rejects.toThrow(/64 dimensions.*32 dimensions.*--rebuild/);
+  });
+
+  it('refuses a query vector of another dimension', async () => {
+    // Arrange
+    const handle = await indexedTable();
+
+    // Act
+    const searching = searchPassages(handle, {
+      queryText: 'VPN',
+      queryVector: new Array(32).fill(0.1),
+      k: 3,
+    });
+
+    // Assert
+    await expect(searching).rejects.toThrow(EmbeddingMismatchError);
+  });
+
+  it('accepts the new embedder once the table is rebuilt', async () => {
+    // Arrange
+    (await indexedTable()).close();
+    const rebuiltOptions = {
+      ...OPTIONS,
+      embeddings: new BagOfWordsEmbeddings(32),
+      embedderName: 'bow-32',
+      dimensions: 32,
+    };
+
+    // Act
+    await track(createDocumentTable(conn, rebuiltOptions, { overwrite: true }));
+    const reopened = await track(openOrCreateDocumentTable(conn, rebuiltOptions));
+
+    // Assert
+    expect(await searchPassages(reopened, { queryText: 'VPN', k: 3 })).toMatchObject({
+      status: 'empty-index',
+    });
+    await expect(openDocumentTable(conn, OPTIONS)).rejects.toThrow(EmbeddingMismatchError);
+  });
+});
+
+describe('writes', () => {
+  it('replaces only the given source, keeping its unchanged chunks', async () => {
+    // Arrange
+    const handle = await indexedTable();
+    const hashesBefore = await listSourceHashes(handle);
+    const rowsBefore = await countRows(handle);
+    const edited = VPN.replace('every 90 days', 'every 60 days');
+
+    // Act
+    const result = await replaceSourceChunks(
+      handle,
+      'platform/vpn.md',
+      await rowsOf('platform/vpn.md', edited),
+    );
+
+    // Assert
+    expect(result).toEqual({ inserted: 1, updated: 1, deleted: 1 });
+    expect(await countRows(handle)).toBe(rowsBefore);
+    const hashesAfter = await listSourceHashes(handle);
+    expect(hashesAfter.get('platform/vpn.md')).not.toBe(hashesBefore.get('platform/vpn.md'));
+    for (const source of [
+      'finance/expenses.md',
+      'platform/error-codes.md',
+      'finance/ja/onboarding.md',
+      'notes.txt',
+    ]) {
+      expect(hashesAfter.get(source)).toBe(hashesBefore.get(source));
+    }
+    const texts = (await searchPassages(handle, { queryText: 'rotate VPN key days', k: 10 })).passages
+      .filter((p) => p.source === 'platform/vpn.md')
+      .map((p) => p.text);
+    expect(texts.some((t) => t.includes('every 60 days'))).toBe(true);
+    expect(texts.some((t) => t.includes('every 90 days'))).toBe(false);
+  });
+
+  it('deletes every chunk of the given sources and nothing else', async () => {
+    // Arrange
+    const handle = await indexedTable();
+    const rowsBefore = await countRows(handle);
+
+    // Act
+    const deleted = await deleteSources(handle, ['platform/vpn.md', 'never-indexed.md']);
+
+    // Assert
+    expect(deleted).toBe(2);
+    expect(await countRows(handle)).toBe(rowsBefore - 2);
+    expect([...(await listSourceHashes(handle)).keys()].sort()).toEqual([
+      'finance/expenses.md',
+      'finance/ja/onboarding.md',
+      'notes.txt',
+      'platform/error-codes.md',
+    ]);
+    const sources = (await searchPassages(handle, { queryText: 'VPN client key', k: 10 })).passages.map(
+      (p) => p.source,
+    );
+    expect(sources).not.toContain('platform/vpn.md');
+  });
+
+  it('deletes a source given no chunks, and reports an empty index once nothing is left', async () => {
+    // Arrange
+    const handle = await track(createDocumentTable(conn, OPTIONS));
+    await replaceSourceChunks(handle, 'notes.txt', await rowsOf('notes.txt', NOTES));
+
+    // Act
+    const result = await replaceSourceChunks(handle, 'notes.txt', []);
+
+    // Assert
+    expect(result).toEqual({ inserted: 0, updated: 0, deleted: 1 });
+    expect(await searchPassages(handle, { queryText: 'office', k: 3 })).toMatchObject({
+      status: 'empty-index',
+    });
+  });
+
+  it('rejects rows of another source or another dimension', async () => {
+    // Arrange
+    const handle = await track(createDocumentTable(conn, OPTIONS));
+    const rows = await rowsOf('notes.txt', NOTES);
+    const [row] = rows;
+    if (row === undefined) throw new Error('no row');
+
+    // Act
+    const wrongSource = replaceSourceChunks(handle, 'other.txt', rows);
+    const wrongDimension = replaceSourceChunks(handle, 'notes.txt', [
+      { ...row, vector: row.vector.slice(0, 32) },
+    ]);
+
+    // Assert
+    await expect(wrongSource).rejects.toThrow(/belongs to "notes.txt", not to "other.txt"/);
+    await expect(wrongDimension).rejects.toThrow(/32-dimensional/);
+    expect(await countRows(handle)).toBe(0);
+  });
+
+  it('builds a vector index past the threshold, and optimizing keeps the table readable', async () => {
+    // Arrange
+    const handle = await indexedTable();
+    const sections = Array.from(
+      { length: 300 },
+      (_, i) => `## Topic ${i}\n\nFact number ${i} about widget ${i}.`,
+    );
+    await replaceSourceChunks(
+      handle,
+      'facts.md',
+      await rowsOf('facts.md', `# Facts\n\n${sections.join('\n\n')}`),
+    );
+
+    // Act
+    const belowThreshold = await ensureIndexes(handle, { vectorIndexMinRows: 10_000 });
+    const pastThreshold = await ensureIndexes(handle, { vectorIndexMinRows: 300 });
+    const stats = await optimize(handle, { keepVersionsMs: 0 });
+    const reopened = await track(openOrCreateDocumentTable(conn, OPTIONS));
+    const result = await searchPassages(reopened, { queryText: 'How do I rotate my VPN key?', k: 3 });
+
+    // Assert
+    expect(belowThreshold.vector).toBe('skipped');
+    expect(pastThreshold).toMatchObject({ fullText: 'exists', vector: 'created' });
+    expect(stats.prune.oldVersionsRemoved).toBeGreaterThan(0);
+    expect(result.search).toBe('hybrid');
+    expect(result.passages.map((p) => p.source)).toContain('platform/vpn.md');
+  });
+});
