@@ -65,7 +65,7 @@ function stem(word: string): string {
 }
 
 /** The term of a space-separated word, or undefined for a stopword or a lone letter. */
-export function wordTerm(surface: string): string | undefined {
+function wordTerm(surface: string): string | undefined {
   const word = surface.toLowerCase().replace(/['’]/g, '');
   if (STOPWORDS.has(word)) return undefined;
   if (word.length < 2 && !/\d/.test(word)) return undefined;
@@ -77,7 +77,7 @@ export function wordTerm(surface: string): string | undefined {
  * when the run mixes scripts: in Japanese those are mostly particles and inflections (の, を, する), so this is
  * the CJK counterpart of the stopword list. A run of hiragana alone keeps its bigrams so it is not lost.
  */
-export function cjkTerms(run: string): string[] {
+function cjkTerms(run: string): string[] {
   const chars = Array.from(run);
   const onlyHiragana = chars.every((c) => HIRAGANA.test(c));
   const out: string[] = [];

@@ -1,0 +1,481 @@
+import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
+import {
+  BaseChatModel,
+  type BaseChatModelParams,
+  type LangSmithParams,
+} from '@langchain/core/language_models/chat_models';
+import { AIMessage, AIMessageChunk, type BaseMessage, type UsageMetadata } from '@langchain/core/messages';
+import { ChatGenerationChunk, type ChatResult } from '@langchain/core/outputs';
+import { isCjkChar, isMainlyJapanese, type KeyTerm, keyTerms, terms } from './terms';
+
+/**
+ * The `local` provider's chat model: no network and no weights, yet it runs the very prompts of
+ * `chains/prompts.ts` and answers from the passages in them. It reads the delimited blocks of those prompts:
+ *
+ * - a `<follow_up>` block: condense mode, which carries the key terms of the previous question into a follow-up
+ *   that depends on it ("How long does it take? (about: rotate VPN key)");
+ * - a `<passages>` block: answer mode, which quotes the one to three sentences of the passages that best match
+ *   the question, each under its source, or says the documents do not cover it.
+ *
+ * Passage text is only ever scored and quoted, never interpreted, so an instruction inside a document cannot
+ * steer it. Replies follow the language of the question (Japanese or English).
+ */
+
+export interface LocalExtractiveChatModelFields extends BaseChatModelParams {
+  /** Reported as the model's name. @default 'local-extractive' */
+  modelName?: string;
+  /** Pause between streamed tokens, so a demo shows the answer streaming. @default 0 */
+  tokenDelayMs?: number;
+}
+
+const NOT_COVERED = {
+  en: 'The documents do not cover this question, so I cannot answer it from them.',
+  ja: 'ドキュメントにはこの質問への答えが見つかりませんでした。',
+};
+const ONLY_DOCUMENTS = {
+  en: "I can only answer questions from the organisation's documents.",
+  ja: '組織のドキュメントに基づく質問にのみお答えできます。',
+};
+
+/** Below this share of the question's (rarity-weighted) terms, a sentence does not answer it. */
+const MIN_COVERAGE = 0.4;
+/** Further sentences are quoted only when nearly as good as the best one. */
+const RUNNER_UP_RATIO = 0.75;
+const MAX_QUOTES = 3;
+/** A follow-up carries at most this many terms from the conversation. */
+const MAX_CARRIED_TERMS = 6;
+
+/** Words by which a follow-up points back at the conversation, so it is not standalone. */
+const REFERENCES_EN = new Set(
+  'it its this that these those they them their there then one ones same also else other again too former latter'.split(
+    ' ',
+  ),
+);
+const REFERENCES_JA = [
+  'それ',
+  'その',
+  'これ',
+  'この',
+  'あれ',
+  'あの',
+  'そこ',
+  'そちら',
+  'こちら',
+  '同じ',
+  'ほか',
+  '他の',
+];
+
+type Language = 'en' | 'ja';
+
+interface Passage {
+  rank: number;
+  source: string;
+  title: string;
+  heading: string;
+  text: string;
+}
+
+/** A quotable piece of a passage: a sentence, a list item or table row, or a fenced code block. */
+interface Unit {
+  kind: 'sentence' | 'item' | 'code';
+  text: string;
+}
+
+interface Candidate {
+  passage: Passage;
+  position: number;
+  units: Unit[];
+  score: number;
+}
+
+function unescapeBlockText(value: string): string {
+  return value
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&');
+}
+
+function languageOf(text: string): Language {
+  return isMainlyJapanese(text) ? 'ja' : 'en';
+}
+
+function textOf(message: BaseMessage): string {
+  return message.text;
+}
+
+/** Rough token count for usage reports: one per CJK character, one per four other characters. */
+function estimateTokens(text: string): number {
+  let cjk = 0;
+  let other = 0;
+  for (const c of text) {
+    if (isCjkChar(c)) cjk += 1;
+    else other += 1;
+  }
+  return cjk + Math.ceil(other / 4);
+}
+
+// ── condense mode ────────────────────────────────────────────────────────────────────────────────────────
+
+function blockContent(text: string, tag: string): string | undefined {
+  const match = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(text);
+  return match?.[1];
+}
+
+function humanMessagesOf(conversation: string): string[] {
+  const out: string[] = [];
+  for (const match of conversation.matchAll(/<message role="human">([\s\S]*?)<\/message>/g)) {
+    out.push(unescapeBlockText(match[1] ?? ''));
+  }
+  return out;
+}
+
+function pointsBack(followUp: string, language: Language): boolean {
+  if (language === 'ja') return REFERENCES_JA.some((word) => followUp.includes(word));
+  return followUp
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}']+/u)
+    .some((word) => REFERENCES_EN.has(word));
+}
+
+/**
+ * A standalone form of the follow-up: unchanged when there is no earlier question, when the follow-up stands on
+ * its own (it names two or more things and points back at nothing), or when it already holds the earlier terms;
+ * otherwise followed by the earlier question's key terms it lacks.
+ */
+function condense(followUp: string, humanMessages: string[]): string {
+  const question = followUp.trim();
+  const language = languageOf(question);
+  const own = keyTerms(question);
+  if (humanMessages.length === 0) return question;
+  if (own.length >= 2 && !pointsBack(question, language)) return question;
+
+  const present = new Set(terms(question));
+  const carried: KeyTerm[] = [];
+  const seen = new Set<string>();
+  // Newest question first; an earlier one only when the newest was itself too short to say what it was about.
+  for (const message of humanMessages.slice(-3).reverse()) {
+    for (const term of keyTerms(message)) {
+      const key = term.terms.join(' ');
+      if (seen.has(key) || term.terms.every((t) => present.has(t))) continue;
+      seen.add(key);
+      carried.push(term);
+    }
+    if (carried.length >= 3) break;
+  }
+  if (carried.length === 0) return question;
+  const about = carried
+    .slice(0, MAX_CARRIED_TERMS)
+    .map((t) => t.surface)
+    .join(' ');
+  return language === 'ja' ? `${question}（関連: ${about}）` : `${question} (about: ${about})`;
+}
+
+// ── answer mode ──────────────────────────────────────────────────────────────────────────────────────────
+
+function parsePassages(block: string): Passage[] {
+  const pattern =
+    /<passage index="(\d+)" source="([^"]*)" title="([^"]*)" heading="([^"]*)">\n?([\s\S]*?)\n?<\/passage>/g;
+  const out: Passage[] = [];
+  for (const match of block.matchAll(pattern)) {
+    out.push({
+      rank: Number(match[1]),
+      source: unescapeBlockText(match[2] ?? ''),
+      title: unescapeBlockText(match[3] ?? ''),
+      heading: unescapeBlockText(match[4] ?? ''),
+      text: unescapeBlockText(match[5] ?? ''),
+    });
+  }
+  return out;
+}
+
+const ABBREVIATIONS = /(?:^|\s)(?:e\.g|i\.e|etc|vs|cf|approx|fig|mr|mrs|ms|dr)\.$/i;
+
+/** Splits a paragraph after 。！？ and after . ! ? followed by a space, sparing "e.g." and "v1.2". */
+function splitSentences(paragraph: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  const push = (end: number) => {
+    const sentence = paragraph.slice(start, end).trim();
+    if (sentence !== '') out.push(sentence);
+    start = end;
+  };
+  for (let i = 0; i < paragraph.length; i += 1) {
+    const c = paragraph[i] as string;
+    if ('。！？'.includes(c)) {
+      let end = i + 1;
+      while (end < paragraph.length && '」』）)"'.includes(paragraph[end] as string)) end += 1;
+      push(end);
+      i = end - 1;
+    } else if ('.!?'.includes(c)) {
+      const next = paragraph[i + 1];
+      if (next !== undefined && !/\s/.test(next)) continue;
+      if (c === '.' && ABBREVIATIONS.test(paragraph.slice(start, i + 1))) continue;
+      push(i + 1);
+    }
+  }
+  push(paragraph.length);
+  return out;
+}
+
+function joinLines(lines: string[]): string {
+  return lines.reduce((joined, line) => {
+    if (joined === '') return line;
+    const touching = isCjkChar(joined.at(-1) ?? '') && isCjkChar(line[0] ?? '');
+    return touching ? joined + line : `${joined} ${line}`;
+  }, '');
+}
+
+/** Splits a passage into quotable units, in document order. Headings are skipped: the heading attribute names them. */
+function unitsOf(text: string): Unit[] {
+  const units: Unit[] = [];
+  let paragraph: string[] = [];
+  let fence: string[] | undefined;
+  const flush = () => {
+    for (const sentence of splitSentences(joinLines(paragraph)))
+      units.push({ kind: 'sentence', text: sentence });
+    paragraph = [];
+  };
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (/^(```|~~~)/.test(line)) {
+      if (fence === undefined) {
+        flush();
+        fence = [line];
+      } else {
+        fence.push(line);
+        units.push({ kind: 'code', text: fence.join('\n') });
+        fence = undefined;
+      }
+    } else if (fence !== undefined) fence.push(raw);
+    else if (line === '') flush();
+    else if (line.startsWith('#')) flush();
+    else if (/^(?:[-*+•]\s+|・|\d+[.)]\s+|\|)/.test(line)) {
+      flush();
+      units.push({ kind: 'item', text: line });
+    } else paragraph.push(line.replace(/^>+\s*/, ''));
+  }
+  flush();
+  if (fence !== undefined) units.push({ kind: 'code', text: fence.join('\n') });
+  return units;
+}
+
+/**
+ * Scores every unit by the question terms it holds, each weighted by its rarity across the passages (a term in
+ * every passage tells little; one the passages lack entirely weighs most, so a question about something else
+ * scores low). A unit that introduces a list or code block ("To rotate the key:") brings it along.
+ */
+function rankCandidates(question: string, passages: Passage[]): Candidate[] {
+  const wanted = new Set(terms(question));
+  if (wanted.size === 0) return [];
+  const unitsByPassage = passages.map((p) => unitsOf(p.text));
+  const termsByPassage = passages.map((p) => new Set(terms(`${p.heading}\n${p.text}`)));
+  const weight = new Map<string, number>();
+  let total = 0;
+  for (const term of wanted) {
+    const df = termsByPassage.filter((set) => set.has(term)).length;
+    const w = Math.log(1 + (passages.length + 1) / (df + 0.5));
+    weight.set(term, w);
+    total += w;
+  }
+  const candidates: Candidate[] = [];
+  passages.forEach((passage, p) => {
+    const units = unitsByPassage[p] ?? [];
+    units.forEach((unit, position) => {
+      const quoted = [unit];
+      if (unit.kind === 'sentence' && /[:：]$/.test(unit.text)) {
+        for (const next of units.slice(position + 1)) {
+          if (next.kind === 'sentence' || quoted.length > 8) break;
+          quoted.push(next);
+        }
+      }
+      let matched = 0;
+      for (const term of new Set(quoted.flatMap((u) => terms(u.text)))) matched += weight.get(term) ?? 0;
+      if (matched > 0) candidates.push({ passage, position, units: quoted, score: matched / total });
+    });
+  });
+  return candidates.sort(
+    (a, b) => b.score - a.score || a.passage.rank - b.passage.rank || a.position - b.position,
+  );
+}
+
+function labelOf(passage: Passage): string {
+  const { title, heading, source } = passage;
+  const label =
+    title && heading && heading !== title
+      ? `${title} › ${heading}`
+      : title || heading || source || 'document';
+  // An asterisk would end the emphasis the label sits in.
+  return label.replace(/\*/g, '');
+}
+
+function answer(question: string, passages: Passage[]): string {
+  const language = languageOf(question);
+  const ranked = rankCandidates(question, passages);
+  const best = ranked[0];
+  if (best === undefined || best.score < MIN_COVERAGE) return NOT_COVERED[language];
+
+  const chosen: Candidate[] = [];
+  for (const candidate of ranked) {
+    if (chosen.length === MAX_QUOTES || candidate.score < best.score * RUNNER_UP_RATIO) break;
+    const overlaps = chosen.some(
+      (c) =>
+        c.passage === candidate.passage &&
+        candidate.position >= c.position &&
+        candidate.position < c.position + c.units.length,
+    );
+    if (!overlaps) chosen.push(candidate);
+  }
+
+  // One block per passage, in the order of its best sentence; sentences within it in document order.
+  const groups = new Map<Passage, Candidate[]>();
+  for (const candidate of chosen)
+    groups.set(candidate.passage, [...(groups.get(candidate.passage) ?? []), candidate]);
+  const blocks = [...groups].map(([passage, group]) => {
+    const label = labelOf(passage);
+    const header = language === 'ja' ? `*${label}* より:` : `From *${label}*:`;
+    const lines: string[] = [];
+    let end: number | undefined;
+    for (const candidate of group.sort((a, b) => a.position - b.position)) {
+      // Sentences that do not follow each other in the document are set apart as paragraphs.
+      if (end !== undefined && candidate.position !== end) lines.push('');
+      lines.push(...candidate.units.flatMap((unit) => unit.text.split('\n')));
+      end = candidate.position + candidate.units.length;
+    }
+    const quote = lines.map((line) => `> ${line}`.trimEnd()).join('\n');
+    return `${header}\n${quote}`;
+  });
+  return blocks.join('\n\n');
+}
+
+// ── the model ────────────────────────────────────────────────────────────────────────────────────────────
+
+/** The reply to a prompt, by the mode its blocks select. */
+function reply(messages: BaseMessage[]): string {
+  const texts = messages.map(textOf);
+  const lastHuman = [...messages].reverse().find((m) => m.type === 'human');
+  const asked = lastHuman === undefined ? '' : textOf(lastHuman);
+
+  // Passages are read from the system prompt, where the answer chain puts them, before any other block: the
+  // user's question arrives unescaped, so a tag typed in it must not switch the mode.
+  const withPassages =
+    messages.find((m) => m.type === 'system' && textOf(m).includes('<passages>')) ??
+    (texts.some((t) => t.includes('<follow_up>'))
+      ? undefined
+      : messages.find((m) => textOf(m).includes('<passages>')));
+  if (withPassages !== undefined) {
+    const block = blockContent(textOf(withPassages), 'passages') ?? '';
+    const question = asked.replace(/<passages>[\s\S]*?<\/passages>/, '').trim();
+    return answer(question, parsePassages(block));
+  }
+
+  const followUpText = texts.find((t) => t.includes('<follow_up>'));
+  if (followUpText !== undefined) {
+    const followUp = unescapeBlockText(blockContent(followUpText, 'follow_up') ?? '');
+    const conversationText = texts.find((t) => t.includes('<conversation>')) ?? '';
+    return condense(followUp, humanMessagesOf(blockContent(conversationText, 'conversation') ?? ''));
+  }
+  return ONLY_DOCUMENTS[languageOf(asked)];
+}
+
+/** Splits an answer into streamed tokens: words with their trailing space, CJK text in short runs. */
+function tokensOf(text: string): string[] {
+  const out: string[] = [];
+  for (const [piece] of text.matchAll(/\S+\s*|\s+/g)) {
+    const chars = Array.from(piece);
+    if (chars.length <= 6 || !chars.some(isCjkChar)) {
+      out.push(piece);
+      continue;
+    }
+    for (let i = 0; i < chars.length; i += 3) out.push(chars.slice(i, i + 3).join(''));
+  }
+  return out;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The `local` provider's offline chat model: condenses follow-ups and answers by quoting the passages. */
+export class LocalExtractiveChatModel extends BaseChatModel {
+  readonly modelName: string;
+  readonly tokenDelayMs: number;
+
+  static override lc_name(): string {
+    return 'LocalExtractiveChatModel';
+  }
+
+  constructor(fields: LocalExtractiveChatModelFields = {}) {
+    super(fields);
+    this.modelName = fields.modelName ?? 'local-extractive';
+    this.tokenDelayMs = fields.tokenDelayMs ?? 0;
+  }
+
+  override _llmType(): string {
+    return 'local-extractive';
+  }
+
+  override getLsParams(options: this['ParsedCallOptions']): LangSmithParams {
+    return { ...super.getLsParams(options), ls_provider: 'local', ls_model_name: this.modelName };
+  }
+
+  private usage(messages: BaseMessage[], text: string): UsageMetadata {
+    const input = messages.reduce((sum, m) => sum + estimateTokens(textOf(m)), 0);
+    const output = estimateTokens(text);
+    return { input_tokens: input, output_tokens: output, total_tokens: input + output };
+  }
+
+  override async _generate(messages: BaseMessage[], options: this['ParsedCallOptions']): Promise<ChatResult> {
+    options.signal?.throwIfAborted();
+    const text = reply(messages);
+    const usage = this.usage(messages, text);
+    const message = new AIMessage({
+      content: text,
+      usage_metadata: usage,
+      response_metadata: { model_name: this.modelName, finish_reason: 'stop' },
+    });
+    return {
+      generations: [{ text, message, generationInfo: { finish_reason: 'stop' } }],
+      llmOutput: {
+        tokenUsage: {
+          promptTokens: usage.input_tokens,
+          completionTokens: usage.output_tokens,
+          totalTokens: usage.total_tokens,
+        },
+      },
+    };
+  }
+
+  override async *_streamResponseChunks(
+    messages: BaseMessage[],
+    options: this['ParsedCallOptions'],
+    runManager?: CallbackManagerForLLMRun,
+  ): AsyncGenerator<ChatGenerationChunk> {
+    const text = reply(messages);
+    const tokens = tokensOf(text);
+    // Even an empty reply ends with one chunk, which carries the usage.
+    if (tokens.length === 0) tokens.push('');
+    for (const [i, token] of tokens.entries()) {
+      options.signal?.throwIfAborted();
+      if (i > 0 && this.tokenDelayMs > 0) await sleep(this.tokenDelayMs);
+      const last = i === tokens.length - 1;
+      // Usage and finish reason ride on the final chunk only: chunks are summed when concatenated.
+      const chunk = new ChatGenerationChunk({
+        text: token,
+        message: new AIMessageChunk(
+          last
+            ? {
+                content: token,
+                usage_metadata: this.usage(messages, text),
+                response_metadata: { model_name: this.modelName, finish_reason: 'stop' },
+              }
+            : { content: token },
+        ),
+        ...(last ? { generationInfo: { finish_reason: 'stop' } } : {}),
+      });
+      yield chunk;
+      await runManager?.handleLLMNewToken(token, undefined, undefined, undefined, undefined, { chunk });
+    }
+  }
+}

@@ -1,0 +1,288 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AIMessage, type BaseMessage, HumanMessage, SystemMessage } from '@langchain/core/messages';
+import { LocalExtractiveChatModel } from '../../functions/core/llm/local-chat-model';
+import { LocalHashEmbeddings } from '../../functions/core/llm/local-embeddings';
+
+/**
+ * A fake OpenAI API on loopback, for tests that run the real `@langchain/openai` clients against it:
+ * `POST /v1/chat/completions` (JSON, or SSE with `stream: true`) and `POST /v1/embeddings`. Replies are
+ * grounded by default (the `local` provider's extractive model reads the received prompt), or scripted.
+ * Faults can be injected: error statuses with or without `Retry-After`, and a stream cut before `[DONE]`.
+ */
+
+export interface RecordedRequest {
+  method: string;
+  /** The path without the query string, e.g. `/v1/chat/completions`. */
+  path: string;
+  /** The request headers, without `authorization`. */
+  headers: Record<string, string | string[] | undefined>;
+  /** Whether a bearer key was sent, and whether it was the one expected (when `apiKey` was given). */
+  auth: 'ok' | 'missing' | 'wrong-key';
+  /** The parsed JSON body (undefined when it was not JSON). */
+  body: unknown;
+}
+
+export interface FailureOptions {
+  status: 429 | 500 | 503;
+  /**
+   * Sent as `Retry-After`. LangChain retries a 429 only when it has one (of a minute or less); a 429 without
+   * one is taken as "out of capacity" and thrown at once.
+   */
+  retryAfterSeconds?: number;
+  /** How many requests in a row fail. @default 1 */
+  times?: number;
+  /** Only requests to this path fail, e.g. `/v1/embeddings`. @default any path */
+  path?: string;
+}
+
+export interface FakeOpenAI {
+  /** The base URL to give a client, e.g. `http://127.0.0.1:PORT/v1`. */
+  url: string;
+  requests: RecordedRequest[];
+  /** Queues chat replies, used in order, one per chat completion, before the default grounded replies. */
+  script(...replies: string[]): void;
+  failNext(options: FailureOptions): void;
+  /** Ends the next streamed chat completion after `afterChunks` content chunks, without `[DONE]`. */
+  cutStreamNext(options: { afterChunks: number }): void;
+  close(): Promise<void>;
+}
+
+export interface FakeOpenAIOptions {
+  /** @default 0 (any free port) */
+  port?: number;
+  /** When set, only this bearer key is accepted; otherwise any non-empty one is. */
+  apiKey?: string;
+}
+
+type OpenAIMessage = { role?: string; content?: unknown };
+
+const ERROR_BODIES: Record<number, { message: string; type: string; code: string | null }> = {
+  401: { message: 'Incorrect API key provided.', type: 'invalid_request_error', code: 'invalid_api_key' },
+  404: { message: 'Unknown request URL.', type: 'invalid_request_error', code: 'unknown_url' },
+  400: {
+    message: 'We could not parse the JSON body of your request.',
+    type: 'invalid_request_error',
+    code: null,
+  },
+  // Worded so LangChain does not read it as an exhausted quota, which it never retries.
+  429: { message: 'Rate limit reached for requests.', type: 'requests', code: 'rate_limit_exceeded' },
+  500: {
+    message: 'The server had an error while processing your request.',
+    type: 'server_error',
+    code: null,
+  },
+  503: { message: 'The server is overloaded or not ready yet.', type: 'server_error', code: null },
+};
+
+function sendError(res: ServerResponse, status: number, headers: Record<string, string> = {}): void {
+  const error = ERROR_BODIES[status] ?? { message: 'Error.', type: 'server_error', code: null };
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify({ error: { ...error, param: null } }));
+}
+
+function sendJson(res: ServerResponse, body: unknown): void {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const part of req) parts.push(part as Buffer);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return content
+    .map((part: { type?: string; text?: unknown }) =>
+      part?.type === 'text' && typeof part.text === 'string' ? part.text : '',
+    )
+    .join('');
+}
+
+function toLangChain(messages: OpenAIMessage[]): BaseMessage[] {
+  return messages.flatMap((m): BaseMessage[] => {
+    const content = textOf(m.content);
+    if (m.role === 'system' || m.role === 'developer') return [new SystemMessage(content)];
+    if (m.role === 'user') return [new HumanMessage(content)];
+    if (m.role === 'assistant') return [new AIMessage(content)];
+    return [];
+  });
+}
+
+/** OpenAI's rule of thumb, about four characters a token; never zero, which clients read as "no usage". */
+function roughTokens(text: string): number {
+  return Math.max(1, Math.ceil(text.length / 4));
+}
+
+function inputsOf(input: unknown): string[] {
+  const items = Array.isArray(input) && input.every((i) => typeof i !== 'number') ? input : [input];
+  return items.map((item) => (typeof item === 'string' ? item : JSON.stringify(item)));
+}
+
+/** Starts the fake server on 127.0.0.1 (never another interface). */
+export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
+  const requests: RecordedRequest[] = [];
+  const scripted: string[] = [];
+  const failures: Array<FailureOptions & { times: number }> = [];
+  const cuts: number[] = [];
+  const local = new LocalExtractiveChatModel();
+  const embeddingsBySize = new Map<number, LocalHashEmbeddings>();
+
+  async function chatCompletion(res: ServerResponse, body: Record<string, unknown>): Promise<void> {
+    const messages = Array.isArray(body.messages) ? (body.messages as OpenAIMessage[]) : [];
+    const model = typeof body.model === 'string' ? body.model : 'gpt-fake';
+    const text = scripted.shift() ?? (await local.invoke(toLangChain(messages))).text;
+    const promptTokens = roughTokens(messages.map((m) => textOf(m.content)).join('\n'));
+    const usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: roughTokens(text),
+      total_tokens: promptTokens + roughTokens(text),
+    };
+    const id = `chatcmpl-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+
+    if (body.stream !== true) {
+      sendJson(res, {
+        id,
+        object: 'chat.completion',
+        created,
+        model,
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: text, refusal: null },
+            logprobs: null,
+            finish_reason: 'stop',
+          },
+        ],
+        usage,
+      });
+      return;
+    }
+
+    const includeUsage =
+      (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
+      `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices, ...extra })}\n\n`;
+    // Each event is flushed before the next, so a cut stream has really delivered the chunks before it.
+    const send = (data: string) => new Promise<void>((resolve) => res.write(data, () => resolve()));
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
+    await send(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]));
+    const cutAfter = cuts.shift();
+    const pieces = text.match(/\S+\s*|\s+/g) ?? [];
+    for (const [i, piece] of pieces.entries()) {
+      if (cutAfter !== undefined && i >= cutAfter) {
+        // Destroying the socket mid-body is how a dropped connection looks to the client.
+        res.socket?.destroy();
+        return;
+      }
+      await send(chunk([{ index: 0, delta: { content: piece }, finish_reason: null }]));
+    }
+    await send(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));
+    if (includeUsage) await send(chunk([], { usage }));
+    res.end('data: [DONE]\n\n');
+  }
+
+  async function embeddings(res: ServerResponse, body: Record<string, unknown>): Promise<void> {
+    const dimensions = typeof body.dimensions === 'number' ? body.dimensions : 1536;
+    let embedder = embeddingsBySize.get(dimensions);
+    if (embedder === undefined) {
+      embedder = new LocalHashEmbeddings({ dimensions });
+      embeddingsBySize.set(dimensions, embedder);
+    }
+    const inputs = inputsOf(body.input);
+    const vectors = await embedder.embedDocuments(inputs);
+    // The openai SDK asks for base64 unless told otherwise, and decodes it as little-endian float32.
+    const base64 = body.encoding_format === 'base64';
+    const tokens = roughTokens(inputs.join(' '));
+    sendJson(res, {
+      object: 'list',
+      data: vectors.map((vector, index) => ({
+        object: 'embedding',
+        index,
+        embedding: base64 ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector,
+      })),
+      model: typeof body.model === 'string' ? body.model : 'text-embedding-3-small',
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const raw = await readBody(req);
+    let body: unknown;
+    try {
+      body = raw === '' ? undefined : JSON.parse(raw);
+    } catch {
+      body = undefined;
+    }
+    const { authorization, ...headers } = req.headers;
+    const bearer = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+    const auth =
+      bearer === undefined
+        ? 'missing'
+        : options.apiKey !== undefined && bearer !== options.apiKey
+          ? 'wrong-key'
+          : 'ok';
+    requests.push({ method: req.method ?? 'GET', path, headers, auth, body });
+
+    if (auth !== 'ok') return sendError(res, 401);
+    const known = path === '/v1/chat/completions' || path === '/v1/embeddings';
+    if (req.method !== 'POST' || !known) return sendError(res, 404);
+    if (typeof body !== 'object' || body === null) return sendError(res, 400);
+
+    const failure = failures.find((f) => f.path === undefined || f.path === path);
+    if (failure !== undefined) {
+      failure.times -= 1;
+      if (failure.times <= 0) failures.splice(failures.indexOf(failure), 1);
+      const retryAfter = failure.retryAfterSeconds;
+      return sendError(
+        res,
+        failure.status,
+        retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) },
+      );
+    }
+    const json = body as Record<string, unknown>;
+    return path === '/v1/embeddings' ? embeddings(res, json) : chatCompletion(res, json);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) sendError(res, 500);
+      else res.destroy(error instanceof Error ? error : undefined);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    script: (...replies) => {
+      scripted.push(...replies);
+    },
+    failNext: (failure) => {
+      failures.push({ ...failure, times: failure.times ?? 1 });
+    },
+    cutStreamNext: ({ afterChunks }) => {
+      cuts.push(afterChunks);
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        // Keep-alive connections from the clients would otherwise hold the server open.
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
