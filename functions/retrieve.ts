@@ -1,5 +1,6 @@
 import type { Connection } from '@lancedb/lancedb';
 import { retrievePassages } from './core/conversation/retrieve';
+import { embeddingNameOf } from './core/llm/providers';
 import { defineStep, type StepInput } from './core/step-handler';
 import { connectVectorStore } from './core/vector-store/connect-vector-store';
 
@@ -26,9 +27,10 @@ export const { createHandler, handler } = defineStep(
   'Retrieve',
   async (runtime, input: StepInput & { question: string }) => {
     const { config } = runtime;
-    return retrievePassages(await connectionFor(runtime), await runtime.embeddings(), input.question, {
+    const embeddings = await runtime.embeddings();
+    return retrievePassages(await connectionFor(runtime), embeddings, input.question, {
       table: config.vectorStore.table,
-      embedderName: config.llm.embeddingModel,
+      embedderName: embeddingNameOf(embeddings),
       k: config.vectorStore.topK,
     });
   },

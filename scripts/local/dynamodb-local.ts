@@ -8,9 +8,12 @@ export interface LocalDynamo {
   close(): Promise<void>;
 }
 
-/** Starts dynalite (in memory, no TTL sweeping, no transactions) on a loopback port. */
-export async function startDynalite(): Promise<LocalDynamo> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+/**
+ * Starts dynalite (no TTL sweeping, no transactions) on a loopback port: in memory, or kept in `path` (a
+ * LevelDB directory) so that thread history survives between runs of `npm run ask`.
+ */
+export async function startDynalite(options: { path?: string } = {}): Promise<LocalDynamo> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, path: options.path });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -1,0 +1,107 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import type { WebClient } from '@slack/web-api';
+import { streamAnswer } from '../chains/answer-chain';
+import type { StreamMode } from '../config';
+import { modelNameOf } from '../llm/providers';
+import { type AnswerStreamer, createNativeStreamer, createUpdateStreamer } from '../slack/answer-streamer';
+import type { EventStore } from '../stores/event-store';
+import type { AnswerResult, RetrievalResult, SourceRef, Turn } from '../types';
+
+export const NO_DOCUMENTS_TEXT =
+  "I can't answer from your documents yet: none have been indexed. An admin can add Markdown or text files " +
+  'to the documents bucket and run the sync (locally: `npm run ingest -- <folder>`); see "Adding documents" in the README.';
+
+export interface GenerateAnswerDependencies {
+  slack: WebClient;
+  model: BaseChatModel;
+  eventStore: EventStore;
+  streamMode: StreamMode;
+  logger: Logger;
+  now(): number;
+}
+
+export interface GenerateAnswerInput {
+  turn: Turn;
+  question: string;
+  retrieval: RetrievalResult;
+  executionName: string;
+  /** Continuations a previous attempt of this step already posted, to update rather than post again. */
+  existingContinuationTs?: string[];
+}
+
+const NO_USAGE = { inputTokens: 0, outputTokens: 0 };
+
+/** Sources listed under an answer: the best-ranked passages' sections; lower ones are mostly noise. */
+export const MAX_SOURCES = 3;
+
+/** A heading path without the document's title at its head ("VPN guide › Rotating" → "Rotating"). */
+function headingUnderTitle(title: string, heading: string): string {
+  if (heading === title) return '';
+  return heading.startsWith(`${title} › `) ? heading.slice(title.length + 3) : heading;
+}
+
+/** The distinct document sections the answer was grounded in, best first. */
+function sourcesOf(retrieval: RetrievalResult): SourceRef[] {
+  const seen = new Set<string>();
+  const sources: SourceRef[] = [];
+  for (const p of retrieval.passages) {
+    const heading = headingUnderTitle(p.title, p.heading);
+    const key = `${p.source}\u0000${heading}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    sources.push({ source: p.source, title: p.title, heading });
+    if (sources.length === MAX_SOURCES) break;
+  }
+  return sources;
+}
+
+function streamerFor(deps: GenerateAnswerDependencies, input: GenerateAnswerInput): AnswerStreamer {
+  const options = {
+    channel: input.turn.channel,
+    threadTs: input.turn.threadTs,
+    placeholderTs: input.turn.placeholderTs,
+    existingContinuationTs: input.existingContinuationTs,
+    now: deps.now,
+    logger: { warn: (message: string, attributes?: Record<string, unknown>) => deps.logger.warn(message, attributes ?? {}) },
+  };
+  return deps.streamMode === 'native'
+    ? createNativeStreamer(deps.slack, { ...options, recipientTeamId: input.turn.teamId, recipientUserId: input.turn.user })
+    : createUpdateStreamer(deps.slack, options);
+}
+
+/**
+ * Generate and stream: the grounded answer streamed into the placeholder and finished as Block Kit with its
+ * sources and the model's name. Only the first execution of an event answers (async Express executions run at
+ * least once); a second one returns `already-answered` and touches nothing. With nothing indexed, the reply
+ * says how to add documents, without a model call.
+ */
+export async function generateAnswer(deps: GenerateAnswerDependencies, input: GenerateAnswerInput): Promise<AnswerResult> {
+  const { turn } = input;
+  if (!(await deps.eventStore.claimAnswer(turn.eventId, input.executionName, deps.now()))) {
+    deps.logger.info('another execution answers this event', { eventId: turn.eventId });
+    return { kind: 'already-answered', text: '', sources: [], model: '', usage: NO_USAGE, messageTs: [] };
+  }
+  if (input.retrieval.status === 'empty-index') {
+    await deps.slack.chat.update({
+      channel: turn.channel,
+      ts: turn.placeholderTs,
+      text: NO_DOCUMENTS_TEXT,
+      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:open_file_folder: ${NO_DOCUMENTS_TEXT}` } }],
+    });
+    return { kind: 'no-documents', text: NO_DOCUMENTS_TEXT, sources: [], model: 'none', usage: NO_USAGE, messageTs: [turn.placeholderTs] };
+  }
+  const model = modelNameOf(deps.model);
+  const sources = sourcesOf(input.retrieval);
+  const streamer = streamerFor(deps, input);
+  let answer: { text: string; usage: AnswerResult['usage'] };
+  try {
+    answer = await streamAnswer(deps.model, input.question, input.retrieval.passages, (delta) => streamer.append(delta));
+  } catch (error) {
+    // Stop editing so the half-written answer can be replaced by a retry or by the apology.
+    await streamer.fail();
+    throw error;
+  }
+  const messageTs = await streamer.finish({ answerMarkdown: answer.text, sources, model });
+  return { kind: 'answer', text: answer.text, sources, model, usage: answer.usage, messageTs };
+}

@@ -1,0 +1,438 @@
+import type { WebClient } from '@slack/web-api';
+import { PermanentError, TransientError } from '../errors';
+import {
+  ANSWER_CHARS_PER_MESSAGE,
+  type AnswerMessage,
+  type AnswerMessageInput,
+  buildAnswerMessages,
+  buildFooterBlocks,
+  findTextCut,
+  reopening,
+  splitText,
+} from './answer-message';
+import { toSlackMrkdwn } from './mrkdwn';
+import { UpdateSchedule } from './update-schedule';
+
+/**
+ * Shows an answer in Slack while the model writes it, then leaves it as final Block Kit messages.
+ *
+ * Tokens arrive far faster than Slack accepts edits, so edits are throttled by {@link UpdateSchedule} and sent
+ * in the background: `append` never waits for Slack, at most one edit is in flight, and text that arrives
+ * meanwhile goes out with the next one. An intermediate edit that fails is only logged: the final one repairs
+ * everything. `finish` waits for the edit in flight (so it can never land after the final message) and makes
+ * the final edit, which must succeed: its failure is thrown as a step error.
+ */
+
+/** The Slack methods the streamers call; a `WebClient` is one. */
+export type StreamingSlackClient = Pick<WebClient, 'chat'>;
+
+/** Where warnings go; a Powertools `Logger` is one. */
+export interface StreamerLogger {
+  warn(message: string, attributes?: Record<string, unknown>): void;
+}
+
+/** Streams one answer into Slack. */
+export interface AnswerStreamer {
+  /** Adds text the model wrote. Returns at once; Slack is edited in the background. */
+  append(delta: string): Promise<void>;
+  /**
+   * Replaces the streamed text with the final answer, its sources and the model's name, and returns the ts of
+   * every message holding the answer, in order. Throws a `TransientError` (or a `PermanentError` when Slack
+   * says retrying cannot help) if the answer could not be shown.
+   */
+  finish(result: AnswerMessageInput): Promise<string[]>;
+  /** Stops streaming after a failure, leaving the placeholder for the apology. Never throws. */
+  fail(): Promise<void>;
+}
+
+/** Options of both streamers. */
+export interface AnswerStreamerOptions {
+  channel: string;
+  threadTs: string;
+  /** The bot's "Typing…" message in the thread. */
+  placeholderTs: string;
+  /**
+   * Continuation messages an earlier run of this step already posted (from its result), updated instead of
+   * posted again so that a retried step leaves no duplicate.
+   */
+  existingContinuationTs?: string[];
+  /** @default Date.now */
+  now?: () => number;
+  /** @default a `setTimeout` promise */
+  sleep?: (ms: number) => Promise<void>;
+  /** The shortest time between two edits of one message. @default 1000 */
+  minIntervalMs?: number;
+  /** The longest the time between edits grows to. @default 5000 */
+  maxIntervalMs?: number;
+  /** @default console */
+  logger?: StreamerLogger;
+}
+
+/** Options of {@link createNativeStreamer}. */
+export interface NativeStreamerOptions extends AnswerStreamerOptions {
+  /** Needed by Slack to stream outside a DM. */
+  recipientTeamId?: string;
+  recipientUserId?: string;
+}
+
+/** Shown under a partial answer while it streams. */
+export const TYPING_MARKER = '\n\n_Typing…_';
+/** Native streams stop here, leaving room below Slack's 12,000-character limit for the final cut. */
+const NATIVE_STREAM_SOFT_LIMIT = 10_000;
+
+/** Slack errors that will fail the same way again: retrying the step cannot help. */
+const PERMANENT_SLACK_ERRORS = new Set([
+  'invalid_auth',
+  'not_authed',
+  'account_inactive',
+  'token_revoked',
+  'token_expired',
+  'no_permission',
+  'missing_scope',
+  'channel_not_found',
+  'not_in_channel',
+  'is_archived',
+  'message_not_found',
+  'cant_update_message',
+  'edit_window_closed',
+  'invalid_blocks',
+  'invalid_blocks_format',
+  'msg_too_long',
+  'no_text',
+  'invalid_arguments',
+]);
+
+/**
+ * The default streamer: edits the placeholder with the partial answer (and a "Typing…" marker), then with the
+ * first final message, and posts the rest of a long answer as continuations in the thread.
+ */
+export function createUpdateStreamer(
+  client: StreamingSlackClient,
+  options: AnswerStreamerOptions,
+): AnswerStreamer {
+  const io = createIo(client, options);
+  let buffer = '';
+
+  const pacer = createPacer(
+    io,
+    options,
+    () => buffer,
+    async (length) => {
+      await client.chat.update({
+        channel: options.channel,
+        ts: options.placeholderTs,
+        text: previewText(buffer.slice(0, length)),
+        // A placeholder posted with blocks would keep showing them over a text-only edit; [] removes them.
+        blocks: [],
+      });
+    },
+  );
+
+  return {
+    async append(delta) {
+      if (pacer.stopped) return;
+      buffer += delta;
+      pacer.poke();
+    },
+    async finish(result) {
+      await pacer.stop();
+      const messages = buildAnswerMessages(result);
+      await io.sleep(pacer.schedule.msUntilFinal());
+      return io.publishInPlaceholder(messages);
+    },
+    async fail() {
+      await pacer.stop();
+    },
+  };
+}
+
+/**
+ * The streamer for `SLACK_STREAM_MODE=native`: streams the answer's Markdown into a new thread reply with
+ * `chat.startStream`/`appendStream`, ends it with `chat.stopStream` and the footer blocks, then deletes the
+ * placeholder so exactly one bot message holds the answer (plus continuations for a very long one). If the
+ * stream could not start, or the final answer is not what was streamed, it falls back to editing the placeholder.
+ */
+export function createNativeStreamer(
+  client: StreamingSlackClient,
+  options: NativeStreamerOptions,
+): AnswerStreamer {
+  const io = createIo(client, options);
+  let buffer = '';
+  let streamed = '';
+  let streamTs: string | undefined;
+  let startFailed = false;
+
+  const pacer = createPacer(
+    io,
+    options,
+    () => (startFailed ? '' : buffer.slice(0, NATIVE_STREAM_SOFT_LIMIT)),
+    async (length) => {
+      const chunk = buffer.slice(streamed.length, length);
+      if (chunk === '') return;
+      if (streamTs === undefined) {
+        try {
+          const started = await client.chat.startStream({
+            channel: options.channel,
+            thread_ts: options.threadTs,
+            markdown_text: chunk,
+            ...(options.recipientTeamId === undefined ? {} : { recipient_team_id: options.recipientTeamId }),
+            ...(options.recipientUserId === undefined ? {} : { recipient_user_id: options.recipientUserId }),
+          });
+          streamTs = started.ts;
+        } catch (error) {
+          startFailed = true;
+          throw error;
+        }
+      } else {
+        await client.chat.appendStream({ channel: options.channel, ts: streamTs, markdown_text: chunk });
+      }
+      streamed += chunk;
+    },
+  );
+
+  const fallBackToPlaceholder = (result: AnswerMessageInput): Promise<string[]> =>
+    io.publishInPlaceholder(buildAnswerMessages(result));
+
+  return {
+    async append(delta) {
+      if (pacer.stopped) return;
+      buffer += delta;
+      pacer.poke();
+    },
+    async finish(result) {
+      await pacer.stop();
+      const answer = result.answerMarkdown;
+      if (streamTs === undefined) return fallBackToPlaceholder(result);
+      const ts = streamTs;
+      if (!answer.startsWith(streamed)) {
+        io.logger.warn(
+          'The final answer differs from the streamed text; showing it in the placeholder instead',
+        );
+        await io.quietly('stop the stream', () => client.chat.stopStream({ channel: options.channel, ts }));
+        await io.quietly('delete the streamed message', () =>
+          client.chat.delete({ channel: options.channel, ts }),
+        );
+        streamTs = undefined;
+        return fallBackToPlaceholder(result);
+      }
+      let tail = answer.slice(streamed.length);
+      let rest = '';
+      if (answer.length > ANSWER_CHARS_PER_MESSAGE) {
+        const cut = findTextCut(answer, ANSWER_CHARS_PER_MESSAGE, streamed.length);
+        const fenced = cut.openFence !== undefined;
+        tail = `${answer.slice(streamed.length, cut.headEnd).trimEnd()}${fenced ? '\n```' : ''}`;
+        rest = `${fenced ? `${reopening(cut.openFence ?? '```')}\n` : ''}${answer.slice(cut.tailStart)}`;
+      }
+      const continuations =
+        rest.trim() === ''
+          ? []
+          : buildAnswerMessages({ ...result, answerMarkdown: rest }, { continuation: true });
+      await io.sleep(pacer.schedule.msUntilFinal());
+      await io.final('stop the answer stream', () =>
+        client.chat.stopStream({
+          channel: options.channel,
+          ts,
+          ...(tail === '' ? {} : { markdown_text: tail }),
+          ...(continuations.length === 0 ? { blocks: buildFooterBlocks(result) } : {}),
+        }),
+      );
+      const all = [ts, ...(await io.publishContinuations(continuations))];
+      await io.quietly('delete the placeholder', () =>
+        client.chat.delete({ channel: options.channel, ts: options.placeholderTs }),
+      );
+      return all;
+    },
+    async fail() {
+      await pacer.stop();
+      const ts = streamTs;
+      if (ts === undefined) return;
+      // The apology goes into the placeholder; a half-streamed answer beside it would only confuse.
+      await io.quietly('stop the stream', () => client.chat.stopStream({ channel: options.channel, ts }));
+      await io.quietly('delete the streamed message', () =>
+        client.chat.delete({ channel: options.channel, ts }),
+      );
+    },
+  };
+}
+
+/** A partial answer as shown while it streams: at most one message's worth, then "…", then the marker. */
+function previewText(markdown: string): string {
+  const mrkdwn = toSlackMrkdwn(markdown).trim();
+  if (mrkdwn.length <= ANSWER_CHARS_PER_MESSAGE) return `${mrkdwn}${TYPING_MARKER}`;
+  const [first = ''] = splitText(mrkdwn, ANSWER_CHARS_PER_MESSAGE);
+  return `${first}\n…${TYPING_MARKER}`;
+}
+
+interface Io {
+  logger: StreamerLogger;
+  sleep: (ms: number) => Promise<void>;
+  now: () => number;
+  /** Runs a call whose failure must fail the step. */
+  final<T>(what: string, call: () => Promise<T>): Promise<T>;
+  /** Runs a call whose failure is only logged. */
+  quietly(what: string, call: () => Promise<unknown>): Promise<void>;
+  update(ts: string, message: AnswerMessage): Promise<void>;
+  /** Updates the continuations an earlier run posted, posts the others, deletes any no longer needed. */
+  publishContinuations(messages: AnswerMessage[]): Promise<string[]>;
+  /** Puts the first message in the placeholder and publishes the others as continuations. */
+  publishInPlaceholder(messages: AnswerMessage[]): Promise<string[]>;
+}
+
+function createIo(client: StreamingSlackClient, options: AnswerStreamerOptions): Io {
+  const logger = options.logger ?? { warn: (message, attributes) => console.warn(message, attributes ?? '') };
+  // Kept across calls, so that finishing twice on one streamer updates what the first call posted.
+  const continuationTs = [...(options.existingContinuationTs ?? [])];
+  const { channel, threadTs } = options;
+
+  const io: Io = {
+    logger,
+    now: options.now ?? Date.now,
+    sleep:
+      options.sleep ??
+      ((ms) => (ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms)))),
+    async final(what, call) {
+      try {
+        return await call();
+      } catch (error) {
+        throw stepError(error, `Slack: ${what}`);
+      }
+    },
+    async quietly(what, call) {
+      try {
+        await call();
+      } catch (error) {
+        if (slackErrorCode(error) !== 'message_not_found')
+          logger.warn(`Slack: could not ${what}`, describe(error));
+      }
+    },
+    async update(ts, message) {
+      await io.final('update the answer message', () =>
+        client.chat.update({ channel, ts, text: message.text, blocks: message.blocks }),
+      );
+    },
+    async publishContinuations(messages) {
+      const published: string[] = [];
+      for (const [index, message] of messages.entries()) {
+        const existing = continuationTs[index];
+        if (existing !== undefined) {
+          await io.update(existing, message);
+          published.push(existing);
+          continue;
+        }
+        const posted = await io.final('post a continuation of the answer', () =>
+          client.chat.postMessage({
+            channel,
+            thread_ts: threadTs,
+            text: message.text,
+            blocks: message.blocks,
+            unfurl_links: false,
+            unfurl_media: false,
+          }),
+        );
+        if (posted.ts === undefined) throw new TransientError('Slack: chat.postMessage returned no ts');
+        continuationTs[index] = posted.ts;
+        published.push(posted.ts);
+      }
+      for (const surplus of continuationTs.splice(messages.length)) {
+        await io.quietly('delete a continuation no longer needed', () =>
+          client.chat.delete({ channel, ts: surplus }),
+        );
+      }
+      return published;
+    },
+    async publishInPlaceholder(messages) {
+      const [first, ...rest] = messages;
+      if (first !== undefined) await io.update(options.placeholderTs, first);
+      return [options.placeholderTs, ...(await io.publishContinuations(rest))];
+    },
+  };
+  return io;
+}
+
+interface Pacer {
+  readonly schedule: UpdateSchedule;
+  readonly stopped: boolean;
+  /** Sends an edit now if one is due and none is in flight, or arms a timer for when one will be due. */
+  poke(): void;
+  /** Stops editing and waits for the edit in flight. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Paces the intermediate edits of one message: `visible()` is the text that should be shown, `send(length)`
+ * shows its first `length` characters. Failures are logged and skipped.
+ */
+function createPacer(
+  io: Io,
+  options: AnswerStreamerOptions,
+  visible: () => string,
+  send: (length: number) => Promise<void>,
+): Pacer {
+  const schedule = new UpdateSchedule({
+    now: io.now,
+    minIntervalMs: options.minIntervalMs,
+    maxIntervalMs: options.maxIntervalMs,
+  });
+  let inFlight: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  const pacer: Pacer = {
+    schedule,
+    get stopped() {
+      return stopped;
+    },
+    poke() {
+      if (stopped || inFlight !== undefined) return;
+      const text = visible();
+      const length = text.trim() === '' ? 0 : text.length;
+      if (!schedule.shouldFlush(length)) {
+        if (length > 0 && timer === undefined && schedule.msUntilNextFlush() > 0) {
+          timer = setTimeout(() => {
+            timer = undefined;
+            pacer.poke();
+          }, schedule.msUntilNextFlush());
+          timer.unref();
+        }
+        return;
+      }
+      inFlight = send(length)
+        .catch((error: unknown) =>
+          io.logger.warn('Slack: skipped a streaming edit of the answer', describe(error)),
+        )
+        .finally(() => {
+          schedule.markFlushed(length);
+          inFlight = undefined;
+          pacer.poke();
+        });
+    },
+    async stop() {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      await inFlight;
+    },
+  };
+  return pacer;
+}
+
+function slackErrorCode(error: unknown): string | undefined {
+  const code = (error as { data?: { error?: unknown } } | null)?.data?.error;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function describe(error: unknown): Record<string, unknown> {
+  const code = slackErrorCode(error);
+  return {
+    error: error instanceof Error ? error.message : String(error),
+    ...(code === undefined ? {} : { slackError: code }),
+  };
+}
+
+function stepError(error: unknown, what: string): TransientError | PermanentError {
+  const code = slackErrorCode(error);
+  const message = `${what}: ${code ?? (error instanceof Error ? error.message : String(error))}`;
+  return code !== undefined && PERMANENT_SLACK_ERRORS.has(code)
+    ? new PermanentError(message, { cause: error })
+    : new TransientError(message, { cause: error });
+}

@@ -1,0 +1,15 @@
+import { generateAnswer } from './core/conversation/generate-answer';
+import { defineStep, type StepInput } from './core/step-handler';
+import type { RetrievalResult } from './core/types';
+
+/** Generate and stream: the answer streamed into the placeholder, finished with its sources. */
+export const { createHandler, handler } = defineStep(
+  'Generate and stream',
+  async (runtime, input: StepInput & { question: string; retrieval: RetrievalResult }) => {
+    const [slack, model] = await Promise.all([runtime.slackClient(), runtime.chatModel()]);
+    return generateAnswer(
+      { slack, model, eventStore: runtime.eventStore(), streamMode: runtime.config.slack.streamMode, logger: runtime.logger, now: runtime.now },
+      input,
+    );
+  },
+);

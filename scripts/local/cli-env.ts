@@ -1,0 +1,34 @@
+import type { Env } from '../../functions/core/config';
+
+/**
+ * The settings a person may give the local commands through their shell (which model, which provider, limits).
+ * Endpoints, tables and Slack secrets are the local stack's own and are never taken from the shell.
+ */
+const PASSED_THROUGH = [
+  'LLM_PROVIDER',
+  'OPENAI_API_KEY',
+  'OPENAI_MODEL',
+  'OPENAI_TEMPERATURE',
+  'OPENAI_EMBEDDING_MODEL',
+  'OPENAI_BASE_URL',
+  'OPENAI_TIMEOUT_MS',
+  'OPENAI_MAX_RETRIES',
+  'MAX_ANSWER_TOKENS',
+  'LANCEDB_TABLE',
+  'RETRIEVE_TOP_K',
+  'HISTORY_MAX_TURNS',
+  'HISTORY_MAX_CHARS',
+  'HISTORY_TTL_DAYS',
+  'SLACK_STREAM_MODE',
+  'MAX_QUESTION_CHARS',
+  'LOG_LEVEL',
+];
+
+export function shellSettings(env: Env = process.env): Env {
+  return Object.fromEntries(PASSED_THROUGH.filter((name) => env[name] !== undefined).map((name) => [name, env[name]]));
+}
+
+/** The vector store the local commands use: LANCEDB_URI when set, else `.local/lancedb`. */
+export function localLanceDbUri(env: Env = process.env): string {
+  return env.LANCEDB_URI?.trim() || '.local/lancedb';
+}

@@ -1,0 +1,212 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import type { AwsEvent } from '@slack/bolt/dist/receivers/AwsLambdaReceiver';
+import { createHandler as createAckHandler } from '../../functions/ack';
+import { conversationFunctions } from '../../functions/conversation-functions';
+import { type Env, loadConfig } from '../../functions/core/config';
+import { createRuntime, type Runtime } from '../../functions/core/runtime';
+import { ensureConversationTable, startDynalite } from './dynamodb-local';
+import { type FakeSlack, startFakeSlack } from './fake-slack';
+import { type MentionOptions, mentionPayload, signedHeaders } from './slack-request';
+import { type LocalStepFunctions, startLocalStepFunctions, type TaskHandler } from './step-functions-local';
+
+/**
+ * The whole product on loopback: the fake Slack Web API, dynalite, the local Step Functions endpoint running
+ * statemachine/conversation.asl.json, LanceDB in a local directory, and the ack handler behind an HTTP
+ * Request URL. Every client is the real one, built from configuration exactly as in Lambda; only endpoints differ.
+ */
+
+export const REPO_ROOT = resolve(__dirname, '../..');
+export const CONVERSATION_DEFINITION = resolve(REPO_ROOT, 'statemachine/conversation.asl.json');
+export const LOCAL_BOT_USER_ID = 'U0LOCALBOT';
+export const LOCAL_TEAM_ID = 'T0LOCAL001';
+export const DEFAULT_CHANNEL = 'C0GENERAL01';
+export const DEFAULT_USER = 'U0HUMAN001';
+const TABLE_NAME = 'slack-rag-bot-conversations';
+const MACHINE_NAME = 'conversation';
+
+export interface LocalStackOptions {
+  /** The LanceDB database (a directory, or s3:// URI). */
+  lancedbUri: string;
+  /** Extra configuration, as environment variables (e.g. LLM_PROVIDER, OPENAI_BASE_URL). */
+  env?: Env;
+  /** The signing secret the ack verifies with; a random one by default. */
+  signingSecret?: string;
+  /** Shortens the ASL's Retry pauses (tests); unset, they run as written. */
+  retryIntervalMs?: number;
+  /** Port of the Slack Request URL server; a free one by default. */
+  port?: number;
+  /** Keeps DynamoDB's data in this directory; in memory by default. */
+  dynamoPath?: string;
+}
+
+export interface SentMention {
+  status: number;
+  body: string;
+  eventId: string;
+  ts: string;
+  threadTs: string;
+  channel: string;
+}
+
+export interface LocalStack {
+  /** The Slack Request URL: `http://127.0.0.1:PORT/slack/events`. */
+  eventsUrl: string;
+  /** Where the fake Slack's transcript can be read: `http://127.0.0.1:PORT/transcript`. */
+  transcriptUrl: string;
+  signingSecret: string;
+  slack: FakeSlack;
+  stepFunctions: LocalStepFunctions;
+  runtime: Runtime;
+  /** The configuration environment every function of this stack runs with. */
+  env: Env;
+  /** Sends a signed `app_mention` delivery, as Slack would, and returns the ack's response. */
+  mention(options: MentionOptions & { retryNum?: number; body?: string }): Promise<SentMention>;
+  close(): Promise<void>;
+}
+
+function toFunctionUrlEvent(req: IncomingMessage, body: string): AwsEvent {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: url.pathname,
+    rawQueryString: url.search.replace(/^\?/, ''),
+    headers,
+    requestContext: { http: { method: req.method, path: url.pathname, sourceIp: '127.0.0.1' } },
+    body,
+    isBase64Encoded: false,
+  };
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const signingSecret = options.signingSecret ?? crypto.randomUUID().replace(/-/g, '');
+  const slack = await startFakeSlack({ botUserId: LOCAL_BOT_USER_ID, teamId: LOCAL_TEAM_ID });
+  const dynamo = await startDynalite({ path: options.dynamoPath });
+  await ensureConversationTable(dynamo.endpoint, TABLE_NAME);
+
+  // The steps' handlers are bound once the runtime exists, which needs the Step Functions endpoint first.
+  const stepHandlers: Partial<Record<string, TaskHandler>> = {};
+  const taskHandlers = Object.fromEntries(
+    Object.keys(conversationFunctions).map((placeholder) => [
+      placeholder,
+      (input: unknown) => {
+        const handler = stepHandlers[placeholder];
+        if (!handler) throw new Error(`${placeholder} is not bound`);
+        return handler(input);
+      },
+    ]),
+  );
+  const stepFunctions = await startLocalStepFunctions({
+    machines: [{ name: MACHINE_NAME, definitionFile: CONVERSATION_DEFINITION, handlers: taskHandlers }],
+    retryIntervalMs: options.retryIntervalMs,
+  });
+
+  // Settings from the caller (model, provider, limits) first; the stack's own wiring always wins.
+  const env: Env = {
+    LOG_LEVEL: 'silent',
+    ...options.env,
+    AWS_REGION: 'us-east-1',
+    CONVERSATION_TABLE: TABLE_NAME,
+    CONVERSATION_STATE_MACHINE_ARN: stepFunctions.arnOf(MACHINE_NAME),
+    DYNAMODB_ENDPOINT: dynamo.endpoint,
+    SFN_ENDPOINT: stepFunctions.endpoint,
+    SLACK_API_URL: slack.apiUrl,
+    SLACK_BOT_TOKEN: slack.token,
+    SLACK_SIGNING_SECRET: signingSecret,
+    LANCEDB_URI: options.lancedbUri,
+  };
+  const runtime = createRuntime(loadConfig(env));
+  for (const [placeholder, spec] of Object.entries(conversationFunctions)) {
+    // The module CDK bundles for this placeholder: one list, so both runtimes run the same code.
+    const module = require(resolve(REPO_ROOT, spec.entry)) as { createHandler(rt: Runtime): TaskHandler };
+    stepHandlers[placeholder] = module.createHandler(runtime);
+  }
+  const ack = await createAckHandler(runtime);
+
+  const server: Server = createServer(async (req, res) => {
+    try {
+      const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+      if (req.method === 'POST' && path === '/slack/events') {
+        const response = await ack(toFunctionUrlEvent(req, await readBody(req)));
+        res.writeHead(response.statusCode, response.headers as Record<string, string>);
+        res.end(response.body);
+        return;
+      }
+      if (req.method === 'GET' && path === '/transcript') {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify(slack.messages(), null, 2));
+        return;
+      }
+      res.writeHead(404).end();
+    } catch (error) {
+      res.writeHead(500, { 'Content-Type': 'text/plain' }).end((error as Error).message);
+    }
+  });
+  await new Promise<void>((done) => server.listen(options.port ?? 0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  const base = `http://127.0.0.1:${port}`;
+
+  return {
+    eventsUrl: `${base}/slack/events`,
+    transcriptUrl: `${base}/transcript`,
+    signingSecret,
+    slack,
+    stepFunctions,
+    runtime,
+    env,
+    async mention(mention) {
+      const channel = mention.channel ?? DEFAULT_CHANNEL;
+      // The person's message exists in Slack before Slack delivers the event about it.
+      const posted = slack.addMessage({
+        channel,
+        text: `<@${LOCAL_BOT_USER_ID}> ${mention.text}`,
+        user: mention.user ?? DEFAULT_USER,
+        thread_ts: mention.threadTs,
+      });
+      const payload = mentionPayload({
+        botUserId: LOCAL_BOT_USER_ID,
+        teamId: LOCAL_TEAM_ID,
+        channel,
+        ts: posted.ts,
+        ...mention,
+      });
+      const body = mention.body ?? JSON.stringify(payload);
+      const response = await fetch(`${base}/slack/events`, {
+        method: 'POST',
+        headers: signedHeaders(signingSecret, body, { retryNum: mention.retryNum }),
+        body,
+      });
+      return {
+        status: response.status,
+        body: await response.text(),
+        eventId: payload.event_id,
+        ts: payload.event.ts,
+        threadTs: mention.threadTs ?? payload.event.ts,
+        channel: payload.event.channel,
+      };
+    },
+    async close() {
+      await new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      });
+      await stepFunctions.close();
+      runtime.documentClient().destroy();
+      runtime.sfnClient().destroy();
+      await dynamo.close();
+      await slack.close();
+    },
+  };
+}
