@@ -44,6 +44,15 @@ const TRANSIENT_NAMES = new Set([
   'UND_ERR_SOCKET',
 ]);
 
+const SLACK_TRANSIENT_ERRORS = new Set([
+  'ratelimited',
+  'internal_error',
+  'fatal_error',
+  'service_unavailable',
+  'request_timeout',
+  'team_added_to_org',
+]);
+
 function statusOf(error: Record<string, unknown>): number | undefined {
   const meta = error.$metadata as { httpStatusCode?: number } | undefined;
   if (typeof meta?.httpStatusCode === 'number') return meta.httpStatusCode;
@@ -63,6 +72,9 @@ export function isTransient(error: unknown): boolean {
     const value = record[key];
     if (typeof value === 'string' && TRANSIENT_NAMES.has(value)) return true;
   }
+  // Slack answers some transient conditions with HTTP 200 and `ok: false`; the WebClient never retries those.
+  const slackError = (record.data as { error?: unknown } | undefined)?.error;
+  if (typeof slackError === 'string' && SLACK_TRANSIENT_ERRORS.has(slackError)) return true;
   const status = statusOf(record);
   if (status !== undefined) return status === 408 || status === 429 || status >= 500;
   // LanceDB surfaces object-store failures as plain Errors; their text is the only signal.

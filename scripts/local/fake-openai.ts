@@ -25,7 +25,7 @@ export interface RecordedRequest {
 }
 
 export interface FailureOptions {
-  status: 429 | 500 | 503;
+  status: 400 | 401 | 429 | 500 | 503;
   /**
    * Sent as `Retry-After`. LangChain retries a 429 only when it has one (of a minute or less); a 429 without
    * one is taken as "out of capacity" and thrown at once.

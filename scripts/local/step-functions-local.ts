@@ -154,23 +154,27 @@ export async function startLocalStepFunctions(options: {
       trace: [],
       done: Promise.resolve(),
     };
-    const entered = new Map<string, { at: number; attempts: number }>();
+    // The executor logs StateFailed before each retry (StateRetried) or catch (StateCaught) of the same state,
+    // without entering it again; a state's entry closes when it exits, is caught, or the execution ends.
+    const open = new Map<string, { at: number; attempts: number; failedAt?: number }>();
+    const close = (stateName: string, at: number, outcome: TraceEntry['outcome']) => {
+      const current = open.get(stateName);
+      if (!current) return;
+      record.trace.push({ state: stateName, ms: at - current.at, attempts: current.attempts, outcome });
+      open.delete(stateName);
+    };
     const traceDone = (async () => {
       for await (const event of run.eventLogs as AsyncGenerator<EventLog>) {
         if (!event.state || event.parentState) continue;
         const stateName = event.state.name;
-        if (event.type === 'StateEntered') entered.set(stateName, { at: event.timestamp, attempts: 1 });
-        else if (event.type === 'StateRetried') {
-          const current = entered.get(stateName);
-          if (current) current.attempts += 1;
-        } else if (event.type === 'StateExited' || event.type === 'StateFailed' || event.type === 'StateCaught') {
-          const current = entered.get(stateName);
-          if (!current) continue;
-          const outcome = event.type === 'StateExited' ? 'succeeded' : event.type === 'StateCaught' ? 'caught' : 'failed';
-          record.trace.push({ state: stateName, ms: event.timestamp - current.at, attempts: current.attempts, outcome });
-          entered.delete(stateName);
-        }
+        const current = open.get(stateName);
+        if (event.type === 'StateEntered') open.set(stateName, { at: event.timestamp, attempts: 1 });
+        else if (event.type === 'StateRetried' && current) current.attempts += 1;
+        else if (event.type === 'StateFailed' && current) current.failedAt = event.timestamp;
+        else if (event.type === 'StateExited') close(stateName, event.timestamp, 'succeeded');
+        else if (event.type === 'StateCaught') close(stateName, event.timestamp, 'caught');
       }
+      for (const [stateName, current] of open) close(stateName, current.failedAt ?? Date.now(), 'failed');
     })();
     record.done = run.result
       .then((output) => {

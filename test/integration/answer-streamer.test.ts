@@ -1,0 +1,372 @@
+import { LogLevel, WebClient } from '@slack/web-api';
+import { PermanentError, TransientError } from '../../functions/core/errors';
+import {
+  type AnswerStreamer,
+  createNativeStreamer,
+  createUpdateStreamer,
+  type StreamerLogger,
+} from '../../functions/core/slack/answer-streamer';
+import { toSlackMrkdwn } from '../../functions/core/slack/mrkdwn';
+import type { SourceRef } from '../../functions/core/types';
+import { type FakeSlack, startFakeSlack } from '../../scripts/local/fake-slack';
+
+const CHANNEL = 'C0DOCS';
+const MODEL = 'gpt-4o-mini';
+const SOURCES: SourceRef[] = [
+  { source: 's3://docs/vpn.md', title: 'VPN handbook', heading: 'Rotating the key' },
+  { source: 's3://docs/vpn.md', title: 'VPN handbook', heading: 'Rotating the key' },
+  { source: 's3://docs/security.md', title: 'Security policy', heading: 'Keys' },
+];
+const ANSWER = [
+  '## Rotating the VPN key',
+  '',
+  'Rotate the key **every month**, and right away when a laptop is lost.',
+  '',
+  '1. Open the *admin console*.',
+  '2. Run `vpn rotate --all`.',
+  '3. Tell the team in #it-announcements.',
+  '',
+  'See [the handbook](https://wiki.example.com/vpn) for details.',
+].join('\n');
+
+let fake: FakeSlack;
+let client: WebClient;
+
+beforeEach(async () => {
+  fake = await startFakeSlack();
+  client = new WebClient(fake.token, {
+    slackApiUrl: fake.apiUrl,
+    retryConfig: { retries: 2, minTimeout: 10, maxTimeout: 50 },
+    logLevel: LogLevel.ERROR,
+  });
+});
+
+afterEach(async () => {
+  await fake.close();
+});
+
+/** A mention in the channel and the bot's placeholder in its thread, as the ack Lambda leaves them. */
+async function startThread(): Promise<{ threadTs: string; placeholderTs: string }> {
+  const mention = fake.addMessage({ channel: CHANNEL, text: '<@U0FAKEBOT> how do I rotate the VPN key?' });
+  const placeholder = await client.chat.postMessage({
+    channel: CHANNEL,
+    thread_ts: mention.ts,
+    text: 'Typing…',
+  });
+  return { threadTs: mention.ts, placeholderTs: placeholder.ts ?? '' };
+}
+
+/** Splits text into model-like tokens of a few characters. */
+function tokens(text: string, size = 4): string[] {
+  return text.match(new RegExp(`[\\s\\S]{1,${size}}`, 'g')) ?? [];
+}
+
+async function streamOverTime(streamer: AnswerStreamer, parts: string[], delayMs: number): Promise<void> {
+  for (const part of parts) {
+    await streamer.append(part);
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+  }
+}
+
+function collectingLogger(): StreamerLogger & { warnings: string[] } {
+  const warnings: string[] = [];
+  return { warnings, warn: (message) => warnings.push(message) };
+}
+
+function sectionTexts(blocks: unknown[] | undefined): string[] {
+  return (blocks ?? []).flatMap((block) => {
+    const section = block as { type?: string; text?: { text?: string } };
+    return section.type === 'section' && section.text?.text !== undefined ? [section.text.text] : [];
+  });
+}
+
+function contextTexts(blocks: unknown[] | undefined): string[] {
+  return (blocks ?? []).flatMap((block) => {
+    const context = block as { type?: string; elements?: Array<{ text?: string }> };
+    return context.type === 'context' ? (context.elements ?? []).map((element) => element.text ?? '') : [];
+  });
+}
+
+function essence(text: string): string {
+  return text.replace(/```/g, '').replace(/\s+/g, '');
+}
+
+function botMessagesInThread(threadTs: string) {
+  return fake.threadReplies(CHANNEL, threadTs).filter((message) => message.bot_id !== undefined);
+}
+
+function longAnswer(chars: number): string {
+  const paragraphs: string[] = [];
+  for (let i = 0; paragraphs.join('\n\n').length < chars; i++) {
+    paragraphs.push(
+      `Paragraph ${i} walks through step ${i} of the rotation, which every team follows carefully.`,
+    );
+  }
+  return paragraphs.join('\n\n').slice(0, chars);
+}
+
+describe('createUpdateStreamer', () => {
+  it('shows the first words at once, edits at most once a second, and ends with the answer, sources and model', async () => {
+    // Arrange
+    const { threadTs, placeholderTs } = await startThread();
+    const streamer = createUpdateStreamer(client, { channel: CHANNEL, threadTs, placeholderTs });
+    const started = Date.now();
+
+    // Act
+    await streamOverTime(streamer, tokens(ANSWER), 25);
+    const ts = await streamer.finish({ answerMarkdown: ANSWER, sources: SOURCES, model: MODEL });
+
+    // Assert
+    const [placeholder] = fake.messages(CHANNEL).filter((message) => message.ts === placeholderTs);
+    const first = placeholder?.updates[0];
+    expect(first?.at).toBeLessThan(started + 500);
+    expect(first?.text).toMatch(/_Typing…_$/);
+    expect(placeholder?.updates.length).toBeGreaterThanOrEqual(3);
+    expect(fake.updateStats(CHANNEL, placeholderTs).minGapMs).toBeGreaterThanOrEqual(1000);
+    expect(fake.maxUpdatesPerSecond()).toBe(1);
+    expect(ts).toEqual([placeholderTs]);
+    expect(placeholder?.text).toBe(toSlackMrkdwn(ANSWER));
+    expect(sectionTexts(placeholder?.blocks).join('\n\n')).toBe(toSlackMrkdwn(ANSWER));
+    expect(contextTexts(placeholder?.blocks)).toEqual([
+      '*Sources*\n• VPN handbook › Rotating the key\n• Security policy › Keys',
+      `Generated by ${MODEL}`,
+    ]);
+    expect(botMessagesInThread(threadTs)).toHaveLength(1);
+  });
+
+  it('spreads a 30,000-character answer over several messages in the thread without losing any of it', async () => {
+    // Arrange
+    const { threadTs, placeholderTs } = await startThread();
+    const answer = longAnswer(30_000);
+    const streamer = createUpdateStreamer(client, { channel: CHANNEL, threadTs, placeholderTs });
+
+    // Act: long enough for an edit after the first, when the answer no longer fits one message.
+    await streamOverTime(streamer, tokens(answer, 600), 25);
+    const ts = await streamer.finish({ answerMarkdown: answer, sources: SOURCES, model: MODEL });
+
+    // Assert
+    const thread = botMessagesInThread(threadTs);
+    expect(ts.length).toBeGreaterThanOrEqual(3);
+    expect(thread.map((message) => message.ts)).toEqual(ts);
+    expect(essence(thread.flatMap((message) => sectionTexts(message.blocks)).join(''))).toBe(essence(answer));
+    expect(contextTexts(thread.at(-1)?.blocks).at(-1)).toBe(`Generated by ${MODEL}`);
+    const partials = thread[0]?.updates.slice(0, -1) ?? [];
+    expect(partials.some((update) => update.text.endsWith('\n…\n\n_Typing…_'))).toBe(true);
+    expect(fake.maxUpdatesPerSecond()).toBe(1);
+  });
+
+  it('still shows the final answer after Slack rate-limits an edit with Retry-After', async () => {
+    // Arrange
+    const { threadTs, placeholderTs } = await startThread();
+    fake.failNext('chat.update', { status: 429, retryAfterSeconds: 1 });
+    const streamer = createUpdateStreamer(client, { channel: CHANNEL, threadTs, placeholderTs });
+
+    // Act
+    await streamOverTime(streamer, tokens(ANSWER, 12), 20);
+    await streamer.finish({ answerMarkdown: ANSWER, sources: SOURCES, model: MODEL });
+
+    // Assert
+    expect(fake.calls.some((call) => call.method === 'chat.update' && call.status === 429)).toBe(true);
+    const [placeholder] = fake.messages(CHANNEL).filter((message) => message.ts === placeholderTs);
+    expect(placeholder?.text).toBe(toSlackMrkdwn(ANSWER));
+    expect(contextTexts(placeholder?.blocks).at(-1)).toBe(`Generated by ${MODEL}`);
+    expect(fake.maxUpdatesPerSecond()).toBe(1);
+  });
+
+  it('skips an edit Slack refuses, logging it, and carries on', async () => {
+    // Arrange
+    const { threadTs, placeholderTs } = await startThread();
+    fake.failNext('chat.update', { error: 'ratelimited' });
+    const logger = collectingLogger();
+    const streamer = createUpdateStreamer(client, { channel: CHANNEL, threadTs, placeholderTs, logger });
+
+    // Act
+    await streamOverTime(streamer, tokens(ANSWER, 20), 10);
+    await streamer.finish({ answerMarkdown: ANSWER, sources: [], model: MODEL });
+
+    // Assert
+    expect(logger.warnings).toEqual(['Slack: skipped a streaming edit of the answer']);
+    const [placeholder] = fake.messages(CHANNEL).filter((message) => message.ts === placeholderTs);
+    expect(placeholder?.text).toBe(toSlackMrkdwn(ANSWER));
+  });
+
+  it('fails the step with a TransientError when the final edit cannot be made, and a retry shows the answer', async () => {
+    // Arrange
+    const { threadTs, placeholderTs } = await startThread();
+    fake.failNext('chat.update', { status: 503, times: 3 });
+    const options = { channel: CHANNEL, threadTs, placeholderTs, logger: collectingLogger() };
+
+    // Act
+    const failed = createUpdateStreamer(client, options).finish({
+      answerMarkdown: ANSWER,
+      sources: [],
+      model: MODEL,
+    });
+    await expect(failed).rejects.toBeInstanceOf(TransientError);
+    const ts = await createUpdateStreamer(client, options).finish({
+      answerMarkdown: ANSWER,
+      sources: [],
+      model: MODEL,
+    });
+
+    // Assert
+    expect(ts).toEqual([placeholderTs]);
+    expect(botMessagesInThread(threadTs)[0]?.text).toBe(toSlackMrkdwn(ANSWER));
+  });
+
+  it('fails with a PermanentError when the placeholder is gone', async () => {
+    // Arrange
+    const { threadTs, placeholderTs } = await startThread();
+    await client.chat.delete({ channel: CHANNEL, ts: placeholderTs });
+    const streamer = createUpdateStreamer(client, { channel: CHANNEL, threadTs, placeholderTs });
+
+    // Act
+    const finished = streamer.finish({ answerMarkdown: ANSWER, sources: [], model: MODEL });
+
+    // Assert
+    await expect(finished).rejects.toBeInstanceOf(PermanentError);
+  });
+
+  it('posts no continuation twice when the step runs again', async () => {
+    // Arrange
+    const { threadTs, placeholderTs } = await startThread();
+    const answer = longAnswer(30_000);
+    const result = { answerMarkdown: answer, sources: SOURCES, model: MODEL };
+    const firstRun = await createUpdateStreamer(client, { channel: CHANNEL, threadTs, placeholderTs }).finish(
+      result,
+    );
+    const postsAfterFirstRun = fake.calls.filter((call) => call.method === 'chat.postMessage').length;
+
+    // Act
+    const retried = createUpdateStreamer(client, {
+      channel: CHANNEL,
+      threadTs,
+      placeholderTs,
+      existingContinuationTs: firstRun.slice(1),
+    });
+    const secondRun = await retried.finish(result);
+    const thirdRun = await retried.finish(result);
+
+    // Assert
+    expect(secondRun).toEqual(firstRun);
+    expect(thirdRun).toEqual(firstRun);
+    expect(fake.calls.filter((call) => call.method === 'chat.postMessage')).toHaveLength(postsAfterFirstRun);
+    expect(botMessagesInThread(threadTs).map((message) => message.ts)).toEqual(firstRun);
+  });
+
+  it('deletes continuations a shorter answer on a re-run no longer needs', async () => {
+    // Arrange
+    const { threadTs, placeholderTs } = await startThread();
+    const options = { channel: CHANNEL, threadTs, placeholderTs };
+    const firstRun = await createUpdateStreamer(client, options).finish({
+      answerMarkdown: longAnswer(30_000),
+      sources: [],
+      model: MODEL,
+    });
+
+    // Act
+    const secondRun = await createUpdateStreamer(client, {
+      ...options,
+      existingContinuationTs: firstRun.slice(1),
+    }).finish({
+      answerMarkdown: ANSWER,
+      sources: [],
+      model: MODEL,
+    });
+
+    // Assert
+    expect(secondRun).toEqual([placeholderTs]);
+    expect(botMessagesInThread(threadTs).map((message) => message.ts)).toEqual([placeholderTs]);
+  });
+});
+
+describe('createNativeStreamer', () => {
+  it('streams into one thread reply that ends up holding the whole answer, and removes the placeholder', async () => {
+    // Arrange
+    const { threadTs, placeholderTs } = await startThread();
+    const streamer = createNativeStreamer(client, {
+      channel: CHANNEL,
+      threadTs,
+      placeholderTs,
+      recipientTeamId: fake.teamId,
+      recipientUserId: 'U0ASKER',
+    });
+    const started = Date.now();
+
+    // Act
+    await streamOverTime(streamer, tokens(ANSWER), 25);
+    const ts = await streamer.finish({ answerMarkdown: ANSWER, sources: SOURCES, model: MODEL });
+
+    // Assert
+    const thread = botMessagesInThread(threadTs);
+    expect(thread).toHaveLength(1);
+    const [answer] = thread;
+    expect(ts).toEqual([answer?.ts]);
+    expect(answer?.ts).not.toBe(placeholderTs);
+    expect(answer?.text).toBe(ANSWER);
+    expect(answer?.streaming).toBe(false);
+    expect(answer?.postedAt).toBeLessThan(started + 500);
+    expect(contextTexts(answer?.blocks).at(-1)).toBe(`Generated by ${MODEL}`);
+    expect(contextTexts(answer?.blocks)[0]).toContain('VPN handbook › Rotating the key');
+    expect(fake.updateStats(CHANNEL, answer?.ts ?? '').minGapMs).toBeGreaterThanOrEqual(1000);
+    const start = fake.calls.find((call) => call.method === 'chat.startStream');
+    expect(start?.args).toMatchObject({ thread_ts: threadTs, recipient_user_id: 'U0ASKER' });
+  });
+
+  it('continues a 30,000-character answer in further messages without losing any of it', async () => {
+    // Arrange
+    const { threadTs, placeholderTs } = await startThread();
+    const answer = longAnswer(30_000);
+    const streamer = createNativeStreamer(client, { channel: CHANNEL, threadTs, placeholderTs });
+
+    // Act
+    await streamOverTime(streamer, tokens(answer, 600), 10);
+    const ts = await streamer.finish({ answerMarkdown: answer, sources: SOURCES, model: MODEL });
+
+    // Assert
+    const thread = botMessagesInThread(threadTs);
+    expect(thread.map((message) => message.ts)).toEqual(ts);
+    expect(ts.length).toBeGreaterThanOrEqual(3);
+    const [streamed, ...continuations] = thread;
+    expect(streamed?.text.length).toBeLessThanOrEqual(12_000);
+    const shown =
+      (streamed?.text ?? '') + continuations.flatMap((message) => sectionTexts(message.blocks)).join('');
+    expect(essence(shown)).toBe(essence(answer));
+    expect(contextTexts(thread.at(-1)?.blocks).at(-1)).toBe(`Generated by ${MODEL}`);
+  });
+
+  it('falls back to the placeholder when Slack will not start a stream', async () => {
+    // Arrange
+    const { threadTs, placeholderTs } = await startThread();
+    fake.failNext('chat.startStream', { error: 'not_allowed_token_type' });
+    const streamer = createNativeStreamer(client, {
+      channel: CHANNEL,
+      threadTs,
+      placeholderTs,
+      logger: collectingLogger(),
+    });
+
+    // Act
+    await streamOverTime(streamer, tokens(ANSWER, 40), 10);
+    const ts = await streamer.finish({ answerMarkdown: ANSWER, sources: [], model: MODEL });
+
+    // Assert
+    expect(ts).toEqual([placeholderTs]);
+    const thread = botMessagesInThread(threadTs);
+    expect(thread).toHaveLength(1);
+    expect(thread[0]?.text).toBe(toSlackMrkdwn(ANSWER));
+  });
+
+  it('removes a half-streamed answer when the step fails, leaving the placeholder for the apology', async () => {
+    // Arrange
+    const { threadTs, placeholderTs } = await startThread();
+    const streamer = createNativeStreamer(client, { channel: CHANNEL, threadTs, placeholderTs });
+    await streamOverTime(streamer, tokens(ANSWER).slice(0, 5), 10);
+
+    // Act
+    await streamer.fail();
+
+    // Assert
+    expect(botMessagesInThread(threadTs).map((message) => message.ts)).toEqual([placeholderTs]);
+  });
+});

@@ -1,0 +1,229 @@
+import { LogLevel, WebClient } from '@slack/web-api';
+import { type FakeSlack, startFakeSlack } from '../../scripts/local/fake-slack';
+
+const CHANNEL = 'C0GENERAL';
+
+let fake: FakeSlack;
+let client: WebClient;
+
+beforeEach(async () => {
+  fake = await startFakeSlack({ botUserId: 'U0BOT', teamId: 'T0TEAM' });
+  client = new WebClient(fake.token, {
+    slackApiUrl: fake.apiUrl,
+    retryConfig: { retries: 0 },
+    logLevel: LogLevel.ERROR,
+  });
+});
+
+afterEach(async () => {
+  await fake.close();
+});
+
+async function callJson(method: string, body: unknown, token = fake.token): Promise<Record<string, unknown>> {
+  const response = await fetch(`${fake.apiUrl}${method}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
+  return (await response.json()) as Record<string, unknown>;
+}
+
+describe('fake Slack', () => {
+  it('answers auth.test with the bot it plays', async () => {
+    // Act
+    const auth = await client.auth.test();
+
+    // Assert
+    expect(auth).toMatchObject({ ok: true, user_id: 'U0BOT', team_id: 'T0TEAM' });
+  });
+
+  it('refuses a token that is not a bot token', async () => {
+    // Act
+    const result = await callJson('auth.test', {}, 'xoxp-user-token');
+
+    // Assert
+    expect(result).toEqual({ ok: false, error: 'invalid_auth' });
+  });
+
+  it('keeps a thread: posts with increasing ts, edits with their history, deletions', async () => {
+    // Arrange
+    const mention = fake.addMessage({ channel: CHANNEL, text: 'question' });
+
+    // Act
+    const first = await client.chat.postMessage({ channel: CHANNEL, thread_ts: mention.ts, text: 'Typing…' });
+    const second = await client.chat.postMessage({
+      channel: CHANNEL,
+      thread_ts: mention.ts,
+      text: 'fallback',
+      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*answer*' } }],
+    });
+    await client.chat.update({ channel: CHANNEL, ts: first.ts ?? '', text: 'partial' });
+    await client.chat.delete({ channel: CHANNEL, ts: first.ts ?? '' });
+    const replies = await client.conversations.replies({ channel: CHANNEL, ts: mention.ts });
+
+    // Assert
+    expect(Number(second.ts)).toBeGreaterThan(Number(first.ts));
+    expect(first.ts).toMatch(/^\d{10}\.\d{6}$/);
+    const [, deleted] = fake.messages(CHANNEL);
+    expect(deleted).toMatchObject({ text: 'partial', deleted: true, updates: [{ text: 'partial' }] });
+    expect(fake.threadReplies(CHANNEL, mention.ts).map((m) => m.text)).toEqual(['question', 'fallback']);
+    expect(replies.messages?.map((m) => m.text)).toEqual(['question', 'fallback']);
+    expect(replies.messages?.[1]?.blocks).toEqual([
+      { type: 'section', text: { type: 'mrkdwn', text: '*answer*' } },
+    ]);
+  });
+
+  it('accepts JSON bodies as well as form bodies', async () => {
+    // Act
+    const result = await callJson('chat.postMessage', {
+      channel: CHANNEL,
+      text: 'hi',
+      blocks: [{ type: 'divider' }],
+    });
+
+    // Assert
+    expect(result).toMatchObject({ ok: true, channel: CHANNEL });
+    expect(fake.messages(CHANNEL)[0]?.blocks).toEqual([{ type: 'divider' }]);
+  });
+
+  it('keeps blocks over a text-only edit, as Slack does, and drops them for an empty array', async () => {
+    // Arrange
+    const posted = await client.chat.postMessage({
+      channel: CHANNEL,
+      text: 'x',
+      blocks: [{ type: 'divider' }],
+    });
+    const ts = posted.ts ?? '';
+
+    // Act
+    await client.chat.update({ channel: CHANNEL, ts, text: 'text only' });
+    const kept = fake.messages(CHANNEL)[0]?.blocks;
+    await client.chat.update({ channel: CHANNEL, ts, text: 'text only', blocks: [] });
+
+    // Assert
+    expect(kept).toEqual([{ type: 'divider' }]);
+    expect(fake.messages(CHANNEL)[0]?.blocks).toBeUndefined();
+  });
+
+  it.each([
+    ['a text over 40,000 characters', { text: 'x'.repeat(40_001) }, 'msg_too_long'],
+    [
+      'a section over 3,000 characters',
+      { text: 'x', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 'x'.repeat(3001) } }] },
+      'invalid_blocks',
+    ],
+    [
+      'more than 50 blocks',
+      { text: 'x', blocks: Array.from({ length: 51 }, () => ({ type: 'divider' })) },
+      'invalid_blocks',
+    ],
+  ])('refuses %s', async (_what, content, error) => {
+    // Act
+    const result = await callJson('chat.postMessage', { channel: CHANNEL, ...content });
+
+    // Assert
+    expect(result).toMatchObject({ ok: false, error });
+  });
+
+  it('answers message_not_found for an unknown ts', async () => {
+    // Act
+    const result = await callJson('chat.update', { channel: CHANNEL, ts: '1.000001', text: 'x' });
+
+    // Assert
+    expect(result).toEqual({ ok: false, error: 'message_not_found' });
+  });
+
+  it('streams a message in a thread: text accumulates and the stop adds blocks', async () => {
+    // Arrange
+    const mention = fake.addMessage({ channel: CHANNEL, text: 'question' });
+
+    // Act
+    const started = await client.chat.startStream({
+      channel: CHANNEL,
+      thread_ts: mention.ts,
+      markdown_text: 'Hel',
+    });
+    const ts = started.ts ?? '';
+    await client.chat.appendStream({ channel: CHANNEL, ts, markdown_text: 'lo **world**' });
+    await client.chat.stopStream({ channel: CHANNEL, ts, markdown_text: '!', blocks: [{ type: 'divider' }] });
+    const late = await callJson('chat.appendStream', { channel: CHANNEL, ts, markdown_text: 'more' });
+
+    // Assert
+    const [, streamed] = fake.threadReplies(CHANNEL, mention.ts);
+    expect(streamed).toMatchObject({
+      text: 'Hello **world**!',
+      streaming: false,
+      blocks: [{ type: 'divider' }],
+    });
+    expect(streamed?.updates.map((update) => update.text)).toEqual(['Hello **world**', 'Hello **world**!']);
+    expect(late).toEqual({ ok: false, error: 'message_not_in_streaming_state' });
+  });
+
+  it('injects a 429 with Retry-After, which WebClient waits out and retries', async () => {
+    // Arrange
+    const retrying = new WebClient(fake.token, {
+      slackApiUrl: fake.apiUrl,
+      retryConfig: { retries: 1, minTimeout: 10, maxTimeout: 10 },
+      logLevel: LogLevel.ERROR,
+    });
+    fake.failNext('chat.postMessage', { status: 429, retryAfterSeconds: 1 });
+    const started = Date.now();
+
+    // Act
+    const posted = await retrying.chat.postMessage({ channel: CHANNEL, text: 'eventually' });
+
+    // Assert
+    expect(posted.ok).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(fake.calls.map((call) => call.status)).toEqual([429, 200]);
+  });
+
+  it('injects ok:false errors for a number of calls', async () => {
+    // Arrange
+    fake.failNext('reactions.add', { error: 'ratelimited', times: 2 });
+    const posted = await client.chat.postMessage({ channel: CHANNEL, text: 'x' });
+    const reaction = { channel: CHANNEL, timestamp: posted.ts ?? '', name: 'eyes' };
+
+    // Act
+    const outcomes: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      outcomes.push(
+        await client.reactions.add(reaction).then(
+          () => 'fulfilled',
+          () => 'rejected',
+        ),
+      );
+    }
+
+    // Assert
+    expect(outcomes).toEqual(['rejected', 'rejected', 'fulfilled']);
+    expect(fake.messages(CHANNEL)[0]?.reactions).toEqual(['eyes']);
+  });
+
+  it('measures how often a message is edited', async () => {
+    // Arrange
+    const posted = await client.chat.postMessage({ channel: CHANNEL, text: 'x' });
+    const ts = posted.ts ?? '';
+
+    // Act
+    for (const text of ['a', 'b', 'c']) await client.chat.update({ channel: CHANNEL, ts, text });
+
+    // Assert
+    expect(fake.updateStats(CHANNEL, ts)).toMatchObject({ count: 3, maxPerSecond: 3 });
+    expect(fake.maxUpdatesPerSecond()).toBe(3);
+  });
+
+  it('records assistant thread statuses', async () => {
+    // Act
+    await client.assistant.threads.setStatus({
+      channel_id: CHANNEL,
+      thread_ts: '1.000001',
+      status: 'is thinking…',
+    });
+
+    // Assert
+    expect(fake.statuses()).toMatchObject([
+      { channel: CHANNEL, thread_ts: '1.000001', status: 'is thinking…' },
+    ]);
+  });
+});
