@@ -14,21 +14,36 @@ export interface StepFunctionSpec {
 }
 
 export const conversationFunctions = {
-  LoadHistoryFunctionArn: { entry: 'functions/load-history.ts', timeoutSeconds: 9, memoryMb: 256, usesLanceDb: false },
+  LoadHistoryFunctionArn: {
+    entry: 'functions/load-history.ts',
+    timeoutSeconds: 9,
+    memoryMb: 256,
+    usesLanceDb: false,
+  },
   CondenseQuestionFunctionArn: {
     entry: 'functions/condense-question.ts',
     timeoutSeconds: 28,
     memoryMb: 256,
     usesLanceDb: false,
   },
-  RetrieveFunctionArn: { entry: 'functions/retrieve.ts', timeoutSeconds: 28, memoryMb: 1024, usesLanceDb: true },
+  RetrieveFunctionArn: {
+    entry: 'functions/retrieve.ts',
+    timeoutSeconds: 28,
+    memoryMb: 1024,
+    usesLanceDb: true,
+  },
   GenerateAnswerFunctionArn: {
     entry: 'functions/generate-answer.ts',
     timeoutSeconds: 115,
     memoryMb: 512,
     usesLanceDb: false,
   },
-  PersistTurnFunctionArn: { entry: 'functions/persist-turn.ts', timeoutSeconds: 9, memoryMb: 256, usesLanceDb: false },
+  PersistTurnFunctionArn: {
+    entry: 'functions/persist-turn.ts',
+    timeoutSeconds: 9,
+    memoryMb: 256,
+    usesLanceDb: false,
+  },
   ReportFailureFunctionArn: {
     entry: 'functions/report-failure.ts',
     timeoutSeconds: 9,

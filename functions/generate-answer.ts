@@ -8,7 +8,14 @@ export const { createHandler, handler } = defineStep(
   async (runtime, input: StepInput & { question: string; retrieval: RetrievalResult }) => {
     const [slack, model] = await Promise.all([runtime.slackClient(), runtime.chatModel()]);
     return generateAnswer(
-      { slack, model, eventStore: runtime.eventStore(), streamMode: runtime.config.slack.streamMode, logger: runtime.logger, now: runtime.now },
+      {
+        slack,
+        model,
+        eventStore: runtime.eventStore(),
+        streamMode: runtime.config.slack.streamMode,
+        logger: runtime.logger,
+        now: runtime.now,
+      },
       input,
     );
   },

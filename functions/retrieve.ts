@@ -1,10 +1,9 @@
 import type { Connection } from '@lancedb/lancedb';
 import { retrievePassages } from './core/conversation/retrieve';
 import { embeddingNameOf } from './core/llm/providers';
+import type { Runtime } from './core/runtime';
 import { defineStep, type StepInput } from './core/step-handler';
 import { connectVectorStore } from './core/vector-store/connect-vector-store';
-
-import type { Runtime } from './core/runtime';
 
 // Only this function (and the ingest writer) loads LanceDB's native module. The connection lives as long as the
 // warm container (one runtime) and notices new table versions within its read-consistency interval.
@@ -14,7 +13,10 @@ function connectionFor(runtime: Runtime): Promise<Connection> {
   let connection = connections.get(runtime);
   if (!connection) {
     const { config } = runtime;
-    connection = connectVectorStore(config.vectorStore.uri, { region: config.region, s3Endpoint: config.endpoints.s3 });
+    connection = connectVectorStore(config.vectorStore.uri, {
+      region: config.region,
+      s3Endpoint: config.endpoints.s3,
+    });
     // A failed connect must not stick to the warm container.
     connection.catch(() => connections.delete(runtime));
     connections.set(runtime, connection);

@@ -34,10 +34,18 @@ async function main() {
       console.log(
         JSON.stringify({
           answer: text,
-          sources: (result.retrieval?.passages ?? []).map((p) => ({ source: p.source, heading: p.heading, score: p.score })),
+          sources: (result.retrieval?.passages ?? []).map((p) => ({
+            source: p.source,
+            heading: p.heading,
+            score: p.score,
+          })),
           model: result.answer?.model ?? null,
           threadTs: result.sent.threadTs,
-          trace: (result.execution?.trace ?? []).map((t) => ({ state: t.state, ms: t.ms, attempts: t.attempts })),
+          trace: (result.execution?.trace ?? []).map((t) => ({
+            state: t.state,
+            ms: t.ms,
+            attempts: t.attempts,
+          })),
           ...(failed ? { error: result.execution?.error, execution: result.execution?.name } : {}),
         }),
       );
@@ -47,7 +55,9 @@ async function main() {
         console.log(`\nexecution ${result.execution.name} ${result.execution.status}`);
         console.log(renderTrace(result.execution.trace));
       }
-      console.log(`\nthread: ${result.sent.threadTs}  (follow up with: npm run ask -- --thread ${result.sent.threadTs} "...")`);
+      console.log(
+        `\nthread: ${result.sent.threadTs}  (follow up with: npm run ask -- --thread ${result.sent.threadTs} "...")`,
+      );
     }
     if (failed) process.exitCode = 1;
   } finally {

@@ -36,17 +36,23 @@ async function main() {
       now: Date.now(),
     });
     connection.close();
-    console.log(`Indexed ${indexed.indexed} sample documents (${indexed.chunks} chunks) from samples/docs into ${lancedbUri}`);
+    console.log(
+      `Indexed ${indexed.indexed} sample documents (${indexed.chunks} chunks) from samples/docs into ${lancedbUri}`,
+    );
 
     const stack = await startLocalStack({ lancedbUri, env });
-    console.log('Local stack: fake Slack, dynalite, Step Functions running statemachine/conversation.asl.json, LanceDB');
+    console.log(
+      'Local stack: fake Slack, dynalite, Step Functions running statemachine/conversation.asl.json, LanceDB',
+    );
     console.log(`Slack Request URL: ${stack.eventsUrl}\n`);
     try {
       let threadTs: string | undefined;
       for (const question of QUESTIONS) {
         const result = await askThroughSlack(stack, question, { threadTs });
         threadTs = result.sent.threadTs;
-        console.log(`${threadTs === result.sent.ts ? '#general' : '  ↳ in thread'}  @alice: @bot ${question}`);
+        console.log(
+          `${threadTs === result.sent.ts ? '#general' : '  ↳ in thread'}  @alice: @bot ${question}`,
+        );
         if (result.standalone?.condensed) console.log(`  (condensed to: "${result.standalone.question}")`);
         for (const reply of result.replies) console.log(`\n  bot:\n${renderMessage(reply, '    ')}`);
         console.log(`\n  execution ${result.execution?.name} ${result.execution?.status}`);

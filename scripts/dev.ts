@@ -21,7 +21,9 @@ async function main() {
   console.log(`Slack request URL:     ${stack.eventsUrl}`);
   console.log(`Fake Slack transcript: ${stack.transcriptUrl}`);
   console.log(
-    fromShell ? 'Signing secret:        SLACK_SIGNING_SECRET from your shell' : `Signing secret:        ${stack.signingSecret} (local only)`,
+    fromShell
+      ? 'Signing secret:        SLACK_SIGNING_SECRET from your shell'
+      : `Signing secret:        ${stack.signingSecret} (local only)`,
   );
   console.log(`Vector store:          ${localLanceDbUri()}`);
   console.log('Press Ctrl+C to stop.');

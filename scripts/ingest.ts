@@ -20,13 +20,22 @@ async function collect(path: string): Promise<string[]> {
   const nested = await Promise.all(
     entries
       .filter((e) => !e.name.startsWith('.'))
-      .map((e) => (e.isDirectory() ? collect(join(path, e.name)) : Promise.resolve(DOCUMENT_EXTENSIONS.has(extname(e.name).toLowerCase()) ? [join(path, e.name)] : []))),
+      .map((e) =>
+        e.isDirectory()
+          ? collect(join(path, e.name))
+          : Promise.resolve(
+              DOCUMENT_EXTENSIONS.has(extname(e.name).toLowerCase()) ? [join(path, e.name)] : [],
+            ),
+      ),
   );
   return nested.flat();
 }
 
 async function main() {
-  const { values, positionals } = parseArgs({ options: { json: { type: 'boolean', default: false } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    options: { json: { type: 'boolean', default: false } },
+    allowPositionals: true,
+  });
   if (positionals.length === 0) {
     console.error('usage: npm run ingest -- [--json] <file|folder>...');
     process.exit(2);
@@ -39,14 +48,26 @@ async function main() {
   const config = loadConfig({ ...shellSettings(), LANCEDB_URI: localLanceDbUri() });
   const connection = await connectVectorStore(config.vectorStore.uri);
   try {
-    const result = await indexDocuments(connection, createEmbeddings(config.llm, config.secrets.openaiApiKey && 'value' in config.secrets.openaiApiKey ? config.secrets.openaiApiKey.value : undefined), files, {
-      table: config.vectorStore.table,
-      now: Date.now(),
-    });
+    const result = await indexDocuments(
+      connection,
+      createEmbeddings(
+        config.llm,
+        config.secrets.openaiApiKey && 'value' in config.secrets.openaiApiKey
+          ? config.secrets.openaiApiKey.value
+          : undefined,
+      ),
+      files,
+      {
+        table: config.vectorStore.table,
+        now: Date.now(),
+      },
+    );
     const ms = Date.now() - started;
     if (values.json) console.log(JSON.stringify({ ...result, ms }));
     else {
-      console.log(`Indexed ${result.indexed} of ${files.length} documents (${result.chunks} chunks) into ${config.vectorStore.uri} in ${ms} ms`);
+      console.log(
+        `Indexed ${result.indexed} of ${files.length} documents (${result.chunks} chunks) into ${config.vectorStore.uri} in ${ms} ms`,
+      );
       for (const failure of result.failed) console.log(`  skipped ${failure.source}: ${failure.reason}`);
     }
     if (result.indexed === 0 && files.length > 0) process.exitCode = 1;

@@ -1,7 +1,7 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { Embeddings } from '@langchain/core/embeddings';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { LogLevel as SlackLogLevel, WebClient } from '@slack/web-api';
@@ -51,9 +51,11 @@ function awsClientConfig(config: AppConfig, endpoint: string | undefined) {
   };
 }
 
-export function createRuntime(config: AppConfig, options: { logger?: Logger; now?: () => number } = {}): Runtime {
-  const logger =
-    options.logger ?? new Logger({ serviceName: 'slack-rag-bot', logLevel: config.logLevel });
+export function createRuntime(
+  config: AppConfig,
+  options: { logger?: Logger; now?: () => number } = {},
+): Runtime {
+  const logger = options.logger ?? new Logger({ serviceName: 'slack-rag-bot', logLevel: config.logLevel });
   const secrets = createSecretReader({ region: config.region, endpoint: config.endpoints.secretsManager });
   const memo = <T>(make: () => T): (() => T) => {
     let value: T | undefined;
@@ -80,14 +82,22 @@ export function createRuntime(config: AppConfig, options: { logger?: Logger; now
   );
   const tableName = () => required(config.conversationTable, 'CONVERSATION_TABLE');
   const apiKey = async () =>
-    config.llm.provider === 'openai' ? secrets.read(config.secrets.openaiApiKey, 'OPENAI_API_KEY') : undefined;
+    config.llm.provider === 'openai'
+      ? secrets.read(config.secrets.openaiApiKey, 'OPENAI_API_KEY')
+      : undefined;
   const slackClient = memoAsync(async () => {
     const token = await secrets.read(config.secrets.slackBotToken, 'SLACK_BOT_TOKEN');
     return new WebClient(token, {
       slackApiUrl: config.endpoints.slackApi,
       logLevel: SlackLogLevel.ERROR,
       // The default retry policy keeps trying for about half an hour; a step has seconds.
-      retryConfig: { retries: config.slack.maxRetries, factor: 2, minTimeout: 250, maxTimeout: 2_000, randomize: true },
+      retryConfig: {
+        retries: config.slack.maxRetries,
+        factor: 2,
+        minTimeout: 250,
+        maxTimeout: 2_000,
+        randomize: true,
+      },
       timeout: 10_000,
     });
   });
@@ -99,10 +109,18 @@ export function createRuntime(config: AppConfig, options: { logger?: Logger; now
     documentClient,
     sfnClient: memo(() => new SFNClient(awsClientConfig(config, config.endpoints.sfn))),
     historyStore: memo(
-      () => new DynamoDbHistoryStore(documentClient(), { tableName: tableName(), ttlDays: config.history.ttlDays }),
+      () =>
+        new DynamoDbHistoryStore(documentClient(), {
+          tableName: tableName(),
+          ttlDays: config.history.ttlDays,
+        }),
     ),
     eventStore: memo(
-      () => new DynamoDbEventStore(documentClient(), { tableName: tableName(), ttlSeconds: config.dedupeTtlSeconds }),
+      () =>
+        new DynamoDbEventStore(documentClient(), {
+          tableName: tableName(),
+          ttlSeconds: config.dedupeTtlSeconds,
+        }),
     ),
     slackClient,
     chatModel: memoAsync(async () => createChatModel(config.llm, await apiKey())),

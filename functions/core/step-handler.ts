@@ -11,16 +11,30 @@ export interface StepInput {
 
 export type StepHandler<I, O> = (input: I) => Promise<O>;
 
-const TURN_FIELDS = ['eventId', 'teamId', 'channel', 'threadTs', 'messageTs', 'user', 'question', 'placeholderTs'] as const;
+const TURN_FIELDS = [
+  'eventId',
+  'teamId',
+  'channel',
+  'threadTs',
+  'messageTs',
+  'user',
+  'question',
+  'placeholderTs',
+] as const;
 
 /** Rejects an input that did not come from the state machine, as a permanent error (retrying cannot help). */
 export function assertStepInput(input: unknown): asserts input is StepInput {
   const candidate = input as Partial<StepInput> | null;
-  if (typeof candidate?.executionName !== 'string' || typeof candidate.turn !== 'object' || candidate.turn === null) {
+  if (
+    typeof candidate?.executionName !== 'string' ||
+    typeof candidate.turn !== 'object' ||
+    candidate.turn === null
+  ) {
     throw new PermanentError('step input must have a turn and an executionName');
   }
   for (const field of TURN_FIELDS) {
-    if (typeof candidate.turn[field] !== 'string') throw new PermanentError(`step input turn.${field} must be a string`);
+    if (typeof candidate.turn[field] !== 'string')
+      throw new PermanentError(`step input turn.${field} must be a string`);
   }
 }
 

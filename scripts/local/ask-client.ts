@@ -29,9 +29,20 @@ export async function askThroughSlack(
     (e) => (e.input as { turn?: { eventId?: string } }).turn?.eventId === sent.eventId,
   );
   await execution?.done;
-  const output = (execution?.output ?? {}) as { answer?: AnswerResult; standalone?: StandaloneQuestion; retrieval?: RetrievalResult };
+  const output = (execution?.output ?? {}) as {
+    answer?: AnswerResult;
+    standalone?: StandaloneQuestion;
+    retrieval?: RetrievalResult;
+  };
   const replies = stack.slack
     .threadReplies(sent.channel, sent.threadTs)
     .filter((m) => m.bot_id !== undefined && m.ts > sent.ts);
-  return { sent, execution, answer: output.answer, standalone: output.standalone, retrieval: output.retrieval, replies };
+  return {
+    sent,
+    execution,
+    answer: output.answer,
+    standalone: output.standalone,
+    retrieval: output.retrieval,
+    replies,
+  };
 }

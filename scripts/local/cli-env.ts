@@ -25,7 +25,9 @@ const PASSED_THROUGH = [
 ];
 
 export function shellSettings(env: Env = process.env): Env {
-  return Object.fromEntries(PASSED_THROUGH.filter((name) => env[name] !== undefined).map((name) => [name, env[name]]));
+  return Object.fromEntries(
+    PASSED_THROUGH.filter((name) => env[name] !== undefined).map((name) => [name, env[name]]),
+  );
 }
 
 /** The vector store the local commands use: LANCEDB_URI when set, else `.local/lancedb`. */

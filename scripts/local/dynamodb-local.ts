@@ -24,7 +24,11 @@ export async function startDynalite(options: { path?: string } = {}): Promise<Lo
 
 /** Creates the conversation table as CDK does: string pk/sk, on demand. */
 export async function ensureConversationTable(endpoint: string, tableName: string, region = 'us-east-1') {
-  const client = new DynamoDBClient({ endpoint, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const client = new DynamoDBClient({
+    endpoint,
+    region,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
   try {
     await client.send(
       new CreateTableCommand({

@@ -1,5 +1,5 @@
-import type { TraceEntry } from './step-functions-local';
 import type { FakeMessage } from './fake-slack';
+import type { TraceEntry } from './step-functions-local';
 
 type Block = {
   type: string;

@@ -88,7 +88,9 @@ function taskHandlersOf(states: Record<string, AslState>, handlers: Record<strin
 function retryStatesOf(states: Record<string, AslState>): string[] {
   return Object.entries(states).flatMap(([name, state]) => [
     ...('Retry' in state ? [name] : []),
-    ...[state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])].flatMap((c) => (c ? retryStatesOf(c.States) : [])),
+    ...[state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])].flatMap((c) =>
+      c ? retryStatesOf(c.States) : [],
+    ),
   ]);
 }
 
@@ -111,7 +113,15 @@ export async function startLocalStepFunctions(options: {
   machines: MachineRegistration[];
   retryIntervalMs?: number;
 }): Promise<LocalStepFunctions> {
-  const machines = new Map<string, { machine: StateMachine; name: string; overrides: Record<string, TaskHandler>; retry: Record<string, number> }>();
+  const machines = new Map<
+    string,
+    {
+      machine: StateMachine;
+      name: string;
+      overrides: Record<string, TaskHandler>;
+      retry: Record<string, number>;
+    }
+  >();
   for (const registration of options.machines) {
     const text = readFileSync(registration.definitionFile, 'utf8');
     const raw = JSON.parse(text) as { States: Record<string, AslState> };
@@ -134,13 +144,21 @@ export async function startLocalStepFunctions(options: {
 
   function start(stateMachineArn: string, name: string, input: unknown): ExecutionRecord {
     const entry = machines.get(stateMachineArn);
-    if (!entry) throw Object.assign(new Error(`State machine does not exist: ${stateMachineArn}`), { type: 'StateMachineDoesNotExist' });
+    if (!entry)
+      throw Object.assign(new Error(`State machine does not exist: ${stateMachineArn}`), {
+        type: 'StateMachineDoesNotExist',
+      });
     const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:express:${entry.name}:${name}:${executions.length}`;
     const startDate = Date.now();
     const run = entry.machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: entry.overrides as never, retryIntervalOverrides: entry.retry },
       context: {
-        Execution: { Id: executionArn, Name: name, Input: input, StartTime: new Date(startDate).toISOString() },
+        Execution: {
+          Id: executionArn,
+          Name: name,
+          Input: input,
+          StartTime: new Date(startDate).toISOString(),
+        },
         StateMachine: { Id: stateMachineArn, Name: entry.name },
       } as never,
     });
@@ -214,19 +232,27 @@ export async function startLocalStepFunctions(options: {
         const name = typeof body.name === 'string' ? body.name : crypto.randomUUID();
         const input = JSON.parse(typeof body.input === 'string' ? body.input : '{}');
         const record = start(String(body.stateMachineArn), name, input);
-        if (operation === 'StartExecution') return send(res, 200, { executionArn: record.executionArn, startDate: record.startDate / 1000 });
+        if (operation === 'StartExecution')
+          return send(res, 200, { executionArn: record.executionArn, startDate: record.startDate / 1000 });
         await record.done;
         return send(res, 200, describe(record));
       }
       if (operation === 'DescribeExecution') {
         const record = executions.find((e) => e.executionArn === body.executionArn);
-        if (!record) return send(res, 400, { __type: 'ExecutionDoesNotExist', message: 'Execution does not exist' });
+        if (!record)
+          return send(res, 400, { __type: 'ExecutionDoesNotExist', message: 'Execution does not exist' });
         return send(res, 200, describe(record));
       }
-      return send(res, 400, { __type: 'UnknownOperationException', message: `${operation} is not supported locally` });
+      return send(res, 400, {
+        __type: 'UnknownOperationException',
+        message: `${operation} is not supported locally`,
+      });
     } catch (error) {
       const type = (error as { type?: string }).type ?? 'InternalFailure';
-      return send(res, type === 'InternalFailure' ? 500 : 400, { __type: type, message: (error as Error).message });
+      return send(res, type === 'InternalFailure' ? 500 : 400, {
+        __type: type,
+        message: (error as Error).message,
+      });
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -242,7 +268,9 @@ export async function startLocalStepFunctions(options: {
         const running = executions.filter((e) => e.status === 'RUNNING' || e.stopDate === undefined);
         if (executions.length >= count && running.length === 0) return executions;
         if (Date.now() > deadline) {
-          throw new Error(`timed out waiting for executions: ${executions.length} started, ${running.length} running`);
+          throw new Error(
+            `timed out waiting for executions: ${executions.length} started, ${running.length} running`,
+          );
         }
         await Promise.race([Promise.all(running.map((e) => e.done)), new Promise((r) => setTimeout(r, 20))]);
       }

@@ -46,27 +46,39 @@ describe('conversation workflow (local provider)', () => {
   it('understands a follow-up in the same thread by condensing it with the history', async () => {
     const first = await askThroughSlack(stack, 'How do I rotate my VPN key?');
 
-    const followUp = await askThroughSlack(stack, 'How often do I have to do that?', { threadTs: first.sent.threadTs });
+    const followUp = await askThroughSlack(stack, 'How often do I have to do that?', {
+      threadTs: first.sent.threadTs,
+    });
 
     expect(followUp.execution?.status).toBe('SUCCEEDED');
     expect(followUp.execution?.trace.map((t) => t.state)).toContain('Condense question');
     expect(followUp.standalone?.condensed).toBe(true);
     expect(followUp.standalone?.question).toMatch(/VPN/);
     expect(visibleText(followUp.replies[0] as never)).toContain('every 90 days');
-    const history = (followUp.execution?.output as { history: { turnCount: number; messages: { content: string }[] } }).history;
+    const output = followUp.execution?.output as {
+      history: { turnCount: number; messages: { content: string }[] };
+    };
+    const history = output.history;
     expect(history.turnCount).toBe(1);
     expect(history.messages[0]?.content).toBe('How do I rotate my VPN key?');
   });
 
   it('starts no second execution when Slack retries a delivery (X-Slack-Retry-Num, any header case)', async () => {
-    const payload = mentionPayload({ text: 'What is the meal limit when travelling?', botUserId: LOCAL_BOT_USER_ID });
+    const payload = mentionPayload({
+      text: 'What is the meal limit when travelling?',
+      botUserId: LOCAL_BOT_USER_ID,
+    });
     const body = JSON.stringify(payload);
     const before = stack.stepFunctions.executions.length;
-    const post = (headers: Record<string, string>) => fetch(stack.eventsUrl, { method: 'POST', headers, body });
+    const post = (headers: Record<string, string>) =>
+      fetch(stack.eventsUrl, { method: 'POST', headers, body });
 
     const first = await post(signedHeaders(stack.signingSecret, body));
     const retryHeaders = Object.fromEntries(
-      Object.entries(signedHeaders(stack.signingSecret, body, { retryNum: 1 })).map(([k, v]) => [k.toLowerCase(), v]),
+      Object.entries(signedHeaders(stack.signingSecret, body, { retryNum: 1 })).map(([k, v]) => [
+        k.toLowerCase(),
+        v,
+      ]),
     );
     const retry = await post(retryHeaders);
     await stack.stepFunctions.waitForIdle();
@@ -95,7 +107,9 @@ describe('conversation workflow (local provider)', () => {
         input: JSON.stringify(first.execution?.input),
       }),
     );
-    const [, duplicate] = (await stack.stepFunctions.waitForIdle()).filter((e) => e.name === first.execution?.name || e.name === 'duplicate-delivery');
+    const [, duplicate] = (await stack.stepFunctions.waitForIdle()).filter(
+      (e) => e.name === first.execution?.name || e.name === 'duplicate-delivery',
+    );
     sfn.destroy();
 
     expect(duplicate?.status).toBe('SUCCEEDED');
@@ -117,13 +131,21 @@ describe('conversation workflow (local provider)', () => {
   });
 
   it('rejects a bad signature and a stale timestamp with 401, and nothing runs', async () => {
-    const body = JSON.stringify(mentionPayload({ text: 'How do I rotate my VPN key?', botUserId: LOCAL_BOT_USER_ID }));
+    const body = JSON.stringify(
+      mentionPayload({ text: 'How do I rotate my VPN key?', botUserId: LOCAL_BOT_USER_ID }),
+    );
     const before = { executions: stack.stepFunctions.executions.length, calls: stack.slack.calls.length };
 
-    const forged = await fetch(stack.eventsUrl, { method: 'POST', headers: signedHeaders('not-the-secret', body), body });
+    const forged = await fetch(stack.eventsUrl, {
+      method: 'POST',
+      headers: signedHeaders('not-the-secret', body),
+      body,
+    });
     const stale = await fetch(stack.eventsUrl, {
       method: 'POST',
-      headers: signedHeaders(stack.signingSecret, body, { timestampSeconds: Math.floor(Date.now() / 1000) - 6 * 60 }),
+      headers: signedHeaders(stack.signingSecret, body, {
+        timestampSeconds: Math.floor(Date.now() / 1000) - 6 * 60,
+      }),
       body,
     });
 
@@ -136,7 +158,11 @@ describe('conversation workflow (local provider)', () => {
   it('answers url_verification with the challenge', async () => {
     const body = JSON.stringify({ token: 'x', challenge: 'c2xhY2stY2hhbGxlbmdl', type: 'url_verification' });
 
-    const response = await fetch(stack.eventsUrl, { method: 'POST', headers: signedHeaders(stack.signingSecret, body), body });
+    const response = await fetch(stack.eventsUrl, {
+      method: 'POST',
+      headers: signedHeaders(stack.signingSecret, body),
+      body,
+    });
 
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ challenge: 'c2xhY2stY2hhbGxlbmdl' });

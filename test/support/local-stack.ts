@@ -23,10 +23,16 @@ export async function indexSampleDocuments(lancedbUri: string, env: Env): Promis
     })),
   );
   const config = loadConfig(env);
-  const key = config.secrets.openaiApiKey && 'value' in config.secrets.openaiApiKey ? config.secrets.openaiApiKey.value : undefined;
+  const key =
+    config.secrets.openaiApiKey && 'value' in config.secrets.openaiApiKey
+      ? config.secrets.openaiApiKey.value
+      : undefined;
   const connection = await connectVectorStore(lancedbUri);
   try {
-    const result = await indexDocuments(connection, createEmbeddings(config.llm, key), files, { table: 'documents', now: Date.now() });
+    const result = await indexDocuments(connection, createEmbeddings(config.llm, key), files, {
+      table: 'documents',
+      now: Date.now(),
+    });
     return result.chunks;
   } finally {
     connection.close();
@@ -54,7 +60,11 @@ export async function startTestStack(options: { env?: Env; indexSamples?: boolea
 
 /** The text a person reads in a bot message: its blocks' texts, else its text. */
 export function visibleText(message: { text: string; blocks?: unknown[] }): string {
-  const blocks = (message.blocks ?? []) as { type: string; text?: { text?: string }; elements?: { text?: string }[] }[];
+  const blocks = (message.blocks ?? []) as {
+    type: string;
+    text?: { text?: string };
+    elements?: { text?: string }[];
+  }[];
   if (blocks.length === 0) return message.text;
   return blocks
     .map((b) => b.text?.text ?? (b.elements ?? []).map((e) => e.text ?? '').join(' '))

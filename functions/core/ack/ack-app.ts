@@ -1,5 +1,11 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { App, AwsLambdaReceiver, isValidSlackRequest, LogLevel, type SlackEventMiddlewareArgs } from '@slack/bolt';
+import {
+  App,
+  AwsLambdaReceiver,
+  isValidSlackRequest,
+  LogLevel,
+  type SlackEventMiddlewareArgs,
+} from '@slack/bolt';
 import type { AwsEvent, AwsResponse } from '@slack/bolt/dist/receivers/AwsLambdaReceiver';
 import { WebClient, type WebClientOptions } from '@slack/web-api';
 import type { EventStore } from '../stores/event-store';
@@ -82,7 +88,13 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
   });
 
   app.event('app_mention', async ({ event, body, context, client }) => {
-    await handleMention(deps, client, event, body as { event_id?: string; team_id?: string }, context.botUserId);
+    await handleMention(
+      deps,
+      client,
+      event,
+      body as { event_id?: string; team_id?: string },
+      context.botUserId,
+    );
   });
 
   const boltHandler = receiver.toHandler();
@@ -97,9 +109,11 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
     if (Buffer.byteLength(rawBody) > MAX_BODY_BYTES) return reject(413, 'request body too large');
     const signature = header(headers, 'x-slack-signature');
     const timestamp = Number(header(headers, 'x-slack-request-timestamp'));
-    if (!signature || !Number.isInteger(timestamp)) return reject(401, 'missing or malformed Slack signature headers');
+    if (!signature || !Number.isInteger(timestamp))
+      return reject(401, 'missing or malformed Slack signature headers');
     const nowSeconds = Math.floor(deps.now() / 1000);
-    if (Math.abs(nowSeconds - timestamp) > MAX_CLOCK_SKEW_SECONDS) return reject(401, 'stale or future timestamp');
+    if (Math.abs(nowSeconds - timestamp) > MAX_CLOCK_SKEW_SECONDS)
+      return reject(401, 'stale or future timestamp');
     const valid = isValidSlackRequest({
       signingSecret: deps.signingSecret,
       body: rawBody,
@@ -107,10 +121,14 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
       nowMilliseconds: deps.now(),
     });
     if (!valid) return reject(401, 'invalid Slack signature');
-    if (!isParsableBody(rawBody, header(headers, 'content-type'))) return reject(400, 'body is neither JSON nor form data');
+    if (!isParsableBody(rawBody, header(headers, 'content-type')))
+      return reject(400, 'body is neither JSON nor form data');
     const retryNum = header(headers, 'x-slack-retry-num');
     if (retryNum !== undefined) {
-      deps.logger.info('Slack retried a delivery', { retryNum, retryReason: header(headers, 'x-slack-retry-reason') });
+      deps.logger.info('Slack retried a delivery', {
+        retryNum,
+        retryReason: header(headers, 'x-slack-retry-reason'),
+      });
     }
     // Bolt reads the body as ASCII when it is base64-encoded; hand it the decoded UTF-8 text instead.
     return boltHandler({ ...awsEvent, body: rawBody, isBase64Encoded: false } as AwsEvent, undefined);

@@ -5,7 +5,9 @@
  */
 export function questionFromMentionText(text: string, botUserId: string | undefined): string {
   return text
-    .replace(/<@([A-Z0-9]+)(?:\|[^>]*)?>/g, (_whole, id: string) => (botUserId === undefined || id === botUserId ? '' : `@${id}`))
+    .replace(/<@([A-Z0-9]+)(?:\|[^>]*)?>/g, (_whole, id: string) =>
+      botUserId === undefined || id === botUserId ? '' : `@${id}`,
+    )
     .replace(/<#[A-Z0-9]+\|([^>]*)>/g, (_whole, name: string) => `#${name}`)
     .replace(/<!(here|channel|everyone)(?:\|[^>]*)?>/g, '@$1')
     .replace(/<!subteam\^[A-Z0-9]+(?:\|([^>]*))?>/g, (_whole, name?: string) => name ?? '')

@@ -63,10 +63,17 @@ function streamerFor(deps: GenerateAnswerDependencies, input: GenerateAnswerInpu
     placeholderTs: input.turn.placeholderTs,
     existingContinuationTs: input.existingContinuationTs,
     now: deps.now,
-    logger: { warn: (message: string, attributes?: Record<string, unknown>) => deps.logger.warn(message, attributes ?? {}) },
+    logger: {
+      warn: (message: string, attributes?: Record<string, unknown>) =>
+        deps.logger.warn(message, attributes ?? {}),
+    },
   };
   return deps.streamMode === 'native'
-    ? createNativeStreamer(deps.slack, { ...options, recipientTeamId: input.turn.teamId, recipientUserId: input.turn.user })
+    ? createNativeStreamer(deps.slack, {
+        ...options,
+        recipientTeamId: input.turn.teamId,
+        recipientUserId: input.turn.user,
+      })
     : createUpdateStreamer(deps.slack, options);
 }
 
@@ -76,7 +83,10 @@ function streamerFor(deps: GenerateAnswerDependencies, input: GenerateAnswerInpu
  * least once); a second one returns `already-answered` and touches nothing. With nothing indexed, the reply
  * says how to add documents, without a model call.
  */
-export async function generateAnswer(deps: GenerateAnswerDependencies, input: GenerateAnswerInput): Promise<AnswerResult> {
+export async function generateAnswer(
+  deps: GenerateAnswerDependencies,
+  input: GenerateAnswerInput,
+): Promise<AnswerResult> {
   const { turn } = input;
   if (!(await deps.eventStore.claimAnswer(turn.eventId, input.executionName, deps.now()))) {
     deps.logger.info('another execution answers this event', { eventId: turn.eventId });
@@ -87,16 +97,27 @@ export async function generateAnswer(deps: GenerateAnswerDependencies, input: Ge
       channel: turn.channel,
       ts: turn.placeholderTs,
       text: NO_DOCUMENTS_TEXT,
-      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:open_file_folder: ${NO_DOCUMENTS_TEXT}` } }],
+      blocks: [
+        { type: 'section', text: { type: 'mrkdwn', text: `:open_file_folder: ${NO_DOCUMENTS_TEXT}` } },
+      ],
     });
-    return { kind: 'no-documents', text: NO_DOCUMENTS_TEXT, sources: [], model: 'none', usage: NO_USAGE, messageTs: [turn.placeholderTs] };
+    return {
+      kind: 'no-documents',
+      text: NO_DOCUMENTS_TEXT,
+      sources: [],
+      model: 'none',
+      usage: NO_USAGE,
+      messageTs: [turn.placeholderTs],
+    };
   }
   const model = modelNameOf(deps.model);
   const sources = sourcesOf(input.retrieval);
   const streamer = streamerFor(deps, input);
   let answer: { text: string; usage: AnswerResult['usage'] };
   try {
-    answer = await streamAnswer(deps.model, input.question, input.retrieval.passages, (delta) => streamer.append(delta));
+    answer = await streamAnswer(deps.model, input.question, input.retrieval.passages, (delta) =>
+      streamer.append(delta),
+    );
   } catch (error) {
     // Stop editing so the half-written answer can be replaced by a retry or by the apology.
     await streamer.fail();

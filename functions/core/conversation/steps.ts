@@ -45,7 +45,10 @@ export async function condense(
 
 function addUsage(...usages: (TokenUsage | undefined)[]): TokenUsage {
   return usages.reduce<TokenUsage>(
-    (sum, u) => ({ inputTokens: sum.inputTokens + (u?.inputTokens ?? 0), outputTokens: sum.outputTokens + (u?.outputTokens ?? 0) }),
+    (sum, u) => ({
+      inputTokens: sum.inputTokens + (u?.inputTokens ?? 0),
+      outputTokens: sum.outputTokens + (u?.outputTokens ?? 0),
+    }),
     { inputTokens: 0, outputTokens: 0 },
   );
 }
@@ -93,9 +96,18 @@ export function apologyText(executionName: string): string {
  * execution, so nobody is left with "Typing..." and an admin can find the execution in the console. When the
  * placeholder is gone, the apology is posted in the thread instead.
  */
-export async function reportFailure(slack: WebClient, report: FailureReport, logger: Logger): Promise<{ ts: string }> {
+export async function reportFailure(
+  slack: WebClient,
+  report: FailureReport,
+  logger: Logger,
+): Promise<{ ts: string }> {
   const { turn, executionName } = report;
-  logger.error('answer failed', { eventId: turn.eventId, executionName, error: report.error?.Error, cause: report.error?.Cause });
+  logger.error('answer failed', {
+    eventId: turn.eventId,
+    executionName,
+    error: report.error?.Error,
+    cause: report.error?.Cause,
+  });
   const text = apologyText(executionName);
   const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: `:warning: ${text}` } }];
   try {
@@ -104,7 +116,12 @@ export async function reportFailure(slack: WebClient, report: FailureReport, log
   } catch (error) {
     const code = (error as { data?: { error?: string } }).data?.error;
     if (code !== 'message_not_found' && code !== 'cant_update_message') throw error;
-    const posted = await slack.chat.postMessage({ channel: turn.channel, thread_ts: turn.threadTs, text, blocks });
+    const posted = await slack.chat.postMessage({
+      channel: turn.channel,
+      thread_ts: turn.threadTs,
+      text,
+      blocks,
+    });
     return { ts: posted.ts ?? '' };
   }
 }

@@ -1,7 +1,11 @@
 import type { Connection } from '@lancedb/lancedb';
 import type { Embeddings } from '@langchain/core/embeddings';
 import { embeddingDimensionsOf, embeddingNameOf } from '../llm/providers';
-import { ensureIndexes, openOrCreateDocumentTable, replaceSourceChunks } from '../vector-store/document-table';
+import {
+  ensureIndexes,
+  openOrCreateDocumentTable,
+  replaceSourceChunks,
+} from '../vector-store/document-table';
 import { embedChunks } from '../vector-store/embed-chunks';
 import { loadDocument } from './load-document';
 import { type SplitOptions, splitDocument } from './split-document';
@@ -28,7 +32,8 @@ export async function indexDocuments(
   files: readonly SourceFile[],
   options: { table: string; now: number; maxBytes?: number; split?: SplitOptions },
 ): Promise<IndexResult> {
-  const dimensions = embeddingDimensionsOf(embeddings) ?? (await embeddings.embedQuery('dimension probe')).length;
+  const dimensions =
+    embeddingDimensionsOf(embeddings) ?? (await embeddings.embedQuery('dimension probe')).length;
   const handle = await openOrCreateDocumentTable(connection, {
     table: options.table,
     embeddings,

@@ -43,21 +43,31 @@ export class DynamoDbEventStore implements EventStore {
         }),
       );
       const previous = result.Attributes?.placeholderTs;
-      return typeof previous === 'string' ? { status: 'claimed', placeholderTs: previous } : { status: 'claimed' };
+      return typeof previous === 'string'
+        ? { status: 'claimed', placeholderTs: previous }
+        : { status: 'claimed' };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return { status: 'duplicate' };
       throw error;
     }
   }
 
-  async markStarted(eventId: string, executionName: string, placeholderTs: string | undefined): Promise<void> {
+  async markStarted(
+    eventId: string,
+    executionName: string,
+    placeholderTs: string | undefined,
+  ): Promise<void> {
     await this.client.send(
       new UpdateCommand({
         TableName: this.options.tableName,
         Key: { pk: eventKey(eventId), sk: SORT_KEY },
         UpdateExpression: 'SET #state = :started, executionName = :name, placeholderTs = :ts',
         ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':started': 'started', ':name': executionName, ':ts': placeholderTs ?? null },
+        ExpressionAttributeValues: {
+          ':started': 'started',
+          ':name': executionName,
+          ':ts': placeholderTs ?? null,
+        },
       }),
     );
   }

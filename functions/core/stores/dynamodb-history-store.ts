@@ -1,7 +1,12 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { Turn } from '../types';
-import { type HistoryBudget, type HistoryStore, type TurnRecord, fitBudget } from './history-store';
+import { fitBudget, type HistoryBudget, type HistoryStore, type TurnRecord } from './history-store';
 import { epochSeconds, threadKey, turnSortKey } from './keys';
 
 export interface DynamoDbHistoryStoreOptions {
@@ -81,7 +86,9 @@ export class DynamoDbHistoryStore implements HistoryStore {
       );
       const keys = page.Items ?? [];
       for (let i = 0; i < keys.length; i += 25) {
-        const batch = keys.slice(i, i + 25).map((key) => ({ DeleteRequest: { Key: { pk: key.pk, sk: key.sk } } }));
+        const batch = keys
+          .slice(i, i + 25)
+          .map((key) => ({ DeleteRequest: { Key: { pk: key.pk, sk: key.sk } } }));
         let pending: typeof batch | undefined = batch;
         // BatchWrite may leave items unprocessed under throttling; retry those until none remain.
         while (pending && pending.length > 0) {
