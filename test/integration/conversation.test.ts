@@ -120,6 +120,35 @@ describe('conversation workflow (local provider)', () => {
     expect(slackWrites).toEqual([]);
   });
 
+  it.each([
+    ['a bot', { bot_id: 'B0OTHERBOT' }],
+    ['an edit', { edited: { user: 'U0HUMAN001', ts: '1700000001.000200' } }],
+    ['a message subtype', { subtype: 'thread_broadcast' }],
+  ])('ignores a mention from %s: no placeholder, no execution', async (_kind, extra) => {
+    const payload = mentionPayload({ text: 'How do I rotate my VPN key?', botUserId: LOCAL_BOT_USER_ID });
+    Object.assign(payload.event, extra);
+    const body = JSON.stringify(payload);
+    const before = { executions: stack.stepFunctions.executions.length, calls: stack.slack.calls.length };
+
+    const response = await fetch(stack.eventsUrl, {
+      method: 'POST',
+      headers: signedHeaders(stack.signingSecret, body),
+      body,
+    });
+
+    expect(response.status).toBe(200);
+    expect(stack.stepFunctions.executions.length).toBe(before.executions);
+    expect(stack.slack.calls.slice(before.calls).filter((c) => c.method.startsWith('chat.'))).toEqual([]);
+  });
+
+  it('keeps every state payload far below the 256 KB Step Functions limit', async () => {
+    const result = await askThroughSlack(stack, 'What do I need to do in my first week?');
+
+    const bytes = Buffer.byteLength(JSON.stringify(result.execution?.output));
+    expect(result.execution?.status).toBe('SUCCEEDED');
+    expect(bytes).toBeLessThan(32 * 1024);
+  });
+
   it('replies to an empty mention with a usage hint and starts nothing', async () => {
     const before = stack.stepFunctions.executions.length;
 

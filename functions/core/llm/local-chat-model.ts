@@ -302,10 +302,11 @@ function rankCandidates(question: string, passages: Passage[]): Candidate[] {
 
 function labelOf(passage: Passage): string {
   const { title, heading, source } = passage;
+  // Heading paths usually start with the document's title (its # heading); say it once.
   const label =
-    title && heading && heading !== title
+    title && heading && heading !== title && !heading.startsWith(`${title} › `)
       ? `${title} › ${heading}`
-      : title || heading || source || 'document';
+      : heading || title || source || 'document';
   // An asterisk would end the emphasis the label sits in.
   return label.replace(/\*/g, '');
 }
