@@ -24,6 +24,7 @@ export async function createHandler(runtime: Runtime): Promise<AckHandler> {
     logger: runtime.logger,
     now: runtime.now,
     maxQuestionChars: config.maxQuestionChars,
+    allowedChannels: config.access.allowedChannels,
   });
 }
 

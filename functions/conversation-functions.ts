@@ -44,6 +44,12 @@ export const conversationFunctions = {
     memoryMb: 256,
     usesLanceDb: false,
   },
+  ForgetThreadFunctionArn: {
+    entry: 'functions/forget-thread.ts',
+    timeoutSeconds: 9,
+    memoryMb: 256,
+    usesLanceDb: false,
+  },
   ReportFailureFunctionArn: {
     entry: 'functions/report-failure.ts',
     timeoutSeconds: 9,

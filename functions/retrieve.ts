@@ -1,4 +1,5 @@
 import type { Connection } from '@lancedb/lancedb';
+import { collectionsForChannel } from './core/config';
 import { retrievePassages } from './core/conversation/retrieve';
 import { embeddingNameOf } from './core/llm/providers';
 import type { Runtime } from './core/runtime';
@@ -34,6 +35,8 @@ export const { createHandler, handler } = defineStep(
       table: config.vectorStore.table,
       embedderName: embeddingNameOf(embeddings),
       k: config.vectorStore.topK,
+      // Access control: the channel's collections, filtered inside the query itself.
+      collections: collectionsForChannel(config.access, input.turn.channel),
     });
   },
 );

@@ -59,6 +59,15 @@ export interface AppConfig {
   dedupeTtlSeconds: number;
   /** Longest question accepted, in characters; longer ones get a clear reply and no model call. */
   maxQuestionChars: number;
+  access: {
+    /** Channels the bot answers in (`ALLOWED_CHANNELS`); undefined means every channel it is invited to. */
+    allowedChannels?: readonly string[];
+    /**
+     * Which document collections each channel may read (`CHANNEL_COLLECTIONS`, JSON), `*` for any other
+     * channel. Undefined means no restriction: every channel reads every document.
+     */
+    channelCollections?: Readonly<Record<string, readonly string[]>>;
+  };
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
 }
 
@@ -106,6 +115,39 @@ function url(env: Env, name: string): string | undefined {
     throw new ConfigError(`${name} must be an http(s) URL; got "${raw}"`);
   }
   return raw;
+}
+
+function idList(env: Env, name: string): string[] | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  const ids = raw
+    .split(',')
+    .map((id) => id.trim())
+    .filter((id) => id !== '');
+  if (ids.some((id) => !/^[A-Z0-9]+$/.test(id))) {
+    throw new ConfigError(
+      `${name} must be comma-separated Slack channel ids such as C0123ABCD; got "${raw}"`,
+    );
+  }
+  return ids;
+}
+
+function collectionMap(env: Env, name: string): Record<string, string[]> | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`${name} must be JSON such as {"C0123ABCD":["it","people"],"*":["public"]}`);
+  }
+  const valid =
+    typeof parsed === 'object' &&
+    parsed !== null &&
+    !Array.isArray(parsed) &&
+    Object.values(parsed).every((v) => Array.isArray(v) && v.every((c) => typeof c === 'string' && c !== ''));
+  if (!valid) throw new ConfigError(`${name} must map channel ids (or "*") to lists of collection names`);
+  return parsed as Record<string, string[]>;
 }
 
 function secret(env: Env, name: string): SecretRef | undefined {
@@ -179,6 +221,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     dedupeTtlSeconds: integer(env, 'DEDUPE_TTL_SECONDS', 86_400, 60, 30 * 86_400),
     maxQuestionChars: integer(env, 'MAX_QUESTION_CHARS', 4_000, 10, 40_000),
+    access: {
+      allowedChannels: idList(env, 'ALLOWED_CHANNELS'),
+      channelCollections: collectionMap(env, 'CHANNEL_COLLECTIONS'),
+    },
     logLevel: logLevel.toUpperCase() as AppConfig['logLevel'],
   };
 }
@@ -187,4 +233,17 @@ export function loadConfig(env: Env = process.env): AppConfig {
 export function required<T>(value: T | undefined, variable: string): T {
   if (value === undefined) throw new ConfigError(`${variable} is not set`);
   return value;
+}
+
+/**
+ * The collections a channel may read: its own entry, else the `*` entry, else none at all when a mapping is
+ * configured (a channel nobody listed reads nothing); `undefined` (no filter) only when no mapping is configured.
+ */
+export function collectionsForChannel(
+  access: AppConfig['access'],
+  channel: string,
+): readonly string[] | undefined {
+  const map = access.channelCollections;
+  if (map === undefined) return undefined;
+  return map[channel] ?? map['*'] ?? [];
 }

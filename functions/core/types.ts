@@ -6,6 +6,8 @@
 
 /** What the ack Lambda starts an execution with: one Slack mention, already verified and deduplicated. */
 export interface Turn {
+  /** `forget` when the person asked the bot to forget the thread; the state machine branches on it. */
+  intent: 'question' | 'forget';
   /** Slack's `event_id`: the idempotency key for every side effect of this question. */
   eventId: string;
   teamId: string;

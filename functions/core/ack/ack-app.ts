@@ -38,6 +38,8 @@ export interface AckDependencies {
   logger: Logger;
   now(): number;
   maxQuestionChars: number;
+  /** Channels the bot answers in; every channel when undefined. */
+  allowedChannels?: readonly string[];
 }
 
 type AppMentionEvent = SlackEventMiddlewareArgs<'app_mention'>['event'];
@@ -175,12 +177,7 @@ async function handleMention(
   }
   let placeholderTs = claim.placeholderTs;
   try {
-    const immediateReply =
-      question === ''
-        ? USAGE_HINT
-        : question.length > deps.maxQuestionChars
-          ? `That question is ${question.length.toLocaleString('en')} characters long; please ask in at most ${deps.maxQuestionChars.toLocaleString('en')}.`
-          : undefined;
+    const immediateReply = immediateReplyFor(deps, event, question);
     if (immediateReply !== undefined) {
       placeholderTs = await postOrUpdate(client, event.channel, threadTs, placeholderTs, immediateReply);
       await deps.eventStore.markStarted(eventId, 'none', placeholderTs);
@@ -188,6 +185,7 @@ async function handleMention(
     }
     placeholderTs ??= await postOrUpdate(client, event.channel, threadTs, undefined, PLACEHOLDER_TEXT);
     const turn: Turn = {
+      intent: isForgetRequest(question) ? 'forget' : 'question',
       eventId,
       teamId: body.team_id ?? event.team ?? 'unknown-team',
       channel: event.channel,
@@ -208,6 +206,35 @@ async function handleMention(
     });
     throw error;
   }
+}
+
+export const NOT_ENABLED_HERE =
+  "I'm not enabled in this channel, so I can't answer here. Please ask in a channel where your admin has enabled me.";
+export const TEXT_ONLY =
+  'I can only read the text of a message for now, not attached files. Please type your question after mentioning me.';
+
+/** "forget this thread", "forget this conversation", "このスレッドを忘れて": the person's history is deleted. */
+export function isForgetRequest(question: string): boolean {
+  return (
+    /^(please\s+)?(forget|delete|clear|erase)\s+(this|the)\s+(thread|conversation)\b/i.test(question) ||
+    /^(この)?(スレッド|会話)(の履歴)?を(忘れて|削除して|消して)/.test(question)
+  );
+}
+
+/** A reply the ack gives by itself, without starting the workflow: nothing to answer, or not allowed here. */
+function immediateReplyFor(
+  deps: AckDependencies,
+  event: AppMentionEvent,
+  question: string,
+): string | undefined {
+  if (deps.allowedChannels !== undefined && !deps.allowedChannels.includes(event.channel))
+    return NOT_ENABLED_HERE;
+  const files = (event as { files?: unknown[] }).files;
+  if (question === '') return files !== undefined && files.length > 0 ? TEXT_ONLY : USAGE_HINT;
+  if (question.length > deps.maxQuestionChars) {
+    return `That question is ${question.length.toLocaleString('en')} characters long; please ask in at most ${deps.maxQuestionChars.toLocaleString('en')}.`;
+  }
+  return undefined;
 }
 
 async function postOrUpdate(

@@ -125,3 +125,28 @@ export async function reportFailure(
     return { ts: posted.ts ?? '' };
   }
 }
+
+export function forgottenText(deleted: number): string {
+  return deleted === 0
+    ? 'Done: I had nothing stored for this thread, and I will not use anything from before this message.'
+    : `Done: I deleted this thread's history (${deleted} earlier ${deleted === 1 ? 'question and answer' : 'questions and answers'}). Follow-ups here start afresh.`;
+}
+
+/**
+ * Forget thread: deletes every stored turn of the thread, at the person's request, and says so in place of
+ * the placeholder. Nothing of this request is stored.
+ */
+export async function forgetThread(
+  store: HistoryStore,
+  slack: WebClient,
+  turn: Turn,
+): Promise<{ deleted: number }> {
+  const deleted = await store.deleteThread(turn);
+  await slack.chat.update({
+    channel: turn.channel,
+    ts: turn.placeholderTs,
+    text: forgottenText(deleted),
+    blocks: [],
+  });
+  return { deleted };
+}
