@@ -12,6 +12,7 @@ export const { createHandler, handler } = defineStep(
         slack,
         model,
         eventStore: runtime.eventStore(),
+        historyStore: runtime.historyStore(),
         streamMode: runtime.config.slack.streamMode,
         logger: runtime.logger,
         now: runtime.now,

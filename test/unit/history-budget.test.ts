@@ -11,6 +11,7 @@ function turn(n: number, size = 10): TurnRecord {
     sources: [],
     model: 'local-extractive',
     usage: { inputTokens: 0, outputTokens: 0 },
+    answerTs: [],
     createdAt: '2026-11-24T00:00:00.000Z',
   };
 }

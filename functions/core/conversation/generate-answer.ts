@@ -6,6 +6,7 @@ import type { StreamMode } from '../config';
 import { modelNameOf } from '../llm/providers';
 import { type AnswerStreamer, createNativeStreamer, createUpdateStreamer } from '../slack/answer-streamer';
 import type { EventStore } from '../stores/event-store';
+import type { HistoryStore } from '../stores/history-store';
 import type { AnswerResult, RetrievalResult, SourceRef, Turn } from '../types';
 
 export const NO_DOCUMENTS_TEXT =
@@ -16,6 +17,7 @@ export interface GenerateAnswerDependencies {
   slack: WebClient;
   model: BaseChatModel;
   eventStore: EventStore;
+  historyStore: HistoryStore;
   streamMode: StreamMode;
   logger: Logger;
   now(): number;
@@ -31,6 +33,14 @@ export interface GenerateAnswerInput {
 }
 
 const NO_USAGE = { inputTokens: 0, outputTokens: 0 };
+const ALREADY_ANSWERED: AnswerResult = {
+  kind: 'already-answered',
+  text: '',
+  sources: [],
+  model: '',
+  usage: NO_USAGE,
+  messageTs: [],
+};
 
 /** Sources listed under an answer: the best-ranked passages' sections; lower ones are mostly noise. */
 export const MAX_SOURCES = 3;
@@ -90,7 +100,22 @@ export async function generateAnswer(
   const { turn } = input;
   if (!(await deps.eventStore.claimAnswer(turn.eventId, input.executionName, deps.now()))) {
     deps.logger.info('another execution answers this event', { eventId: turn.eventId });
-    return { kind: 'already-answered', text: '', sources: [], model: '', usage: NO_USAGE, messageTs: [] };
+    return ALREADY_ANSWERED;
+  }
+  // Slack can redeliver an event after its dedupe record expired; the thread's history still knows the answer.
+  const answered = await deps.historyStore.getTurn(turn);
+  if (answered) {
+    if (!answered.answerTs.includes(turn.placeholderTs)) {
+      await deps.slack.chat
+        .delete({ channel: turn.channel, ts: turn.placeholderTs })
+        .catch((error: unknown) => {
+          deps.logger.warn('could not delete the placeholder of a redelivered event', {
+            error: String(error),
+          });
+        });
+    }
+    deps.logger.info('this mention was answered before; redelivery ignored', { eventId: turn.eventId });
+    return ALREADY_ANSWERED;
   }
   if (input.retrieval.status === 'empty-index') {
     await deps.slack.chat.update({

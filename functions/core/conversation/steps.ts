@@ -77,6 +77,7 @@ export async function persistTurn(
       sources: answer.sources,
       model: answer.model,
       usage: addUsage(standalone.usage, answer.usage),
+      answerTs: answer.messageTs,
       createdAt: new Date(now).toISOString(),
     },
     now,

@@ -2,6 +2,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
   type DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -47,6 +48,17 @@ export class DynamoDbHistoryStore implements HistoryStore {
       startKey = page.LastEvaluatedKey;
     } while (startKey && newestFirst.length < budget.maxTurns);
     return fitBudget(newestFirst, budget);
+  }
+
+  async getTurn(turn: Turn): Promise<TurnRecord | undefined> {
+    const result = await this.client.send(
+      new GetCommand({
+        TableName: this.options.tableName,
+        Key: { pk: threadKey(turn), sk: turnSortKey(turn.messageTs) },
+        ConsistentRead: true,
+      }),
+    );
+    return result.Item?.record as TurnRecord | undefined;
   }
 
   async appendTurn(turn: Turn, record: TurnRecord, now: number): Promise<boolean> {

@@ -11,6 +11,8 @@ export interface TurnRecord {
   sources: SourceRef[];
   model: string;
   usage: TokenUsage;
+  /** The Slack messages holding the answer. */
+  answerTs: string[];
   createdAt: string;
 }
 
@@ -25,6 +27,8 @@ export interface HistoryBudget {
 export interface HistoryStore {
   /** The turns before `beforeTs`, oldest first, newest kept within the budget; expired turns are skipped. */
   loadTurns(turn: Turn, budget: HistoryBudget, now: number): Promise<TurnRecord[]>;
+  /** The stored turn of this mention, if it was answered already. */
+  getTurn(turn: Turn): Promise<TurnRecord | undefined>;
   /** Appends a turn once: a second call for the same message writes nothing and returns false. */
   appendTurn(turn: Turn, record: TurnRecord, now: number): Promise<boolean>;
   /** Deletes every turn of the thread; returns how many were deleted. */
