@@ -46,6 +46,8 @@ export interface FakeOpenAI {
   failNext(options: FailureOptions): void;
   /** Ends the next streamed chat completion after `afterChunks` content chunks, without `[DONE]`. */
   cutStreamNext(options: { afterChunks: number }): void;
+  /** Holds the next matching request(s) for `ms` before answering: a slow model or a stuck connection. */
+  delayNext(options: { ms: number; path?: string; times?: number }): void;
   close(): Promise<void>;
 }
 
@@ -128,6 +130,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const requests: RecordedRequest[] = [];
   const scripted: string[] = [];
   const failures: Array<FailureOptions & { times: number }> = [];
+  const delays: { ms: number; path?: string; times: number }[] = [];
   const cuts: number[] = [];
   const local = new LocalExtractiveChatModel();
   const embeddingsBySize = new Map<number, LocalHashEmbeddings>();
@@ -239,6 +242,12 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     if (req.method !== 'POST' || !known) return sendError(res, 404);
     if (typeof body !== 'object' || body === null) return sendError(res, 400);
 
+    const delay = delays.find((d) => d.path === undefined || d.path === path);
+    if (delay !== undefined) {
+      delay.times -= 1;
+      if (delay.times <= 0) delays.splice(delays.indexOf(delay), 1);
+      await new Promise((resolve) => setTimeout(resolve, delay.ms));
+    }
     const failure = failures.find((f) => f.path === undefined || f.path === path);
     if (failure !== undefined) {
       failure.times -= 1;
@@ -274,6 +283,9 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     },
     failNext: (failure) => {
       failures.push({ ...failure, times: failure.times ?? 1 });
+    },
+    delayNext: ({ ms, path, times = 1 }) => {
+      delays.push({ ms, path, times });
     },
     cutStreamNext: ({ afterChunks }) => {
       cuts.push(afterChunks);

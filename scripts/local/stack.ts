@@ -8,6 +8,7 @@ import { type Env, loadConfig } from '../../functions/core/config';
 import { createRuntime, type Runtime } from '../../functions/core/runtime';
 import { ensureConversationTable, startDynalite } from './dynamodb-local';
 import { type FakeSlack, startFakeSlack } from './fake-slack';
+import { type FaultProxy, startFaultProxy } from './fault-proxy';
 import { type MentionOptions, mentionPayload, signedHeaders } from './slack-request';
 import { type LocalStepFunctions, startLocalStepFunctions, type TaskHandler } from './step-functions-local';
 
@@ -37,6 +38,8 @@ export interface LocalStackOptions {
   retryIntervalMs?: number;
   /** Port of the Slack Request URL server; a free one by default. */
   port?: number;
+  /** Shortens chosen states' TimeoutSeconds (tests of the timeout path), in seconds by state name. */
+  timeoutOverrides?: Record<string, number>;
   /** Keeps DynamoDB's data in this directory; in memory by default. */
   dynamoPath?: string;
 }
@@ -58,6 +61,8 @@ export interface LocalStack {
   signingSecret: string;
   slack: FakeSlack;
   stepFunctions: LocalStepFunctions;
+  /** Injects DynamoDB errors (throttling, say) in front of dynalite. */
+  dynamoFaults: FaultProxy;
   runtime: Runtime;
   /** The configuration environment every function of this stack runs with. */
   env: Env;
@@ -95,6 +100,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const slack = await startFakeSlack({ botUserId: LOCAL_BOT_USER_ID, teamId: LOCAL_TEAM_ID });
   const dynamo = await startDynalite({ path: options.dynamoPath });
   await ensureConversationTable(dynamo.endpoint, TABLE_NAME);
+  const dynamoFaults = await startFaultProxy(dynamo.endpoint);
 
   // The steps' handlers are bound once the runtime exists, which needs the Step Functions endpoint first.
   const stepHandlers: Partial<Record<string, TaskHandler>> = {};
@@ -111,6 +117,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const stepFunctions = await startLocalStepFunctions({
     machines: [{ name: MACHINE_NAME, definitionFile: CONVERSATION_DEFINITION, handlers: taskHandlers }],
     retryIntervalMs: options.retryIntervalMs,
+    timeoutOverrides: options.timeoutOverrides,
   });
 
   // Settings from the caller (model, provider, limits) first; the stack's own wiring always wins.
@@ -120,7 +127,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     AWS_REGION: 'us-east-1',
     CONVERSATION_TABLE: TABLE_NAME,
     CONVERSATION_STATE_MACHINE_ARN: stepFunctions.arnOf(MACHINE_NAME),
-    DYNAMODB_ENDPOINT: dynamo.endpoint,
+    DYNAMODB_ENDPOINT: dynamoFaults.endpoint,
     SFN_ENDPOINT: stepFunctions.endpoint,
     SLACK_API_URL: slack.apiUrl,
     SLACK_BOT_TOKEN: slack.token,
@@ -164,6 +171,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     signingSecret,
     slack,
     stepFunctions,
+    dynamoFaults,
     runtime,
     env,
     async mention(mention) {
@@ -205,6 +213,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await stepFunctions.close();
       runtime.documentClient().destroy();
       runtime.sfnClient().destroy();
+      await dynamoFaults.close();
       await dynamo.close();
       await slack.close();
     },

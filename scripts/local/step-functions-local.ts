@@ -112,6 +112,8 @@ function send(res: ServerResponse, status: number, body: unknown) {
 export async function startLocalStepFunctions(options: {
   machines: MachineRegistration[];
   retryIntervalMs?: number;
+  /** Replaces the TimeoutSeconds of the named states (tests of the timeout path). */
+  timeoutOverrides?: Record<string, number>;
 }): Promise<LocalStepFunctions> {
   const machines = new Map<
     string,
@@ -126,6 +128,9 @@ export async function startLocalStepFunctions(options: {
     const text = readFileSync(registration.definitionFile, 'utf8');
     const raw = JSON.parse(text) as { States: Record<string, AslState> };
     const substituted = JSON.parse(text.replace(/\$\{(\w+)\}/g, (_m, name: string) => lambdaArn(name)));
+    for (const [state, seconds] of Object.entries(options.timeoutOverrides ?? {})) {
+      if (substituted.States[state]) substituted.States[state].TimeoutSeconds = seconds;
+    }
     const arn = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${registration.name}`;
     const retry: Record<string, number> = {};
     if (options.retryIntervalMs !== undefined) {

@@ -7,6 +7,8 @@ import { createEmbeddings } from '../../functions/core/llm/providers';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
 import { type LocalStack, REPO_ROOT, startLocalStack } from '../../scripts/local/stack';
 
+export type { LocalStack };
+
 /** A temporary directory removed by the returned function. */
 export async function temporaryDirectory(prefix: string): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
@@ -40,7 +42,9 @@ export async function indexSampleDocuments(lancedbUri: string, env: Env): Promis
 }
 
 /** A local stack over a fresh temporary vector store, optionally with the sample documents indexed. */
-export async function startTestStack(options: { env?: Env; indexSamples?: boolean } = {}): Promise<{
+export async function startTestStack(
+  options: { env?: Env; indexSamples?: boolean; timeoutOverrides?: Record<string, number> } = {},
+): Promise<{
   stack: LocalStack;
   close(): Promise<void>;
 }> {
@@ -48,7 +52,12 @@ export async function startTestStack(options: { env?: Env; indexSamples?: boolea
   const lancedbUri = join(dir.path, 'lancedb');
   const env = { LLM_PROVIDER: 'local', ...options.env };
   if (options.indexSamples !== false) await indexSampleDocuments(lancedbUri, env);
-  const stack = await startLocalStack({ lancedbUri, env, retryIntervalMs: 20 });
+  const stack = await startLocalStack({
+    lancedbUri,
+    env,
+    retryIntervalMs: 20,
+    timeoutOverrides: options.timeoutOverrides,
+  });
   return {
     stack,
     async close() {
