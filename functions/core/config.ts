@@ -68,7 +68,38 @@ export interface AppConfig {
      */
     channelCollections?: Readonly<Record<string, readonly string[]>>;
   };
+  /** Document ingestion: the `INGEST_*` variables. */
+  ingest: IngestConfig;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+}
+
+/** How documents are synced into the vector store (`npm run ingest`, the scheduled ingest state machine). */
+export interface IngestConfig {
+  /**
+   * What a sync started without origins reads (the scheduled one): `s3://bucket/prefix`, local paths or globs
+   * (`INGEST_ORIGINS`, comma-separated).
+   */
+  origins: readonly string[];
+  /** Where batches stage their embedded rows for Commit: `s3://bucket/prefix` or a local directory. */
+  stagingUri: string;
+  /** Longest chunk, in characters (`INGEST_CHUNK_SIZE`). */
+  chunkSize: number;
+  /** Characters a chunk repeats from the previous one (`INGEST_CHUNK_OVERLAP`), less than the chunk size. */
+  chunkOverlap: number;
+  /** Largest document accepted, in bytes (`INGEST_MAX_FILE_BYTES`); larger ones are reported and skipped. */
+  maxFileBytes: number;
+  /** Documents per batch of the Map (`INGEST_BATCH_DOCUMENTS`); raised automatically for very large syncs. */
+  batchDocuments: number;
+  /** Batches embedded at once (`INGEST_CONCURRENCY`): the Map's MaxConcurrency. */
+  concurrency: number;
+  /** Rows from which a vector index is built (`INGEST_VECTOR_INDEX_MIN_ROWS`); brute force below it. */
+  vectorIndexMinRows: number;
+  /** How long the sync lock holds when its owner dies without releasing it (`INGEST_LOCK_TTL_SECONDS`). */
+  lockTtlSeconds: number;
+  /** Table versions younger than this survive compaction (`INGEST_KEEP_VERSIONS_SECONDS`), for warm readers. */
+  keepVersionsSeconds: number;
+  /** Retries of one embedding request, 429s honouring Retry-After (`INGEST_EMBED_MAX_RETRIES`). */
+  embedMaxRetries: number;
 }
 
 function text(env: Env, name: string): string | undefined {
@@ -150,6 +181,36 @@ function collectionMap(env: Env, name: string): Record<string, string[]> | undef
   return parsed as Record<string, string[]>;
 }
 
+function list(env: Env, name: string): string[] {
+  return (text(env, name) ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function ingestConfig(env: Env): IngestConfig {
+  const chunkSize = integer(env, 'INGEST_CHUNK_SIZE', 1_000, 100, 8_000);
+  const chunkOverlap = integer(env, 'INGEST_CHUNK_OVERLAP', 150, 0, 4_000);
+  if (chunkOverlap >= chunkSize) {
+    throw new ConfigError(
+      `INGEST_CHUNK_OVERLAP must be less than INGEST_CHUNK_SIZE (${chunkSize}); got "${chunkOverlap}"`,
+    );
+  }
+  return {
+    origins: list(env, 'INGEST_ORIGINS'),
+    stagingUri: text(env, 'INGEST_STAGING_URI') ?? '.local/ingest-staging',
+    chunkSize,
+    chunkOverlap,
+    maxFileBytes: integer(env, 'INGEST_MAX_FILE_BYTES', 2 * 1024 * 1024, 1, 100 * 1024 * 1024),
+    batchDocuments: integer(env, 'INGEST_BATCH_DOCUMENTS', 25, 1, 1_000),
+    concurrency: integer(env, 'INGEST_CONCURRENCY', 4, 1, 40),
+    vectorIndexMinRows: integer(env, 'INGEST_VECTOR_INDEX_MIN_ROWS', 100_000, 1, 1_000_000_000),
+    lockTtlSeconds: integer(env, 'INGEST_LOCK_TTL_SECONDS', 7_200, 10, 86_400),
+    keepVersionsSeconds: integer(env, 'INGEST_KEEP_VERSIONS_SECONDS', 3_600, 0, 30 * 86_400),
+    embedMaxRetries: integer(env, 'INGEST_EMBED_MAX_RETRIES', 5, 0, 10),
+  };
+}
+
 function secret(env: Env, name: string): SecretRef | undefined {
   const arn = text(env, `${name}_ARN`);
   const value = text(env, name);
@@ -225,6 +286,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       allowedChannels: idList(env, 'ALLOWED_CHANNELS'),
       channelCollections: collectionMap(env, 'CHANNEL_COLLECTIONS'),
     },
+    ingest: ingestConfig(env),
     logLevel: logLevel.toUpperCase() as AppConfig['logLevel'],
   };
 }
