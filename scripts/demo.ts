@@ -1,11 +1,8 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import { loadConfig } from '../functions/core/config';
-import { indexDocuments } from '../functions/core/ingest/index-documents';
-import { createEmbeddings } from '../functions/core/llm/providers';
-import { connectVectorStore } from '../functions/core/vector-store/connect-vector-store';
+import { join } from 'node:path';
 import { askThroughSlack } from './local/ask-client';
+import { startLocalIngest } from './local/ingest-local';
 import { renderMessage, renderTrace } from './local/render';
 import { REPO_ROOT, startLocalStack } from './local/stack';
 
@@ -15,7 +12,6 @@ import { REPO_ROOT, startLocalStack } from './local/stack';
  * same thread; each reply is printed as Slack shows it, with its sources and each state's duration.
  */
 
-const SAMPLES = join(REPO_ROOT, 'samples/docs');
 const QUESTIONS = ['How do I rotate my VPN key?', 'How often do I have to do that?'];
 
 async function main() {
@@ -24,21 +20,18 @@ async function main() {
   // The demo always runs on the offline `local` provider, whatever the shell has set.
   const env = { LLM_PROVIDER: 'local' };
   try {
-    const files = await Promise.all(
-      (await readdir(SAMPLES)).sort().map(async (name) => ({
-        source: relative(REPO_ROOT, join(SAMPLES, name)),
-        bytes: await readFile(join(SAMPLES, name)),
-      })),
-    );
-    const connection = await connectVectorStore(lancedbUri);
-    const indexed = await indexDocuments(connection, createEmbeddings(loadConfig(env).llm), files, {
-      table: 'documents',
-      now: Date.now(),
-    });
-    connection.close();
+    const ingest = await startLocalIngest({ lancedbUri, env, store: 'memory', baseDir: REPO_ROOT });
+    const synced = await ingest
+      .sync({ origins: ['samples/docs'], prune: false })
+      .finally(() => ingest.close());
+    if (synced.status !== 'committed') throw new Error(`indexing the samples failed: ${synced.error}`);
     console.log(
-      `Indexed ${indexed.indexed} sample documents (${indexed.chunks} chunks) from samples/docs into ${lancedbUri}`,
+      `Indexed ${synced.report?.added ?? 0} sample documents (${synced.report?.chunks ?? 0} chunks) from ` +
+        `samples/docs into ${lancedbUri}, through statemachine/ingest.asl.json:`,
     );
+    // The Map's iterations ([0], [1]…) run inside "Embed changed documents", which already counts them.
+    const states = synced.execution.trace.filter((t) => !/ \[\d+\]$/.test(t.state));
+    console.log(`${renderTrace(states, '    ')}\n`);
 
     const stack = await startLocalStack({ lancedbUri, env });
     console.log(

@@ -1,82 +1,268 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { extname, join, relative } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../functions/core/config';
-import { indexDocuments, type SourceFile } from '../functions/core/ingest/index-documents';
-import { createEmbeddings } from '../functions/core/llm/providers';
-import { connectVectorStore } from '../functions/core/vector-store/connect-vector-store';
+import type { Env } from '../functions/core/config';
+import type { SyncReport } from '../functions/core/ingest/sync-types';
 import { localLanceDbUri, shellSettings } from './local/cli-env';
+import {
+  type IngestProgress,
+  type LocalIngest,
+  newExecutionName,
+  startLocalIngest,
+} from './local/ingest-local';
+import { ProgressBar } from './local/progress-bar';
 
 /**
- * `npm run ingest -- [--json] <file|folder>...`: indexes Markdown and text files into the local vector store
- * (`.local/lancedb`, or LANCEDB_URI). Each document's chunks replace its previous ones.
+ * `npm run ingest -- [--json] [--prune] [--rebuild] [--collection NAME] <path|glob|s3://bucket/prefix>...`:
+ * syncs the documents of the given origins into the vector store (`.local/lancedb`, or LANCEDB_URI) by running
+ * statemachine/ingest.asl.json in the local executor, exactly as the scheduled sync runs in AWS. The manifest and
+ * the sync lock are kept in `.local/dynamodb`, so a second run embeds only what changed.
  */
-const DOCUMENT_EXTENSIONS = new Set(['.md', '.markdown', '.txt']);
 
-async function collect(path: string): Promise<string[]> {
-  const info = await stat(path);
-  if (info.isFile()) return [path];
-  const entries = await readdir(path, { withFileTypes: true });
-  const nested = await Promise.all(
-    entries
-      .filter((e) => !e.name.startsWith('.'))
-      .map((e) =>
-        e.isDirectory()
-          ? collect(join(path, e.name))
-          : Promise.resolve(
-              DOCUMENT_EXTENSIONS.has(extname(e.name).toLowerCase()) ? [join(path, e.name)] : [],
-            ),
-      ),
+const USAGE = `usage: npm run ingest -- [--json] [--prune] [--rebuild] [--collection NAME] <path|glob|s3://bucket/prefix>...
+
+  --prune            remove indexed documents that the given folders, globs or prefixes no longer hold
+  --rebuild          drop the table and re-embed everything (after changing the embedding model)
+  --collection NAME  the collection of documents whose front matter names none
+  --json             print one JSON object: {"added","updated","unchanged","deleted","failed","chunks","embeddedChunks","ms"}`;
+
+const DYNAMO_PATH = '.local/dynamodb';
+const DEFAULT_STAGING = '.local/ingest-staging';
+
+/** Besides the model settings every local command takes, the ingest's own tuning and an S3 endpoint. */
+function ingestSettings(env: Env = process.env): Env {
+  const names = Object.keys(env).filter(
+    (name) => name.startsWith('INGEST_') || name === 'S3_ENDPOINT' || name === 'AWS_REGION',
   );
-  return nested.flat();
+  return { ...shellSettings(env), ...Object.fromEntries(names.map((name) => [name, env[name]])) };
 }
 
-async function main() {
-  const { values, positionals } = parseArgs({
-    options: { json: { type: 'boolean', default: false } },
-    allowPositionals: true,
-  });
+type JsonResult = {
+  added: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  failed: { source: string; reason: string }[];
+  chunks: number;
+  embeddedChunks: number;
+  ms: number;
+  error?: string;
+};
+
+function jsonResult(report: SyncReport | undefined, ms: number, error?: string): JsonResult {
+  return {
+    added: report?.added ?? 0,
+    updated: report?.updated ?? 0,
+    unchanged: report?.unchanged ?? 0,
+    deleted: report?.deleted ?? 0,
+    failed: (report?.failed ?? []).map(({ source, reason }) => ({ source, reason })),
+    chunks: report?.chunks ?? 0,
+    embeddedChunks: report?.embeddedChunks ?? 0,
+    ms,
+    ...(error !== undefined ? { error } : {}),
+  };
+}
+
+function table(rows: string[][]): string {
+  const widths =
+    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
+        .join('   ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+function summary(report: SyncReport, lancedbUri: string, tableName: string, ms: number): string {
+  const lines: string[] = [];
+  lines.push(
+    `Synced ${report.origins.join(', ')} into ${lancedbUri} (table ${tableName}) in ${(ms / 1000).toFixed(1)} s`,
+  );
+  const rows: string[][] = [
+    ...(report.changes ?? []).map((c) => [
+      c.source,
+      c.change,
+      c.change === 'deleted' ? '' : String(c.chunks),
+      '',
+    ]),
+    ...report.failed.map((f) => [f.source, 'failed', '', f.reason]),
+  ];
+  if (rows.length > 0) {
+    lines.push('', table([['document', 'change', 'chunks', ''], ...rows]).replace(/^/gm, '  '));
+  } else {
+    lines.push('', '  Everything is up to date: nothing was embedded.');
+  }
+  lines.push(
+    '',
+    table([
+      ['added', 'updated', 'unchanged', 'deleted', 'failed', 'chunks in the table', 'embedded now'],
+      [
+        report.added,
+        report.updated,
+        report.unchanged,
+        report.deleted,
+        report.failedCount,
+        report.chunks,
+        report.embeddedChunks,
+      ].map(String),
+    ]).replace(/^/gm, '  '),
+  );
+  const stale = report.staleSources ?? [];
+  if (stale.length > 0) {
+    const shown = stale.slice(0, 5).join(', ') + (stale.length > 5 ? `, and ${stale.length - 5} more` : '');
+    lines.push(
+      '',
+      `  ${stale.length} indexed document(s) no longer exist in these origins and were kept: ${shown}.`,
+      '  Run again with --prune to remove them.',
+    );
+  }
+  if (report.optimize !== undefined && 'error' in report.optimize) {
+    lines.push(
+      '',
+      `  The index could not be optimized (the documents are committed): ${report.optimize.error}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function progressReporter(bar: ProgressBar): (event: IngestProgress) => void {
+  let total = 0;
+  let done = 0;
+  let embedded = 0;
+  return (event) => {
+    if (event.type === 'planned') {
+      if (event.plan.status !== 'planned') return;
+      total = event.plan.changed;
+      bar.update(`${event.plan.unchanged} unchanged, embedding the changed documents`, 0, total, true);
+    } else if (event.type === 'batch') {
+      done += event.result.documents;
+      embedded += event.result.embeddedChunks;
+      bar.update(`documents · ${embedded} chunks embedded`, done, total);
+    } else if (event.type === 'batch-failed') {
+      bar.update('documents · a batch failed, carrying on', done, total, true);
+    } else if (event.phase === 'started') {
+      bar.update(event.step === 'Commit' ? 'writing the table' : 'refreshing the indexes', done, total, true);
+    }
+  };
+}
+
+async function main(): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse();
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   if (positionals.length === 0) {
-    console.error('usage: npm run ingest -- [--json] <file|folder>...');
-    process.exit(2);
+    console.error(USAGE);
+    return 2;
   }
   const started = Date.now();
-  const paths = (await Promise.all(positionals.map(collect))).flat().sort();
-  const files: SourceFile[] = await Promise.all(
-    paths.map(async (path) => ({ source: relative(process.cwd(), path), bytes: await readFile(path) })),
-  );
-  const config = loadConfig({ ...shellSettings(), LANCEDB_URI: localLanceDbUri() });
-  const connection = await connectVectorStore(config.vectorStore.uri);
+  const json = values.json === true;
+  const bar = new ProgressBar();
+  const lancedbUri = localLanceDbUri();
+  const fail = (message: string, report?: SyncReport) => {
+    bar.clear();
+    if (json) console.log(JSON.stringify(jsonResult(report, Date.now() - started, message)));
+    console.error(message);
+    return 1;
+  };
+
+  mkdirSync(DYNAMO_PATH, { recursive: true });
+  let ingest: LocalIngest;
   try {
-    const result = await indexDocuments(
-      connection,
-      createEmbeddings(
-        config.llm,
-        config.secrets.openaiApiKey && 'value' in config.secrets.openaiApiKey
-          ? config.secrets.openaiApiKey.value
-          : undefined,
-      ),
-      files,
-      {
-        table: config.vectorStore.table,
-        now: Date.now(),
-      },
-    );
-    const ms = Date.now() - started;
-    if (values.json) console.log(JSON.stringify({ ...result, ms }));
-    else {
-      console.log(
-        `Indexed ${result.indexed} of ${files.length} documents (${result.chunks} chunks) into ${config.vectorStore.uri} in ${ms} ms`,
+    ingest = await startLocalIngest({
+      lancedbUri,
+      stagingUri: process.env.INGEST_STAGING_URI?.trim() || DEFAULT_STAGING,
+      store: { path: DYNAMO_PATH },
+      env: ingestSettings(),
+      onProgress: json ? undefined : progressReporter(bar),
+    });
+  } catch (error) {
+    const message = (error as Error).message;
+    // dynalite keeps .local/dynamodb in LevelDB, which one process opens at a time.
+    if (/lock|already held|resource temporarily unavailable/i.test(message)) {
+      return fail(
+        `another local command (a sync, or npm run ask) is using ${DYNAMO_PATH}; nothing was written. ` +
+          'Try again when it has finished.',
       );
-      for (const failure of result.failed) console.log(`  skipped ${failure.source}: ${failure.reason}`);
     }
-    if (result.indexed === 0 && files.length > 0) process.exitCode = 1;
+    throw error;
+  }
+
+  const name = newExecutionName();
+  const interrupt = () => {
+    // The executor runs in this process: release the lock rather than leave it for its TTL.
+    bar.clear();
+    console.error('\ninterrupted: releasing the sync lock; nothing more will be written');
+    ingest.services
+      .lock()
+      .release(name)
+      .catch(() => undefined)
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupt);
+  try {
+    bar.update('listing the documents', undefined, undefined, true);
+    const result = await ingest.sync(
+      {
+        origins: positionals,
+        prune: values.prune === true,
+        rebuild: values.rebuild === true,
+        ...(values.collection !== undefined ? { collection: values.collection } : {}),
+      },
+      { name },
+    );
+    bar.clear();
+    const ms = Date.now() - started;
+    if (result.status === 'busy') {
+      return fail(result.busy?.message ?? 'another sync is running; this one wrote nothing');
+    }
+    if (result.status !== 'committed' || result.report === undefined) {
+      return fail(
+        `the sync failed, and nothing was committed: ${result.error ?? 'unknown error'}`,
+        result.report,
+      );
+    }
+    if (json) {
+      console.log(JSON.stringify(jsonResult(result.report, ms)));
+    } else {
+      console.log(summary(result.report, lancedbUri, ingest.runtime.config.vectorStore.table, ms));
+    }
+    return 0;
   } finally {
-    connection.close();
+    process.removeListener('SIGINT', interrupt);
+    await ingest.close();
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+function parse() {
+  return parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      prune: { type: 'boolean', default: false },
+      rebuild: { type: 'boolean', default: false },
+      collection: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    allowPositionals: true,
+  });
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = 1;
+  },
+);

@@ -3,8 +3,17 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { StateMachine } from 'aws-local-stepfunctions';
 
-/** The part of the executor's event log the trace reads (the package does not export its types). */
-type EventLog = { type: string; timestamp: number; state?: { name: string }; parentState?: unknown };
+/**
+ * The part of the executor's event log the trace reads (the package does not export its types). A state inside
+ * a Map iteration carries the iteration's `index`.
+ */
+type EventLog = {
+  type: string;
+  timestamp: number;
+  state?: { name: string };
+  parentState?: unknown;
+  index?: number;
+};
 
 /**
  * A loopback Step Functions endpoint: the real `@aws-sdk/client-sfn` (AWS JSON 1.0 protocol) reaches it
@@ -189,7 +198,9 @@ export async function startLocalStepFunctions(options: {
     const traceDone = (async () => {
       for await (const event of run.eventLogs as AsyncGenerator<EventLog>) {
         if (!event.state || event.parentState) continue;
-        const stateName = event.state.name;
+        // Iterations of a Map run the same states at once: each iteration's state is traced on its own.
+        const stateName =
+          event.index === undefined ? event.state.name : `${event.state.name} [${event.index}]`;
         const current = open.get(stateName);
         if (event.type === 'StateEntered') open.set(stateName, { at: event.timestamp, attempts: 1 });
         else if (event.type === 'StateRetried' && current) current.attempts += 1;

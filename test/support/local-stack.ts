@@ -1,10 +1,8 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import { type Env, loadConfig } from '../../functions/core/config';
-import { indexDocuments } from '../../functions/core/ingest/index-documents';
-import { createEmbeddings } from '../../functions/core/llm/providers';
-import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
+import { join } from 'node:path';
+import type { Env } from '../../functions/core/config';
+import { startLocalIngest } from '../../scripts/local/ingest-local';
 import { type LocalStack, REPO_ROOT, startLocalStack } from '../../scripts/local/stack';
 
 export type { LocalStack };
@@ -15,29 +13,18 @@ export async function temporaryDirectory(prefix: string): Promise<{ path: string
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
-/** Indexes the bundled sample documents with the embedder `env` configures (through its real client). */
+/**
+ * Indexes the bundled sample documents with the embedder `env` configures (through its real client), by running
+ * the ingest state machine locally with an in-memory manifest and lock. Returns the rows in the table.
+ */
 export async function indexSampleDocuments(lancedbUri: string, env: Env): Promise<number> {
-  const samples = join(REPO_ROOT, 'samples/docs');
-  const files = await Promise.all(
-    (await readdir(samples)).sort().map(async (name) => ({
-      source: relative(REPO_ROOT, join(samples, name)),
-      bytes: await readFile(join(samples, name)),
-    })),
-  );
-  const config = loadConfig(env);
-  const key =
-    config.secrets.openaiApiKey && 'value' in config.secrets.openaiApiKey
-      ? config.secrets.openaiApiKey.value
-      : undefined;
-  const connection = await connectVectorStore(lancedbUri);
+  const ingest = await startLocalIngest({ lancedbUri, env, store: 'memory', baseDir: REPO_ROOT });
   try {
-    const result = await indexDocuments(connection, createEmbeddings(config.llm, key), files, {
-      table: 'documents',
-      now: Date.now(),
-    });
-    return result.chunks;
+    const result = await ingest.sync({ origins: ['samples/docs'], prune: false });
+    if (result.status !== 'committed') throw new Error(`indexing the samples failed: ${result.error}`);
+    return result.report?.chunks ?? 0;
   } finally {
-    connection.close();
+    await ingest.close();
   }
 }
 

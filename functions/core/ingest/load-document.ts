@@ -39,6 +39,15 @@ const MARKDOWN_EXTENSIONS = new Set(['.md', '.markdown']);
 const TEXT_EXTENSIONS = new Set(['.txt']);
 
 /**
+ * True when a file of this name would be indexed (Markdown or plain text). A folder or prefix lists only these;
+ * a file named on its own is always tried, so that an unsupported one is reported rather than ignored.
+ */
+export function isDocumentName(name: string): boolean {
+  const extension = extensionOf(name);
+  return MARKDOWN_EXTENSIONS.has(extension) || TEXT_EXTENSIONS.has(extension);
+}
+
+/**
  * Loads one document from its bytes and name: Markdown (`.md`, `.markdown`) with optional front matter, or
  * plain text (`.txt`). Never throws for a bad file: an unsupported, oversized, empty, binary or non-UTF-8 file
  * comes back as a rejection with a reason, so one bad file cannot fail a whole sync.

@@ -7,7 +7,7 @@ import {
   documentSchema,
   verifyDocumentSchema,
 } from './document-schema';
-import { sqlIn, sqlString } from './sql';
+import { sqlIn } from './sql';
 
 /**
  * Everything the product does with the LanceDB document table, on a connection and an embedder it is given:
@@ -116,32 +116,50 @@ export interface ReplaceResult {
  *
  * @throws {PermanentError} when a row belongs to another source or has a vector of another dimension.
  */
-export async function replaceSourceChunks(
+export function replaceSourceChunks(
   handle: DocumentTable,
   source: string,
   rows: readonly DocumentRow[],
 ): Promise<ReplaceResult> {
+  return replaceSources(handle, [source], rows);
+}
+
+/**
+ * {@link replaceSourceChunks} for several sources in one commit (the ingest Commit step writes a batch of
+ * documents at a time): `rows` become the only chunks of `sources`, and a source with no row in `rows` is
+ * deleted. Readers see every listed source either before or after, never a mix.
+ *
+ * @throws {PermanentError} when a row belongs to a source not listed or has a vector of another dimension.
+ */
+export async function replaceSources(
+  handle: DocumentTable,
+  sources: readonly string[],
+  rows: readonly DocumentRow[],
+): Promise<ReplaceResult> {
+  const listed = new Set(sources);
   const unique = new Map<string, DocumentRow>();
   for (const row of rows) {
-    if (row.source !== source) {
-      throw new PermanentError(`chunk ${row.id} belongs to "${row.source}", not to "${source}"`);
+    if (!listed.has(row.source)) {
+      const expected = sources.length === 1 ? `"${sources[0]}"` : 'any of the sources being replaced';
+      throw new PermanentError(`chunk ${row.id} belongs to "${row.source}", not to ${expected}`);
     }
     if (row.vector.length !== handle.dimensions) {
       throw new PermanentError(
-        `chunk ${row.id} of "${source}" has a ${row.vector.length}-dimensional vector; ` +
+        `chunk ${row.id} of "${row.source}" has a ${row.vector.length}-dimensional vector; ` +
           `the table "${handle.name}" holds ${handle.dimensions}-dimensional vectors from "${handle.embedderName}"`,
       );
     }
     if (!unique.has(row.id)) unique.set(row.id, row);
   }
+  if (listed.size === 0) return { inserted: 0, updated: 0, deleted: 0 };
   if (unique.size === 0) {
-    return { inserted: 0, updated: 0, deleted: await deleteSources(handle, [source]) };
+    return { inserted: 0, updated: 0, deleted: await deleteSources(handle, [...listed]) };
   }
   const result = await handle.table
     .mergeInsert('id')
     .whenMatchedUpdateAll()
     .whenNotMatchedInsertAll()
-    .whenNotMatchedBySourceDelete({ where: `source = ${sqlString(source)}` })
+    .whenNotMatchedBySourceDelete({ where: sqlIn('source', [...listed]) })
     .execute([...unique.values()].map(toRecord));
   return { inserted: result.numInsertedRows, updated: result.numUpdatedRows, deleted: result.numDeletedRows };
 }

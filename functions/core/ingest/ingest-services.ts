@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { Connection } from '@lancedb/lancedb';
+import type { Embeddings } from '@langchain/core/embeddings';
+import { type AppConfig, required } from '../config';
+import { createEmbeddings } from '../llm/providers';
+import type { Runtime } from '../runtime';
+import { connectVectorStore } from '../vector-store/connect-vector-store';
+import { DocumentOrigins, LocalFileOrigin, S3Origin } from './document-origins';
+import { DynamoDbManifestStore } from './dynamodb-manifest-store';
+import { DynamoDbSyncLock } from './dynamodb-sync-lock';
+import { FileSystemStagingStore } from './fs-staging-store';
+import type { ManifestStore } from './manifest-store';
+import { S3StagingStore } from './s3-staging-store';
+import { isS3Uri, parseS3Uri } from './s3-uri';
+import type { StagingStore } from './staging-store';
+import type { SyncLock } from './sync-lock';
+
+/**
+ * Everything the ingest steps work with, behind the project's own interfaces, built lazily from the runtime's
+ * configuration (a step pays only for what it touches) or given directly (tests, in-memory runs).
+ */
+export interface IngestServices {
+  manifest(): ManifestStore;
+  lock(): SyncLock;
+  staging(): StagingStore;
+  origins(): DocumentOrigins;
+  /** The LanceDB connection, always reading the latest version (the writers must). */
+  connection(): Promise<Connection>;
+  /** The embedder, with the ingest's own retry budget (a batch has minutes, a question seconds). */
+  embeddings(): Promise<Embeddings>;
+  /** Releases the connection and clients. */
+  close(): void;
+}
+
+/**
+ * Names one vector store (LanceDB database and table) in the manifest's and lock's keys: two stores never share
+ * a manifest, and two syncs of the same store always share a lock, wherever they run from.
+ */
+export function vectorStoreId(uri: string, table: string): string {
+  const location = isS3Uri(uri) ? uri.replace(/\/+$/, '') : resolve(uri);
+  return `${table}#${createHash('sha256').update(location).digest('hex').slice(0, 16)}`;
+}
+
+function isLoopback(endpoint: string | undefined): boolean {
+  if (endpoint === undefined) return false;
+  const host = new URL(endpoint).hostname;
+  return host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
+}
+
+/**
+ * An S3 client for origins and staging, configured as the runtime configures its AWS clients: loopback
+ * stand-ins get placeholder credentials, real endpoints the default chain. A custom endpoint (an S3-compatible
+ * stand-in) is addressed path-style, as such servers expect.
+ */
+export function createS3Client(config: AppConfig): S3Client {
+  const endpoint = config.endpoints.s3;
+  return new S3Client({
+    region: config.region,
+    endpoint,
+    maxAttempts: 3,
+    ...(endpoint !== undefined ? { forcePathStyle: true } : {}),
+    ...(isLoopback(endpoint) ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+  });
+}
+
+/** Builds the services from the runtime; `overrides` replace any of them (in-memory stores in tests). */
+export function createIngestServices(
+  runtime: Runtime,
+  overrides: Partial<Omit<IngestServices, 'close'>> = {},
+): IngestServices {
+  const { config } = runtime;
+  const memo = <T>(make: () => T): (() => T) => {
+    let value: T | undefined;
+    return () => {
+      value ??= make();
+      return value;
+    };
+  };
+  const memoAsync = <T>(make: () => Promise<T>): (() => Promise<T>) => {
+    let value: Promise<T> | undefined;
+    return () => {
+      value ??= make().catch((error: unknown) => {
+        value = undefined;
+        throw error;
+      });
+      return value;
+    };
+  };
+  let s3: S3Client | undefined;
+  const s3Client = () => {
+    s3 ??= createS3Client(config);
+    return s3;
+  };
+  const storeId = () => vectorStoreId(config.vectorStore.uri, config.vectorStore.table);
+  const tableName = () => required(config.conversationTable, 'CONVERSATION_TABLE');
+  let connected: Connection | undefined;
+
+  return {
+    manifest:
+      overrides.manifest ??
+      memo(
+        () =>
+          new DynamoDbManifestStore(runtime.documentClient(), { tableName: tableName(), storeId: storeId() }),
+      ),
+    lock:
+      overrides.lock ??
+      memo(
+        () => new DynamoDbSyncLock(runtime.documentClient(), { tableName: tableName(), storeId: storeId() }),
+      ),
+    staging:
+      overrides.staging ??
+      memo(() => {
+        const uri = config.ingest.stagingUri;
+        if (!isS3Uri(uri)) return new FileSystemStagingStore(resolve(uri));
+        const { bucket, prefix } = parseS3Uri(uri);
+        return new S3StagingStore(s3Client(), bucket, prefix);
+      }),
+    origins:
+      overrides.origins ?? memo(() => new DocumentOrigins([new S3Origin(s3Client), new LocalFileOrigin()])),
+    connection:
+      overrides.connection ??
+      memoAsync(async () => {
+        connected = await connectVectorStore(config.vectorStore.uri, {
+          region: config.region,
+          s3Endpoint: config.endpoints.s3,
+          readConsistencySeconds: 0,
+        });
+        return connected;
+      }),
+    embeddings:
+      overrides.embeddings ??
+      memoAsync(async () => {
+        const apiKey =
+          config.llm.provider === 'openai'
+            ? await runtime.secrets.read(config.secrets.openaiApiKey, 'OPENAI_API_KEY')
+            : undefined;
+        return createEmbeddings({ ...config.llm, maxRetries: config.ingest.embedMaxRetries }, apiKey);
+      }),
+    close() {
+      connected?.close();
+      connected = undefined;
+      s3?.destroy();
+      s3 = undefined;
+    },
+  };
+}

@@ -1,0 +1,225 @@
+import type { IngestConfig } from '../config';
+import { PermanentError } from '../errors';
+import { embeddingDimensionsOf, embeddingNameOf } from '../llm/providers';
+import { listSourceHashes, openDocumentTable } from '../vector-store/document-table';
+import type { ListedSource, OriginListing } from './document-origins';
+import type { IngestServices } from './ingest-services';
+import { putJson } from './staging-store';
+import {
+  type FailedDocument,
+  type PlanResult,
+  type StagedPlan,
+  type SyncJob,
+  type SyncSettings,
+  stagingKeys,
+  syncFingerprint,
+} from './sync-types';
+import { sourcesOfAnyTable, storedEmbedder } from './table-signature';
+
+/**
+ * Most batches a sync makes: a Standard execution's history holds 25,000 events and each batch adds about
+ * eight, so a very large sync gets larger batches instead of more of them.
+ */
+export const MAX_BATCHES = 500;
+
+export interface PlanSyncOptions {
+  executionName: string;
+  now: number;
+  /** The LanceDB table name. */
+  table: string;
+  ingest: IngestConfig;
+}
+
+/**
+ * The execution input with its defaults applied: `INGEST_ORIGINS` when it names no origin, pruning on unless
+ * it says otherwise (the scheduled sync sends `{}`; the CLI always says).
+ *
+ * @throws {PermanentError} when the input is malformed or there is nothing to sync.
+ */
+export function resolveSyncSettings(input: unknown, ingest: IngestConfig): SyncSettings {
+  const request = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+  const origins = request.origins ?? [...ingest.origins];
+  if (!Array.isArray(origins) || !origins.every((o) => typeof o === 'string' && o.trim() !== '')) {
+    throw new PermanentError('the sync input "origins" must be a list of paths, globs or s3:// URIs');
+  }
+  if (origins.length === 0) {
+    throw new PermanentError(
+      'nothing to sync: name one or more origins (a folder, a glob, s3://bucket/prefix), or set INGEST_ORIGINS',
+    );
+  }
+  for (const flag of ['prune', 'rebuild'] as const) {
+    if (request[flag] !== undefined && typeof request[flag] !== 'boolean') {
+      throw new PermanentError(`the sync input "${flag}" must be true or false`);
+    }
+  }
+  const collection = request.collection;
+  if (
+    collection !== undefined &&
+    collection !== null &&
+    (typeof collection !== 'string' || collection.trim() === '' || collection.length > 200)
+  ) {
+    throw new PermanentError('the sync input "collection" must be a non-empty name');
+  }
+  return {
+    origins: [...new Set(origins.map((o: string) => o.trim()))],
+    prune: (request.prune as boolean | undefined) ?? true,
+    rebuild: (request.rebuild as boolean | undefined) ?? false,
+    collection: typeof collection === 'string' ? collection.trim() : null,
+    chunkSize: ingest.chunkSize,
+    chunkOverlap: ingest.chunkOverlap,
+    maxFileBytes: ingest.maxFileBytes,
+  };
+}
+
+/**
+ * Plan sync: takes the sync lock (or reports the sync that holds it), lists the origins, diffs them with the
+ * manifest and the table, and stages the jobs in batches for the Map. Nothing is read beyond the listing (local
+ * files are hashed while listed), nothing is embedded, nothing is written to the table.
+ *
+ * A listed document is unchanged when its manifest entry has the same origin version and settings and the table
+ * holds its rows with the entry's content hash; anything else is re-read. An indexed document no origin lists
+ * any more is deleted when an origin of this sync covers it and pruning is on (and always on a rebuild).
+ *
+ * @throws {EmbeddingMismatchError} when the table was built by another embedder (and this is no rebuild), before
+ *   anything is embedded.
+ */
+export async function planSync(
+  services: Pick<IngestServices, 'lock' | 'manifest' | 'staging' | 'origins' | 'connection' | 'embeddings'>,
+  input: unknown,
+  options: PlanSyncOptions,
+): Promise<PlanResult> {
+  const settings = resolveSyncSettings(input, options.ingest);
+  const { executionName, now } = options;
+  const claim = await services.lock().acquire(executionName, now, options.ingest.lockTtlSeconds);
+  if (!claim.acquired) {
+    const since = new Date(claim.acquiredAt).toISOString();
+    return {
+      status: 'busy',
+      heldBy: claim.owner,
+      since,
+      message: `another sync (${claim.owner}, started ${since}) is running; this one wrote nothing`,
+    };
+  }
+  const staging = services.staging();
+  // A retried Plan starts from a clean slate.
+  await staging.deletePrefix(stagingKeys.run(executionName));
+
+  const embeddings = await services.embeddings();
+  const connection = await services.connection();
+  const embedderName = embeddingNameOf(embeddings);
+  let dimensions = embeddingDimensionsOf(embeddings) ?? null;
+  const stored = await storedEmbedder(connection, options.table);
+
+  let indexed = new Map<string, string>();
+  if (settings.rebuild) {
+    for (const source of await sourcesOfAnyTable(connection, options.table)) indexed.set(source, '');
+  } else if (stored !== undefined) {
+    if (dimensions === null) {
+      // Only a table built by another embedder makes this call: to name both dimensions in the error.
+      dimensions =
+        stored.embedderName === embedderName
+          ? stored.dimensions
+          : (await embeddings.embedQuery('dimension probe')).length;
+    }
+    const handle = await openDocumentTable(connection, {
+      table: options.table,
+      embeddings,
+      embedderName,
+      dimensions,
+    });
+    try {
+      if (handle !== undefined) indexed = await listSourceHashes(handle);
+    } finally {
+      handle?.close();
+    }
+  }
+  const manifest = await services.manifest().load();
+
+  const listings: OriginListing[] = [];
+  for (const origin of settings.origins) {
+    listings.push(await services.origins().list(origin, { maxBytes: settings.maxFileBytes }));
+  }
+  const listed = new Map<string, ListedSource>();
+  for (const listing of listings) {
+    for (const entry of listing.sources) if (!listed.has(entry.source)) listed.set(entry.source, entry);
+  }
+
+  const fingerprint = syncFingerprint(settings);
+  const jobs: SyncJob[] = [];
+  const rejected: FailedDocument[] = [];
+  let unchanged = 0;
+  for (const entry of [...listed.values()].sort((a, b) => a.source.localeCompare(b.source))) {
+    if (entry.size > settings.maxFileBytes) {
+      rejected.push({
+        source: entry.source,
+        reason: `the file is ${entry.size} bytes, over the ${settings.maxFileBytes}-byte limit`,
+      });
+      continue;
+    }
+    const known = manifest.get(entry.source);
+    const tableHash = indexed.get(entry.source);
+    const rowsAreCurrent =
+      !settings.rebuild &&
+      known !== undefined &&
+      tableHash === known.contentHash &&
+      known.fingerprint === fingerprint;
+    if (rowsAreCurrent && known.version === entry.version) {
+      unchanged += 1;
+      continue;
+    }
+    jobs.push({
+      source: entry.source,
+      version: entry.version,
+      change: tableHash === undefined ? 'added' : 'updated',
+      ...(rowsAreCurrent
+        ? { reuse: { contentHash: known.contentHash, chunks: known.chunks, collection: known.collection } }
+        : {}),
+    });
+  }
+
+  const gone = [...new Set([...indexed.keys(), ...manifest.keys()])]
+    .filter((source) => !listed.has(source))
+    .sort();
+  const covered = gone.filter((source) => listings.some((listing) => listing.covers(source)));
+  // A rebuild replaces the table: whatever the origins no longer list is gone from it, covered or not.
+  const deletions = settings.rebuild ? gone : settings.prune ? covered : [];
+  const stale = settings.rebuild || settings.prune ? [] : covered;
+
+  if (jobs.length > 0 && dimensions === null) {
+    // An embedder that does not announce its dimension, and no table to read it from: one call, paid only
+    // when there is something to embed anyway.
+    dimensions = (await embeddings.embedQuery('dimension probe')).length;
+  }
+
+  const batchSize = Math.max(options.ingest.batchDocuments, Math.ceil(jobs.length / MAX_BATCHES));
+  const batchCount = Math.ceil(jobs.length / batchSize);
+  for (let batch = 0; batch < batchCount; batch++) {
+    const slice = jobs.slice(batch * batchSize, (batch + 1) * batchSize);
+    await putJson(staging, stagingKeys.jobs(executionName, batch), slice);
+  }
+  const plan: StagedPlan = {
+    executionName,
+    startedAt: now,
+    settings,
+    fingerprint,
+    embedder: { embedderName, dimensions },
+    listed: listed.size,
+    unchanged,
+    jobs: jobs.length,
+    batches: batchCount,
+    deletions,
+    rejected,
+    stale,
+  };
+  await putJson(staging, stagingKeys.plan(executionName), plan);
+  return {
+    status: 'planned',
+    batches: Array.from({ length: batchCount }, (_, i) => i),
+    concurrency: options.ingest.concurrency,
+    listed: listed.size,
+    unchanged,
+    changed: jobs.length,
+    deleting: deletions.length,
+    rejected: rejected.length,
+  };
+}

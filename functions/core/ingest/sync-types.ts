@@ -1,0 +1,302 @@
+import { createHash } from 'node:crypto';
+import type { EnsureIndexesResult } from '../vector-store/document-table';
+
+/**
+ * The documents the ingest steps exchange. What travels in the state machine's state is small by construction
+ * (counts and batch numbers); everything sized by the corpus (the plan's job lists, the embedded rows, the
+ * failures) is staged in the {@link StagingStore} under the execution's name, and the full report is kept there.
+ */
+
+/** What a sync is started with: the execution input. An empty input syncs `INGEST_ORIGINS`, pruning. */
+export interface SyncRequest {
+  /** Local folders, files or globs, and `s3://bucket/prefix` URIs. @default INGEST_ORIGINS */
+  origins?: string[];
+  /** Remove indexed documents that an origin covers but no longer lists. @default true */
+  prune?: boolean;
+  /** Drop the table and re-embed everything (after changing the embedding model). @default false */
+  rebuild?: boolean;
+  /** The collection of documents whose front matter names none. */
+  collection?: string;
+}
+
+/** The request with its defaults applied, and the splitting settings in force. */
+export interface SyncSettings {
+  origins: string[];
+  prune: boolean;
+  rebuild: boolean;
+  collection: string | null;
+  chunkSize: number;
+  chunkOverlap: number;
+  maxFileBytes: number;
+}
+
+/** A document that was not indexed, and why, as the report lists it. */
+export interface FailedDocument {
+  source: string;
+  reason: string;
+}
+
+/**
+ * A document's failure as Commit applies it: a document whose content cannot be indexed (empty, binary, not
+ * UTF-8, too large, of an unsupported type) no longer has what its old chunks said, so they are removed; one
+ * that could not be read, or whose batch failed, keeps its old chunks until a sync reads it.
+ */
+export interface FailedOutcome extends FailedDocument {
+  status: 'failed';
+  keepsOldChunks: boolean;
+}
+
+/** One document Plan found changed (or new), for a batch to load, split and embed. */
+export interface SyncJob {
+  source: string;
+  version: string;
+  change: 'added' | 'updated';
+  /**
+   * Set when the table's rows of this source are still right if its bytes hash to `contentHash`: only its
+   * origin's change token moved (a `touch`, an identical upload). The batch then embeds nothing.
+   */
+  reuse?: { contentHash: string; chunks: number; collection: string | null };
+}
+
+/** The plan, staged by Plan for the other steps. */
+export interface StagedPlan {
+  executionName: string;
+  startedAt: number;
+  settings: SyncSettings;
+  fingerprint: string;
+  /** The embedder the table is (to be) built with; `dimensions` is null only when nothing is to be embedded. */
+  embedder: { embedderName: string; dimensions: number | null };
+  listed: number;
+  unchanged: number;
+  jobs: number;
+  batches: number;
+  /** Indexed sources to remove: gone from an origin covering them (pruning), or everything else on a rebuild. */
+  deletions: string[];
+  /** Listed documents rejected before reading (over the size limit). */
+  rejected: FailedDocument[];
+  /** Indexed sources gone from an origin covering them, kept because pruning is off. */
+  stale: string[];
+}
+
+/** What a batch did with one document. */
+export type DocumentOutcome =
+  | {
+      status: 'indexed';
+      source: string;
+      change: 'added' | 'updated';
+      version: string;
+      contentHash: string;
+      collection: string | null;
+      chunks: number;
+    }
+  | {
+      status: 'unchanged';
+      source: string;
+      version: string;
+      contentHash: string;
+      collection: string | null;
+      chunks: number;
+    }
+  | FailedOutcome;
+
+/** A row as staged: its vector as base64 of little-endian float32, a quarter the size of JSON numbers. */
+export interface StagedRow {
+  id: string;
+  vector: string;
+  text: string;
+  source: string;
+  title: string;
+  heading: string;
+  collection: string | null;
+  contentHash: string;
+  updatedAt: number;
+}
+
+/** A batch's staged result. */
+export interface StagedBatch {
+  batch: number;
+  outcomes: DocumentOutcome[];
+  rows: StagedRow[];
+}
+
+/** A batch that failed after its retries, staged by "Record the failed batch". */
+export interface StagedBatchFailure {
+  batch: number;
+  error: string;
+}
+
+/** Plan's result in the state. */
+export type PlanResult =
+  | {
+      status: 'busy';
+      /** The execution holding the lock. */
+      heldBy: string;
+      since: string;
+      message: string;
+    }
+  | {
+      status: 'planned';
+      /** The batch numbers the Map iterates over. */
+      batches: number[];
+      /** The Map's MaxConcurrency. */
+      concurrency: number;
+      listed: number;
+      unchanged: number;
+      changed: number;
+      deleting: number;
+      rejected: number;
+    };
+
+/** A batch's result in the state (the Map discards it; Commit reads what was staged). */
+export interface BatchResult {
+  batch: number;
+  documents: number;
+  indexed: number;
+  unchanged: number;
+  failed: number;
+  embeddedChunks: number;
+  embeddingRequests: number;
+}
+
+/** One change to the table, for the report. */
+export interface SourceChange {
+  source: string;
+  change: 'added' | 'updated' | 'deleted';
+  chunks: number;
+}
+
+/** The sync's counts: documents in the first five, rows in the last two. */
+export interface SyncCounts {
+  added: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  failed: number;
+  /** Rows in the table after the sync. */
+  chunks: number;
+  /** Rows embedded by this sync. */
+  embeddedChunks: number;
+}
+
+/** Commit's result in the state. */
+export interface CommitResult extends SyncCounts {
+  /** Whether the table was written (Optimize skips compaction otherwise). */
+  written: boolean;
+  stale: number;
+}
+
+/** Commit's details, staged for Report. */
+export interface StagedCommit extends CommitResult {
+  failedDocuments: FailedDocument[];
+  changes: SourceChange[];
+  staleSources: string[];
+}
+
+/** Optimize's result in the state. */
+export interface OptimizeResult {
+  status: 'optimized' | 'skipped';
+  rows: number;
+  fullText: EnsureIndexesResult['fullText'];
+  vector: EnsureIndexesResult['vector'];
+  compacted: boolean;
+  oldVersionsRemoved: number;
+}
+
+/** A step's error as a Catch records it. */
+export interface StepError {
+  Error?: string;
+  Cause?: string;
+}
+
+/** The sync's report: the execution's output (with `failed` capped) and, whole, `reports/<execution>.json`. */
+export interface SyncReport extends Omit<SyncCounts, 'failed'> {
+  status: 'committed' | 'failed';
+  executionName: string;
+  origins: string[];
+  startedAt: string;
+  ms: number;
+  failed: FailedDocument[];
+  failedCount: number;
+  /** Indexed documents gone from their origin and kept because pruning was off. */
+  stale: number;
+  /** What changed, source by source (in the staged report only). */
+  changes?: SourceChange[];
+  /** The stale documents themselves (in the staged report only). */
+  staleSources?: string[];
+  optimize?: OptimizeResult | { error: string };
+  error?: string;
+}
+
+/** Where one execution's objects live in the staging store. */
+export const stagingKeys = {
+  run: (executionName: string) => `runs/${executionName}/`,
+  plan: (executionName: string) => `runs/${executionName}/plan.json`,
+  jobs: (executionName: string, batch: number) => `runs/${executionName}/jobs/${pad(batch)}.json`,
+  batch: (executionName: string, batch: number) => `runs/${executionName}/batches/${pad(batch)}.json`,
+  batchFailure: (executionName: string, batch: number) =>
+    `runs/${executionName}/batches/${pad(batch)}.failed.json`,
+  commit: (executionName: string) => `runs/${executionName}/commit.json`,
+  report: (executionName: string) => `reports/${executionName}.json`,
+};
+
+function pad(batch: number): string {
+  return String(batch).padStart(5, '0');
+}
+
+/** Bumped when splitting changes in a way that should re-index every document. */
+const SPLITTER_VERSION = 1;
+
+/**
+ * What, besides a document's bytes, decides its chunks: a document indexed with other settings is re-indexed
+ * even though its bytes did not change.
+ */
+export function syncFingerprint(settings: Pick<SyncSettings, 'chunkSize' | 'chunkOverlap' | 'collection'>) {
+  return createHash('sha256')
+    .update(
+      JSON.stringify([SPLITTER_VERSION, settings.chunkSize, settings.chunkOverlap, settings.collection]),
+    )
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/** A failure's reason without the source name that load and read messages start with. */
+export function reasonWithoutSource(source: string, message: string): string {
+  return message.startsWith(`${source}: `) ? message.slice(source.length + 2) : message;
+}
+
+/** The message of a Catch's error: the Lambda error's `errorMessage` when its Cause is Lambda's JSON. */
+export function describeStepError(error: StepError | undefined, maxChars = 500): string {
+  const cause = error?.Cause ?? '';
+  let message = cause;
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed?.errorMessage === 'string') message = parsed.errorMessage;
+  } catch {
+    // The local executor's Cause is the message itself.
+  }
+  const text = message.trim() === '' ? (error?.Error ?? 'unknown error') : message.trim();
+  return text.length > maxChars ? `${text.slice(0, maxChars - 1)}…` : text;
+}
+
+/** Rows as staged: vectors packed as base64 float32. */
+export function toStagedRow(row: {
+  id: string;
+  vector: number[];
+  text: string;
+  source: string;
+  title: string;
+  heading: string;
+  collection: string | null;
+  contentHash: string;
+  updatedAt: number;
+}): StagedRow {
+  return { ...row, vector: Buffer.from(new Float32Array(row.vector).buffer).toString('base64') };
+}
+
+/** A staged row back as a table row. */
+export function fromStagedRow(row: StagedRow) {
+  const bytes = Buffer.from(row.vector, 'base64');
+  // Copied out of the Buffer pool, whose offsets need not be 4-byte aligned.
+  const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  return { ...row, vector: Array.from(floats) };
+}

@@ -1,0 +1,15 @@
+import { defineIngestStep, type IngestStepInput } from './core/ingest/ingest-step';
+import { optimizeSync } from './core/ingest/optimize-sync';
+
+/** Optimize: full-text index, vector index past the threshold, compaction and old-version cleanup. */
+export const { createHandler, handler } = defineIngestStep(
+  'Optimize',
+  (context, input: IngestStepInput & { written?: boolean }) =>
+    optimizeSync(context.services, input.executionName, {
+      now: context.now(),
+      table: context.config.vectorStore.table,
+      written: input.written === true,
+      vectorIndexMinRows: context.config.ingest.vectorIndexMinRows,
+      keepVersionsSeconds: context.config.ingest.keepVersionsSeconds,
+    }),
+);

@@ -1,0 +1,260 @@
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { type Env, loadConfig } from '../../functions/core/config';
+import { DocumentOrigins, LocalFileOrigin, S3Origin } from '../../functions/core/ingest/document-origins';
+import {
+  createIngestServices,
+  createS3Client,
+  type IngestServices,
+} from '../../functions/core/ingest/ingest-services';
+import { MemoryManifestStore } from '../../functions/core/ingest/manifest-store';
+import { getJson, MemoryStagingStore } from '../../functions/core/ingest/staging-store';
+import { MemorySyncLock } from '../../functions/core/ingest/sync-lock';
+import {
+  type BatchResult,
+  type PlanResult,
+  type SyncReport,
+  type SyncRequest,
+  stagingKeys,
+} from '../../functions/core/ingest/sync-types';
+import { createRuntime, type Runtime } from '../../functions/core/runtime';
+import { ingestFunctions } from '../../functions/ingest-functions';
+import { ensureConversationTable, type LocalDynamo, startDynalite } from './dynamodb-local';
+import {
+  type ExecutionRecord,
+  type LocalStepFunctions,
+  startLocalStepFunctions,
+  type TaskHandler,
+} from './step-functions-local';
+
+/**
+ * The ingest state machine on loopback: statemachine/ingest.asl.json in the local executor, each Task mapped to
+ * the handler module its Lambda runs (`functions/ingest-functions.ts`), the manifest and the lock in dynalite (or
+ * in memory), rows staged in a local directory, LanceDB wherever `LANCEDB_URI` says. `npm run ingest`, the demo
+ * and the tests all sync through it.
+ */
+
+export const INGEST_DEFINITION = resolve(__dirname, '../../statemachine/ingest.asl.json');
+const REPO_ROOT = resolve(__dirname, '../..');
+const TABLE_NAME = 'slack-rag-bot-conversations';
+const MACHINE_NAME = 'ingest';
+
+/** What a local sync reports as it goes, for a progress bar. */
+export type IngestProgress =
+  | { type: 'planned'; plan: PlanResult }
+  | { type: 'batch'; result: BatchResult }
+  | { type: 'batch-failed'; batch: number }
+  | { type: 'step'; step: 'Commit' | 'Optimize'; phase: 'started' | 'done' };
+
+export interface LocalIngestOptions {
+  /** The LanceDB database (a directory, or an s3:// URI). */
+  lancedbUri: string;
+  /** Where batches stage their rows: a directory (or an s3:// URI); in memory when unset. */
+  stagingUri?: string;
+  /** What local source names are relative to. @default the working directory */
+  baseDir?: string;
+  /** Extra configuration, as environment variables (provider, model, INGEST_* tuning, S3_ENDPOINT…). */
+  env?: Env;
+  /**
+   * Where the manifest and the lock live: `memory` (no DynamoDB at all), dynalite in memory (`dynalite`, the
+   * default), or dynalite kept in a directory (`{ path }`, so the manifest survives between runs).
+   */
+  store?: 'memory' | 'dynalite' | { path: string };
+  /** Shortens the ASL's Retry pauses (tests); unset, they run as written. */
+  retryIntervalMs?: number;
+  /** Called as the sync progresses. */
+  onProgress?: (event: IngestProgress) => void;
+}
+
+/** One local sync: the execution, and its report as the execution returned it and as staged in full. */
+export interface LocalSyncResult {
+  execution: ExecutionRecord;
+  /** `busy` when another sync held the lock; `committed` or `failed` otherwise. */
+  status: 'committed' | 'failed' | 'busy';
+  /** The full report (every failure, every change); absent when the sync was busy. */
+  report?: SyncReport;
+  /** Plan's answer when the sync found another one running. */
+  busy?: Extract<PlanResult, { status: 'busy' }>;
+  /** The error that failed the execution, if it failed. */
+  error?: string;
+}
+
+export interface LocalIngest {
+  stepFunctions: LocalStepFunctions;
+  runtime: Runtime;
+  services: IngestServices;
+  /** The configuration environment every step runs with. */
+  env: Env;
+  /** Starts a sync through the local Step Functions endpoint (the unchanged SDK call) and waits for its end. */
+  sync(request: SyncRequest, options?: { name?: string }): Promise<LocalSyncResult>;
+  /** Starts a sync without waiting; `done` resolves as `sync` does. */
+  start(
+    request: SyncRequest,
+    options?: { name?: string },
+  ): Promise<{ name: string; done: Promise<LocalSyncResult> }>;
+  close(): Promise<void>;
+}
+
+/** A fresh execution name, sortable by time: `ingest-20261124T040506123Z-1a2b3c`. */
+export function newExecutionName(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:.]/g, '');
+  return `ingest-${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+export async function startLocalIngest(options: LocalIngestOptions): Promise<LocalIngest> {
+  const storeMode = options.store ?? 'dynalite';
+  let dynamo: LocalDynamo | undefined;
+  if (storeMode !== 'memory') {
+    dynamo = await startDynalite({ path: storeMode === 'dynalite' ? undefined : storeMode.path });
+    await ensureConversationTable(dynamo.endpoint, TABLE_NAME);
+  }
+
+  // Handlers are bound once the runtime exists, which needs the Step Functions endpoint first.
+  const bound: Partial<Record<string, TaskHandler>> = {};
+  const taskHandlers = Object.fromEntries(
+    Object.keys(ingestFunctions).map((placeholder) => [
+      placeholder,
+      (input: unknown) => {
+        const handler = bound[placeholder];
+        if (!handler) throw new Error(`${placeholder} is not bound`);
+        return handler(input);
+      },
+    ]),
+  );
+  const stepFunctions = await startLocalStepFunctions({
+    machines: [{ name: MACHINE_NAME, definitionFile: INGEST_DEFINITION, handlers: taskHandlers }],
+    retryIntervalMs: options.retryIntervalMs,
+  });
+
+  const env: Env = {
+    LOG_LEVEL: 'silent',
+    ...options.env,
+    ...(options.env?.AWS_REGION === undefined ? { AWS_REGION: 'us-east-1' } : {}),
+    CONVERSATION_TABLE: TABLE_NAME,
+    SFN_ENDPOINT: stepFunctions.endpoint,
+    LANCEDB_URI: options.lancedbUri,
+    ...(options.stagingUri !== undefined ? { INGEST_STAGING_URI: options.stagingUri } : {}),
+    ...(dynamo !== undefined ? { DYNAMODB_ENDPOINT: dynamo.endpoint } : {}),
+  };
+  const runtime = createRuntime(loadConfig(env));
+  const constant =
+    <T>(value: T) =>
+    () =>
+      value;
+  const s3 = memoS3(runtime);
+  const services = createIngestServices(runtime, {
+    ...(storeMode === 'memory'
+      ? { manifest: constant(new MemoryManifestStore()), lock: constant(new MemorySyncLock()) }
+      : {}),
+    ...(options.stagingUri === undefined ? { staging: constant(new MemoryStagingStore()) } : {}),
+    ...(options.baseDir !== undefined
+      ? {
+          origins: constant(
+            new DocumentOrigins([new S3Origin(s3.client), new LocalFileOrigin(options.baseDir)]),
+          ),
+        }
+      : {}),
+  });
+  const progress = options.onProgress ?? (() => undefined);
+  for (const [placeholder, spec] of Object.entries(ingestFunctions)) {
+    // The module CDK bundles for this placeholder: one list, so both runtimes run the same code.
+    const module = require(resolve(REPO_ROOT, spec.entry)) as {
+      createHandler(rt: Runtime, services: IngestServices): TaskHandler;
+    };
+    bound[placeholder] = reporting(placeholder, module.createHandler(runtime, services), progress);
+  }
+
+  const executionsByName = new Map<string, ExecutionRecord>();
+  async function start(request: SyncRequest, startOptions: { name?: string } = {}) {
+    const name = startOptions.name ?? newExecutionName();
+    await runtime.sfnClient().send(
+      new StartExecutionCommand({
+        stateMachineArn: stepFunctions.arnOf(MACHINE_NAME),
+        name,
+        input: JSON.stringify(request),
+      }),
+    );
+    const execution = stepFunctions.executions.find((e) => e.name === name);
+    if (execution === undefined) throw new Error(`the execution ${name} did not start`);
+    executionsByName.set(name, execution);
+    return { name, done: finish(execution) };
+  }
+
+  async function finish(execution: ExecutionRecord): Promise<LocalSyncResult> {
+    await execution.done;
+    const output = execution.output as (PlanResult & { status: string }) | undefined;
+    if (execution.status === 'SUCCEEDED' && output?.status === 'busy') {
+      return { execution, status: 'busy', busy: output as Extract<PlanResult, { status: 'busy' }> };
+    }
+    const report = await getJson<SyncReport>(services.staging(), stagingKeys.report(execution.name));
+    if (execution.status === 'SUCCEEDED') {
+      return { execution, status: report?.status ?? 'failed', report };
+    }
+    return {
+      execution,
+      status: 'failed',
+      report,
+      error: report?.error ?? execution.cause ?? execution.error ?? 'the sync failed',
+    };
+  }
+
+  return {
+    stepFunctions,
+    runtime,
+    services,
+    env,
+    start,
+    async sync(request, syncOptions) {
+      return (await start(request, syncOptions)).done;
+    },
+    async close() {
+      await stepFunctions.close();
+      services.close();
+      s3.destroy();
+      runtime.sfnClient().destroy();
+      if (dynamo !== undefined) {
+        runtime.documentClient().destroy();
+        await dynamo.close();
+      }
+    },
+  };
+}
+
+/** An S3 client made on first use, for the origins of a sync whose local files are not in the working directory. */
+function memoS3(runtime: Runtime): { client: () => S3Client; destroy(): void } {
+  let client: S3Client | undefined;
+  return {
+    client: () => {
+      client ??= createS3Client(runtime.config);
+      return client;
+    },
+    destroy: () => client?.destroy(),
+  };
+}
+
+/** Wraps a step's handler to report its progress. */
+function reporting(
+  placeholder: string,
+  handler: TaskHandler,
+  progress: (event: IngestProgress) => void,
+): TaskHandler {
+  const step = { IngestCommitFunctionArn: 'Commit', IngestOptimizeFunctionArn: 'Optimize' } as const;
+  return async (input) => {
+    const named = step[placeholder as keyof typeof step];
+    if (named) progress({ type: 'step', step: named, phase: 'started' });
+    try {
+      const output = await handler(input);
+      if (placeholder === 'IngestPlanFunctionArn') progress({ type: 'planned', plan: output as PlanResult });
+      if (placeholder === 'IngestBatchFunctionArn')
+        progress({ type: 'batch', result: output as BatchResult });
+      return output;
+    } finally {
+      if (placeholder === 'IngestBatchFailedFunctionArn') {
+        progress({ type: 'batch-failed', batch: (input as { batch: number }).batch });
+      }
+      if (named) progress({ type: 'step', step: named, phase: 'done' });
+    }
+  };
+}
