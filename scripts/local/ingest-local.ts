@@ -64,6 +64,8 @@ export interface LocalIngestOptions {
   store?: 'memory' | 'dynalite' | { path: string };
   /** Shortens the ASL's Retry pauses (tests); unset, they run as written. */
   retryIntervalMs?: number;
+  /** Replaces any of the services (tests: an origin that fails as a real one would). */
+  services?: Partial<Omit<IngestServices, 'close'>>;
   /** Called as the sync progresses. */
   onProgress?: (event: IngestProgress) => void;
 }
@@ -156,6 +158,7 @@ export async function startLocalIngest(options: LocalIngestOptions): Promise<Loc
           ),
         }
       : {}),
+    ...options.services,
   });
   const progress = options.onProgress ?? (() => undefined);
   for (const [placeholder, spec] of Object.entries(ingestFunctions)) {

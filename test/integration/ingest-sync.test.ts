@@ -1,0 +1,493 @@
+import { chmod, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DocumentOrigins, LocalFileOrigin } from '../../functions/core/ingest/document-origins';
+import { askThroughSlack } from '../../scripts/local/ask-client';
+import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
+import { startLocalStack } from '../../scripts/local/stack';
+import {
+  embeddingRequests,
+  fakeOpenAIEnv,
+  ingestWorkspace,
+  readRows,
+  type StoredRow,
+  writeFiles,
+} from '../support/ingest';
+
+/**
+ * The ingest state machine (statemachine/ingest.asl.json) run by the local executor, each Task on the handler
+ * module its Lambda runs, the manifest and the lock in dynalite, LanceDB in a temporary directory, and the
+ * embeddings through the real OpenAI client against the fake OpenAI server, which counts every call.
+ */
+
+let fake: FakeOpenAI;
+let workspace: Awaited<ReturnType<typeof ingestWorkspace>>;
+
+beforeAll(async () => {
+  fake = await startFakeOpenAI();
+});
+
+afterAll(async () => {
+  await fake.close();
+});
+
+beforeEach(async () => {
+  fake.requests.splice(0);
+  workspace = await ingestWorkspace();
+});
+
+afterEach(async () => {
+  await workspace.remove();
+});
+
+function bySource(rows: StoredRow[]): Map<string, StoredRow[]> {
+  const map = new Map<string, StoredRow[]>();
+  for (const row of rows) map.set(row.source, [...(map.get(row.source) ?? []), row]);
+  return map;
+}
+
+describe('an incremental sync', () => {
+  it('embeds a folder once, then makes no embedding call for the unchanged corpus and leaves the same rows', async () => {
+    // Arrange
+    const ingest = await workspace.start({ env: fakeOpenAIEnv(fake) });
+    try {
+      const first = await ingest.sync({ origins: ['docs'], prune: false });
+      const rowsAfterFirst = await readRows(workspace.lancedbUri);
+      const callsAfterFirst = embeddingRequests(fake).length;
+
+      // Act
+      const second = await ingest.sync({ origins: ['docs'], prune: false });
+
+      // Assert
+      expect(first.status).toBe('committed');
+      expect(first.report).toMatchObject({ added: 4, updated: 0, unchanged: 0, deleted: 0, failedCount: 0 });
+      expect(first.report?.chunks).toBe(rowsAfterFirst.length);
+      expect(first.report?.embeddedChunks).toBe(rowsAfterFirst.length);
+      expect(callsAfterFirst).toBeGreaterThan(0);
+      expect(second.status).toBe('committed');
+      expect(second.report).toMatchObject({
+        added: 0,
+        updated: 0,
+        unchanged: 4,
+        deleted: 0,
+        embeddedChunks: 0,
+      });
+      expect(embeddingRequests(fake).length).toBe(callsAfterFirst);
+      expect(await readRows(workspace.lancedbUri)).toEqual(rowsAfterFirst);
+      expect(new Set(rowsAfterFirst.map((r) => r.source))).toEqual(
+        new Set([
+          'docs/expense-policy.md',
+          'docs/leave-policy-ja.md',
+          'docs/onboarding.md',
+          'docs/vpn-guide.md',
+        ]),
+      );
+    } finally {
+      await ingest.close();
+    }
+  });
+
+  it('replaces only the chunks of an edited document, embedding only that document', async () => {
+    // Arrange
+    const ingest = await workspace.start({ env: fakeOpenAIEnv(fake) });
+    try {
+      await ingest.sync({ origins: ['docs'], prune: false });
+      const before = bySource(await readRows(workspace.lancedbUri));
+      fake.requests.splice(0);
+      await writeFile(
+        join(workspace.root, 'docs/vpn-guide.md'),
+        '# VPN guide\n\n## Rotating your VPN key\n\nRotate the key every 45 days with `corpvpn rotate-key --now`.\n',
+      );
+
+      // Act
+      const result = await ingest.sync({ origins: ['docs'], prune: false });
+
+      // Assert
+      const after = bySource(await readRows(workspace.lancedbUri));
+      expect(result.report).toMatchObject({ added: 0, updated: 1, unchanged: 3, deleted: 0 });
+      expect(result.report?.changes).toEqual([{ source: 'docs/vpn-guide.md', change: 'updated', chunks: 1 }]);
+      const vpn = after.get('docs/vpn-guide.md') ?? [];
+      expect(vpn).toHaveLength(1);
+      expect(vpn[0]?.text).toContain('every 45 days');
+      for (const source of ['docs/expense-policy.md', 'docs/leave-policy-ja.md', 'docs/onboarding.md']) {
+        expect(after.get(source)).toEqual(before.get(source));
+      }
+      const inputs = embeddingRequests(fake).flatMap((r) => r.inputs);
+      expect(inputs).toHaveLength(1);
+      expect(inputs[0]).toContain('every 45 days');
+    } finally {
+      await ingest.close();
+    }
+  });
+
+  it('never shows a reader an edited document without chunks while its new ones are committed', async () => {
+    // Arrange
+    const ingest = await workspace.start();
+    try {
+      await ingest.sync({ origins: ['docs'], prune: false });
+      await writeFile(
+        join(workspace.root, 'docs/onboarding.md'),
+        '# Onboarding\n\nDay one: collect your badge.\n',
+      );
+      const counts: number[] = [];
+      let syncing = true;
+      const reader = (async () => {
+        while (syncing) {
+          const rows = await readRows(workspace.lancedbUri);
+          counts.push(rows.filter((r) => r.source === 'docs/onboarding.md').length);
+        }
+      })();
+
+      // Act
+      const result = await ingest.sync({ origins: ['docs'], prune: false });
+      syncing = false;
+      await reader;
+
+      // Assert
+      expect(result.report?.updated).toBe(1);
+      expect(counts.length).toBeGreaterThan(0);
+      expect(counts.every((count) => count > 0)).toBe(true);
+    } finally {
+      await ingest.close();
+    }
+  });
+
+  it('removes a deleted document with pruning, and only reports it as stale without', async () => {
+    // Arrange
+    const ingest = await workspace.start();
+    try {
+      await ingest.sync({ origins: ['docs'], prune: false });
+      await rm(join(workspace.root, 'docs/expense-policy.md'));
+
+      // Act
+      const kept = await ingest.sync({ origins: ['docs'], prune: false });
+      const rowsKept = await readRows(workspace.lancedbUri);
+      const pruned = await ingest.sync({ origins: ['docs'], prune: true });
+      const rowsPruned = await readRows(workspace.lancedbUri);
+
+      // Assert
+      expect(kept.report).toMatchObject({ deleted: 0, unchanged: 3, stale: 1 });
+      expect(kept.report?.staleSources).toEqual(['docs/expense-policy.md']);
+      expect(rowsKept.some((r) => r.source === 'docs/expense-policy.md')).toBe(true);
+      expect(pruned.report).toMatchObject({ deleted: 1, unchanged: 3, stale: 0, embeddedChunks: 0 });
+      expect(pruned.report?.changes).toEqual([
+        { source: 'docs/expense-policy.md', change: 'deleted', chunks: 0 },
+      ]);
+      expect(rowsPruned.some((r) => r.source === 'docs/expense-policy.md')).toBe(false);
+      expect(rowsPruned).toEqual(rowsKept.filter((r) => r.source !== 'docs/expense-policy.md'));
+    } finally {
+      await ingest.close();
+    }
+  });
+
+  it('prunes only under the origins it syncs: documents from another folder stay', async () => {
+    // Arrange
+    await writeFiles(workspace.root, { 'wiki/faq.md': '# FAQ\n\nThe office opens at 9.\n' });
+    const ingest = await workspace.start();
+    try {
+      await ingest.sync({ origins: ['docs', 'wiki'], prune: false });
+
+      // Act
+      const result = await ingest.sync({ origins: ['wiki'], prune: true });
+
+      // Assert
+      expect(result.report).toMatchObject({ deleted: 0, unchanged: 1 });
+      expect(new Set((await readRows(workspace.lancedbUri)).map((r) => r.source)).size).toBe(5);
+    } finally {
+      await ingest.close();
+    }
+  });
+
+  it('reports every bad input with its reason and indexes the rest', async () => {
+    // Arrange
+    await writeFiles(workspace.root, {
+      'docs/empty.md': '',
+      'docs/blank.txt': '  \n\n ',
+      'docs/binary.md': new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x00, 0x00, 0x1a, 0x0a]),
+      'docs/latin1.txt': new Uint8Array([0x63, 0x61, 0x66, 0xe9, 0x0a]),
+      'docs/huge.md': `# Huge\n\n${'word '.repeat(2_000)}`,
+      'docs/secret.md': '# Secret\n\nNobody may read this.\n',
+    });
+    const unreadable = join(workspace.root, 'docs/secret.md');
+    await chmod(unreadable, 0o000);
+    const ingest = await workspace.start({
+      env: { INGEST_MAX_FILE_BYTES: '5000' },
+      // Root reads any file whatever its mode: the origin then applies the check the OS applies to everyone else.
+      services: process.getuid?.() === 0 ? { origins: () => permissionCheckingOrigins(workspace.root) } : {},
+    });
+    try {
+      // Act
+      const result = await ingest.sync({ origins: ['docs'], prune: false });
+
+      // Assert
+      expect(result.status).toBe('committed');
+      expect(result.report?.added).toBe(4);
+      const reasons = Object.fromEntries((result.report?.failed ?? []).map((f) => [f.source, f.reason]));
+      expect(reasons).toEqual({
+        'docs/binary.md': expect.stringMatching(/binary/),
+        'docs/blank.txt': expect.stringMatching(/no text/),
+        'docs/empty.md': expect.stringMatching(/empty/),
+        'docs/huge.md': expect.stringMatching(/over the 5000-byte limit/),
+        'docs/latin1.txt': expect.stringMatching(/not valid UTF-8/),
+        'docs/secret.md': expect.stringMatching(/permission denied/),
+      });
+      const sources = new Set((await readRows(workspace.lancedbUri)).map((r) => r.source));
+      expect(sources).toEqual(
+        new Set([
+          'docs/expense-policy.md',
+          'docs/leave-policy-ja.md',
+          'docs/onboarding.md',
+          'docs/vpn-guide.md',
+        ]),
+      );
+    } finally {
+      await chmod(unreadable, 0o644);
+      await ingest.close();
+    }
+  });
+
+  it("removes the old chunks of a document whose content can no longer be indexed, and keeps an unreadable one's", async () => {
+    // Arrange
+    await writeFiles(workspace.root, { 'docs/notes.md': '# Notes\n\nKeep these.\n' });
+    const ingest = await workspace.start({
+      services: process.getuid?.() === 0 ? { origins: () => permissionCheckingOrigins(workspace.root) } : {},
+    });
+    const notes = join(workspace.root, 'docs/notes.md');
+    try {
+      await ingest.sync({ origins: ['docs'], prune: false });
+      await writeFile(join(workspace.root, 'docs/onboarding.md'), new Uint8Array([0xff, 0xfe, 0x00, 0x41]));
+      await writeFile(notes, '# Notes\n\nChanged, but unreadable.\n');
+      await chmod(notes, 0o000);
+
+      // Act
+      const result = await ingest.sync({ origins: ['docs'], prune: false });
+
+      // Assert
+      const rows = await readRows(workspace.lancedbUri);
+      expect(result.report?.failed.map((f) => f.source).sort()).toEqual([
+        'docs/notes.md',
+        'docs/onboarding.md',
+      ]);
+      expect(rows.some((r) => r.source === 'docs/onboarding.md')).toBe(false);
+      expect(rows.filter((r) => r.source === 'docs/notes.md').map((r) => r.text)).toEqual(['Keep these.']);
+    } finally {
+      await chmod(notes, 0o644);
+      await ingest.close();
+    }
+  });
+
+  it('gives a document without a collection in its front matter the collection of the sync, and re-indexes when it changes', async () => {
+    // Arrange
+    await writeFiles(workspace.root, {
+      'hr/pay.md': '# Pay\n\nSalaries are paid on the 25th.\n',
+      'hr/tagged.md': '---\ncollection: public\n---\n# Tagged\n\nThe canteen opens at noon.\n',
+    });
+    const ingest = await workspace.start();
+    try {
+      // Act
+      await ingest.sync({ origins: ['hr'], prune: false, collection: 'people' });
+      const first = await readRows(workspace.lancedbUri);
+      const moved = await ingest.sync({ origins: ['hr'], prune: false, collection: 'people-ops' });
+      const second = await readRows(workspace.lancedbUri);
+
+      // Assert
+      expect(first.map((r) => [r.source, r.collection])).toEqual([
+        ['hr/pay.md', 'people'],
+        ['hr/tagged.md', 'public'],
+      ]);
+      expect(moved.report).toMatchObject({ updated: 2, unchanged: 0 });
+      expect(second.map((r) => r.collection)).toEqual(['people-ops', 'public']);
+    } finally {
+      await ingest.close();
+    }
+  });
+});
+
+describe('the embedder recorded with the table', () => {
+  it('refuses a sync with another embedder, naming --rebuild, and rebuilds with it', async () => {
+    // Arrange
+    const first = await workspace.start({ env: { OPENAI_EMBEDDING_MODEL: 'local-hash-512' } });
+    await first.sync({ origins: ['docs'], prune: false }).finally(() => first.close());
+    const rowsBefore = await readRows(workspace.lancedbUri);
+    const other = await workspace.start({ env: { OPENAI_EMBEDDING_MODEL: 'local-hash-256' } });
+    try {
+      // Act
+      const refused = await other.sync({ origins: ['docs'], prune: false });
+      const rowsAfterRefusal = await readRows(workspace.lancedbUri);
+      const rebuilt = await other.sync({ origins: ['docs'], prune: false, rebuild: true });
+      const again = await other.sync({ origins: ['docs'], prune: false });
+
+      // Assert
+      expect(refused.status).toBe('failed');
+      expect(refused.error).toMatch(/local-hash-512.*local-hash-256.*npm run ingest -- --rebuild/s);
+      expect(refused.execution.trace.map((t) => t.state)).not.toContain('Commit');
+      expect(rowsAfterRefusal).toEqual(rowsBefore);
+      expect(rebuilt.status).toBe('committed');
+      expect(rebuilt.report).toMatchObject({ updated: 4, added: 0, deleted: 0 });
+      expect(again.report).toMatchObject({ unchanged: 4, embeddedChunks: 0 });
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('the sync lock', () => {
+  it('lets a second sync started while one runs exit without writing', async () => {
+    // Arrange
+    const ingest = await workspace.start();
+    try {
+      // Act
+      const [a, b] = await Promise.all([
+        ingest.start({ origins: ['docs'], prune: false }),
+        ingest.start({ origins: ['docs'], prune: false }),
+      ]);
+      const results = await Promise.all([a.done, b.done]);
+      const after = await ingest.sync({ origins: ['docs'], prune: false });
+
+      // Assert
+      const statuses = results.map((r) => r.status).sort();
+      expect(statuses).toEqual(['busy', 'committed']);
+      const busy = results.find((r) => r.status === 'busy');
+      const winner = results.find((r) => r.status === 'committed');
+      expect(busy?.busy?.heldBy).toBe(winner?.execution.name);
+      expect(busy?.busy?.message).toMatch(/another sync .* is running; this one wrote nothing/);
+      expect(busy?.execution.status).toBe('SUCCEEDED');
+      expect(busy?.execution.trace.map((t) => t.state)).toEqual([
+        'Plan sync',
+        'Is another sync running?',
+        'Another sync is running',
+      ]);
+      expect(winner?.report?.added).toBe(4);
+      // The lock was released: the next sync runs.
+      expect(after.status).toBe('committed');
+    } finally {
+      await ingest.close();
+    }
+  });
+
+  it('is released when a sync fails, so the next one need not wait for its TTL', async () => {
+    // Arrange
+    const ingest = await workspace.start();
+    try {
+      // Act
+      const failed = await ingest.sync({ origins: ['no-such-folder'], prune: true });
+      const next = await ingest.sync({ origins: ['docs'], prune: false });
+
+      // Assert
+      expect(failed.status).toBe('failed');
+      expect(failed.error).toMatch(/no such file or folder: no-such-folder/);
+      expect(failed.execution.status).toBe('FAILED');
+      expect(next.status).toBe('committed');
+    } finally {
+      await ingest.close();
+    }
+  });
+});
+
+describe('embedding within the provider limits', () => {
+  it('waits out a 429 for its Retry-After and commits', async () => {
+    // Arrange
+    fake.failNext({ status: 429, retryAfterSeconds: 1, path: '/v1/embeddings' });
+    const ingest = await workspace.start({ env: fakeOpenAIEnv(fake) });
+    try {
+      // Act
+      const started = Date.now();
+      const result = await ingest.sync({ origins: ['docs'], prune: false });
+
+      // Assert
+      expect(result.status).toBe('committed');
+      expect(result.report?.added).toBe(4);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+      expect(fake.requests.filter((r) => r.path === '/v1/embeddings')).toHaveLength(2);
+    } finally {
+      await ingest.close();
+    }
+  });
+
+  it('reports the documents of a batch the embedder refused and commits the other batches', async () => {
+    // Arrange
+    fake.failNext({ status: 400, path: '/v1/embeddings' });
+    const ingest = await workspace.start({
+      env: fakeOpenAIEnv(fake, { INGEST_BATCH_DOCUMENTS: '1', INGEST_CONCURRENCY: '1' }),
+    });
+    try {
+      // Act
+      const result = await ingest.sync({ origins: ['docs'], prune: false });
+      const retried = await ingest.sync({ origins: ['docs'], prune: false });
+
+      // Assert
+      expect(result.status).toBe('committed');
+      expect(result.report).toMatchObject({ added: 3, failedCount: 1 });
+      expect(result.report?.failed[0]).toEqual({
+        source: 'docs/expense-policy.md',
+        reason: expect.stringMatching(/^not embedded: /),
+      });
+      expect(result.execution.trace.map((t) => t.state)).toContain('Record the failed batch [0]');
+      expect(retried.report).toMatchObject({ added: 1, unchanged: 3 });
+    } finally {
+      await ingest.close();
+    }
+  });
+
+  it('fails without writing when no batch could be embedded', async () => {
+    // Arrange
+    fake.failNext({ status: 401, path: '/v1/embeddings' });
+    const ingest = await workspace.start({ env: fakeOpenAIEnv(fake) });
+    try {
+      // Act
+      const result = await ingest.sync({ origins: ['docs'], prune: false });
+
+      // Assert
+      expect(result.status).toBe('failed');
+      expect(result.error).toMatch(/no document could be embedded, so nothing was written/);
+      expect(await readRows(workspace.lancedbUri)).toEqual([]);
+    } finally {
+      await ingest.close();
+    }
+  });
+});
+
+describe('the conversation workflow after a sync', () => {
+  it('answers from a new document, and no longer cites it once it is deleted and pruned', async () => {
+    // Arrange
+    await writeFiles(workspace.root, {
+      'docs/parking.md':
+        '# Parking\n\n## Visitor parking\n\nVisitors park on level P3; the code for the barrier is 4471.\n',
+    });
+    const ingest = await workspace.start();
+    const stack = await startLocalStack({
+      lancedbUri: workspace.lancedbUri,
+      env: { LLM_PROVIDER: 'local' },
+      retryIntervalMs: 20,
+    });
+    try {
+      await ingest.sync({ origins: ['docs'], prune: false });
+
+      // Act
+      const answered = await askThroughSlack(stack, 'Where do visitors park?');
+      await rm(join(workspace.root, 'docs/parking.md'));
+      await ingest.sync({ origins: ['docs'], prune: true });
+      const afterDelete = await askThroughSlack(stack, 'Where do visitors park?');
+
+      // Assert
+      expect(answered.answer?.text).toContain('P3');
+      expect(answered.answer?.sources.map((s) => s.source)).toContain('docs/parking.md');
+      expect(afterDelete.retrieval?.passages.map((p) => p.source)).not.toContain('docs/parking.md');
+    } finally {
+      await stack.close();
+      await ingest.close();
+    }
+  });
+});
+
+/** The local origin, refusing to read a file nobody may read, as the OS does for every user but root. */
+function permissionCheckingOrigins(root: string): DocumentOrigins {
+  class PermissionCheckingOrigin extends LocalFileOrigin {
+    override async read(source: string): Promise<Uint8Array> {
+      if (((await stat(join(root, source))).mode & 0o444) === 0) {
+        throw Object.assign(new Error(`EACCES: permission denied, open '${source}'`), { code: 'EACCES' });
+      }
+      return super.read(source);
+    }
+  }
+  return new DocumentOrigins([new PermissionCheckingOrigin(root)]);
+}
