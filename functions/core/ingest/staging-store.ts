@@ -33,10 +33,12 @@ export class MemoryStagingStore implements StagingStore {
   private readonly objects = new Map<string, Uint8Array>();
 
   async put(key: string, body: string | Uint8Array): Promise<void> {
+    assertStagingKey(key);
     this.objects.set(key, typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
+    assertStagingKey(key);
     return this.objects.get(key);
   }
 
