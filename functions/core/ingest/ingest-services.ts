@@ -6,7 +6,6 @@ import type { Embeddings } from '@langchain/core/embeddings';
 import { type AppConfig, required } from '../config';
 import { createEmbeddings } from '../llm/providers';
 import type { Runtime } from '../runtime';
-import { connectVectorStore } from '../vector-store/connect-vector-store';
 import { DocumentOrigins, LocalFileOrigin, S3Origin } from './document-origins';
 import { DynamoDbManifestStore } from './dynamodb-manifest-store';
 import { DynamoDbSyncLock } from './dynamodb-sync-lock';
@@ -122,6 +121,9 @@ export function createIngestServices(
     connection:
       overrides.connection ??
       memoAsync(async () => {
+        // Imported here, not at the top: only Plan, Commit and Optimize connect, and the other ingest Lambdas
+        // must load without LanceDB's native module (their bundles do not ship it).
+        const { connectVectorStore } = await import('../vector-store/connect-vector-store');
         connected = await connectVectorStore(config.vectorStore.uri, {
           region: config.region,
           s3Endpoint: config.endpoints.s3,
