@@ -3,12 +3,8 @@ import { parseArgs } from 'node:util';
 import type { Env } from '../functions/core/config';
 import type { SyncReport } from '../functions/core/ingest/sync-types';
 import { localLanceDbUri, shellSettings } from './local/cli-env';
-import {
-  type IngestProgress,
-  type LocalIngest,
-  newExecutionName,
-  startLocalIngest,
-} from './local/ingest-local';
+import { type IngestProgress, newExecutionName, startLocalIngest } from './local/ingest-local';
+import { localStoreInUse } from './local/local-store-lock';
 import { ProgressBar } from './local/progress-bar';
 
 /**
@@ -177,26 +173,15 @@ async function main(): Promise<number> {
   };
 
   mkdirSync(DYNAMO_PATH, { recursive: true });
-  let ingest: LocalIngest;
-  try {
-    ingest = await startLocalIngest({
-      lancedbUri,
-      stagingUri: process.env.INGEST_STAGING_URI?.trim() || DEFAULT_STAGING,
-      store: { path: DYNAMO_PATH },
-      env: ingestSettings(),
-      onProgress: json ? undefined : progressReporter(bar),
-    });
-  } catch (error) {
-    const message = (error as Error).message;
-    // dynalite keeps .local/dynamodb in LevelDB, which one process opens at a time.
-    if (/lock|already held|resource temporarily unavailable/i.test(message)) {
-      return fail(
-        `another local command (a sync, or npm run ask) is using ${DYNAMO_PATH}; nothing was written. ` +
-          'Try again when it has finished.',
-      );
-    }
-    throw error;
-  }
+  const busy = await localStoreInUse(DYNAMO_PATH);
+  if (busy !== undefined) return fail(`${busy}; nothing was written`);
+  const ingest = await startLocalIngest({
+    lancedbUri,
+    stagingUri: process.env.INGEST_STAGING_URI?.trim() || DEFAULT_STAGING,
+    store: { path: DYNAMO_PATH },
+    env: ingestSettings(),
+    onProgress: json ? undefined : progressReporter(bar),
+  });
 
   const name = newExecutionName();
   const interrupt = () => {
