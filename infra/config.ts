@@ -1,0 +1,254 @@
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+
+/**
+ * What a deployment can change without touching code. Every setting has a default that deploys as it is; set
+ * one in `cdk.json` ("context") or on the command line (`npx cdk deploy -c bot:chatModel=gpt-4.1`). The values
+ * reach the functions as the environment variables that `functions/core/config.ts` reads and validates.
+ */
+export interface BotConfig {
+  /**
+   * Name of the CloudFormation stack; deploy twice under two names for two bots in one account.
+   * @default 'SlackRagBot'
+   */
+  stackName: string;
+  /**
+   * `openai` answers with OpenAI models (the key goes in Secrets Manager); `local` runs the offline extractive
+   * model and hashed embeddings, which needs no key and is only good for a smoke test of the plumbing.
+   * @default 'openai'
+   */
+  llmProvider: 'openai' | 'local';
+  /** `OPENAI_MODEL`. @default 'gpt-4.1-mini' */
+  chatModel: string;
+  /** `OPENAI_TEMPERATURE`, 0 to 2 (not sent to reasoning models). @default 0 */
+  temperature: number;
+  /**
+   * `OPENAI_EMBEDDING_MODEL`. Changing it after the first sync needs a rebuild of the index (README).
+   * @default 'text-embedding-3-small'
+   */
+  embeddingModel: string;
+  /**
+   * When the ingest workflow syncs the documents: an EventBridge Scheduler expression (`cron(...)`, `rate(...)`).
+   * @default 'cron(0 3 * * ? *)' (every night at 03:00 in `ingestScheduleTimeZone`)
+   */
+  ingestSchedule: string;
+  /** IANA time zone of `ingestSchedule`. @default 'UTC' */
+  ingestScheduleTimeZone: string;
+  /** `HISTORY_TTL_DAYS`: how long a thread's questions and answers are kept. @default 30 */
+  historyTtlDays: number;
+  /** `ALLOWED_CHANNELS`: the channel ids the bot answers in; empty means every channel it is invited to. @default [] */
+  allowedChannels: string[];
+  /**
+   * `CHANNEL_COLLECTIONS`: which document collections each channel may read (`*` for the others); undefined
+   * means every channel reads every document.
+   * @default undefined
+   */
+  channelCollections?: Record<string, string[]>;
+  /** `SLACK_STREAM_MODE`: `update` (throttled `chat.update`) or `native` (`chat.startStream`). @default 'update' */
+  slackStreamMode: 'update' | 'native';
+  /** `SLACK_BOT_USER_ID`, when known, saves the ack an `auth.test` call on each cold start. @default undefined */
+  slackBotUserId?: string;
+  /** `LOG_LEVEL` of every function, and the level Lambda's log controls let through. @default 'info' */
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Retention of every log group (functions and state machines), in days. @default 30 */
+  logRetentionDays: RetentionDays;
+  /** An e-mail address subscribed to the alarms topic (it must confirm the subscription). @default undefined */
+  alarmEmail?: string;
+}
+
+export const DEFAULT_CONFIG: BotConfig = {
+  stackName: 'SlackRagBot',
+  llmProvider: 'openai',
+  chatModel: 'gpt-4.1-mini',
+  temperature: 0,
+  embeddingModel: 'text-embedding-3-small',
+  ingestSchedule: 'cron(0 3 * * ? *)',
+  ingestScheduleTimeZone: 'UTC',
+  historyTtlDays: 30,
+  allowedChannels: [],
+  channelCollections: undefined,
+  slackStreamMode: 'update',
+  slackBotUserId: undefined,
+  logLevel: 'info',
+  logRetentionDays: RetentionDays.ONE_MONTH,
+  alarmEmail: undefined,
+};
+
+/** The prefix of every context key this app reads, so they never collide with CDK's own flags. */
+export const CONTEXT_PREFIX = 'bot:';
+
+export class BotConfigError extends Error {
+  override name = 'BotConfigError';
+}
+
+/** Reads one context value; `tryGetContext` is how a CDK app (or a test) hands them in. */
+export type ContextReader = (key: string) => unknown;
+
+function fail(key: string, expected: string, got: unknown): never {
+  throw new BotConfigError(`context ${CONTEXT_PREFIX}${key} must be ${expected}; got ${JSON.stringify(got)}`);
+}
+
+function isBlank(value: unknown): boolean {
+  return value === undefined || value === null || value === '';
+}
+
+function str(raw: unknown, key: string, pattern?: RegExp, expected = 'a non-empty string'): string {
+  if (typeof raw !== 'string' || raw.trim() === '' || (pattern && !pattern.test(raw.trim()))) {
+    fail(key, expected, raw);
+  }
+  return raw.trim();
+}
+
+/** Numbers arrive as numbers from cdk.json and as strings from `-c`; both are accepted. */
+function num(raw: unknown, key: string, min: number, max: number, integer: boolean): number {
+  const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    fail(key, `a number from ${min} to ${max}`, raw);
+  }
+  if (integer && !Number.isInteger(value)) fail(key, `a whole number from ${min} to ${max}`, raw);
+  return value;
+}
+
+function oneOf<T extends string>(raw: unknown, key: string, allowed: readonly T[]): T {
+  if (typeof raw !== 'string' || !allowed.includes(raw as T)) fail(key, `one of ${allowed.join(', ')}`, raw);
+  return raw as T;
+}
+
+const CHANNEL_ID = /^[A-Z0-9]+$/;
+
+/** A list as a JSON array (cdk.json) or a comma-separated string (`-c bot:allowedChannels=C1,C2`). */
+function channelIds(raw: unknown, key: string): string[] {
+  const items = typeof raw === 'string' ? raw.split(',') : raw;
+  if (!Array.isArray(items)) fail(key, 'a list of Slack channel ids such as ["C0123ABCD"]', raw);
+  const ids = items.map((id) => (typeof id === 'string' ? id.trim() : id)).filter((id) => id !== '');
+  if (!ids.every((id): id is string => typeof id === 'string' && CHANNEL_ID.test(id))) {
+    fail(key, 'a list of Slack channel ids such as ["C0123ABCD"]', raw);
+  }
+  return ids;
+}
+
+function collections(raw: unknown, key: string): Record<string, string[]> {
+  let value = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      fail(key, 'a JSON object such as {"C0123ABCD":["it"],"*":["public"]}', raw);
+    }
+  }
+  const valid =
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.entries(value).every(
+      ([channel, names]) =>
+        (channel === '*' || CHANNEL_ID.test(channel)) &&
+        Array.isArray(names) &&
+        names.every((n) => typeof n === 'string' && n !== ''),
+    );
+  if (!valid) fail(key, 'an object mapping channel ids (or "*") to lists of collection names', raw);
+  return value as Record<string, string[]>;
+}
+
+const RETENTION_DAYS = Object.values(RetentionDays).filter((v): v is RetentionDays => typeof v === 'number');
+
+/**
+ * The deployment's configuration: each `bot:<setting>` context value validated, the default where it is unset.
+ * Fails naming the key, so a typo stops `cdk synth` instead of deploying something else.
+ */
+export function readConfig(context: ContextReader): BotConfig {
+  const get = (key: keyof BotConfig) => {
+    const value = context(`${CONTEXT_PREFIX}${key}`);
+    return isBlank(value) ? undefined : value;
+  };
+  const d = DEFAULT_CONFIG;
+  const raw = {
+    stackName: get('stackName'),
+    llmProvider: get('llmProvider'),
+    chatModel: get('chatModel'),
+    temperature: get('temperature'),
+    embeddingModel: get('embeddingModel'),
+    ingestSchedule: get('ingestSchedule'),
+    ingestScheduleTimeZone: get('ingestScheduleTimeZone'),
+    historyTtlDays: get('historyTtlDays'),
+    allowedChannels: get('allowedChannels'),
+    channelCollections: get('channelCollections'),
+    slackStreamMode: get('slackStreamMode'),
+    slackBotUserId: get('slackBotUserId'),
+    logLevel: get('logLevel'),
+    logRetentionDays: get('logRetentionDays'),
+    alarmEmail: get('alarmEmail'),
+  };
+  const retention =
+    raw.logRetentionDays === undefined
+      ? d.logRetentionDays
+      : num(raw.logRetentionDays, 'logRetentionDays', 1, 3653, true);
+  if (!RETENTION_DAYS.includes(retention)) {
+    fail(
+      'logRetentionDays',
+      `one of CloudWatch Logs' retention periods (${RETENTION_DAYS.join(', ')})`,
+      retention,
+    );
+  }
+  return {
+    stackName:
+      raw.stackName === undefined
+        ? d.stackName
+        : str(raw.stackName, 'stackName', /^[A-Za-z][A-Za-z0-9-]{0,100}$/, 'a CloudFormation stack name'),
+    llmProvider:
+      raw.llmProvider === undefined
+        ? d.llmProvider
+        : oneOf(raw.llmProvider, 'llmProvider', ['openai', 'local']),
+    chatModel: raw.chatModel === undefined ? d.chatModel : str(raw.chatModel, 'chatModel'),
+    temperature:
+      raw.temperature === undefined ? d.temperature : num(raw.temperature, 'temperature', 0, 2, false),
+    embeddingModel:
+      raw.embeddingModel === undefined ? d.embeddingModel : str(raw.embeddingModel, 'embeddingModel'),
+    ingestSchedule:
+      raw.ingestSchedule === undefined
+        ? d.ingestSchedule
+        : str(
+            raw.ingestSchedule,
+            'ingestSchedule',
+            /^(cron|rate|at)\(.+\)$/,
+            'an EventBridge Scheduler expression such as cron(0 3 * * ? *) or rate(6 hours)',
+          ),
+    ingestScheduleTimeZone:
+      raw.ingestScheduleTimeZone === undefined
+        ? d.ingestScheduleTimeZone
+        : str(
+            raw.ingestScheduleTimeZone,
+            'ingestScheduleTimeZone',
+            /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/,
+            'an IANA time zone such as Europe/Paris',
+          ),
+    historyTtlDays:
+      raw.historyTtlDays === undefined
+        ? d.historyTtlDays
+        : num(raw.historyTtlDays, 'historyTtlDays', 1, 3650, true),
+    allowedChannels:
+      raw.allowedChannels === undefined
+        ? d.allowedChannels
+        : channelIds(raw.allowedChannels, 'allowedChannels'),
+    channelCollections:
+      raw.channelCollections === undefined
+        ? d.channelCollections
+        : collections(raw.channelCollections, 'channelCollections'),
+    slackStreamMode:
+      raw.slackStreamMode === undefined
+        ? d.slackStreamMode
+        : oneOf(raw.slackStreamMode, 'slackStreamMode', ['update', 'native']),
+    slackBotUserId:
+      raw.slackBotUserId === undefined
+        ? d.slackBotUserId
+        : str(raw.slackBotUserId, 'slackBotUserId', /^[UW][A-Z0-9]+$/, 'a Slack user id such as U0123ABCD'),
+    logLevel:
+      raw.logLevel === undefined
+        ? d.logLevel
+        : oneOf(raw.logLevel, 'logLevel', ['debug', 'info', 'warn', 'error']),
+    logRetentionDays: retention,
+    alarmEmail:
+      raw.alarmEmail === undefined
+        ? d.alarmEmail
+        : str(raw.alarmEmail, 'alarmEmail', /^[^@\s]+@[^@\s]+$/, 'an e-mail address'),
+  };
+}

@@ -1,0 +1,272 @@
+import {
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  TimeZone,
+  Validations,
+} from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import { conversationFunctions } from '../functions/conversation-functions';
+import { ingestFunctions } from '../functions/ingest-functions';
+import { BotFunction } from './bot-function';
+import type { BotConfig } from './config';
+import {
+  type BotResources,
+  bindAck,
+  conversationStepAccess,
+  ingestStepAccess,
+  STAGING_PREFIX,
+} from './step-access';
+import { Workflow } from './workflow';
+
+export interface SlackRagBotStackProps extends StackProps {
+  config: BotConfig;
+}
+
+/**
+ * The whole bot in one stack: the ack behind a Function URL (Slack's Request URL), the conversation state
+ * machine (Express) of small Lambdas, the ingest state machine (Standard) on a schedule, one DynamoDB table,
+ * the documents and data buckets, the three secrets, and alarms. Environment-agnostic: the account and region
+ * are the CLI's.
+ */
+export class SlackRagBotStack extends Stack {
+  constructor(scope: Construct, id: string, props: SlackRagBotStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const logging = { logLevel: config.logLevel, logRetention: config.logRetentionDays };
+
+    const table = new dynamodb.Table(this, 'ConversationTable', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const accessLogs = new s3.Bucket(this, 'AccessLogsBucket', {
+      ...secureBucket(),
+      lifecycleRules: [{ expiration: Duration.days(90) }],
+    });
+    const documentsBucket = new s3.Bucket(this, 'DocumentsBucket', {
+      ...secureBucket(),
+      versioned: true,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'documents/',
+      lifecycleRules: [
+        {
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+          noncurrentVersionExpiration: Duration.days(30),
+        },
+      ],
+    });
+    const dataBucket = new s3.Bucket(this, 'DataBucket', {
+      ...secureBucket(),
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'data/',
+      lifecycleRules: [
+        { abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        // Rows staged by a sync that died before its Commit cleaned them up.
+        { prefix: `${STAGING_PREFIX}/`, expiration: Duration.days(3) },
+      ],
+    });
+
+    const secret = (id: string, description: string) => {
+      const created = new secretsmanager.Secret(this, id, {
+        description: `${description}. Put its value after deploying (README, Deploying to AWS).`,
+      });
+      Validations.of(created).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'Issued by Slack or OpenAI, which Secrets Manager has no rotation function for: rotate it there, then ' +
+          'put-secret-value (README); the steps re-read it within 5 minutes, the ack on its next cold start.',
+      });
+      return created;
+    };
+    const resources: BotResources = {
+      config,
+      table,
+      dataBucket,
+      documentsBucket,
+      slackSigningSecret: secret('SlackSigningSecret', "The Slack app's signing secret"),
+      slackBotToken: secret('SlackBotToken', "The Slack app's bot token (xoxb-...)"),
+      openAiApiKey: secret('OpenAiApiKey', 'The OpenAI API key'),
+    };
+
+    const conversation = new Workflow(this, 'Conversation', {
+      definitionFile: 'statemachine/conversation.asl.json',
+      functions: conversationFunctions,
+      access: conversationStepAccess,
+      resources,
+      type: sfn.StateMachineType.EXPRESS,
+      ...logging,
+    });
+
+    // The Request URL. A Function URL, not API Gateway: Slack authenticates with its own HMAC signature, which
+    // only the ack can verify (an IAM or JWT authorizer cannot), and there is no hop or per-request fee to add.
+    const ack = new BotFunction(this, 'Ack', {
+      entry: 'functions/ack.ts',
+      // Slack waits 3 s; the memory buys the CPU that makes a cold start fit in them.
+      timeout: Duration.seconds(10),
+      memorySize: 1024,
+      description: 'Slack Request URL: verifies, dedupes, posts the placeholder and starts the conversation',
+      ...logging,
+    });
+    bindAck(ack, resources);
+    ack.bindStateMachine(conversation.stateMachine, 'CONVERSATION_STATE_MACHINE_ARN');
+    const requestUrl = ack.function.addFunctionUrl({
+      authType: lambda.FunctionUrlAuthType.NONE,
+      invokeMode: lambda.InvokeMode.BUFFERED,
+    });
+
+    const ingest = new Workflow(this, 'Ingest', {
+      definitionFile: 'statemachine/ingest.asl.json',
+      functions: ingestFunctions,
+      access: ingestStepAccess,
+      resources,
+      type: sfn.StateMachineType.STANDARD,
+      ...logging,
+    });
+    new scheduler.Schedule(this, 'IngestSchedule', {
+      description: 'Syncs the documents bucket into the vector store',
+      schedule: scheduler.ScheduleExpression.expression(
+        config.ingestSchedule,
+        TimeZone.of(config.ingestScheduleTimeZone),
+      ),
+      // `{}`: sync INGEST_ORIGINS (the documents bucket), pruning documents that were deleted.
+      target: new schedulerTargets.StepFunctionsStartExecution(ingest.stateMachine, {
+        input: scheduler.ScheduleTargetInput.fromObject({}),
+        retryAttempts: 3,
+        maxEventAge: Duration.hours(1),
+      }),
+    });
+
+    this.addAlarms(config, conversation, ingest, ack);
+
+    const output = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description });
+    output('SlackRequestUrl', requestUrl.url, "Paste into the Slack app's Event Subscriptions > Request URL");
+    output(
+      'DocumentsBucketName',
+      documentsBucket.bucketName,
+      'Upload the documents the bot answers from here',
+    );
+    output(
+      'IngestStateMachineArn',
+      ingest.stateMachine.stateMachineArn,
+      'Start a sync: aws stepfunctions start-execution',
+    );
+    output(
+      'ConversationStateMachineArn',
+      conversation.stateMachine.stateMachineArn,
+      'One execution per answer',
+    );
+    output(
+      'SlackSigningSecretArn',
+      resources.slackSigningSecret.secretArn,
+      'Put the Slack signing secret here',
+    );
+    output('SlackBotTokenArn', resources.slackBotToken.secretArn, 'Put the Slack bot token (xoxb-...) here');
+    output('OpenAiApiKeyArn', resources.openAiApiKey.secretArn, 'Put the OpenAI API key here');
+    output('ConversationTableName', table.tableName, 'History, event dedupe, the ingest manifest and lock');
+    output(
+      'AckLogGroupName',
+      ack.logGroup.logGroupName,
+      "The ack's logs (one line per mention, with its event id)",
+    );
+    output('AckFunctionName', ack.function.functionName, 'The Lambda behind the Request URL');
+    output('ConversationLogGroupName', conversation.logGroup.logGroupName, 'Every answer, state by state');
+    output('IngestLogGroupName', ingest.logGroup.logGroupName, 'Every sync, state by state');
+  }
+
+  private addAlarms(
+    config: BotConfig,
+    conversation: Workflow<string>,
+    ingest: Workflow<string>,
+    ack: BotFunction,
+  ): void {
+    const topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'Slack RAG bot alarms',
+      enforceSSL: true,
+    });
+    if (config.alarmEmail) topic.addSubscription(new snsSubscriptions.EmailSubscription(config.alarmEmail));
+    const notify = new cloudwatchActions.SnsAction(topic);
+    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
+      const created = new cloudwatch.Alarm(this, id, {
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      created.addAlarmAction(notify);
+      return created;
+    };
+    const period = Duration.minutes(5);
+    for (const [name, workflow] of [
+      ['Conversation', conversation],
+      ['Ingest', ingest],
+    ] as const) {
+      const sm = workflow.stateMachine;
+      alarm(
+        `${name}ExecutionsFailedAlarm`,
+        sm.metricFailed({ period, statistic: 'Sum' }),
+        1,
+        `${name} executions failed: open them in the Step Functions console (the apology in Slack names the execution).`,
+      );
+      alarm(
+        `${name}ExecutionsTimedOutAlarm`,
+        sm.metricTimedOut({ period, statistic: 'Sum' }),
+        1,
+        `${name} executions timed out.`,
+      );
+    }
+    alarm(
+      'AckErrorsAlarm',
+      ack.function.metricErrors({ period, statistic: 'Sum' }),
+      1,
+      'The ack Lambda failed: Slack saw an error instead of a 200 (check its log group).',
+    );
+    for (const [placeholder, fn] of [
+      ...Object.entries<BotFunction>(conversation.functions),
+      ...Object.entries<BotFunction>(ingest.functions),
+    ]) {
+      alarm(
+        `${fn.node.id}ErrorsAlarm`,
+        fn.function.metricErrors({ period, statistic: 'Sum' }),
+        3,
+        `${placeholder}: 3 or more errors in 5 minutes. Single transient errors are retried by the state machine.`,
+      );
+    }
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: topic.topicArn,
+      description: 'Subscribe to be told of failed executions and Lambda errors',
+    });
+  }
+}
+
+/** Every bucket: no public access, TLS only, SSE-S3, owner-enforced objects. */
+function secureBucket(): s3.BucketProps {
+  return {
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    enforceSSL: true,
+    encryption: s3.BucketEncryption.S3_MANAGED,
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    removalPolicy: RemovalPolicy.RETAIN,
+  };
+}

@@ -1,0 +1,151 @@
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ConversationPlaceholder } from '../functions/conversation-functions';
+import { EVENT_PREFIX, SYNC_PREFIX, THREAD_PREFIX } from '../functions/core/stores/keys';
+import type { IngestPlaceholder } from '../functions/ingest-functions';
+import type { BotFunction, PrefixAccess } from './bot-function';
+import type { BotConfig } from './config';
+
+/** What the functions can be given access to. */
+export interface BotResources {
+  config: BotConfig;
+  /** History, event dedupe, answer claims, the ingest manifest and lock: one table, one prefix per kind. */
+  table: ITable;
+  /** LanceDB's files under `LANCEDB_PREFIX`, the ingest's staged rows under `STAGING_PREFIX`. */
+  dataBucket: IBucket;
+  /** Where people upload the documents the bot answers from. */
+  documentsBucket: IBucket;
+  slackSigningSecret: ISecret;
+  slackBotToken: ISecret;
+  openAiApiKey: ISecret;
+}
+
+export const LANCEDB_PREFIX = 'lancedb';
+export const STAGING_PREFIX = 'ingest-staging';
+export const LANCEDB_TABLE = 'documents';
+
+/** Grants one function what its step does, and sets the variables that tell it where those things are. */
+export type StepBinder = (fn: BotFunction, resources: BotResources) => void;
+
+const TABLE = 'CONVERSATION_TABLE';
+
+/** The chat model (and, for `embeddings`, the embedding model) and the OpenAI key, when the provider is OpenAI. */
+function useModels(fn: BotFunction, r: BotResources, use: { chat?: boolean; embeddings?: boolean }): void {
+  const { config } = r;
+  fn.setEnvironment('LLM_PROVIDER', config.llmProvider);
+  if (config.llmProvider === 'openai') fn.bindSecret(r.openAiApiKey, 'OPENAI_API_KEY');
+  if (use.chat && config.llmProvider === 'openai') {
+    fn.setEnvironment('OPENAI_MODEL', config.chatModel);
+    fn.setEnvironment('OPENAI_TEMPERATURE', String(config.temperature));
+  }
+  if (use.embeddings && config.llmProvider === 'openai') {
+    fn.setEnvironment('OPENAI_EMBEDDING_MODEL', config.embeddingModel);
+  }
+}
+
+function useVectorStore(fn: BotFunction, r: BotResources, access: PrefixAccess): void {
+  fn.bindBucketPrefix(r.dataBucket, LANCEDB_PREFIX, access, 'LANCEDB_URI');
+  fn.setEnvironment('LANCEDB_TABLE', LANCEDB_TABLE);
+}
+
+function useHistory(
+  fn: BotFunction,
+  r: BotResources,
+  actions: Parameters<BotFunction['bindTable']>[2]['actions'],
+) {
+  fn.bindTable(r.table, TABLE, { actions, keyPrefixes: [THREAD_PREFIX] });
+  fn.setEnvironment('HISTORY_TTL_DAYS', String(r.config.historyTtlDays));
+}
+
+function useSlack(fn: BotFunction, r: BotResources): void {
+  fn.bindSecret(r.slackBotToken, 'SLACK_BOT_TOKEN');
+}
+
+/** The ack, behind the Request URL: dedupe records, the two Slack secrets, and StartExecution (bound by the stack). */
+export const bindAck: StepBinder = (fn, r) => {
+  fn.bindTable(r.table, TABLE, {
+    actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    keyPrefixes: [EVENT_PREFIX],
+  });
+  fn.bindSecret(r.slackSigningSecret, 'SLACK_SIGNING_SECRET');
+  useSlack(fn, r);
+  if (r.config.allowedChannels.length > 0) {
+    fn.setEnvironment('ALLOWED_CHANNELS', r.config.allowedChannels.join(','));
+  }
+  if (r.config.slackBotUserId) fn.setEnvironment('SLACK_BOT_USER_ID', r.config.slackBotUserId);
+};
+
+/**
+ * Each step of statemachine/conversation.asl.json and what it may touch. Keyed by the registry's placeholders,
+ * so a new step does not compile until its access is declared here.
+ */
+export const conversationStepAccess: Record<ConversationPlaceholder, StepBinder> = {
+  LoadHistoryFunctionArn: (fn, r) => useHistory(fn, r, ['dynamodb:Query']),
+  CondenseQuestionFunctionArn: (fn, r) => useModels(fn, r, { chat: true }),
+  RetrieveFunctionArn: (fn, r) => {
+    useModels(fn, r, { embeddings: true });
+    useVectorStore(fn, r, 'read');
+    if (r.config.channelCollections) {
+      fn.setEnvironment('CHANNEL_COLLECTIONS', JSON.stringify(r.config.channelCollections));
+    }
+  },
+  GenerateAnswerFunctionArn: (fn, r) => {
+    useModels(fn, r, { chat: true });
+    useSlack(fn, r);
+    fn.setEnvironment('SLACK_STREAM_MODE', r.config.slackStreamMode);
+    // The answer claim (EVENT#) and the check that a redelivered mention was not answered before (THREAD#).
+    fn.bindTable(r.table, TABLE, { actions: ['dynamodb:UpdateItem'], keyPrefixes: [EVENT_PREFIX] });
+    fn.bindTable(r.table, TABLE, { actions: ['dynamodb:GetItem'], keyPrefixes: [THREAD_PREFIX] });
+  },
+  PersistTurnFunctionArn: (fn, r) => useHistory(fn, r, ['dynamodb:PutItem']),
+  ForgetThreadFunctionArn: (fn, r) => {
+    useHistory(fn, r, ['dynamodb:Query', 'dynamodb:BatchWriteItem']);
+    useSlack(fn, r);
+  },
+  ReportFailureFunctionArn: (fn, r) => useSlack(fn, r),
+};
+
+/** Every ingest step: the manifest and the lock (SYNC#), the staged rows, and where the vector store is. */
+function useIngest(fn: BotFunction, r: BotResources): void {
+  fn.bindTable(r.table, TABLE, {
+    actions: [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:Query',
+      'dynamodb:BatchWriteItem',
+    ],
+    keyPrefixes: [SYNC_PREFIX],
+  });
+  fn.bindBucketPrefix(r.dataBucket, STAGING_PREFIX, 'read-write', 'INGEST_STAGING_URI');
+  fn.setEnvironment('LANCEDB_URI', r.dataBucket.s3UrlForObject(LANCEDB_PREFIX));
+  fn.setEnvironment('LANCEDB_TABLE', LANCEDB_TABLE);
+}
+
+/** Each step of statemachine/ingest.asl.json and what it may touch (see functions/ingest-functions.ts). */
+export const ingestStepAccess: Record<IngestPlaceholder, StepBinder> = {
+  IngestPlanFunctionArn: (fn, r) => {
+    useIngest(fn, r);
+    useModels(fn, r, { embeddings: true });
+    fn.bindBucketPrefix(r.documentsBucket, '', 'read');
+    fn.setEnvironment('INGEST_ORIGINS', r.documentsBucket.s3UrlForObject());
+    useVectorStore(fn, r, 'read');
+  },
+  IngestBatchFunctionArn: (fn, r) => {
+    useIngest(fn, r);
+    useModels(fn, r, { embeddings: true });
+    fn.bindBucketPrefix(r.documentsBucket, '', 'read');
+  },
+  IngestBatchFailedFunctionArn: (fn, r) => useIngest(fn, r),
+  IngestCommitFunctionArn: (fn, r) => {
+    useIngest(fn, r);
+    useVectorStore(fn, r, 'read-write');
+  },
+  IngestOptimizeFunctionArn: (fn, r) => {
+    useIngest(fn, r);
+    useVectorStore(fn, r, 'read-write');
+  },
+  IngestReportFunctionArn: (fn, r) => useIngest(fn, r),
+};

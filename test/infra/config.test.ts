@@ -1,0 +1,43 @@
+import { BotConfigError, DEFAULT_CONFIG, readConfig } from '../../infra/config';
+import { cdkJsonContext } from './synth';
+
+const reader = (values: Record<string, unknown>) => (key: string) => values[key];
+
+describe('the deployment configuration', () => {
+  it('in cdk.json is exactly the defaults, so the file shows what deploys', () => {
+    expect(readConfig(reader(cdkJsonContext()))).toEqual(DEFAULT_CONFIG);
+    expect(readConfig(reader({}))).toEqual(DEFAULT_CONFIG);
+  });
+
+  it('accepts `-c` strings as well as cdk.json values', () => {
+    const config = readConfig(
+      reader({
+        'bot:temperature': '0.7',
+        'bot:historyTtlDays': '90',
+        'bot:allowedChannels': 'C0123ABCD, C0456EFGH',
+        'bot:channelCollections': '{"C0123ABCD":["it"],"*":["public"]}',
+        'bot:logRetentionDays': '365',
+      }),
+    );
+    expect(config).toMatchObject({
+      temperature: 0.7,
+      historyTtlDays: 90,
+      allowedChannels: ['C0123ABCD', 'C0456EFGH'],
+      channelCollections: { C0123ABCD: ['it'], '*': ['public'] },
+      logRetentionDays: 365,
+    });
+  });
+
+  it.each([
+    ['bot:temperature', '3', /bot:temperature must be a number from 0 to 2/],
+    ['bot:historyTtlDays', 1.5, /bot:historyTtlDays must be a whole number/],
+    ['bot:allowedChannels', 'general', /bot:allowedChannels must be a list of Slack channel ids/],
+    ['bot:channelCollections', '{"C1":"it"}', /bot:channelCollections must be an object/],
+    ['bot:ingestSchedule', '0 3 * * *', /bot:ingestSchedule must be an EventBridge Scheduler expression/],
+    ['bot:llmProvider', 'anthropic', /bot:llmProvider must be one of openai, local/],
+    ['bot:logRetentionDays', 45, /bot:logRetentionDays must be one of CloudWatch Logs' retention periods/],
+  ])('refuses %s = %p, naming the key', (key, value, message) => {
+    expect(() => readConfig(reader({ [key]: value }))).toThrow(BotConfigError);
+    expect(() => readConfig(reader({ [key]: value }))).toThrow(message);
+  });
+});
