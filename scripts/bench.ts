@@ -1,0 +1,100 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { benchAck } from './bench/ack';
+import { benchColdStart } from './bench/cold-start';
+import type { BenchContext } from './bench/context';
+import { benchIngest } from './bench/ingest';
+import { benchMemory } from './bench/memory';
+import {
+  describeMachine,
+  renderSection,
+  type SectionKey,
+  type SectionReport,
+  type SectionResult,
+  toReport,
+} from './bench/report';
+import { benchRetrieval } from './bench/retrieval';
+import { benchStreaming } from './bench/streaming';
+import { benchWorkflow } from './bench/workflow';
+
+/**
+ * `npm run bench -- [--json] [--quick] [--only ack,retrieval]`: measures the speed, size and cost of every path a
+ * user waits on, each beside a simple baseline measured in the same run, and prints one table per section (or,
+ * with `--json`, one JSON object with a key per section). Progress goes to stderr.
+ */
+const SECTIONS: { key: SectionKey; run(ctx: BenchContext): Promise<SectionResult> }[] = [
+  { key: 'ack', run: benchAck },
+  { key: 'coldStart', run: benchColdStart },
+  { key: 'workflow', run: benchWorkflow },
+  { key: 'retrieval', run: benchRetrieval },
+  { key: 'ingest', run: benchIngest },
+  { key: 'streaming', run: benchStreaming },
+  { key: 'memory', run: benchMemory },
+];
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+    },
+  });
+  const only = values.only?.split(',').map((s) => s.trim());
+  const unknown = only?.filter((key) => !SECTIONS.some((s) => s.key === key)) ?? [];
+  if (unknown.length > 0) {
+    console.error(
+      `unknown section(s): ${unknown.join(', ')}; sections: ${SECTIONS.map((s) => s.key).join(', ')}`,
+    );
+    process.exit(2);
+  }
+  const workDir = await mkdtemp(join(tmpdir(), 'slack-rag-bench-'));
+  const started = performance.now();
+  const elapsed = () => ((performance.now() - started) / 1000).toFixed(0);
+  const ctx: BenchContext = {
+    quick: values.quick,
+    workDir,
+    log: (message) => process.stderr.write(`[bench ${elapsed()} s] ${message}\n`),
+    reports: {},
+    shared: new Map(),
+  };
+  const machine = describeMachine();
+  ctx.log(`${values.quick ? 'quick' : 'full'} run on ${machine}`);
+  try {
+    for (const section of SECTIONS) {
+      if (only !== undefined && !only.includes(section.key)) continue;
+      const sectionStarted = performance.now();
+      ctx.log(`${section.key}: starting`);
+      const report = toReport(await section.run(ctx), (performance.now() - sectionStarted) / 1000);
+      ctx.reports[section.key] = report;
+      ctx.log(`${section.key}: done in ${report.seconds} s`);
+      if (!values.json) console.log(`\n${renderSection(report, SECTIONS.indexOf(section) + 1)}`);
+    }
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+  const seconds = (performance.now() - started) / 1000;
+  if (values.json) {
+    const out: Partial<Record<SectionKey, SectionReport>> = {};
+    for (const { key } of SECTIONS) if (ctx.reports[key]) out[key] = ctx.reports[key];
+    console.log(JSON.stringify(out, null, 2));
+  } else {
+    const missed = Object.values(ctx.reports).flatMap((r) =>
+      r.figures.filter((f) => f.met === false).map((f) => `${r.key}: ${f.name}`),
+    );
+    console.log(
+      `\n${values.quick ? 'Quick' : 'Full'} run on ${machine}: ${seconds.toFixed(0)} s. ` +
+        (missed.length === 0 ? 'Every target met.' : `Targets missed: ${missed.join('; ')}.`),
+    );
+  }
+  ctx.log(`finished in ${seconds.toFixed(0)} s`);
+  // Clients with keep-alive sockets or native handles (LanceDB) could hold the process open.
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exit(1);
+});

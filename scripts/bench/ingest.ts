@@ -1,0 +1,247 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadConfig } from '../../functions/core/config';
+import { embedInRequests } from '../../functions/core/ingest/embedding-requests';
+import { loadDocument } from '../../functions/core/ingest/load-document';
+import { splitDocument } from '../../functions/core/ingest/split-document';
+import { createEmbeddings } from '../../functions/core/llm/providers';
+import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
+import { createDocumentTable, ensureIndexes } from '../../functions/core/vector-store/document-table';
+import { startFakeOpenAI } from '../local/fake-openai';
+import { startLocalIngest } from '../local/ingest-local';
+import type { BenchContext } from './context';
+import type { SectionResult } from './report';
+import { seededRandom } from './stats';
+
+const SYLLABLES = [
+  'ka',
+  'ro',
+  'mi',
+  'tsu',
+  'ne',
+  'ha',
+  'shi',
+  'to',
+  'ra',
+  'ku',
+  'ze',
+  'no',
+  'pa',
+  'li',
+  've',
+  'do',
+];
+const TOPICS = [
+  'VPN',
+  'expenses',
+  'onboarding',
+  'leave',
+  'laptops',
+  'security',
+  'payroll',
+  'travel',
+  'office',
+  'hiring',
+];
+
+function word(random: () => number): string {
+  const n = 1 + Math.floor(random() * 3);
+  return Array.from({ length: n }, () => SYLLABLES[Math.floor(random() * SYLLABLES.length)]).join('');
+}
+
+function paragraph(random: () => number, sentences: number): string {
+  return Array.from({ length: sentences }, () => {
+    const words = Array.from({ length: 8 + Math.floor(random() * 10) }, () => word(random));
+    const first = words[0] as string;
+    words[0] = first.charAt(0).toUpperCase() + first.slice(1);
+    return `${words.join(' ')}.`;
+  }).join(' ');
+}
+
+/** One generated Markdown page: front matter, a title, three to five sections of one to three paragraphs. */
+function document(index: number, revision: number): string {
+  const random = seededRandom(1000 + index);
+  const topic = TOPICS[index % TOPICS.length] as string;
+  const sections = 3 + Math.floor(random() * 3);
+  const body = Array.from({ length: sections }, (_, s) => {
+    const paragraphs = Array.from({ length: 1 + Math.floor(random() * 3) }, () =>
+      paragraph(random, 3 + Math.floor(random() * 4)),
+    );
+    // An edit rewrites the first section's first paragraph, as a person updating a page would.
+    if (s === 0 && revision > 0)
+      paragraphs[0] = `Updated in revision ${revision}. ${paragraph(seededRandom(index * 31 + revision), 4)}`;
+    return `## ${topic} ${word(random)} ${s + 1}\n\n${paragraphs.join('\n\n')}`;
+  }).join('\n\n');
+  return `---\ntitle: ${topic} guide ${index}\ncollection: ${topic.toLowerCase()}\n---\n\n# ${topic} guide ${index}\n\n${body}\n`;
+}
+
+const fileName = (index: number) => `doc-${String(index).padStart(5, '0')}.md`;
+
+/**
+ * Section 5: a generated Markdown corpus synced through the ingest state machine on the local executor
+ * (`startLocalIngest`, as `npm run ingest` runs it): the real OpenAI embeddings client against the loopback fake
+ * OpenAI, which counts the embedding requests; the manifest and lock in dynalite; rows staged on disk. First sync,
+ * re-sync with nothing changed, re-sync after editing 1% of the documents. The baseline indexes the same corpus
+ * in one process: read, load, split, embed (same client, same fake), write one table, build its indexes.
+ */
+export async function benchIngest(ctx: BenchContext): Promise<SectionResult> {
+  const documents = ctx.quick ? 300 : 1000;
+  const changed = Math.max(1, Math.round(documents / 100));
+  const corpusDir = join(ctx.workDir, 'corpus');
+  await mkdir(corpusDir, { recursive: true });
+  let bytes = 0;
+  for (let i = 0; i < documents; i++) {
+    const text = document(i, 0);
+    bytes += Buffer.byteLength(text);
+    await writeFile(join(corpusDir, fileName(i)), text);
+  }
+  const openai = await startFakeOpenAI();
+  const env = {
+    LLM_PROVIDER: 'openai',
+    OPENAI_API_KEY: 'sk-bench-not-a-key',
+    OPENAI_BASE_URL: openai.url,
+    OPENAI_EMBEDDING_MODEL: 'text-embedding-3-small',
+  };
+  const embeddingCalls = () => openai.requests.filter((r) => r.path === '/v1/embeddings').length;
+  const ingest = await startLocalIngest({
+    lancedbUri: join(ctx.workDir, 'ingest-lancedb'),
+    stagingUri: join(ctx.workDir, 'ingest-staging'),
+    baseDir: ctx.workDir,
+    env,
+    store: 'dynalite',
+  });
+  try {
+    const sync = async (label: string) => {
+      ctx.log(`ingest: ${label}`);
+      const callsBefore = embeddingCalls();
+      const started = performance.now();
+      const result = await ingest.sync({ origins: ['corpus'], prune: true });
+      const ms = performance.now() - started;
+      if (result.status !== 'committed' || result.report === undefined) {
+        throw new Error(`the ${label} did not commit: ${result.error ?? result.status}`);
+      }
+      const { report } = result;
+      return {
+        ms,
+        embeddingCalls: embeddingCalls() - callsBefore,
+        embeddedChunks: report.embeddedChunks,
+        chunks: report.chunks,
+        added: report.added,
+        updated: report.updated,
+        unchanged: report.unchanged,
+        failed: report.failedCount,
+      };
+    };
+    const first = await sync(`first sync of ${documents} documents`);
+    const unchanged = await sync('re-sync, nothing changed');
+    for (let i = 0; i < changed; i++) {
+      const index = Math.floor((i * documents) / changed);
+      await writeFile(join(corpusDir, fileName(index)), document(index, 1));
+    }
+    const edited = await sync(`re-sync after editing ${changed} documents`);
+
+    ctx.log('ingest: baseline, the same corpus indexed in one process');
+    const baseline = await indexInOneProcess(ctx, corpusDir, documents, env);
+    if (first.failed > 0) throw new Error(`${first.failed} documents failed to index`);
+
+    return {
+      key: 'ingest',
+      title: 'Ingest: sync documents into the vector store',
+      workload:
+        `${documents.toLocaleString('en')} generated Markdown documents (${(bytes / 1e6).toFixed(1)} MB, front matter, 3–5 sections each; ${first.chunks.toLocaleString('en')} chunks) ` +
+        `synced by statemachine/ingest.asl.json on the local executor (manifest and lock in dynalite, rows staged on disk, LanceDB on disk); embeddings by the real OpenAI client from the loopback fake OpenAI (1,536 dimensions), which counts the calls; ${changed} documents (1%) edited for the last sync` +
+        (ctx.quick ? '; --quick syncs 300 documents instead of 1,000' : ''),
+      baseline:
+        'first sync: the same documents read, loaded, split and embedded (same client, same fake) and written to a new table with its indexes, in one process; re-syncs: the first sync',
+      figures: [
+        { name: 'first sync: time', value: first.ms, unit: 'ms', baseline: baseline.ms },
+        {
+          name: 'first sync: chunks per second',
+          value: first.embeddedChunks / (first.ms / 1000),
+          unit: 'chunks/s',
+          baseline: baseline.chunks / (baseline.ms / 1000),
+        },
+        {
+          name: 'first sync: embedding calls',
+          value: first.embeddingCalls,
+          unit: 'count',
+          baseline: baseline.embeddingCalls,
+        },
+        {
+          name: 'unchanged re-sync: embedding calls',
+          value: unchanged.embeddingCalls,
+          unit: 'count',
+          target: { max: 0 },
+        },
+        {
+          name: 'unchanged re-sync: time ÷ first sync',
+          value: unchanged.ms / first.ms,
+          unit: 'ratio',
+          target: { max: 0.1, text: '< 0.1' },
+        },
+        { name: 'unchanged re-sync: time', value: unchanged.ms, unit: 'ms', baseline: first.ms },
+        { name: '1% edited re-sync: time', value: edited.ms, unit: 'ms', baseline: first.ms },
+        {
+          name: '1% edited re-sync: embedding calls',
+          value: edited.embeddingCalls,
+          unit: 'count',
+          baseline: first.embeddingCalls,
+        },
+        {
+          name: '1% edited re-sync: chunks embedded',
+          value: edited.embeddedChunks,
+          unit: 'count',
+          baseline: first.embeddedChunks,
+        },
+      ],
+      notes: [
+        'The fake OpenAI embeds in this same process with the local hashing embedder, so chunks per second here is the pipeline’s own throughput; with OpenAI the embedding requests (each up to the provider’s batch limits) take most of a first sync.',
+      ],
+      details: { documents, bytes, changedDocuments: changed, first, unchanged, edited, baseline },
+    };
+  } finally {
+    await ingest.close();
+    await openai.close();
+  }
+}
+
+async function indexInOneProcess(
+  ctx: BenchContext,
+  corpusDir: string,
+  documents: number,
+  env: Record<string, string>,
+): Promise<{ ms: number; chunks: number; embeddingCalls: number }> {
+  const config = loadConfig(env);
+  const embeddings = createEmbeddings(config.llm, env.OPENAI_API_KEY);
+  const connection = await connectVectorStore(join(ctx.workDir, 'baseline-lancedb'));
+  try {
+    const started = performance.now();
+    const chunks = [];
+    for (let i = 0; i < documents; i++) {
+      const source = `corpus/${fileName(i)}`;
+      const loaded = loadDocument(await readFile(join(corpusDir, fileName(i))), source);
+      if (!loaded.ok) throw new Error(loaded.message);
+      chunks.push(
+        ...(await splitDocument(loaded.document, {
+          chunkSize: config.ingest.chunkSize,
+          chunkOverlap: config.ingest.chunkOverlap,
+        })),
+      );
+    }
+    const { rows, requests } = await embedInRequests(embeddings, chunks, {
+      dimensions: 1536,
+      updatedAt: Date.now(),
+    });
+    const handle = await createDocumentTable(
+      connection,
+      { table: 'documents', embedderName: config.llm.embeddingModel, dimensions: 1536, embeddings },
+      { overwrite: true },
+    );
+    await handle.table.add(rows as never);
+    await ensureIndexes(handle, { vectorIndexMinRows: config.ingest.vectorIndexMinRows });
+    handle.close();
+    return { ms: performance.now() - started, chunks: rows.length, embeddingCalls: requests };
+  } finally {
+    connection.close();
+  }
+}
