@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import type { Env } from '../functions/core/config';
 import type { SyncReport } from '../functions/core/ingest/sync-types';
 import { localLanceDbUri, shellSettings } from './local/cli-env';
-import { type IngestProgress, newExecutionName, startLocalIngest } from './local/ingest-local';
+import type { IngestProgress } from './local/ingest-local';
 import { localStoreInUse } from './local/local-store-lock';
 import { ProgressBar } from './local/progress-bar';
 
@@ -175,6 +175,8 @@ async function main(): Promise<number> {
   mkdirSync(DYNAMO_PATH, { recursive: true });
   const busy = await localStoreInUse(DYNAMO_PATH);
   if (busy !== undefined) return fail(`${busy}; nothing was written`);
+  // Loaded once the arguments are known good: a usage error answers at once.
+  const { newExecutionName, startLocalIngest } = await import('./local/ingest-local');
   const ingest = await startLocalIngest({
     lancedbUri,
     stagingUri: process.env.INGEST_STAGING_URI?.trim() || DEFAULT_STAGING,
