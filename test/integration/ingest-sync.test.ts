@@ -302,6 +302,69 @@ describe('an incremental sync', () => {
   });
 });
 
+describe('origins and indexes', () => {
+  it('syncs a glob, and prunes only what the glob covers', async () => {
+    // Arrange
+    const ingest = await workspace.start();
+    try {
+      await ingest.sync({ origins: ['docs'], prune: false });
+      await rm(join(workspace.root, 'docs/leave-policy-ja.md'));
+
+      // Act
+      const result = await ingest.sync({ origins: ['docs/*-policy*.md'], prune: true });
+
+      // Assert
+      expect(result.report).toMatchObject({ unchanged: 1, deleted: 1 });
+      expect(result.report?.changes).toEqual([
+        { source: 'docs/leave-policy-ja.md', change: 'deleted', chunks: 0 },
+      ]);
+      expect(new Set((await readRows(workspace.lancedbUri)).map((r) => r.source))).toEqual(
+        new Set(['docs/expense-policy.md', 'docs/onboarding.md', 'docs/vpn-guide.md']),
+      );
+    } finally {
+      await ingest.close();
+    }
+  });
+
+  it('keeps the full-text index, builds the vector index past its threshold, and compacts after a write', async () => {
+    // Arrange
+    const sections = Array.from(
+      { length: 300 },
+      (_, i) => `## Topic ${i}\n\nFact number ${i} about widget ${i}.`,
+    );
+    await writeFiles(workspace.root, { 'facts/facts.md': `# Facts\n\n${sections.join('\n\n')}\n` });
+    const ingest = await workspace.start({
+      env: { INGEST_VECTOR_INDEX_MIN_ROWS: '300', INGEST_KEEP_VERSIONS_SECONDS: '0' },
+    });
+    try {
+      // Act
+      const first = await ingest.sync({ origins: ['facts'], prune: false });
+      await writeFiles(workspace.root, { 'facts/more.md': '# More\n\nOne more fact.\n' });
+      const second = await ingest.sync({ origins: ['facts'], prune: false });
+      const unchanged = await ingest.sync({ origins: ['facts'], prune: false });
+
+      // Assert
+      expect(first.report?.chunks).toBe(300);
+      expect(first.report?.optimize).toMatchObject({
+        fullText: 'created',
+        vector: 'created',
+        compacted: true,
+      });
+      expect(second.report?.optimize).toMatchObject({
+        fullText: 'exists',
+        vector: 'exists',
+        compacted: true,
+      });
+      expect((second.report?.optimize as { oldVersionsRemoved: number }).oldVersionsRemoved).toBeGreaterThan(
+        0,
+      );
+      expect(unchanged.report?.optimize).toMatchObject({ compacted: false });
+    } finally {
+      await ingest.close();
+    }
+  });
+});
+
 describe('the embedder recorded with the table', () => {
   it('refuses a sync with another embedder, naming --rebuild, and rebuilds with it', async () => {
     // Arrange
