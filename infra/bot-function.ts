@@ -126,7 +126,9 @@ export class BotFunction extends Construct {
         externalModules: usesLanceDb ? [...LANCEDB_EXTERNALS] : ['@lancedb/lancedb'],
         forceDockerBundling: false,
         logLevel: LogLevel.WARNING,
-        commandHooks: usesLanceDb ? undefined : checkLoadsWithoutLanceDb(props.entry),
+        // esbuild's metafile feeds the check below, which then deletes it.
+        metafile: !usesLanceDb,
+        commandHooks: usesLanceDb ? undefined : checkNoLanceDbAtLoad(),
       },
     });
   }
@@ -212,17 +214,17 @@ export class BotFunction extends Construct {
 }
 
 /**
- * A bundling hook that loads the bundle of a function not marked `usesLanceDb` as a cold start would, without
- * LanceDB (infra/check-bundle.cts): a function that reaches `@lancedb/lancedb` at module load would ship without
- * the native module and fail on Lambda, so synth fails instead, naming the entry.
+ * A bundling hook for a function not marked `usesLanceDb`: checks, from esbuild's metafile, that its entry does
+ * not load `@lancedb/lancedb` at module load (infra/check-no-lancedb.cts). Such a function ships without the
+ * native module and would fail on Lambda, so synth fails instead, printing the import chain.
  */
-function checkLoadsWithoutLanceDb(entry: string) {
-  const script = path.join(REPO_ROOT, 'infra', 'check-bundle.cts');
+function checkNoLanceDbAtLoad() {
+  const script = path.join(REPO_ROOT, 'infra', 'check-no-lancedb.cts');
   return {
     beforeBundling: () => [],
     beforeInstall: () => [],
     afterBundling: (_inputDir: string, outputDir: string) => [
-      `"${process.execPath}" "${script}" "${path.join(outputDir, 'index.js')}" "${entry}"`,
+      `"${process.execPath}" "${script}" "${path.join(outputDir, 'index.meta.json')}"`,
     ],
   };
 }

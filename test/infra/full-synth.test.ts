@@ -113,7 +113,7 @@ describeSynth('cdk synth, for real', () => {
     if (result.code === 0) {
       template = JSON.parse(fs.readFileSync(path.join(outdir, 'SlackRagBot.template.json'), 'utf8'));
     }
-  }, 180_000);
+  }, 300_000);
   afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
 
   it('succeeds, offline: no request leaves the machine', () => {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -49,5 +50,43 @@ describe('the LanceDB arm64 binary check', () => {
     expect(() => findArm64Binary(root)).toThrow(
       /0\.0\.1 in \.lambda-native does not match @lancedb\/lancedb/,
     );
+  });
+});
+
+describe('the check that a function without the layer does not load LanceDB', () => {
+  const script = path.join(REPO_ROOT, 'infra', 'check-no-lancedb.cts');
+  const run = (imports: Record<string, { path: string; kind: string; external?: boolean }[]>) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'check-no-lancedb-'));
+    const metafile = path.join(dir, 'index.meta.json');
+    fs.writeFileSync(
+      metafile,
+      JSON.stringify({
+        inputs: Object.fromEntries(Object.entries(imports).map(([file, list]) => [file, { imports: list }])),
+        outputs: { 'index.js': { entryPoint: 'functions/step.ts' } },
+      }),
+    );
+    const result = spawnSync(process.execPath, [script, metafile], { encoding: 'utf8' });
+    const left = fs.existsSync(metafile);
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { status: result.status, stderr: result.stderr, metafileLeft: left };
+  };
+
+  it('fails on a static import chain to LanceDB, printing it', () => {
+    const result = run({
+      'functions/step.ts': [{ path: 'functions/core/services.ts', kind: 'import-statement' }],
+      'functions/core/services.ts': [{ path: '@lancedb/lancedb', kind: 'import-statement', external: true }],
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('functions/step.ts → functions/core/services.ts → @lancedb/lancedb');
+    expect(result.stderr).toContain('usesLanceDb: false');
+    expect(result.metafileLeft).toBe(false);
+  });
+
+  it('lets a dynamic import of LanceDB through: it loads only when called', () => {
+    const result = run({
+      'functions/step.ts': [{ path: 'functions/core/connect.ts', kind: 'dynamic-import' }],
+      'functions/core/connect.ts': [{ path: '@lancedb/lancedb', kind: 'import-statement', external: true }],
+    });
+    expect(result).toEqual({ status: 0, stderr: '', metafileLeft: false });
   });
 });
