@@ -131,7 +131,8 @@ function progressReporter(bar: ProgressBar): (event: IngestProgress) => void {
     if (event.type === 'planned') {
       if (event.plan.status !== 'planned') return;
       total = event.plan.changed;
-      bar.update(`${event.plan.unchanged} unchanged, embedding the changed documents`, 0, total, true);
+      const label = total === 0 ? 'nothing changed' : 'embedding the changed documents';
+      bar.update(`${event.plan.unchanged} unchanged, ${label}`, 0, total, true);
     } else if (event.type === 'batch') {
       done += event.result.documents;
       embedded += event.result.embeddedChunks;

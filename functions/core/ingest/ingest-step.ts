@@ -1,6 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { AppConfig } from '../config';
-import { loadConfig } from '../config';
+import { type AppConfig, loadConfig } from '../config';
 import { PermanentError, toStepError } from '../errors';
 import { createRuntime, type Runtime } from '../runtime';
 import type { StepHandler } from '../step-handler';
