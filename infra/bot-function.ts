@@ -92,6 +92,7 @@ export class BotFunction extends Construct {
       reason:
         'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords accept no resource but *.',
     });
+    if (Stack.of(this).bundlingRequired) assertLocalEsbuild();
     const usesLanceDb = props.usesLanceDb ?? false;
     this.function = new NodejsFunction(this, 'Function', {
       entry: path.join(REPO_ROOT, props.entry),
@@ -227,4 +228,19 @@ function checkNoLanceDbAtLoad() {
       `"${process.execPath}" "${script}" "${path.join(outputDir, 'index.meta.json')}"`,
     ],
   };
+}
+
+/**
+ * NodejsFunction falls back to bundling in Docker (pulling an image) when it finds no local esbuild; this project
+ * bundles locally only, so synth stops instead, naming the fix.
+ */
+function assertLocalEsbuild(): void {
+  try {
+    require.resolve('esbuild', { paths: [REPO_ROOT] });
+  } catch {
+    throw new Error(
+      'esbuild is not installed: run `npm ci` (it is a devDependency). The functions are bundled locally with ' +
+        'esbuild, never in Docker.',
+    );
+  }
 }
