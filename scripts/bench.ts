@@ -1,10 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchAck } from './bench/ack';
 import { benchColdStart } from './bench/cold-start';
 import type { BenchContext } from './bench/context';
+import { benchCost } from './bench/cost';
 import { benchIngest } from './bench/ingest';
 import { benchMemory } from './bench/memory';
 import {
@@ -32,6 +33,7 @@ const SECTIONS: { key: SectionKey; run(ctx: BenchContext): Promise<SectionResult
   { key: 'ingest', run: benchIngest },
   { key: 'streaming', run: benchStreaming },
   { key: 'memory', run: benchMemory },
+  { key: 'cost', run: benchCost },
 ];
 
 async function main() {
@@ -61,7 +63,13 @@ async function main() {
     shared: new Map(),
   };
   const machine = describeMachine();
-  ctx.log(`${values.quick ? 'quick' : 'full'} run on ${machine}`);
+  const loadAtStart = loadavg()[0] ?? 0;
+  ctx.log(`${values.quick ? 'quick' : 'full'} run on ${machine}, load average ${loadAtStart.toFixed(1)}`);
+  if (!values.json) {
+    console.log(
+      `## npm run bench${values.quick ? ' -- --quick' : ''}\n\n${machine}; ${new Date().toISOString().slice(0, 10)}`,
+    );
+  }
   try {
     for (const section of SECTIONS) {
       if (only !== undefined && !only.includes(section.key)) continue;
@@ -81,12 +89,16 @@ async function main() {
     for (const { key } of SECTIONS) if (ctx.reports[key]) out[key] = ctx.reports[key];
     console.log(JSON.stringify(out, null, 2));
   } else {
-    const missed = Object.values(ctx.reports).flatMap((r) =>
-      r.figures.filter((f) => f.met === false).map((f) => `${r.key}: ${f.name}`),
-    );
+    const missed = Object.values(ctx.reports)
+      .map((r) => ({ key: r.key, names: r.figures.filter((f) => f.met === false).map((f) => f.name) }))
+      .filter((r) => r.names.length > 0)
+      .map(
+        (r) =>
+          `${r.key} (${r.names.length}: ${r.names.slice(0, 3).join('; ')}${r.names.length > 3 ? '; …' : ''})`,
+      );
     console.log(
-      `\n${values.quick ? 'Quick' : 'Full'} run on ${machine}: ${seconds.toFixed(0)} s. ` +
-        (missed.length === 0 ? 'Every target met.' : `Targets missed: ${missed.join('; ')}.`),
+      `\n${values.quick ? 'Quick' : 'Full'} run: ${seconds.toFixed(0)} s, load average ${loadAtStart.toFixed(1)} at the start and ${(loadavg()[0] ?? 0).toFixed(1)} at the end. ` +
+        (missed.length === 0 ? 'Every target met.' : `Targets missed in ${missed.join(', ')}.`),
     );
   }
   ctx.log(`finished in ${seconds.toFixed(0)} s`);

@@ -8,7 +8,6 @@ import type { Figure, SectionResult } from './report';
 import { percentile, summary, timed } from './stats';
 import {
   bruteForceTopK,
-  chunkId,
   DIMENSIONS,
   generateCorpus,
   type VectorCorpus,
@@ -26,7 +25,7 @@ export interface BenchTable {
 }
 
 export function tableSizes(quick: boolean): [number, number] {
-  return quick ? [2_000, 10_000] : [10_000, 100_000];
+  return quick ? [2_000, 5_000] : [10_000, 100_000];
 }
 
 async function corpusFor(ctx: BenchContext): Promise<VectorCorpus> {
@@ -107,7 +106,7 @@ async function benchSize(
 ) {
   const label = rows.toLocaleString('en');
   const queries = corpus.queries(queryCount, QUERY_SEED);
-  const flatCount = rows >= 50_000 ? Math.min(queryCount, 12) : queryCount;
+  const flatCount = rows >= 50_000 ? Math.min(queryCount, 12) : Math.min(queryCount, 20);
 
   ctx.log(`retrieval: ${label} chunks: exact top-${K} by brute force in JavaScript (${queryCount} queries)`);
   const brute = await measure(queryCount, 1, async (i) =>
@@ -168,7 +167,7 @@ async function benchSize(
     indexed: { ms: indexed.ms, recall: recallOf(indexed.results, truth) },
     hybrid: { ms: hybrid.ms, overlapWithExact: recallOf(hybrid.results, truth) },
     tuned,
-    chunkId: chunkId(0),
+    flatCount,
   };
 }
 
@@ -181,7 +180,7 @@ async function benchSize(
  */
 export async function benchRetrieval(ctx: BenchContext): Promise<SectionResult> {
   const [small, large] = tableSizes(ctx.quick);
-  const queryCount = ctx.quick ? 30 : 40;
+  const queryCount = ctx.quick ? 20 : 40;
   const corpus = await corpusFor(ctx);
   const uri = join(ctx.workDir, 'lancedb');
   const connection = await connectVectorStore(uri);
@@ -251,8 +250,8 @@ export async function benchRetrieval(ctx: BenchContext): Promise<SectionResult> 
     title: 'Retrieval: top-10 search',
     workload:
       `${small.toLocaleString('en')} and ${large.toLocaleString('en')} chunks of ${DIMENSIONS} dimensions (float32, unit length; a Gaussian mixture of 1,000 clusters, seeded), ` +
-      `each with a 60-word text; ${queryCount} queries drawn from the same mixture (exact search without index at ${large.toLocaleString('en')}: ${Math.min(queryCount, 12)}); LanceDB on local disk, k=${K}` +
-      (ctx.quick ? '; --quick uses 2k and 10k instead of 10k and 100k' : ''),
+      `each with a 60-word text; ${queryCount} queries drawn from the same mixture (exact search without an index: ${results.map((r) => `${r.flatCount} at ${r.rows.toLocaleString('en')}`).join(', ')}); LanceDB on local disk, k=${K}` +
+      (ctx.quick ? '; --quick uses 2k and 5k instead of 10k and 100k' : ''),
     baseline: 'brute-force cosine in JavaScript over the same vectors (exact)',
     figures,
     notes,

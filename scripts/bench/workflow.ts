@@ -16,6 +16,7 @@ import type { ExecutionRecord } from '../local/step-functions-local';
 import type { BenchContext } from './context';
 import type { Figure, SectionResult } from './report';
 import { mean, median, percentile, sum, summary } from './stats';
+import { chatTokens, embeddingTokens, PromptTokenRecorder } from './tokens';
 
 const CHANNEL = 'C0BENCH0003';
 
@@ -46,6 +47,15 @@ export interface CapacityMeter {
   read: Record<string, number>;
   write: Record<string, number>;
   requests: Record<string, number>;
+  /** Model tokens by step: prompt (input) and reply (output) of chat calls, and embedded text. */
+  tokens: Record<string, { input: number; output: number }>;
+}
+
+function addTokens(meter: CapacityMeter, label: string, input: number, output: number): void {
+  const entry = meter.tokens[label] ?? { input: 0, output: 0 };
+  entry.input += input;
+  entry.output += output;
+  meter.tokens[label] = entry;
 }
 
 /**
@@ -54,7 +64,7 @@ export interface CapacityMeter {
  * parameter, whichever path makes it.
  */
 export function meterCapacity(client: DynamoDBDocumentClient): CapacityMeter {
-  const meter: CapacityMeter = { label: undefined, read: {}, write: {}, requests: {} };
+  const meter: CapacityMeter = { label: undefined, read: {}, write: {}, requests: {}, tokens: {} };
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const input = args.input as { ReturnConsumedCapacity?: string };
@@ -171,6 +181,9 @@ async function runDirectly(
     history.turnCount > 0
       ? await call<StandaloneQuestion>('Condense question', { turn, history, executionName })
       : { question: turn.question, condensed: false };
+  if (standalone.condensed) addTokens(meter, 'Condense question', 0, chatTokens(standalone.question));
+  // Retrieve embeds the standalone question as it is.
+  addTokens(meter, 'Retrieve', embeddingTokens(standalone.question), 0);
   const retrieval = await call<RetrievalResult>('Retrieve', {
     turn,
     question: standalone.question,
@@ -182,6 +195,7 @@ async function runDirectly(
     retrieval,
     executionName,
   });
+  addTokens(meter, 'Generate and stream', 0, chatTokens(answer.text));
   await call('Persist turn', { turn, answer, standalone, executionName });
   if (answer.kind !== 'answer') throw new Error(`the baseline path gave no answer: ${answer.kind}`);
   return { states, total: performance.now() - started, threadTs: thread };
@@ -222,10 +236,10 @@ export interface WorkflowMeasurements {
   directTotals: number[];
   /** DynamoDB capacity and requests per question, by step (the ack included). */
   dynamodb: { read: Record<string, number>; write: Record<string, number>; requests: Record<string, number> };
+  /** Model tokens per question, by step (a mean over first questions and follow-ups alike). */
+  tokens: Record<string, { input: number; output: number }>;
   /** What the workflow's state carried at the end of a follow-up, in bytes. */
   finalStateBytes: number;
-  /** Executions and their states, for the cost of state transitions and Express duration. */
-  followUpShare: number;
 }
 
 /**
@@ -241,6 +255,13 @@ export async function measureWorkflow(ctx: BenchContext): Promise<WorkflowMeasur
   await indexSamples(lancedbUri);
   const stack = await startLocalStack({ lancedbUri, env: { LLM_PROVIDER: 'local' } });
   const meter = meterCapacity(stack.runtime.documentClient());
+  // Prompts are counted where the model receives them, attributed to the step the baseline path is in.
+  const model = await stack.runtime.chatModel();
+  model.callbacks = [
+    new PromptTokenRecorder((tokens) => {
+      if (meter.label !== undefined) addTokens(meter, meter.label, tokens, 0);
+    }),
+  ];
   try {
     const handlers = stepHandlers(stack.runtime);
     const empty = () =>
@@ -289,6 +310,7 @@ export async function measureWorkflow(ctx: BenchContext): Promise<WorkflowMeasur
           meter.read = {};
           meter.write = {};
           meter.requests = {};
+          meter.tokens = {};
         }
       }
     }
@@ -305,8 +327,13 @@ export async function measureWorkflow(ctx: BenchContext): Promise<WorkflowMeasur
         write: perQuestion(meter.write),
         requests: perQuestion(meter.requests),
       },
+      tokens: Object.fromEntries(
+        Object.entries(meter.tokens).map(([step, t]) => [
+          step,
+          { input: t.input / directTotals.length, output: t.output / directTotals.length },
+        ]),
+      ),
       finalStateBytes,
-      followUpShare: 0.5,
     };
   } finally {
     await stack.close();
@@ -375,6 +402,7 @@ export async function benchWorkflow(ctx: BenchContext): Promise<SectionResult> {
       directSumOfStatesMs: Math.round(sum(Object.values(m.direct).map((v) => median(v)))),
       finalStateBytes: m.finalStateBytes,
       dynamodbPerQuestion: m.dynamodb,
+      tokensPerQuestion: m.tokens,
     },
   };
 }
