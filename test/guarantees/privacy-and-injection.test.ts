@@ -122,7 +122,8 @@ describe('secrets never reach logs or errors; history is kept only as long as al
     expect(forget.execution?.status).toBe('SUCCEEDED');
     expect(forget.replies.map((r) => visibleText(r as never))).toEqual([forgottenText(1)]);
     expect(after.execution?.trace.map((t) => t.state)).not.toContain('Condense question');
-    expect((after.execution?.output as { history: { turnCount: number } }).history.turnCount).toBe(0);
+    const output = after.execution?.output as { history: { turnCount: number } };
+    expect(output.history.turnCount).toBe(0);
   });
 
   it('stores each turn with a TTL and never loads an expired one', async () => {
