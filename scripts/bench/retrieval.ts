@@ -1,20 +1,66 @@
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Connection } from '@lancedb/lancedb';
+import { LocalHashEmbeddings } from '../../functions/core/llm/local-embeddings';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
-import { type DocumentTable, ensureIndexes } from '../../functions/core/vector-store/document-table';
+import { type DocumentTable, openDocumentTable } from '../../functions/core/vector-store/document-table';
 import { searchPassages } from '../../functions/core/vector-store/search-passages';
+import { REPO_ROOT } from '../local/stack';
 import { type BenchContext, shared } from './context';
 import type { Figure, SectionResult } from './report';
 import { percentile, summary, timed } from './stats';
 import {
   bruteForceTopK,
   DIMENSIONS,
+  EMBEDDER_NAME,
   generateCorpus,
   type VectorCorpus,
   writeCorpusTable,
 } from './vector-corpus';
 
+const run = promisify(execFile);
 const K = 10;
+
+/** LanceDB's CPU pool for the index builds: 2 threads, the least that does not deadlock (see build-indexes.ts). */
+export const INDEX_BUILD_CPU_THREADS = '2';
+
+/**
+ * Builds a table's indexes with the product's `ensureIndexes` (every index, at any size) in a child process with
+ * LANCE_CPU_THREADS=2; returns how long the build took there.
+ */
+export async function buildIndexes(uri: string, table: string): Promise<number> {
+  const { stdout } = await run(
+    process.execPath,
+    ['--import', 'tsx', join(REPO_ROOT, 'scripts/bench/build-indexes.ts'), uri, table],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, LANCE_CPU_THREADS: INDEX_BUILD_CPU_THREADS },
+      maxBuffer: 1 << 20,
+    },
+  );
+  return (JSON.parse(stdout) as { ms: number }).ms;
+}
+
+/** Opens a bench table on a fresh connection, so that it sees the versions another process wrote. */
+async function reopen(uri: string, table: string) {
+  const connection = await connectVectorStore(uri);
+  const handle = await openDocumentTable(connection, {
+    table,
+    embedderName: EMBEDDER_NAME,
+    dimensions: DIMENSIONS,
+    embeddings: new LocalHashEmbeddings({ dimensions: DIMENSIONS }),
+  });
+  if (handle === undefined) throw new Error(`no table ${table}`);
+  return {
+    handle,
+    close() {
+      handle.close();
+      connection.close();
+    },
+  };
+}
+
 const QUERY_SEED = 7;
 
 /** The largest table of the run, with its indexes, as the memory section reuses it. */
@@ -46,8 +92,8 @@ export async function largestTable(ctx: BenchContext): Promise<BenchTable> {
     try {
       ctx.log(`memory: building the ${rows.toLocaleString('en')}-chunk table and its indexes`);
       const handle = await writeCorpusTable(connection, tableName(rows), corpus, rows);
-      await ensureIndexes(handle, { vectorIndexMinRows: 1 });
       handle.close();
+      await buildIndexes(uri, tableName(rows));
     } finally {
       connection.close();
     }
@@ -99,6 +145,7 @@ async function measure(
 
 async function benchSize(
   ctx: BenchContext,
+  uri: string,
   connection: Connection,
   corpus: VectorCorpus,
   rows: number,
@@ -116,13 +163,18 @@ async function benchSize(
 
   ctx.log(`retrieval: ${label} chunks: writing the table`);
   const write = await timed(() => writeCorpusTable(connection, tableName(rows), corpus, rows));
-  const handle = write.result;
+  const unindexed = write.result;
 
   ctx.log(`retrieval: ${label} chunks: exact (flat) search, no index (${flatCount} queries)`);
-  const flat = await measure(flatCount, 1, (i) => searchRows(handle, queries.vectors[i] as Float32Array, ''));
+  const flat = await measure(flatCount, 1, (i) =>
+    searchRows(unindexed, queries.vectors[i] as Float32Array, ''),
+  );
+  unindexed.close();
 
   ctx.log(`retrieval: ${label} chunks: building the full-text and HNSW-SQ vector indexes`);
-  const indexing = await timed(() => ensureIndexes(handle, { vectorIndexMinRows: 1 }));
+  const indexMs = await buildIndexes(uri, tableName(rows));
+  const reopened = await reopen(uri, tableName(rows));
+  const { handle } = reopened;
 
   ctx.log(`retrieval: ${label} chunks: indexed and hybrid search (${queryCount} queries each)`);
   const indexed = await measure(queryCount, 3, (i) =>
@@ -155,12 +207,12 @@ async function benchSize(
     tuned[name] = { ms: run.ms, recall: recallOf(run.results, truth) };
   }
   const stats = await handle.table.stats();
-  handle.close();
+  reopened.close();
 
   return {
     rows,
     writeMs: write.ms,
-    indexMs: indexing.ms,
+    indexMs,
     bytes: stats.totalBytes,
     bruteForce: { ms: brute.ms },
     flat: { ms: flat.ms, recall: recallOf(flat.results, truth.slice(0, flatCount)) },
@@ -187,7 +239,7 @@ export async function benchRetrieval(ctx: BenchContext): Promise<SectionResult> 
   const results = [];
   try {
     for (const rows of [small, large])
-      results.push(await benchSize(ctx, connection, corpus, rows, queryCount));
+      results.push(await benchSize(ctx, uri, connection, corpus, rows, queryCount));
   } finally {
     connection.close();
   }
@@ -235,7 +287,7 @@ export async function benchRetrieval(ctx: BenchContext): Promise<SectionResult> 
   const bestTuned = Object.entries(largeResult.tuned).find(([, v]) => (v.recall ?? 0) >= 0.95);
   const notes = [
     'Baseline for every latency: exact cosine top-10 by brute force in JavaScript over the same vectors in memory (no I/O); for recall, the exact search’s own recall against it (1 when both are exact).',
-    `Index builds (ensureIndexes: full-text n-gram index and HNSW-SQ with one partition): ${results.map((r) => `${(r.indexMs / 1000).toFixed(0)} s at ${r.rows.toLocaleString('en')}`).join(', ')}; table writes ${results.map((r) => `${(r.writeMs / 1000).toFixed(1)} s`).join(', ')}.`,
+    `Index builds (ensureIndexes: full-text n-gram index and HNSW-SQ with one partition, in a child process with LANCE_CPU_THREADS=${INDEX_BUILD_CPU_THREADS}: with LanceDB's default of one CPU thread on a 2-CPU host the full-text build deadlocks at 100k chunks, lancedb/lancedb#3568): ${results.map((r) => `${(r.indexMs / 1000).toFixed(0)} s at ${r.rows.toLocaleString('en')}`).join(', ')}; table writes ${results.map((r) => `${(r.writeMs / 1000).toFixed(1)} s`).join(', ')}.`,
   ];
   if (largeResult.indexed.recall < 0.95) {
     notes.push(
