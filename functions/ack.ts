@@ -4,13 +4,9 @@ import { createExecutionStarter } from './core/ack/start-execution';
 import { loadConfig, required } from './core/config';
 import { createRuntime, type Runtime } from './core/runtime';
 
-/** Builds the ack handler from a runtime: reads the two Slack secrets, wires the event store and StartExecution. */
-export async function createHandler(runtime: Runtime): Promise<AckHandler> {
-  const { config, secrets } = runtime;
-  const [signingSecret, botToken] = await Promise.all([
-    secrets.read(config.secrets.slackSigningSecret, 'SLACK_SIGNING_SECRET'),
-    secrets.read(config.secrets.slackBotToken, 'SLACK_BOT_TOKEN'),
-  ]);
+/** Builds the ack handler from a runtime and the two Slack secrets' current values. */
+function buildHandler(runtime: Runtime, signingSecret: string, botToken: string): AckHandler {
+  const { config } = runtime;
   return createAckHandler({
     signingSecret,
     botToken,
@@ -26,6 +22,27 @@ export async function createHandler(runtime: Runtime): Promise<AckHandler> {
     maxQuestionChars: config.maxQuestionChars,
     allowedChannels: config.access.allowedChannels,
   });
+}
+
+/**
+ * The ack handler for a runtime. The Slack secrets are read on every request through the secret reader's cache
+ * (a few minutes in AWS), and the Bolt app is rebuilt when a value changed, so a rotated signing secret or bot
+ * token takes effect in warm containers too, without a redeploy.
+ */
+export async function createHandler(runtime: Runtime): Promise<AckHandler> {
+  const { config, secrets } = runtime;
+  let current: { key: string; handler: AckHandler } | undefined;
+  const handlerForCurrentSecrets = async (): Promise<AckHandler> => {
+    const [signingSecret, botToken] = await Promise.all([
+      secrets.read(config.secrets.slackSigningSecret, 'SLACK_SIGNING_SECRET'),
+      secrets.read(config.secrets.slackBotToken, 'SLACK_BOT_TOKEN'),
+    ]);
+    const key = `${signingSecret}\u0000${botToken}`;
+    if (current?.key !== key) current = { key, handler: buildHandler(runtime, signingSecret, botToken) };
+    return current.handler;
+  };
+  await handlerForCurrentSecrets();
+  return async (event, context) => (await handlerForCurrentSecrets())(event, context);
 }
 
 let cached: Promise<AckHandler> | undefined;
