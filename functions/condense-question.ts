@@ -1,4 +1,5 @@
-import { condense } from './core/conversation/steps';
+import { condense } from './core/conversation/condense';
+import { chatModelFor } from './core/models';
 import { defineStep, type StepInput } from './core/step-handler';
 import type { HistoryResult } from './core/types';
 
@@ -6,5 +7,5 @@ import type { HistoryResult } from './core/types';
 export const { createHandler, handler } = defineStep(
   'Condense question',
   async (runtime, input: StepInput & { history: HistoryResult }) =>
-    condense(await runtime.chatModel(), input.history, input.turn.question),
+    condense(await chatModelFor(runtime), input.history, input.turn.question),
 );

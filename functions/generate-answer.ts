@@ -1,4 +1,5 @@
 import { generateAnswer } from './core/conversation/generate-answer';
+import { chatModelFor } from './core/models';
 import { defineStep, type StepInput } from './core/step-handler';
 import type { RetrievalResult } from './core/types';
 
@@ -6,7 +7,7 @@ import type { RetrievalResult } from './core/types';
 export const { createHandler, handler } = defineStep(
   'Generate and stream',
   async (runtime, input: StepInput & { question: string; retrieval: RetrievalResult }) => {
-    const [slack, model] = await Promise.all([runtime.slackClient(), runtime.chatModel()]);
+    const [slack, model] = await Promise.all([runtime.slackClient(), chatModelFor(runtime)]);
     return generateAnswer(
       {
         slack,

@@ -2,6 +2,7 @@ import type { Connection } from '@lancedb/lancedb';
 import { collectionsForChannel } from './core/config';
 import { retrievePassages } from './core/conversation/retrieve';
 import { embeddingNameOf } from './core/llm/providers';
+import { embeddingsFor } from './core/models';
 import type { Runtime } from './core/runtime';
 import { defineStep, type StepInput } from './core/step-handler';
 import { connectVectorStore } from './core/vector-store/connect-vector-store';
@@ -30,7 +31,7 @@ export const { createHandler, handler } = defineStep(
   'Retrieve',
   async (runtime, input: StepInput & { question: string }) => {
     const { config } = runtime;
-    const embeddings = await runtime.embeddings();
+    const embeddings = await embeddingsFor(runtime);
     return retrievePassages(await connectionFor(runtime), embeddings, input.question, {
       table: config.vectorStore.table,
       embedderName: embeddingNameOf(embeddings),

@@ -2,11 +2,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Embeddings } from '@langchain/core/embeddings';
-import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { LogLevel as SlackLogLevel, WebClient } from '@slack/web-api';
 import { type AppConfig, required } from './config';
-import { createChatModel, createEmbeddings } from './llm/providers';
 import { createSecretReader, type SecretReader } from './secrets';
 import { DynamoDbEventStore } from './stores/dynamodb-event-store';
 import { DynamoDbHistoryStore } from './stores/dynamodb-history-store';
@@ -28,8 +25,6 @@ export interface Runtime {
   historyStore(): HistoryStore;
   eventStore(): EventStore;
   slackClient(): Promise<WebClient>;
-  chatModel(): Promise<BaseChatModel>;
-  embeddings(): Promise<Embeddings>;
 }
 
 /** SDK calls retry a little themselves; the state machine's Retry does the rest with backoff and jitter. */
@@ -81,10 +76,6 @@ export function createRuntime(
     }),
   );
   const tableName = () => required(config.conversationTable, 'CONVERSATION_TABLE');
-  const apiKey = async () =>
-    config.llm.provider === 'openai'
-      ? secrets.read(config.secrets.openaiApiKey, 'OPENAI_API_KEY')
-      : undefined;
   const slackClient = memoAsync(async () => {
     const token = await secrets.read(config.secrets.slackBotToken, 'SLACK_BOT_TOKEN');
     return new WebClient(token, {
@@ -123,7 +114,5 @@ export function createRuntime(
         }),
     ),
     slackClient,
-    chatModel: memoAsync(async () => createChatModel(config.llm, await apiKey())),
-    embeddings: memoAsync(async () => createEmbeddings(config.llm, await apiKey())),
   };
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { conversationFunctions } from '../../functions/conversation-functions';
+import { chatModelFor } from '../../functions/core/models';
 import type { Runtime } from '../../functions/core/runtime';
 import type {
   AnswerResult,
@@ -256,7 +257,7 @@ export async function measureWorkflow(ctx: BenchContext): Promise<WorkflowMeasur
   const stack = await startLocalStack({ lancedbUri, env: { LLM_PROVIDER: 'local' } });
   const meter = meterCapacity(stack.runtime.documentClient());
   // Prompts are counted where the model receives them, attributed to the step the baseline path is in.
-  const model = await stack.runtime.chatModel();
+  const model = await chatModelFor(stack.runtime);
   model.callbacks = [
     new PromptTokenRecorder((tokens) => {
       if (meter.label !== undefined) addTokens(meter, meter.label, tokens, 0);

@@ -1,9 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { InMemoryChatMessageHistory } from '@langchain/core/chat_history';
-import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
-import { AIMessage, HumanMessage } from '@langchain/core/messages';
 import type { WebClient } from '@slack/web-api';
-import { condenseQuestion } from '../chains/condense-chain';
 import { type HistoryBudget, type HistoryStore, turnsToMessages } from '../stores/history-store';
 import type {
   AnswerResult,
@@ -11,7 +7,6 @@ import type {
   HistoryResult,
   PersistResult,
   StandaloneQuestion,
-  StoredMessage,
   TokenUsage,
   Turn,
 } from '../types';
@@ -25,22 +20,6 @@ export async function loadHistory(
 ): Promise<HistoryResult> {
   const turns = await store.loadTurns(turn, budget, now);
   return { turnCount: turns.length, messages: turnsToMessages(turns) };
-}
-
-/** The loaded history as a LangChain chat message history, which is what the condense chain reads. */
-export function chatHistoryOf(messages: StoredMessage[]): InMemoryChatMessageHistory {
-  return new InMemoryChatMessageHistory(
-    messages.map((m) => (m.role === 'human' ? new HumanMessage(m.content) : new AIMessage(m.content))),
-  );
-}
-
-/** Condense question: the follow-up rewritten as a standalone question, in the light of the thread. */
-export async function condense(
-  model: BaseChatModel,
-  history: HistoryResult,
-  question: string,
-): Promise<StandaloneQuestion> {
-  return condenseQuestion(model, chatHistoryOf(history.messages), question);
 }
 
 function addUsage(...usages: (TokenUsage | undefined)[]): TokenUsage {
