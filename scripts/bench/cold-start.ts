@@ -162,6 +162,14 @@ export async function benchColdStart(ctx: BenchContext): Promise<SectionResult> 
     },
   ]);
   const lanceDbNative = await nativeModuleBytes();
+  // What the smallest bundle that misses its size target carries, largest parts first.
+  const heaviest = measured
+    .filter((m) => !m.fn.usesLanceDb && m.bytes > 1.5 * MB)
+    .sort((a, b) => a.bytes - b.bytes)[0];
+  const carried = (heaviest?.fn.packages ?? [])
+    .slice(0, 5)
+    .map((p) => `${p.name} ${(p.bytes / 1000).toFixed(0)} kB`)
+    .join(', ');
   return {
     key: 'coldStart',
     title: 'Cold start: bundle size and load time',
@@ -172,6 +180,11 @@ export async function benchColdStart(ctx: BenchContext): Promise<SectionResult> 
       'an empty handler (`export const handler = async () => ({})`) bundled with the same settings, loaded between the others',
     figures,
     notes: [
+      ...(heaviest === undefined
+        ? []
+        : [
+            `Largest parts of the smallest bundle over 1.5 MB, ${heaviest.fn.name} (${(heaviest.bytes / MB).toFixed(2)} MB): ${carried} (every bundle’s in details.functions[].largestPackages).`,
+          ]),
       `LanceDB functions also ship the LanceDB layer (its JavaScript, apache-arrow and the native module: ${(lanceDbNative / MB).toFixed(0)} MB for linux-x64 here, the arm64 one is similar), and their load time includes loading that native module on this x86_64 machine.`,
       `Load is the bundle’s require only; Node’s own boot before it took a median ${median(measured.flatMap((m) => m.boots)).toFixed(0)} ms here and is the same for every function (Lambda’s runtime boot is on top, and not measured here).`,
     ],

@@ -49,11 +49,11 @@ function minGap(times: readonly number[]): number {
  * Section 6: a 60-second answer at 30 tokens a second streamed into a Slack placeholder by the product's
  * streamer (`createUpdateStreamer`), through the real WebClient to the fake Slack, and at the same time by the
  * baseline: a naive streamer that edits the message on every token. The quick run plays the same answer on a
- * clock running six times fast, through the streamer's injectable `now` and `sleep`; the Slack calls' own
+ * clock running ten times fast, through the streamer's injectable `now` and `sleep`; the Slack calls' own
  * latencies stay real.
  */
 export async function benchStreaming(ctx: BenchContext): Promise<SectionResult> {
-  const speedUp = ctx.quick ? 6 : 1;
+  const speedUp = ctx.quick ? 10 : 1;
   const slack = await startFakeSlack({ botUserId: 'U0LOCALBOT' });
   const runtime = createRuntime(
     loadConfig({ LOG_LEVEL: 'silent', SLACK_API_URL: slack.apiUrl, SLACK_BOT_TOKEN: slack.token }),

@@ -250,7 +250,7 @@ export interface WorkflowMeasurements {
  * alternate, turn by turn, so that a slow moment of the machine does not land on one side only.
  */
 export async function measureWorkflow(ctx: BenchContext): Promise<WorkflowMeasurements> {
-  const threads = ctx.quick ? 4 : 15;
+  const threads = ctx.quick ? 3 : 15;
   const lancedbUri = join(ctx.workDir, 'workflow-lancedb');
   ctx.log('workflow: indexing the sample documents');
   await indexSamples(lancedbUri);
