@@ -2,6 +2,7 @@ import type { Connection } from '@lancedb/lancedb';
 import { collectionsForChannel } from './core/config';
 import { retrievePassages } from './core/conversation/retrieve';
 import { embeddingNameOf } from './core/llm/providers';
+import { memoPer } from './core/memo';
 import { embeddingsFor } from './core/models';
 import type { Runtime } from './core/runtime';
 import { defineStep, type StepInput } from './core/step-handler';
@@ -9,22 +10,13 @@ import { connectVectorStore } from './core/vector-store/connect-vector-store';
 
 // Only this function (and the ingest writer) loads LanceDB's native module. The connection lives as long as the
 // warm container (one runtime) and notices new table versions within its read-consistency interval.
-const connections = new WeakMap<Runtime, Promise<Connection>>();
-
-function connectionFor(runtime: Runtime): Promise<Connection> {
-  let connection = connections.get(runtime);
-  if (!connection) {
-    const { config } = runtime;
-    connection = connectVectorStore(config.vectorStore.uri, {
-      region: config.region,
-      s3Endpoint: config.endpoints.s3,
-    });
-    // A failed connect must not stick to the warm container.
-    connection.catch(() => connections.delete(runtime));
-    connections.set(runtime, connection);
-  }
-  return connection;
-}
+const connectionFor = memoPer(
+  (runtime: Runtime): Promise<Connection> =>
+    connectVectorStore(runtime.config.vectorStore.uri, {
+      region: runtime.config.region,
+      s3Endpoint: runtime.config.endpoints.s3,
+    }),
+);
 
 /** Retrieve: the passages that best answer the standalone question. */
 export const { createHandler, handler } = defineStep(

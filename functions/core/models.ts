@@ -1,6 +1,7 @@
 import type { Embeddings } from '@langchain/core/embeddings';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { createChatModel, createEmbeddings } from './llm/providers';
+import { memoPer } from './memo';
 import type { Runtime } from './runtime';
 
 /**
@@ -9,24 +10,6 @@ import type { Runtime } from './runtime';
  * OpenAI client; Load history, Persist turn and the others stay small and start fast.
  */
 
-const chatModels = new WeakMap<Runtime, Promise<BaseChatModel>>();
-const embeddingModels = new WeakMap<Runtime, Promise<Embeddings>>();
-
-function cachedPer<T>(
-  cache: WeakMap<Runtime, Promise<T>>,
-  runtime: Runtime,
-  make: () => Promise<T>,
-): Promise<T> {
-  let value = cache.get(runtime);
-  if (!value) {
-    value = make();
-    // A failure (say, Secrets Manager throttled on a cold start) is not kept: the next call tries again.
-    value.catch(() => cache.delete(runtime));
-    cache.set(runtime, value);
-  }
-  return value;
-}
-
 async function openaiApiKey(runtime: Runtime): Promise<string | undefined> {
   const { config } = runtime;
   return config.llm.provider === 'openai'
@@ -34,14 +17,12 @@ async function openaiApiKey(runtime: Runtime): Promise<string | undefined> {
     : undefined;
 }
 
-export function chatModelFor(runtime: Runtime): Promise<BaseChatModel> {
-  return cachedPer(chatModels, runtime, async () =>
-    createChatModel(runtime.config.llm, await openaiApiKey(runtime)),
-  );
-}
+/** The configured chat model, one per runtime. */
+export const chatModelFor: (runtime: Runtime) => Promise<BaseChatModel> = memoPer(async (runtime: Runtime) =>
+  createChatModel(runtime.config.llm, await openaiApiKey(runtime)),
+);
 
-export function embeddingsFor(runtime: Runtime): Promise<Embeddings> {
-  return cachedPer(embeddingModels, runtime, async () =>
-    createEmbeddings(runtime.config.llm, await openaiApiKey(runtime)),
-  );
-}
+/** The configured embeddings, one per runtime. */
+export const embeddingsFor: (runtime: Runtime) => Promise<Embeddings> = memoPer(async (runtime: Runtime) =>
+  createEmbeddings(runtime.config.llm, await openaiApiKey(runtime)),
+);

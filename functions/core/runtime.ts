@@ -4,6 +4,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LogLevel as SlackLogLevel, WebClient } from '@slack/web-api';
 import { type AppConfig, required } from './config';
+import { memo, memoAsync } from './memo';
 import { createSecretReader, type SecretReader } from './secrets';
 import { DynamoDbEventStore } from './stores/dynamodb-event-store';
 import { DynamoDbHistoryStore } from './stores/dynamodb-history-store';
@@ -52,24 +53,6 @@ export function createRuntime(
 ): Runtime {
   const logger = options.logger ?? new Logger({ serviceName: 'slack-rag-bot', logLevel: config.logLevel });
   const secrets = createSecretReader({ region: config.region, endpoint: config.endpoints.secretsManager });
-  const memo = <T>(make: () => T): (() => T) => {
-    let value: T | undefined;
-    return () => {
-      value ??= make();
-      return value;
-    };
-  };
-  // A rejected client (say, Secrets Manager throttled on a cold start) is built again on the next call.
-  const memoAsync = <T>(make: () => Promise<T>): (() => Promise<T>) => {
-    let value: Promise<T> | undefined;
-    return () => {
-      value ??= make().catch((error: unknown) => {
-        value = undefined;
-        throw error;
-      });
-      return value;
-    };
-  };
   const documentClient = memo(() =>
     DynamoDBDocumentClient.from(new DynamoDBClient(awsClientConfig(config, config.endpoints.dynamodb)), {
       marshallOptions: { removeUndefinedValues: true },

@@ -39,6 +39,38 @@ export function assertStepInput(input: unknown): asserts input is StepInput {
 }
 
 /**
+ * Runs one invocation of a step: logs its success and duration, and turns any failure into the
+ * `TransientError` or `PermanentError` the ASL's Retry matches on, logged with `keys`.
+ */
+export async function runStep<O>(
+  runtime: Pick<Runtime, 'logger' | 'now'>,
+  stepName: string,
+  keys: Record<string, string>,
+  run: () => Promise<O>,
+): Promise<O> {
+  const logKeys = { ...keys, step: stepName };
+  const started = runtime.now();
+  try {
+    const output = await run();
+    runtime.logger.info('step succeeded', { ...logKeys, ms: runtime.now() - started });
+    return output;
+  } catch (error) {
+    const stepError = toStepError(error, stepName);
+    runtime.logger.warn('step failed', { ...logKeys, errorType: stepError.name, error: stepError.message });
+    throw stepError;
+  }
+}
+
+/** What Lambda runs: the handler built once per container, from a runtime read from the environment. */
+export function lambdaEntry<I, O>(createHandler: (runtime: Runtime) => StepHandler<I, O>): StepHandler<I, O> {
+  let cached: StepHandler<I, O> | undefined;
+  return (input) => {
+    cached ??= createHandler(createRuntime(loadConfig()));
+    return cached(input);
+  };
+}
+
+/**
  * Defines one state of a state machine as a Lambda handler. `createHandler` takes a runtime (the local stack
  * builds one pointing at its stand-ins); `handler` is what Lambda runs, building the runtime from the
  * environment once per container. Errors leave as `TransientError` or `PermanentError`, which the ASL's
@@ -48,26 +80,12 @@ export function defineStep<I extends StepInput, O>(
   stepName: string,
   run: (runtime: Runtime, input: I) => Promise<O>,
 ): { createHandler(runtime: Runtime): StepHandler<I, O>; handler: StepHandler<I, O> } {
-  const createHandler = (runtime: Runtime): StepHandler<I, O> => {
-    return async (input) => {
+  const createHandler =
+    (runtime: Runtime): StepHandler<I, O> =>
+    async (input) => {
       assertStepInput(input);
-      const keys = { eventId: input.turn.eventId, executionName: input.executionName, step: stepName };
-      const started = runtime.now();
-      try {
-        const output = await run(runtime, input);
-        runtime.logger.info('step succeeded', { ...keys, ms: runtime.now() - started });
-        return output;
-      } catch (error) {
-        const stepError = toStepError(error, stepName);
-        runtime.logger.warn('step failed', { ...keys, errorType: stepError.name, error: stepError.message });
-        throw stepError;
-      }
+      const keys = { eventId: input.turn.eventId, executionName: input.executionName };
+      return runStep(runtime, stepName, keys, () => run(runtime, input));
     };
-  };
-  let cached: StepHandler<I, O> | undefined;
-  const handler: StepHandler<I, O> = (input) => {
-    cached ??= createHandler(createRuntime(loadConfig()));
-    return cached(input);
-  };
-  return { createHandler, handler };
+  return { createHandler, handler: lambdaEntry(createHandler) };
 }

@@ -1,10 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../functions/core/config';
 import { createRuntime, type Runtime } from '../../functions/core/runtime';
+import { startLoopbackProxy } from '../local/fault-proxy';
 import { LOCAL_CREDENTIALS, startLocalS3 } from '../local/s3-local';
 import { REPO_ROOT } from '../local/stack';
 
@@ -20,9 +19,8 @@ const PREFIX = 'lancedb';
 
 /** A loopback proxy in front of s3rver that counts the requests passing through it by price class. */
 async function countingProxy(target: string) {
-  const upstream = new URL(target);
   const counts: S3Requests = { get: 0, putOrList: 0, other: 0 };
-  const server = createServer((req, res) => {
+  const proxy = await startLoopbackProxy(target, (req) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const isList =
       req.method === 'GET' &&
@@ -30,33 +28,17 @@ async function countingProxy(target: string) {
     if (isList || req.method === 'PUT' || req.method === 'POST') counts.putOrList += 1;
     else if (req.method === 'GET' || req.method === 'HEAD') counts.get += 1;
     else counts.other += 1;
-    const forward = request(
-      {
-        hostname: upstream.hostname,
-        port: upstream.port,
-        path: req.url,
-        method: req.method,
-        headers: req.headers,
-      },
-      (upstreamRes) => {
-        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
-        upstreamRes.pipe(res);
-      },
-    );
-    forward.on('error', () => res.writeHead(502).end());
-    req.pipe(forward);
+    return false;
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: proxy.endpoint,
     counts,
     reset() {
       counts.get = 0;
       counts.putOrList = 0;
       counts.other = 0;
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: proxy.close,
   };
 }
 

@@ -10,7 +10,7 @@ import type {
   StandaloneQuestion,
   Turn,
 } from '../../functions/core/types';
-import { startLocalIngest } from '../local/ingest-local';
+import { indexSampleDocuments } from '../local/ingest-local';
 import type { LocalStack } from '../local/stack';
 import { LOCAL_TEAM_ID, REPO_ROOT, startLocalStack } from '../local/stack';
 import type { ExecutionRecord } from '../local/step-functions-local';
@@ -95,20 +95,8 @@ interface TurnRun {
 }
 
 /** Indexes the sample documents through the ingest state machine, as `npm run demo` does. */
-export async function indexSamples(lancedbUri: string): Promise<number> {
-  const ingest = await startLocalIngest({
-    lancedbUri,
-    env: { LLM_PROVIDER: 'local' },
-    store: 'memory',
-    baseDir: REPO_ROOT,
-  });
-  try {
-    const result = await ingest.sync({ origins: ['samples/docs'], prune: false });
-    if (result.status !== 'committed') throw new Error(`indexing the samples failed: ${result.error}`);
-    return result.report?.chunks ?? 0;
-  } finally {
-    await ingest.close();
-  }
+export function indexSamples(lancedbUri: string): Promise<number> {
+  return indexSampleDocuments(lancedbUri, { LLM_PROVIDER: 'local' });
 }
 
 /** Binds the step handlers to a runtime, from the same modules the local executor (and CDK) use. */

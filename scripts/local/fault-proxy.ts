@@ -1,4 +1,4 @@
-import { createServer, request } from 'node:http';
+import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -15,30 +15,23 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-export async function startFaultProxy(target: string): Promise<FaultProxy> {
+/** A running loopback proxy. */
+export interface LoopbackProxy {
+  endpoint: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Forwards every request to `target` unchanged, unless `intercept` answers it itself (returning true): the
+ * place where a test injects a fault or a benchmark counts requests.
+ */
+export async function startLoopbackProxy(
+  target: string,
+  intercept: (req: IncomingMessage, res: ServerResponse) => boolean = () => false,
+): Promise<LoopbackProxy> {
   const upstream = new URL(target);
-  const faults: { operation: string; type: string; status: number; times: number }[] = [];
-  const failed: Record<string, number> = {};
   const server = createServer((req, res) => {
-    const operation =
-      String(req.headers['x-amz-target'] ?? '')
-        .split('.')
-        .pop() ?? '';
-    const fault = faults.find((f) => f.operation === operation);
-    if (fault) {
-      fault.times -= 1;
-      if (fault.times <= 0) faults.splice(faults.indexOf(fault), 1);
-      failed[operation] = (failed[operation] ?? 0) + 1;
-      req.resume();
-      res.writeHead(fault.status, { 'Content-Type': 'application/x-amz-json-1.0' });
-      res.end(
-        JSON.stringify({
-          __type: `com.amazonaws.dynamodb.v20120810#${fault.type}`,
-          message: `injected ${fault.type}`,
-        }),
-      );
-      return;
-    }
+    if (intercept(req, res)) return;
     const forward = request(
       {
         hostname: upstream.hostname,
@@ -59,14 +52,43 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const { port } = server.address() as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    failed,
-    failNext(operation, { type, status = 400, times = 1 }) {
-      faults.push({ operation, type, status, times });
-    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  const faults: { operation: string; type: string; status: number; times: number }[] = [];
+  const failed: Record<string, number> = {};
+  const proxy = await startLoopbackProxy(target, (req, res) => {
+    const operation =
+      String(req.headers['x-amz-target'] ?? '')
+        .split('.')
+        .pop() ?? '';
+    const fault = faults.find((f) => f.operation === operation);
+    if (!fault) return false;
+    fault.times -= 1;
+    if (fault.times <= 0) faults.splice(faults.indexOf(fault), 1);
+    failed[operation] = (failed[operation] ?? 0) + 1;
+    req.resume();
+    res.writeHead(fault.status, { 'Content-Type': 'application/x-amz-json-1.0' });
+    res.end(
+      JSON.stringify({
+        __type: `com.amazonaws.dynamodb.v20120810#${fault.type}`,
+        message: `injected ${fault.type}`,
+      }),
+    );
+    return true;
+  });
+  return {
+    endpoint: proxy.endpoint,
+    failed,
+    failNext(operation, { type, status = 400, times = 1 }) {
+      faults.push({ operation, type, status, times });
+    },
+    close: proxy.close,
   };
 }

@@ -261,3 +261,18 @@ function reporting(
     }
   };
 }
+
+/**
+ * Indexes the bundled sample documents (samples/docs) with the embedder `env` configures (through its real
+ * client), by running the ingest state machine with an in-memory manifest and lock. Returns the rows in the table.
+ */
+export async function indexSampleDocuments(lancedbUri: string, env: Env): Promise<number> {
+  const ingest = await startLocalIngest({ lancedbUri, env, store: 'memory', baseDir: REPO_ROOT });
+  try {
+    const result = await ingest.sync({ origins: ['samples/docs'], prune: false });
+    if (result.status !== 'committed') throw new Error(`indexing the samples failed: ${result.error}`);
+    return result.report?.chunks ?? 0;
+  } finally {
+    await ingest.close();
+  }
+}

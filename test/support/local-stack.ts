@@ -2,30 +2,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Env } from '../../functions/core/config';
-import { startLocalIngest } from '../../scripts/local/ingest-local';
-import { type LocalStack, REPO_ROOT, startLocalStack } from '../../scripts/local/stack';
+import { indexSampleDocuments } from '../../scripts/local/ingest-local';
+import { type LocalStack, startLocalStack } from '../../scripts/local/stack';
 
 export type { LocalStack };
+export { indexSampleDocuments };
 
 /** A temporary directory removed by the returned function. */
 export async function temporaryDirectory(prefix: string): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
-}
-
-/**
- * Indexes the bundled sample documents with the embedder `env` configures (through its real client), by running
- * the ingest state machine locally with an in-memory manifest and lock. Returns the rows in the table.
- */
-export async function indexSampleDocuments(lancedbUri: string, env: Env): Promise<number> {
-  const ingest = await startLocalIngest({ lancedbUri, env, store: 'memory', baseDir: REPO_ROOT });
-  try {
-    const result = await ingest.sync({ origins: ['samples/docs'], prune: false });
-    if (result.status !== 'committed') throw new Error(`indexing the samples failed: ${result.error}`);
-    return result.report?.chunks ?? 0;
-  } finally {
-    await ingest.close();
-  }
 }
 
 /** A local stack over a fresh temporary vector store, optionally with the sample documents indexed. */

@@ -5,6 +5,7 @@ import type { Connection } from '@lancedb/lancedb';
 import type { Embeddings } from '@langchain/core/embeddings';
 import { type AppConfig, required } from '../config';
 import { createEmbeddings } from '../llm/providers';
+import { memo, memoAsync } from '../memo';
 import type { Runtime } from '../runtime';
 import { DocumentOrigins, LocalFileOrigin, S3Origin } from './document-origins';
 import { DynamoDbManifestStore } from './dynamodb-manifest-store';
@@ -70,23 +71,6 @@ export function createIngestServices(
   overrides: Partial<Omit<IngestServices, 'close'>> = {},
 ): IngestServices {
   const { config } = runtime;
-  const memo = <T>(make: () => T): (() => T) => {
-    let value: T | undefined;
-    return () => {
-      value ??= make();
-      return value;
-    };
-  };
-  const memoAsync = <T>(make: () => Promise<T>): (() => Promise<T>) => {
-    let value: Promise<T> | undefined;
-    return () => {
-      value ??= make().catch((error: unknown) => {
-        value = undefined;
-        throw error;
-      });
-      return value;
-    };
-  };
   let s3: S3Client | undefined;
   const s3Client = () => {
     s3 ??= createS3Client(config);

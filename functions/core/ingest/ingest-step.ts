@@ -1,8 +1,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { type AppConfig, loadConfig } from '../config';
-import { PermanentError, toStepError } from '../errors';
-import { createRuntime, type Runtime } from '../runtime';
-import type { StepHandler } from '../step-handler';
+import type { AppConfig } from '../config';
+import { PermanentError } from '../errors';
+import type { Runtime } from '../runtime';
+import { lambdaEntry, runStep, type StepHandler } from '../step-handler';
 import { createIngestServices, type IngestServices } from './ingest-services';
 
 /** Every ingest step's input carries the execution's name (from `$$.Execution.Name`): the sync's id. */
@@ -56,23 +56,8 @@ export function defineIngestStep<I extends IngestStepInput, O>(
     };
     return async (input) => {
       assertIngestStepInput(input);
-      const keys = { executionName: input.executionName, step: stepName };
-      const started = runtime.now();
-      try {
-        const output = await run(context, input);
-        runtime.logger.info('step succeeded', { ...keys, ms: runtime.now() - started });
-        return output;
-      } catch (error) {
-        const stepError = toStepError(error, stepName);
-        runtime.logger.warn('step failed', { ...keys, errorType: stepError.name, error: stepError.message });
-        throw stepError;
-      }
+      return runStep(runtime, stepName, { executionName: input.executionName }, () => run(context, input));
     };
   };
-  let cached: StepHandler<I, O> | undefined;
-  const handler: StepHandler<I, O> = (input) => {
-    cached ??= createHandler(createRuntime(loadConfig()));
-    return cached(input);
-  };
-  return { createHandler, handler };
+  return { createHandler, handler: lambdaEntry((runtime) => createHandler(runtime)) };
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { DocumentRow } from '../vector-store/document-schema';
 import type { EnsureIndexesResult } from '../vector-store/document-table';
 
 /**
@@ -100,17 +101,7 @@ export type DocumentOutcome =
   | FailedOutcome;
 
 /** A row as staged: its vector as base64 of little-endian float32, a quarter the size of JSON numbers. */
-export interface StagedRow {
-  id: string;
-  vector: string;
-  text: string;
-  source: string;
-  title: string;
-  heading: string;
-  collection: string | null;
-  contentHash: string;
-  updatedAt: number;
-}
+export type StagedRow = Omit<DocumentRow, 'vector'> & { vector: string };
 
 /** A batch's staged result. */
 export interface StagedBatch {
@@ -279,17 +270,7 @@ export function describeStepError(error: StepError | undefined, maxChars = 500):
 }
 
 /** Rows as staged: vectors packed as base64 float32. */
-export function toStagedRow(row: {
-  id: string;
-  vector: number[];
-  text: string;
-  source: string;
-  title: string;
-  heading: string;
-  collection: string | null;
-  contentHash: string;
-  updatedAt: number;
-}): StagedRow {
+export function toStagedRow(row: DocumentRow): StagedRow {
   return { ...row, vector: Buffer.from(new Float32Array(row.vector).buffer).toString('base64') };
 }
 
