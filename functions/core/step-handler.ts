@@ -36,6 +36,9 @@ export function assertStepInput(input: unknown): asserts input is StepInput {
     if (typeof candidate.turn[field] !== 'string')
       throw new PermanentError(`step input turn.${field} must be a string`);
   }
+  if (candidate.turn.intent !== 'question' && candidate.turn.intent !== 'forget') {
+    throw new PermanentError('step input turn.intent must be "question" or "forget"');
+  }
 }
 
 /**
