@@ -112,10 +112,8 @@ export class BotFunction extends Construct {
       applicationLogLevelV2: APPLICATION_LOG_LEVEL[props.logLevel],
       systemLogLevelV2: lambda.SystemLogLevel.INFO,
       environment: {
+        // LanceDB's threads are sized by connectVectorStore in every process (lancedb-threads.ts), not here.
         LOG_LEVEL: props.logLevel,
-        // LanceDB's full-text index build deadlocks on hosts reporting 2 CPUs or fewer with its default thread
-        // count (lancedb/lancedb#3568; seen in `npm run bench`); a fixed pool of 2 avoids it.
-        ...(usesLanceDb ? { LANCE_CPU_THREADS: '2' } : {}),
       },
       bundling: {
         format: OutputFormat.CJS,

@@ -4,11 +4,9 @@ import { ensureIndexes, openDocumentTable } from '../../functions/core/vector-st
 import { DIMENSIONS, EMBEDDER_NAME } from './vector-corpus';
 
 /**
- * Run in a child process (`node --import tsx build-indexes.ts <uri> <table>`) with LANCE_CPU_THREADS=2: builds a
- * bench table's indexes with the product's `ensureIndexes`, every index at any size, and prints what it did and
- * how long it took. A separate process because LanceDB's full-text index build deadlocks when its CPU pool has a
- * single thread (the default on a host with 2 CPUs; lancedb/lancedb#3568), and the pool is sized once per
- * process: the queries measured in the parent keep LanceDB's defaults, as the Lambdas run them.
+ * Run in a child process (`node --import tsx build-indexes.ts <uri> <table>`): builds a bench table's indexes with
+ * the product's `ensureIndexes`, every index at any size, and prints what it did and how long it took. A separate
+ * process so that the build's memory does not count in the parent's measurements of the queries.
  */
 async function main() {
   const [uri, table] = process.argv.slice(2);

@@ -22,12 +22,9 @@ import {
 const run = promisify(execFile);
 const K = 10;
 
-/** LanceDB's CPU pool for the index builds: 2 threads, the least that does not deadlock (see build-indexes.ts). */
-export const INDEX_BUILD_CPU_THREADS = '2';
-
 /**
- * Builds a table's indexes with the product's `ensureIndexes` (every index, at any size) in a child process with
- * LANCE_CPU_THREADS=2; returns how long the build took there.
+ * Builds a table's indexes with the product's `ensureIndexes` (every index, at any size) in a child process, with
+ * the thread settings every process gets from connectVectorStore; returns how long the build took there.
  */
 export async function buildIndexes(uri: string, table: string): Promise<number> {
   const { stdout } = await run(
@@ -35,7 +32,6 @@ export async function buildIndexes(uri: string, table: string): Promise<number> 
     ['--import', 'tsx', join(REPO_ROOT, 'scripts/bench/build-indexes.ts'), uri, table],
     {
       cwd: REPO_ROOT,
-      env: { ...process.env, LANCE_CPU_THREADS: INDEX_BUILD_CPU_THREADS },
       maxBuffer: 1 << 20,
     },
   );
@@ -287,7 +283,7 @@ export async function benchRetrieval(ctx: BenchContext): Promise<SectionResult> 
   const bestTuned = Object.entries(largeResult.tuned).find(([, v]) => (v.recall ?? 0) >= 0.95);
   const notes = [
     'Baseline for every latency: exact cosine top-10 by brute force in JavaScript over the same vectors in memory (no I/O); for recall, the exact search’s own recall against it (1 when both are exact).',
-    `Index builds (ensureIndexes: full-text n-gram index and HNSW-SQ with one partition, in a child process with LANCE_CPU_THREADS=${INDEX_BUILD_CPU_THREADS}: with LanceDB's default of one CPU thread on a 2-CPU host the full-text build deadlocks at 100k chunks, lancedb/lancedb#3568): ${results.map((r) => `${(r.indexMs / 1000).toFixed(0)} s at ${r.rows.toLocaleString('en')}`).join(', ')}; table writes ${results.map((r) => `${(r.writeMs / 1000).toFixed(1)} s`).join(', ')}.`,
+    `Index builds (ensureIndexes: full-text n-gram index and HNSW-SQ with one partition, in a child process, with the product's LanceDB thread settings: LANCE_CPU_THREADS=${process.env.LANCE_CPU_THREADS ?? '?'}, LANCE_FTS_NUM_SHARDS=${process.env.LANCE_FTS_NUM_SHARDS ?? '?'}): ${results.map((r) => `${(r.indexMs / 1000).toFixed(0)} s at ${r.rows.toLocaleString('en')}`).join(', ')}; table writes ${results.map((r) => `${(r.writeMs / 1000).toFixed(1)} s`).join(', ')}.`,
   ];
   if (largeResult.indexed.recall < 0.95) {
     notes.push(

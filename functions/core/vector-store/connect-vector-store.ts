@@ -1,4 +1,5 @@
 import { type Connection, connect } from '@lancedb/lancedb';
+import { applyLanceDbThreadSettings } from './lancedb-threads';
 
 /** Where and how to reach the vector store. */
 export interface VectorStoreConnectionOptions {
@@ -41,11 +42,15 @@ export function vectorStoreStorageOptions(
  *
  * LanceDB commits with conditional writes, which S3 honours and some S3 stand-ins do not: run a single
  * writer (the ingest Commit step) against such a stand-in.
+ *
+ * Every process reaches LanceDB through here, so this is where LanceDB's thread pool is sized so that its index
+ * builders cannot deadlock (see `lancedb-threads.ts`): before the first connection, hence before any build.
  */
 export function connectVectorStore(
   uri: string,
   options: VectorStoreConnectionOptions = {},
 ): Promise<Connection> {
+  applyLanceDbThreadSettings();
   return connect(uri, {
     storageOptions: vectorStoreStorageOptions(uri, options),
     readConsistencyInterval: options.readConsistencySeconds ?? DEFAULT_READ_CONSISTENCY_SECONDS,

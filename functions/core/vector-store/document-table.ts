@@ -7,6 +7,7 @@ import {
   documentSchema,
   verifyDocumentSchema,
 } from './document-schema';
+import { type WatchdogOptions, watchProgress } from './index-watchdog';
 import { sqlIn } from './sql';
 
 /**
@@ -231,6 +232,8 @@ export interface EnsureIndexesOptions {
    * @default 100_000
    */
   vectorIndexMinRows?: number;
+  /** When a build counts as stalled: see {@link watchProgress}. */
+  watchdog?: WatchdogOptions;
 }
 
 /** What {@link ensureIndexes} did to each index. */
@@ -248,7 +251,7 @@ export interface EnsureIndexesResult {
  */
 export async function ensureIndexes(
   handle: DocumentTable,
-  { vectorIndexMinRows = 100_000 }: EnsureIndexesOptions = {},
+  { vectorIndexMinRows = 100_000, watchdog }: EnsureIndexesOptions = {},
 ): Promise<EnsureIndexesResult> {
   const rows = await handle.table.countRows();
   if (rows === 0) return { rows, fullText: 'skipped', vector: 'skipped' };
@@ -257,7 +260,11 @@ export async function ensureIndexes(
   const fts = indexes.find((i) => i.indexType === 'FTS' && i.columns.includes('text'));
   let fullText: EnsureIndexesResult['fullText'] = 'exists';
   if (fts === undefined || !hasFullTextSettings(fts.indexDetails)) {
-    await handle.table.createIndex('text', { config: Index.fts(FULL_TEXT_INDEX_OPTIONS), replace: true });
+    await watchProgress(
+      `Building the full-text index of ${rows} rows`,
+      () => handle.table.createIndex('text', { config: Index.fts(FULL_TEXT_INDEX_OPTIONS), replace: true }),
+      watchdog,
+    );
     fullText = 'created';
   }
 
@@ -265,14 +272,19 @@ export async function ensureIndexes(
   if (indexes.some((i) => i.columns.includes('vector'))) {
     vector = 'exists';
   } else if (rows >= vectorIndexMinRows) {
-    await handle.table.createIndex('vector', {
-      // HNSW with scalar quantization keeps recall high without the tuning IVF-PQ needs (sub-vectors that divide
-      // the dimension). One IVF partition per million rows bounds the memory of building each HNSW graph.
-      config: Index.hnswSq({
-        distanceType: 'cosine',
-        numPartitions: Math.max(1, Math.ceil(rows / 1_000_000)),
-      }),
-    });
+    await watchProgress(
+      `Building the vector index of ${rows} rows`,
+      () =>
+        handle.table.createIndex('vector', {
+          // HNSW with scalar quantization keeps recall high without the tuning IVF-PQ needs (sub-vectors that divide
+          // the dimension). One IVF partition per million rows bounds the memory of building each HNSW graph.
+          config: Index.hnswSq({
+            distanceType: 'cosine',
+            numPartitions: Math.max(1, Math.ceil(rows / 1_000_000)),
+          }),
+        }),
+      watchdog,
+    );
     vector = 'created';
   }
   return { rows, fullText, vector };
@@ -298,6 +310,8 @@ export interface OptimizeOptions {
   keepVersionsMs?: number;
   /** The clock, for tests. */
   now?: number;
+  /** When the optimize counts as stalled: see {@link watchProgress}. */
+  watchdog?: WatchdogOptions;
 }
 
 /**
@@ -306,9 +320,14 @@ export interface OptimizeOptions {
  */
 export function optimize(
   handle: DocumentTable,
-  { keepVersionsMs = 3_600_000, now = Date.now() }: OptimizeOptions = {},
+  { keepVersionsMs = 3_600_000, now = Date.now(), watchdog }: OptimizeOptions = {},
 ): Promise<OptimizeStats> {
-  return handle.table.optimize({ cleanupOlderThan: new Date(now - keepVersionsMs) });
+  // Optimize folds new rows into the indexes with the same builders as a fresh build, so it can stall the same way.
+  return watchProgress(
+    'Optimizing the table (compaction and index update)',
+    () => handle.table.optimize({ cleanupOlderThan: new Date(now - keepVersionsMs) }),
+    watchdog,
+  );
 }
 
 /** Only the schema's columns: a row built from a chunk may carry more, which the table would reject. */
