@@ -138,7 +138,9 @@ function progressReporter(bar: ProgressBar): (event: IngestProgress) => void {
       embedded += event.result.embeddedChunks;
       bar.update(`documents · ${embedded} chunks embedded`, done, total);
     } else if (event.type === 'batch-failed') {
-      bar.update('documents · a batch failed, carrying on', done, total, true);
+      if (event.document !== undefined) done += 1;
+      const what = event.document !== undefined ? 'a document failed' : 'a batch failed';
+      bar.update(`documents · ${what}, carrying on`, done, total, true);
     } else if (event.phase === 'started') {
       bar.update(event.step === 'Commit' ? 'writing the table' : 'refreshing the indexes', done, total, true);
     }

@@ -9,7 +9,17 @@ export interface StepInput {
   executionName: string;
 }
 
-export type StepHandler<I, O> = (input: I) => Promise<O>;
+/**
+ * The part of Lambda's context a step may read: the time the invocation has left and, in Lambda, its memory.
+ * The local executor passes one too, counting down from the state's TimeoutSeconds.
+ */
+export interface InvocationContext {
+  getRemainingTimeInMillis(): number;
+  /** The function's memory in MB, as Lambda gives it (a string); absent locally. */
+  memoryLimitInMB?: string;
+}
+
+export type StepHandler<I, O> = (input: I, context?: InvocationContext) => Promise<O>;
 
 const TURN_FIELDS = [
   'eventId',
@@ -67,9 +77,9 @@ export async function runStep<O>(
 /** What Lambda runs: the handler built once per container, from a runtime read from the environment. */
 export function lambdaEntry<I, O>(createHandler: (runtime: Runtime) => StepHandler<I, O>): StepHandler<I, O> {
   let cached: StepHandler<I, O> | undefined;
-  return (input) => {
+  return (input, context) => {
     cached ??= createHandler(createRuntime(loadConfig()));
-    return cached(input);
+    return cached(input, context);
   };
 }
 

@@ -46,8 +46,11 @@ export interface FakeOpenAI {
   failNext(options: FailureOptions): void;
   /** Ends the next streamed chat completion after `afterChunks` content chunks, without `[DONE]`. */
   cutStreamNext(options: { afterChunks: number }): void;
-  /** Holds the next matching request(s) for `ms` before answering: a slow model or a stuck connection. */
-  delayNext(options: { ms: number; path?: string; times?: number }): void;
+  /**
+   * Holds the next matching request(s) for `ms` before answering: a slow model or a stuck connection. With
+   * `containing`, only requests whose body holds that text are held: a model slow on one document.
+   */
+  delayNext(options: { ms: number; path?: string; times?: number; containing?: string }): void;
   close(): Promise<void>;
 }
 
@@ -130,7 +133,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const requests: RecordedRequest[] = [];
   const scripted: string[] = [];
   const failures: Array<FailureOptions & { times: number }> = [];
-  const delays: { ms: number; path?: string; times: number }[] = [];
+  const delays: { ms: number; path?: string; times: number; containing?: string }[] = [];
   const cuts: number[] = [];
   const local = new LocalExtractiveChatModel();
   const embeddingsBySize = new Map<number, LocalHashEmbeddings>();
@@ -242,7 +245,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     if (req.method !== 'POST' || !known) return sendError(res, 404);
     if (typeof body !== 'object' || body === null) return sendError(res, 400);
 
-    const delay = delays.find((d) => d.path === undefined || d.path === path);
+    const delay = delays.find(
+      (d) =>
+        (d.path === undefined || d.path === path) &&
+        (d.containing === undefined || raw.includes(d.containing)),
+    );
     if (delay !== undefined) {
       delay.times -= 1;
       if (delay.times <= 0) delays.splice(delays.indexOf(delay), 1);
@@ -284,8 +291,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     failNext: (failure) => {
       failures.push({ ...failure, times: failure.times ?? 1 });
     },
-    delayNext: ({ ms, path, times = 1 }) => {
-      delays.push({ ms, path, times });
+    delayNext: ({ ms, path, times = 1, containing }) => {
+      delays.push({ ms, path, times, containing });
     },
     cutStreamNext: ({ afterChunks }) => {
       cuts.push(afterChunks);

@@ -24,6 +24,7 @@ import { ingestFunctions } from '../../functions/ingest-functions';
 import { ensureConversationTable, type LocalDynamo, startDynalite } from './dynamodb-local';
 import {
   type ExecutionRecord,
+  type LocalInvocationContext,
   type LocalStepFunctions,
   startLocalStepFunctions,
   type TaskHandler,
@@ -45,7 +46,7 @@ const MACHINE_NAME = 'ingest';
 export type IngestProgress =
   | { type: 'planned'; plan: PlanResult }
   | { type: 'batch'; result: BatchResult }
-  | { type: 'batch-failed'; batch: number }
+  | { type: 'batch-failed'; batch: number; document?: number }
   | { type: 'step'; step: 'Commit' | 'Optimize'; phase: 'started' | 'done' };
 
 export interface LocalIngestOptions {
@@ -64,6 +65,8 @@ export interface LocalIngestOptions {
   store?: 'memory' | 'dynalite' | { path: string };
   /** Shortens the ASL's Retry pauses (tests); unset, they run as written. */
   retryIntervalMs?: number;
+  /** Replaces the TimeoutSeconds of the named states (tests of the time-out path). */
+  timeoutOverrides?: Record<string, number>;
   /** Replaces any of the services (tests: an origin that fails as a real one would). */
   services?: Partial<Omit<IngestServices, 'close'>>;
   /** Called as the sync progresses. */
@@ -118,16 +121,17 @@ export async function startLocalIngest(options: LocalIngestOptions): Promise<Loc
   const taskHandlers = Object.fromEntries(
     Object.keys(ingestFunctions).map((placeholder) => [
       placeholder,
-      (input: unknown) => {
+      (input: unknown, context?: LocalInvocationContext) => {
         const handler = bound[placeholder];
         if (!handler) throw new Error(`${placeholder} is not bound`);
-        return handler(input);
+        return handler(input, context);
       },
     ]),
   );
   const stepFunctions = await startLocalStepFunctions({
     machines: [{ name: MACHINE_NAME, definitionFile: INGEST_DEFINITION, handlers: taskHandlers }],
     retryIntervalMs: options.retryIntervalMs,
+    timeoutOverrides: options.timeoutOverrides,
   });
 
   const env: Env = {
@@ -244,18 +248,19 @@ function reporting(
   progress: (event: IngestProgress) => void,
 ): TaskHandler {
   const step = { IngestCommitFunctionArn: 'Commit', IngestOptimizeFunctionArn: 'Optimize' } as const;
-  return async (input) => {
+  return async (input, context) => {
     const named = step[placeholder as keyof typeof step];
     if (named) progress({ type: 'step', step: named, phase: 'started' });
     try {
-      const output = await handler(input);
+      const output = await handler(input, context);
       if (placeholder === 'IngestPlanFunctionArn') progress({ type: 'planned', plan: output as PlanResult });
       if (placeholder === 'IngestBatchFunctionArn')
         progress({ type: 'batch', result: output as BatchResult });
       return output;
     } finally {
       if (placeholder === 'IngestBatchFailedFunctionArn') {
-        progress({ type: 'batch-failed', batch: (input as { batch: number }).batch });
+        const { batch, document } = input as { batch: number; document?: number };
+        progress({ type: 'batch-failed', batch, ...(document !== undefined ? { document } : {}) });
       }
       if (named) progress({ type: 'step', step: named, phase: 'done' });
     }

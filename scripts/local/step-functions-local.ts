@@ -21,7 +21,16 @@ type EventLog = {
  * `${Placeholder}` mapped to the handler its Lambda would run. It keeps every execution and a per-state trace.
  */
 
-export type TaskHandler = (input: unknown) => Promise<unknown>;
+/**
+ * What a local Task handler is given besides its input: the part of Lambda's context the handlers read. Its
+ * remaining time counts down from the state's TimeoutSeconds (after any override), as a Lambda's counts down from
+ * its own timeout, so a handler that budgets its time behaves here as it does in AWS.
+ */
+export interface LocalInvocationContext {
+  getRemainingTimeInMillis(): number;
+}
+
+export type TaskHandler = (input: unknown, context?: LocalInvocationContext) => Promise<unknown>;
 
 export interface MachineRegistration {
   name: string;
@@ -69,6 +78,7 @@ const ACCOUNT = '000000000000';
 type AslState = {
   Type: string;
   Resource?: string;
+  TimeoutSeconds?: number;
   ItemProcessor?: { States: Record<string, AslState> };
   Iterator?: { States: Record<string, AslState> };
   Branches?: { States: Record<string, AslState> }[];
@@ -78,28 +88,52 @@ function lambdaArn(placeholder: string): string {
   return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${placeholder.replace(/FunctionArn$/, '')}`;
 }
 
-/** Maps each Task state (nested ones included) to its handler, failing loudly on a placeholder with none. */
-function taskHandlersOf(states: Record<string, AslState>, handlers: Record<string, TaskHandler>) {
-  const byState: Record<string, TaskHandler> = {};
+/** The executor's timeout of a Task that sets none. */
+const DEFAULT_TASK_TIMEOUT_SECONDS = 60;
+
+/**
+ * Maps each Task state (nested ones included) to its handler, failing loudly on a placeholder with none. Each
+ * call gets a context whose remaining time counts down from the state's TimeoutSeconds.
+ */
+function taskHandlersOf(
+  states: Record<string, AslState>,
+  handlers: Record<string, TaskHandler>,
+): Record<string, (input: unknown) => Promise<unknown>> {
+  const byState: Record<string, (input: unknown) => Promise<unknown>> = {};
   for (const [stateName, state] of Object.entries(states)) {
     const placeholder = /^\$\{(\w+)\}$/.exec(state.Resource ?? '')?.[1];
     if (state.Type === 'Task' && placeholder) {
       const handler = handlers[placeholder];
       if (!handler) throw new Error(`no local handler for ${placeholder} (state "${stateName}")`);
-      byState[stateName] = handler;
+      const timeoutMs = (state.TimeoutSeconds ?? DEFAULT_TASK_TIMEOUT_SECONDS) * 1000;
+      byState[stateName] = (input) => {
+        const deadline = Date.now() + timeoutMs;
+        return handler(input, { getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) });
+      };
     }
-    const nested = [state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])];
-    for (const child of nested) if (child) Object.assign(byState, taskHandlersOf(child.States, handlers));
+    for (const child of nestedMachinesOf(state))
+      Object.assign(byState, taskHandlersOf(child.States, handlers));
   }
   return byState;
+}
+
+function nestedMachinesOf(state: AslState): { States: Record<string, AslState> }[] {
+  return [state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])].filter((c) => c !== undefined);
+}
+
+/** Replaces the TimeoutSeconds of the named states, at any depth. */
+function overrideTimeouts(states: Record<string, AslState>, overrides: Record<string, number>): void {
+  for (const [stateName, state] of Object.entries(states)) {
+    const seconds = overrides[stateName];
+    if (seconds !== undefined) state.TimeoutSeconds = seconds;
+    for (const child of nestedMachinesOf(state)) overrideTimeouts(child.States, overrides);
+  }
 }
 
 function retryStatesOf(states: Record<string, AslState>): string[] {
   return Object.entries(states).flatMap(([name, state]) => [
     ...('Retry' in state ? [name] : []),
-    ...[state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])].flatMap((c) =>
-      c ? retryStatesOf(c.States) : [],
-    ),
+    ...nestedMachinesOf(state).flatMap((c) => retryStatesOf(c.States)),
   ]);
 }
 
@@ -121,7 +155,7 @@ function send(res: ServerResponse, status: number, body: unknown) {
 export async function startLocalStepFunctions(options: {
   machines: MachineRegistration[];
   retryIntervalMs?: number;
-  /** Replaces the TimeoutSeconds of the named states (tests of the timeout path). */
+  /** Replaces the TimeoutSeconds of the named states, nested ones included (tests of the timeout path). */
   timeoutOverrides?: Record<string, number>;
 }): Promise<LocalStepFunctions> {
   const machines = new Map<
@@ -137,9 +171,8 @@ export async function startLocalStepFunctions(options: {
     const text = readFileSync(registration.definitionFile, 'utf8');
     const raw = JSON.parse(text) as { States: Record<string, AslState> };
     const substituted = JSON.parse(text.replace(/\$\{(\w+)\}/g, (_m, name: string) => lambdaArn(name)));
-    for (const [state, seconds] of Object.entries(options.timeoutOverrides ?? {})) {
-      if (substituted.States[state]) substituted.States[state].TimeoutSeconds = seconds;
-    }
+    overrideTimeouts(raw.States, options.timeoutOverrides ?? {});
+    overrideTimeouts(substituted.States, options.timeoutOverrides ?? {});
     const arn = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${registration.name}`;
     const retry: Record<string, number> = {};
     if (options.retryIntervalMs !== undefined) {

@@ -510,6 +510,63 @@ describe('embedding within the provider limits', () => {
   });
 });
 
+describe('a document that cannot be processed within its time', () => {
+  it('fails alone, named with its time-out, while the rest of its batch is indexed, committed and answerable', async () => {
+    // Arrange: the embedder takes 3 s over one document, and a Batch invocation may run 2 s. (Locally a timed-out
+    // handler runs on, holding one of the embedder client's two connections until its answer comes: the slow
+    // document sorts last, so no document runs alone while both are held.)
+    await writeFiles(workspace.root, {
+      'docs/zz-slow.md': '# Slow\n\nZEBRA-STALL: the embedder takes a long time over this document.\n',
+    });
+    fake.delayNext({ ms: 3_000, path: '/v1/embeddings', containing: 'ZEBRA-STALL', times: 2 });
+    const ingest = await workspace.start({
+      env: fakeOpenAIEnv(fake),
+      timeoutOverrides: { 'Load, split and embed': 2, 'Load, split and embed one document': 2 },
+    });
+    const stack = await startLocalStack({
+      lancedbUri: workspace.lancedbUri,
+      env: fakeOpenAIEnv(fake),
+      retryIntervalMs: 20,
+    });
+    try {
+      // Act
+      const started = Date.now();
+      const result = await ingest.sync({ origins: ['docs'], prune: false });
+      const ms = Date.now() - started;
+      const answered = await askThroughSlack(stack, 'How do I rotate my VPN key?');
+
+      // Assert
+      expect(result.status).toBe('committed');
+      expect(result.report).toMatchObject({ added: 4, failedCount: 1 });
+      expect(result.report?.failed).toEqual([
+        {
+          source: 'docs/zz-slow.md',
+          reason: expect.stringMatching(/^not embedded: timed out \(States\.Timeout\)/),
+        },
+      ]);
+      const states = result.execution.trace.map((t) => t.state);
+      expect(states).toContain('Record the failed batch [0]');
+      expect(states.filter((s) => s === 'Load, split and embed one document [0]')).toHaveLength(5);
+      expect(states).toContain('Record the failed document [0]');
+      expect(new Set((await readRows(workspace.lancedbUri)).map((r) => r.source))).toEqual(
+        new Set([
+          'docs/expense-policy.md',
+          'docs/leave-policy-ja.md',
+          'docs/onboarding.md',
+          'docs/vpn-guide.md',
+        ]),
+      );
+      expect(answered.answer?.sources.map((s) => s.source)).toContain('docs/vpn-guide.md');
+      // The batch's time-out, then the slow document's own; the others take well under a second each.
+      expect(ms).toBeLessThan(10_000);
+      console.log(`one bad document in a batch of five: the sync took ${ms} ms`);
+    } finally {
+      await stack.close();
+      await ingest.close();
+    }
+  });
+});
+
 describe('the conversation workflow after a sync', () => {
   it('answers from a new document, and no longer cites it once it is deleted and pruned', async () => {
     // Arrange

@@ -15,6 +15,7 @@ import type { ManifestEntry } from './manifest-store';
 import { getJson, putJson } from './staging-store';
 import {
   type CommitResult,
+  type DocumentOutcome,
   type FailedDocument,
   fromStagedRow,
   type SourceChange,
@@ -34,14 +35,16 @@ export interface CommitSyncOptions {
 }
 
 /**
- * Commit: the single writer. While it holds the sync lock, it writes each successful batch's documents into the
- * table (one atomic merge per batch: a document's new chunks replace its old ones, and a document whose content
- * can no longer be indexed loses its old ones), removes the deleted documents, then updates the manifest, the
- * table first so that a crash in between costs a re-index, never a lost document. Every write is idempotent, so
+ * Commit: the single writer. While it holds the sync lock, it writes each batch's documents into the table, those
+ * the batch finished and those that ran alone (one atomic merge per batch: a document's new chunks replace its
+ * old ones, and a document whose content can no longer be indexed loses its old ones), removes the deleted
+ * documents, then updates the manifest, the table first so that a crash in between costs a re-index, never a
+ * lost document. Every write is idempotent, so
  * a retried Commit converges on the same table.
  *
  * @throws {LockLostError} when the sync no longer holds the lock: nothing is written.
- * @throws {PermanentError} when there were documents to embed and no batch succeeded: nothing is written.
+ * @throws {PermanentError} when there were documents to embed and none was given an outcome (every batch, and
+ *   every document run alone, failed): nothing is written.
  */
 export async function commitSync(
   services: Pick<IngestServices, 'lock' | 'staging' | 'manifest' | 'connection'>,
@@ -52,23 +55,17 @@ export async function commitSync(
   const plan = await readPlan(services, executionName);
   const staging = services.staging();
 
-  const stagedKeys = new Set(await staging.list(`${stagingKeys.run(executionName)}batches/`));
-  const succeeded: number[] = [];
-  const failedBatches: { batch: number; error: string }[] = [];
-  for (let batch = 0; batch < plan.batches; batch++) {
-    if (stagedKeys.has(stagingKeys.batch(executionName, batch))) {
-      succeeded.push(batch);
-      continue;
-    }
-    const failure = await getJson<StagedBatchFailure>(
-      staging,
-      stagingKeys.batchFailure(executionName, batch),
-    );
-    failedBatches.push({ batch, error: failure?.error ?? 'the batch left no result' });
-  }
-  if (plan.batches > 0 && succeeded.length === 0) {
+  const stagedKeys = await staging.list(`${stagingKeys.run(executionName)}batches/`);
+  const staged = (batch: number) => {
+    const prefix = stagingKeys.batchPrefix(executionName, batch);
+    return stagedKeys.filter((key) => key.startsWith(prefix));
+  };
+  if (plan.batches > 0 && stagedKeys.every((key) => key.endsWith('.failed.json'))) {
+    const firstFailure = stagedKeys.find((key) => key.endsWith('.failed.json'));
+    const failure =
+      firstFailure === undefined ? undefined : await getJson<StagedBatchFailure>(staging, firstFailure);
     throw new PermanentError(
-      `no document could be embedded, so nothing was written: ${failedBatches[0]?.error ?? 'unknown error'}`,
+      `no document could be embedded, so nothing was written: ${failure?.error ?? 'the batches left no result'}`,
     );
   }
 
@@ -82,11 +79,10 @@ export async function commitSync(
   let embeddedChunks = 0;
   const counts = { added: 0, updated: 0, unchanged: plan.unchanged };
   try {
-    for (const batch of succeeded) {
-      const staged = await getJson<StagedBatch>(staging, stagingKeys.batch(executionName, batch));
-      if (staged === undefined) throw new PermanentError(`batch ${batch} of ${executionName} disappeared`);
+    for (let batch = 0; batch < plan.batches; batch++) {
+      const { outcomes, rows: stagedRows } = await gatherBatch(staging, executionName, batch, staged(batch));
       const replaced: string[] = [];
-      for (const outcome of staged.outcomes) {
+      for (const outcome of outcomes) {
         if (outcome.status === 'failed') {
           failed.push({ source: outcome.source, reason: outcome.reason });
           if (!outcome.keepsOldChunks) {
@@ -112,16 +108,12 @@ export async function commitSync(
         counts[outcome.change] += 1;
         changes.push({ source: outcome.source, change: outcome.change, chunks: outcome.chunks });
       }
-      const rows: DocumentRow[] = staged.rows.map(fromStagedRow);
+      const rows: DocumentRow[] = stagedRows.map(fromStagedRow);
       embeddedChunks += rows.length;
       if (handle !== undefined && replaced.length > 0) {
         await replaceSources(handle, replaced, rows);
         written = true;
       }
-    }
-    for (const { batch, error } of failedBatches) {
-      const jobs = (await getJson<SyncJob[]>(staging, stagingKeys.jobs(executionName, batch))) ?? [];
-      for (const job of jobs) failed.push({ source: job.source, reason: `not embedded: ${error}` });
     }
 
     const deletions = [...plan.deletions, ...plan.rejected.map((r) => r.source)];
@@ -158,6 +150,46 @@ export async function commitSync(
   } finally {
     handle?.close();
   }
+}
+
+/**
+ * Everything staged for one batch, as one outcome per document: what the batch finished, what its documents run
+ * alone finished, and for every other document a failure with the most precise reason staged (its own failure
+ * when it ran alone, else its batch's). Failures keep the documents' old chunks until a sync embeds them.
+ */
+async function gatherBatch(
+  staging: ReturnType<IngestServices['staging']>,
+  executionName: string,
+  batch: number,
+  keys: readonly string[],
+): Promise<{ outcomes: DocumentOutcome[]; rows: StagedBatch['rows'] }> {
+  const jobs = (await getJson<SyncJob[]>(staging, stagingKeys.jobs(executionName, batch))) ?? [];
+  const bySource = new Map<string, DocumentOutcome>();
+  const rows: StagedBatch['rows'] = [];
+  const failures = new Map<number | 'batch', string>();
+  for (const key of keys) {
+    if (key.endsWith('.failed.json')) {
+      const failure = await getJson<StagedBatchFailure>(staging, key);
+      if (failure !== undefined) failures.set(failure.document ?? 'batch', failure.error);
+      continue;
+    }
+    const result = await getJson<StagedBatch>(staging, key);
+    if (result === undefined) throw new PermanentError(`${key} of ${executionName} disappeared`);
+    const fresh = result.outcomes.filter((o) => !bySource.has(o.source));
+    for (const outcome of fresh) bySource.set(outcome.source, outcome);
+    const freshSources = new Set(fresh.map((o) => o.source));
+    rows.push(...result.rows.filter((row) => freshSources.has(row.source)));
+  }
+  const outcomes = jobs.map(
+    (job, index): DocumentOutcome =>
+      bySource.get(job.source) ?? {
+        status: 'failed',
+        source: job.source,
+        reason: `not embedded: ${failures.get(index) ?? failures.get('batch') ?? 'the batch left no result'}`,
+        keepsOldChunks: true,
+      },
+  );
+  return { outcomes, rows };
 }
 
 /**

@@ -1,15 +1,20 @@
 import { isTransient, PermanentError } from '../errors';
 import type { ChunkToEmbed } from '../vector-store/embed-chunks';
-import { SourceGoneError } from './document-origins';
+import { BatchBudget, type InvocationBudget } from './batch-budget';
+import { SourceChangedError, SourceGoneError, SourceTooLargeError, SYMLINK_REASON } from './document-origins';
 import { embedInRequests } from './embedding-requests';
 import type { IngestServices } from './ingest-services';
 import { loadDocument } from './load-document';
 import { splitDocument } from './split-document';
+import type { StagingStore } from './staging-store';
 import { getJson, putJson } from './staging-store';
 import {
   type BatchResult,
   type DocumentOutcome,
-  describeStepError,
+  describeBatchFailure,
+  type FailedBatchResult,
+  type FailedOutcome,
+  isOutage,
   reasonWithoutSource,
   type StagedBatch,
   type StagedBatchFailure,
@@ -23,6 +28,22 @@ import {
 /** Documents read from an origin at once: enough to hide S3's latency, few enough to stay polite. */
 const READ_CONCURRENCY = 8;
 
+/**
+ * Most documents of one sync that run alone (one per invocation). Each adds about ten events to the execution's
+ * history, which Step Functions caps at 25,000 (and the batches themselves use up to about 5,000): past this
+ * allowance, the documents of a failed batch are reported with the batch's error instead, and the next sync
+ * tries them again. It is only reached when something fails everywhere in a way that does not look like an outage.
+ */
+export const MAX_DOCUMENTS_ALONE = 1_000;
+
+/**
+ * The embedder refuses every request (HTTP 401, 403 or 404: a bad key, a missing permission, an unknown model),
+ * whatever the documents: no document of the batch is run alone for it.
+ */
+export class EmbedderRefusedError extends PermanentError {
+  override name = 'EmbedderRefusedError';
+}
+
 /** The staged plan of a sync, or a permanent error when there is none (the input did not come from Plan). */
 export async function readPlan(
   services: Pick<IngestServices, 'staging'>,
@@ -33,95 +54,198 @@ export async function readPlan(
   return plan;
 }
 
-type Loaded =
-  | { job: SyncJob; outcome: DocumentOutcome }
-  | { job: SyncJob; chunks: ChunkToEmbed[]; contentHash: string; collection: string | null };
+/** The documents of one batch, as Plan staged them. */
+async function readJobs(staging: StagingStore, executionName: string, batch: number): Promise<SyncJob[]> {
+  const jobs = await getJson<SyncJob[]>(staging, stagingKeys.jobs(executionName, batch));
+  if (jobs === undefined) throw new PermanentError(`batch ${batch} of ${executionName} has no staged jobs`);
+  return jobs;
+}
+
+type Loaded = { index: number; job: SyncJob } & (
+  | { outcome: DocumentOutcome }
+  | { chunks: ChunkToEmbed[]; contentHash: string; collection: string | null }
+);
+
+export interface EmbedBatchOptions {
+  /** The one document of the batch (its index) to load, split and embed, alone in its invocation. */
+  document?: number;
+  /** The invocation's time and memory. @default unlimited */
+  budget?: InvocationBudget;
+}
 
 /**
  * Load, split and embed one batch: reads each document of the batch from its origin, loads and splits it,
- * embeds all the batch's chunks within the provider's limits, and stages the rows and each document's outcome
- * for Commit. A document that cannot be read or loaded becomes a failed outcome, never an error; only what a
- * retry may fix (a throttled origin, a rate-limited or unreachable embedder) fails the batch.
+ * embeds the chunks within the provider's limits, and stages the rows and each document's outcome for Commit.
+ * A document that cannot be read or loaded becomes a failed outcome, never an error; only what a retry may fix
+ * (a throttled origin, a rate-limited or unreachable embedder) fails the batch.
+ *
+ * When the invocation's time or memory runs short (see {@link BatchBudget}), it stops taking documents, stages
+ * those it finished and returns the others under `left`, for the ASL to run one per invocation. Given
+ * `document`, it runs that one document of the batch alone, with no budget check: it has the whole invocation.
  */
 export async function embedBatch(
   services: Pick<IngestServices, 'staging' | 'origins' | 'embeddings'>,
   executionName: string,
   batch: number,
   now: number,
+  options: EmbedBatchOptions = {},
 ): Promise<BatchResult> {
+  const staging = services.staging();
   const plan = await readPlan(services, executionName);
-  const jobs = await getJson<SyncJob[]>(services.staging(), stagingKeys.jobs(executionName, batch));
-  if (jobs === undefined) throw new PermanentError(`batch ${batch} of ${executionName} has no staged jobs`);
-  const loaded: Loaded[] = [];
-  for (let start = 0; start < jobs.length; start += READ_CONCURRENCY) {
-    const slice = jobs.slice(start, start + READ_CONCURRENCY);
-    loaded.push(...(await Promise.all(slice.map((job) => loadJob(services, job, plan)))));
+  const jobs = await readJobs(staging, executionName, batch);
+  const { document } = options;
+  if (document !== undefined && jobs[document] === undefined) {
+    throw new PermanentError(`batch ${batch} of ${executionName} has no document ${document}`);
   }
+  const indexes = document !== undefined ? [document] : jobs.map((_, index) => index);
+  const budget = new BatchBudget(
+    options.budget ?? { remainingMs: () => Number.POSITIVE_INFINITY, memoryUsedBytes: () => 0 },
+  );
+  const alone = document !== undefined;
+
+  let stoppedFor: BatchResult['stoppedFor'];
+  const loaded: Loaded[] = [];
+  let next = 0;
+  while (next < indexes.length) {
+    if (next > 0 && !alone) {
+      stoppedFor = budget.stopLoading();
+      if (stoppedFor !== undefined) break;
+    }
+    const slice = indexes.slice(next, next + READ_CONCURRENCY);
+    loaded.push(...(await Promise.all(slice.map((index) => loadJob(services, index, jobs, plan)))));
+    next += slice.length;
+  }
+  const left = indexes.slice(next);
+  assertTimeLeft(budget, batch);
 
   const toEmbed = loaded.flatMap((l) => ('chunks' in l ? l.chunks : []));
-  let rows: StagedBatch['rows'] = [];
+  let embeddedRows: Awaited<ReturnType<typeof embedInRequests>>['rows'] = [];
   let requests = 0;
   if (toEmbed.length > 0) {
     const dimensions = plan.embedder.dimensions;
     if (dimensions === null) throw new PermanentError('the sync plan has no embedding dimension');
-    const embedded = await embedInRequests(await services.embeddings(), toEmbed, {
+    const embeddings = await services.embeddings();
+    const embedded = await embedInRequests(embeddings, toEmbed, {
       dimensions,
       updatedAt: now,
+      ...(alone ? {} : { mayContinue: () => budget.mayEmbedMore() }),
+    }).catch((error: unknown) => {
+      throw refusal(error) ?? error;
     });
-    rows = embedded.rows.map(toStagedRow);
+    embeddedRows = embedded.rows;
     requests = embedded.requests;
+    if (embeddedRows.length < toEmbed.length) stoppedFor = 'time';
   }
 
-  const outcomes: DocumentOutcome[] = loaded.map((l) =>
-    'outcome' in l
-      ? l.outcome
-      : {
-          status: 'indexed',
-          source: l.job.source,
-          change: l.job.change,
-          version: l.job.version,
-          contentHash: l.contentHash,
-          collection: l.collection,
-          chunks: l.chunks.length,
-        },
-  );
-  const staged: StagedBatch = { batch, outcomes, rows };
-  await putJson(services.staging(), stagingKeys.batch(executionName, batch), staged);
+  // A document is finished when every one of its chunks was embedded; the others are left.
+  const outcomes: DocumentOutcome[] = [];
+  const rows: StagedBatch['rows'] = [];
+  let offset = 0;
+  for (const l of loaded) {
+    if ('outcome' in l) {
+      outcomes.push(l.outcome);
+      continue;
+    }
+    const end = offset + l.chunks.length;
+    if (end <= embeddedRows.length) {
+      rows.push(...embeddedRows.slice(offset, end).map(toStagedRow));
+      outcomes.push({
+        status: 'indexed',
+        source: l.job.source,
+        change: l.job.change,
+        version: l.job.version,
+        contentHash: l.contentHash,
+        collection: l.collection,
+        chunks: l.chunks.length,
+      });
+    } else {
+      left.push(l.index);
+    }
+    offset = end;
+  }
+  left.sort((a, b) => a - b);
+
+  let runAlone = left;
+  if (left.length > 0) {
+    runAlone = await claimRunsAlone(staging, executionName, batch, left);
+    const reason =
+      `its batch stopped early to stay within its ${stoppedFor ?? 'time'}, and too many documents of this ` +
+      'sync already ran alone; the next sync embeds it';
+    for (const index of left.slice(runAlone.length)) {
+      outcomes.push(keptFailure(jobs[index]?.source ?? '', `not embedded: ${reason}`));
+    }
+  }
+
+  assertTimeLeft(budget, batch);
+  const staged: StagedBatch = { batch, ...(alone ? { document } : {}), outcomes, rows };
+  const key = alone
+    ? stagingKeys.document(executionName, batch, document)
+    : stagingKeys.batch(executionName, batch);
+  await putJson(staging, key, staged);
   return {
     batch,
-    documents: jobs.length,
+    ...(alone ? { document } : {}),
+    documents: outcomes.length,
     indexed: outcomes.filter((o) => o.status === 'indexed').length,
     unchanged: outcomes.filter((o) => o.status === 'unchanged').length,
     failed: outcomes.filter((o) => o.status === 'failed').length,
     embeddedChunks: rows.length,
     embeddingRequests: requests,
+    left: runAlone,
+    ...(stoppedFor !== undefined && left.length > 0 ? { stoppedFor } : {}),
   };
+}
+
+/**
+ * Refuses to go on once the invocation's time is up. In Lambda the invocation is stopped first; locally a
+ * timed-out handler runs on, and must neither spend more nor stage a late result that would look like one.
+ */
+function assertTimeLeft(budget: BatchBudget, batch: number): void {
+  if (budget.expired()) throw new PermanentError(`batch ${batch} ran out of time`);
+}
+
+/** The embedder's answer to every request, whatever the documents (see {@link EmbedderRefusedError}). */
+function refusal(error: unknown): EmbedderRefusedError | undefined {
+  const record = (error ?? {}) as { status?: unknown; response?: { status?: unknown }; cause?: unknown };
+  const status = record.status ?? record.response?.status ?? (record.cause as { status?: unknown })?.status;
+  if (status !== 401 && status !== 403 && status !== 404) return undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  return new EmbedderRefusedError(`the embedder refused the request (HTTP ${status}): ${message}`, {
+    cause: error,
+  });
+}
+
+function keptFailure(source: string, reason: string): FailedOutcome {
+  return { status: 'failed', source, reason, keepsOldChunks: true };
 }
 
 async function loadJob(
   services: Pick<IngestServices, 'origins'>,
-  job: SyncJob,
+  index: number,
+  jobs: readonly SyncJob[],
   plan: StagedPlan,
 ): Promise<Loaded> {
+  const job = jobs[index] as SyncJob;
   const { settings } = plan;
   let bytes: Uint8Array;
   try {
-    bytes = await services.origins().read(job.source);
+    bytes = await services
+      .origins()
+      .read(job.source, { version: job.version, maxBytes: settings.maxFileBytes });
   } catch (error) {
     if (isTransient(error)) throw error;
-    return {
-      job,
-      outcome: {
-        status: 'failed',
-        source: job.source,
-        reason: readFailure(job.source, error),
-        keepsOldChunks: true,
-      },
-    };
+    const reason = readFailure(job.source, error);
+    // Too large now means its content can no longer be indexed: its old chunks go, as for any such document.
+    const outcome: FailedOutcome =
+      error instanceof SourceTooLargeError
+        ? { status: 'failed', source: job.source, reason, keepsOldChunks: false }
+        : keptFailure(job.source, reason);
+    return { index, job, outcome };
   }
   const result = loadDocument(bytes, job.source, { maxBytes: settings.maxFileBytes });
   if (!result.ok) {
     return {
+      index,
       job,
       outcome: {
         status: 'failed',
@@ -135,6 +259,7 @@ async function loadJob(
   const collection = document.collection ?? settings.collection;
   if (job.reuse !== undefined && job.reuse.contentHash === document.contentHash) {
     return {
+      index,
       job,
       outcome: {
         status: 'unchanged',
@@ -150,29 +275,82 @@ async function loadJob(
     { ...document, ...(collection !== null ? { collection } : {}) },
     { chunkSize: settings.chunkSize, chunkOverlap: settings.chunkOverlap },
   );
-  return { job, chunks, contentHash: document.contentHash, collection };
+  return { index, job, chunks, contentHash: document.contentHash, collection };
 }
 
 function readFailure(source: string, error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EACCES' || code === 'EPERM') return 'the file cannot be read (permission denied)';
   if (code === 'EISDIR') return 'this is a folder, not a file';
+  if (code === 'ELOOP') return `it became a symbolic link after it was listed: ${SYMLINK_REASON}`;
+  if (code === 'ENOTFILE') return 'it is no longer a regular file';
   const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof SourceGoneError) return reasonWithoutSource(source, message);
+  if (
+    error instanceof SourceGoneError ||
+    error instanceof SourceChangedError ||
+    error instanceof SourceTooLargeError
+  ) {
+    return reasonWithoutSource(source, message);
+  }
   return `cannot be read: ${reasonWithoutSource(source, message)}`;
 }
 
 /**
- * Record the failed batch: stages the error of a batch that failed after its retries, so Commit reports its
- * documents as failed (keeping their old chunks) and commits the other batches.
+ * Counts `documents` of a batch against the sync's allowance of documents run alone
+ * ({@link MAX_DOCUMENTS_ALONE}) and returns those that may run alone: all of them while the allowance lasts.
+ * Each batch's claim is a key naming its count, so a retried claim replaces its own rather than adding to it.
+ * Batches claiming at the same moment may overshoot by a batch or two, which the margin absorbs.
+ */
+async function claimRunsAlone(
+  staging: StagingStore,
+  executionName: string,
+  batch: number,
+  documents: number[],
+): Promise<number[]> {
+  const own = stagingKeys.aloneClaim(executionName, batch);
+  let claimed = 0;
+  for (const key of await staging.list(stagingKeys.aloneClaims(executionName))) {
+    if (!key.startsWith(own)) claimed += Number(key.slice(key.lastIndexOf('.') + 1)) || 0;
+  }
+  const allowed = documents.slice(0, Math.max(0, MAX_DOCUMENTS_ALONE - claimed));
+  if (allowed.length > 0) await staging.put(`${own}${allowed.length}`, '');
+  return allowed;
+}
+
+/**
+ * Record the failed batch: stages the error of a batch that failed after its retries, and returns under `left`
+ * the documents to run again one per invocation, so that only a document that fails on its own is reported as
+ * failed. None are when the error is an outage ({@link isOutage}), when the batch has one document (its failure
+ * is already its own), or past the sync's allowance; Commit then reports the batch's documents with its error,
+ * keeping their old chunks. Given `document`, it records the failure of that document run alone.
  */
 export async function recordFailedBatch(
   services: Pick<IngestServices, 'staging'>,
   executionName: string,
   batch: number,
   error: StepError | undefined,
-): Promise<{ batch: number; error: string }> {
-  const failure: StagedBatchFailure = { batch, error: describeStepError(error) };
-  await putJson(services.staging(), stagingKeys.batchFailure(executionName, batch), failure);
-  return failure;
+  document?: number,
+): Promise<FailedBatchResult> {
+  const staging = services.staging();
+  const reason = describeBatchFailure(error);
+  if (document !== undefined) {
+    const failure: StagedBatchFailure = { batch, document, error: reason };
+    await putJson(staging, stagingKeys.documentFailure(executionName, batch, document), failure);
+    return { ...failure, left: [] };
+  }
+  const jobs = await readJobs(staging, executionName, batch);
+  // A batch that staged its result and then failed (its reply lost) has documents already done.
+  const done = new Set(
+    (await getJson<StagedBatch>(staging, stagingKeys.batch(executionName, batch)))?.outcomes.map(
+      (o) => o.source,
+    ) ?? [],
+  );
+  const pending = jobs.flatMap((job, index) => (done.has(job.source) ? [] : [index]));
+  const left =
+    jobs.length <= 1 || isOutage(error) || pending.length === 0
+      ? []
+      : await claimRunsAlone(staging, executionName, batch, pending);
+  const failure: StagedBatchFailure = { batch, error: reason };
+  await putJson(staging, stagingKeys.batchFailure(executionName, batch), failure);
+  return { ...failure, left };
 }

@@ -103,6 +103,11 @@ export interface EmbedInRequestsOptions {
   updatedAt: number;
   /** @default embeddingLimitsFor(embeddings) */
   limits?: EmbeddingLimits;
+  /**
+   * Asked before each request; `false` stops there, and the rows returned are those of the chunks embedded so
+   * far, in order (a prefix of `chunks`). @default always go on
+   */
+  mayContinue?: () => boolean;
 }
 
 /**
@@ -120,7 +125,10 @@ export async function embedInRequests(
   const fitted = chunks.map((chunk) => fitChunk(chunk, limits.maxInputTokens));
   const requests = groupIntoRequests(fitted, (f) => estimateTokens(embeddingInput(f.embedded)), limits);
   const rows: DocumentRow[] = [];
+  let sent = 0;
   for (const request of requests) {
+    if (options.mayContinue?.() === false) break;
+    sent += 1;
     const embedded = await embedChunks(
       embeddings,
       request.map((f) => f.embedded),
@@ -130,7 +138,7 @@ export async function embedInRequests(
       rows.push({ ...row, text: request[i]?.original.text ?? row.text });
     });
   }
-  return { rows, requests: requests.length };
+  return { rows, requests: sent };
 }
 
 function fitChunk(

@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { AppConfig } from '../config';
 import { PermanentError } from '../errors';
 import type { Runtime } from '../runtime';
-import { lambdaEntry, runStep, type StepHandler } from '../step-handler';
+import { type InvocationContext, lambdaEntry, runStep, type StepHandler } from '../step-handler';
 import { createIngestServices, type IngestServices } from './ingest-services';
 
 /** Every ingest step's input carries the execution's name (from `$$.Execution.Name`): the sync's id. */
@@ -42,7 +42,7 @@ export function assertIngestStepInput(input: unknown): asserts input is IngestSt
  */
 export function defineIngestStep<I extends IngestStepInput, O>(
   stepName: string,
-  run: (context: IngestStepContext, input: I) => Promise<O>,
+  run: (context: IngestStepContext, input: I, invocation?: InvocationContext) => Promise<O>,
 ): {
   createHandler(runtime: Runtime, services?: IngestServices): StepHandler<I, O>;
   handler: StepHandler<I, O>;
@@ -54,9 +54,11 @@ export function defineIngestStep<I extends IngestStepInput, O>(
       now: runtime.now,
       services,
     };
-    return async (input) => {
+    return async (input, invocation) => {
       assertIngestStepInput(input);
-      return runStep(runtime, stepName, { executionName: input.executionName }, () => run(context, input));
+      return runStep(runtime, stepName, { executionName: input.executionName }, () =>
+        run(context, input, invocation),
+      );
     };
   };
   return { createHandler, handler: lambdaEntry((runtime) => createHandler(runtime)) };

@@ -2,7 +2,12 @@ import type { IngestConfig } from '../config';
 import { PermanentError } from '../errors';
 import { embeddingDimensionsOf, embeddingNameOf } from '../llm/providers';
 import { listSourceHashes, openDocumentTable } from '../vector-store/document-table';
-import type { ListedSource, OriginListing } from './document-origins';
+import {
+  type ListedSource,
+  nothingIndexableMessage,
+  type OriginListing,
+  type SkippedSource,
+} from './document-origins';
 import type { IngestServices } from './ingest-services';
 import { putJson } from './staging-store';
 import {
@@ -143,6 +148,15 @@ export async function planSync(
   for (const listing of listings) {
     for (const entry of listing.sources) if (!listed.has(entry.source)) listed.set(entry.source, entry);
   }
+  const skipped = new Map<string, SkippedSource>();
+  for (const listing of listings) {
+    for (const entry of listing.skipped) {
+      if (!listed.has(entry.source) && !skipped.has(entry.source)) skipped.set(entry.source, entry);
+    }
+  }
+  const emptyOrigins = listings
+    .filter((listing) => listing.sources.length === 0)
+    .map((listing) => ({ origin: listing.origin, message: nothingIndexableMessage(listing) }));
 
   const fingerprint = syncFingerprint(settings);
   const jobs: SyncJob[] = [];
@@ -180,9 +194,14 @@ export async function planSync(
   const gone = [...new Set([...indexed.keys(), ...manifest.keys()])]
     .filter((source) => !listed.has(source))
     .sort();
-  const covered = gone.filter((source) => listings.some((listing) => listing.covers(source)));
+  // An indexed file the origin now skips (it became a link, say) is there but not to be read: like a document
+  // whose content can no longer be indexed, it loses its chunks, pruning or not.
+  const covered = gone.filter(
+    (source) => !skipped.has(source) && listings.some((listing) => listing.covers(source)),
+  );
+  const unindexable = gone.filter((source) => skipped.has(source));
   // A rebuild replaces the table: whatever the origins no longer list is gone from it, covered or not.
-  const deletions = settings.rebuild ? gone : settings.prune ? covered : [];
+  const deletions = settings.rebuild ? gone : [...(settings.prune ? covered : []), ...unindexable].sort();
   const stale = settings.rebuild || settings.prune ? [] : covered;
 
   if (jobs.length > 0 && dimensions === null) {
@@ -210,6 +229,8 @@ export async function planSync(
     deletions,
     rejected,
     stale,
+    skipped: [...skipped.values()].sort((a, b) => a.source.localeCompare(b.source)),
+    emptyOrigins,
   };
   await putJson(staging, stagingKeys.plan(executionName), plan);
   return {
@@ -221,5 +242,6 @@ export async function planSync(
     changed: jobs.length,
     deleting: deletions.length,
     rejected: rejected.length,
+    skipped: skipped.size,
   };
 }

@@ -1,3 +1,4 @@
+import { countByKind } from './document-origins';
 import type { IngestServices } from './ingest-services';
 import { getJson, putJson } from './staging-store';
 import {
@@ -11,7 +12,7 @@ import {
   stagingKeys,
 } from './sync-types';
 
-/** Failures listed in the execution's output; the staged report lists them all. */
+/** Failures (and skipped files) listed in the execution's output; the staged report lists them all. */
 export const MAX_FAILURES_IN_OUTPUT = 20;
 
 export interface ReportSyncInput {
@@ -37,6 +38,7 @@ export async function reportSync(
   const plan = await getJson<StagedPlan>(staging, stagingKeys.plan(executionName));
   const details = await getJson<StagedCommit>(staging, stagingKeys.commit(executionName));
   const failed = details?.failedDocuments ?? [];
+  const skipped = plan?.skipped ?? [];
   const optimize = input.optimize;
   const report: SyncReport = {
     status: input.error === undefined && details !== undefined ? 'committed' : 'failed',
@@ -50,6 +52,10 @@ export async function reportSync(
     deleted: details?.deleted ?? 0,
     failed,
     failedCount: failed.length,
+    skipped: skipped.map(({ source, reason }) => ({ source, reason })),
+    skippedCount: skipped.length,
+    skippedKinds: countByKind(skipped),
+    emptyOrigins: plan?.emptyOrigins ?? [],
     chunks: details?.chunks ?? 0,
     embeddedChunks: details?.embeddedChunks ?? 0,
     stale: details?.stale ?? plan?.stale.length ?? 0,
@@ -66,5 +72,9 @@ export async function reportSync(
   await staging.deletePrefix(stagingKeys.run(executionName));
   await services.lock().release(executionName);
   const { changes: _changes, staleSources: _stale, ...summary } = report;
-  return { ...summary, failed: failed.slice(0, MAX_FAILURES_IN_OUTPUT) };
+  return {
+    ...summary,
+    failed: failed.slice(0, MAX_FAILURES_IN_OUTPUT),
+    skipped: summary.skipped.slice(0, MAX_FAILURES_IN_OUTPUT),
+  };
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { DocumentRow } from '../vector-store/document-schema';
 import type { EnsureIndexesResult } from '../vector-store/document-table';
+import type { SkippedSource } from './document-origins';
 
 /**
  * The documents the ingest steps exchange. What travels in the state machine's state is small by construction
@@ -35,6 +36,19 @@ export interface SyncSettings {
 export interface FailedDocument {
   source: string;
   reason: string;
+}
+
+/** A file an origin holds and does not index (another type, a symbolic link), as the report lists it. */
+export interface SkippedDocument {
+  source: string;
+  reason: string;
+}
+
+/** An origin that holds nothing to index, and the plain sentence saying so. */
+export interface EmptyOrigin {
+  origin: string;
+  /** E.g. `no Markdown or text files found in docs/: 3 files skipped (.pdf ×2, .png ×1)`. */
+  message: string;
 }
 
 /**
@@ -77,6 +91,10 @@ export interface StagedPlan {
   rejected: FailedDocument[];
   /** Indexed sources gone from an origin covering them, kept because pruning is off. */
   stale: string[];
+  /** What the origins hold and do not index, never read (an indexed one is among the deletions). */
+  skipped: SkippedSource[];
+  /** The origins that hold nothing to index. */
+  emptyOrigins: EmptyOrigin[];
 }
 
 /** What a batch did with one document. */
@@ -103,16 +121,25 @@ export type DocumentOutcome =
 /** A row as staged: its vector as base64 of little-endian float32, a quarter the size of JSON numbers. */
 export type StagedRow = Omit<DocumentRow, 'vector'> & { vector: string };
 
-/** A batch's staged result. */
+/**
+ * A batch's staged result: the outcomes of the documents it finished (all of them, unless it stopped early to
+ * stay within its time or memory) and their rows. A document run alone stages one of its own.
+ */
 export interface StagedBatch {
   batch: number;
+  /** The document's index in the batch, when it ran alone. */
+  document?: number;
   outcomes: DocumentOutcome[];
   rows: StagedRow[];
 }
 
-/** A batch that failed after its retries, staged by "Record the failed batch". */
+/**
+ * A batch, or a document run alone, that failed after its retries, staged by "Record the failed batch" (or
+ * "Record the failed document"). `error` is the reason its documents without an outcome are reported with.
+ */
 export interface StagedBatchFailure {
   batch: number;
+  document?: number;
   error: string;
 }
 
@@ -136,17 +163,39 @@ export type PlanResult =
       changed: number;
       deleting: number;
       rejected: number;
+      /** Files the origins hold and do not index (another type, a symbolic link). */
+      skipped: number;
     };
 
-/** A batch's result in the state (the Map discards it; Commit reads what was staged). */
+/**
+ * What "Load, split and embed" returns for a batch (or for one document of it): counts for the trace, and the
+ * documents it left, which the ASL then runs one per invocation. Commit reads what was staged.
+ */
 export interface BatchResult {
   batch: number;
+  /** The document's index in the batch, when it ran alone. */
+  document?: number;
+  /** Documents given an outcome by this invocation. */
   documents: number;
   indexed: number;
   unchanged: number;
   failed: number;
   embeddedChunks: number;
   embeddingRequests: number;
+  /** The batch's documents (by index) this invocation did not finish, to run one per invocation. */
+  left: number[];
+  /** Why documents were left: the invocation's time or memory ran short. */
+  stoppedFor?: 'time' | 'memory';
+}
+
+/** What "Record the failed batch" (or "Record the failed document") returns. */
+export interface FailedBatchResult {
+  batch: number;
+  document?: number;
+  /** The reason its documents without an outcome are reported with. */
+  error: string;
+  /** The batch's documents (by index) to run one per invocation; none for a document that ran alone. */
+  left: number[];
 }
 
 /** One change to the table, for the report. */
@@ -208,6 +257,13 @@ export interface SyncReport extends Omit<SyncCounts, 'failed'> {
   ms: number;
   failed: FailedDocument[];
   failedCount: number;
+  /** Files the origins hold and do not index, with the reason (another type, a symbolic link). */
+  skipped: SkippedDocument[];
+  skippedCount: number;
+  /** The skipped files counted by kind: `.pdf ×2, .png ×1`; empty when none was skipped. */
+  skippedKinds: string;
+  /** The origins that hold nothing to index, each with a sentence saying so. */
+  emptyOrigins: EmptyOrigin[];
   /** Indexed documents gone from their origin and kept because pruning was off. */
   stale: number;
   /** What changed, source by source (in the staged report only). */
@@ -226,6 +282,19 @@ export const stagingKeys = {
   batch: (executionName: string, batch: number) => `runs/${executionName}/batches/${pad(batch)}.json`,
   batchFailure: (executionName: string, batch: number) =>
     `runs/${executionName}/batches/${pad(batch)}.failed.json`,
+  /** One document of a batch, run alone. */
+  document: (executionName: string, batch: number, document: number) =>
+    `runs/${executionName}/batches/${pad(batch)}.d${pad(document)}.json`,
+  documentFailure: (executionName: string, batch: number, document: number) =>
+    `runs/${executionName}/batches/${pad(batch)}.d${pad(document)}.failed.json`,
+  /** Everything staged for one batch, its documents run alone included. */
+  batchPrefix: (executionName: string, batch: number) => `runs/${executionName}/batches/${pad(batch)}.`,
+  /**
+   * A batch's claim on the sync's allowance of documents run alone (see `embed-batch.ts`): this prefix and
+   * the number of documents claimed.
+   */
+  aloneClaim: (executionName: string, batch: number) => `runs/${executionName}/alone/${pad(batch)}.`,
+  aloneClaims: (executionName: string) => `runs/${executionName}/alone/`,
   commit: (executionName: string) => `runs/${executionName}/commit.json`,
   report: (executionName: string) => `reports/${executionName}.json`,
 };
@@ -267,6 +336,53 @@ export function describeStepError(error: StepError | undefined, maxChars = 500):
   }
   const text = message.trim() === '' ? (error?.Error ?? 'unknown error') : message.trim();
   return text.length > maxChars ? `${text.slice(0, maxChars - 1)}…` : text;
+}
+
+/** A Task's error name, and the `errorType` of a Lambda error's Cause. */
+function errorNamesOf(error: StepError | undefined): string[] {
+  const names = [error?.Error ?? ''];
+  try {
+    const parsed = JSON.parse(error?.Cause ?? '') as { errorType?: unknown };
+    if (typeof parsed?.errorType === 'string') names.push(parsed.errorType);
+  } catch {
+    // The local executor's Cause is the message itself.
+  }
+  return names;
+}
+
+/**
+ * Why a batch, or a document run alone, was not embedded, from the error its Catch recorded: a time-out
+ * (`States.Timeout` when the state's TimeoutSeconds passed, `Sandbox.Timedout` or "Task timed out after…" when
+ * the Lambda's did), running out of memory (`Runtime.OutOfMemory`, or the runtime killed), or the error itself.
+ */
+export function describeBatchFailure(error: StepError | undefined): string {
+  const names = errorNamesOf(error);
+  const message = describeStepError(error);
+  const lambdaTimeout = /Task timed out after [\d.]+ seconds/.exec(message)?.[0];
+  if (lambdaTimeout !== undefined || names.some((n) => n === 'States.Timeout' || n === 'Sandbox.Timedout')) {
+    const detail = lambdaTimeout ?? names.find((n) => n.includes('Time')) ?? 'timed out';
+    return `timed out (${detail}): loading, splitting and embedding it took longer than a Batch invocation may run`;
+  }
+  if (names.includes('Runtime.OutOfMemory') || /out of memory|signal: killed/i.test(message)) {
+    const detail = names.includes('Runtime.OutOfMemory') ? 'Runtime.OutOfMemory' : message;
+    return `ran out of memory (${detail}): loading, splitting and embedding it needed more than the Batch function's memory`;
+  }
+  return message;
+}
+
+/**
+ * True for an error that says nothing about the batch's documents: an outage that outlasted the retries (the
+ * embedder, the origin, Lambda itself), or an embedder refusing every request (a bad key, an unknown model).
+ * Running each document alone would fail the same way, at the batch size's cost.
+ */
+export function isOutage(error: StepError | undefined): boolean {
+  return errorNamesOf(error).some(
+    (name) =>
+      name === 'TransientError' ||
+      name === 'EmbedderRefusedError' ||
+      name === 'ConfigError' ||
+      name.startsWith('Lambda.'),
+  );
 }
 
 /** Rows as staged: vectors packed as base64 float32. */
