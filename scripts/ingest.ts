@@ -19,7 +19,25 @@ const USAGE = `usage: npm run ingest -- [--json] [--prune] [--rebuild] [--collec
   --prune            remove indexed documents that the given folders, globs or prefixes no longer hold
   --rebuild          drop the table and re-embed everything (after changing the embedding model)
   --collection NAME  the collection of documents whose front matter names none
-  --json             print one JSON object: {"added","updated","unchanged","deleted","failed","chunks","embeddedChunks","ms"}`;
+  --json             print one JSON object: {"added","updated","unchanged","deleted","failed","skipped","chunks",
+                     "embeddedChunks","ms"}, with "emptyOrigins" when an origin holds nothing to index and "error"
+                     when nothing could be committed
+
+Only Markdown (.md, .markdown) and plain text (.txt) are indexed. Other files, and symbolic links (never followed),
+are listed as skipped; hidden files and folders and node_modules are passed over.
+
+exit codes:
+  0    the sync committed (failed and skipped documents are listed)
+  1    nothing could be committed (a missing folder or bucket, another embedding model, another sync running)
+  2    usage error
+  3    the sync committed, but an origin holds no Markdown or text file (it says which, and what it skipped)
+  130  interrupted`;
+
+/** The process's exit codes, as the usage lists them. */
+const EXIT = { committed: 0, failed: 1, usage: 2, nothingIndexable: 3, interrupted: 130 } as const;
+
+/** Skipped files named one by one in the summary; the rest are counted. */
+const SKIPPED_ROWS = 20;
 
 const DYNAMO_PATH = '.local/dynamodb';
 const DEFAULT_STAGING = '.local/ingest-staging';
@@ -38,9 +56,11 @@ type JsonResult = {
   unchanged: number;
   deleted: number;
   failed: { source: string; reason: string }[];
+  skipped: { source: string; reason: string }[];
   chunks: number;
   embeddedChunks: number;
   ms: number;
+  emptyOrigins?: { origin: string; message: string }[];
   error?: string;
 };
 
@@ -51,9 +71,11 @@ function jsonResult(report: SyncReport | undefined, ms: number, error?: string):
     unchanged: report?.unchanged ?? 0,
     deleted: report?.deleted ?? 0,
     failed: (report?.failed ?? []).map(({ source, reason }) => ({ source, reason })),
+    skipped: (report?.skipped ?? []).map(({ source, reason }) => ({ source, reason })),
     chunks: report?.chunks ?? 0,
     embeddedChunks: report?.embeddedChunks ?? 0,
     ms,
+    ...(report !== undefined && report.emptyOrigins.length > 0 ? { emptyOrigins: report.emptyOrigins } : {}),
     ...(error !== undefined ? { error } : {}),
   };
 }
@@ -84,27 +106,46 @@ function summary(report: SyncReport, lancedbUri: string, tableName: string, ms: 
       '',
     ]),
     ...report.failed.map((f) => [f.source, 'failed', '', f.reason]),
+    ...report.skipped.slice(0, SKIPPED_ROWS).map((f) => [f.source, 'skipped', '', f.reason]),
+    ...(report.skippedCount > SKIPPED_ROWS
+      ? [[`… and ${report.skippedCount - SKIPPED_ROWS} more`, 'skipped', '', '']]
+      : []),
   ];
   if (rows.length > 0) {
     lines.push('', table([['document', 'change', 'chunks', ''], ...rows]).replace(/^/gm, '  '));
-  } else {
+  } else if (report.emptyOrigins.length === 0) {
     lines.push('', '  Everything is up to date: nothing was embedded.');
   }
   lines.push(
     '',
     table([
-      ['added', 'updated', 'unchanged', 'deleted', 'failed', 'chunks in the table', 'embedded now'],
+      [
+        'added',
+        'updated',
+        'unchanged',
+        'deleted',
+        'failed',
+        'skipped',
+        'chunks in the table',
+        'embedded now',
+      ],
       [
         report.added,
         report.updated,
         report.unchanged,
         report.deleted,
         report.failedCount,
+        report.skippedCount,
         report.chunks,
         report.embeddedChunks,
       ].map(String),
     ]).replace(/^/gm, '  '),
   );
+  if (report.skippedCount > 0) {
+    const files = report.skippedCount === 1 ? '1 file' : `${report.skippedCount} files`;
+    lines.push('', `  ${files} skipped (${report.skippedKinds}).`);
+  }
+  for (const { message } of report.emptyOrigins) lines.push('', `  ${capitalized(message)}.`);
   const stale = report.staleSources ?? [];
   if (stale.length > 0) {
     const shown = stale.slice(0, 5).join(', ') + (stale.length > 5 ? `, and ${stale.length - 5} more` : '');
@@ -121,6 +162,10 @@ function summary(report: SyncReport, lancedbUri: string, tableName: string, ms: 
     );
   }
   return lines.join('\n');
+}
+
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function progressReporter(bar: ProgressBar): (event: IngestProgress) => void {
@@ -153,16 +198,16 @@ async function main(): Promise<number> {
     parsed = parse();
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${USAGE}`);
-    return 2;
+    return EXIT.usage;
   }
   const { values, positionals } = parsed;
   if (values.help) {
     console.log(USAGE);
-    return 0;
+    return EXIT.committed;
   }
   if (positionals.length === 0) {
     console.error(USAGE);
-    return 2;
+    return EXIT.usage;
   }
   const started = Date.now();
   const json = values.json === true;
@@ -172,7 +217,7 @@ async function main(): Promise<number> {
     bar.clear();
     if (json) console.log(JSON.stringify(jsonResult(report, Date.now() - started, message)));
     console.error(message);
-    return 1;
+    return EXIT.failed;
   };
 
   mkdirSync(DYNAMO_PATH, { recursive: true });
@@ -197,7 +242,7 @@ async function main(): Promise<number> {
       .lock()
       .release(name)
       .catch(() => undefined)
-      .finally(() => process.exit(130));
+      .finally(() => process.exit(EXIT.interrupted));
   };
   process.once('SIGINT', interrupt);
   try {
@@ -227,7 +272,12 @@ async function main(): Promise<number> {
     } else {
       console.log(summary(result.report, lancedbUri, ingest.runtime.config.vectorStore.table, ms));
     }
-    return 0;
+    // Committed, but a script should hear that a folder or prefix it named held nothing to index.
+    if (result.report.emptyOrigins.length > 0) {
+      if (json) for (const { message } of result.report.emptyOrigins) console.error(message);
+      return EXIT.nothingIndexable;
+    }
+    return EXIT.committed;
   } finally {
     process.removeListener('SIGINT', interrupt);
     await ingest.close();
@@ -253,6 +303,6 @@ main().then(
   },
   (error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
-    process.exitCode = 1;
+    process.exitCode = EXIT.failed;
   },
 );

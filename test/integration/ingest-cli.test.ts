@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../scripts/local/stack';
 import { ingestWorkspace } from '../support/ingest';
@@ -35,7 +35,17 @@ function runIngest(cwd: string, args: string[]): Promise<Run> {
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
-const JSON_KEYS = ['added', 'updated', 'unchanged', 'deleted', 'failed', 'chunks', 'embeddedChunks', 'ms'];
+const JSON_KEYS = [
+  'added',
+  'updated',
+  'unchanged',
+  'deleted',
+  'failed',
+  'skipped',
+  'chunks',
+  'embeddedChunks',
+  'ms',
+];
 
 let workspace: Awaited<ReturnType<typeof ingestWorkspace>>;
 
@@ -67,6 +77,7 @@ describe('npm run ingest', () => {
       unchanged: 0,
       deleted: 0,
       failed: [{ source: 'docs/empty.md', reason: 'the file is empty' }],
+      skipped: [],
     });
     expect(result.chunks).toBeGreaterThan(0);
     expect(result.embeddedChunks).toBe(result.chunks);
@@ -93,6 +104,65 @@ describe('npm run ingest', () => {
     expect(run.stdout).toMatch(/\n\s+0\s+1\s+2\s+1\s+0\s+/);
     // Not a terminal: no progress bar on stderr.
     expect(run.stderr).toBe('');
+  });
+
+  it('names the files it skipped, and why, in the summary and in --json', async () => {
+    // Arrange
+    await writeFile(join(workspace.root, 'docs/slides.pdf'), '%PDF-1.7');
+    await symlink('/etc/passwd', join(workspace.root, 'docs/passwd.md'));
+
+    // Act
+    const run = await runIngest(workspace.root, ['docs']);
+    const json = await runIngest(workspace.root, ['--json', 'docs']);
+
+    // Assert
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(
+      /docs\/passwd\.md\s+skipped\s+a symbolic link \(to \/etc\/passwd\): links are not followed/,
+    );
+    expect(run.stdout).toMatch(
+      /docs\/slides\.pdf\s+skipped\s+only Markdown \(\.md, \.markdown\) and plain text/,
+    );
+    expect(run.stdout).toMatch(/added\s+updated\s+unchanged\s+deleted\s+failed\s+skipped/);
+    expect(run.stdout).toMatch(/\n\s+0\s+0\s+3\s+0\s+0\s+2\s+/);
+    expect(run.stdout).toContain('2 files skipped (.pdf ×1, symbolic link ×1)');
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout).skipped).toEqual([
+      {
+        source: 'docs/passwd.md',
+        reason:
+          'a symbolic link (to /etc/passwd): links are not followed, so nothing outside the origin is read',
+      },
+      {
+        source: 'docs/slides.pdf',
+        reason: 'only Markdown (.md, .markdown) and plain text (.txt) files are indexed',
+      },
+    ]);
+  });
+
+  it('says plainly that a folder holds nothing to index, and exits 3, as --help documents', async () => {
+    // Arrange
+    await mkdir(join(workspace.root, 'scans'));
+    for (const name of ['a.pdf', 'b.pdf', 'c.png']) await writeFile(join(workspace.root, 'scans', name), 'x');
+
+    // Act
+    const run = await runIngest(workspace.root, ['scans']);
+    const json = await runIngest(workspace.root, ['--json', 'scans']);
+    const help = await runIngest(workspace.root, ['--help']);
+
+    // Assert
+    const message = 'no Markdown or text files found in scans/: 3 files skipped (.pdf ×2, .png ×1)';
+    expect(run.code).toBe(3);
+    expect(run.stdout).toContain(`No${message.slice(2)}.`);
+    expect(run.stdout).not.toMatch(/up to date/);
+    expect(json.code).toBe(3);
+    expect(JSON.parse(json.stdout)).toMatchObject({ added: 0, emptyOrigins: [{ origin: 'scans', message }] });
+    expect(json.stderr).toBe(`${message}\n`);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/exit codes:/);
+    expect(help.stdout).toMatch(
+      /\n {2}3 {4}the sync committed, but an origin holds no Markdown or text file/,
+    );
   });
 
   it('exits non-zero, saying why, when nothing could be committed', async () => {

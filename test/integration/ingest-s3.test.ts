@@ -1,11 +1,12 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  type S3Client,
+  S3Client,
 } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../functions/core/config';
 import { DocumentOrigins, LocalFileOrigin, S3Origin } from '../../functions/core/ingest/document-origins';
@@ -77,6 +78,57 @@ afterEach(async () => {
   await workspace.remove();
 });
 
+/**
+ * The S3 origin, running `afterList` once Plan has listed the bucket: what someone replacing an object while a
+ * sync runs does, between the listing and the batch that reads it.
+ */
+function originsChangingAfterTheListing(afterList: () => Promise<void>): DocumentOrigins {
+  let changed = false;
+  class ChangingS3Origin extends S3Origin {
+    override async list(spec: string) {
+      const listing = await super.list(spec);
+      if (!changed) {
+        changed = true;
+        await afterList();
+      }
+      return listing;
+    }
+  }
+  return new DocumentOrigins([new ChangingS3Origin(() => client), new LocalFileOrigin()]);
+}
+
+/** Uploads `mebibytes` MiB from a file, streamed: the test never holds the object in memory. */
+async function uploadLarge(key: string, mebibytes: number): Promise<void> {
+  const file = join(workspace.root, 'large.bin');
+  const out = createWriteStream(file);
+  const mebibyte = Buffer.alloc(1024 * 1024, 0x61);
+  for (let i = 0; i < mebibytes; i++) {
+    if (!out.write(mebibyte)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  }
+  await new Promise<void>((resolve) => out.end(() => resolve()));
+  // A streamed body is sent as is only without the SDK's default trailing checksum, which s3rver cannot read.
+  const streaming = new S3Client({
+    region: 'us-east-1',
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
+  try {
+    await streaming.send(
+      new PutObjectCommand({
+        Bucket: DOCS_BUCKET,
+        Key: key,
+        Body: createReadStream(file),
+        ContentLength: mebibytes * 1024 * 1024,
+      }),
+    );
+  } finally {
+    streaming.destroy();
+    await rm(file);
+  }
+}
+
 /** The local ingest on S3: its own S3 client from the configuration, or (`counting`) the test's, which counts. */
 function startIngest({ counting = false } = {}) {
   return workspace.start({
@@ -102,7 +154,13 @@ describe('an S3 origin', () => {
 
       // Assert
       expect(result.status).toBe('committed');
-      expect(result.report).toMatchObject({ added: 4, failedCount: 0 });
+      expect(result.report).toMatchObject({ added: 4, failedCount: 0, skippedCount: 1 });
+      expect(result.report?.skipped).toEqual([
+        {
+          source: `s3://${DOCS_BUCKET}/handbook/logo.png`,
+          reason: 'only Markdown (.md, .markdown) and plain text (.txt) files are indexed',
+        },
+      ]);
       const sources = new Set((await readRows(workspace.lancedbUri)).map((r) => r.source));
       expect(sources).toEqual(
         new Set(
@@ -149,6 +207,95 @@ describe('an S3 origin', () => {
         'The VPN moved to vpn2.example.com.',
       ]);
     } finally {
+      await ingest.close();
+    }
+  });
+
+  it('reads an object only at the listed ETag: one replaced before its batch fails alone, and the next sync reads it', async () => {
+    // Arrange
+    const ingest = await workspace.start({
+      stagingUri: `s3://${STAGING_BUCKET}/syncs`,
+      env: fakeOpenAIEnv(fake, { S3_ENDPOINT: s3.endpoint }),
+      services: {
+        origins: () =>
+          originsChangingAfterTheListing(() =>
+            upload('handbook/vpn-guide.md', '# VPN guide\n\nThe VPN moved to vpn3.example.com.\n'),
+          ),
+      },
+    });
+    try {
+      // Act
+      const during = await ingest.sync({ origins: [`s3://${DOCS_BUCKET}/handbook/`] });
+      const rowsDuring = await readRows(workspace.lancedbUri);
+      const after = await ingest.sync({ origins: [`s3://${DOCS_BUCKET}/handbook/`] });
+
+      // Assert
+      expect(during.report).toMatchObject({ added: 3, failedCount: 1 });
+      expect(during.report?.failed).toEqual([
+        {
+          source: `s3://${DOCS_BUCKET}/handbook/vpn-guide.md`,
+          reason: expect.stringMatching(
+            /^the object was replaced while the sync ran \(listed with ETag "\w+", now "\w+"\); the next sync reads the new version$/,
+          ),
+        },
+      ]);
+      expect(rowsDuring.some((r) => r.source.endsWith('/vpn-guide.md'))).toBe(false);
+      expect(after.report).toMatchObject({ added: 1, unchanged: 3, failedCount: 0 });
+      const rows = await readRows(workspace.lancedbUri);
+      expect(rows.filter((r) => r.source.endsWith('/vpn-guide.md')).map((r) => r.text)).toEqual([
+        'The VPN moved to vpn3.example.com.',
+      ]);
+    } finally {
+      await ingest.close();
+    }
+  });
+
+  it('never reads more than the size limit of an object replaced by a 300 MiB one before its batch', async () => {
+    // Arrange
+    let baseline: NodeJS.MemoryUsage | undefined;
+    const peak = { rss: 0, arrayBuffers: 0 };
+    const sample = () => {
+      const now = process.memoryUsage();
+      peak.rss = Math.max(peak.rss, now.rss);
+      peak.arrayBuffers = Math.max(peak.arrayBuffers, now.arrayBuffers);
+    };
+    let sampler: NodeJS.Timeout | undefined;
+    const ingest = await workspace.start({
+      stagingUri: `s3://${STAGING_BUCKET}/syncs`,
+      env: fakeOpenAIEnv(fake, { S3_ENDPOINT: s3.endpoint }),
+      services: {
+        origins: () =>
+          originsChangingAfterTheListing(async () => {
+            await uploadLarge('handbook/vpn-guide.md', 300);
+            baseline = process.memoryUsage();
+            sampler = setInterval(sample, 2);
+          }),
+      },
+    });
+    try {
+      // Act
+      const result = await ingest.sync({ origins: [`s3://${DOCS_BUCKET}/handbook/`] });
+      clearInterval(sampler);
+      sample();
+
+      // Assert
+      expect(result.report).toMatchObject({ added: 3, failedCount: 1 });
+      expect(result.report?.failed[0]).toEqual({
+        source: `s3://${DOCS_BUCKET}/handbook/vpn-guide.md`,
+        reason: expect.stringMatching(/^the object was replaced while the sync ran/),
+      });
+      const growth = {
+        rss: peak.rss - (baseline?.rss ?? 0),
+        arrayBuffers: peak.arrayBuffers - (baseline?.arrayBuffers ?? 0),
+      };
+      console.log(
+        `300 MiB object swapped in before its batch: memory grew by ${(growth.rss / 2 ** 20).toFixed(1)} MiB (RSS), ` +
+          `${(growth.arrayBuffers / 2 ** 20).toFixed(1)} MiB (array buffers)`,
+      );
+      expect(growth.arrayBuffers).toBeLessThan(32 * 2 ** 20);
+      expect(growth.rss).toBeLessThan(128 * 2 ** 20);
+    } finally {
+      clearInterval(sampler);
       await ingest.close();
     }
   });

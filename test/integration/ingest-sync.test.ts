@@ -1,4 +1,4 @@
-import { chmod, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DocumentOrigins, LocalFileOrigin } from '../../functions/core/ingest/document-origins';
 import { askThroughSlack } from '../../scripts/local/ask-client';
@@ -12,6 +12,7 @@ import {
   type StoredRow,
   writeFiles,
 } from '../support/ingest';
+import { temporaryDirectory } from '../support/local-stack';
 
 /**
  * The ingest state machine (statemachine/ingest.asl.json) run by the local executor, each Task on the handler
@@ -360,6 +361,151 @@ describe('origins and indexes', () => {
         compaction !== undefined && 'oldVersionsRemoved' in compaction ? compaction.oldVersionsRemoved : 0,
       ).toBeGreaterThan(0);
       expect(unchanged.report?.optimize).toMatchObject({ compacted: false });
+    } finally {
+      await ingest.close();
+    }
+  });
+});
+
+describe('origins read as declared', () => {
+  it('lists a symbolic link as skipped and never reads it, in a folder or through a glob', async () => {
+    // Arrange
+    const outside = await temporaryDirectory('slack-rag-outside-');
+    await writeFiles(outside.path, { 'secret.md': '# Secret\n\nOUTSIDE-SECRET-7731\n' });
+    await symlink('/etc/passwd', join(workspace.root, 'docs/x.md'));
+    await symlink(join(outside.path, 'secret.md'), join(workspace.root, 'docs/y.md'));
+    await symlink(outside.path, join(workspace.root, 'docs/linked'));
+    const ingest = await workspace.start();
+    try {
+      // Act
+      const folder = await ingest.sync({ origins: ['docs'], prune: false });
+      const globbed = await ingest.sync({ origins: ['docs/**/*.md'], prune: false });
+      const throughLink = await ingest.sync({ origins: ['docs/linked/*.md'], prune: false });
+
+      // Assert
+      expect(folder.report).toMatchObject({ added: 4, failedCount: 0, skippedCount: 3 });
+      expect(folder.report?.skipped).toEqual([
+        {
+          source: 'docs/linked',
+          reason: expect.stringMatching(/^a symbolic link \(to .+\): links are not followed/),
+        },
+        {
+          source: 'docs/x.md',
+          reason:
+            'a symbolic link (to /etc/passwd): links are not followed, so nothing outside the origin is read',
+        },
+        { source: 'docs/y.md', reason: expect.stringMatching(/^a symbolic link \(to .+secret\.md\)/) },
+      ]);
+      expect(folder.report?.skippedKinds).toBe('symbolic link ×3');
+      expect(globbed.report).toMatchObject({ unchanged: 4, failedCount: 0 });
+      expect(globbed.report?.skipped.map((s) => s.source)).toEqual(
+        expect.arrayContaining(['docs/x.md', 'docs/y.md']),
+      );
+      expect(throughLink.report?.skipped).toEqual([
+        {
+          source: 'docs/linked/secret.md',
+          reason:
+            'reached through a symbolic link to a folder: links are not followed, so nothing outside the origin is read',
+        },
+      ]);
+      const rows = await readRows(workspace.lancedbUri);
+      expect(new Set(rows.map((r) => r.source)).size).toBe(4);
+      expect(rows.some((r) => r.text.includes('root:') || r.text.includes('OUTSIDE-SECRET'))).toBe(false);
+    } finally {
+      await ingest.close();
+      await outside.remove();
+    }
+  });
+
+  it('refuses a file that became a symbolic link between the listing and its batch, and removes its chunks', async () => {
+    // Arrange
+    const outside = await temporaryDirectory('slack-rag-outside-');
+    await writeFiles(outside.path, { 'secret.md': '# Secret\n\nOUTSIDE-SECRET-7731\n' });
+    await writeFiles(workspace.root, { 'docs/notes.md': '# Notes\n\nFirst notes.\n' });
+    const notes = join(workspace.root, 'docs/notes.md');
+    let swap = false;
+    class LinkSwappingOrigin extends LocalFileOrigin {
+      override async list(...args: Parameters<LocalFileOrigin['list']>) {
+        const listing = await super.list(...args);
+        if (swap) {
+          await rm(notes);
+          await symlink(join(outside.path, 'secret.md'), notes);
+        }
+        return listing;
+      }
+    }
+    const ingest = await workspace.start({
+      services: { origins: () => new DocumentOrigins([new LinkSwappingOrigin(workspace.root)]) },
+    });
+    try {
+      await ingest.sync({ origins: ['docs'], prune: false });
+      await writeFile(notes, '# Notes\n\nSecond notes.\n');
+      swap = true;
+
+      // Act
+      const during = await ingest.sync({ origins: ['docs'], prune: false });
+      swap = false;
+      const after = await ingest.sync({ origins: ['docs'], prune: false });
+
+      // Assert
+      expect(during.report?.failed).toEqual([
+        {
+          source: 'docs/notes.md',
+          reason:
+            'it became a symbolic link after it was listed: links are not followed, so nothing outside the origin is read',
+        },
+      ]);
+      expect(after.report).toMatchObject({ deleted: 1, skippedCount: 1 });
+      const rows = await readRows(workspace.lancedbUri);
+      expect(rows.some((r) => r.source === 'docs/notes.md')).toBe(false);
+      expect(rows.some((r) => r.text.includes('OUTSIDE-SECRET'))).toBe(false);
+    } finally {
+      await ingest.close();
+      await outside.remove();
+    }
+  });
+
+  it('reports files of other types as skipped, by name and counted by type, and says when an origin holds nothing to index', async () => {
+    // Arrange
+    await writeFiles(workspace.root, {
+      'docs/slides.pdf': '%PDF-1.7',
+      'docs/team.png': new Uint8Array([0x89, 0x50, 0x4e, 0x47]),
+      'docs/sub/plan.docx': 'PK',
+      'docs/.hidden.pdf': '%PDF-1.7',
+      'scans/a.pdf': '%PDF-1.7',
+      'scans/b.PDF': '%PDF-1.7',
+      'scans/c.png': new Uint8Array([0x89, 0x50, 0x4e, 0x47]),
+    });
+    const ingest = await workspace.start();
+    try {
+      // Act
+      const result = await ingest.sync({ origins: ['docs', 'scans', 'docs/*.png'], prune: false });
+
+      // Assert
+      expect(result.status).toBe('committed');
+      expect(result.report).toMatchObject({ added: 4, failedCount: 0, skippedCount: 6 });
+      expect(result.report?.skipped.map((s) => s.source)).toEqual([
+        'docs/slides.pdf',
+        'docs/sub/plan.docx',
+        'docs/team.png',
+        'scans/a.pdf',
+        'scans/b.PDF',
+        'scans/c.png',
+      ]);
+      expect(result.report?.skipped[0]?.reason).toBe(
+        'only Markdown (.md, .markdown) and plain text (.txt) files are indexed',
+      );
+      expect(result.report?.skippedKinds).toBe('.pdf ×3, .png ×2, .docx ×1');
+      expect(result.report?.emptyOrigins).toEqual([
+        {
+          origin: 'scans',
+          message: 'no Markdown or text files found in scans/: 3 files skipped (.pdf ×2, .png ×1)',
+        },
+        {
+          origin: 'docs/*.png',
+          message: 'no Markdown or text files match docs/*.png: 1 file skipped (.png ×1)',
+        },
+      ]);
     } finally {
       await ingest.close();
     }
