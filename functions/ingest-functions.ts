@@ -15,7 +15,10 @@ import type { StepFunctionSpec } from './conversation-functions';
  *   Scheduler target's input can be `{}`), read access to the LanceDB prefix, and the embedding model's
  *   settings as Retrieve has them (`LLM_PROVIDER`, `OPENAI_EMBEDDING_MODEL`, `OPENAI_API_KEY_ARN`): it checks
  *   the table was built by the same embedder before anything is embedded, without calling the model.
- * - Batch: `s3:GetObject` on the origins, and the embedding model's settings and key, as Plan.
+ * - Batch: `s3:GetObject` on the origins, and the embedding model's settings and key, as Plan. It runs a whole
+ *   batch, or (input `document`) one document of it alone; it reads the invocation's remaining time and memory
+ *   from Lambda's context, so its timeout and memory here are the budget a document must fit in.
+ * - Record the failed batch: staging only. It decides which documents of a failed batch run again alone.
  * - Commit and Optimize: read and write on the LanceDB prefix (`s3:GetObject`, `PutObject`, `DeleteObject`,
  *   `ListBucket`); they are the only writers, one at a time, under the lock. They need no model settings: the
  *   embedder's name and dimension come from the plan.

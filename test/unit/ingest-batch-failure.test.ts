@@ -32,6 +32,16 @@ describe('the reason a batch, or a document run alone, was not embedded', () => 
       /^ran out of memory \(Runtime\.OutOfMemory\)/,
     ],
     [
+      'a crashed function, as Step Functions reports one that returned no error type',
+      {
+        Error: 'Lambda.Unknown',
+        Cause:
+          'The cause could not be determined because Lambda did not return an error type. Returned payload: ' +
+          '{"errorMessage":"RequestId: 1f0e Error: Runtime exited with error: signal: killed"}',
+      },
+      /^ran out of memory \(.*signal: killed/,
+    ],
+    [
       'the error itself',
       lambdaError('PermanentError', 'Load, split and embed: the embedder returned 3 vectors for 4 chunks'),
       /^Load, split and embed: the embedder returned 3 vectors for 4 chunks$/,
@@ -45,6 +55,9 @@ describe('the reason a batch, or a document run alone, was not embedded', () => 
     expect(isOutage(lambdaError('EmbedderRefusedError', 'HTTP 401'))).toBe(true);
     expect(isOutage({ Error: 'Lambda.TooManyRequestsException', Cause: 'Rate exceeded' })).toBe(true);
     expect(isOutage({ Error: 'States.Timeout' })).toBe(false);
+    expect(isOutage({ Error: 'Lambda.Unknown', Cause: 'Runtime exited with error: signal: killed' })).toBe(
+      false,
+    );
     expect(isOutage(lambdaError('Runtime.OutOfMemory', 'signal: killed'))).toBe(false);
     expect(isOutage(lambdaError('PermanentError', 'the embedder refused one input'))).toBe(false);
   });

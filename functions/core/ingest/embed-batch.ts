@@ -338,7 +338,7 @@ export async function recordFailedBatch(
     await putJson(staging, stagingKeys.documentFailure(executionName, batch, document), failure);
     return { ...failure, left: [] };
   }
-  const jobs = await readJobs(staging, executionName, batch);
+  const jobs = (await getJson<SyncJob[]>(staging, stagingKeys.jobs(executionName, batch))) ?? [];
   // A batch that staged its result and then failed (its reply lost) has documents already done.
   const done = new Set(
     (await getJson<StagedBatch>(staging, stagingKeys.batch(executionName, batch)))?.outcomes.map(

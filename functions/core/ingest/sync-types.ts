@@ -364,7 +364,10 @@ export function describeBatchFailure(error: StepError | undefined): string {
     return `timed out (${detail}): loading, splitting and embedding it took longer than a Batch invocation may run`;
   }
   if (names.includes('Runtime.OutOfMemory') || /out of memory|signal: killed/i.test(message)) {
-    const detail = names.includes('Runtime.OutOfMemory') ? 'Runtime.OutOfMemory' : message;
+    const detail = names.includes('Runtime.OutOfMemory')
+      ? 'Runtime.OutOfMemory'
+      : (/Runtime exited with error: signal: killed|[^.:]*out of memory/i.exec(message)?.[0].trim() ??
+        message);
     return `ran out of memory (${detail}): loading, splitting and embedding it needed more than the Batch function's memory`;
   }
   return message;
@@ -376,14 +379,23 @@ export function describeBatchFailure(error: StepError | undefined): string {
  * Running each document alone would fail the same way, at the batch size's cost.
  */
 export function isOutage(error: StepError | undefined): boolean {
-  return errorNamesOf(error).some(
-    (name) =>
-      name === 'TransientError' ||
-      name === 'EmbedderRefusedError' ||
-      name === 'ConfigError' ||
-      name.startsWith('Lambda.'),
-  );
+  return errorNamesOf(error).some((name) => OUTAGES.has(name));
 }
+
+/**
+ * The errors of an outage: the project's own, and the Lambda service's that the ASL retries. `Lambda.Unknown`
+ * is not one: it is how Step Functions reports a function that crashed (out of memory, among others).
+ */
+const OUTAGES = new Set([
+  'TransientError',
+  'EmbedderRefusedError',
+  'ConfigError',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'Lambda.ClientExecutionTimeoutException',
+]);
 
 /** Rows as staged: vectors packed as base64 float32. */
 export function toStagedRow(row: DocumentRow): StagedRow {
