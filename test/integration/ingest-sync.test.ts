@@ -465,6 +465,40 @@ describe('origins read as declared', () => {
     }
   });
 
+  it('never reads more than the size limit of a file that grew past it between the listing and its batch', async () => {
+    // Arrange
+    const notes = join(workspace.root, 'docs/notes.md');
+    await writeFiles(workspace.root, { 'docs/notes.md': '# Notes\n\nSmall notes.\n' });
+    let grow = false;
+    class GrowingOrigin extends LocalFileOrigin {
+      override async list(...args: Parameters<LocalFileOrigin['list']>) {
+        const listing = await super.list(...args);
+        if (grow) await writeFile(notes, `# Notes\n\n${'word '.repeat(4_000)}`);
+        return listing;
+      }
+    }
+    const ingest = await workspace.start({
+      env: { INGEST_MAX_FILE_BYTES: '5000' },
+      services: { origins: () => new DocumentOrigins([new GrowingOrigin(workspace.root)]) },
+    });
+    try {
+      await ingest.sync({ origins: ['docs'], prune: false });
+      await writeFile(notes, '# Notes\n\nEdited notes.\n');
+      grow = true;
+
+      // Act
+      const result = await ingest.sync({ origins: ['docs'], prune: false });
+
+      // Assert
+      expect(result.report?.failed).toEqual([
+        { source: 'docs/notes.md', reason: 'the file is 20009 bytes, over the 5000-byte limit' },
+      ]);
+      expect((await readRows(workspace.lancedbUri)).some((r) => r.source === 'docs/notes.md')).toBe(false);
+    } finally {
+      await ingest.close();
+    }
+  });
+
   it('reports files of other types as skipped, by name and counted by type, and says when an origin holds nothing to index', async () => {
     // Arrange
     await writeFiles(workspace.root, {
@@ -479,7 +513,10 @@ describe('origins read as declared', () => {
     const ingest = await workspace.start();
     try {
       // Act
-      const result = await ingest.sync({ origins: ['docs', 'scans', 'docs/*.png'], prune: false });
+      const result = await ingest.sync({
+        origins: ['docs', 'scans', 'docs/*.png', 'docs/slides.pdf'],
+        prune: false,
+      });
 
       // Assert
       expect(result.status).toBe('committed');
@@ -504,6 +541,11 @@ describe('origins read as declared', () => {
         {
           origin: 'docs/*.png',
           message: 'no Markdown or text files match docs/*.png: 1 file skipped (.png ×1)',
+        },
+        {
+          origin: 'docs/slides.pdf',
+          message:
+            'docs/slides.pdf was skipped: only Markdown (.md, .markdown) and plain text (.txt) files are indexed',
         },
       ]);
     } finally {

@@ -157,15 +157,18 @@ export function nothingIndexableMessage(
   listing: Pick<OriginListing, 'origin' | 'shape' | 'skipped'>,
 ): string {
   const { origin, shape, skipped } = listing;
+  if (shape === 'file') {
+    const reason = skipped[0]?.reason;
+    return reason === undefined
+      ? `${origin} is not a Markdown or text file`
+      : `${origin} was skipped: ${reason}`;
+  }
+  const folder = shape === 'folder' && !origin.endsWith('/') ? `${origin}/` : origin;
   const where =
     shape === 'glob'
       ? `no Markdown or text files match ${origin}`
-      : shape === 'file'
-        ? `${origin} is not a Markdown or text file`
-        : `no Markdown or text files found in ${shape === 'folder' && !origin.endsWith('/') ? `${origin}/` : origin}`;
-  if (skipped.length === 0 || shape === 'file') {
-    return shape === 'file' && skipped[0] !== undefined ? `${where}: ${skipped[0].reason}` : where;
-  }
+      : `no Markdown or text files found in ${folder}`;
+  if (skipped.length === 0) return where;
   const files = skipped.length === 1 ? '1 file' : `${skipped.length} files`;
   return `${where}: ${files} skipped (${countByKind(skipped)})`;
 }
