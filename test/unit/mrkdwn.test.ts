@@ -37,8 +37,35 @@ describe('toSlackMrkdwn', () => {
 
     // Assert
     expect(mrkdwn).toBe(
-      'Read <https://example.com/vpn?a=1&amp;b=2|the guide> &amp; <https://example.org/x> if a &lt; b',
+      'Read <https://example.com/vpn?a=1&amp;b=2|the guide> (example.com) &amp; <https://example.org/x> if a &lt; b',
     );
+  });
+
+  it('a link label cannot hide its host', () => {
+    // Arrange
+    const markdown = [
+      'Reset it on [the company VPN portal](https://vpn-reset.attacker.example/login).',
+      'Write to [the help desk](mailto:help@example.com).',
+      'See [https://wiki.example.com/vpn](https://wiki.example.com/vpn), [wiki.example.com](https://wiki.example.com/) or <https://example.org/x>.',
+    ].join('\n');
+
+    // Act
+    const mrkdwn = toSlackMrkdwn(markdown);
+
+    // Assert
+    expect(mrkdwn.split('\n')).toEqual([
+      'Reset it on <https://vpn-reset.attacker.example/login|the company VPN portal> (vpn-reset.attacker.example).',
+      'Write to <mailto:help@example.com|the help desk> (help@example.com).',
+      'See <https://wiki.example.com/vpn|https://wiki.example.com/vpn>, <https://wiki.example.com/|wiki.example.com> or <https://example.org/x>.',
+    ]);
+  });
+
+  it('shows the punycode host of a link to a look-alike international domain', () => {
+    // Act
+    const mrkdwn = toSlackMrkdwn('[exаmple.com](https://exаmple.com/login)');
+
+    // Assert: the label's "а" is Cyrillic; the host shown is the one the browser will open.
+    expect(mrkdwn).toBe('<https://xn--exmple-4nf.com/login|exаmple.com> (xn--exmple-4nf.com)');
   });
 
   it('shows a link to a relative or unsafe address as text, not as a link', () => {
@@ -125,6 +152,55 @@ describe('toSlackMrkdwn', () => {
 
     // Assert
     expect(mrkdwn).toBe('> Note: *always* rotate');
+  });
+
+  it('reads the Markdown as CommonMark does: setext headings, task boxes, lists inside quotes, nested bold', () => {
+    // Arrange
+    const markdown = [
+      'Checklist',
+      '=========',
+      '',
+      '- [ ] rotate the key',
+      '- [x] tell the team',
+      '',
+      '> 1. first',
+      '>    - **nested *and* bold**',
+      '',
+      '**outer **inner** outer**',
+    ].join('\n');
+
+    // Act
+    const mrkdwn = toSlackMrkdwn(markdown);
+
+    // Assert
+    expect(mrkdwn.split('\n')).toEqual([
+      '*Checklist*',
+      '',
+      '• ☐ rotate the key',
+      '• ☑ tell the team',
+      '',
+      '> 1. first',
+      '>    • *nested _and_ bold*',
+      '',
+      '*outer inner outer*',
+    ]);
+  });
+
+  it('keeps the text of quotes and lists nested deeper than Slack can show', () => {
+    // Arrange
+    const deepQuote = `${'>'.repeat(10_000)} the deepest line`;
+    const deepList = `${'- '.repeat(10_000)}the deepest item`;
+
+    // Act
+    const quote = toSlackMrkdwn(deepQuote);
+    const list = toSlackMrkdwn(deepList);
+
+    // Assert: one level of quote, and the text survives as written past the nesting markdown-it parses.
+    expect(quote.startsWith('> ')).toBe(true);
+    expect(quote).toContain('the deepest line');
+    expect(quote.length).toBeLessThan(deepQuote.length * 3);
+    expect(list).toContain('the deepest item');
+    expect(list.length).toBeLessThan(deepList.length * 3);
   });
 
   it('keeps text in other languages untouched', () => {

@@ -1,3 +1,5 @@
+import { inlineText, parseMarkdownBlocks } from '../markdown/parse-markdown';
+
 /** A Markdown heading and where its line starts in the text. */
 export interface MarkdownHeading {
   /** 1 for `#` (or a `===` underline) to 6 for `######`. */
@@ -10,58 +12,43 @@ export interface MarkdownHeading {
   end: number;
 }
 
-const FENCE = /^ {0,3}(`{3,}|~{3,})/;
-const ATX = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/;
-const SETEXT_UNDERLINE = /^ {0,3}(=+|-+)[ \t]*$/;
-/** Lines that cannot be the text of a setext heading: blank, list items, quotes, tables, other headings. */
-const NOT_SETEXT_TEXT = /^\s*$|^ {0,3}([-*+]\s|\d+[.)]\s|>|\||#)/;
-
 /**
- * The ATX (`## Title`) and setext (`Title` over `===` or `---`) headings of a Markdown text, in order, skipping
- * fenced code blocks, where a `#` line is usually a shell comment.
+ * The ATX (`## Title`) and setext (`Title` over `===` or `---`) headings at the top level of a Markdown text, in
+ * order, as CommonMark reads them: a `#` line in a fenced or indented code block (usually a shell comment), in
+ * an HTML block, a block quote or a list item is not a section heading. Headings with no text are left out.
+ * Linear in the text's length, whatever it holds (see parse-markdown.ts).
  */
 export function markdownHeadings(markdown: string): MarkdownHeading[] {
+  const { tokens, inline } = parseMarkdownBlocks(markdown);
+  const lineStarts = lineStartOffsets(markdown);
   const headings: MarkdownHeading[] = [];
-  let fence: string | undefined;
-  let offset = 0;
-  let previous: { line: string; offset: number; inFence: boolean } | undefined;
-  for (const line of markdown.split('\n')) {
-    const lineEnd = Math.min(offset + line.length + 1, markdown.length);
-    const marker = FENCE.exec(line)?.[1];
-    const inFence = fence !== undefined || marker !== undefined;
-    if (marker !== undefined) {
-      if (fence === undefined) fence = marker;
-      else if (marker[0] === fence[0] && marker.length >= fence.length) fence = undefined;
-    } else if (fence === undefined) {
-      const atx = ATX.exec(line);
-      const underline = SETEXT_UNDERLINE.exec(line)?.[1];
-      if (atx !== null) {
-        const text = plain(atx[2] ?? '');
-        if (text !== '') headings.push({ level: atx[1]?.length ?? 1, text, offset, end: lineEnd });
-      } else if (
-        underline !== undefined &&
-        previous !== undefined &&
-        !previous.inFence &&
-        !NOT_SETEXT_TEXT.test(previous.line)
-      ) {
-        const level = underline.startsWith('=') ? 1 : 2;
-        headings.push({ level, text: plain(previous.line), offset: previous.offset, end: lineEnd });
-      }
-    }
-    previous = { line, offset, inFence };
-    offset = lineEnd;
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
+    if (token?.type !== 'heading_open' || token.level !== 0 || token.map === null) continue;
+    const content = tokens[i + 1];
+    const text = inlineText(content === undefined ? [] : inline(content))
+      .replace(/\s+/g, ' ')
+      .trim();
+    if (text === '') continue;
+    const [firstLine, endLine] = token.map;
+    headings.push({
+      level: Number(token.tag.slice(1)),
+      text,
+      offset: lineStarts[firstLine] ?? markdown.length,
+      end: lineStarts[endLine] ?? markdown.length,
+    });
   }
   return headings;
 }
 
-/** Inline Markdown reduced to its text: links to their label, code and emphasis markers dropped. */
-function plain(text: string): string {
-  return text
-    .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1')
-    .replace(/`([^`]*)`/g, '$1')
-    .replace(/(\*\*|__)(.+?)\1/g, '$2')
-    .replace(/(^|\W)[*_](\S(?:.*?\S)?)[*_](?=\W|$)/g, '$1$2')
-    .trim();
+/** Where each line starts, splitting lines as markdown-it does (`\n`, `\r\n` or `\r`). */
+function lineStartOffsets(text: string): number[] {
+  const starts = [0];
+  const lineEnd = /\r\n?|\n/g;
+  for (let match = lineEnd.exec(text); match !== null; match = lineEnd.exec(text)) {
+    starts.push(match.index + match[0].length);
+  }
+  return starts;
 }
 
 /** The text under one heading, up to the next heading of any level. */
