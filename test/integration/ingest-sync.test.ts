@@ -207,6 +207,8 @@ describe('an incremental sync', () => {
       'docs/latin1.txt': new Uint8Array([0x63, 0x61, 0x66, 0xe9, 0x0a]),
       'docs/huge.md': `# Huge\n\n${'word '.repeat(2_000)}`,
       'docs/secret.md': '# Secret\n\nNobody may read this.\n',
+      'docs/headings-only.md':
+        '# API Reference <a name="API Reference" id="api-reference"></a>\n\n\n\n## Classes\n',
     });
     const unreadable = join(workspace.root, 'docs/secret.md');
     await chmod(unreadable, 0o000);
@@ -227,6 +229,7 @@ describe('an incremental sync', () => {
         'docs/binary.md': expect.stringMatching(/binary/),
         'docs/blank.txt': expect.stringMatching(/no text/),
         'docs/empty.md': expect.stringMatching(/empty/),
+        'docs/headings-only.md': 'the file has no text to index, only headings',
         'docs/huge.md': expect.stringMatching(/over the 5000-byte limit/),
         'docs/latin1.txt': expect.stringMatching(/not valid UTF-8/),
         'docs/secret.md': expect.stringMatching(/permission denied/),

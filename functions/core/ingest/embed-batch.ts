@@ -275,6 +275,20 @@ async function loadJob(
     { ...document, ...(collection !== null ? { collection } : {}) },
     { chunkSize: settings.chunkSize, chunkOverlap: settings.chunkOverlap },
   );
+  if (chunks.length === 0) {
+    // Headings with nothing under them (a generated API.md stub, say): reported like an empty file rather than
+    // "indexed" with no chunk, which nothing would ever find and which the manifest could not tell from new.
+    return {
+      index,
+      job,
+      outcome: {
+        status: 'failed',
+        source: job.source,
+        reason: 'the file has no text to index, only headings',
+        keepsOldChunks: false,
+      },
+    };
+  }
   return { index, job, chunks, contentHash: document.contentHash, collection };
 }
 
