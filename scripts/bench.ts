@@ -17,6 +17,7 @@ import {
   toReport,
 } from './bench/report';
 import { benchRetrieval } from './bench/retrieval';
+import { benchRetrievalS3 } from './bench/retrieval-s3';
 import { benchStreaming } from './bench/streaming';
 import { benchWorkflow } from './bench/workflow';
 
@@ -30,6 +31,7 @@ const SECTIONS: { key: SectionKey; run(ctx: BenchContext): Promise<SectionResult
   { key: 'coldStart', run: benchColdStart },
   { key: 'workflow', run: benchWorkflow },
   { key: 'retrieval', run: benchRetrieval },
+  { key: 'retrievalS3', run: benchRetrievalS3 },
   { key: 'ingest', run: benchIngest },
   { key: 'streaming', run: benchStreaming },
   { key: 'memory', run: benchMemory },

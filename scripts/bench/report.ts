@@ -11,6 +11,7 @@ export type SectionKey =
   | 'coldStart'
   | 'workflow'
   | 'retrieval'
+  | 'retrievalS3'
   | 'ingest'
   | 'streaming'
   | 'memory'

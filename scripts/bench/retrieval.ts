@@ -70,7 +70,8 @@ export function tableSizes(quick: boolean): [number, number] {
   return quick ? [2_000, 5_000] : [10_000, 100_000];
 }
 
-async function corpusFor(ctx: BenchContext): Promise<VectorCorpus> {
+/** The corpus of the run's largest retrieval table, generated once and shared by the sections that search it. */
+export async function corpusFor(ctx: BenchContext): Promise<VectorCorpus> {
   return shared(ctx, 'vector-corpus', async () => {
     const size = tableSizes(ctx.quick)[1];
     ctx.log(`retrieval: generating ${size.toLocaleString('en')} × ${DIMENSIONS} vectors`);

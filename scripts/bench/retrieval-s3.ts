@@ -1,0 +1,458 @@
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import { conversationFunctions } from '../../functions/conversation-functions';
+import { loadConfig } from '../../functions/core/config';
+import { LocalHashEmbeddings } from '../../functions/core/llm/local-embeddings';
+import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
+import { openDocumentTable } from '../../functions/core/vector-store/document-table';
+import { searchPassages } from '../../functions/core/vector-store/search-passages';
+import { LOCAL_CREDENTIALS } from '../local/s3-local';
+import { REPO_ROOT } from '../local/stack';
+import { productionBundleOptions } from './bundle-settings';
+import type { BenchContext } from './context';
+import type { Figure, SectionResult } from './report';
+import { corpusFor } from './retrieval';
+import { LAMBDA_S3_MODEL, type ModeledS3, type S3Traffic, startModeledS3 } from './s3-model';
+import { mean, percentile, summary } from './stats';
+import {
+  bruteForceTopK,
+  DIMENSIONS,
+  EMBEDDER_NAME,
+  type VectorCorpus,
+  writeCorpusTable,
+} from './vector-corpus';
+
+const run = promisify(execFile);
+const MB = 1_000_000;
+const RECALL_K = 10;
+const BUCKET = 'bench-retrieval';
+const QUERY_SEED = 23;
+
+/** Table sizes of the section: from the smallest a team starts with to the largest the issue asks for. */
+export function s3Sizes(quick: boolean): number[] {
+  return quick ? [1_000, 5_000] : [1_000, 10_000, 50_000, 100_000];
+}
+
+/**
+ * Runs in a fresh Node process, as a new Lambda container: loads the Retrieve production bundle, then calls its
+ * handler once per question, in order, and reports each call's wall-clock window (epoch ms, so that the parent can
+ * attribute the S3 requests it saw to a question), its result, and the process's peak RSS. The first call is the
+ * cold one: it connects, opens the table and loads what the indexes need.
+ */
+const CHILD = `
+const { readFileSync } = require('node:fs');
+const { performance } = require('node:perf_hooks');
+const [bundle, questionsFile] = process.argv.slice(2);
+const highWaterMark = () => Number(/VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+const now = () => performance.timeOrigin + performance.now();
+(async () => {
+  const loadStarted = performance.now();
+  const { handler } = require(bundle);
+  const loadMs = performance.now() - loadStarted;
+  const afterLoad = highWaterMark();
+  const questions = JSON.parse(readFileSync(questionsFile, 'utf8'));
+  const calls = [];
+  for (const [i, question] of questions.entries()) {
+    const turn = { intent: 'question', eventId: 'EvS3' + i, teamId: 'T0LOCAL001', channel: 'C0BENCH0009',
+      threadTs: '1.000001', messageTs: '1.000001', user: 'U0HUMAN001', question, placeholderTs: '1.000002' };
+    const start = now();
+    const result = await handler({ turn, question, executionName: 'retrieval-s3-' + i });
+    const end = now();
+    if (result.status !== 'ok') throw new Error('Retrieve found no table: ' + result.status);
+    calls.push({ start, end, search: result.search, passages: result.passages.length });
+  }
+  process.stdout.write(JSON.stringify({ loadMs, afterLoad, peak: highWaterMark(), calls }));
+  process.exit(0);
+})().catch((error) => { console.error(error); process.exit(1); });
+`;
+
+interface ChildCall {
+  start: number;
+  end: number;
+  search: string;
+  passages: number;
+}
+
+interface ChildResult {
+  loadMs: number;
+  afterLoad: number;
+  peak: number;
+  calls: ChildCall[];
+}
+
+/**
+ * The OpenAI embeddings endpoint, on loopback, answering each question with the vector drawn for it from the
+ * corpus's mixture: the Retrieve handler embeds with the real OpenAI client and searches with a realistic query
+ * vector (near a cluster, as a real question's embedding is near its documents').
+ */
+async function startQueryEmbedder(vectors: Map<string, Float32Array>) {
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let raw = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      raw += chunk;
+    });
+    req.on('end', () => {
+      const body = JSON.parse(raw) as { input: string | string[]; encoding_format?: string; model?: string };
+      const inputs = Array.isArray(body.input) ? body.input : [body.input];
+      const data = inputs.map((input, index) => {
+        const vector = vectors.get(input);
+        if (vector === undefined) throw new Error(`no vector for question "${input}"`);
+        return {
+          object: 'embedding',
+          index,
+          embedding:
+            body.encoding_format === 'base64'
+              ? Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64')
+              : Array.from(vector),
+        };
+      });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          object: 'list',
+          data,
+          model: body.model,
+          usage: { prompt_tokens: 8, total_tokens: 8 },
+        }),
+      );
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    close: () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
+  };
+}
+
+/** The Retrieve function bundled as CDK bundles it, under a directory whose node_modules stands for its layer. */
+async function bundleRetrieve(workDir: string): Promise<string> {
+  const outdir = join(workDir, 'bundle-retrieve-s3');
+  await mkdir(outdir, { recursive: true });
+  const { symlink } = await import('node:fs/promises');
+  await symlink(resolve(REPO_ROOT, 'node_modules'), join(outdir, 'node_modules'), 'dir').catch(
+    (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    },
+  );
+  const entry = resolve(REPO_ROOT, conversationFunctions.RetrieveFunctionArn.entry);
+  await build({
+    ...productionBundleOptions({ 'Retrieve/index': entry }, outdir, true),
+    absWorkingDir: REPO_ROOT,
+  });
+  return join(outdir, 'Retrieve', 'index.js');
+}
+
+interface BuiltTable {
+  rows: number;
+  dir: string;
+  table: string;
+  writeMs: number;
+  build: {
+    vectorIndexMinRows: number;
+    vector: string;
+    fullText: string;
+    indexes: { type: string; columns: string[] }[];
+    indexMs: number;
+    ms: number;
+  };
+}
+
+/** Writes the first `rows` chunks and finishes the table as the ingest Optimize step does, in a child process. */
+async function buildTable(ctx: BenchContext, corpus: VectorCorpus, rows: number): Promise<BuiltTable> {
+  const dir = join(ctx.workDir, 'retrieval-s3', String(rows));
+  const table = 'documents';
+  const connection = await connectVectorStore(dir);
+  const started = performance.now();
+  try {
+    (await writeCorpusTable(connection, table, corpus, rows)).close();
+  } finally {
+    connection.close();
+  }
+  const writeMs = performance.now() - started;
+  const { stdout } = await run(
+    process.execPath,
+    ['--import', 'tsx', join(REPO_ROOT, 'scripts/bench/build-indexes.ts'), dir, table, '--as-ingest'],
+    { cwd: REPO_ROOT, maxBuffer: 1 << 20, env: { ...process.env, LLM_PROVIDER: 'local' } },
+  );
+  return { rows, dir, table, writeMs, build: JSON.parse(stdout) as BuiltTable['build'] };
+}
+
+interface SizeResult {
+  rows: number;
+  table: BuiltTable;
+  tableBytes: number;
+  local: ChildResult;
+  s3: ChildResult;
+  traffic: { first: S3Traffic; warm: S3Traffic[]; outside: S3Traffic };
+  recall: number;
+  vectorIndexed: boolean;
+}
+
+async function measureSize(
+  ctx: BenchContext,
+  corpus: VectorCorpus,
+  rows: number,
+  bundle: string,
+  s3: ModeledS3,
+  questionsFile: string,
+  embedderUrl: string,
+  queryVectors: Float32Array[],
+): Promise<SizeResult> {
+  const label = rows.toLocaleString('en');
+  ctx.log(`retrievalS3: ${label} chunks: writing the table and finishing it as ingest does`);
+  const table = await buildTable(ctx, corpus, rows);
+  const prefix = `t${rows}`;
+  const uploaded = await s3.uploadDirectory(table.dir, prefix);
+
+  const child = async (lancedbUri: string): Promise<ChildResult> => {
+    const { stdout } = await run(
+      process.execPath,
+      [join(ctx.workDir, 'retrieval-s3-child.js'), bundle, questionsFile],
+      {
+        env: {
+          PATH: process.env.PATH,
+          AWS_REGION: 'us-east-1',
+          AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+          LOG_LEVEL: 'silent',
+          LLM_PROVIDER: 'openai',
+          OPENAI_API_KEY: 'sk-bench-not-a-key',
+          OPENAI_BASE_URL: embedderUrl,
+          OPENAI_EMBEDDING_MODEL: EMBEDDER_NAME,
+          LANCEDB_URI: lancedbUri,
+          LANCEDB_TABLE: table.table,
+          S3_ENDPOINT: s3.endpoint,
+        },
+        maxBuffer: 1 << 22,
+      },
+    );
+    return JSON.parse(stdout) as ChildResult;
+  };
+
+  ctx.log(`retrievalS3: ${label} chunks: Retrieve in a fresh process, local disk`);
+  const local = await child(table.dir);
+  ctx.log(`retrievalS3: ${label} chunks: Retrieve in a fresh process, S3 model`);
+  s3.reset();
+  const onS3 = await child(`s3://${BUCKET}/${prefix}`);
+  const [first, ...warmCalls] = onS3.calls;
+  if (first === undefined) throw new Error('no question asked');
+  const warm = warmCalls.map((c) => s3.traffic(c.start, c.end));
+  const inside = onS3.calls.reduce(
+    (n, c) => n + s3.log.filter((r) => r.at >= c.start && r.at <= c.end).length,
+    0,
+  );
+  const all = s3.traffic();
+  const outside: S3Traffic = {
+    get: all.get,
+    list: all.list,
+    other: all.other,
+    bytes: all.bytes,
+  };
+  const firstTraffic = s3.traffic(first.start, first.end);
+  for (const t of [firstTraffic, ...warm]) {
+    outside.get -= t.get;
+    outside.list -= t.list;
+    outside.other -= t.other;
+    outside.bytes -= t.bytes;
+  }
+  if (inside !== s3.log.length)
+    ctx.log(`retrievalS3: ${s3.log.length - inside} S3 requests outside any question`);
+
+  ctx.log(`retrievalS3: ${label} chunks: recall@${RECALL_K} of the vector search against exact`);
+  const connection = await connectVectorStore(table.dir);
+  let recall = Number.NaN;
+  let vectorIndexed = false;
+  try {
+    const handle = await openDocumentTable(connection, {
+      table: table.table,
+      embedderName: EMBEDDER_NAME,
+      dimensions: DIMENSIONS,
+      embeddings: new LocalHashEmbeddings({ dimensions: DIMENSIONS }),
+    });
+    if (handle === undefined) throw new Error('no table');
+    vectorIndexed = (await handle.table.listIndices()).some((i) => i.columns.includes('vector'));
+    let hits = 0;
+    for (const vector of queryVectors) {
+      const truth = new Set(bruteForceTopK(corpus, rows, vector, RECALL_K));
+      const found = await searchPassages(handle, {
+        queryText: '',
+        queryVector: Array.from(vector),
+        k: RECALL_K,
+      });
+      hits += found.passages.filter((p) => truth.has(Number(/chunk-(\d+)/.exec(p.source)?.[1]))).length;
+    }
+    recall = hits / (queryVectors.length * RECALL_K);
+    handle.close();
+  } finally {
+    connection.close();
+  }
+  return {
+    rows,
+    table,
+    tableBytes: uploaded.bytes,
+    local,
+    s3: onS3,
+    traffic: { first: firstTraffic, warm, outside },
+    recall,
+    vectorIndexed,
+  };
+}
+
+const ms = (c: ChildCall) => c.end - c.start;
+
+/**
+ * Section: retrieval as AWS runs it. The Retrieve Lambda's production bundle answers questions in a fresh process
+ * (a new container), its LanceDB table on S3: s3rver behind a proxy that counts requests and bytes and models S3's
+ * first-byte latency and per-connection bandwidth. Tables are written and finished by the product's own ingest
+ * code (`ensureIndexes` with the configured vector-index threshold, then `optimize`). Baseline: the same bundle,
+ * the same questions, the table on local disk.
+ */
+export async function benchRetrievalS3(ctx: BenchContext): Promise<SectionResult> {
+  const sizes = s3Sizes(ctx.quick);
+  const largest = Math.max(...sizes);
+  const warmCount = ctx.quick ? 30 : 60;
+  const recallCount = ctx.quick ? 30 : 50;
+  const corpus = await corpusFor(ctx);
+  if (corpus.size < largest) throw new Error(`the shared corpus holds ${corpus.size} chunks, not ${largest}`);
+  const drawn = corpus.queries(1 + warmCount, QUERY_SEED);
+  // Questions as a person asks them, in the corpus's words: the full-text half has terms to match.
+  const questions = drawn.texts.map((t, i) => `What about ${t} (${i})?`);
+  const vectors = new Map(questions.map((q, i) => [q, drawn.vectors[i] as Float32Array]));
+  const recallVectors = corpus.queries(recallCount, QUERY_SEED + 1).vectors;
+  const questionsFile = join(ctx.workDir, 'retrieval-s3-questions.json');
+  await writeFile(questionsFile, JSON.stringify(questions));
+  await writeFile(join(ctx.workDir, 'retrieval-s3-child.js'), CHILD);
+  ctx.log('retrievalS3: bundling the Retrieve function');
+  const bundle = await bundleRetrieve(ctx.workDir);
+  const embedder = await startQueryEmbedder(vectors);
+  const s3 = await startModeledS3(BUCKET);
+  const results: SizeResult[] = [];
+  try {
+    for (const rows of sizes) {
+      results.push(
+        await measureSize(ctx, corpus, rows, bundle, s3, questionsFile, embedder.url, recallVectors),
+      );
+    }
+  } finally {
+    await s3.close();
+    await embedder.close();
+  }
+
+  const memoryMb = conversationFunctions.RetrieveFunctionArn.memoryMb;
+  const figures: Figure[] = [];
+  for (const r of results) {
+    const size = `${r.rows / 1000}k`;
+    const warmS3 = r.s3.calls.slice(1).map(ms);
+    const warmLocal = r.local.calls.slice(1).map(ms);
+    const bytes = r.traffic.warm.map((t) => t.bytes / MB);
+    figures.push(
+      {
+        name: `${size}: warm question, S3 MB read (most)`,
+        value: Math.max(...bytes),
+        unit: 'MB',
+        target: { max: 2 },
+      },
+      { name: `${size}: warm question, S3 MB read (mean)`, value: mean(bytes), unit: 'MB' },
+      {
+        name: `${size}: warm question, S3 GETs (mean)`,
+        value: mean(r.traffic.warm.map((t) => t.get)),
+        unit: 'count',
+      },
+      {
+        name: `${size}: warm question, S3 LISTs (mean)`,
+        value: mean(r.traffic.warm.map((t) => t.list)),
+        unit: 'count',
+      },
+      {
+        name: `${size}: warm p50, S3 model`,
+        value: percentile(warmS3, 50),
+        unit: 'ms',
+        baseline: percentile(warmLocal, 50),
+        target: { max: 100 },
+      },
+      {
+        name: `${size}: warm p99, S3 model`,
+        value: percentile(warmS3, 99),
+        unit: 'ms',
+        baseline: percentile(warmLocal, 99),
+      },
+      {
+        name: `${size}: first question in a new process, S3 model`,
+        value: ms(r.s3.calls[0] as ChildCall),
+        unit: 'ms',
+        baseline: ms(r.local.calls[0] as ChildCall),
+        target: { max: 1500 },
+      },
+      { name: `${size}: first question, S3 MB read`, value: r.traffic.first.bytes / MB, unit: 'MB' },
+      {
+        name: `${size}: peak RSS`,
+        value: r.s3.peak / MB,
+        unit: 'MB',
+        baseline: r.local.peak / MB,
+        target: { max: 0.6 * memoryMb, text: `≤ ${Math.round(0.6 * memoryMb)} MB (60 % of ${memoryMb})` },
+      },
+      {
+        name: `${size}: recall@10, vector search vs exact`,
+        value: r.recall,
+        unit: 'ratio',
+        ...(r.vectorIndexed ? { target: { min: 0.95 } } : {}),
+      },
+    );
+  }
+  const config = loadConfig({ LLM_PROVIDER: 'local' });
+  const notes = [
+    `S3 model: every response's first byte ${LAMBDA_S3_MODEL.firstByteMs} ms after its request, then ${LAMBDA_S3_MODEL.bytesPerSecond / MB} MB/s per connection (requests on separate connections overlap); MB = 10^6 bytes, bodies only. Baseline: the same bundle and questions with the table on local disk.`,
+    `Tables as ingest leaves them: ${results.map((r) => `${r.rows.toLocaleString('en')}: ${r.table.build.indexes.map((i) => `${i.type} on ${i.columns.join(',')}`).join(' + ')} (${(r.tableBytes / MB).toFixed(0)} MB on S3, indexes ${(r.table.build.indexMs / 1000).toFixed(0)} s)`).join('; ')}; INGEST_VECTOR_INDEX_MIN_ROWS=${config.ingest.vectorIndexMinRows}.`,
+    `Every question is hybrid (vector + full text, RRF) at the product's k=${config.vectorStore.topK}; the first is the first call of the handler in a fresh process (the bundle's require, ${results.map((r) => `${r.s3.loadMs.toFixed(0)} ms`).join(', ')}, is before it and not included). Recall@10 is the product's vector search (k=10) over the same files, against brute force.`,
+  ];
+  return {
+    key: 'retrievalS3',
+    title: 'Retrieval on S3: the Retrieve Lambda with its table on S3',
+    workload: `${sizes.map((s) => s.toLocaleString('en')).join(', ')} chunks of ${DIMENSIONS} dimensions (the retrieval section's corpus); the Retrieve production bundle in a fresh Node process per size and storage: 1 first question then ${warmCount} warm ones, each distinct, query vectors from the corpus's mixture through the real OpenAI client; ${recallCount} more queries for recall`,
+    baseline: 'the same bundle, questions and table files on local disk',
+    figures,
+    notes,
+    details: {
+      model: LAMBDA_S3_MODEL,
+      memoryMb,
+      sizes: results.map((r) => ({
+        rows: r.rows,
+        tableBytesOnS3: r.tableBytes,
+        build: r.table.build,
+        writeMs: Math.round(r.table.writeMs),
+        s3: {
+          first: { ms: ms(r.s3.calls[0] as ChildCall), traffic: r.traffic.first },
+          warm: {
+            ms: summary(r.s3.calls.slice(1).map(ms)),
+            bytes: summary(r.traffic.warm.map((t) => t.bytes)),
+            gets: summary(r.traffic.warm.map((t) => t.get)),
+            lists: summary(r.traffic.warm.map((t) => t.list)),
+          },
+          outsideQuestions: r.traffic.outside,
+          peakRssBytes: r.s3.peak,
+          afterLoadRssBytes: r.s3.afterLoad,
+          loadMs: r.s3.loadMs,
+          search: [...new Set(r.s3.calls.map((c) => c.search))],
+        },
+        local: {
+          first: { ms: ms(r.local.calls[0] as ChildCall) },
+          warm: { ms: summary(r.local.calls.slice(1).map(ms)) },
+          peakRssBytes: r.local.peak,
+        },
+        recall: r.recall,
+        vectorIndexed: r.vectorIndexed,
+      })),
+    },
+  };
+}
