@@ -46,6 +46,41 @@ describe('splitDocument', () => {
     expect(chunks.every((c) => c.source === 'handbook/setup.md' && c.contentHash === 'hash-1')).toBe(true);
   });
 
+  it('cuts sections only at top-level headings, read as CommonMark reads them', async () => {
+    // Arrange
+    const text = [
+      '# [VPN](https://vpn.example.com) `setup` **guide** ##',
+      '',
+      '> # A heading quoted from elsewhere',
+      '',
+      '- # A heading in a list item',
+      '',
+      '#hashtag is a paragraph',
+      '',
+      '<details>',
+      '# a comment inside HTML',
+      '</details>',
+      '',
+      'Two-line',
+      'setext heading',
+      '--------------',
+      '',
+      'Body.',
+    ].join('\n');
+
+    // Act
+    const chunks = await splitDocument(markdown(text));
+
+    // Assert
+    expect(chunks.map((c) => c.heading)).toEqual([
+      'VPN setup guide',
+      'VPN setup guide › Two-line setext heading',
+    ]);
+    expect(chunks[0]?.text).toContain('> # A heading quoted from elsewhere');
+    expect(chunks[0]?.text).toContain('# a comment inside HTML');
+    expect(chunks[1]?.text).toBe('Body.');
+  });
+
   it('splits Japanese text, which has no spaces, into bounded chunks that end at sentence ends', async () => {
     // Arrange
     const sentences = Array.from(
