@@ -1,5 +1,5 @@
 import { PermanentError } from './core/errors';
-import { recordFailedBatch } from './core/ingest/embed-batch';
+import { recordFailedBatch } from './core/ingest/batch-staging';
 import { defineIngestStep, type IngestStepInput } from './core/ingest/ingest-step';
 import type { StepError } from './core/ingest/sync-types';
 

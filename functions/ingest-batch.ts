@@ -1,6 +1,7 @@
 import { PermanentError } from './core/errors';
 import { invocationBudget } from './core/ingest/batch-budget';
 import { embedBatch } from './core/ingest/embed-batch';
+import { createIngestEmbeddings } from './core/ingest/ingest-embeddings';
 import { defineIngestStep, type IngestStepInput } from './core/ingest/ingest-step';
 
 /**
@@ -21,4 +22,5 @@ export const { createHandler, handler } = defineIngestStep(
       budget: invocationBudget(invocation),
     });
   },
+  { embeddings: createIngestEmbeddings },
 );

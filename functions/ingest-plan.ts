@@ -1,3 +1,4 @@
+import { createIngestEmbeddings } from './core/ingest/ingest-embeddings';
 import { defineIngestStep, type IngestStepInput } from './core/ingest/ingest-step';
 import { planSync } from './core/ingest/plan-sync';
 
@@ -11,4 +12,5 @@ export const { createHandler, handler } = defineIngestStep(
       table: context.config.vectorStore.table,
       ingest: context.config.ingest,
     }),
+  { embeddings: createIngestEmbeddings },
 );

@@ -9,8 +9,8 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { nodejsBundling } from './lambda-bundling';
 import { LanceDbLayer } from './lancedb-layer';
-import { LANCEDB_EXTERNALS } from './lancedb-runtime';
 
 /** The repository root: handler entries, package-lock.json and `.lambda-native/` are relative to it. */
 export const REPO_ROOT = path.resolve(__dirname, '..');
@@ -116,18 +116,10 @@ export class BotFunction extends Construct {
         LOG_LEVEL: props.logLevel,
       },
       bundling: {
+        // The one definition the bench and tests bundle with too (infra/lambda-bundling.ts): target, minify,
+        // names kept, no source map, module-first main fields, UTF-8, LanceDB left out, the aliases.
+        ...nodejsBundling(usesLanceDb),
         format: OutputFormat.CJS,
-        target: 'node24',
-        minify: true,
-        // Kept so stack traces and LangChain's class-name based serialisation read as in the source.
-        keepNames: true,
-        // A source map would double the zip and `--enable-source-maps` slows every cold start; the stack
-        // traces keep their function names (keepNames) and the errors their explicit names.
-        sourceMap: false,
-        // The SDK v3 clients are bundled at the versions the tests ran, not taken from the runtime. LanceDB is
-        // left out of every bundle: the LanceDB functions find it in their layer, and any other function must
-        // not load it at module load (checked after bundling, so the mistake fails synth with its cause).
-        externalModules: usesLanceDb ? [...LANCEDB_EXTERNALS] : ['@lancedb/lancedb'],
         forceDockerBundling: false,
         logLevel: LogLevel.WARNING,
         // esbuild's metafile feeds the check below, which then deletes it.

@@ -1,15 +1,12 @@
 import type { BuildOptions } from 'esbuild';
-import { LANCEDB_EXTERNALS } from '../../infra/lancedb-runtime';
+import { lambdaBundleSettings } from '../../infra/lambda-bundling';
 
 /**
- * The esbuild settings of the production bundles, as the CDK function construct (`BotFunction`,
- * infra/bot-function.ts) gives them to `NodejsFunction`, which turns them into this esbuild command:
- * `esbuild --bundle <entry> --target=node24 --platform=node --format=cjs --outfile=<out>/index.js --minify
- * --external:<…> --log-level=warning --keep-names` (no source map, no tsconfig override, no main-fields).
- *
- * The construct does not export its bundling options, so they are mirrored here, in this one place (the externals
- * of LanceDB functions are imported from infra/lancedb-runtime.ts): when infra/bot-function.ts changes its
- * `bundling`, change this too.
+ * The esbuild settings of the production bundles, from the definition the CDK function construct bundles with
+ * (infra/lambda-bundling.ts): `NodejsFunction` turns the same settings into `esbuild --bundle <entry>
+ * --target=node24 --platform=node --format=cjs --outfile=<out>/index.js --minify --external:<…> --log-level=warning
+ * --keep-names --main-fields=module,main --charset=utf8 --alias:<package>=<stub> …` (no source map, no tsconfig
+ * override), run from the repository root. test/infra/full-synth.test.ts checks that both give the same bytes.
  */
 
 /**
@@ -27,13 +24,6 @@ export function productionBundleOptions(
     outdir,
     bundle: true,
     platform: 'node',
-    target: 'node24',
-    format: 'cjs',
-    minify: true,
-    keepNames: true,
-    sourcemap: false,
-    // Every other function leaves LanceDB out too: it must not load it at module load (the construct checks).
-    external: usesLanceDb ? [...LANCEDB_EXTERNALS] : ['@lancedb/lancedb'],
-    logLevel: 'warning',
+    ...lambdaBundleSettings(usesLanceDb),
   };
 }

@@ -4,6 +4,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { type Env, loadConfig } from '../../functions/core/config';
 import { DocumentOrigins, LocalFileOrigin, S3Origin } from '../../functions/core/ingest/document-origins';
+import { createIngestEmbeddings } from '../../functions/core/ingest/ingest-embeddings';
 import {
   createIngestServices,
   createS3Client,
@@ -19,6 +20,7 @@ import {
   type SyncRequest,
   stagingKeys,
 } from '../../functions/core/ingest/sync-types';
+import { memoAsync } from '../../functions/core/memo';
 import { createRuntime, type Runtime } from '../../functions/core/runtime';
 import { ingestFunctions } from '../../functions/ingest-functions';
 import { ensureConversationTable, type LocalDynamo, startDynalite } from './dynamodb-local';
@@ -71,6 +73,12 @@ export interface LocalIngestOptions {
   services?: Partial<Omit<IngestServices, 'close'>>;
   /** Called as the sync progresses. */
   onProgress?: (event: IngestProgress) => void;
+  /**
+   * Runs a step otherwise than by importing its module into this process (its production bundle in a child
+   * process, say), given its entry and the configuration every step gets; undefined for the module here. Such a
+   * step builds its own services from that configuration, so the stores must be DynamoDB and staging a directory.
+   */
+  runFunction?: (entry: string, env: Env) => TaskHandler | undefined;
 }
 
 /** One local sync: the execution, and its report as the execution returned it and as staged in full. */
@@ -151,6 +159,8 @@ export async function startLocalIngest(options: LocalIngestOptions): Promise<Loc
       value;
   const s3 = memoS3(runtime);
   const services = createIngestServices(runtime, {
+    // The steps share these services; each Lambda builds its own, with an embedder only where it embeds.
+    embeddings: memoAsync(() => createIngestEmbeddings(runtime)),
     ...(storeMode === 'memory'
       ? { manifest: constant(new MemoryManifestStore()), lock: constant(new MemorySyncLock()) }
       : {}),
@@ -166,6 +176,11 @@ export async function startLocalIngest(options: LocalIngestOptions): Promise<Loc
   });
   const progress = options.onProgress ?? (() => undefined);
   for (const [placeholder, spec] of Object.entries(ingestFunctions)) {
+    const elsewhere = options.runFunction?.(spec.entry, env);
+    if (elsewhere !== undefined) {
+      bound[placeholder] = reporting(placeholder, elsewhere, progress);
+      continue;
+    }
     // The module CDK bundles for this placeholder: one list, so both runtimes run the same code.
     const module = require(resolve(REPO_ROOT, spec.entry)) as {
       createHandler(rt: Runtime, services: IngestServices): TaskHandler;

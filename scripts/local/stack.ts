@@ -4,13 +4,19 @@ import { resolve } from 'node:path';
 import type { AwsEvent } from '@slack/bolt/dist/receivers/AwsLambdaReceiver';
 import { createHandler as createAckHandler } from '../../functions/ack';
 import { conversationFunctions } from '../../functions/conversation-functions';
+import type { AckHandler } from '../../functions/core/ack/ack-app';
 import { type Env, loadConfig } from '../../functions/core/config';
 import { createRuntime, type Runtime } from '../../functions/core/runtime';
 import { ensureConversationTable, startDynalite } from './dynamodb-local';
 import { type FakeSlack, startFakeSlack } from './fake-slack';
 import { type FaultProxy, startFaultProxy } from './fault-proxy';
 import { type MentionOptions, mentionPayload, signedHeaders } from './slack-request';
-import { type LocalStepFunctions, startLocalStepFunctions, type TaskHandler } from './step-functions-local';
+import {
+  type LocalInvocationContext,
+  type LocalStepFunctions,
+  startLocalStepFunctions,
+  type TaskHandler,
+} from './step-functions-local';
 
 /**
  * The whole product on loopback: the fake Slack Web API, dynalite, the local Step Functions endpoint running
@@ -42,7 +48,19 @@ export interface LocalStackOptions {
   timeoutOverrides?: Record<string, number>;
   /** Keeps DynamoDB's data in this directory; in memory by default. */
   dynamoPath?: string;
+  /**
+   * Runs a function otherwise than by importing its module into this process: given its entry (`functions/ack.ts`,
+   * a step's) and the configuration every function of the stack gets, returns its handler (its production bundle
+   * in a child process, say: test/infra/lambda-bundles.test.ts), or undefined for the module here.
+   */
+  runFunction?: (entry: string, env: Env) => LocalFunction | undefined;
 }
+
+/** A function as the stack calls it: an Express Task's input, or the ack's Function URL event. */
+export type LocalFunction = (event: unknown, context?: LocalInvocationContext) => Promise<unknown>;
+
+/** The ack's entry, as infra/slack-rag-bot-stack.ts deploys it. */
+export const ACK_ENTRY = 'functions/ack.ts';
 
 export interface SentMention {
   status: number;
@@ -136,11 +154,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
   const runtime = createRuntime(loadConfig(env));
   for (const [placeholder, spec] of Object.entries(conversationFunctions)) {
+    const elsewhere = options.runFunction?.(spec.entry, env);
+    if (elsewhere !== undefined) {
+      stepHandlers[placeholder] = elsewhere;
+      continue;
+    }
     // The module CDK bundles for this placeholder: one list, so both runtimes run the same code.
     const module = require(resolve(REPO_ROOT, spec.entry)) as { createHandler(rt: Runtime): TaskHandler };
     stepHandlers[placeholder] = module.createHandler(runtime);
   }
-  const ack = await createAckHandler(runtime);
+  const ackElsewhere = options.runFunction?.(ACK_ENTRY, env);
+  const ack: AckHandler =
+    ackElsewhere === undefined
+      ? await createAckHandler(runtime)
+      : async (event) => (await ackElsewhere(event)) as Awaited<ReturnType<AckHandler>>;
 
   const server: Server = createServer(async (req, res) => {
     try {

@@ -9,7 +9,7 @@ import {
   openDocumentTable,
   replaceSources,
 } from '../vector-store/document-table';
-import { readPlan } from './embed-batch';
+import { readPlan } from './batch-staging';
 import type { IngestServices } from './ingest-services';
 import type { ManifestEntry } from './manifest-store';
 import { getJson, putJson } from './staging-store';

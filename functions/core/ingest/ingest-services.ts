@@ -4,7 +4,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { Connection } from '@lancedb/lancedb';
 import type { Embeddings } from '@langchain/core/embeddings';
 import { type AppConfig, required } from '../config';
-import { createEmbeddings } from '../llm/providers';
+import { PermanentError } from '../errors';
 import { memo, memoAsync } from '../memo';
 import type { Runtime } from '../runtime';
 import { DocumentOrigins, LocalFileOrigin, S3Origin } from './document-origins';
@@ -28,7 +28,10 @@ export interface IngestServices {
   origins(): DocumentOrigins;
   /** The LanceDB connection, always reading the latest version (the writers must). */
   connection(): Promise<Connection>;
-  /** The embedder, with the ingest's own retry budget (a batch has minutes, a question seconds). */
+  /**
+   * The embedder, with the ingest's own retry budget (a batch has minutes, a question seconds): given by the
+   * steps that embed (createIngestEmbeddings); the others' services reject, so that they never bundle one.
+   */
   embeddings(): Promise<Embeddings>;
   /** Releases the connection and clients. */
   close(): void;
@@ -117,13 +120,13 @@ export function createIngestServices(
       }),
     embeddings:
       overrides.embeddings ??
-      memoAsync(async () => {
-        const apiKey =
-          config.llm.provider === 'openai'
-            ? await runtime.secrets.read(config.secrets.openaiApiKey, 'OPENAI_API_KEY')
-            : undefined;
-        return createEmbeddings({ ...config.llm, maxRetries: config.ingest.embedMaxRetries }, apiKey);
-      }),
+      (() =>
+        Promise.reject(
+          new PermanentError(
+            'this ingest step was built without an embedder: give defineIngestStep (or createIngestServices) ' +
+              'the embeddings it uses (createIngestEmbeddings)',
+          ),
+        )),
     close() {
       connected?.close();
       connected = undefined;

@@ -1,6 +1,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Embeddings } from '@langchain/core/embeddings';
 import type { AppConfig } from '../config';
 import { PermanentError } from '../errors';
+import { memoAsync } from '../memo';
 import type { Runtime } from '../runtime';
 import { type InvocationContext, lambdaEntry, runStep, type StepHandler } from '../step-handler';
 import { createIngestServices, type IngestServices } from './ingest-services';
@@ -39,15 +41,26 @@ export function assertIngestStepInput(input: unknown): asserts input is IngestSt
  * `createHandler` takes a runtime (and, locally, the services to share), `handler` is what Lambda runs.
  * Errors leave as `TransientError` or `PermanentError` for the ASL's Retry, and every log line carries the
  * execution's name.
+ *
+ * @param options.embeddings the embedder of a step that embeds (`createIngestEmbeddings`), given by its entry
+ *   so that only the entries that embed bundle the model clients.
  */
 export function defineIngestStep<I extends IngestStepInput, O>(
   stepName: string,
   run: (context: IngestStepContext, input: I, invocation?: InvocationContext) => Promise<O>,
+  options: { embeddings?: (runtime: Runtime) => Promise<Embeddings> } = {},
 ): {
   createHandler(runtime: Runtime, services?: IngestServices): StepHandler<I, O>;
   handler: StepHandler<I, O>;
 } {
-  const createHandler = (runtime: Runtime, services = createIngestServices(runtime)): StepHandler<I, O> => {
+  const ownServices = (runtime: Runtime): IngestServices => {
+    const { embeddings } = options;
+    return createIngestServices(
+      runtime,
+      embeddings === undefined ? {} : { embeddings: memoAsync(() => embeddings(runtime)) },
+    );
+  };
+  const createHandler = (runtime: Runtime, services = ownServices(runtime)): StepHandler<I, O> => {
     const context: IngestStepContext = {
       config: runtime.config,
       logger: runtime.logger,

@@ -1,5 +1,5 @@
 import { ensureIndexes, openDocumentTable, optimize } from '../vector-store/document-table';
-import { readPlan } from './embed-batch';
+import { readPlan } from './batch-staging';
 import type { IngestServices } from './ingest-services';
 import type { OptimizeResult } from './sync-types';
 import { storedEmbedder, WriteOnlyEmbeddings } from './table-signature';

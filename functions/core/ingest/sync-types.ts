@@ -290,7 +290,7 @@ export const stagingKeys = {
   /** Everything staged for one batch, its documents run alone included. */
   batchPrefix: (executionName: string, batch: number) => `runs/${executionName}/batches/${pad(batch)}.`,
   /**
-   * A batch's claim on the sync's allowance of documents run alone (see `embed-batch.ts`): this prefix and
+   * A batch's claim on the sync's allowance of documents run alone (see `batch-staging.ts`): this prefix and
    * the number of documents claimed.
    */
   aloneClaim: (executionName: string, batch: number) => `runs/${executionName}/alone/${pad(batch)}.`,

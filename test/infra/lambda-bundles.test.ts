@@ -1,0 +1,227 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { Env } from '../../functions/core/config';
+import { LEFT_OUT_PACKAGES } from '../../infra/lambda-bundling';
+import { type BundledFunction, bundleFunctions, productionFunctions } from '../../scripts/bench/cold-start';
+import { askThroughSlack } from '../../scripts/local/ask-client';
+import {
+  type BundledFunction as RunningBundle,
+  startBundledFunction,
+} from '../../scripts/local/bundled-function';
+import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
+import { startLocalIngest } from '../../scripts/local/ingest-local';
+import { mentionPayload, signedHeaders } from '../../scripts/local/slack-request';
+import { LOCAL_BOT_USER_ID, type LocalStack, REPO_ROOT, startLocalStack } from '../../scripts/local/stack';
+import { visibleText } from '../support/local-stack';
+
+/**
+ * The functions as they are deployed. Every production bundle, built with the settings CDK bundles with
+ * (infra/lambda-bundling.ts: module-first main fields, the left-out packages, LangSmith's stand-in), loads in a
+ * fresh Node with nothing but what its Lambda ships; then a sync, questions, a follow-up, a failure and a forget
+ * run through the bundles alone, each function in its own Node process as on Lambda. A code path that needed a
+ * package the bundles leave out, or more of LangSmith than its stand-in gives, fails here and not in AWS.
+ */
+
+const API_KEY = 'sk-test-bundles';
+let workDir: string;
+let bundles: BundledFunction[];
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'slack-rag-bundles-'));
+  bundles = await bundleFunctions(workDir);
+}, 120_000);
+afterAll(() => rm(workDir, { recursive: true, force: true }));
+
+function bundleOf(entry: string): BundledFunction {
+  const bundle = bundles.find((b) => b.entry === entry);
+  if (bundle === undefined) throw new Error(`no bundle for ${entry}`);
+  return bundle;
+}
+
+describe('every production bundle', () => {
+  it.each(productionFunctions().map((fn) => [fn.name, fn.entry]))(
+    '%s loads in a fresh Node with only what its Lambda ships, and exports its handler',
+    (_name, entry) => {
+      const bundle = bundleOf(entry);
+      // The LanceDB functions' directory holds node_modules (their layer); the others' has none above it either.
+      expect(existsSync(join(dirname(bundle.file), '..', 'node_modules'))).toBe(bundle.usesLanceDb);
+      const loaded = spawnSync(
+        process.execPath,
+        [
+          '-e',
+          'const m = require(process.argv[1]); if (typeof m.handler !== "function") process.exit(2)',
+          bundle.file,
+        ],
+        {
+          cwd: dirname(bundle.file),
+          env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', LOG_LEVEL: 'silent' },
+          encoding: 'utf8',
+        },
+      );
+      // Node prints the failing line of a bundle, one long minified line: the error and its stack are enough.
+      const stderr = loaded.stderr
+        .split('\n')
+        .filter((line) => line.length < 400)
+        .join('\n');
+      expect({ status: loaded.status, stderr }).toEqual({ status: 0, stderr: '' });
+    },
+  );
+
+  it('leave out what no function runs, and LangSmith', () => {
+    for (const bundle of bundles) {
+      const packages = bundle.packages.map((p) => p.name);
+      for (const leftOut of [...LEFT_OUT_PACKAGES, 'undici', 'iconv-lite', 'langsmith']) {
+        expect({ bundle: bundle.name, has: packages.includes(leftOut) }).toEqual({
+          bundle: bundle.name,
+          has: false,
+        });
+      }
+    }
+  });
+});
+
+describe('a sync and questions through the bundles alone (OpenAI provider, against the fake OpenAI)', () => {
+  let openai: FakeOpenAI;
+  let stack: LocalStack;
+  let dataDir: string;
+  const running = new Map<string, RunningBundle>();
+
+  /** Each function from its bundle, in its own processes, as its Lambda runs it. */
+  const runBundle = (entry: string, env: Env) => {
+    const { file } = bundleOf(entry);
+    const bundle = startBundledFunction(file, env, { cwd: dirname(file) });
+    running.set(entry, bundle);
+    return bundle.invoke;
+  };
+
+  beforeAll(async () => {
+    openai = await startFakeOpenAI({ apiKey: API_KEY });
+    dataDir = await mkdtemp(join(tmpdir(), 'slack-rag-bundles-data-'));
+    const env: Env = {
+      LLM_PROVIDER: 'openai',
+      OPENAI_API_KEY: API_KEY,
+      OPENAI_BASE_URL: openai.url,
+      OPENAI_MAX_RETRIES: '0',
+      OPENAI_MODEL: 'gpt-4.1-mini',
+    };
+    const lancedbUri = join(dataDir, 'lancedb');
+    // Plan, Batch, Commit, Optimize and Report from their bundles: the stores must be shared across processes.
+    const ingest = await startLocalIngest({
+      lancedbUri,
+      env,
+      store: 'dynalite',
+      stagingUri: join(dataDir, 'staging'),
+      retryIntervalMs: 20,
+      runFunction: runBundle,
+    });
+    try {
+      // The first embedding request is refused as malformed: its batch fails, Record the failed batch runs its
+      // documents again one at a time, and they go through.
+      openai.failNext({ status: 400, path: '/v1/embeddings' });
+      const synced = await ingest.sync({ origins: [resolve(REPO_ROOT, 'samples/docs')], prune: false });
+      expect({ status: synced.status, error: synced.error }).toEqual({
+        status: 'committed',
+        error: undefined,
+      });
+      expect(synced.report).toMatchObject({ added: 4, failedCount: 0, optimize: { status: 'optimized' } });
+      expect(synced.execution.trace.map((t) => t.state)).toEqual(
+        expect.arrayContaining(['Record the failed batch [0]', 'Commit', 'Optimize', 'Report']),
+      );
+    } finally {
+      await ingest.close();
+    }
+    stack = await startLocalStack({ lancedbUri, env, retryIntervalMs: 20, runFunction: runBundle });
+  }, 240_000);
+
+  afterAll(async () => {
+    await Promise.all([...running.values()].map((b) => b.close()));
+    await stack?.close();
+    await openai?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('answers a mention: ack, Load history, Retrieve, Generate and stream, Persist turn', async () => {
+    const result = await askThroughSlack(stack, 'How do I rotate my VPN key?');
+
+    expect(result.execution?.status).toBe('SUCCEEDED');
+    const shown = visibleText(result.replies[0] as never);
+    expect(shown).toContain('corpvpn rotate-key');
+    expect(shown).toContain('VPN guide › Rotating your VPN key');
+    expect(shown).toContain('Generated by gpt-4.1-mini');
+    expect(result.replies[0]?.ts).toBe(result.answer?.messageTs[0]);
+    const chat = openai.requests.filter((r) => r.path.endsWith('/chat/completions'));
+    expect(chat.at(-1)?.body).toMatchObject({ model: 'gpt-4.1-mini', stream: true });
+  });
+
+  it('condenses a follow-up with the thread’s history: the Condense question bundle', async () => {
+    const first = await askThroughSlack(stack, 'How do I rotate my VPN key?');
+
+    const followUp = await askThroughSlack(stack, 'How often do I have to do that?', {
+      threadTs: first.sent.threadTs,
+    });
+
+    expect(followUp.execution?.status).toBe('SUCCEEDED');
+    expect(followUp.execution?.trace.map((t) => t.state)).toContain('Condense question');
+    expect(followUp.standalone?.condensed).toBe(true);
+    expect(followUp.answer?.kind).toBe('answer');
+  });
+
+  it('turns a model failure into an apology: the Report failure bundle', async () => {
+    openai.failNext({ status: 400, path: '/v1/chat/completions', times: 5 });
+
+    const result = await askThroughSlack(stack, 'What is the meal limit when travelling?');
+
+    expect(result.execution?.status).toBe('FAILED');
+    const shown = visibleText(result.replies[0] as never);
+    expect(shown).toContain("Sorry, I couldn't answer this one");
+    expect(shown).toContain(result.execution?.name as string);
+  });
+
+  it('forgets a thread on request: the Forget thread bundle', async () => {
+    const first = await askThroughSlack(stack, 'When must expenses be submitted?');
+
+    const forget = await askThroughSlack(stack, 'forget this thread', { threadTs: first.sent.threadTs });
+
+    expect(forget.execution?.status).toBe('SUCCEEDED');
+    expect(forget.execution?.trace.map((t) => t.state)).toContain('Forget thread');
+  });
+
+  it('verifies at the door in the ack bundle: a forged signature 401, url_verification answered', async () => {
+    const body = JSON.stringify(
+      mentionPayload({ text: 'How do I rotate my VPN key?', botUserId: LOCAL_BOT_USER_ID }),
+    );
+    const before = stack.stepFunctions.executions.length;
+    const forged = await fetch(stack.eventsUrl, {
+      method: 'POST',
+      headers: signedHeaders('not-the-secret', body),
+      body,
+    });
+    const challenge = JSON.stringify({
+      token: 'x',
+      challenge: 'c2xhY2stY2hhbGxlbmdl',
+      type: 'url_verification',
+    });
+    const verification = await fetch(stack.eventsUrl, {
+      method: 'POST',
+      headers: signedHeaders(stack.signingSecret, challenge),
+      body: challenge,
+    });
+
+    expect(forged.status).toBe(401);
+    expect(stack.stepFunctions.executions.length).toBe(before);
+    expect(verification.status).toBe(200);
+    expect(await verification.json()).toEqual({ challenge: 'c2xhY2stY2hhbGxlbmdl' });
+  });
+
+  it('ran every function of the product from its bundle', () => {
+    const ran = [...running].filter(([, bundle]) => bundle.coldStarts > 0).map(([entry]) => entry);
+    expect(ran.sort()).toEqual(
+      productionFunctions()
+        .map((fn) => fn.entry)
+        .sort(),
+    );
+  });
+});
