@@ -13,6 +13,7 @@ import {
   LANCEDB_ARM64_BINARY,
   LANCEDB_ARM64_PACKAGE,
 } from '../../infra/lancedb-runtime';
+import { bundleFunctions } from '../../scripts/bench/cold-start';
 import { REPO_ROOT } from './synth';
 
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON
@@ -187,6 +188,34 @@ describeSynth('cdk synth, for real', () => {
     }
     console.info(sizes.join('\n'));
   });
+
+  it('deploys byte for byte the bundles the bench measures and test/infra/lambda-bundles.test.ts runs', async () => {
+    // Both bundle with infra/lambda-bundling.ts: CDK through NodejsFunction's props, the bench with esbuild's API.
+    const benchDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slack-rag-bot-bench-bundles-'));
+    try {
+      const bundles = await bundleFunctions(benchDir);
+      const functions = Object.values<Json>(template.Resources).filter(
+        (r) => r.Type === 'AWS::Lambda::Function',
+      );
+      const compared = functions.map((fn) => {
+        const entry = /\((functions\/[^)]+)\)/.exec(fn.Properties.Description)?.[1] ?? 'functions/ack.ts';
+        const bench = bundles.find((b) => b.entry === entry);
+        const deployed = path.join(
+          outdir,
+          `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`,
+          'index.js',
+        );
+        return {
+          entry,
+          identical: bench !== undefined && fs.readFileSync(deployed).equals(fs.readFileSync(bench.file)),
+        };
+      });
+      expect(compared).toEqual(compared.map(({ entry }) => ({ entry, identical: true })));
+      expect(compared).toHaveLength(bundles.length);
+    } finally {
+      fs.rmSync(benchDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   const x64 = process.platform === 'linux' && process.arch === 'x64';
   (x64 ? it : it.skip)('gives the Retrieve bundle LanceDB and apache-arrow from the layer’s path', () => {
