@@ -63,6 +63,18 @@ describe('loadDocument', () => {
     });
   });
 
+  it('takes a title without the badges a README puts in its heading', () => {
+    // Arrange
+    const markdown =
+      '# wrap-ansi [![Build Status](https://ci.example/badge.svg)](https://ci.example) ![npm](n.svg)\n\nWraps.';
+
+    // Act
+    const document = loaded(loadDocument(utf8(markdown), 'wrap-ansi/readme.md'));
+
+    // Assert
+    expect(document.title).toBe('wrap-ansi');
+  });
+
   it('normalises Windows line endings and strips a byte-order mark', () => {
     // Arrange
     const bytes = utf8('\uFEFF---\r\ntitle: 日本語の手引き\r\n---\r\n本文です。\r\n');

@@ -14,6 +14,9 @@ import { ADVERSARIAL_MARKDOWN, type AdversarialMarkdown } from '../fixtures/adve
 const SMALL = 25_000;
 const LARGE = 100_000;
 const RUNS = 3;
+const ATTEMPTS = 3;
+/** Linear time grows 4× at 4× the size; twice that leaves room for garbage collection and a busy machine. */
+const MAX_GROWTH = 8;
 /** What 100k characters may take on one path, on a loaded CI machine; ordinary text takes a few ms to 100 ms. */
 const LARGE_BOUND_MS = 2_000;
 /** Times this short are timer and scheduler noise: a ratio of two of them says nothing about growth. */
@@ -51,7 +54,11 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
-/** Median times at the small and large size, runs interleaved; the large runs' slowest for the bound. */
+/**
+ * Median times at the small and large size, runs interleaved; the large runs' slowest for the bound; and the
+ * growth, time at the large size over time at the small one per 4× the characters, times under the noise floor
+ * counted as the floor.
+ */
 async function measure(document: AdversarialMarkdown, path: (text: string) => unknown) {
   const small = document.make(SMALL);
   const large = document.make(LARGE);
@@ -62,12 +69,27 @@ async function measure(document: AdversarialMarkdown, path: (text: string) => un
     smallMs.push(await timeMs(() => path(small)));
     largeMs.push(await timeMs(() => path(large)));
   }
+  const sizeRatio = large.length / small.length;
   return {
-    smallMs: median(smallMs),
-    largeMs: median(largeMs),
     slowestLargeMs: Math.max(...largeMs),
-    growth: large.length / small.length,
+    growth:
+      (4 / sizeRatio) *
+      (Math.max(median(largeMs), NOISE_FLOOR_MS) / Math.max(median(smallMs), NOISE_FLOOR_MS)),
   };
+}
+
+/**
+ * The lowest growth of up to `ATTEMPTS` measurements, stopping at the first within the bound: on a machine
+ * shared with other test workers one measurement can land on a busy moment, while a quadratic path grows 16× on
+ * every attempt.
+ */
+async function lowestGrowth(document: AdversarialMarkdown, path: (text: string) => unknown) {
+  let best = await measure(document, path);
+  for (let attempt = 1; attempt < ATTEMPTS && best.growth > MAX_GROWTH; attempt++) {
+    const again = await measure(document, path);
+    if (again.growth < best.growth) best = again;
+  }
+  return best;
 }
 
 describe.each([
@@ -78,11 +100,11 @@ describe.each([
     '%s: finishes within the bound, in time linear in its size',
     async (_name, document) => {
       // Act
-      const { smallMs, largeMs, slowestLargeMs, growth } = await measure(document, path);
+      const { slowestLargeMs, growth } = await lowestGrowth(document, path);
 
       // Assert
       expect(slowestLargeMs).toBeLessThan(LARGE_BOUND_MS);
-      expect(largeMs).toBeLessThanOrEqual(2 * growth * Math.max(smallMs, NOISE_FLOOR_MS));
+      expect(growth).toBeLessThanOrEqual(MAX_GROWTH);
     },
   );
 });

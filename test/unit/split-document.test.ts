@@ -81,6 +81,19 @@ describe('splitDocument', () => {
     expect(chunks[1]?.text).toBe('Body.');
   });
 
+  it('keeps cutting at headings after a list nested deeper than the parser follows', async () => {
+    // Arrange
+    const text = `# Outline\n\n${'- '.repeat(40)}deep item\n\n# After\n\nStill its own section.`;
+
+    // Act
+    const chunks = await splitDocument(markdown(text));
+
+    // Assert
+    expect(chunks.map((c) => c.heading)).toEqual(['Outline', 'After']);
+    expect(chunks[0]?.text.endsWith('deep item')).toBe(true);
+    expect(chunks[1]?.text).toBe('Still its own section.');
+  });
+
   it('splits Japanese text, which has no spaces, into bounded chunks that end at sentence ends', async () => {
     // Arrange
     const sentences = Array.from(

@@ -1,10 +1,10 @@
-import { inlineText, parseMarkdownBlocks } from '../markdown/parse-markdown';
+import { inlineText, type MarkdownToken, parseMarkdownBlocks } from '../markdown/parse-markdown';
 
 /** A Markdown heading and where its line starts in the text. */
 export interface MarkdownHeading {
   /** 1 for `#` (or a `===` underline) to 6 for `######`. */
   level: number;
-  /** The heading's text, without its markers and inline formatting. */
+  /** The heading's text, without its markers, inline formatting and images (unless it is only images). */
   text: string;
   /** Character offset of the heading's first line in the text. */
   offset: number;
@@ -19,6 +19,17 @@ export interface MarkdownHeading {
  * Linear in the text's length, whatever it holds (see parse-markdown.ts).
  */
 export function markdownHeadings(markdown: string): MarkdownHeading[] {
+  if (lastParsed?.markdown !== markdown) lastParsed = { markdown, headings: parseHeadings(markdown) };
+  return lastParsed.headings.map((heading) => ({ ...heading }));
+}
+
+/**
+ * The headings of the last text read: loadDocument takes the title from them and splitDocument then cuts the same
+ * text at them, so a document is parsed once, not twice.
+ */
+let lastParsed: { markdown: string; headings: readonly MarkdownHeading[] } | undefined;
+
+function parseHeadings(markdown: string): MarkdownHeading[] {
   const { tokens, inline } = parseMarkdownBlocks(markdown);
   const lineStarts = lineStartOffsets(markdown);
   const headings: MarkdownHeading[] = [];
@@ -26,9 +37,7 @@ export function markdownHeadings(markdown: string): MarkdownHeading[] {
     const token = tokens[i];
     if (token?.type !== 'heading_open' || token.level !== 0 || token.map === null) continue;
     const content = tokens[i + 1];
-    const text = inlineText(content === undefined ? [] : inline(content))
-      .replace(/\s+/g, ' ')
-      .trim();
+    const text = headingText(content === undefined ? [] : inline(content));
     if (text === '') continue;
     const [firstLine, endLine] = token.map;
     headings.push({
@@ -39,6 +48,14 @@ export function markdownHeadings(markdown: string): MarkdownHeading[] {
     });
   }
   return headings;
+}
+
+/**
+ * A heading's text, without its images (the badges and logos of a README's title) unless it has nothing else.
+ */
+function headingText(tokens: MarkdownToken[]): string {
+  const text = (images: boolean) => inlineText(tokens, { images }).replace(/\s+/g, ' ').trim();
+  return text(false) || text(true);
 }
 
 /** Where each line starts, splitting lines as markdown-it does (`\n`, `\r\n` or `\r`). */

@@ -17,8 +17,8 @@ export type MarkdownToken = MarkdownIt.Token;
 /**
  * How deep block quotes and lists may nest (a list level counts two: the list and its item). markdown-it
  * parses each nested container with a recursive call and rescans its lines, so this bounds both the stack
- * depth and the work per line; past it, markdown-it emits the container's open and close tokens with nothing
- * between them (its lines are still in `map`, see {@link isContentSkipped}). 20 is markdown-it's own limit for
+ * depth and the work per line; past it, the container's open and close tokens have nothing between them (its
+ * lines are still in `map`, see {@link isContentSkipped}). 20 is markdown-it's own limit for
  * strict CommonMark, deeper than any document or answer a person reads.
  */
 export const MAX_NESTING = 20;
@@ -33,6 +33,16 @@ function createParser(html: boolean, inline: boolean) {
   // Every link destination is kept as a link token; what may become a clickable link is decided by the consumer.
   parser.validateLink = () => true;
   if (!inline) parser.core.ruler.disable(['inline', 'text_join']);
+  // Past the nesting limit markdown-it skips to the end of the range it was given, which for a list item is the
+  // end of the document: a list nested ten deep would swallow every heading after it. Skip only the lines the
+  // container holds instead, those indented to its content or blank (a lazy continuation line then ends it).
+  const tokenize = parser.block.tokenize.bind(parser.block);
+  parser.block.tokenize = (state, startLine, endLine) => {
+    if (state.level < MAX_NESTING) return tokenize(state, startLine, endLine);
+    let line = startLine;
+    while (line < endLine && (state.isEmpty(line) || (state.sCount[line] ?? 0) >= state.blkIndent)) line++;
+    state.line = line;
+  };
   return parser;
 }
 
@@ -91,11 +101,11 @@ export function isContentSkipped(tokens: readonly MarkdownToken[], index: number
 }
 
 /**
- * The text of inline tokens as a reader sees it: text, code and image descriptions, with markers, HTML and
- * link destinations left out and line breaks as spaces. Images inside image descriptions are walked with an
- * explicit stack, not recursion.
+ * The text of inline tokens as a reader sees it: text, code and (with `images`) image descriptions, with markers,
+ * HTML and link destinations left out and line breaks as spaces. Images inside image descriptions are walked with
+ * an explicit stack, not recursion.
  */
-export function inlineText(tokens: readonly MarkdownToken[]): string {
+export function inlineText(tokens: readonly MarkdownToken[], { images = true } = {}): string {
   let text = '';
   const pending: MarkdownToken[] = [...tokens].reverse();
   for (let token = pending.pop(); token !== undefined; token = pending.pop()) {
@@ -110,6 +120,7 @@ export function inlineText(tokens: readonly MarkdownToken[]): string {
         text += ' ';
         break;
       case 'image':
+        if (!images) break;
         for (let i = (token.children?.length ?? 0) - 1; i >= 0; i--) {
           const child = token.children?.[i];
           if (child !== undefined) pending.push(child);

@@ -16,6 +16,7 @@ import { inlineText, isContentSkipped, type MarkdownToken, parseMarkdown } from 
 
 /** Escapes Slack's three control characters in text meant to be shown as written. */
 export function escapeMrkdwn(text: string): string {
+  if (!/[&<>]/.test(text)) return text;
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
@@ -132,7 +133,7 @@ class MrkdwnWriter {
   /** Ends the previous block's line (with a blank line if the source has one) before a new block. */
   private startBlock(frame: Frame, [firstLine]: [number, number]): void {
     if (frame.hasBlock) {
-      const blankBefore = firstLine > 0 && /^[\s>]*$/.test(this.lines([firstLine - 1, firstLine])[0] ?? '');
+      const blankBefore = firstLine > 0 && /^[\s>]*$/.test(this.line(firstLine - 1));
       this.out.push(blankBefore ? `\n${frame.prefix.trimEnd()}\n${frame.prefix}` : `\n${frame.prefix}`);
     }
     frame.hasBlock = true;
@@ -163,6 +164,11 @@ class MrkdwnWriter {
   private lines([first, end]: [number, number]): string[] {
     this.sourceLines ??= this.source.split('\n');
     return this.sourceLines.slice(first, end);
+  }
+
+  private line(index: number): string {
+    this.sourceLines ??= this.source.split('\n');
+    return this.sourceLines[index] ?? '';
   }
 
   /** Lines shown as written, escaped; inside a code fence when `fenced`. */
@@ -281,6 +287,7 @@ const SLACK_MARKER: Record<string, string> = {
  * emphasis of the same kind, which Slack cannot nest. `***both***` reads `*_both_*`. Three passes over the tokens.
  */
 function emphasisMarkers(children: readonly MarkdownToken[], heading: boolean): string[] {
+  if (!children.some((token) => SLACK_MARKER[token.type] !== undefined)) return [];
   const count = children.length;
   const visible = (token: MarkdownToken | undefined) => token !== undefined && !isEmptyText(token);
   // The character just before each token and the first just after it, as the reader sees them.
