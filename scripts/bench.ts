@@ -7,6 +7,7 @@ import { benchColdStart } from './bench/cold-start';
 import type { BenchContext } from './bench/context';
 import { benchCost } from './bench/cost';
 import { benchIngest } from './bench/ingest';
+import { benchMarkdown } from './bench/markdown';
 import { benchMemory } from './bench/memory';
 import {
   describeMachine,
@@ -33,6 +34,7 @@ const SECTIONS: { key: SectionKey; run(ctx: BenchContext): Promise<SectionResult
   { key: 'retrieval', run: benchRetrieval },
   { key: 'retrievalS3', run: benchRetrievalS3 },
   { key: 'ingest', run: benchIngest },
+  { key: 'markdown', run: benchMarkdown },
   { key: 'streaming', run: benchStreaming },
   { key: 'memory', run: benchMemory },
   { key: 'cost', run: benchCost },

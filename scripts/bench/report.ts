@@ -13,11 +13,12 @@ export type SectionKey =
   | 'retrieval'
   | 'retrievalS3'
   | 'ingest'
+  | 'markdown'
   | 'streaming'
   | 'memory'
   | 'cost';
 
-export type Unit = 'ms' | 'MB' | 'count' | 'ratio' | 'per s' | 'USD' | 'tokens' | 'chunks/s';
+export type Unit = 'ms' | 'MB' | 'count' | 'ratio' | 'per s' | 'USD' | 'tokens' | 'chunks/s' | 'chars/s';
 
 /** A bound a figure must stay within: `max` (at most) or `min` (at least). */
 export interface Target {
@@ -128,6 +129,8 @@ export function formatValue(value: number, unit: Unit): string {
       return Number.isInteger(value) ? value.toLocaleString('en') : formatNumber(value);
     case 'chunks/s':
       return `${formatNumber(value)} chunks/s`;
+    case 'chars/s':
+      return `${formatNumber(value)} chars/s`;
     default:
       return formatNumber(value);
   }
