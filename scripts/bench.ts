@@ -6,6 +6,7 @@ import { benchAck } from './bench/ack';
 import { benchColdStart } from './bench/cold-start';
 import type { BenchContext } from './bench/context';
 import { benchCost } from './bench/cost';
+import { benchEndToEnd } from './bench/end-to-end';
 import { benchIngest } from './bench/ingest';
 import { benchMarkdown } from './bench/markdown';
 import { benchMemory } from './bench/memory';
@@ -31,6 +32,7 @@ const SECTIONS: { key: SectionKey; run(ctx: BenchContext): Promise<SectionResult
   { key: 'ack', run: benchAck },
   { key: 'coldStart', run: benchColdStart },
   { key: 'workflow', run: benchWorkflow },
+  { key: 'endToEnd', run: benchEndToEnd },
   { key: 'retrieval', run: benchRetrieval },
   { key: 'retrievalS3', run: benchRetrievalS3 },
   { key: 'ingest', run: benchIngest },

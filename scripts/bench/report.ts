@@ -10,6 +10,7 @@ export type SectionKey =
   | 'ack'
   | 'coldStart'
   | 'workflow'
+  | 'endToEnd'
   | 'retrieval'
   | 'retrievalS3'
   | 'ingest'

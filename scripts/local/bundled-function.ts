@@ -40,6 +40,7 @@ export interface BundledFunction {
   invoke: BundledHandler;
   /** Processes started so far: one per cold start. */
   readonly coldStarts: number;
+  /** Ends its processes, as Lambda recycles idle environments: a later invocation is a cold start again. */
   close(): Promise<void>;
 }
 
