@@ -89,6 +89,30 @@ export async function bundleFunctions(workDir: string): Promise<BundledFunction[
   return functions.map((fn) => bundled.find((b) => b.name === fn.name) as BundledFunction);
 }
 
+/**
+ * What the OpenAI client alone weighs, bundled as the functions are: an entry that only builds LangChain's
+ * `ChatOpenAI` (Condense question, Generate and stream) or `OpenAIEmbeddings` (Retrieve, ingest's Plan and
+ * Batch), in bytes. The floor under every function that calls OpenAI through `@langchain/openai`.
+ */
+async function openAiClientBytes(outdir: string): Promise<{ chat: number; embeddings: number }> {
+  const sizeOf = async (name: string, contents: string) => {
+    const { outdir: _outdir, entryPoints: _entries, ...options } = productionBundleOptions({}, outdir, false);
+    const outfile = join(outdir, name, 'index.js');
+    await build({ ...options, stdin: { contents, resolveDir: REPO_ROOT, loader: 'ts' }, outfile });
+    return (await stat(outfile)).size;
+  };
+  return {
+    chat: await sizeOf(
+      'ChatOpenAIAlone',
+      "import { ChatOpenAI } from '@langchain/openai';\nexport const handler = async () => new ChatOpenAI({ apiKey: 'k', model: 'gpt-4.1-mini' });\n",
+    ),
+    embeddings: await sizeOf(
+      'OpenAIEmbeddingsAlone',
+      "import { OpenAIEmbeddings } from '@langchain/openai';\nexport const handler = async () => new OpenAIEmbeddings({ apiKey: 'k' });\n",
+    ),
+  };
+}
+
 /** Loads a bundle in a fresh Node process, as Lambda's init does, and returns how long `require` took. */
 async function loadOnce(file: string): Promise<{ loadMs: number; bootMs: number }> {
   const script = `
@@ -143,6 +167,7 @@ export async function benchColdStart(ctx: BenchContext): Promise<SectionResult> 
     measured.push({ fn, bytes: (await stat(fn.file)).size, loads, boots });
   }
   const emptyBytes = (await stat(emptyFile)).size;
+  const openAi = await openAiClientBytes(join(ctx.workDir, 'bundles'));
   const emptyMs = median(emptyLoads);
 
   const figures: Figure[] = measured.flatMap(({ fn, bytes, loads }) => [
@@ -174,7 +199,7 @@ export async function benchColdStart(ctx: BenchContext): Promise<SectionResult> 
     key: 'coldStart',
     title: 'Cold start: bundle size and load time',
     workload:
-      `${bundles.length} production bundles (esbuild: cjs, node24, minified, keepNames, no source map; @lancedb/lancedb external everywhere, apache-arrow too in LanceDB functions), ` +
+      `${bundles.length} production bundles, built as CDK builds them from infra/lambda-bundling.ts (esbuild: cjs, node24, minified, keepNames, no source map, module-first main fields, UTF-8; Bolt's unused receiver packages and langsmith aliased to stand-ins; @lancedb/lancedb external everywhere, apache-arrow too in LanceDB functions), ` +
       `each required in ${runs} fresh Node processes${ctx.quick ? '' : ' after one unmeasured load'} (median); MB = 10^6 bytes; bundle size is index.js alone`,
     baseline:
       'an empty handler (`export const handler = async () => ({})`) bundled with the same settings, loaded between the others',
@@ -185,6 +210,7 @@ export async function benchColdStart(ctx: BenchContext): Promise<SectionResult> 
         : [
             `Largest parts of the smallest bundle over 1.5 MB, ${heaviest.fn.name} (${(heaviest.bytes / MB).toFixed(2)} MB): ${carried} (every bundle’s in details.functions[].largestPackages).`,
           ]),
+      `The OpenAI client alone, bundled the same way (an entry that only builds it): ChatOpenAI ${(openAi.chat / MB).toFixed(2)} MB, OpenAIEmbeddings ${(openAi.embeddings / MB).toFixed(2)} MB (the openai SDK, zod 3 and 4 with zod's locales, @langchain/core): the floor of every function that calls OpenAI through @langchain/openai, before the AWS SDK and its own code.`,
       `LanceDB functions also ship the LanceDB layer (its JavaScript, apache-arrow and the native module: ${(lanceDbNative / MB).toFixed(0)} MB for linux-x64 here, the arm64 one is similar), and their load time includes loading that native module on this x86_64 machine.`,
       `Load is the bundle’s require only; Node’s own boot before it took a median ${median(measured.flatMap((m) => m.boots)).toFixed(0)} ms here and is the same for every function (Lambda’s runtime boot is on top, and not measured here).`,
     ],
@@ -203,6 +229,7 @@ export async function benchColdStart(ctx: BenchContext): Promise<SectionResult> 
         largestPackages: fn.packages.slice(0, 6),
       })),
       lanceDbNativeModuleBytes: lanceDbNative,
+      openAiClientAloneBytes: openAi,
     },
   };
 }
