@@ -118,9 +118,6 @@ class MrkdwnWriter {
         case 'table_open':
           i = this.table(i);
           break;
-        case 'html_block':
-          this.preformatted(token.content.replace(/\n$/, '').split('\n'), false);
-          break;
       }
     }
     return this.out.join('');
@@ -246,9 +243,6 @@ class MrkdwnWriter {
           this.out.push(
             slackLink(String(token.attrGet('src') ?? ''), inlineText(token.children ?? []), false),
           );
-          break;
-        case 'html_inline':
-          this.out.push(escapeMrkdwn(token.content));
           break;
         default:
           this.out.push(markers[i] ?? '');
