@@ -21,6 +21,10 @@ function buildHandler(runtime: Runtime, signingSecret: string, botToken: string)
     now: runtime.now,
     maxQuestionChars: config.maxQuestionChars,
     allowedChannels: config.access.allowedChannels,
+    teamId: config.slack.teamId,
+    appId: config.slack.appId,
+    allowSlackConnect: config.access.allowSlackConnect,
+    allowGuests: config.access.allowGuests,
   });
 }
 

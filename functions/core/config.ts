@@ -33,6 +33,13 @@ export interface AppConfig {
     maxRetries: number;
     /** The bot's own user id, when known, saves an `auth.test` call on a cold start. */
     botUserId?: string;
+    /**
+     * The installing workspace (`SLACK_TEAM_ID`): events for another workspace are refused, and a person whose
+     * team is another one is an external (Slack Connect) user. Read from `auth.test` when unset.
+     */
+    teamId?: string;
+    /** The app's id (`SLACK_APP_ID`): events for another app are refused. Read from `auth.test` when unset. */
+    appId?: string;
   };
   llm: {
     provider: LlmProvider;
@@ -67,6 +74,13 @@ export interface AppConfig {
      * channel. Undefined means no restriction: every channel reads every document.
      */
     channelCollections?: Readonly<Record<string, readonly string[]>>;
+    /**
+     * Whether people from other organisations (Slack Connect) and channels shared with them are answered
+     * (`ALLOW_SLACK_CONNECT`). Off by default: only members of the installing workspace get answers.
+     */
+    allowSlackConnect: boolean;
+    /** Whether guests (single- and multi-channel, `ALLOW_GUESTS`) are answered. Off by default. */
+    allowGuests: boolean;
   };
   /** Document ingestion: the `INGEST_*` variables. */
   ingest: IngestConfig;
@@ -134,6 +148,23 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   if (!allowed.includes(value))
     throw new ConfigError(`${name} must be one of ${allowed.join(', ')}; got "${raw}"`);
   return value;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  const value = raw.toLowerCase();
+  if (value === 'true' || value === '1' || value === 'yes') return true;
+  if (value === 'false' || value === '0' || value === 'no') return false;
+  throw new ConfigError(`${name} must be true or false; got "${raw}"`);
+}
+
+function slackId(env: Env, name: string, prefix: string): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && !new RegExp(`^${prefix}[A-Z0-9]+$`).test(raw)) {
+    throw new ConfigError(`${name} must be a Slack id starting with ${prefix}; got "${raw}"`);
+  }
+  return raw;
 }
 
 function url(env: Env, name: string): string | undefined {
@@ -257,6 +288,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       streamMode: oneOf<StreamMode>(env, 'SLACK_STREAM_MODE', ['update', 'native'], 'update'),
       maxRetries: integer(env, 'SLACK_MAX_RETRIES', 2, 0, 10),
       botUserId: text(env, 'SLACK_BOT_USER_ID'),
+      teamId: slackId(env, 'SLACK_TEAM_ID', '[TE]'),
+      appId: slackId(env, 'SLACK_APP_ID', 'A'),
     },
     llm: {
       provider,
@@ -287,6 +320,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     access: {
       allowedChannels: idList(env, 'ALLOWED_CHANNELS'),
       channelCollections: collectionMap(env, 'CHANNEL_COLLECTIONS'),
+      allowSlackConnect: flag(env, 'ALLOW_SLACK_CONNECT', false),
+      allowGuests: flag(env, 'ALLOW_GUESTS', false),
     },
     ingest: ingestConfig(env),
     logLevel: logLevel.toUpperCase() as AppConfig['logLevel'],

@@ -16,6 +16,8 @@ export interface FakeSlackOptions {
   botId?: string;
   /** @default 'T0FAKE' */
   teamId?: string;
+  /** The app id `auth.test` reports. @default 'A0LOCAL001', the app of scripts/local/fixtures/app-mention.json */
+  appId?: string;
   /** @default 0 (any free port) */
   port?: number;
 }
@@ -81,6 +83,17 @@ export interface UpdateStats {
   maxPerSecond: number;
 }
 
+/** A person as `users.info` describes them (the fields the bot reads; Slack sends many more). */
+export interface FakeUser {
+  id: string;
+  /** The person's home workspace: another one for a Slack Connect user. @default the fake's team */
+  team_id?: string;
+  /** A multi-channel guest. @default false */
+  is_restricted?: boolean;
+  /** A single-channel guest. @default false */
+  is_ultra_restricted?: boolean;
+}
+
 /** A status set with `assistant.threads.setStatus`. */
 export interface FakeThreadStatus {
   channel: string;
@@ -108,6 +121,11 @@ export interface FakeSlack {
   statuses(): FakeThreadStatus[];
   /** Adds a message as if a person posted it, e.g. the mention that starts a thread. */
   addMessage(message: { channel: string; text: string; user?: string; thread_ts?: string }): FakeMessage;
+  /**
+   * Adds or replaces a person `users.info` describes. Anyone not added is a full member of the fake's workspace
+   * (real Slack would answer `user_not_found`; the fake stands in for a workspace whose people all exist).
+   */
+  addUser(user: FakeUser): void;
   /** Makes the next call(s) of `method` fail as described. */
   failNext(method: string, fault: FaultOptions): void;
   /** How often one message was edited (posting it is not an edit). */
@@ -143,6 +161,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const botUserId = options.botUserId ?? 'U0FAKEBOT';
   const botId = options.botId ?? 'B0FAKEBOT';
   const teamId = options.teamId ?? 'T0FAKE';
+  const appId = options.appId ?? 'A0LOCAL001';
+  const users = new Map<string, FakeUser>();
   const messages: FakeMessage[] = [];
   const calls: FakeCall[] = [];
   const statuses: FakeThreadStatus[] = [];
@@ -213,8 +233,39 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       team_id: teamId,
       user_id: botUserId,
       bot_id: botId,
+      app_id: appId,
+      app_name: 'Docs Assistant',
       is_enterprise_install: false,
     }),
+    // Shaped as Slack's users.info answer (https://docs.slack.dev/reference/methods/users.info), trimmed to
+    // the fields that say who a person is; needs the users:read scope.
+    'users.info': (args) => {
+      const id = requireString(args, 'user', 'user_not_found');
+      const user = users.get(id) ?? { id };
+      const restricted = user.is_restricted === true || user.is_ultra_restricted === true;
+      return {
+        user: {
+          id,
+          team_id: user.team_id ?? teamId,
+          name: id.toLowerCase(),
+          deleted: false,
+          real_name: `Person ${id}`,
+          is_admin: false,
+          is_owner: false,
+          is_primary_owner: false,
+          is_restricted: restricted,
+          is_ultra_restricted: user.is_ultra_restricted === true,
+          is_bot: false,
+          is_app_user: false,
+          updated: 1_700_000_000,
+          profile: {
+            real_name: `Person ${id}`,
+            display_name: id.toLowerCase(),
+            team: user.team_id ?? teamId,
+          },
+        },
+      };
+    },
     'chat.postMessage': (args) => {
       const channel = requireString(args, 'channel', 'channel_not_found');
       const { text, blocks } = content(args, true);
@@ -400,6 +451,9 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       structuredClone(
         post({ channel, text, user: user ?? 'U0HUMAN', ...(thread_ts === undefined ? {} : { thread_ts }) }),
       ),
+    addUser: (user) => {
+      users.set(user.id, { ...user });
+    },
     failNext: (method, fault) => {
       const queue = faults.get(method) ?? [];
       queue.push({ ...fault, remaining: Math.max(1, fault.times ?? 1) });

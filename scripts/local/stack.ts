@@ -28,6 +28,8 @@ export const REPO_ROOT = resolve(__dirname, '../..');
 export const CONVERSATION_DEFINITION = resolve(REPO_ROOT, 'statemachine/conversation.asl.json');
 export const LOCAL_BOT_USER_ID = 'U0LOCALBOT';
 export const LOCAL_TEAM_ID = 'T0LOCAL001';
+/** The app id of the local app, as in scripts/local/fixtures/app-mention.json. */
+export const LOCAL_APP_ID = 'A0LOCAL001';
 export const DEFAULT_CHANNEL = 'C0GENERAL01';
 export const DEFAULT_USER = 'U0HUMAN001';
 const TABLE_NAME = 'slack-rag-bot-conversations';
@@ -115,7 +117,11 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const signingSecret = options.signingSecret ?? crypto.randomUUID().replace(/-/g, '');
-  const slack = await startFakeSlack({ botUserId: LOCAL_BOT_USER_ID, teamId: LOCAL_TEAM_ID });
+  const slack = await startFakeSlack({
+    botUserId: LOCAL_BOT_USER_ID,
+    teamId: LOCAL_TEAM_ID,
+    appId: LOCAL_APP_ID,
+  });
   const dynamo = await startDynalite({ path: options.dynamoPath });
   await ensureConversationTable(dynamo.endpoint, TABLE_NAME);
   const dynamoFaults = await startFaultProxy(dynamo.endpoint);

@@ -37,6 +37,27 @@ describe('fake Slack', () => {
     expect(auth).toMatchObject({ ok: true, user_id: 'U0BOT', team_id: 'T0TEAM' });
   });
 
+  it('answers users.info as Slack does: a guest restricted, a Slack Connect user with their own team', async () => {
+    // Arrange
+    fake.addUser({ id: 'U0GUEST', is_restricted: true });
+    fake.addUser({ id: 'U0SINGLE', is_ultra_restricted: true });
+    fake.addUser({ id: 'U0PARTNER', team_id: 'T0PARTNER' });
+
+    // Act
+    const [member, guest, single, partner] = await Promise.all(
+      ['U0MEMBER', 'U0GUEST', 'U0SINGLE', 'U0PARTNER'].map((user) => client.users.info({ user })),
+    );
+    const missing = await callJson('users.info', {});
+
+    // Assert
+    expect(member?.user).toMatchObject({ id: 'U0MEMBER', team_id: 'T0TEAM', is_restricted: false });
+    expect(guest?.user).toMatchObject({ is_restricted: true, is_ultra_restricted: false });
+    // As in Slack, a single-channel guest is restricted too.
+    expect(single?.user).toMatchObject({ is_restricted: true, is_ultra_restricted: true });
+    expect(partner?.user).toMatchObject({ team_id: 'T0PARTNER', is_restricted: false });
+    expect(missing).toEqual({ ok: false, error: 'user_not_found' });
+  });
+
   it('refuses a token that is not a bot token', async () => {
     // Act
     const result = await callJson('auth.test', {}, 'xoxp-user-token');

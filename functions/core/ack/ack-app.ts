@@ -11,6 +11,14 @@ import { WebClient, type WebClientOptions } from '@slack/web-api';
 import type { EventStore } from '../stores/event-store';
 import type { ConversationInput, Turn } from '../types';
 import { questionFromMentionText } from './slack-text';
+import {
+  type AskingEvent,
+  cachedPersonLookup,
+  type EventEnvelope,
+  foreignDelivery,
+  type Installation,
+  outsiderReply,
+} from './who-may-ask';
 
 export const PLACEHOLDER_TEXT = 'Typing...';
 
@@ -40,6 +48,14 @@ export interface AckDependencies {
   maxQuestionChars: number;
   /** Channels the bot answers in; every channel when undefined. */
   allowedChannels?: readonly string[];
+  /** The installing workspace (`SLACK_TEAM_ID`); `auth.test`'s `team_id` when undefined. */
+  teamId?: string;
+  /** This app's id (`SLACK_APP_ID`); `auth.test`'s `app_id` when undefined. */
+  appId?: string;
+  /** Answer Slack Connect users and channels shared with other organisations. @default false */
+  allowSlackConnect?: boolean;
+  /** Answer guests (restricted and ultra-restricted accounts). @default false */
+  allowGuests?: boolean;
 }
 
 type AppMentionEvent = SlackEventMiddlewareArgs<'app_mention'>['event'];
@@ -75,27 +91,60 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
     timeout: 2_000,
   };
   const authClient = new WebClient(deps.botToken, clientOptions);
-  let botIdentity: Promise<{ botUserId?: string; botId?: string }> | undefined;
+  // A person lookup runs before the placeholder, inside Slack's 3 s: one try, a short timeout, a cache.
+  const lookUpPerson = cachedPersonLookup(
+    new WebClient(deps.botToken, { ...clientOptions, retryConfig: { retries: 0 }, timeout: 1_200 }),
+    { now: deps.now },
+  );
+  let botIdentity: Promise<BotIdentity> | undefined;
+  const identity = (): Promise<BotIdentity> => {
+    botIdentity ??= resolveBotIdentity(authClient, deps).catch((error: unknown) => {
+      botIdentity = undefined;
+      throw error;
+    });
+    return botIdentity;
+  };
   const app = new App({
     receiver,
     logLevel: LogLevel.ERROR,
     clientOptions,
     authorize: async () => {
-      botIdentity ??= resolveBotIdentity(authClient, deps).catch((error: unknown) => {
-        botIdentity = undefined;
-        throw error;
-      });
-      return { botToken: deps.botToken, ...(await botIdentity) };
+      const { botUserId, botId } = await identity();
+      return { botToken: deps.botToken, botUserId, botId };
     },
   });
 
+  // Deliveries for another app or workspace are refused before any listener runs (200: Slack must not retry).
+  app.use(async ({ body, next }) => {
+    const envelope = body as EventEnvelope;
+    if (envelope.type === 'event_callback') {
+      const reason = foreignDelivery(envelope, await identity());
+      if (reason !== undefined) {
+        deps.logger.warn('delivery for another app or workspace refused', {
+          reason,
+          eventId: (body as { event_id?: string }).event_id,
+        });
+        return;
+      }
+    }
+    await next();
+  });
+
   app.event('app_mention', async ({ event, body, context, client }) => {
+    const refusal = await outsiderReply(
+      event as AskingEvent,
+      body as EventEnvelope,
+      await identity(),
+      { allowSlackConnect: deps.allowSlackConnect === true, allowGuests: deps.allowGuests === true },
+      lookUpPerson,
+    );
     await handleMention(
       deps,
       client,
       event,
       body as { event_id?: string; team_id?: string },
       context.botUserId,
+      refusal,
     );
   });
 
@@ -147,10 +196,22 @@ function isParsableBody(rawBody: string, contentType: string | undefined): boole
   }
 }
 
-async function resolveBotIdentity(client: WebClient, deps: AckDependencies) {
-  if (deps.botUserId) return { botUserId: deps.botUserId };
+interface BotIdentity extends Installation {
+  botUserId?: string;
+  botId?: string;
+}
+
+/** The configured ids; `auth.test` (one call per container) fills in whichever is not configured. */
+async function resolveBotIdentity(client: WebClient, deps: AckDependencies): Promise<BotIdentity> {
+  if (deps.botUserId && deps.teamId && deps.appId)
+    return { botUserId: deps.botUserId, teamId: deps.teamId, appId: deps.appId };
   const auth = await client.auth.test();
-  return { botUserId: auth.user_id, botId: auth.bot_id };
+  return {
+    botUserId: deps.botUserId ?? auth.user_id,
+    botId: auth.bot_id,
+    teamId: deps.teamId ?? auth.team_id,
+    appId: deps.appId ?? auth.app_id,
+  };
 }
 
 async function handleMention(
@@ -159,6 +220,8 @@ async function handleMention(
   event: AppMentionEvent,
   body: { event_id?: string; team_id?: string },
   botUserId: string | undefined,
+  /** The polite reply for a person the configuration does not allow (who-may-ask.ts). */
+  refusal?: string,
 ): Promise<void> {
   const { logger } = deps;
   // Edits re-deliver a mention, and another bot's message is never a question for us.
@@ -177,7 +240,7 @@ async function handleMention(
   }
   let placeholderTs = claim.placeholderTs;
   try {
-    const immediateReply = immediateReplyFor(deps, event, question);
+    const immediateReply = refusal ?? immediateReplyFor(deps, event, question);
     if (immediateReply !== undefined) {
       placeholderTs = await postOrUpdate(client, event.channel, threadTs, placeholderTs, immediateReply);
       await deps.eventStore.markStarted(eventId, 'none', placeholderTs);

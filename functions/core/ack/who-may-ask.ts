@@ -1,0 +1,141 @@
+/**
+ * Who may ask the bot. Two questions, asked before a mention is handled:
+ *
+ * - Is the delivery for this app and this workspace at all (`api_app_id`, `team_id`, `authorizations`)? If not it
+ *   is refused without a word: nobody in our workspace is asking.
+ * - Is the person a member of the installing workspace, in a channel only that workspace sees? Slack Connect users
+ *   (their team is another one), channels shared with other organisations and guests (restricted and
+ *   ultra-restricted accounts) get one short, polite reply unless the configuration allows them; the documents
+ *   are the organisation's own, and an answer in a shared channel is read by everyone in it.
+ */
+
+/** The app and workspace the bot was installed as: the configured ids, else `auth.test`'s. */
+export interface Installation {
+  teamId?: string;
+  appId?: string;
+}
+
+/** What the configuration allows beyond members of the installing workspace. */
+export interface AccessPolicy {
+  allowSlackConnect: boolean;
+  allowGuests: boolean;
+}
+
+/** What the ack needs to know about a person: read from `users.info`, cached. */
+export interface PersonInfo {
+  teamId?: string;
+  guest: boolean;
+}
+
+/** Looks a person up (`users.info`, needs the `users:read` scope). */
+export type PersonLookup = (userId: string) => Promise<PersonInfo>;
+
+/** The parts of an Events API envelope this module reads. */
+export interface EventEnvelope {
+  type?: string;
+  api_app_id?: string;
+  team_id?: string;
+  is_ext_shared_channel?: boolean;
+  authorizations?: Array<{ team_id?: string | null; enterprise_id?: string | null }>;
+}
+
+/** The parts of a message event this module reads: what Slack adds in shared channels included. */
+export interface AskingEvent {
+  user?: string;
+  team?: string;
+  user_team?: string;
+  source_team?: string;
+  user_profile?: { team?: string; is_restricted?: boolean; is_ultra_restricted?: boolean };
+}
+
+export const SLACK_CONNECT_NOT_ALLOWED =
+  "Sorry, I only answer members of this workspace, in channels that aren't shared with other organisations. " +
+  'Please ask a member of the workspace, or ask in one of its own channels.';
+export const GUESTS_NOT_ALLOWED =
+  "Sorry, I only answer full members of this workspace, so I can't answer guests. " +
+  'Please ask a member of the workspace to look it up for you.';
+
+/**
+ * Why a delivery is not for this installation (another app, another workspace), or undefined when it is.
+ * An id the installation does not know (neither configured nor in `auth.test`'s answer) is not checked.
+ */
+export function foreignDelivery(body: EventEnvelope, installation: Installation): string | undefined {
+  if (installation.appId !== undefined && body.api_app_id !== installation.appId)
+    return `api_app_id ${body.api_app_id ?? '(none)'} is not this app`;
+  const { teamId } = installation;
+  if (teamId === undefined) return undefined;
+  if (body.team_id !== teamId) return `team_id ${body.team_id ?? '(none)'} is not the installing workspace`;
+  const authorizations = body.authorizations ?? [];
+  if (authorizations.length > 0 && !authorizations.some((a) => a.team_id === teamId))
+    return 'no authorization is for the installing workspace';
+  return undefined;
+}
+
+/**
+ * The reply for a person the configuration does not allow (a Slack Connect user or channel, a guest), or
+ * undefined when the person may ask. `users.info` is called only when the event does not already settle it.
+ */
+export async function outsiderReply(
+  event: AskingEvent,
+  body: EventEnvelope,
+  installation: Installation,
+  policy: AccessPolicy,
+  lookUp: PersonLookup,
+): Promise<string | undefined> {
+  const home = installation.teamId;
+  const teams = [event.user_team, event.user_profile?.team, event.source_team, event.team].filter(
+    (team): team is string => team !== undefined && team !== '',
+  );
+  const externalByEvent = home !== undefined && teams.some((team) => team !== home);
+  if (!policy.allowSlackConnect && (body.is_ext_shared_channel === true || externalByEvent))
+    return SLACK_CONNECT_NOT_ALLOWED;
+  if (policy.allowSlackConnect && policy.allowGuests) return undefined;
+  const profile = event.user_profile;
+  const person: PersonInfo =
+    profile !== undefined && profile.is_restricted !== undefined && profile.team !== undefined
+      ? { teamId: profile.team, guest: profile.is_restricted || profile.is_ultra_restricted === true }
+      : await lookUp(event.user ?? '');
+  if (
+    !policy.allowSlackConnect &&
+    home !== undefined &&
+    person.teamId !== undefined &&
+    person.teamId !== home
+  )
+    return SLACK_CONNECT_NOT_ALLOWED;
+  if (!policy.allowGuests && person.guest) return GUESTS_NOT_ALLOWED;
+  return undefined;
+}
+
+/** The slice of `WebClient` a person lookup needs. */
+export interface UsersInfoClient {
+  users: {
+    info(args: { user: string }): Promise<{
+      user?: { team_id?: string; is_restricted?: boolean; is_ultra_restricted?: boolean };
+    }>;
+  };
+}
+
+/**
+ * A `users.info` lookup cached for `ttlMs` per container: a person asking several questions costs one call, and
+ * a guest promoted to member (or the reverse) is seen within the TTL. Failures are not cached.
+ */
+export function cachedPersonLookup(
+  client: UsersInfoClient,
+  options: { now(): number; ttlMs?: number; maxEntries?: number },
+): PersonLookup {
+  const ttlMs = options.ttlMs ?? 10 * 60_000;
+  const maxEntries = options.maxEntries ?? 10_000;
+  const cache = new Map<string, { expiresAt: number; info: Promise<PersonInfo> }>();
+  return (userId) => {
+    const cached = cache.get(userId);
+    if (cached !== undefined && cached.expiresAt > options.now()) return cached.info;
+    if (cache.size >= maxEntries) cache.clear();
+    const info = client.users.info({ user: userId }).then(({ user }) => ({
+      teamId: user?.team_id,
+      guest: user?.is_restricted === true || user?.is_ultra_restricted === true,
+    }));
+    cache.set(userId, { expiresAt: options.now() + ttlMs, info });
+    info.catch(() => cache.delete(userId));
+    return info;
+  };
+}
