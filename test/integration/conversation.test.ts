@@ -124,7 +124,7 @@ describe('conversation workflow (local provider)', () => {
   it.each([
     ['a bot', { bot_id: 'B0OTHERBOT' }],
     ['an edit', { edited: { user: 'U0HUMAN001', ts: '1700000001.000200' } }],
-    ['a message subtype', { subtype: 'thread_broadcast' }],
+    ['a message subtype other than thread_broadcast', { subtype: 'bot_message' }],
   ])('ignores a mention from %s: no placeholder, no execution', async (_kind, extra) => {
     const payload = mentionPayload({ text: 'How do I rotate my VPN key?', botUserId: LOCAL_BOT_USER_ID });
     Object.assign(payload.event, extra);

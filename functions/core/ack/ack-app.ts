@@ -10,6 +10,7 @@ import type { AwsEvent, AwsResponse } from '@slack/bolt/dist/receivers/AwsLambda
 import { WebClient, type WebClientOptions } from '@slack/web-api';
 import type { EventStore } from '../stores/event-store';
 import type { ConversationInput, Turn } from '../types';
+import { permanentSlackError } from './permanent-slack-error';
 import { questionFromMentionText } from './slack-text';
 import {
   type AskingEvent,
@@ -138,14 +139,24 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
       { allowSlackConnect: deps.allowSlackConnect === true, allowGuests: deps.allowGuests === true },
       lookUpPerson,
     );
-    await handleMention(
-      deps,
-      client,
-      event,
-      body as { event_id?: string; team_id?: string },
-      context.botUserId,
-      refusal,
-    );
+    try {
+      await handleMention(
+        deps,
+        client,
+        event,
+        body as { event_id?: string; team_id?: string },
+        context.botUserId,
+        refusal,
+      );
+    } catch (error) {
+      const slackError = permanentSlackError(error);
+      if (slackError === undefined) throw error;
+      deps.logger.error('Slack refused the reply for good; not asking Slack to redeliver', {
+        slackError,
+        eventId: (body as { event_id?: string }).event_id,
+        channel: event.channel,
+      });
+    }
   });
 
   const boltHandler = receiver.toHandler();
@@ -224,8 +235,11 @@ async function handleMention(
   refusal?: string,
 ): Promise<void> {
   const { logger } = deps;
-  // Edits re-deliver a mention, and another bot's message is never a question for us.
-  if (event.bot_id || event.subtype || 'edited' in event || (botUserId && event.user === botUserId)) return;
+  // Edits re-deliver a mention, and another bot's message is never a question for us. A reply also sent to the
+  // channel (`thread_broadcast`) is a mention like any other.
+  const subtype = (event as { subtype?: string }).subtype;
+  const ignoredSubtype = subtype !== undefined && subtype !== 'thread_broadcast';
+  if (event.bot_id || ignoredSubtype || 'edited' in event || (botUserId && event.user === botUserId)) return;
   const eventId = body.event_id;
   if (!eventId || !event.user) {
     logger.warn('app_mention without event_id or user; ignored');
