@@ -281,6 +281,43 @@ describe('createUpdateStreamer', () => {
 });
 
 describe('createNativeStreamer', () => {
+  it('sends no mention Slack would notify anyone of, even split across chunks; the reader sees the text as written', async () => {
+    // Arrange: a model (or a document it quotes) writing every kind of Slack mention.
+    const { threadTs, placeholderTs } = await startThread();
+    const streamer = createNativeStreamer(client, {
+      channel: CHANNEL,
+      threadTs,
+      placeholderTs,
+      minIntervalMs: 50,
+    });
+    const parts = [
+      'Heads up <',
+      '!channel> and <!here>, <!everyone|everyone>: ask <@U0VICTIM> or <!subteam^S0ONCALL|@oncall> in <#C0OPS|ops>. <',
+      '@W0OTHER> too. Tail: <!here>',
+    ];
+    const answer = parts.join('');
+
+    // Act: each part is sent as its own chunk (the stream flushes between them).
+    for (const part of parts) {
+      await streamer.append(part);
+      await fake.waitFor(() =>
+        botMessagesInThread(threadTs).some((m) => m.ts !== placeholderTs && m.text.length > 0),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 120));
+    }
+    await streamer.finish({ answerMarkdown: `${answer} Done.`, sources: SOURCES, model: MODEL });
+
+    // Assert: nothing sent to Slack holds a mention token; the message reads as the model wrote it.
+    const streamCalls = fake.calls.filter((call) => /^chat\.(start|append|stop)Stream$/.test(call.method));
+    expect(streamCalls.filter((call) => call.method === 'chat.appendStream').length).toBeGreaterThanOrEqual(
+      2,
+    );
+    for (const call of fake.calls) expect(JSON.stringify(call.args)).not.toMatch(/<[!@#]/);
+    const [message] = botMessagesInThread(threadTs);
+    expect(message?.text).not.toMatch(/<[!@#]/);
+    expect(message?.text.replace(/\u2060/g, '')).toBe(`${answer} Done.`);
+  });
+
   it('streams into one thread reply that ends up holding the whole answer, and removes the placeholder', async () => {
     // Arrange
     const { threadTs, placeholderTs } = await startThread();

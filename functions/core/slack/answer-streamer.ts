@@ -11,6 +11,7 @@ import {
   splitText,
 } from './answer-message';
 import { toSlackMrkdwn } from './mrkdwn';
+import { neutraliseMentions } from './neutralise-mentions';
 import { UpdateSchedule } from './update-schedule';
 
 /**
@@ -169,12 +170,14 @@ export function createNativeStreamer(
     async (length) => {
       const chunk = buffer.slice(streamed.length, length);
       if (chunk === '') return;
+      // Model text, sent as Markdown: no `<!channel>` or `<@U…>` in it may notify anyone.
+      const safeChunk = neutraliseMentions(chunk, streamed);
       if (streamTs === undefined) {
         try {
           const started = await client.chat.startStream({
             channel: options.channel,
             thread_ts: options.threadTs,
-            markdown_text: chunk,
+            markdown_text: safeChunk,
             ...(options.recipientTeamId === undefined ? {} : { recipient_team_id: options.recipientTeamId }),
             ...(options.recipientUserId === undefined ? {} : { recipient_user_id: options.recipientUserId }),
           });
@@ -184,7 +187,7 @@ export function createNativeStreamer(
           throw error;
         }
       } else {
-        await client.chat.appendStream({ channel: options.channel, ts: streamTs, markdown_text: chunk });
+        await client.chat.appendStream({ channel: options.channel, ts: streamTs, markdown_text: safeChunk });
       }
       streamed += chunk;
     },
@@ -232,7 +235,7 @@ export function createNativeStreamer(
         client.chat.stopStream({
           channel: options.channel,
           ts,
-          ...(tail === '' ? {} : { markdown_text: tail }),
+          ...(tail === '' ? {} : { markdown_text: neutraliseMentions(tail, streamed) }),
           ...(continuations.length === 0 ? { blocks: buildFooterBlocks(result) } : {}),
         }),
       );
