@@ -46,7 +46,18 @@ export async function createHandler(runtime: Runtime): Promise<AckHandler> {
     return current.handler;
   };
   await handlerForCurrentSecrets();
-  return async (event, context) => (await handlerForCurrentSecrets())(event, context);
+  return async (event, context) => {
+    // Bolt answers a failed handler with a 500 response rather than an exception, so Lambda's Errors metric never
+    // sees it: every 5xx Slack gets is counted here, and alarmed on in the stack.
+    try {
+      const response = await (await handlerForCurrentSecrets())(event, context);
+      if (response.statusCode >= 500) runtime.metrics().count('AckServerErrors');
+      return response;
+    } catch (error) {
+      runtime.metrics().count('AckServerErrors');
+      throw error;
+    }
+  };
 }
 
 let cached: Promise<AckHandler> | undefined;

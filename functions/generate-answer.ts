@@ -6,7 +6,7 @@ import type { RetrievalResult } from './core/types';
 /** Generate and stream: the answer streamed into the placeholder, finished with its sources. */
 export const { createHandler, handler } = defineStep(
   'Generate and stream',
-  async (runtime, input: StepInput & { question: string; retrieval: RetrievalResult }) => {
+  async (runtime, input: StepInput & { question: string; retrieval: RetrievalResult; runId: string }) => {
     const [slack, model] = await Promise.all([runtime.slackClient(), chatModelFor(runtime)]);
     return generateAnswer(
       {

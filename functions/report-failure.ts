@@ -5,6 +5,15 @@ import type { FailureReport } from './core/types';
 /** Report failure: turns the placeholder into a short apology naming this execution. */
 export const { createHandler, handler } = defineStep(
   'Report failure',
-  async (runtime, input: StepInput & { error?: FailureReport['error'] }) =>
-    reportFailure(await runtime.slackClient(), input, runtime.logger),
+  async (runtime, input: StepInput & { runId: string; error?: FailureReport['error'] }) =>
+    reportFailure(
+      {
+        slack: await runtime.slackClient(),
+        eventStore: runtime.eventStore(),
+        metrics: runtime.metrics(),
+        logger: runtime.logger,
+        now: runtime.now,
+      },
+      input,
+    ),
 );

@@ -20,6 +20,7 @@ import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { conversationFunctions } from '../functions/conversation-functions';
+import { type FailureMetric, METRICS_NAMESPACE, METRICS_SERVICE } from '../functions/core/metrics';
 import { ingestFunctions } from '../functions/ingest-functions';
 import { BotFunction } from './bot-function';
 import type { BotConfig } from './config';
@@ -241,6 +242,27 @@ export class SlackRagBotStack extends Stack {
       ack.function.metricErrors({ period, statistic: 'Sum' }),
       1,
       'The ack Lambda failed: Slack saw an error instead of a 200 (check its log group).',
+    );
+    const failureCount = (metricName: FailureMetric) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: METRICS_SERVICE },
+        period,
+        statistic: 'Sum',
+      });
+    // Bolt turns a failed mention into a 500 response, which Lambda's Errors metric never counts.
+    alarm(
+      'AckServerErrorsAlarm',
+      failureCount('AckServerErrors'),
+      1,
+      'The ack answered Slack with a 5xx: a delivery failed and Slack retries it (check the ack log group).',
+    );
+    alarm(
+      'ApologiesAlarm',
+      failureCount('Apologies'),
+      1,
+      'A person got the apology instead of an answer: the apology names the execution to open in the console.',
     );
     for (const [placeholder, fn] of [
       ...Object.entries<BotFunction>(conversation.functions),

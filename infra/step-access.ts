@@ -65,7 +65,8 @@ function useSlack(fn: BotFunction, r: BotResources): void {
 /** The ack, behind the Request URL: dedupe records, the two Slack secrets, and StartExecution (bound by the stack). */
 export const bindAck: StepBinder = (fn, r) => {
   fn.bindTable(r.table, TABLE, {
-    actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    // GetItem: a delivery that finds the event claimed reads whether an execution was accepted.
+    actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     keyPrefixes: [EVENT_PREFIX],
   });
   fn.bindSecret(r.slackSigningSecret, 'SLACK_SIGNING_SECRET');
@@ -95,7 +96,10 @@ export const conversationStepAccess: Record<ConversationPlaceholder, StepBinder>
     useSlack(fn, r);
     fn.setEnvironment('SLACK_STREAM_MODE', r.config.slackStreamMode);
     // The answer claim (EVENT#) and the check that a redelivered mention was not answered before (THREAD#).
-    fn.bindTable(r.table, TABLE, { actions: ['dynamodb:UpdateItem'], keyPrefixes: [EVENT_PREFIX] });
+    fn.bindTable(r.table, TABLE, {
+      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      keyPrefixes: [EVENT_PREFIX],
+    });
     fn.bindTable(r.table, TABLE, { actions: ['dynamodb:GetItem'], keyPrefixes: [THREAD_PREFIX] });
   },
   PersistTurnFunctionArn: (fn, r) => useHistory(fn, r, ['dynamodb:PutItem']),
@@ -103,7 +107,14 @@ export const conversationStepAccess: Record<ConversationPlaceholder, StepBinder>
     useHistory(fn, r, ['dynamodb:Query', 'dynamodb:BatchWriteItem']);
     useSlack(fn, r);
   },
-  ReportFailureFunctionArn: (fn, r) => useSlack(fn, r),
+  // The answer claim: no apology over another run's answer, or over a finished one.
+  ReportFailureFunctionArn: (fn, r) => {
+    useSlack(fn, r);
+    fn.bindTable(r.table, TABLE, {
+      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      keyPrefixes: [EVENT_PREFIX],
+    });
+  },
 };
 
 /** Every ingest step: the manifest and the lock (SYNC#), the staged rows, and where the vector store is. */

@@ -5,6 +5,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LogLevel as SlackLogLevel, WebClient } from '@slack/web-api';
 import { type AppConfig, required } from './config';
 import { memo, memoAsync } from './memo';
+import { createFailureMetrics, type FailureMetrics } from './metrics';
 import { createSecretReader, type SecretReader } from './secrets';
 import { DynamoDbEventStore } from './stores/dynamodb-event-store';
 import { DynamoDbHistoryStore } from './stores/dynamodb-history-store';
@@ -26,6 +27,8 @@ export interface Runtime {
   historyStore(): HistoryStore;
   eventStore(): EventStore;
   slackClient(): Promise<WebClient>;
+  /** The failure counts operators are alarmed on. */
+  metrics(): FailureMetrics;
 }
 
 /** SDK calls retry a little themselves; the state machine's Retry does the rest with backoff and jitter. */
@@ -97,5 +100,6 @@ export function createRuntime(
         }),
     ),
     slackClient,
+    metrics: memo(() => createFailureMetrics()),
   };
 }

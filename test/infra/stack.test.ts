@@ -5,6 +5,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { conversationFunctions, type StepFunctionSpec } from '../../functions/conversation-functions';
 import { type Env, loadConfig } from '../../functions/core/config';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../functions/core/metrics';
 import { ingestFunctions } from '../../functions/ingest-functions';
 import { DEFAULT_CONFIG } from '../../infra/config';
 import { conversationStepAccess } from '../../infra/step-access';
@@ -150,7 +151,7 @@ describe('the synthesized stack (default configuration)', () => {
       expect.arrayContaining([
         [['states:StartExecution'], null],
         [
-          ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+          ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
           { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EVENT#*'] } },
         ],
         [['secretsmanager:GetSecretValue'], null],
@@ -289,6 +290,21 @@ describe('the synthesized stack (default configuration)', () => {
     expect(byMetric('Errors')).toHaveLength(Object.keys(functions).length);
     const [topicId] = resourcesOf(template, 'AWS::SNS::Topic')[0] as [string, CfnResource];
     for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: topicId }]);
+  });
+
+  it('alarms on every ack 5xx and every apology, from the metrics the functions emit', () => {
+    const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+    for (const metricName of ['AckServerErrors', 'Apologies']) {
+      const [alarm, ...others] = alarms.filter((a) => a.MetricName === metricName);
+      expect(others).toHaveLength(0);
+      expect(alarm).toMatchObject({
+        Namespace: METRICS_NAMESPACE,
+        Dimensions: [{ Name: 'service', Value: METRICS_SERVICE }],
+        Statistic: 'Sum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    }
   });
 
   it('prints what the README walk-through needs', () => {

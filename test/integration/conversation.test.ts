@@ -34,6 +34,7 @@ describe('conversation workflow (local provider)', () => {
     // The answer replaced the placeholder the ack posted: one bot message, edited, never a second post.
     expect(result.replies[0]?.ts).toBe(result.answer?.messageTs[0]);
     expect(result.execution?.trace.map((t) => t.state)).toEqual([
+      'Name this run',
       'What was asked?',
       'Load history',
       'Is this a follow-up?',

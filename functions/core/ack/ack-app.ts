@@ -8,7 +8,7 @@ import {
 } from '@slack/bolt';
 import type { AwsEvent, AwsResponse } from '@slack/bolt/dist/receivers/AwsLambdaReceiver';
 import { WebClient, type WebClientOptions } from '@slack/web-api';
-import type { EventStore } from '../stores/event-store';
+import type { EventClaim, EventStore } from '../stores/event-store';
 import type { ConversationInput, Turn } from '../types';
 import { permanentSlackError } from './permanent-slack-error';
 import { questionFromMentionText } from './slack-text';
@@ -247,8 +247,8 @@ async function handleMention(
   }
   const threadTs = event.thread_ts ?? event.ts;
   const question = questionFromMentionText(event.text ?? '', botUserId);
-  const claim = await deps.eventStore.claimEvent(eventId, deps.now(), CLAIM_STALE_MS);
-  if (claim.status === 'duplicate') {
+  const claim = await claimOrAwaitHolder(deps, eventId);
+  if (claim.status === 'started') {
     logger.info('duplicate delivery of an event already being answered', { eventId });
     return;
   }
@@ -260,7 +260,11 @@ async function handleMention(
       await deps.eventStore.markStarted(eventId, 'none', placeholderTs);
       return;
     }
-    placeholderTs ??= await postOrUpdate(client, event.channel, threadTs, undefined, PLACEHOLDER_TEXT);
+    if (placeholderTs === undefined) {
+      placeholderTs = await postOrUpdate(client, event.channel, threadTs, undefined, PLACEHOLDER_TEXT);
+      // Before the execution starts: a delivery that takes this claim over (this one killed) reuses it.
+      await deps.eventStore.recordPlaceholder(eventId, placeholderTs);
+    }
     const turn: Turn = {
       intent: isForgetRequest(question) ? 'forget' : 'question',
       eventId,
@@ -282,6 +286,37 @@ async function handleMention(
       logger.error('could not release the event claim; it goes stale on its own', { eventId, releaseError });
     });
     throw error;
+  }
+}
+
+/** How long a retry waits for the delivery holding the claim to start its execution or give the claim up. */
+export const CLAIM_WAIT_MS = 1_500;
+const CLAIM_POLL_MS = 150;
+
+/** A delivery found another one holding the event and could not learn its outcome in time: Slack must retry. */
+export class ClaimHeldError extends Error {
+  constructor(eventId: string) {
+    super(`event ${eventId} is held by another delivery that has not started its execution yet`);
+    this.name = 'ClaimHeldError';
+  }
+}
+
+/**
+ * Claims the event, or learns that an execution was accepted for it. A delivery that finds another one holding
+ * a live claim (Slack's retry arriving while a slow first delivery still works) never tells Slack "done" on the
+ * holder's behalf: it waits briefly for the holder's outcome and takes the claim over if the holder gives it up,
+ * and otherwise fails, so that Slack retries again rather than stopping with nothing started.
+ */
+async function claimOrAwaitHolder(
+  deps: AckDependencies,
+  eventId: string,
+): Promise<Exclude<EventClaim, { status: 'held' }>> {
+  const deadline = Date.now() + CLAIM_WAIT_MS;
+  for (;;) {
+    const claim = await deps.eventStore.claimEvent(eventId, deps.now(), CLAIM_STALE_MS);
+    if (claim.status !== 'held') return claim;
+    if (Date.now() >= deadline) throw new ClaimHeldError(eventId);
+    await new Promise((resolve) => setTimeout(resolve, CLAIM_POLL_MS));
   }
 }
 

@@ -28,6 +28,8 @@ export interface GenerateAnswerInput {
   question: string;
   retrieval: RetrievalResult;
   executionName: string;
+  /** This run of the state machine (`States.UUID()` in its first state): a re-run of one execution name is another run. */
+  runId: string;
   /** Continuations a previous attempt of this step already posted, to update rather than post again. */
   existingContinuationTs?: string[];
 }
@@ -98,8 +100,17 @@ export async function generateAnswer(
   input: GenerateAnswerInput,
 ): Promise<AnswerResult> {
   const { turn } = input;
-  if (!(await deps.eventStore.claimAnswer(turn.eventId, input.executionName, deps.now()))) {
-    deps.logger.info('another execution answers this event', { eventId: turn.eventId });
+  const claim = await deps.eventStore.claimAnswer(turn.eventId, input.runId, turn.placeholderTs, deps.now());
+  if (!claim.granted) {
+    deps.logger.info('another run answers this event', { eventId: turn.eventId });
+    // A delivery that took over a stale claim may have posted a second placeholder: it must not stay "Typing...".
+    if (claim.placeholderTs !== undefined && claim.placeholderTs !== turn.placeholderTs) {
+      await deps.slack.chat
+        .delete({ channel: turn.channel, ts: turn.placeholderTs })
+        .catch((error: unknown) => {
+          deps.logger.warn('could not delete the placeholder of a duplicate run', { error: String(error) });
+        });
+    }
     return ALREADY_ANSWERED;
   }
   // Slack can redeliver an event after its dedupe record expired; the thread's history still knows the answer.
@@ -126,6 +137,7 @@ export async function generateAnswer(
         { type: 'section', text: { type: 'mrkdwn', text: `:open_file_folder: ${NO_DOCUMENTS_TEXT}` } },
       ],
     });
+    await deps.eventStore.completeAnswer(turn.eventId, input.runId);
     return {
       kind: 'no-documents',
       text: NO_DOCUMENTS_TEXT,
@@ -149,5 +161,6 @@ export async function generateAnswer(
     throw error;
   }
   const messageTs = await streamer.finish({ answerMarkdown: answer.text, sources, model });
+  await deps.eventStore.completeAnswer(turn.eventId, input.runId);
   return { kind: 'answer', text: answer.text, sources, model, usage: answer.usage, messageTs };
 }

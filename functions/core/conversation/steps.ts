@@ -1,5 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { WebClient } from '@slack/web-api';
+import type { FailureMetrics } from '../metrics';
+import type { EventStore } from '../stores/event-store';
 import { type HistoryBudget, type HistoryStore, turnsToMessages } from '../stores/history-store';
 import type {
   AnswerResult,
@@ -71,28 +73,53 @@ export function apologyText(executionName: string): string {
   );
 }
 
+/** What Report failure needs besides Slack: the answer claim, and the count operators are alarmed on. */
+export interface ReportFailureDependencies {
+  slack: WebClient;
+  eventStore: EventStore;
+  metrics: FailureMetrics;
+  logger: Logger;
+  now(): number;
+}
+
 /**
  * Report failure: replaces the placeholder (or a half-streamed answer) with a short apology naming the
  * execution, so nobody is left with "Typing..." and an admin can find the execution in the console. When the
- * placeholder is gone, the apology is posted in the thread instead.
+ * placeholder is gone, the apology is posted in the thread instead. It writes only when this run holds the
+ * answer claim (taking it if nobody answers yet) and its answer is not finished: a failing duplicate run never
+ * overwrites another run's answer, and a failure after the answer was shown (Persist turn) leaves the answer.
  */
 export async function reportFailure(
-  slack: WebClient,
-  report: FailureReport,
-  logger: Logger,
-): Promise<{ ts: string }> {
+  deps: ReportFailureDependencies,
+  report: FailureReport & { runId: string },
+): Promise<{ ts: string; apologised: boolean }> {
   const { turn, executionName } = report;
+  const { slack, logger } = deps;
   logger.error('answer failed', {
     eventId: turn.eventId,
     executionName,
     error: report.error?.Error,
     cause: report.error?.Cause,
   });
+  const claim = await deps.eventStore.claimAnswer(turn.eventId, report.runId, turn.placeholderTs, deps.now());
+  if (!claim.granted) {
+    logger.info('another run answers this event; no apology', { eventId: turn.eventId });
+    if (claim.placeholderTs !== undefined && claim.placeholderTs !== turn.placeholderTs) {
+      await slack.chat.delete({ channel: turn.channel, ts: turn.placeholderTs }).catch((error: unknown) => {
+        logger.warn('could not delete the placeholder of a duplicate run', { error: String(error) });
+      });
+    }
+    return { ts: claim.placeholderTs ?? '', apologised: false };
+  }
+  if (claim.complete) {
+    logger.warn('the answer was shown before the failure; it stays', { eventId: turn.eventId });
+    return { ts: turn.placeholderTs, apologised: false };
+  }
   const text = apologyText(executionName);
   const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: `:warning: ${text}` } }];
+  let ts = turn.placeholderTs;
   try {
     await slack.chat.update({ channel: turn.channel, ts: turn.placeholderTs, text, blocks });
-    return { ts: turn.placeholderTs };
   } catch (error) {
     const code = (error as { data?: { error?: string } }).data?.error;
     if (code !== 'message_not_found' && code !== 'cant_update_message') throw error;
@@ -102,8 +129,10 @@ export async function reportFailure(
       text,
       blocks,
     });
-    return { ts: posted.ts ?? '' };
+    ts = posted.ts ?? '';
   }
+  deps.metrics.count('Apologies');
+  return { ts, apologised: true };
 }
 
 export function forgottenText(deleted: number): string {

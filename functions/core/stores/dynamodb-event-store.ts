@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { EventClaim, EventStore } from './event-store';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { AnswerClaim, EventClaim, EventStore } from './event-store';
 import { epochSeconds, eventKey } from './keys';
 
 export interface DynamoDbEventStoreOptions {
@@ -47,9 +47,31 @@ export class DynamoDbEventStore implements EventStore {
         ? { status: 'claimed', placeholderTs: previous }
         : { status: 'claimed' };
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return { status: 'duplicate' };
-      throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = await this.client.send(
+        new GetCommand({
+          TableName: this.options.tableName,
+          Key: { pk: eventKey(eventId), sk: SORT_KEY },
+          ConsistentRead: true,
+        }),
+      );
+      // Gone between the two calls (TTL): the next attempt finds it absent and claims it.
+      if (current.Item === undefined) return { status: 'held' };
+      return current.Item.state === 'claimed' ? { status: 'held' } : { status: 'started' };
     }
+  }
+
+  async recordPlaceholder(eventId: string, placeholderTs: string): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.options.tableName,
+        Key: { pk: eventKey(eventId), sk: SORT_KEY },
+        UpdateExpression: 'SET placeholderTs = :ts',
+        ConditionExpression: '#state = :claimed',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':ts': placeholderTs, ':claimed': 'claimed' },
+      }),
+    );
   }
 
   async markStarted(
@@ -85,24 +107,53 @@ export class DynamoDbEventStore implements EventStore {
     );
   }
 
-  async claimAnswer(eventId: string, executionName: string, now: number): Promise<boolean> {
+  async claimAnswer(
+    eventId: string,
+    runId: string,
+    placeholderTs: string,
+    now: number,
+  ): Promise<AnswerClaim> {
     try {
-      await this.client.send(
+      const result = await this.client.send(
         new UpdateCommand({
           TableName: this.options.tableName,
           Key: { pk: eventKey(eventId), sk: SORT_KEY },
-          UpdateExpression: 'SET answeredBy = :name, expiresAt = if_not_exists(expiresAt, :expiresAt)',
-          ConditionExpression: 'attribute_not_exists(answeredBy) OR answeredBy = :name',
+          UpdateExpression:
+            'SET answeredBy = :run, answerPlaceholderTs = if_not_exists(answerPlaceholderTs, :ts), ' +
+            'expiresAt = if_not_exists(expiresAt, :expiresAt)',
+          ConditionExpression: 'attribute_not_exists(answeredBy) OR answeredBy = :run',
           ExpressionAttributeValues: {
-            ':name': executionName,
+            ':run': runId,
+            ':ts': placeholderTs,
             ':expiresAt': epochSeconds(now) + this.options.ttlSeconds,
           },
+          ReturnValues: 'ALL_NEW',
         }),
       );
-      return true;
+      return { granted: true, complete: result.Attributes?.answerComplete === true };
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = await this.client.send(
+        new GetCommand({
+          TableName: this.options.tableName,
+          Key: { pk: eventKey(eventId), sk: SORT_KEY },
+          ConsistentRead: true,
+        }),
+      );
+      const holderTs = current.Item?.answerPlaceholderTs;
+      return typeof holderTs === 'string' ? { granted: false, placeholderTs: holderTs } : { granted: false };
     }
+  }
+
+  async completeAnswer(eventId: string, runId: string): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.options.tableName,
+        Key: { pk: eventKey(eventId), sk: SORT_KEY },
+        UpdateExpression: 'SET answerComplete = :true',
+        ConditionExpression: 'answeredBy = :run',
+        ExpressionAttributeValues: { ':true': true, ':run': runId },
+      }),
+    );
   }
 }

@@ -1,26 +1,40 @@
 /**
- * Remembers Slack events so that each mention is answered once, although Slack retries deliveries
+ * Remembers Slack events so that each mention has exactly one visible outcome, although Slack retries deliveries
  * (`X-Slack-Retry-Num`) and asynchronous Express executions run at least once.
  */
 export type EventClaim =
-  /** This delivery owns the event. `placeholderTs` is set when an earlier, failed delivery already posted one. */
+  /** This delivery owns the event. `placeholderTs` is set when an earlier delivery already posted one. */
   | { status: 'claimed'; placeholderTs?: string }
-  /** Another delivery owns the event or has already started its execution: do nothing. */
-  | { status: 'duplicate' };
+  /** An execution was accepted for the event (or the ack answered it itself): nothing left to do. */
+  | { status: 'started' }
+  /** Another delivery holds a live claim and has not started an execution yet: its outcome is still open. */
+  | { status: 'held' };
+
+/** The answer claim as a run of the state machine finds it. */
+export type AnswerClaim =
+  /** This run answers the event; `complete` once its answer was finished in Slack. */
+  | { granted: true; complete: boolean }
+  /** Another run answers it, into `placeholderTs`. */
+  | { granted: false; placeholderTs?: string };
 
 export interface EventStore {
   /**
-   * Claims an event for this delivery. A claim that never reached `markStarted` (the ack crashed or could not
-   * start the execution) goes stale after `staleAfterMs`, so Slack's next retry takes it over.
+   * Claims an event for this delivery. A claim given up (`releaseClaim`), or one that never reached `markStarted`
+   * within `staleAfterMs` (the ack was killed), is taken over by the next delivery, with the placeholder it recorded.
    */
   claimEvent(eventId: string, now: number, staleAfterMs: number): Promise<EventClaim>;
+  /** Records the placeholder before the execution starts, so a delivery taking the claim over reuses it. */
+  recordPlaceholder(eventId: string, placeholderTs: string): Promise<void>;
   /** Records that the execution started: later deliveries are duplicates until the record expires. */
   markStarted(eventId: string, executionName: string, placeholderTs: string | undefined): Promise<void>;
   /** Gives the claim up at once after a failure, keeping the placeholder for the retry to reuse. */
   releaseClaim(eventId: string, placeholderTs: string | undefined): Promise<void>;
   /**
-   * Claims the right to answer: true for the first execution that asks (and for its own retries),
-   * false for any other execution of the same event.
+   * Claims the right to answer the event for one run of the state machine (`runId`, drawn by the run's first
+   * state, so a re-run under the same execution name is another run): granted to the first run that asks, and
+   * again to that run's own retries; refused to every other run, with the placeholder the answering run uses.
    */
-  claimAnswer(eventId: string, executionName: string, now: number): Promise<boolean>;
+  claimAnswer(eventId: string, runId: string, placeholderTs: string, now: number): Promise<AnswerClaim>;
+  /** Marks the answering run's answer finished in Slack: no apology may replace it afterwards. */
+  completeAnswer(eventId: string, runId: string): Promise<void>;
 }
