@@ -6,5 +6,6 @@ export const { createHandler, handler } = defineIngestStep('Commit', (context, i
   commitSync(context.services, input.executionName, {
     now: context.now(),
     table: context.config.vectorStore.table,
+    lockTtlSeconds: context.config.ingest.lockTtlSeconds,
   }),
 );

@@ -11,5 +11,6 @@ export const { createHandler, handler } = defineIngestStep(
       written: input.written === true,
       vectorIndexMinRows: context.config.ingest.vectorIndexMinRows,
       keepVersionsSeconds: context.config.ingest.keepVersionsSeconds,
+      lockTtlSeconds: context.config.ingest.lockTtlSeconds,
     }),
 );

@@ -17,7 +17,12 @@ import {
 import { planSync } from '../../functions/core/ingest/plan-sync';
 import { S3StagingStore } from '../../functions/core/ingest/s3-staging-store';
 import { MemoryStagingStore, type StagingStore } from '../../functions/core/ingest/staging-store';
-import { LockLostError, MemorySyncLock, type SyncLock } from '../../functions/core/ingest/sync-lock';
+import {
+  holdLock,
+  LockLostError,
+  MemorySyncLock,
+  type SyncLock,
+} from '../../functions/core/ingest/sync-lock';
 import { LocalHashEmbeddings } from '../../functions/core/llm/local-embeddings';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
 import { ensureConversationTable, type LocalDynamo, startDynalite } from '../../scripts/local/dynamodb-local';
@@ -87,6 +92,54 @@ describe.each<[string, () => SyncLock]>([
     await lock.confirm('sync-b', now + 64_000);
     expect(await lock.release('sync-b')).toBe(true);
     expect(await lock.acquire('sync-c', now + 65_000, 60)).toEqual({ acquired: true });
+  });
+
+  it('is extended by a renewal of its owner, and cannot be renewed once lost', async () => {
+    const lock = makeLock();
+    await lock.acquire('sync-a', 0, 10);
+
+    await lock.renew('sync-a', 9_000, 10);
+    const whileRenewed = await lock.acquire('sync-b', 15_000, 10);
+    await lock.confirm('sync-a', 18_000);
+    const afterExpiry = await lock.acquire('sync-b', 19_500, 10);
+
+    expect(whileRenewed).toMatchObject({ acquired: false, owner: 'sync-a' });
+    expect(afterExpiry).toEqual({ acquired: true });
+    await expect(lock.renew('sync-a', 20_000, 10)).rejects.toThrow(/sync-b does/);
+  });
+
+  it('held by a step that outlives its TTL, is renewed while the step runs and freed once it stops', async () => {
+    // Arrange: a 1 s lock, and a step (Commit, Optimize) that runs for 2.5 s.
+    const lock = makeLock();
+    await lock.acquire('sync-a', Date.now(), 1);
+    const lease = await holdLock(lock, 'sync-a', { now: Date.now(), ttlSeconds: 1, renewEveryMs: 200 });
+
+    // Act
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const secondSync = await lock.acquire('sync-b', Date.now(), 1);
+    lease.check();
+    await lease.stop();
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const afterStop = await lock.acquire('sync-b', Date.now(), 1);
+
+    // Assert
+    expect(secondSync).toMatchObject({ acquired: false, owner: 'sync-a' });
+    expect(afterStop).toEqual({ acquired: true });
+  });
+
+  it('a lease whose lock was taken meanwhile reports it before the next write', async () => {
+    const lock = makeLock();
+    await lock.acquire('sync-a', Date.now(), 1);
+    // Renewed too late (a stalled step): the lock expires first and another sync takes it.
+    const lease = await holdLock(lock, 'sync-a', { now: Date.now(), ttlSeconds: 1, renewEveryMs: 1_300 });
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await lock.acquire('sync-b', Date.now(), 60);
+
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await lease.stop();
+
+    expect(() => lease.check()).toThrow(/sync-a no longer holds the sync lock \(sync-b does\)/);
+    await expect(holdLock(lock, 'sync-a', { now: Date.now(), ttlSeconds: 1 })).rejects.toThrow(LockLostError);
   });
 
   it('is lost when it expires, even with no other sync around', async () => {

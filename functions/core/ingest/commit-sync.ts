@@ -13,6 +13,7 @@ import { readPlan } from './batch-staging';
 import type { IngestServices } from './ingest-services';
 import type { ManifestEntry } from './manifest-store';
 import { getJson, putJson } from './staging-store';
+import { holdLock, type LockLease } from './sync-lock';
 import {
   type CommitResult,
   type DocumentOutcome,
@@ -32,7 +33,14 @@ export interface CommitSyncOptions {
   now: number;
   /** The LanceDB table name. */
   table: string;
+  /** How long each renewal of the sync lock extends it (`INGEST_LOCK_TTL_SECONDS`). @default 7200 */
+  lockTtlSeconds?: number;
+  /** Time between renewals of the sync lock while Commit runs. @default a third of the TTL */
+  renewLockEveryMs?: number;
 }
+
+/** The default of `INGEST_LOCK_TTL_SECONDS` (config.ts). */
+export const DEFAULT_LOCK_TTL_SECONDS = 7_200;
 
 /**
  * Commit: the single writer. While it holds the sync lock, it writes each batch's documents into the table, those
@@ -41,6 +49,8 @@ export interface CommitSyncOptions {
  * documents, then updates the manifest, the table first so that a crash in between costs a re-index, never a
  * lost document. Every write is idempotent, so
  * a retried Commit converges on the same table.
+ *
+ * The lock is renewed as Commit starts and while it runs, so that a long Commit cannot lose it to a second sync.
  *
  * @throws {LockLostError} when the sync no longer holds the lock: nothing is written.
  * @throws {PermanentError} when there were documents to embed and none was given an outcome (every batch, and
@@ -51,7 +61,24 @@ export async function commitSync(
   executionName: string,
   options: CommitSyncOptions,
 ): Promise<CommitResult> {
-  await services.lock().confirm(executionName, options.now);
+  const lease = await holdLock(services.lock(), executionName, {
+    now: options.now,
+    ttlSeconds: options.lockTtlSeconds ?? DEFAULT_LOCK_TTL_SECONDS,
+    renewEveryMs: options.renewLockEveryMs,
+  });
+  try {
+    return await commitUnderLock(services, executionName, options, lease);
+  } finally {
+    await lease.stop();
+  }
+}
+
+async function commitUnderLock(
+  services: Pick<IngestServices, 'lock' | 'staging' | 'manifest' | 'connection'>,
+  executionName: string,
+  options: CommitSyncOptions,
+  lease: LockLease,
+): Promise<CommitResult> {
   const plan = await readPlan(services, executionName);
   const staging = services.staging();
 
@@ -111,6 +138,7 @@ export async function commitSync(
       const rows: DocumentRow[] = stagedRows.map(fromStagedRow);
       embeddedChunks += rows.length;
       if (handle !== undefined && replaced.length > 0) {
+        lease.check();
         await replaceSources(handle, replaced, rows);
         written = true;
       }
@@ -118,6 +146,7 @@ export async function commitSync(
 
     const deletions = [...plan.deletions, ...plan.rejected.map((r) => r.source)];
     if (handle !== undefined && !plan.settings.rebuild && deletions.length > 0) {
+      lease.check();
       if ((await deleteSources(handle, deletions)) > 0) written = true;
     }
     for (const source of plan.deletions) changes.push({ source, change: 'deleted', chunks: 0 });
@@ -128,6 +157,7 @@ export async function commitSync(
       for (const source of (await services.manifest().load()).keys())
         if (!kept.has(source)) removed.add(source);
     }
+    lease.check();
     await services.manifest().apply({ put, remove: [...removed] });
 
     const result: CommitResult = {

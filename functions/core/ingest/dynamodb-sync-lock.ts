@@ -87,6 +87,37 @@ export class DynamoDbSyncLock implements SyncLock {
     }
   }
 
+  async renew(owner: string, now: number, ttlSeconds: number): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: this.key,
+          UpdateExpression: 'SET confirmedAt = :now, expiresAtMs = :expiresAtMs, expiresAt = :expiresAt',
+          ConditionExpression: '#owner = :owner AND expiresAtMs >= :now',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: {
+            ':now': now,
+            ':owner': owner,
+            ':expiresAtMs': now + ttlSeconds * 1000,
+            ':expiresAt': epochSeconds(now) + ttlSeconds,
+          },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      throw await this.lostBy(owner);
+    }
+  }
+
+  private async lostBy(owner: string): Promise<LockLostError> {
+    const held = await this.client.send(
+      new GetCommand({ TableName: this.options.tableName, Key: this.key, ConsistentRead: true }),
+    );
+    const holder = typeof held.Item?.owner === 'string' ? held.Item.owner : undefined;
+    return new LockLostError(owner, holder !== owner ? holder : undefined);
+  }
+
   async release(owner: string): Promise<boolean> {
     try {
       await this.client.send(

@@ -1,6 +1,8 @@
 import { ensureIndexes, openDocumentTable, optimize } from '../vector-store/document-table';
 import { readPlan } from './batch-staging';
+import { DEFAULT_LOCK_TTL_SECONDS } from './commit-sync';
 import type { IngestServices } from './ingest-services';
+import { holdLock, type LockLease } from './sync-lock';
 import type { OptimizeResult } from './sync-types';
 import { storedEmbedder, WriteOnlyEmbeddings } from './table-signature';
 
@@ -11,20 +13,41 @@ export interface OptimizeSyncOptions {
   written: boolean;
   vectorIndexMinRows: number;
   keepVersionsSeconds: number;
+  /** How long each renewal of the sync lock extends it (`INGEST_LOCK_TTL_SECONDS`). @default 7200 */
+  lockTtlSeconds?: number;
+  /** Time between renewals of the sync lock while Optimize runs. @default a third of the TTL */
+  renewLockEveryMs?: number;
 }
 
 /**
  * Optimize: makes sure the full-text index exists (the Retrieve step then searches hybrid), builds the vector
  * index once the table passes `vectorIndexMinRows` rows, and after a write compacts the table's small files,
  * folds the new rows into the indexes and removes versions older than `keepVersionsSeconds`. Still under the
- * sync lock: compaction writes too.
+ * sync lock, renewed while it runs: compaction writes too, and can take long.
  */
 export async function optimizeSync(
   services: Pick<IngestServices, 'lock' | 'staging' | 'connection'>,
   executionName: string,
   options: OptimizeSyncOptions,
 ): Promise<OptimizeResult> {
-  await services.lock().confirm(executionName, options.now);
+  const lease = await holdLock(services.lock(), executionName, {
+    now: options.now,
+    ttlSeconds: options.lockTtlSeconds ?? DEFAULT_LOCK_TTL_SECONDS,
+    renewEveryMs: options.renewLockEveryMs,
+  });
+  try {
+    return await optimizeUnderLock(services, executionName, options, lease);
+  } finally {
+    await lease.stop();
+  }
+}
+
+async function optimizeUnderLock(
+  services: Pick<IngestServices, 'lock' | 'staging' | 'connection'>,
+  executionName: string,
+  options: OptimizeSyncOptions,
+  lease: LockLease,
+): Promise<OptimizeResult> {
   const plan = await readPlan(services, executionName);
   const connection = await services.connection();
   const stored = await storedEmbedder(connection, options.table);
@@ -49,6 +72,7 @@ export async function optimizeSync(
     const changed = options.written || indexes.fullText === 'created' || indexes.vector === 'created';
     let oldVersionsRemoved = 0;
     if (changed && indexes.rows > 0) {
+      lease.check();
       const stats = await optimize(handle, {
         keepVersionsMs: options.keepVersionsSeconds * 1000,
         now: options.now,

@@ -27,6 +27,13 @@ export interface SyncLock {
    * @throws {LockLostError} otherwise: the write must not happen.
    */
   confirm(owner: string, now: number): Promise<void>;
+  /**
+   * Confirms that `owner` still holds an unexpired lock and extends it to `now + ttlSeconds`: a step that writes
+   * for long (Commit, Optimize) keeps the lock for as long as it runs.
+   *
+   * @throws {LockLostError} when the lock expired or another owner holds it: nothing must be written.
+   */
+  renew(owner: string, now: number, ttlSeconds: number): Promise<void>;
   /** Releases the lock if `owner` holds it; returns whether it did. Never releases another owner's lock. */
   release(owner: string): Promise<boolean>;
 }
@@ -61,9 +68,76 @@ export class MemorySyncLock implements SyncLock {
     }
   }
 
+  async renew(owner: string, now: number, ttlSeconds: number): Promise<void> {
+    await this.confirm(owner, now);
+    if (this.held !== undefined) this.held.expiresAt = now + ttlSeconds * 1000;
+  }
+
   async release(owner: string): Promise<boolean> {
     if (this.held?.owner !== owner) return false;
     this.held = undefined;
     return true;
   }
+}
+
+/** A lock held for the time a step writes, renewed in the background. */
+export interface LockLease {
+  /**
+   * Throws the `LockLostError` a renewal met, if any: call it right before each write.
+   *
+   * @throws {LockLostError} when the lock was lost since the step began.
+   */
+  check(): void;
+  /** Stops renewing and waits for a renewal in flight. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link holdLock}. */
+export interface HoldLockOptions {
+  /** The step's start, epoch milliseconds (the time the step's input carries). */
+  now: number;
+  /** How long each renewal extends the lock. */
+  ttlSeconds: number;
+  /** Time between renewals. @default a third of the TTL */
+  renewEveryMs?: number;
+  /** The current time; @default `now` plus the real time elapsed since the call */
+  clock?: () => number;
+}
+
+/**
+ * Renews `owner`'s lock at once (so a step that starts late in the lock's life gets a whole TTL) and then every
+ * `renewEveryMs` while the step runs: however long a Commit or an Optimize takes, a second sync cannot take the
+ * lock from under it. A renewal failing for a passing reason (a throttled request) is tried again at the next
+ * tick; a lost lock is kept for `check()` to throw before the next write.
+ *
+ * @throws {LockLostError} when `owner` no longer holds the lock at the start: the step must write nothing.
+ */
+export async function holdLock(lock: SyncLock, owner: string, options: HoldLockOptions): Promise<LockLease> {
+  const startedAt = Date.now();
+  const clock = options.clock ?? (() => options.now + (Date.now() - startedAt));
+  await lock.renew(owner, options.now, options.ttlSeconds);
+  const every = options.renewEveryMs ?? Math.max(1_000, (options.ttlSeconds * 1000) / 3);
+  let lost: LockLostError | undefined;
+  let inFlight: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    if (inFlight !== undefined || lost !== undefined) return;
+    inFlight = lock
+      .renew(owner, clock(), options.ttlSeconds)
+      .catch((error: unknown) => {
+        if (error instanceof LockLostError) lost = error;
+      })
+      .finally(() => {
+        inFlight = undefined;
+      });
+  }, every);
+  timer.unref();
+  return {
+    check() {
+      if (lost !== undefined) throw lost;
+    },
+    async stop() {
+      clearInterval(timer);
+      await inFlight;
+    },
+  };
 }
