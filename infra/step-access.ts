@@ -102,9 +102,17 @@ export const conversationStepAccess: Record<ConversationPlaceholder, StepBinder>
     });
     fn.bindTable(r.table, TABLE, { actions: ['dynamodb:GetItem'], keyPrefixes: [THREAD_PREFIX] });
   },
-  PersistTurnFunctionArn: (fn, r) => useHistory(fn, r, ['dynamodb:PutItem']),
+  // The turn, and its registration on the thread's forget marker (UpdateItem).
+  PersistTurnFunctionArn: (fn, r) => useHistory(fn, r, ['dynamodb:PutItem', 'dynamodb:UpdateItem']),
   ForgetThreadFunctionArn: (fn, r) => {
-    useHistory(fn, r, ['dynamodb:Query', 'dynamodb:BatchWriteItem']);
+    // The forget marker (UpdateItem, GetItem) and the tombstones of turns in flight (PutItem).
+    useHistory(fn, r, [
+      'dynamodb:Query',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+    ]);
     useSlack(fn, r);
   },
   // The answer claim: no apology over another run's answer, or over a finished one.

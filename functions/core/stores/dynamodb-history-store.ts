@@ -5,6 +5,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Turn } from '../types';
 import { fitBudget, type HistoryBudget, type HistoryStore, type TurnRecord } from './history-store';
@@ -15,6 +16,12 @@ export interface DynamoDbHistoryStoreOptions {
   /** How long a turn is kept before DynamoDB's TTL removes it. */
   ttlDays: number;
 }
+
+/**
+ * The thread's forget marker: the newest forget's message ts and the turns being persisted. Its sort key sorts
+ * after every `TURN#` key, so the history queries never read it.
+ */
+const FORGET_MARKER = '~FORGET';
 
 /** Thread history in DynamoDB: one item per turn, ordered by the mention's ts. */
 export class DynamoDbHistoryStore implements HistoryStore {
@@ -33,7 +40,9 @@ export class DynamoDbHistoryStore implements HistoryStore {
         new QueryCommand({
           TableName: this.options.tableName,
           KeyConditionExpression: 'pk = :pk AND sk < :before',
-          FilterExpression: 'expiresAt > :now',
+          // A forgotten turn leaves a tombstone (no record) that stops a late Persist from writing it again.
+          FilterExpression: 'expiresAt > :now AND attribute_exists(#record)',
+          ExpressionAttributeNames: { '#record': 'record' },
           ExpressionAttributeValues: {
             ':pk': threadKey(turn),
             ':before': turnSortKey(turn.messageTs),
@@ -61,7 +70,34 @@ export class DynamoDbHistoryStore implements HistoryStore {
     return result.Item?.record as TurnRecord | undefined;
   }
 
+  /**
+   * Appends a turn unless the thread was forgotten after its message. The turn is first registered as in flight
+   * on the thread's forget marker, under the condition that no forget newer than the message was recorded; a
+   * forget reads the registrations it overtook and leaves a tombstone at each such turn's key, which the turn's
+   * conditional put cannot overwrite. Either the forget sees the turn or the turn sees the forget: nothing from
+   * before a confirmed forget is written later (DynamoDB conditions are per item, and dynalite has no transactions).
+   */
   async appendTurn(turn: Turn, record: TurnRecord, now: number): Promise<boolean> {
+    const expiresAt = epochSeconds(now) + this.options.ttlDays * 86_400;
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: { pk: threadKey(turn), sk: FORGET_MARKER },
+          UpdateExpression: 'ADD inflight :ts SET expiresAt = :expiresAt',
+          ConditionExpression: 'attribute_not_exists(forgetTs) OR forgetTs < :messageTs',
+          ExpressionAttributeValues: {
+            ':ts': new Set([turn.messageTs]),
+            ':messageTs': turn.messageTs,
+            ':expiresAt': expiresAt,
+          },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+    let written = true;
     try {
       await this.client.send(
         new PutCommand({
@@ -71,27 +107,86 @@ export class DynamoDbHistoryStore implements HistoryStore {
             sk: turnSortKey(turn.messageTs),
             eventId: record.eventId,
             record,
-            expiresAt: epochSeconds(now) + this.options.ttlDays * 86_400,
+            expiresAt,
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
-      return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      written = false;
+    }
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.options.tableName,
+        Key: { pk: threadKey(turn), sk: FORGET_MARKER },
+        UpdateExpression: 'DELETE inflight :ts',
+        ExpressionAttributeValues: { ':ts': new Set([turn.messageTs]) },
+      }),
+    );
+    return written;
+  }
+
+  /**
+   * Records the forget on the thread's marker (no turn from before `forgetTs` may be written from now on) and
+   * leaves a tombstone at every turn still in flight from before it.
+   */
+  private async markForgotten(turn: Turn): Promise<void> {
+    const forgetTs = turn.messageTs;
+    const expiresAt = epochSeconds(Date.now()) + this.options.ttlDays * 86_400;
+    let inflight: string[] = [];
+    try {
+      const result = await this.client.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: { pk: threadKey(turn), sk: FORGET_MARKER },
+          UpdateExpression: 'SET forgetTs = :forgetTs, expiresAt = :expiresAt',
+          ConditionExpression: 'attribute_not_exists(forgetTs) OR forgetTs < :forgetTs',
+          ExpressionAttributeValues: { ':forgetTs': forgetTs, ':expiresAt': expiresAt },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      inflight = [...((result.Attributes?.inflight as Set<string> | undefined) ?? [])];
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // A later forget was recorded already; the registrations it overtook are read again below.
+      const current = await this.client.send(
+        new GetCommand({
+          TableName: this.options.tableName,
+          Key: { pk: threadKey(turn), sk: FORGET_MARKER },
+          ConsistentRead: true,
+        }),
+      );
+      inflight = [...((current.Item?.inflight as Set<string> | undefined) ?? [])];
+    }
+    for (const messageTs of inflight.filter((ts) => ts < forgetTs)) {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.options.tableName,
+          Item: { pk: threadKey(turn), sk: turnSortKey(messageTs), forgotten: true, expiresAt },
+        }),
+      );
     }
   }
 
+  /** Deletes the thread's turns from before the forget request (`turn`), and stops any in flight being written. */
   async deleteThread(turn: Turn): Promise<number> {
+    await this.markForgotten(turn);
     let deleted = 0;
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.client.send(
         new QueryCommand({
           TableName: this.options.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': threadKey(turn) },
+          // Turns from before the forget, tombstones left out (they must stay to block a late write).
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :before',
+          FilterExpression: 'attribute_exists(#record)',
+          ExpressionAttributeNames: { '#record': 'record' },
+          ExpressionAttributeValues: {
+            ':pk': threadKey(turn),
+            ':first': turnSortKey(''),
+            ':before': turnSortKey(turn.messageTs),
+          },
           ProjectionExpression: 'pk, sk',
           ExclusiveStartKey: startKey,
         }),

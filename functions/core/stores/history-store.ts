@@ -29,9 +29,15 @@ export interface HistoryStore {
   loadTurns(turn: Turn, budget: HistoryBudget, now: number): Promise<TurnRecord[]>;
   /** The stored turn of this mention, if it was answered already. */
   getTurn(turn: Turn): Promise<TurnRecord | undefined>;
-  /** Appends a turn once: a second call for the same message writes nothing and returns false. */
+  /**
+   * Appends a turn once: a second call for the same message writes nothing and returns false, and so does a call
+   * for a message older than a forget of its thread, even one racing the forget.
+   */
   appendTurn(turn: Turn, record: TurnRecord, now: number): Promise<boolean>;
-  /** Deletes every turn of the thread; returns how many were deleted. */
+  /**
+   * Forgets the thread as of the forget request `turn`: deletes every turn from before it, and no turn from before
+   * it can be appended afterwards (one in flight included); returns how many were deleted.
+   */
   deleteThread(turn: Turn): Promise<number>;
 }
 
