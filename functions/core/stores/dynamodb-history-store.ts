@@ -1,6 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -8,6 +7,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Turn } from '../types';
+import { type BatchWriteRetry, batchWriteAll } from './batch-write';
 import { fitBudget, type HistoryBudget, type HistoryStore, type TurnRecord } from './history-store';
 import { epochSeconds, threadKey, turnSortKey } from './keys';
 
@@ -15,6 +15,8 @@ export interface DynamoDbHistoryStoreOptions {
   tableName: string;
   /** How long a turn is kept before DynamoDB's TTL removes it. */
   ttlDays: number;
+  /** How deletions DynamoDB leaves unprocessed are retried. @default see {@link BatchWriteRetry} */
+  batchWriteRetry?: BatchWriteRetry;
 }
 
 /**
@@ -196,14 +198,8 @@ export class DynamoDbHistoryStore implements HistoryStore {
         const batch = keys
           .slice(i, i + 25)
           .map((key) => ({ DeleteRequest: { Key: { pk: key.pk, sk: key.sk } } }));
-        let pending: typeof batch | undefined = batch;
-        // BatchWrite may leave items unprocessed under throttling; retry those until none remain.
-        while (pending && pending.length > 0) {
-          const result = await this.client.send(
-            new BatchWriteCommand({ RequestItems: { [this.options.tableName]: pending } }),
-          );
-          pending = result.UnprocessedItems?.[this.options.tableName] as typeof batch | undefined;
-        }
+        // BatchWrite may leave items unprocessed under throttling: retried with backoff, within a bound.
+        await batchWriteAll(this.client, this.options.tableName, batch, this.options.batchWriteRetry);
         deleted += batch.length;
       }
       startKey = page.LastEvaluatedKey;
