@@ -29,6 +29,10 @@ export interface BotFunctionProps {
    */
   usesLanceDb?: boolean;
   description?: string;
+  /**
+   * Concurrency reserved for (and capping) this function. @default undefined: the account's unreserved pool
+   */
+  reservedConcurrentExecutions?: number;
   /** `LOG_LEVEL` for Powertools Logger, and the application log level Lambda lets through. */
   logLevel: FunctionLogLevel;
   logRetention: logs.RetentionDays;
@@ -104,6 +108,7 @@ export class BotFunction extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize,
       timeout: props.timeout,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       role: this.role,
       layers: usesLanceDb ? [LanceDbLayer.of(this).layer] : undefined,
       tracing: lambda.Tracing.ACTIVE,

@@ -47,6 +47,22 @@ export interface BotConfig {
   slackStreamMode: 'update' | 'native';
   /** `SLACK_BOT_USER_ID`, when known, saves the ack an `auth.test` call on each cold start. @default undefined */
   slackBotUserId?: string;
+  /**
+   * `SLACK_TEAM_ID`: the installing workspace; events for another are refused and people of another are
+   * external. With `slackAppId` and `slackBotUserId`, saves the ack its `auth.test` call. @default undefined (auth.test's)
+   */
+  slackTeamId?: string;
+  /** `SLACK_APP_ID`: events for another app are refused. @default undefined (auth.test's `app_id`) */
+  slackAppId?: string;
+  /** `ALLOW_SLACK_CONNECT`: answer people from other organisations and in channels shared with them. @default false */
+  allowSlackConnect: boolean;
+  /** `ALLOW_GUESTS`: answer guests (restricted and ultra-restricted accounts). @default false */
+  allowGuests: boolean;
+  /**
+   * Concurrency reserved for the ack behind the public Request URL, which also caps it; `none` reserves nothing
+   * (an account whose concurrency quota is still 10 cannot reserve any). @default 20
+   */
+  ackReservedConcurrency?: number;
   /** `LOG_LEVEL` of every function, and the level Lambda's log controls let through. @default 'info' */
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Retention of every log group (functions and state machines), in days. @default 30 */
@@ -68,6 +84,11 @@ export const DEFAULT_CONFIG: BotConfig = {
   channelCollections: undefined,
   slackStreamMode: 'update',
   slackBotUserId: undefined,
+  slackTeamId: undefined,
+  slackAppId: undefined,
+  allowSlackConnect: false,
+  allowGuests: false,
+  ackReservedConcurrency: 20,
   logLevel: 'info',
   logRetentionDays: RetentionDays.ONE_MONTH,
   alarmEmail: undefined,
@@ -106,6 +127,12 @@ function num(raw: unknown, key: string, min: number, max: number, integer: boole
   }
   if (integer && !Number.isInteger(value)) fail(key, `a whole number from ${min} to ${max}`, raw);
   return value;
+}
+
+function bool(raw: unknown, key: string): boolean {
+  if (raw === true || raw === 'true') return true;
+  if (raw === false || raw === 'false') return false;
+  return fail(key, 'true or false', raw);
 }
 
 function oneOf<T extends string>(raw: unknown, key: string, allowed: readonly T[]): T {
@@ -174,6 +201,11 @@ export function readConfig(context: ContextReader): BotConfig {
     channelCollections: get('channelCollections'),
     slackStreamMode: get('slackStreamMode'),
     slackBotUserId: get('slackBotUserId'),
+    slackTeamId: get('slackTeamId'),
+    slackAppId: get('slackAppId'),
+    allowSlackConnect: get('allowSlackConnect'),
+    allowGuests: get('allowGuests'),
+    ackReservedConcurrency: get('ackReservedConcurrency'),
     logLevel: get('logLevel'),
     logRetentionDays: get('logRetentionDays'),
     alarmEmail: get('alarmEmail'),
@@ -241,6 +273,25 @@ export function readConfig(context: ContextReader): BotConfig {
       raw.slackBotUserId === undefined
         ? d.slackBotUserId
         : str(raw.slackBotUserId, 'slackBotUserId', /^[UW][A-Z0-9]+$/, 'a Slack user id such as U0123ABCD'),
+    slackTeamId:
+      raw.slackTeamId === undefined
+        ? d.slackTeamId
+        : str(raw.slackTeamId, 'slackTeamId', /^[TE][A-Z0-9]+$/, 'a Slack team id such as T0123ABCD'),
+    slackAppId:
+      raw.slackAppId === undefined
+        ? d.slackAppId
+        : str(raw.slackAppId, 'slackAppId', /^A[A-Z0-9]+$/, 'a Slack app id such as A0123ABCD'),
+    allowSlackConnect:
+      raw.allowSlackConnect === undefined
+        ? d.allowSlackConnect
+        : bool(raw.allowSlackConnect, 'allowSlackConnect'),
+    allowGuests: raw.allowGuests === undefined ? d.allowGuests : bool(raw.allowGuests, 'allowGuests'),
+    ackReservedConcurrency:
+      raw.ackReservedConcurrency === undefined
+        ? d.ackReservedConcurrency
+        : raw.ackReservedConcurrency === 'none'
+          ? undefined
+          : num(raw.ackReservedConcurrency, 'ackReservedConcurrency', 1, 1000, true),
     logLevel:
       raw.logLevel === undefined
         ? d.logLevel

@@ -125,6 +125,10 @@ export class SlackRagBotStack extends Stack {
       timeout: Duration.seconds(10),
       memorySize: 1024,
       description: 'Slack Request URL: verifies, dedupes, posts the placeholder and starts the conversation',
+      // The URL is public: a flood of requests (forged ones are refused, but each still runs the ack) is capped
+      // here, so it can neither exhaust the account's concurrency for the workflow's Lambdas nor run up the bill;
+      // and Slack's own deliveries always find this much concurrency free.
+      reservedConcurrentExecutions: config.ackReservedConcurrency,
       ...logging,
     });
     bindAck(ack, resources);

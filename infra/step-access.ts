@@ -75,6 +75,10 @@ export const bindAck: StepBinder = (fn, r) => {
     fn.setEnvironment('ALLOWED_CHANNELS', r.config.allowedChannels.join(','));
   }
   if (r.config.slackBotUserId) fn.setEnvironment('SLACK_BOT_USER_ID', r.config.slackBotUserId);
+  if (r.config.slackTeamId) fn.setEnvironment('SLACK_TEAM_ID', r.config.slackTeamId);
+  if (r.config.slackAppId) fn.setEnvironment('SLACK_APP_ID', r.config.slackAppId);
+  if (r.config.allowSlackConnect) fn.setEnvironment('ALLOW_SLACK_CONNECT', 'true');
+  if (r.config.allowGuests) fn.setEnvironment('ALLOW_GUESTS', 'true');
 };
 
 /**

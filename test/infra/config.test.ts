@@ -36,6 +36,10 @@ describe('the deployment configuration', () => {
     ['bot:ingestSchedule', '0 3 * * *', /bot:ingestSchedule must be an EventBridge Scheduler expression/],
     ['bot:llmProvider', 'anthropic', /bot:llmProvider must be one of openai, local/],
     ['bot:logRetentionDays', 45, /bot:logRetentionDays must be one of CloudWatch Logs' retention periods/],
+    ['bot:slackTeamId', 'workspace', /bot:slackTeamId must be a Slack team id/],
+    ['bot:slackAppId', 'U0123ABCD', /bot:slackAppId must be a Slack app id/],
+    ['bot:allowGuests', 'yes please', /bot:allowGuests must be true or false/],
+    ['bot:ackReservedConcurrency', 0, /bot:ackReservedConcurrency must be a number from 1 to 1000/],
   ])('refuses %s = %p, naming the key', (key, value, message) => {
     expect(() => readConfig(reader({ [key]: value }))).toThrow(BotConfigError);
     expect(() => readConfig(reader({ [key]: value }))).toThrow(message);

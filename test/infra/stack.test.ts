@@ -141,6 +141,16 @@ describe('the synthesized stack (default configuration)', () => {
     template.hasOutput('SlackRequestUrl', { Value: { 'Fn::GetAtt': [urlId, 'FunctionUrl'] } });
   });
 
+  it('reserves concurrency for the ack behind the public URL (20), which also caps it; no other function reserves any', () => {
+    const [, url] = resourcesOf(template, 'AWS::Lambda::Url')[0] as [string, CfnResource];
+    const ackId = url.Properties.TargetFunctionArn['Fn::GetAtt'][0];
+    const reserved = Object.entries(functions)
+      .filter(([, fn]) => fn.Properties.ReservedConcurrentExecutions !== undefined)
+      .map(([id, fn]) => [id, fn.Properties.ReservedConcurrentExecutions]);
+    expect(reserved).toEqual([[ackId, DEFAULT_CONFIG.ackReservedConcurrency]]);
+    expect(DEFAULT_CONFIG.ackReservedConcurrency).toBe(20);
+  });
+
   it('limits the ack to starting this conversation state machine, writing dedupe records and reading its secrets', () => {
     const ack = Object.values(functions).find((fn) =>
       fn.Properties.Description?.includes('Slack Request URL'),
@@ -356,6 +366,35 @@ describe('configuration from the cdk context', () => {
     for (const [, logGroup] of resourcesOf(template, 'AWS::Logs::LogGroup')) {
       expect(logGroup.Properties.RetentionInDays).toBe(90);
     }
+  });
+
+  it("sets who may ask and the ack's reserved concurrency from the context", () => {
+    const ackOf = (template: Template) => {
+      const [, url] = resourcesOf(template, 'AWS::Lambda::Url')[0] as [string, CfnResource];
+      return template.toJSON().Resources[url.Properties.TargetFunctionArn['Fn::GetAtt'][0]];
+    };
+    const open = ackOf(
+      synthWithoutBundling({
+        'bot:slackTeamId': 'T0123ABCD',
+        'bot:slackAppId': 'A0123ABCD',
+        'bot:allowSlackConnect': true,
+        'bot:allowGuests': 'true',
+        'bot:ackReservedConcurrency': 50,
+      }).template,
+    );
+    const closed = ackOf(synthWithoutBundling({ 'bot:ackReservedConcurrency': 'none' }).template);
+
+    expect(open.Properties.Environment.Variables).toMatchObject({
+      SLACK_TEAM_ID: 'T0123ABCD',
+      SLACK_APP_ID: 'A0123ABCD',
+      ALLOW_SLACK_CONNECT: 'true',
+      ALLOW_GUESTS: 'true',
+    });
+    expect(open.Properties.ReservedConcurrentExecutions).toBe(50);
+    expect(closed.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    // By default only members are answered: neither switch is set.
+    expect(closed.Properties.Environment.Variables).not.toHaveProperty('ALLOW_SLACK_CONNECT');
+    expect(closed.Properties.Environment.Variables).not.toHaveProperty('ALLOW_GUESTS');
   });
 
   it('with the local provider, gives no function the OpenAI key', () => {
