@@ -72,6 +72,8 @@ export interface FaultOptions {
   error?: string;
   /** How many calls in a row fail. @default 1 */
   times?: number;
+  /** How many calls of the method succeed first (a fault in the middle of a sequence of posts). @default 0 */
+  after?: number;
 }
 
 /** How often one message was edited. */
@@ -423,6 +425,10 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     const queue = faults.get(method);
     const fault = queue?.[0];
     if (queue === undefined || fault === undefined) return undefined;
+    if (fault.after !== undefined && fault.after > 0) {
+      fault.after--;
+      return undefined;
+    }
     fault.remaining--;
     if (fault.remaining <= 0) queue.shift();
     return fault;

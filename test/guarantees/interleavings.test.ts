@@ -88,6 +88,7 @@ function storeWithFault(real: EventStore, fault: AckFault, slowMs: number): Even
       await real.releaseClaim(eventId, placeholderTs);
     },
     claimAnswer: (...args) => real.claimAnswer(...args),
+    recordContinuation: (...args) => real.recordContinuation(...args),
     completeAnswer: (...args) => real.completeAnswer(...args),
   };
 }
@@ -340,6 +341,27 @@ describe('exactly one outcome per mention, over interleavings of deliveries and 
     );
     expect(shown).toContain(AnswerMark);
     expect(executions[0]?.trace.find((t) => t.state === 'Generate and stream')?.attempts).toBe(2);
+  });
+
+  it('workflow: Generate retried after posting a continuation updates it instead of posting it again', async () => {
+    // An answer of three messages: the placeholder and two continuations (12,000 characters each at most).
+    const paragraph = `${'To rotate it, run corpvpn rotate-key and approve the push notification. '.repeat(40)}\n\n`;
+    openai.script(paragraph.repeat(11), paragraph.repeat(11));
+    // The second continuation's post fails past WebClient's retries (3 tries), after the placeholder and the first
+    // continuation were posted.
+    stack.slack.failNext('chat.postMessage', { status: 500, times: 3, after: 2 });
+
+    const payload = await deliverOnce();
+    await stack.stepFunctions.waitForIdle();
+
+    const messages = botMessages(stack, payload.event.channel, payload.event.ts);
+    expect(messages).toHaveLength(3);
+    expect(messages.map((m) => visibleText(m as never)).join('\n')).not.toMatch(/Typing|Sorry/);
+    expect(visibleText(messages[2] as never)).toContain(AnswerMark);
+    const execution = stack.stepFunctions.executions.find(
+      (e) => (e.input as { turn: { eventId: string } }).turn.eventId === payload.event_id,
+    );
+    expect(execution?.trace.find((t) => t.state === 'Generate and stream')?.attempts).toBe(2);
   });
 
   it('operators see failures: every ack 5xx and every apology emits its metric (EMF on stdout)', async () => {

@@ -68,12 +68,32 @@ function sourcesOf(retrieval: RetrievalResult): SourceRef[] {
   return sources;
 }
 
-function streamerFor(deps: GenerateAnswerDependencies, input: GenerateAnswerInput): AnswerStreamer {
+/**
+ * Slack as the streamer sees it, with every message it posts (a continuation: the answer itself goes into the
+ * placeholder) recorded on the answer claim at once, so that a retry of this step after a later failure updates
+ * it instead of posting it again. A retried Task gets the same input, so only the store can carry this across.
+ */
+function recordingContinuations(deps: GenerateAnswerDependencies, input: GenerateAnswerInput): WebClient {
+  const chat = Object.create(deps.slack.chat) as WebClient['chat'];
+  chat.postMessage = (async (args: Parameters<WebClient['chat']['postMessage']>[0]) => {
+    const posted = await deps.slack.chat.postMessage(args);
+    if (posted.ts) await deps.eventStore.recordContinuation(input.turn.eventId, input.runId, posted.ts);
+    return posted;
+  }) as WebClient['chat']['postMessage'];
+  return { chat } as WebClient;
+}
+
+function streamerFor(
+  deps: GenerateAnswerDependencies,
+  input: GenerateAnswerInput,
+  continuationTs: string[],
+): AnswerStreamer {
+  const slack = recordingContinuations(deps, input);
   const options = {
     channel: input.turn.channel,
     threadTs: input.turn.threadTs,
     placeholderTs: input.turn.placeholderTs,
-    existingContinuationTs: input.existingContinuationTs,
+    existingContinuationTs: [...(input.existingContinuationTs ?? []), ...continuationTs],
     now: deps.now,
     logger: {
       warn: (message: string, attributes?: Record<string, unknown>) =>
@@ -81,12 +101,12 @@ function streamerFor(deps: GenerateAnswerDependencies, input: GenerateAnswerInpu
     },
   };
   return deps.streamMode === 'native'
-    ? createNativeStreamer(deps.slack, {
+    ? createNativeStreamer(slack, {
         ...options,
         recipientTeamId: input.turn.teamId,
         recipientUserId: input.turn.user,
       })
-    : createUpdateStreamer(deps.slack, options);
+    : createUpdateStreamer(slack, options);
 }
 
 /**
@@ -149,7 +169,7 @@ export async function generateAnswer(
   }
   const model = modelNameOf(deps.model);
   const sources = sourcesOf(input.retrieval);
-  const streamer = streamerFor(deps, input);
+  const streamer = streamerFor(deps, input, claim.continuationTs);
   let answer: { text: string; usage: AnswerResult['usage'] };
   try {
     answer = await streamAnswer(deps.model, input.question, input.retrieval.passages, (delta) =>

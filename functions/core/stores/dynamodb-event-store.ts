@@ -130,7 +130,12 @@ export class DynamoDbEventStore implements EventStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return { granted: true, complete: result.Attributes?.answerComplete === true };
+      const continuationTs = result.Attributes?.continuationTs;
+      return {
+        granted: true,
+        complete: result.Attributes?.answerComplete === true,
+        continuationTs: Array.isArray(continuationTs) ? (continuationTs as string[]) : [],
+      };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const current = await this.client.send(
@@ -143,6 +148,18 @@ export class DynamoDbEventStore implements EventStore {
       const holderTs = current.Item?.answerPlaceholderTs;
       return typeof holderTs === 'string' ? { granted: false, placeholderTs: holderTs } : { granted: false };
     }
+  }
+
+  async recordContinuation(eventId: string, runId: string, ts: string): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.options.tableName,
+        Key: { pk: eventKey(eventId), sk: SORT_KEY },
+        UpdateExpression: 'SET continuationTs = list_append(if_not_exists(continuationTs, :none), :ts)',
+        ConditionExpression: 'answeredBy = :run',
+        ExpressionAttributeValues: { ':none': [], ':ts': [ts], ':run': runId },
+      }),
+    );
   }
 
   async completeAnswer(eventId: string, runId: string): Promise<void> {

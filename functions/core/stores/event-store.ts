@@ -12,8 +12,11 @@ export type EventClaim =
 
 /** The answer claim as a run of the state machine finds it. */
 export type AnswerClaim =
-  /** This run answers the event; `complete` once its answer was finished in Slack. */
-  | { granted: true; complete: boolean }
+  /**
+   * This run answers the event; `complete` once its answer was finished in Slack. `continuationTs`: the
+   * continuation messages an earlier attempt of this run posted, for a retried step to update, not post again.
+   */
+  | { granted: true; complete: boolean; continuationTs: string[] }
   /** Another run answers it, into `placeholderTs`. */
   | { granted: false; placeholderTs?: string };
 
@@ -35,6 +38,8 @@ export interface EventStore {
    * again to that run's own retries; refused to every other run, with the placeholder the answering run uses.
    */
   claimAnswer(eventId: string, runId: string, placeholderTs: string, now: number): Promise<AnswerClaim>;
+  /** Records a continuation message the answering run posted, before anything else can fail. */
+  recordContinuation(eventId: string, runId: string, ts: string): Promise<void>;
   /** Marks the answering run's answer finished in Slack: no apology may replace it afterwards. */
   completeAnswer(eventId: string, runId: string): Promise<void>;
 }
