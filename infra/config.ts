@@ -63,6 +63,12 @@ export interface BotConfig {
    * (an account whose concurrency quota is still 10 cannot reserve any). @default 20
    */
   ackReservedConcurrency?: number;
+  /**
+   * What the conversation state machine logs: `errors` (its failure events, with error and cause) or `all`
+   * (every state's input and output: questions, history, passages and answers, for debugging; kept for
+   * `logRetentionDays`, and out of reach of "forget this thread"). @default 'errors'
+   */
+  conversationExecutionLog: 'errors' | 'all';
   /** `LOG_LEVEL` of every function, and the level Lambda's log controls let through. @default 'info' */
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Retention of every log group (functions and state machines), in days. @default 30 */
@@ -89,6 +95,7 @@ export const DEFAULT_CONFIG: BotConfig = {
   allowSlackConnect: false,
   allowGuests: false,
   ackReservedConcurrency: 20,
+  conversationExecutionLog: 'errors',
   logLevel: 'info',
   logRetentionDays: RetentionDays.ONE_MONTH,
   alarmEmail: undefined,
@@ -206,6 +213,7 @@ export function readConfig(context: ContextReader): BotConfig {
     allowSlackConnect: get('allowSlackConnect'),
     allowGuests: get('allowGuests'),
     ackReservedConcurrency: get('ackReservedConcurrency'),
+    conversationExecutionLog: get('conversationExecutionLog'),
     logLevel: get('logLevel'),
     logRetentionDays: get('logRetentionDays'),
     alarmEmail: get('alarmEmail'),
@@ -292,6 +300,10 @@ export function readConfig(context: ContextReader): BotConfig {
         : raw.ackReservedConcurrency === 'none'
           ? undefined
           : num(raw.ackReservedConcurrency, 'ackReservedConcurrency', 1, 1000, true),
+    conversationExecutionLog:
+      raw.conversationExecutionLog === undefined
+        ? d.conversationExecutionLog
+        : oneOf(raw.conversationExecutionLog, 'conversationExecutionLog', ['errors', 'all']),
     logLevel:
       raw.logLevel === undefined
         ? d.logLevel

@@ -115,6 +115,10 @@ export class SlackRagBotStack extends Stack {
       resources,
       type: sfn.StateMachineType.EXPRESS,
       ...logging,
+      // Every state's input and output holds the question, the thread's history and the passages retrieved
+      // (any collection), which "forget this thread" cannot remove from CloudWatch Logs: by default only the
+      // failure events (error and cause) are logged, enough to find the execution an apology names.
+      executionLogLevel: config.conversationExecutionLog === 'all' ? sfn.LogLevel.ALL : sfn.LogLevel.ERROR,
     });
 
     // The Request URL. A Function URL, not API Gateway: Slack authenticates with its own HMAC signature, which

@@ -20,6 +20,12 @@ export interface WorkflowProps<P extends string> {
   type: sfn.StateMachineType;
   logLevel: FunctionLogLevel;
   logRetention: logs.RetentionDays;
+  /**
+   * Which execution events the state machine logs, with their data: `ALL` (every state's input and output) or
+   * `ERROR` (only the failure events, with their error and cause).
+   * @default sfn.LogLevel.ALL
+   */
+  executionLogLevel?: sfn.LogLevel;
 }
 
 /** The `${Name}` placeholders of an ASL text. */
@@ -38,8 +44,8 @@ function functionId(workflowId: string, placeholder: string): string {
 /**
  * A state machine loaded from its ASL file with `definitionSubstitutions`, and one function per entry of its
  * registry. The file stays the single source of truth: no part of the definition is written here. Synth fails
- * when the ASL's placeholders and the registry differ. The state machine logs every execution with its data
- * (level ALL) and traces with X-Ray; its role may invoke exactly its own functions.
+ * when the ASL's placeholders and the registry differ. The state machine logs its executions (every event, or only
+ * failures: `executionLogLevel`) and traces with X-Ray; its role may invoke exactly its own functions.
  */
 export class Workflow<P extends string> extends Construct {
   readonly stateMachine: sfn.StateMachine;
@@ -107,7 +113,20 @@ export class Workflow<P extends string> extends Construct {
       ),
       role,
       tracingEnabled: true,
-      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      logs: {
+        destination: this.logGroup,
+        level: props.executionLogLevel ?? sfn.LogLevel.ALL,
+        includeExecutionData: true,
+      },
     });
+    if ((props.executionLogLevel ?? sfn.LogLevel.ALL) !== sfn.LogLevel.ALL) {
+      Validations.of(this.stateMachine).acknowledge({
+        id: 'AwsSolutions-SF1',
+        reason:
+          'Every event with its data would keep what the executions carry (questions, thread history, passages) ' +
+          'in CloudWatch Logs beyond what "forget this thread" can delete; failures are logged with their error, ' +
+          'and the X-Ray trace shows every step.',
+      });
+    }
   }
 }

@@ -90,8 +90,12 @@ describe('the synthesized stack (default configuration)', () => {
       expect(asArray(invoke[0].Resource)).toHaveLength(expected.length);
     });
 
-    it('logs every execution with its data to CloudWatch Logs, and traces with X-Ray', () => {
-      expect(sm.Properties.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
+    it('logs its executions to CloudWatch Logs (the conversation only its failures), and traces with X-Ray', () => {
+      // The conversation's states carry questions, history and passages: only failure events (error, cause).
+      expect(sm.Properties.LoggingConfiguration).toMatchObject({
+        Level: type === 'EXPRESS' ? 'ERROR' : 'ALL',
+        IncludeExecutionData: true,
+      });
       const logGroupId = sm.Properties.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup
         .LogGroupArn['Fn::GetAtt'][0] as string;
       const logGroup = template.toJSON().Resources[logGroupId];
@@ -395,6 +399,15 @@ describe('configuration from the cdk context', () => {
     // By default only members are answered: neither switch is set.
     expect(closed.Properties.Environment.Variables).not.toHaveProperty('ALLOW_SLACK_CONNECT');
     expect(closed.Properties.Environment.Variables).not.toHaveProperty('ALLOW_GUESTS');
+  });
+
+  it('logs every state of the conversation, with its data, only when bot:conversationExecutionLog is all', () => {
+    const { template } = synthWithoutBundling({ 'bot:conversationExecutionLog': 'all' });
+    const [, conversation] = stateMachineOf(template, 'EXPRESS');
+    expect(conversation.Properties.LoggingConfiguration).toMatchObject({
+      Level: 'ALL',
+      IncludeExecutionData: true,
+    });
   });
 
   it('with the local provider, gives no function the OpenAI key', () => {
