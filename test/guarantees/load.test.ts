@@ -85,8 +85,12 @@ describe('load: 200 signed mentions over 20 threads, sent at once over HTTP', ()
       const stored = await stack.runtime.documentClient().send(
         new QueryCommand({
           TableName: stack.env.CONVERSATION_TABLE,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': `THREAD#${LOCAL_TEAM_ID}#${CHANNEL}#${root.ts}` },
+          // The turns only: the thread's forget marker (`~FORGET`) sorts after them.
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :turn)',
+          ExpressionAttributeValues: {
+            ':pk': `THREAD#${LOCAL_TEAM_ID}#${CHANNEL}#${root.ts}`,
+            ':turn': 'TURN#',
+          },
         }),
       );
       const turns = (stored.Items ?? []).map((item) => item.record as { messageTs: string; eventId: string });
