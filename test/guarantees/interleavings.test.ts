@@ -26,6 +26,7 @@ type AckFault =
   | 'DynamoDB throttles the claim'
   | 'killed after the claim'
   | 'the placeholder post fails'
+  | 'recording the placeholder fails'
   | 'killed after the placeholder'
   | 'StartExecution throttled'
   | 'killed after StartExecution, before marking started'
@@ -36,6 +37,7 @@ const ACK_FAULTS: AckFault[] = [
   'DynamoDB throttles the claim',
   'killed after the claim',
   'the placeholder post fails',
+  'recording the placeholder fails',
   'killed after the placeholder',
   'StartExecution throttled',
   'killed after StartExecution, before marking started',
@@ -74,6 +76,7 @@ function storeWithFault(real: EventStore, fault: AckFault, slowMs: number): Even
     },
     async recordPlaceholder(eventId, placeholderTs) {
       alive();
+      if (fault === 'recording the placeholder fails') throw new Error('DynamoDB: InternalServerError');
       await real.recordPlaceholder(eventId, placeholderTs);
       if (fault === 'killed after the placeholder') kill();
     },
