@@ -1,4 +1,4 @@
-import type { Connection } from '@lancedb/lancedb';
+import { conversationFunctions } from './conversation-functions';
 import { collectionsForChannel } from './core/config';
 import { retrievePassages } from './core/conversation/retrieve';
 import { embeddingNameOf } from './core/llm/providers';
@@ -6,27 +6,38 @@ import { memoPer } from './core/memo';
 import { embeddingsFor } from './core/models';
 import type { Runtime } from './core/runtime';
 import { defineStep, type StepInput } from './core/step-handler';
-import { connectVectorStore } from './core/vector-store/connect-vector-store';
+import { connectVectorStore, searchCacheSizes } from './core/vector-store/connect-vector-store';
+import {
+  createDocumentTableReader,
+  type DocumentTableReader,
+} from './core/vector-store/document-table-reader';
 
-// Only this function (and the ingest writer) loads LanceDB's native module. The connection lives as long as the
-// warm container (one runtime) and notices new table versions within its read-consistency interval.
-const connectionFor = memoPer(
-  (runtime: Runtime): Promise<Connection> =>
-    connectVectorStore(runtime.config.vectorStore.uri, {
-      region: runtime.config.region,
-      s3Endpoint: runtime.config.endpoints.s3,
-    }),
-);
+// Only this function (and the ingest writer) loads LanceDB's native module. The connection and the open table live
+// as long as the warm container (one runtime): LanceDB's caches, sized for this function's memory, keep the indexes
+// between questions, and the table follows new versions within the connection's read-consistency interval.
+const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader> => {
+  const cache = searchCacheSizes(conversationFunctions.RetrieveFunctionArn.memoryMb);
+  const connection = await connectVectorStore(runtime.config.vectorStore.uri, {
+    region: runtime.config.region,
+    s3Endpoint: runtime.config.endpoints.s3,
+    readConsistencySeconds: runtime.config.vectorStore.readConsistencySeconds,
+    cache,
+  });
+  const embeddings = await embeddingsFor(runtime);
+  return createDocumentTableReader(connection, {
+    table: runtime.config.vectorStore.table,
+    embedderName: embeddingNameOf(embeddings),
+    embeddings,
+    prewarmIndexBytes: cache.indexBytes,
+  });
+});
 
 /** Retrieve: the passages that best answer the standalone question. */
 export const { createHandler, handler } = defineStep(
   'Retrieve',
   async (runtime, input: StepInput & { question: string }) => {
     const { config } = runtime;
-    const embeddings = await embeddingsFor(runtime);
-    return retrievePassages(await connectionFor(runtime), embeddings, input.question, {
-      table: config.vectorStore.table,
-      embedderName: embeddingNameOf(embeddings),
+    return retrievePassages(await readerFor(runtime), await embeddingsFor(runtime), input.question, {
       k: config.vectorStore.topK,
       // Access control: the channel's collections, filtered inside the query itself.
       collections: collectionsForChannel(config.access, input.turn.channel),

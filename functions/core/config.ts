@@ -56,6 +56,12 @@ export interface AppConfig {
     uri: string;
     table: string;
     topK: number;
+    /**
+     * How stale a warm Retrieve's open table may be, in seconds (`LANCEDB_READ_CONSISTENCY_SECONDS`): once this
+     * long has passed, its next question checks for a version a sync committed (one LIST on S3). 0 checks on every
+     * read, which a local stack affords.
+     */
+    readConsistencySeconds: number;
   };
   history: {
     maxTurns: number;
@@ -106,7 +112,7 @@ export interface IngestConfig {
   batchDocuments: number;
   /** Batches embedded at once (`INGEST_CONCURRENCY`): the Map's MaxConcurrency. */
   concurrency: number;
-  /** Rows from which a vector index is built (`INGEST_VECTOR_INDEX_MIN_ROWS`); brute force below it. */
+  /** Rows from which a vector index is built (`INGEST_VECTOR_INDEX_MIN_ROWS`, 256); exact search below it. */
   vectorIndexMinRows: number;
   /** How long the sync lock holds when its owner dies without releasing it (`INGEST_LOCK_TTL_SECONDS`). */
   lockTtlSeconds: number;
@@ -235,7 +241,8 @@ function ingestConfig(env: Env): IngestConfig {
     maxFileBytes: integer(env, 'INGEST_MAX_FILE_BYTES', 2 * 1024 * 1024, 1, 100 * 1024 * 1024),
     batchDocuments: integer(env, 'INGEST_BATCH_DOCUMENTS', 25, 1, 1_000),
     concurrency: integer(env, 'INGEST_CONCURRENCY', 4, 1, 40),
-    vectorIndexMinRows: integer(env, 'INGEST_VECTOR_INDEX_MIN_ROWS', 100_000, 1, 1_000_000_000),
+    // DEFAULT_VECTOR_INDEX_MIN_ROWS of vector-store/document-table.ts, not imported: config loads no LanceDB.
+    vectorIndexMinRows: integer(env, 'INGEST_VECTOR_INDEX_MIN_ROWS', 256, 1, 1_000_000_000),
     lockTtlSeconds: integer(env, 'INGEST_LOCK_TTL_SECONDS', 7_200, 10, 86_400),
     keepVersionsSeconds: integer(env, 'INGEST_KEEP_VERSIONS_SECONDS', 3_600, 0, 30 * 86_400),
     embedMaxRetries: integer(env, 'INGEST_EMBED_MAX_RETRIES', 5, 0, 10),
@@ -309,6 +316,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       uri: text(env, 'LANCEDB_URI') ?? '.local/lancedb',
       table: text(env, 'LANCEDB_TABLE') ?? 'documents',
       topK: integer(env, 'RETRIEVE_TOP_K', 6, 1, 50),
+      readConsistencySeconds: integer(env, 'LANCEDB_READ_CONSISTENCY_SECONDS', 30, 0, 3_600),
     },
     history: {
       maxTurns: integer(env, 'HISTORY_MAX_TURNS', 10, 0, 100),

@@ -147,6 +147,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // Settings from the caller (model, provider, limits) first; the stack's own wiring always wins.
   const env: Env = {
     LOG_LEVEL: 'silent',
+    // A question here often follows a sync at once (a test, `npm run ingest` then a question): Retrieve's open table
+    // checks for a new version on every read, which costs nothing on a local directory.
+    LANCEDB_READ_CONSISTENCY_SECONDS: '0',
     ...options.env,
     AWS_REGION: 'us-east-1',
     CONVERSATION_TABLE: TABLE_NAME,

@@ -14,7 +14,7 @@ describe('the ingest configuration', () => {
       maxFileBytes: 2 * 1024 * 1024,
       batchDocuments: 25,
       concurrency: 4,
-      vectorIndexMinRows: 100_000,
+      vectorIndexMinRows: 256,
       lockTtlSeconds: 7_200,
     });
   });

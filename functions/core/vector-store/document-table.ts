@@ -1,4 +1,4 @@
-import { type Connection, Index, type OptimizeStats, type Table } from '@lancedb/lancedb';
+import { type Connection, type FtsOptions, Index, type OptimizeStats, type Table } from '@lancedb/lancedb';
 import type { Embeddings } from '@langchain/core/embeddings';
 import { PermanentError } from '../errors';
 import {
@@ -205,31 +205,53 @@ export async function listSourceHashes(handle: DocumentTable): Promise<Map<strin
 }
 
 /**
- * The full-text index's tokenizer: character n-grams of 2 and 3. LanceDB 0.31's FTS tokenizers are `simple`,
- * `whitespace`, `raw` and `ngram`; the first three split on spaces and punctuation, which leaves a Japanese
- * sentence (no spaces) as one token that no query matches. Bigrams are the usual way to index CJK text without a
- * dictionary, and trigrams keep English keyword matches precise (a rare identifier like "ZX-4471" shares its
- * rare trigrams with its chunk only). Stemming and stop words are off: they are English-only and n-grams need
- * neither. Positions are off: phrase queries are not used, and the index is smaller without them.
+ * The full-text index: words as ICU's word-break rules find them (Unicode UAX #29 with dictionaries for Chinese,
+ * Japanese, Thai and Khmer, so a Japanese sentence splits into words without spaces: 経費精算システム is 経費, 精算,
+ * システム), lower-cased, folded to ASCII, English stop words removed and English words stemmed ("rotating keys"
+ * finds "Rotate your key"). Codes like ZX-4471 split into zx and 4471, both rare, so they still find their chunk.
+ *
+ * Why not character n-grams, as before: a question's n-grams number about twice its characters, and each is a
+ * posting list to read. On S3 that was 120–240 GETs per question; words are a handful, and the whole index is a
+ * tenth of the n-gram one (11 MB at 100,000 chunks), small enough for the Retrieve function to hold in memory.
+ * LanceDB 0.31 accepts `icu` although its TypeScript type lists only simple, whitespace, raw and ngram.
  */
 export const FULL_TEXT_INDEX_OPTIONS = {
-  baseTokenizer: 'ngram',
-  ngramMinLength: 2,
-  ngramMaxLength: 3,
-  prefixOnly: false,
+  baseTokenizer: 'icu' as FtsOptions['baseTokenizer'],
+  language: 'English',
   lowercase: true,
   asciiFolding: true,
-  stem: false,
-  removeStopWords: false,
+  stem: true,
+  removeStopWords: true,
   withPosition: false,
+};
+
+/** The settings of the vector index, and when to train it again. */
+export const VECTOR_INDEX = {
+  /**
+   * IVF with RaBitQ codes of 2 bits per dimension (384 bytes for 1,536 dimensions): 41 MB at 100,000 chunks, small
+   * enough for a Retrieve container to hold in memory after its first question, so a warm question reads no index
+   * from S3. HNSW-SQ, the index before, needed 1.8 KB per chunk (184 MB at 100,000, read whole by a cold container);
+   * IVF-PQ took minutes to train on two CPUs where RaBitQ takes seconds.
+   */
+  numBits: 2,
+  /**
+   * Rows per IVF partition. Searches probe up to 20 partitions (LanceDB's default), so up to 200,000 chunks every
+   * code is compared; past that, a query compares a share of them.
+   */
+  rowsPerPartition: 10_000,
+  /** The index's name carries its partitions, so that a table that has grown is trained again. */
+  namePrefix: 'vector_rq2_p',
 } as const;
+
+/** Below this many rows no vector index is built: an exact search over every vector reads at most 1.5 MB. */
+export const DEFAULT_VECTOR_INDEX_MIN_ROWS = 256;
 
 /** Options for {@link ensureIndexes}. */
 export interface EnsureIndexesOptions {
   /**
-   * Rows from which a vector index is built. Below it, an exact (flat) search over every vector is both fast
-   * enough and exact; an approximate index would only cost recall.
-   * @default 100_000
+   * Rows from which a vector index is built. Below it, an exact (flat) search reads every vector (6 KB each at
+   * 1,536 dimensions, on S3 on every question): at 256 rows, 1.5 MB.
+   * @default 256
    */
   vectorIndexMinRows?: number;
   /** When a build counts as stalled: see {@link watchProgress}. */
@@ -243,15 +265,30 @@ export interface EnsureIndexesResult {
   vector: 'created' | 'exists' | 'skipped';
 }
 
+/** IVF partitions for a table of `rows` rows. */
+export function vectorIndexPartitions(rows: number): number {
+  return Math.max(1, Math.ceil(rows / VECTOR_INDEX.rowsPerPartition));
+}
+
+/** The partitions an index was trained with, from its name; undefined for another kind of index. */
+function partitionsOf(indexName: string): number | undefined {
+  if (!indexName.startsWith(VECTOR_INDEX.namePrefix)) return undefined;
+  const partitions = Number(indexName.slice(VECTOR_INDEX.namePrefix.length));
+  return Number.isInteger(partitions) && partitions > 0 ? partitions : undefined;
+}
+
 /**
  * Makes sure the indexes the search needs exist: the full-text index on `text` (created, or rebuilt when its
- * tokenizer settings differ from {@link FULL_TEXT_INDEX_OPTIONS}), and a cosine HNSW vector index once the table
- * holds `vectorIndexMinRows` rows. Rows added after an index was built are still searched (LanceDB scans the
- * unindexed part); {@link optimize} folds them into the indexes. An empty table gets no index.
+ * tokenizer settings differ from {@link FULL_TEXT_INDEX_OPTIONS}), and the vector index ({@link VECTOR_INDEX})
+ * once the table holds `vectorIndexMinRows` rows; it is trained again when the table has grown to twice the
+ * partitions it was trained for, or when it is another kind (an HNSW index from an earlier version), and the old
+ * one is dropped after the new one is committed, so that searches always have one. Rows added after an index was
+ * built are still searched (LanceDB scans the unindexed part); {@link optimize} folds them into the indexes. An
+ * empty table gets no index.
  */
 export async function ensureIndexes(
   handle: DocumentTable,
-  { vectorIndexMinRows = 100_000, watchdog }: EnsureIndexesOptions = {},
+  { vectorIndexMinRows = DEFAULT_VECTOR_INDEX_MIN_ROWS, watchdog }: EnsureIndexesOptions = {},
 ): Promise<EnsureIndexesResult> {
   const rows = await handle.table.countRows();
   if (rows === 0) return { rows, fullText: 'skipped', vector: 'skipped' };
@@ -268,23 +305,29 @@ export async function ensureIndexes(
     fullText = 'created';
   }
 
-  let vector: EnsureIndexesResult['vector'] = 'skipped';
-  if (indexes.some((i) => i.columns.includes('vector'))) {
-    vector = 'exists';
-  } else if (rows >= vectorIndexMinRows) {
+  const vectorIndexes = indexes.filter((i) => i.columns.includes('vector'));
+  const partitions = vectorIndexPartitions(rows);
+  const current = vectorIndexes.find((i) => partitionsOf(i.name) !== undefined);
+  const trainedFor = current === undefined ? undefined : (partitionsOf(current.name) as number);
+  let vector: EnsureIndexesResult['vector'] = vectorIndexes.length > 0 ? 'exists' : 'skipped';
+  const stale = trainedFor === undefined ? vectorIndexes.length > 0 : partitions >= 2 * trainedFor;
+  if ((vectorIndexes.length === 0 && rows >= vectorIndexMinRows) || stale) {
+    const name = `${VECTOR_INDEX.namePrefix}${partitions}`;
     await watchProgress(
       `Building the vector index of ${rows} rows`,
       () =>
         handle.table.createIndex('vector', {
-          // HNSW with scalar quantization keeps recall high without the tuning IVF-PQ needs (sub-vectors that divide
-          // the dimension). One IVF partition per million rows bounds the memory of building each HNSW graph.
-          config: Index.hnswSq({
+          name,
+          replace: true,
+          config: Index.ivfRq({
             distanceType: 'cosine',
-            numPartitions: Math.max(1, Math.ceil(rows / 1_000_000)),
+            numBits: VECTOR_INDEX.numBits,
+            numPartitions: partitions,
           }),
         }),
       watchdog,
     );
+    for (const old of vectorIndexes) if (old.name !== name) await handle.table.dropIndex(old.name);
     vector = 'created';
   }
   return { rows, fullText, vector };
@@ -295,8 +338,9 @@ function hasFullTextSettings(details: unknown): boolean {
   const d = details as Record<string, unknown>;
   return (
     d.base_tokenizer === FULL_TEXT_INDEX_OPTIONS.baseTokenizer &&
-    d.min_ngram_length === FULL_TEXT_INDEX_OPTIONS.ngramMinLength &&
-    d.max_ngram_length === FULL_TEXT_INDEX_OPTIONS.ngramMaxLength
+    d.stem === FULL_TEXT_INDEX_OPTIONS.stem &&
+    d.remove_stop_words === FULL_TEXT_INDEX_OPTIONS.removeStopWords &&
+    d.ascii_folding === FULL_TEXT_INDEX_OPTIONS.asciiFolding
   );
 }
 

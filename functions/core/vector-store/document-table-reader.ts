@@ -1,0 +1,127 @@
+import type { Connection } from '@lancedb/lancedb';
+import type { Embeddings } from '@langchain/core/embeddings';
+import { verifyDocumentSchema } from './document-schema';
+import { type DocumentTable, openDocumentTable } from './document-table';
+import { layoutOf } from './search-passages';
+
+/**
+ * The document table kept open for the life of a warm Retrieve container. Opening a table on S3 costs two LISTs
+ * and a manifest GET (about 80 ms with S3's latency); an open table costs nothing per question. It still follows
+ * the writers: LanceDB checks for a newer version once the connection's read-consistency interval has passed (one
+ * LIST, and the new manifest only when a sync committed one), and this reader checks the embedder again whenever
+ * the version it serves changes (a `--rebuild` may have changed it).
+ *
+ * With `prewarmIndexBytes`, the reader also loads the table's indexes into LanceDB's index cache when it opens the
+ * table and when a new version brings new indexes (a sync's optimize rewrites them), as long as they fit: then
+ * every later question finds the vector index and the full-text postings in memory and reads from storage only
+ * the rows it returns. Loaded lazily instead, a vector index would be read partition by partition by the questions
+ * that happen to probe them, several MB each.
+ */
+export interface DocumentTableReader {
+  /** Whether the table exists: at once when it is open, otherwise by listing the store's tables. */
+  exists(): Promise<boolean>;
+  /**
+   * The open table, checked against the configured embedder and `dimensions` (the query vector's length), or
+   * `undefined` when nothing was ever ingested. Its `close()` does nothing: the reader owns the table.
+   *
+   * @throws {EmbeddingMismatchError} when the table was built with another embedder or dimension.
+   * @throws {IncompatibleTableError} when the table has another layout.
+   */
+  open(dimensions: number): Promise<DocumentTable | undefined>;
+  /** Closes the table, so that the next question opens it again: after a failed read, say. */
+  forget(): void;
+}
+
+/** The table a reader serves: its name, and the embedder that must have made its vectors. */
+export interface DocumentTableReaderOptions {
+  table: string;
+  embedderName: string;
+  /** Embeds queries when a search is given text only. */
+  embeddings: Embeddings;
+  /**
+   * Indexes are loaded into memory ahead of the questions when their total size on storage is at most this (keep
+   * it within the connection's index cache, or the loads evict each other). Without it, nothing is preloaded.
+   */
+  prewarmIndexBytes?: number;
+}
+
+interface OpenTable {
+  handle: DocumentTable;
+  close(): void;
+  /** The version whose schema was checked, and the dimension it was checked for. */
+  checkedVersion: number;
+  checkedDimensions: number;
+  /** Ids of the indexes already loaded. */
+  prewarmed: Set<string>;
+}
+
+/** A reader over `connection`, which should be the warm container's one connection. */
+export function createDocumentTableReader(
+  connection: Connection,
+  options: DocumentTableReaderOptions,
+): DocumentTableReader {
+  let current: OpenTable | undefined;
+
+  const spec = (dimensions: number) => ({
+    table: options.table,
+    embeddings: options.embeddings,
+    embedderName: options.embedderName,
+    dimensions,
+  });
+
+  const forget = () => {
+    current?.close();
+    current = undefined;
+  };
+
+  async function prewarm(open: OpenTable): Promise<void> {
+    if (options.prewarmIndexBytes === undefined) return;
+    const { indexes } = await layoutOf(open.handle.table);
+    const fresh = indexes.filter((i) => !open.prewarmed.has(i.uuid));
+    if (fresh.length === 0) return;
+    const bytes = indexes.reduce((total, i) => total + i.bytes, 0);
+    if (bytes <= options.prewarmIndexBytes) {
+      await Promise.all(fresh.map((i) => open.handle.table.prewarmIndex(i.name)));
+    }
+    for (const i of fresh) open.prewarmed.add(i.uuid);
+  }
+
+  return {
+    async exists() {
+      return current !== undefined || (await connection.tableNames()).includes(options.table);
+    },
+
+    async open(dimensions) {
+      if (current === undefined) {
+        const opened = await openDocumentTable(connection, spec(dimensions));
+        if (opened === undefined) return undefined;
+        current = {
+          handle: { ...opened, close: () => undefined },
+          close: opened.close,
+          checkedVersion: await opened.table.version(),
+          checkedDimensions: dimensions,
+          prewarmed: new Set(),
+        };
+        await prewarm(current);
+        return current.handle;
+      }
+      const open = current;
+      const version = await open.handle.table.version();
+      if (version !== open.checkedVersion || dimensions !== open.checkedDimensions) {
+        try {
+          verifyDocumentSchema(await open.handle.table.schema(), spec(dimensions));
+        } catch (error) {
+          forget();
+          throw error;
+        }
+        open.checkedVersion = version;
+        open.checkedDimensions = dimensions;
+        open.handle = { ...open.handle, dimensions };
+        await prewarm(open);
+      }
+      return open.handle;
+    },
+
+    forget,
+  };
+}
