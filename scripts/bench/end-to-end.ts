@@ -85,7 +85,11 @@ const emptyRuns = (): Runs => ({ ack: [], first: [], followUp: [], states: {} })
 function record(runs: Runs, run: QuestionRun, followUp: boolean): void {
   runs.ack.push(run.ackMs);
   (followUp ? runs.followUp : runs.first).push(run.firstTextMs);
-  for (const [state, ms] of Object.entries(run.states)) (runs.states[state] ??= []).push(ms);
+  for (const [state, ms] of Object.entries(run.states)) {
+    const times = runs.states[state] ?? [];
+    times.push(ms);
+    runs.states[state] = times;
+  }
 }
 
 const medianOf = (values: number[] | undefined) => (values === undefined ? 0 : median(values));
