@@ -1,12 +1,13 @@
 import { generateAnswer } from './core/conversation/generate-answer';
 import { chatModelFor } from './core/models';
-import { defineStep, type StepInput } from './core/step-handler';
+import { assertRunId, defineStep, type StepInput } from './core/step-handler';
 import type { RetrievalResult } from './core/types';
 
 /** Generate and stream: the answer streamed into the placeholder, finished with its sources. */
 export const { createHandler, handler } = defineStep(
   'Generate and stream',
   async (runtime, input: StepInput & { question: string; retrieval: RetrievalResult; runId: string }) => {
+    assertRunId(input);
     const [slack, model] = await Promise.all([runtime.slackClient(), chatModelFor(runtime)]);
     return generateAnswer(
       {

@@ -52,6 +52,17 @@ export function assertStepInput(input: unknown): asserts input is StepInput {
 }
 
 /**
+ * Rejects an input without the run id the state machine's first state ("Name this run") draws: the answer claim
+ * is taken per run, and without one a step could not tell its own run from a duplicate.
+ */
+export function assertRunId<I extends object>(input: I): asserts input is I & { runId: string } {
+  const runId = (input as { runId?: unknown }).runId;
+  if (typeof runId !== 'string' || runId === '') {
+    throw new PermanentError('step input must have a runId (set by the "Name this run" state)');
+  }
+}
+
+/**
  * Runs one invocation of a step: logs its success and duration, and turns any failure into the
  * `TransientError` or `PermanentError` the ASL's Retry matches on, logged with `keys`.
  */

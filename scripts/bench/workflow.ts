@@ -155,6 +155,7 @@ async function runDirectly(
   await events.markStarted(eventId, `direct-${index}`, turn.placeholderTs);
 
   const executionName = `direct-${index}`;
+  const runId = `direct-run-${index}`;
   const states: TurnRun['states'] = {};
   const call = async <T>(state: StepName, input: unknown): Promise<T> => {
     meter.label = state;
@@ -183,6 +184,7 @@ async function runDirectly(
     question: standalone.question,
     retrieval,
     executionName,
+    runId,
   });
   addTokens(meter, 'Generate and stream', 0, chatTokens(answer.text));
   await call('Persist turn', { turn, answer, standalone, executionName });

@@ -1,5 +1,5 @@
 import { PermanentError } from '../../functions/core/errors';
-import { assertStepInput } from '../../functions/core/step-handler';
+import { assertRunId, assertStepInput } from '../../functions/core/step-handler';
 
 const turn = {
   intent: 'question',
@@ -24,5 +24,11 @@ describe('step input', () => {
     ['an unknown intent', { turn: { ...turn, intent: 'delete-everything' }, executionName: 'x' }],
   ])('rejects %s as a permanent error, never retried', (_case, input) => {
     expect(() => assertStepInput(input)).toThrow(PermanentError);
+  });
+
+  it('rejects a Generate or Report failure input without the run id the state machine draws, naming it', () => {
+    expect(() => assertRunId({ turn, executionName: 'x' })).toThrow(/runId.*Name this run/);
+    expect(() => assertRunId({ turn, executionName: 'x', runId: '' })).toThrow(PermanentError);
+    expect(() => assertRunId({ turn, executionName: 'x', runId: 'a1b2' })).not.toThrow();
   });
 });
