@@ -1,7 +1,7 @@
 import { conversationFunctions } from './conversation-functions';
 import { collectionsForChannel } from './core/config';
 import { retrievePassages } from './core/conversation/retrieve';
-import { embeddingNameOf } from './core/llm/providers';
+import { embeddingDimensionsOf, embeddingNameOf } from './core/llm/providers';
 import { memoPer } from './core/memo';
 import { embeddingsFor } from './core/models';
 import type { Runtime } from './core/runtime';
@@ -16,7 +16,10 @@ import {
 // as long as the warm container (one runtime): LanceDB's caches, sized for this function's memory, keep the indexes
 // between questions, and the table follows new versions within the connection's read-consistency interval.
 const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader> => {
-  const cache = searchCacheSizes(conversationFunctions.RetrieveFunctionArn.memoryMb);
+  // Lambda states the function's memory; the registry's size stands in for it in a local stack.
+  const memoryMb =
+    Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) || conversationFunctions.RetrieveFunctionArn.memoryMb;
+  const cache = searchCacheSizes(memoryMb);
   const connection = await connectVectorStore(runtime.config.vectorStore.uri, {
     region: runtime.config.region,
     s3Endpoint: runtime.config.endpoints.s3,
@@ -37,8 +40,10 @@ export const { createHandler, handler } = defineStep(
   'Retrieve',
   async (runtime, input: StepInput & { question: string }) => {
     const { config } = runtime;
-    return retrievePassages(await readerFor(runtime), await embeddingsFor(runtime), input.question, {
+    const embeddings = await embeddingsFor(runtime);
+    return retrievePassages(await readerFor(runtime), embeddings, input.question, {
       k: config.vectorStore.topK,
+      dimensions: embeddingDimensionsOf(embeddings),
       // Access control: the channel's collections, filtered inside the query itself.
       collections: collectionsForChannel(config.access, input.turn.channel),
     });

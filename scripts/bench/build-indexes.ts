@@ -31,7 +31,12 @@ async function main() {
   const result = await ensureIndexes(handle, { vectorIndexMinRows });
   const indexedMs = performance.now() - started;
   if (asIngest) await optimize(handle, { keepVersionsMs: 0 });
-  const indexes = (await handle.table.listIndices()).map((i) => ({ type: i.indexType, columns: i.columns }));
+  const indexes = (await handle.table.listIndices()).map((i) => ({
+    name: i.name,
+    type: i.indexType,
+    columns: i.columns,
+    bytes: i.sizeBytes,
+  }));
   process.stdout.write(
     JSON.stringify({
       ...result,

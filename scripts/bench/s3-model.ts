@@ -38,6 +38,8 @@ export interface S3Traffic {
 export interface S3RequestRecord {
   at: number;
   kind: 'get' | 'list' | 'other';
+  /** The object's key (or the bucket, for a LIST), without the query string. */
+  key: string;
   bytes: number;
 }
 
@@ -80,7 +82,8 @@ export async function startModeledS3(bucket: string, model: S3Model = LAMBDA_S3_
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const arrived = epochNow();
-    const record: S3RequestRecord = { at: arrived, kind: kindOf(req), bytes: 0 };
+    const key = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.slice(1));
+    const record: S3RequestRecord = { at: arrived, kind: kindOf(req), key, bytes: 0 };
     log.push(record);
     const forward = request(
       {

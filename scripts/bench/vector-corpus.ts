@@ -125,13 +125,15 @@ const BATCH_ROWS = 10_000;
 
 /**
  * Creates a document table (the product's schema and embedder metadata, `createDocumentTable`) holding the
- * first `rows` chunks of the corpus, written as Arrow batches of 10,000 rows.
+ * first `rows` chunks of the corpus, written as Arrow batches of 10,000 rows. With `collections`, the chunks belong
+ * to them in turn, a hundred at a time ({@link collectionOf}); otherwise to none.
  */
 export async function writeCorpusTable(
   connection: Connection,
   name: string,
   corpus: VectorCorpus,
   rows: number,
+  { collections = [] }: { collections?: readonly string[] } = {},
 ): Promise<DocumentTable> {
   const spec = { embedderName: EMBEDDER_NAME, dimensions: DIMENSIONS };
   const handle = await createDocumentTable(
@@ -168,7 +170,7 @@ export async function writeCorpusTable(
         new Utf8(),
       ),
       collection: vectorFromArray(
-        ids.map(() => null),
+        ids.map((_, i) => (collections.length === 0 ? null : collectionOf(start + i, collections))),
         new Utf8(),
       ),
       contentHash: vectorFromArray(
@@ -193,6 +195,11 @@ export async function writeCorpusTable(
     await handle.table.add(new Table([batch]) as never);
   }
   return handle;
+}
+
+/** The collection of the chunk in row `row` when the table was written with `collections`. */
+export function collectionOf(row: number, collections: readonly string[]): string {
+  return collections[Math.floor(row / 100) % collections.length] as string;
 }
 
 /** The exact top `k` rows by cosine (dot product of unit vectors), by brute force over the Float32Array. */

@@ -1,0 +1,192 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Index } from '@lancedb/lancedb';
+import { loadDocument } from '../../functions/core/ingest/load-document';
+import { splitDocument } from '../../functions/core/ingest/split-document';
+import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
+import type { DocumentRow } from '../../functions/core/vector-store/document-schema';
+import {
+  createDocumentTable,
+  type DocumentTable,
+  type DocumentTableOptions,
+  ensureIndexes,
+  replaceSourceChunks,
+  VECTOR_INDEX,
+} from '../../functions/core/vector-store/document-table';
+import { createDocumentTableReader } from '../../functions/core/vector-store/document-table-reader';
+import { embedChunks } from '../../functions/core/vector-store/embed-chunks';
+import { EmbeddingMismatchError } from '../../functions/core/vector-store/errors';
+import { fuseByRank, searchPassages } from '../../functions/core/vector-store/search-passages';
+import { BagOfWordsEmbeddings } from '../support/bag-of-words-embeddings';
+
+const embeddings = new BagOfWordsEmbeddings(64);
+const OPTIONS: DocumentTableOptions = {
+  table: 'documents',
+  embeddings,
+  embedderName: 'bag-of-words-64',
+  dimensions: 64,
+};
+const READER = { table: 'documents', embedderName: 'bag-of-words-64', embeddings };
+
+async function rowsOf(source: string, text: string): Promise<DocumentRow[]> {
+  const loaded = loadDocument(new TextEncoder().encode(text), source);
+  if (!loaded.ok) throw new Error(loaded.message);
+  return embedChunks(embeddings, await splitDocument(loaded.document), { dimensions: 64, updatedAt: 0 });
+}
+
+const VPN = '# VPN\n\nRotate your VPN key every 90 days with rotate-vpn-key.';
+const PARKING = '# Parking\n\nVisitors park on level two; ask reception for a parking pass.';
+
+async function sourcesFor(handle: DocumentTable | undefined, question: string): Promise<string[]> {
+  return (await searchPassages(handle, { queryText: question, k: 5 })).passages.map((p) => p.source);
+}
+
+let dir: string;
+const cleanup: (() => void)[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'table-reader-'));
+});
+
+afterEach(() => {
+  for (const close of cleanup.splice(0)) close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function writer() {
+  const connection = await connectVectorStore(dir);
+  const handle = await createDocumentTable(connection, OPTIONS);
+  cleanup.push(() => {
+    handle.close();
+    connection.close();
+  });
+  return handle;
+}
+
+async function readerWith(readConsistencySeconds: number) {
+  const connection = await connectVectorStore(dir, { readConsistencySeconds });
+  cleanup.push(() => connection.close());
+  const reader = createDocumentTableReader(connection, { ...READER, prewarmIndexBytes: 10_000_000 });
+  cleanup.push(() => reader.forget());
+  return reader;
+}
+
+describe('the document table reader of a warm Retrieve', () => {
+  it('answers "no table" without caching it, so the first sync is seen at once', async () => {
+    // Arrange
+    const reader = await readerWith(3_600);
+
+    // Act
+    const before = await reader.exists();
+    const table = await writer();
+    await replaceSourceChunks(table, 'vpn.md', await rowsOf('vpn.md', VPN));
+    const after = await reader.exists();
+
+    // Assert
+    expect(before).toBe(false);
+    expect(after).toBe(true);
+    expect(await sourcesFor(await reader.open(64), 'rotate the VPN key')).toContain('vpn.md');
+  });
+
+  it('keeps the table open, and serves what a sync committed once the read-consistency interval has passed', async () => {
+    // Arrange
+    const table = await writer();
+    await replaceSourceChunks(table, 'vpn.md', await rowsOf('vpn.md', VPN));
+    await ensureIndexes(table);
+    const reader = await readerWith(1);
+    const first = await reader.open(64);
+
+    // Act
+    await replaceSourceChunks(table, 'parking.md', await rowsOf('parking.md', PARKING));
+    const withinInterval = await sourcesFor(await reader.open(64), 'where do visitors park');
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const afterInterval = await sourcesFor(await reader.open(64), 'where do visitors park');
+
+    // Assert
+    expect(first).toBeDefined();
+    expect(withinInterval).not.toContain('parking.md');
+    expect(afterInterval).toContain('parking.md');
+  });
+
+  it('checks the embedder again when a rebuild with another embedder commits', async () => {
+    // Arrange
+    const table = await writer();
+    await replaceSourceChunks(table, 'vpn.md', await rowsOf('vpn.md', VPN));
+    const reader = await readerWith(0);
+    await reader.open(64);
+    const rebuildConnection = await connectVectorStore(dir);
+    cleanup.push(() => rebuildConnection.close());
+
+    // Act
+    const rebuilt = await createDocumentTable(
+      rebuildConnection,
+      { ...OPTIONS, embeddings: new BagOfWordsEmbeddings(32), embedderName: 'bow-32', dimensions: 32 },
+      { overwrite: true },
+    );
+    rebuilt.close();
+    const opening = reader.open(64);
+
+    // Assert
+    await expect(opening).rejects.toThrow(EmbeddingMismatchError);
+    await expect(opening).rejects.toThrow(/"bow-32" \(32 dimensions\)/);
+  });
+});
+
+describe('ensureIndexes and the vector index', () => {
+  it('replaces the HNSW index of an earlier version, trains again once the table has doubled its partitions, and indexes collections', async () => {
+    // Arrange
+    const table = await writer();
+    const facts = (from: number, count: number) =>
+      Array.from(
+        { length: count },
+        (_, i) => `## Fact ${from + i}\n\nWidget ${from + i} weighs ${from + i} grams.`,
+      );
+    await replaceSourceChunks(
+      table,
+      'facts.md',
+      await rowsOf('facts.md', `# Facts\n\n${facts(0, 300).join('\n\n')}`),
+    );
+    await table.table.createIndex('vector', { config: Index.hnswSq({ distanceType: 'cosine' }) });
+
+    // Act
+    const migrated = await ensureIndexes(table, { rowsPerPartition: 100 });
+    const vectorIndexes = async () =>
+      (await table.table.listIndices()).filter((i) => i.columns.includes('vector')).map((i) => i.name);
+    const indexesAfterMigration = await vectorIndexes();
+    const unchanged = await ensureIndexes(table, { rowsPerPartition: 100 });
+    await replaceSourceChunks(
+      table,
+      'more.md',
+      await rowsOf('more.md', `# More\n\n${facts(300, 400).join('\n\n')}`),
+    );
+    const grown = await ensureIndexes(table, { rowsPerPartition: 100 });
+    const indexesAfterGrowth = await vectorIndexes();
+    const indexedColumns = (await table.table.listIndices()).flatMap((i) => i.columns);
+
+    // Assert
+    expect(migrated.vector).toBe('created');
+    expect(indexesAfterMigration).toEqual([`${VECTOR_INDEX.namePrefix}${Math.ceil(migrated.rows / 100)}`]);
+    expect(unchanged.vector).toBe('exists');
+    expect(grown).toMatchObject({ vector: 'created' });
+    expect(indexesAfterGrowth).toEqual([`${VECTOR_INDEX.namePrefix}${Math.ceil(grown.rows / 100)}`]);
+    expect(indexedColumns.sort()).toEqual(['collection', 'text', 'vector']);
+    expect(await sourcesFor(table, 'How much does widget 650 weigh?')).toContain('more.md');
+  });
+});
+
+describe('fuseByRank', () => {
+  it('puts a passage found by both searches first, then keeps each ranking’s order, the first ranking winning ties', () => {
+    // Arrange
+    const vector = [{ id: 'a' }, { id: 'b' }, { id: 'c' }];
+    const fullText = [{ id: 'd' }, { id: 'b' }];
+
+    // Act
+    const fused = fuseByRank([vector, fullText], 3, (row) => row.id);
+
+    // Assert
+    expect(fused.map((f) => f.row.id)).toEqual(['b', 'a', 'd']);
+    expect(fused[0]?.score).toBeCloseTo(1 / 62 + 1 / 62);
+    expect(fused[1]?.score).toBeCloseTo(1 / 61);
+  });
+});
