@@ -99,7 +99,7 @@ export async function benchMemory(ctx: BenchContext): Promise<SectionResult> {
     title: 'Memory: the Retrieve Lambda',
     workload:
       `the Retrieve production bundle (functions/retrieve.ts handler) in a fresh Node process, ${calls} questions (hybrid search, k=6) against ` +
-      `the ${table.rows.toLocaleString('en')}-chunk, 1,536-dimension table with its full-text and HNSW-SQ indexes, LanceDB on local disk; peak RSS from /proc/self/status VmHWM`,
+      `the ${table.rows.toLocaleString('en')}-chunk, 1,536-dimension table with its indexes as ensureIndexes builds them (full text, collection, IVF-RQ vector), LanceDB on local disk; peak RSS from /proc/self/status VmHWM`,
     baseline: 'the same bundle loaded in a fresh process, no question asked',
     figures: [
       {
