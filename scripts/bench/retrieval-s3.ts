@@ -9,8 +9,8 @@ import { conversationFunctions } from '../../functions/conversation-functions';
 import { loadConfig } from '../../functions/core/config';
 import { LocalHashEmbeddings } from '../../functions/core/llm/local-embeddings';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
-import { openDocumentTable } from '../../functions/core/vector-store/document-table';
-import { searchPassages } from '../../functions/core/vector-store/search-passages';
+import { openDocumentTable, VECTOR_INDEX } from '../../functions/core/vector-store/document-table';
+import { REFINE_CANDIDATES, searchPassages } from '../../functions/core/vector-store/search-passages';
 import { LOCAL_CREDENTIALS } from '../local/s3-local';
 import { REPO_ROOT } from '../local/stack';
 import { productionBundleOptions } from './bundle-settings';
@@ -445,7 +445,7 @@ export async function benchRetrievalS3(ctx: BenchContext): Promise<SectionResult
   const notes = [
     `S3 model: each response's first byte ${LAMBDA_S3_MODEL.firstByteMs} ms after its request, then ${LAMBDA_S3_MODEL.bytesPerSecond / MB} MB/s per connection, connections in parallel; MB = 10^6 bytes of response bodies. The stand-in's own time counts too: s3rver serves a GET in about 1 ms of CPU, so a question's burst of 30–60 GETs queues behind itself for tens of ms that S3 would not add.`,
     `Tables as ingest leaves them (INGEST_VECTOR_INDEX_MIN_ROWS=${config.ingest.vectorIndexMinRows}): ${results.map((r) => `${r.rows.toLocaleString('en')} chunks, ${megabytes(r.tableBytes).toFixed(0)} MB on S3, ${describeIndexes(r)} (indexes built in ${(r.table.build.indexMs / 1000).toFixed(0)} s)`).join('; ')}.`,
-    `What a question reads: the vector index (IVF-RQ, 3 bits per dimension) and the full-text index (ICU words) are loaded into LanceDB's cache by the first question and kept; a warm question reads only the 30 candidates it re-ranks on their full vectors (6 KB each) and the 4 columns of each passage it returns, from the table kept open: ${lists} LISTs in all ${results.length * 2 * warmCount} warm questions (LanceDB checks for a new version every ${config.vectorStore.readConsistencySeconds} s).`,
+    `What a question reads: the vector index (IVF-RQ, ${VECTOR_INDEX.numBits} bits per dimension) and the full-text index (ICU words) are loaded into LanceDB's cache by the first question and kept; a warm question reads only the ${REFINE_CANDIDATES} candidates it re-ranks on their full vectors (6 KB each) and the 4 columns of each passage it returns, from the table kept open: ${lists} LISTs in all ${results.length * 2 * warmCount} warm questions (LanceDB checks for a new version every ${config.vectorStore.readConsistencySeconds} s).`,
     `Every question is hybrid (vector and full-text searches in parallel, fused by reciprocal rank) at the product's k=${config.vectorStore.topK}; filtered questions come from a channel that may read ${ALLOWED.length} of the table's ${COLLECTIONS.length} collections (every passage returned was checked to be in them). The first question is the handler's first call in a fresh process (the bundle's require before it, ${results.map((r) => `${r.s3.child.loadMs.toFixed(0)} ms`).join(', ')}, is not included); in AWS the question's embedding (OpenAI, 100–300 ms, instant here) overlaps the table's opening.`,
     `Recall@10: the product's vector search (k=10, the same index files) against brute force, ${recallCount} queries.`,
   ];

@@ -9,7 +9,7 @@ import {
   openDocumentTable,
   VECTOR_INDEX,
 } from '../../functions/core/vector-store/document-table';
-import { searchPassages } from '../../functions/core/vector-store/search-passages';
+import { REFINE_CANDIDATES, searchPassages } from '../../functions/core/vector-store/search-passages';
 import { REPO_ROOT } from '../local/stack';
 import { type BenchContext, shared } from './context';
 import { type Figure, formatNumber, type SectionResult } from './report';
@@ -202,15 +202,15 @@ async function benchSize(
     });
   const tuned: Record<string, Variant & { indexBytes: number }> = {};
   const productIndex = (await handle.table.listIndices()).find((i) => i.columns.includes('vector'));
-  for (const refine of [1, 2, 3, 5]) {
+  for (const refine of [1, 2, 3, 5, 10]) {
     const run = await candidates(refine);
-    tuned[`3 bits, ${refine * K} candidates`] = {
+    tuned[`${VECTOR_INDEX.numBits} bits, ${refine * K} candidates`] = {
       ms: run.ms,
       recall: recallOf(run.results, truth),
       indexBytes: productIndex?.sizeBytes ?? 0,
     };
   }
-  for (const numBits of [2, 4]) {
+  for (const numBits of [2, 3, 4].filter((bits) => bits !== VECTOR_INDEX.numBits)) {
     ctx.log(`retrieval: ${label} chunks: the same with RaBitQ codes of ${numBits} bits`);
     const name = `bench_rq${numBits}`;
     await handle.table.createIndex('vector', {
@@ -221,8 +221,10 @@ async function benchSize(
         numPartitions: Math.ceil(rows / VECTOR_INDEX.rowsPerPartition),
       }),
     });
-    if (productIndex !== undefined && numBits === 2) await handle.table.dropIndex(productIndex.name);
-    const indexBytes = (await handle.table.listIndices()).find((i) => i.name === name)?.sizeBytes ?? 0;
+    const indexes = await handle.table.listIndices();
+    for (const other of indexes)
+      if (other.columns.includes('vector') && other.name !== name) await handle.table.dropIndex(other.name);
+    const indexBytes = indexes.find((i) => i.name === name)?.sizeBytes ?? 0;
     for (const refine of [3, 5]) {
       const run = await candidates(refine);
       tuned[`${numBits} bits, ${refine * K} candidates`] = {
@@ -319,8 +321,8 @@ export async function benchRetrieval(ctx: BenchContext): Promise<SectionResult> 
     .join('; ');
   const notes = [
     'Baseline for every latency: exact cosine top-10 by brute force in JavaScript over the same vectors in memory (no I/O); for recall, the exact search’s own recall against it (1 when both are exact).',
-    `Index builds (ensureIndexes: full-text index of ICU words, bitmap on collection, IVF-RQ with 3 bits per dimension and one partition per 10,000 rows, in a child process, with the product's LanceDB thread settings: LANCE_CPU_THREADS=${process.env.LANCE_CPU_THREADS ?? '?'}, LANCE_FTS_NUM_SHARDS=${process.env.LANCE_FTS_NUM_SHARDS ?? '?'}): ${results.map((r) => `${(r.indexMs / 1000).toFixed(0)} s at ${r.rows.toLocaleString('en')}`).join(', ')}; table writes ${results.map((r) => `${(r.writeMs / 1000).toFixed(1)} s`).join(', ')}.`,
-    `The index choice at ${large.toLocaleString('en')} chunks, recall@10 by RaBitQ bits and candidates re-ranked on their full vectors (the product: 3 bits, 30 candidates; each candidate is a 6-KB read on S3, and the index is what a Retrieve container loads and keeps): ${choice}.`,
+    `Index builds (ensureIndexes: full-text index of ICU words, bitmap on collection, IVF-RQ with ${VECTOR_INDEX.numBits} bits per dimension and one partition per ${VECTOR_INDEX.rowsPerPartition.toLocaleString('en')} rows, in a child process, with the product's LanceDB thread settings: LANCE_CPU_THREADS=${process.env.LANCE_CPU_THREADS ?? '?'}, LANCE_FTS_NUM_SHARDS=${process.env.LANCE_FTS_NUM_SHARDS ?? '?'}): ${results.map((r) => `${(r.indexMs / 1000).toFixed(0)} s at ${r.rows.toLocaleString('en')}`).join(', ')}; table writes ${results.map((r) => `${(r.writeMs / 1000).toFixed(1)} s`).join(', ')}.`,
+    `The index choice at ${large.toLocaleString('en')} chunks, recall@10 by RaBitQ bits and candidates re-ranked on their full vectors (the product: ${VECTOR_INDEX.numBits} bits, ${REFINE_CANDIDATES} candidates; each candidate is a 6-KB read on S3, and the index is what a Retrieve container loads and keeps): ${choice}.`,
   ];
   return {
     key: 'retrieval',

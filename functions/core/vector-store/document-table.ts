@@ -228,11 +228,13 @@ export const FULL_TEXT_INDEX_OPTIONS = {
 /** The settings of the vector index, and when to train it again. */
 export const VECTOR_INDEX = {
   /**
-   * IVF with RaBitQ codes of 3 bits per dimension (576 bytes for 1,536 dimensions): 61 MB at 100,000 chunks, which
-   * a Retrieve container loads once (0.7 s from S3) and keeps, so a warm question reads no index. HNSW-SQ, the index
-   * before, took 1.8 KB per chunk (184 MB at 100,000, 5 s for a cold container); IVF-PQ took minutes to train on two
-   * CPUs where RaBitQ takes seconds. 3 bits rather than 2 (41 MB) or 4 (80 MB): with 30 candidates re-ranked on
-   * their full vectors, recall@10 is 0.98–1.00 from 1,000 to 100,000 chunks, where 2 bits need 50 reads of 6 KB.
+   * IVF with RaBitQ codes of 3 bits per dimension (576 bytes for 1,536 dimensions): 60 MB at 100,000 chunks, which
+   * a Retrieve container loads once and keeps, so a warm question reads no index from S3. HNSW-SQ, the index before,
+   * took 1.8 KB per chunk (184 MB at 100,000, 5 s for a cold container); IVF-PQ took minutes to train on two CPUs
+   * where RaBitQ takes seconds. 3 bits rather than 2 (41 MB) or 4 (79 MB): 30 candidates re-ranked on their full
+   * vectors bring recall@10 to 0.97–1.00 from 1,000 to 100,000 chunks, where 2 bits need 50 (each a 6-KB read
+   * per question), and a 2-bit index loads no faster in practice: LanceDB's loading is bound by round trips, not
+   * bytes (`npm run bench`, sections Retrieval and Retrieval on S3).
    */
   numBits: 3,
   /**

@@ -30,9 +30,9 @@ export interface PassageQuery {
 /**
  * Candidates a vector search re-ranks on the full vectors (LanceDB's refine factor times k). The index compares
  * RaBitQ codes of 3 bits per dimension, which blur close neighbours: re-ranking 30 candidates gives recall@10 of
- * 0.98–1.00 from 1,000 to 100,000 chunks in `npm run bench` (0.88–0.96 without), for one 6-KB read each.
+ * 0.97–1.00 from 1,000 to 100,000 chunks in `npm run bench` (about 0.8–0.9 without), for one 6-KB read each.
  */
-const REFINE_CANDIDATES = 30;
+export const REFINE_CANDIDATES = 30;
 
 /**
  * Candidates an HNSW search considers at least (LanceDB's `ef`): only for a table still carrying the HNSW index of
