@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Index } from '@lancedb/lancedb';
+import { type Connection, Index } from '@lancedb/lancedb';
 import { loadDocument } from '../../functions/core/ingest/load-document';
 import { splitDocument } from '../../functions/core/ingest/split-document';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
@@ -107,6 +107,37 @@ describe('the document table reader of a warm Retrieve', () => {
     expect(first).toBeDefined();
     expect(withinInterval).not.toContain('parking.md');
     expect(afterInterval).toContain('parking.md');
+  });
+
+  it('opens the table once for questions asked at the same time', async () => {
+    // Arrange
+    const table = await writer();
+    await replaceSourceChunks(table, 'vpn.md', await rowsOf('vpn.md', VPN));
+    const connection = await connectVectorStore(dir);
+    cleanup.push(() => connection.close());
+    let opened = 0;
+    const counting = new Proxy(connection, {
+      get(target, property) {
+        if (property === 'openTable') {
+          return (...args: Parameters<Connection['openTable']>) => {
+            opened += 1;
+            return target.openTable(...args);
+          };
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const reader = createDocumentTableReader(counting, READER);
+    cleanup.push(() => reader.forget());
+
+    // Act
+    const handles = await Promise.all(Array.from({ length: 5 }, () => reader.open(64)));
+    const later = await reader.open(64);
+
+    // Assert
+    expect(opened).toBe(1);
+    expect(new Set([...handles, later].map((h) => h?.table)).size).toBe(1);
   });
 
   it('checks the embedder again when a rebuild with another embedder commits', async () => {

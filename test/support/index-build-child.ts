@@ -77,6 +77,8 @@ function syntheticRows(count: number): Record<string, unknown>[] {
   return Array.from({ length: count }, (_, i) => ({
     id: `row-${i}`,
     text: Array.from({ length: 80 }, word).join(' '),
+    // ensureIndexes indexes the product table's collections too.
+    collection: i % 2 === 0 ? 'docs' : 'wiki',
     vector: [random(), random(), random(), random()],
   }));
 }

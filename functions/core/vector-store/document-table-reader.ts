@@ -55,12 +55,15 @@ interface OpenTable {
   prewarmed: Set<string>;
 }
 
-/** A reader over `connection`, which should be the warm container's one connection. */
+/**
+ * A reader over `connection`, which should be the warm container's one connection. Questions asked at the same time
+ * (a local stack runs several in one process) share one opening of the table.
+ */
 export function createDocumentTableReader(
   connection: Connection,
   options: DocumentTableReaderOptions,
 ): DocumentTableReader {
-  let current: OpenTable | undefined;
+  let current: Promise<OpenTable | undefined> | undefined;
 
   const spec = (dimensions: number) => ({
     table: options.table,
@@ -70,8 +73,9 @@ export function createDocumentTableReader(
   });
 
   const forget = () => {
-    current?.close();
+    const closing = current;
     current = undefined;
+    void closing?.then((open) => open?.close()).catch(() => undefined);
   };
 
   async function prewarm(open: OpenTable): Promise<void> {
@@ -86,32 +90,51 @@ export function createDocumentTableReader(
     for (const i of fresh) open.prewarmed.add(i.uuid);
   }
 
+  async function openTable(dimensions: number): Promise<OpenTable | undefined> {
+    const opened = await openDocumentTable(connection, spec(dimensions));
+    if (opened === undefined) return undefined;
+    const open: OpenTable = {
+      handle: { ...opened, close: () => undefined },
+      close: opened.close,
+      checkedVersion: await opened.table.version(),
+      checkedDimensions: dimensions,
+      prewarmed: new Set(),
+    };
+    try {
+      await prewarm(open);
+    } catch (error) {
+      opened.close();
+      throw error;
+    }
+    return open;
+  }
+
   return {
     async exists() {
       return current !== undefined || (await connection.tableNames()).includes(options.table);
     },
 
     async open(dimensions) {
-      if (current === undefined) {
-        const opened = await openDocumentTable(connection, spec(dimensions));
-        if (opened === undefined) return undefined;
-        current = {
-          handle: { ...opened, close: () => undefined },
-          close: opened.close,
-          checkedVersion: await opened.table.version(),
-          checkedDimensions: dimensions,
-          prewarmed: new Set(),
-        };
-        await prewarm(current);
-        return current.handle;
+      const opening = current ?? openTable(dimensions);
+      current = opening;
+      let open: OpenTable | undefined;
+      try {
+        open = await opening;
+      } catch (error) {
+        if (current === opening) current = undefined;
+        throw error;
       }
-      const open = current;
+      if (open === undefined) {
+        // Nothing ingested yet: not kept, so that the first sync is seen by the next question.
+        if (current === opening) current = undefined;
+        return undefined;
+      }
       const version = await open.handle.table.version();
       if (version !== open.checkedVersion || dimensions !== open.checkedDimensions) {
         try {
           verifyDocumentSchema(await open.handle.table.schema(), spec(dimensions));
         } catch (error) {
-          forget();
+          if (current === opening) forget();
           throw error;
         }
         open.checkedVersion = version;
