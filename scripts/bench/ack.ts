@@ -7,7 +7,7 @@ import { type Env, loadConfig } from '../../functions/core/config';
 import { createRuntime } from '../../functions/core/runtime';
 import { ensureConversationTable, startDynalite } from '../local/dynamodb-local';
 import { startFakeSlack } from '../local/fake-slack';
-import { mentionPayload, signedHeaders } from '../local/slack-request';
+import { functionUrlEvent, mentionPayload, signedHeaders } from '../local/slack-request';
 import { LOCAL_BOT_USER_ID, LOCAL_TEAM_ID } from '../local/stack';
 import { startLocalStepFunctions } from '../local/step-functions-local';
 import type { BenchContext } from './context';
@@ -29,21 +29,6 @@ const ACCEPT_ONLY_DEFINITION = {
   StartAt: 'Accepted',
   States: { Accepted: { Type: 'Succeed' } },
 };
-
-/** A Lambda Function URL event (payload format 2.0), as the ack receives it behind its Request URL. */
-function functionUrlEvent(body: string, headers: Record<string, string>): AwsEvent {
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: '/slack/events',
-    rawQueryString: '',
-    // Function URLs deliver header names in lower case.
-    headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])),
-    requestContext: { http: { method: 'POST', path: '/slack/events', sourceIp: '127.0.0.1' } },
-    body,
-    isBase64Encoded: false,
-  };
-}
 
 type Handler = (event: AwsEvent, context?: unknown) => Promise<AwsResponse>;
 

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import type { AwsEvent } from '@slack/bolt/dist/receivers/AwsLambdaReceiver';
 import mentionFixture from './fixtures/app-mention.json';
 
 /** A Slack `app_mention` delivery, shaped exactly like the fixture captured from Slack. */
@@ -90,4 +91,19 @@ export function signedHeaders(
     headers['X-Slack-Retry-Reason'] = 'http_timeout';
   }
   return headers;
+}
+
+/** A Lambda Function URL event (payload format 2.0) carrying a delivery, as the ack receives it behind its Request URL. */
+export function functionUrlEvent(body: string, headers: Record<string, string>): AwsEvent {
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: '/slack/events',
+    rawQueryString: '',
+    // Function URLs deliver header names in lower case.
+    headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])),
+    requestContext: { http: { method: 'POST', path: '/slack/events', sourceIp: '127.0.0.1' } },
+    body,
+    isBase64Encoded: false,
+  } as unknown as AwsEvent;
 }

@@ -1,9 +1,8 @@
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
-import type { AwsEvent } from '@slack/bolt/dist/receivers/AwsLambdaReceiver';
 import { createHandler as createAckHandler } from '../../functions/ack';
 import type { EventStore } from '../../functions/core/stores/event-store';
 import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
-import { mentionPayload, signedHeaders } from '../../scripts/local/slack-request';
+import { functionUrlEvent, mentionPayload, signedHeaders } from '../../scripts/local/slack-request';
 import { DEFAULT_CHANNEL, LOCAL_BOT_USER_ID, LOCAL_TEAM_ID } from '../../scripts/local/stack';
 import { type LocalStack, startTestStack, visibleText } from '../support/local-stack';
 
@@ -183,17 +182,7 @@ describe('exactly one outcome per mention, over interleavings of deliveries and 
       timestampSeconds: Math.floor((startedAt + offset) / 1000),
       ...(n > 0 ? { retryNum: n } : {}),
     });
-    const event = {
-      version: '2.0',
-      routeKey: '$default',
-      rawPath: '/slack/events',
-      rawQueryString: '',
-      headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])),
-      requestContext: { http: { method: 'POST', path: '/slack/events', sourceIp: '127.0.0.1' } },
-      body,
-      isBase64Encoded: false,
-    } as unknown as AwsEvent;
-    return (await ack(event)).statusCode;
+    return (await ack(functionUrlEvent(body, headers))).statusCode;
   }
 
   /** A new mention in its own thread: the person's message exists in Slack before Slack delivers the event. */

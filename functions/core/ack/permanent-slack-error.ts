@@ -1,3 +1,5 @@
+import { CHANNEL_OR_TOKEN_ERRORS } from '../slack/slack-errors';
+
 /**
  * Slack errors the ack meets that Slack's retry of the delivery could not fix: the channel is gone, archived or
  * closed to the bot, or the token cannot act there. Answering 500 for these only makes Slack redeliver the same
@@ -5,22 +7,13 @@
  * answers 200. An error about one message (say, a placeholder someone deleted) is not here: a retry may succeed.
  */
 const PERMANENT_ACK_ERRORS = new Set([
-  'channel_not_found',
-  'not_in_channel',
-  'is_archived',
+  ...CHANNEL_OR_TOKEN_ERRORS,
   'restricted_action',
   'restricted_action_read_only_channel',
   'restricted_action_thread_only_channel',
   'restricted_action_non_threadable_channel',
   'team_access_not_granted',
   'ekm_access_denied',
-  'invalid_auth',
-  'not_authed',
-  'account_inactive',
-  'token_revoked',
-  'token_expired',
-  'no_permission',
-  'missing_scope',
   'not_allowed_token_type',
 ]);
 

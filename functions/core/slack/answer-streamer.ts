@@ -12,6 +12,7 @@ import {
 } from './answer-message';
 import { toSlackMrkdwn } from './mrkdwn';
 import { neutraliseMentions } from './neutralise-mentions';
+import { CHANNEL_OR_TOKEN_ERRORS } from './slack-errors';
 import { UpdateSchedule } from './update-schedule';
 
 /**
@@ -83,16 +84,7 @@ const NATIVE_STREAM_SOFT_LIMIT = 10_000;
 
 /** Slack errors that will fail the same way again: retrying the step cannot help. */
 const PERMANENT_SLACK_ERRORS = new Set([
-  'invalid_auth',
-  'not_authed',
-  'account_inactive',
-  'token_revoked',
-  'token_expired',
-  'no_permission',
-  'missing_scope',
-  'channel_not_found',
-  'not_in_channel',
-  'is_archived',
+  ...CHANNEL_OR_TOKEN_ERRORS,
   'message_not_found',
   'cant_update_message',
   'edit_window_closed',
