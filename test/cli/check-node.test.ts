@@ -1,0 +1,75 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../scripts/local/stack';
+
+/**
+ * Every npm script starts with scripts/check-node.cjs: on a Node older than 24 it must stop at once with one line
+ * naming both versions, before tsx, jest or undici fail with an error that names neither.
+ */
+
+const CHECK = join(REPO_ROOT, 'scripts/check-node.cjs');
+
+/** The machine's own Node when it is older than 24 (Debian's Node 20 here), else undefined. */
+function olderSystemNode(): string | undefined {
+  for (const candidate of ['/usr/bin/node', '/usr/local/bin/node']) {
+    if (!existsSync(candidate)) continue;
+    const major = Number(
+      execFileSync(candidate, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }),
+    );
+    if (major < 24) return candidate;
+  }
+  return undefined;
+}
+
+describe('the Node version check', () => {
+  it('refuses a Node 20 in one line naming the required and the found version', () => {
+    // Arrange: a child whose process.versions says 20, as an old Node's would
+    const pretend = `Object.defineProperty(process.versions, 'node', { value: '20.11.1' }); require(${JSON.stringify(CHECK)});`;
+
+    // Act
+    const run = spawnSync(process.execPath, ['-e', pretend], { encoding: 'utf8' });
+
+    // Assert
+    expect(run.status).toBe(1);
+    expect(run.stdout).toBe('');
+    const lines = run.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^Node 24 or newer is needed \(package\.json engines ">=24"\); this is Node 20\.11\.1 /,
+    );
+    expect(lines[0]).toContain('.nvmrc');
+  });
+
+  it('lets Node 24 through silently', () => {
+    const run = spawnSync(process.execPath, [CHECK], { encoding: 'utf8' });
+
+    expect(run.status).toBe(0);
+    expect(run.stdout + run.stderr).toBe('');
+  });
+
+  const system = olderSystemNode();
+  (system ? it : it.skip)(
+    `stops npm run with the machine's own older Node (${system ?? 'none here'})`,
+    () => {
+      // Arrange: that Node first on PATH, as on a fresh machine
+      const nodeDir = join(system ?? '', '..');
+      const env = { ...process.env, PATH: `${nodeDir}:${process.env.PATH ?? ''}` };
+
+      // Act: a script that would otherwise run for a while (biome over the whole tree)
+      const run = spawnSync('npm', ['run', '--silent', 'lint'], { cwd: REPO_ROOT, env, encoding: 'utf8' });
+
+      // Assert: refused before biome ran, in one line
+      expect(run.status).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(run.stderr.trimEnd().split('\n')).toEqual([
+        expect.stringMatching(/^Node 24 or newer is needed .*; this is Node 2\d\.\d+\.\d+ \(/),
+      ]);
+    },
+  );
+
+  it('pins Node 24 where version managers look', () => {
+    expect(readFileSync(join(REPO_ROOT, '.nvmrc'), 'utf8').trim()).toBe('24');
+    expect(readFileSync(join(REPO_ROOT, '.node-version'), 'utf8').trim()).toBe('24');
+  });
+});
