@@ -56,6 +56,17 @@ export interface LocalStackOptions {
    * in a child process, say: test/infra/lambda-bundles.test.ts), or undefined for the module here.
    */
   runFunction?: (entry: string, env: Env) => LocalFunction | undefined;
+  /**
+   * The Slack Web API the functions call and the bot token they call it with, instead of the stack's fake Slack:
+   * a real workspace's (Socket Mode, scripts/local/socket-mode.ts). The fake Slack still runs, unused by them.
+   * @default the fake Slack's URL and token
+   */
+  slackWebApi?: {
+    /** A bot token, `xoxb-…`. */
+    botToken: string;
+    /** @default Slack's own, https://slack.com/api/ */
+    apiUrl?: string;
+  };
 }
 
 /** A function as the stack calls it: an Express Task's input, or the ack's Function URL event. */
@@ -156,8 +167,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     CONVERSATION_STATE_MACHINE_ARN: stepFunctions.arnOf(MACHINE_NAME),
     DYNAMODB_ENDPOINT: dynamoFaults.endpoint,
     SFN_ENDPOINT: stepFunctions.endpoint,
-    SLACK_API_URL: slack.apiUrl,
-    SLACK_BOT_TOKEN: slack.token,
+    SLACK_API_URL: options.slackWebApi ? options.slackWebApi.apiUrl : slack.apiUrl,
+    SLACK_BOT_TOKEN: options.slackWebApi?.botToken ?? slack.token,
     SLACK_SIGNING_SECRET: signingSecret,
     LANCEDB_URI: options.lancedbUri,
   };
