@@ -10,6 +10,26 @@ const answerPrompt = ChatPromptTemplate.fromMessages([
   ['human', '{question}'],
 ]);
 
+/** Optional settings of the answer chain, for `npm run eval` variants. */
+export interface AnswerOptions {
+  /**
+   * Replaces the system prompt (a prompt variant). It must hold `{passages}`, where the passages go, and should
+   * keep the rules of `ANSWER_SYSTEM_PROMPT` that the product relies on (citations, declines, data not instructions).
+   * @default ANSWER_SYSTEM_PROMPT
+   */
+  systemPrompt?: string;
+}
+
+function promptWith(systemPrompt: string) {
+  if (!systemPrompt.includes('{passages}')) {
+    throw new Error('an answer system prompt must hold {passages}, where the passages go');
+  }
+  return ChatPromptTemplate.fromMessages([
+    ['system', systemPrompt],
+    ['human', '{question}'],
+  ]);
+}
+
 /** Builds the messages the model sees, for tests and for debugging a surprising answer. */
 export function renderAnswerPrompt(question: string, passages: Passage[]) {
   return answerPrompt.formatMessages({ passages: formatPassages(passages), question });
@@ -24,8 +44,10 @@ export async function streamAnswer(
   question: string,
   passages: Passage[],
   onDelta: (delta: string) => Promise<void> | void,
+  options: AnswerOptions = {},
 ): Promise<{ text: string; usage: TokenUsage }> {
-  const chain = answerPrompt.pipe(model).pipe(new StringOutputParser());
+  const prompt = options.systemPrompt === undefined ? answerPrompt : promptWith(options.systemPrompt);
+  const chain = prompt.pipe(model).pipe(new StringOutputParser());
   const usage = new UsageCollector();
   const stream = await chain.stream(
     { passages: formatPassages(passages), question },

@@ -1,0 +1,277 @@
+import { parseArgs } from 'node:util';
+import { type Env, loadConfig } from '../functions/core/config';
+import { createChatModel } from '../functions/core/llm/providers';
+import { type EvalQuestion, readEvalSet } from './eval/dataset';
+import { estimateGradeCost, type Grade, gradeAnswers, meanOf } from './eval/grade';
+import {
+  checkThresholds,
+  parseThreshold,
+  type Summary,
+  summarize,
+  type Threshold,
+  type ThresholdCheck,
+} from './eval/metrics';
+import { costOf } from './eval/prices';
+import { questionTable, summaryTable, thresholdLines } from './eval/report';
+import { type RunOutcome, type RunSettings, runEval, settingsFor } from './eval/run';
+import { readVariants, type Variant } from './eval/variants';
+import { localLanceDbUri, shellSettings } from './local/cli-env';
+import { ProgressBar } from './local/progress-bar';
+
+const USAGE = `usage: npm run eval -- [--json] [--docs PATH…] [--compare FILE…] [--min METRIC=VALUE…] [--grade] questions.jsonl
+
+Runs each question of the eval set through the product's own steps (condense for a follow-up, retrieve, the answer
+chain) with the configured provider and vector store (LANCEDB_URI, else .local/lancedb as npm run ingest builds it),
+and reports per question and in total: retrieval hit@1, hit@3, hit@k and MRR, whether the answer was given and
+cites an expected source, refusals of unanswerable questions, the answer's language, latency per step, tokens
+and their cost.
+
+  --docs PATH       index these documents (folders, files or globs) into a temporary directory through the
+                    ingest workflow and evaluate against that instead of the configured store; repeatable
+  --compare FILE    also run the variants of FILE (JSON: {"name","topK","search":"hybrid"|"vector","chunkSize",
+                    "chunkOverlap","prompt":"prompt.txt","model","docs"}, or a list of them) and show them side by
+                    side; repeatable. Chunk settings re-index the documents (--docs) into a temporary table.
+  --min METRIC=V    exit 1 when the configured run's METRIC is below V (0 to 1); repeatable. Metrics: hit@N, mrr,
+                    answered, cited, source-precision, declined (= refusal-recall), refusal-precision, language
+  --grade           also have an OpenAI model (EVAL_GRADER_MODEL, default gpt-4.1-mini) grade each answer's
+                    faithfulness to its passages and agreement with the reference; needs OPENAI_API_KEY, and
+                    prints its estimated cost before any call
+  --json            print one JSON object instead of tables
+  --help            print this
+
+Each line of questions.jsonl: {"id","question","sources":["vpn-guide.md#Troubleshooting"],"reference",
+"thread":[{"role":"human"|"ai","content"}],"language":"en"|"ja"}; "sources": [] for a question the documents
+cannot answer. See samples/eval/questions.jsonl.
+
+exit codes:
+  0    done, every --min threshold met
+  1    a --min threshold not met, or the run failed
+  2    usage error`;
+
+const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+interface Options {
+  json: boolean;
+  grade: boolean;
+  docs: string[];
+  compare: string[];
+  thresholds: Threshold[];
+  questionsPath: string;
+}
+
+function parseOptions(argv: string[]): Options | 'help' {
+  let parsed: ReturnType<
+    typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; args: string[] }>
+  >;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  if (positionals.length !== 1) {
+    throw new UsageError(
+      positionals.length === 0
+        ? 'name the eval set (a .jsonl file)'
+        : `one eval set at a time; got ${positionals.join(', ')}`,
+    );
+  }
+  let thresholds: Threshold[];
+  try {
+    thresholds = (values.min ?? []).map(parseThreshold);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  return {
+    json: values.json ?? false,
+    grade: values.grade ?? false,
+    docs: values.docs ?? [],
+    compare: values.compare ?? [],
+    thresholds,
+    questionsPath: positionals[0] as string,
+  };
+}
+
+const OPTIONS = {
+  json: { type: 'boolean' },
+  grade: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  docs: { type: 'string', multiple: true },
+  compare: { type: 'string', multiple: true },
+  min: { type: 'string', multiple: true },
+} as const;
+
+/** The model and store settings of the shell, as the other local commands take them, plus the chunking. */
+function evalEnv(env: Env = process.env): Env {
+  const chunking = ['INGEST_CHUNK_SIZE', 'INGEST_CHUNK_OVERLAP'].filter((name) => env[name] !== undefined);
+  return {
+    ...shellSettings(env),
+    ...Object.fromEntries(chunking.map((name) => [name, env[name]])),
+    LANCEDB_URI: localLanceDbUri(env),
+  };
+}
+
+function baseSettings(env: Env, docs: string[]): RunSettings {
+  const config = loadConfig(env);
+  const key = config.secrets.openaiApiKey;
+  if (key !== undefined && !('value' in key))
+    throw new UsageError('npm run eval takes OPENAI_API_KEY as a value, not an ARN');
+  return {
+    name: 'configured',
+    llm: config.llm,
+    apiKey: key?.value,
+    lancedbUri: config.vectorStore.uri,
+    table: config.vectorStore.table,
+    topK: config.vectorStore.topK,
+    search: 'hybrid',
+    ...(docs.length === 0 ? {} : { reindex: { docs, env } }),
+  };
+}
+
+interface RunReport {
+  name: string;
+  outcome: RunOutcome;
+  summary: Summary;
+  grades?: Grade[];
+}
+
+function jsonOf(runs: RunReport[], checks: ThresholdCheck[], questionsPath: string) {
+  return {
+    questions: questionsPath,
+    passed: checks.every((c) => c.passed),
+    thresholds: checks,
+    runs: runs.map((r) => ({
+      name: r.name,
+      model: r.outcome.model,
+      embeddingModel: r.outcome.embeddingModel,
+      topK: r.outcome.settings.topK,
+      search: r.outcome.results[0]?.search ?? r.outcome.settings.search,
+      ...(r.outcome.indexedChunks === undefined ? {} : { indexedChunks: r.outcome.indexedChunks }),
+      summary: r.summary,
+      ...(r.grades === undefined
+        ? {}
+        : {
+            grades: r.grades,
+            faithfulness: meanOf(r.grades.map((g) => g.faithful)),
+            agreement: meanOf(r.grades.map((g) => g.agrees)),
+          }),
+      results: r.outcome.results.map(({ passages, ...rest }) => ({
+        ...rest,
+        retrieved: passages.map((p) => ({ source: p.source, heading: p.heading, score: p.score })),
+      })),
+    })),
+  };
+}
+
+async function grade(
+  runs: RunReport[],
+  questions: EvalQuestion[],
+  settings: RunSettings,
+  json: boolean,
+): Promise<void> {
+  const graderModel = process.env.EVAL_GRADER_MODEL?.trim() || 'gpt-4.1-mini';
+  const references = new Map(
+    questions.flatMap((q) => (q.reference === undefined ? [] : [[q.id, q.reference] as const])),
+  );
+  const estimates = runs.map((r) => estimateGradeCost(r.outcome.results, references, graderModel));
+  const calls = estimates.reduce((t, e) => t + e.calls, 0);
+  const input = estimates.reduce((t, e) => t + e.inputTokens, 0);
+  const output = estimates.reduce((t, e) => t + e.outputTokens, 0);
+  const usd = costOf(graderModel, input, output);
+  // On stderr, so that --json's stdout stays one object; before any call, so a person can interrupt.
+  console.error(
+    `model-graded check: ${calls} calls to ${graderModel}, about ${input} input and ${output} output tokens, ${usd === undefined ? 'price unknown' : `about $${usd.toFixed(4)}`}`,
+  );
+  const model = createChatModel(
+    { ...settings.llm, provider: 'openai', chatModel: graderModel },
+    settings.apiKey,
+  );
+  for (const run of runs) {
+    const { grades } = await gradeAnswers(model, run.outcome.results, references);
+    run.grades = grades;
+  }
+  if (!json) {
+    for (const run of runs) {
+      const faithful = meanOf((run.grades ?? []).map((g) => g.faithful));
+      const agrees = meanOf((run.grades ?? []).map((g) => g.agrees));
+      console.log(
+        `${run.name}: faithfulness ${faithful === null ? '–' : faithful.toFixed(2)}, agreement with the reference ${agrees === null ? '–' : agrees.toFixed(2)}`,
+      );
+    }
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let options: Options | 'help';
+  let questions: EvalQuestion[];
+  let variants: Variant[] = [];
+  let settings: RunSettings[];
+  try {
+    options = parseOptions(argv);
+    if (options === 'help') {
+      console.log(USAGE);
+      return EXIT.ok;
+    }
+    questions = await readEvalSet(options.questionsPath);
+    for (const file of options.compare) variants = [...variants, ...(await readVariants(file))];
+    const env = evalEnv();
+    const base = baseSettings(env, options.docs);
+    if (options.grade && base.llm.provider !== 'openai') {
+      throw new UsageError('--grade needs an OpenAI model to grade with: set OPENAI_API_KEY');
+    }
+    settings = [
+      base,
+      ...variants.map((v) => settingsFor(base, v, options === 'help' ? [] : options.docs, env)),
+    ];
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+
+  const progress = new ProgressBar();
+  const total = questions.length * settings.length;
+  const runs: RunReport[] = [];
+  try {
+    for (const [i, run] of settings.entries()) {
+      const outcome = await runEval(questions, run, (done, _, phase) =>
+        progress.update(phase, i * questions.length + done, total),
+      );
+      runs.push({ name: run.name, outcome, summary: summarize(outcome) });
+    }
+    progress.clear();
+    if (options.grade) await grade(runs, questions, settings[0] as RunSettings, options.json);
+  } catch (error) {
+    progress.clear();
+    console.error(`eval failed: ${error instanceof Error ? error.message : String(error)}`);
+    return EXIT.failed;
+  }
+
+  const first = runs[0] as RunReport;
+  const checks = checkThresholds(options.thresholds, first.summary, first.outcome.results);
+  if (options.json) {
+    console.log(JSON.stringify(jsonOf(runs, checks, options.questionsPath)));
+  } else {
+    console.log(questionTable(first.outcome.results));
+    console.log('');
+    console.log(summaryTable(runs));
+    if (checks.length > 0) console.log(`\n${thresholdLines(checks, first.name)}`);
+  }
+  return checks.every((c) => c.passed) ? EXIT.ok : EXIT.failed;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exitCode = EXIT.failed;
+    },
+  );
+}

@@ -1,0 +1,93 @@
+import type { Summary, ThresholdCheck } from './metrics';
+import type { QuestionResult, RunOutcome } from './run';
+
+/** Plain-text tables for a terminal, and Markdown-compatible (`|` columns) so a README can hold them as printed. */
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+function ratio(value: number | null): string {
+  return value === null ? '–' : value.toFixed(2);
+}
+
+function ms(value: { p50: number; p95: number } | null): string {
+  return value === null ? '–' : `${Math.round(value.p50)} / ${Math.round(value.p95)}`;
+}
+
+function usd(value: number | null): string {
+  if (value === null) return 'price unknown';
+  return value < 0.01 ? `$${value.toFixed(5)}` : `$${value.toFixed(4)}`;
+}
+
+function tokens(pair: { input: number; output: number }): string {
+  return `${pair.input} / ${pair.output}`;
+}
+
+/** A short label of a section: `vpn-guide.md › Troubleshooting`. */
+function label(section: { source: string; heading: string }): string {
+  const file = section.source.split('/').pop() ?? section.source;
+  return section.heading === '' ? file : `${file} › ${section.heading}`;
+}
+
+/** One row a question: what retrieval found, and what the answer did. */
+export function questionTable(results: QuestionResult[]): string {
+  const rows = results.map((r) => [
+    r.id,
+    r.language,
+    r.followUp ? 'yes' : '',
+    r.answerable ? (r.expectedRank === null ? 'missed' : String(r.expectedRank)) : 'n/a',
+    r.answerable ? (r.declined ? 'DECLINED' : 'answered') : r.declined ? 'declined' : 'ANSWERED',
+    r.answerable ? (r.citesExpected ? 'yes' : 'no') : '',
+    r.sources.map(label).join(', '),
+    r.answerLanguage === r.language ? 'ok' : r.answerLanguage,
+    String(Math.round(r.ms.condense + r.ms.retrieve + r.ms.answer)),
+  ]);
+  return table(
+    ['question', 'lang', 'follow-up', 'rank', 'outcome', 'cited', 'sources listed', 'language', 'ms'],
+    rows,
+  );
+}
+
+/** The metric rows, one column per run. */
+export function summaryTable(runs: { name: string; outcome: RunOutcome; summary: Summary }[]): string {
+  const column = (pick: (s: Summary, o: RunOutcome) => string) => runs.map((r) => pick(r.summary, r.outcome));
+  const rows: string[][] = [
+    ['model', ...column((_, o) => o.model)],
+    ['search, top-k', ...column((s, o) => `${o.results[0]?.search ?? o.settings.search}, ${s.topK}`)],
+    [
+      'questions (answerable / not)',
+      ...column((s) => `${s.questions} (${s.answerable} / ${s.unanswerable})`),
+    ],
+    ['retrieval hit@1', ...column((s) => ratio(s.hit1))],
+    ['retrieval hit@3', ...column((s) => ratio(s.hit3))],
+    ['retrieval hit@k', ...column((s) => ratio(s.hitK))],
+    ['retrieval MRR', ...column((s) => ratio(s.mrr))],
+    ['answerable answered', ...column((s) => ratio(s.answered))],
+    ['answer cites an expected source', ...column((s) => ratio(s.cited))],
+    ['listed sources that are expected', ...column((s) => ratio(s.sourcePrecision))],
+    ['unanswerable declined (refusal recall)', ...column((s) => ratio(s.declined))],
+    ['refusal precision', ...column((s) => ratio(s.refusalPrecision))],
+    ['answer in the question’s language', ...column((s) => ratio(s.language))],
+    ['ms p50 / p95: condense (follow-ups)', ...column((s) => ms(s.latencyMs.condense))],
+    ['ms p50 / p95: retrieve', ...column((s) => ms(s.latencyMs.retrieve))],
+    ['ms p50 / p95: answer', ...column((s) => ms(s.latencyMs.answer))],
+    ['ms p50 / p95: question', ...column((s) => ms(s.latencyMs.total))],
+    ['tokens in / out: condense', ...column((s) => tokens(s.tokens.condense))],
+    ['tokens in: query embeddings', ...column((s) => String(s.tokens.embed.input))],
+    ['tokens in / out: answer', ...column((s) => tokens(s.tokens.answer))],
+    ['cost (per question)', ...column((s) => `${usd(s.costUsd)} (${usd(s.costPerQuestionUsd)})`)],
+  ];
+  return table(['', ...runs.map((r) => r.name)], rows);
+}
+
+export function thresholdLines(checks: ThresholdCheck[], runName: string): string {
+  return checks
+    .map(
+      (c) =>
+        `${c.passed ? 'ok  ' : 'FAIL'} ${c.metric} = ${c.value === null ? 'no question counts' : c.value.toFixed(2)} (at least ${c.min}) on ${runName}`,
+    )
+    .join('\n');
+}
