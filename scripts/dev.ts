@@ -1,22 +1,104 @@
 import { mkdirSync } from 'node:fs';
+import { describeFailure } from './local/ask-client';
+import { defineCommand, EXIT, runCommand } from './local/cli';
 import { localLanceDbUri, shellSettings } from './local/cli-env';
-import { startLocalStack } from './local/stack';
+import {
+  DEV_STATE_FILE,
+  localStoreInUse,
+  removeDevState,
+  runningDev,
+  writeDevState,
+} from './local/local-store-lock';
+import type { LocalRequestLog } from './local/stack';
 
 /**
  * `npm run dev`: the local stack as a long-running server. Send it signed requests (curl, or your own Slack
  * payloads) and read what the bot posted from the fake Slack's transcript. It verifies signatures with
- * SLACK_SIGNING_SECRET when set, else with a local secret it prints.
+ * SLACK_SIGNING_SECRET when set, else with a local secret it prints. While it runs it holds `.local/dynamodb` and
+ * says where it is in `.local/dev.json`, so that `npm run ask` and `npm run ingest` use its stores rather than
+ * fail on them; it logs one line per Slack request and one per answer.
  */
-async function main() {
-  mkdirSync('.local/dynamodb', { recursive: true });
-  const port = Number(process.env.PORT ?? 3000);
-  const stack = await startLocalStack({
-    lancedbUri: localLanceDbUri(),
-    dynamoPath: '.local/dynamodb',
-    env: shellSettings(),
-    signingSecret: process.env.SLACK_SIGNING_SECRET?.trim() || undefined,
-    port,
+
+const DYNAMO_PATH = '.local/dynamodb';
+
+const DEV = defineCommand({
+  name: 'dev',
+  synopsis: '[--port N]',
+  summary:
+    'Runs the local stack as a server: the Slack Request URL, a fake Slack with a transcript, DynamoDB in\n' +
+    '.local/dynamodb and the vectors in .local/lancedb (or LANCEDB_URI). Logs one line per Slack request and one\n' +
+    'per answer. While it runs, npm run ask and npm run ingest use it (it holds .local/dynamodb). Ctrl+C stops it.',
+  options: {
+    port: {
+      type: 'string',
+      valueName: 'N',
+      description: 'the port of the Request URL (default: PORT, else 3000)',
+      validate: (value: string) =>
+        /^\d+$/.test(value) && Number(value) > 0 && Number(value) < 65536
+          ? undefined
+          : `--port takes a port number from 1 to 65535, not ${JSON.stringify(value)}`,
+    },
+  },
+  examples: ['npm run dev', 'npm run dev -- --port 3001'],
+  exitCodes: {
+    0: 'stopped with Ctrl+C (or SIGTERM)',
+    1: 'could not start: another npm run dev is running, the port is taken, or .local/dynamodb is in use',
+    2: 'usage error',
+  },
+});
+
+runCommand(DEV, async ({ values }) => {
+  const portText = values.port ?? process.env.PORT?.trim() ?? '3000';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`PORT must be a port number, not ${JSON.stringify(portText)}`);
+  }
+  const other = await runningDev();
+  if (other !== undefined) {
+    console.error(
+      `npm run dev is already running (pid ${other.pid}, ${other.eventsUrl}); use that one, or stop it first ` +
+        `(Ctrl+C in its terminal, or kill ${other.pid})`,
+    );
+    return EXIT.failed;
+  }
+  mkdirSync(DYNAMO_PATH, { recursive: true });
+  const busy = await localStoreInUse(DYNAMO_PATH);
+  if (busy !== undefined) {
+    console.error(busy);
+    return EXIT.failed;
+  }
+
+  const { startLocalStack } = await import('./local/stack');
+  const lancedbUri = localLanceDbUri();
+  let stack: Awaited<ReturnType<typeof startLocalStack>>;
+  try {
+    stack = await startLocalStack({
+      lancedbUri,
+      dynamoPath: DYNAMO_PATH,
+      env: shellSettings(),
+      signingSecret: process.env.SLACK_SIGNING_SECRET?.trim() || undefined,
+      port,
+      onRequest: logRequest,
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      console.error(`port ${port} is in use by another program; choose another with --port N (or PORT)`);
+      return EXIT.failed;
+    }
+    throw error;
+  }
+  writeDevState({
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    eventsUrl: stack.eventsUrl,
+    askUrl: new URL('/local/ask', stack.eventsUrl).toString(),
+    transcriptUrl: stack.transcriptUrl,
+    slackApiUrl: stack.slack.apiUrl,
+    dynamodbEndpoint: stack.env.DYNAMODB_ENDPOINT ?? '',
+    signingSecret: stack.signingSecret,
+    lancedbUri,
   });
+
   const fromShell = Boolean(process.env.SLACK_SIGNING_SECRET?.trim());
   console.log(`Slack request URL:     ${stack.eventsUrl}`);
   console.log(`Fake Slack transcript: ${stack.transcriptUrl}`);
@@ -25,17 +107,66 @@ async function main() {
       ? 'Signing secret:        SLACK_SIGNING_SECRET from your shell'
       : `Signing secret:        ${stack.signingSecret} (local only)`,
   );
-  console.log(`Vector store:          ${localLanceDbUri()}`);
-  console.log('Press Ctrl+C to stop.');
-  const stop = async () => {
-    await stack.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  console.log(`Vector store:          ${lancedbUri}`);
+  console.log(`Try, in another terminal: npm run ask -- "How do I rotate my VPN key?"  (it asks this server)`);
+  console.log(`Press Ctrl+C to stop. (${DEV_STATE_FILE} tells the other local commands where this server is.)`);
+
+  return new Promise<number>((done) => {
+    const stop = () => {
+      removeDevState();
+      stack.close().finally(() => done(EXIT.ok));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  }).then((code) => {
+    // Keep-alive sockets and LanceDB's native handles could hold the process open after a stop.
+    process.exit(code);
+  });
+});
+
+/** `12:00:01` in local time. */
+function clock(at = new Date()): string {
+  return at.toTimeString().slice(0, 8);
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+function where(log: LocalRequestLog): string {
+  const d = log.delivery;
+  if (d === undefined) return 'an unreadable body';
+  const parts = [d.type];
+  if (d.user !== undefined) parts.push(`from ${d.user}`);
+  if (d.channel !== undefined) parts.push(`in ${d.channel}`);
+  if (d.threadTs !== undefined) parts.push(`thread ${d.threadTs}`);
+  if (d.retryNum !== undefined) parts.push(`retry ${d.retryNum}`);
+  return parts.join(' ');
+}
+
+/** One line per request, and one more when the execution it started ends. */
+function logRequest(log: LocalRequestLog): void {
+  const outcome =
+    log.error !== undefined
+      ? `failed: ${log.error.message}`
+      : log.execution !== undefined
+        ? `started ${log.execution.name}`
+        : log.status === 401
+          ? 'refused: the signature or timestamp is not valid'
+          : log.status >= 400
+            ? 'refused'
+            : 'no execution';
+  console.log(
+    `${clock()}  ${log.method} ${log.path}  ${where(log)}  → ${log.status} in ${log.ms} ms, ${outcome}`,
+  );
+  const execution = log.execution;
+  if (execution === undefined) return;
+  void execution.done.then(() => {
+    const seconds = (((execution.stopDate ?? Date.now()) - execution.startDate) / 1000).toFixed(1);
+    const state = execution.trace.find((t) => t.outcome !== 'succeeded');
+    const failed =
+      execution.status === 'SUCCEEDED'
+        ? ''
+        : `: ${state !== undefined ? `"${state.state}" ${state.outcome}, ` : ''}${describeFailure({
+            error: execution.error ?? execution.status,
+            cause: execution.cause ?? '',
+          })}`;
+    console.log(`${clock()}  answer ${where(log)}  ${execution.status} in ${seconds} s (${execution.name})${failed}`);
+  });
+}
