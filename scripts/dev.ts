@@ -23,7 +23,7 @@ const DYNAMO_PATH = '.local/dynamodb';
 
 const DEV = defineCommand({
   name: 'dev',
-  synopsis: '[--port N]',
+  synopsis: '[--port N] [--socket]',
   summary:
     'Runs the local stack as a server: the Slack Request URL, a fake Slack with a transcript, DynamoDB in\n' +
     '.local/dynamodb and the vectors in .local/lancedb (or LANCEDB_URI). Logs one line per Slack request and one\n' +
@@ -38,11 +38,16 @@ const DEV = defineCommand({
           ? undefined
           : `--port takes a port number from 1 to 65535, not ${JSON.stringify(value)}`,
     },
+    socket: {
+      type: 'boolean',
+      description:
+        'answer in your own Slack workspace through Socket Mode instead of the fake Slack (SLACK_APP_TOKEN, SLACK_BOT_TOKEN; README, "Try it in your own Slack workspace")',
+    },
   },
-  examples: ['npm run dev', 'npm run dev -- --port 3001'],
+  examples: ['npm run dev', 'npm run dev -- --port 3001', 'npm run dev -- --socket'],
   exitCodes: {
     0: 'stopped with Ctrl+C (or SIGTERM)',
-    1: 'could not start: another npm run dev is running, the port is taken, or .local/dynamodb is in use',
+    1: 'could not start: another npm run dev is running, the port is taken, .local/dynamodb is in use, or (--socket) a Slack token is missing or refused',
     2: 'usage error',
   },
 });
@@ -68,6 +73,7 @@ runCommand(DEV, async ({ values }) => {
     return EXIT.failed;
   }
 
+  if (values.socket) return socketMode();
   const { startLocalStack } = await import('./local/stack');
   const lancedbUri = localLanceDbUri();
   let stack: Awaited<ReturnType<typeof startLocalStack>>;
@@ -123,6 +129,24 @@ runCommand(DEV, async ({ values }) => {
     process.exit(code);
   });
 });
+
+/** `--socket`: the local workflow answering in a real Slack workspace through Socket Mode (scripts/local/socket-mode.ts). */
+async function socketMode(): Promise<number> {
+  const { startSocketModeDev } = await import('./local/socket-mode');
+  const dev = await startSocketModeDev({
+    shell: process.env,
+    settings: shellSettings(),
+    lancedbUri: localLanceDbUri(),
+    dynamoPath: DYNAMO_PATH,
+  });
+  console.log('Press Ctrl+C to stop.');
+  const code = await new Promise<number>((done) => {
+    const stop = () => dev.close().finally(() => done(EXIT.ok));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  process.exit(code);
+}
 
 /** `12:00:01` in local time. */
 function clock(at = new Date()): string {
