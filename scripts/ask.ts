@@ -1,71 +1,129 @@
 import { mkdirSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { askThroughSlack } from './local/ask-client';
+import {
+  type AskOutcome,
+  askOutcome,
+  askThroughRunningStack,
+  askThroughSlack,
+  describeFailure,
+} from './local/ask-client';
+import { defineCommand, EXIT, runCommand, UsageError } from './local/cli';
 import { localLanceDbUri, shellSettings } from './local/cli-env';
+import { localStoreInUse, runningDev } from './local/local-store-lock';
 import { renderMessage, renderTrace } from './local/render';
-import { startLocalStack } from './local/stack';
 
 /**
  * `npm run ask -- [--json] [--thread TS] "question"`: one signed mention through the local stack, answered from
  * the documents in `.local/` (or LANCEDB_URI). Thread history is kept in `.local/dynamodb`, so `--thread` with
- * the threadTs of an earlier answer asks a follow-up.
+ * the threadTs of an earlier answer asks a follow-up. While `npm run dev` runs, the question goes to it (it holds
+ * `.local/dynamodb`), and its transcript shows the thread.
  */
-async function main() {
-  const { values, positionals } = parseArgs({
-    options: { json: { type: 'boolean', default: false }, thread: { type: 'string' } },
-    allowPositionals: true,
-  });
+
+const DYNAMO_PATH = '.local/dynamodb';
+/** A Slack message ts: seconds, a dot, six digits. */
+const SLACK_TS = /^\d{9,10}\.\d{6}$/;
+
+const ASK = defineCommand({
+  name: 'ask',
+  synopsis: '[--json] [--thread TS] "question"',
+  summary:
+    'Mentions the bot once through the local stack, as a person in Slack would, and prints the reply with its\n' +
+    'sources and each state’s duration. Answers from .local/lancedb (or LANCEDB_URI); thread history is kept in\n' +
+    '.local/dynamodb. While `npm run dev` runs, the question goes to it and shows in its transcript.',
+  options: {
+    thread: {
+      type: 'string',
+      valueName: 'TS',
+      description: 'ask a follow-up in the thread of an earlier answer (the thread ts it printed)',
+      validate: (value: string) =>
+        SLACK_TS.test(value)
+          ? undefined
+          : `--thread takes the thread ts an earlier answer printed, such as 1712345678.123456, not ${JSON.stringify(value)}`,
+    },
+    json: {
+      type: 'boolean',
+      description:
+        'print one JSON object: {"answer","sources":[{"source","heading","score"}],"model","threadTs",\n' +
+        '"trace":[{"state","ms","attempts"}]}, with "error" and "execution" when the question failed',
+    },
+  },
+  positionals: { name: 'a question, in quotes', min: 1 },
+  examples: [
+    'npm run ask -- "How do I rotate my VPN key?"',
+    'npm run ask -- --thread 1712345678.123456 "How often do I have to do that?"',
+  ],
+  exitCodes: {
+    0: 'answered (or the bot replied by itself, to an empty mention say)',
+    1: 'no answer: the execution failed (its cause is printed), or the local stack could not start',
+    2: 'usage error',
+  },
+});
+
+runCommand(ASK, async ({ values, positionals }) => {
   const question = positionals.join(' ').trim();
-  if (question === '') {
-    console.error('usage: npm run ask -- [--json] [--thread TS] "your question"');
-    process.exit(2);
+  if (question === '') throw new UsageError('needs a question that is not empty');
+  const threadTs = values.thread;
+
+  const outcome = await ask(question, threadTs, values.json === true);
+  print(outcome, values.json === true);
+  return outcome.failure !== undefined ? EXIT.failed : EXIT.ok;
+});
+
+async function ask(question: string, threadTs: string | undefined, json: boolean): Promise<AskOutcome> {
+  const dev = await runningDev();
+  if (dev !== undefined) {
+    if (!json) console.error(`(asking the running npm run dev, pid ${dev.pid}, ${dev.eventsUrl})\n`);
+    return askThroughRunningStack(dev, question, { threadTs });
   }
-  mkdirSync('.local/dynamodb', { recursive: true });
+  mkdirSync(DYNAMO_PATH, { recursive: true });
+  const busy = await localStoreInUse(DYNAMO_PATH);
+  if (busy !== undefined) throw new Error(busy);
+  // Loaded only when this process runs the stack itself: --help and usage errors answer at once.
+  const { startLocalStack } = await import('./local/stack');
   const stack = await startLocalStack({
     lancedbUri: localLanceDbUri(),
-    dynamoPath: '.local/dynamodb',
+    dynamoPath: DYNAMO_PATH,
     env: shellSettings(),
   });
   try {
-    const result = await askThroughSlack(stack, question, { threadTs: values.thread });
-    const failed = result.execution !== undefined && result.execution.status !== 'SUCCEEDED';
-    if (values.json) {
-      const text = result.answer?.text ?? result.replies.map((r) => r.text).join('\n');
-      console.log(
-        JSON.stringify({
-          answer: text,
-          sources: (result.retrieval?.passages ?? []).map((p) => ({
-            source: p.source,
-            heading: p.heading,
-            score: p.score,
-          })),
-          model: result.answer?.model ?? null,
-          threadTs: result.sent.threadTs,
-          trace: (result.execution?.trace ?? []).map((t) => ({
-            state: t.state,
-            ms: t.ms,
-            attempts: t.attempts,
-          })),
-          ...(failed ? { error: result.execution?.error, execution: result.execution?.name } : {}),
-        }),
-      );
-    } else {
-      for (const reply of result.replies) console.log(renderMessage(reply, ''));
-      if (result.execution) {
-        console.log(`\nexecution ${result.execution.name} ${result.execution.status}`);
-        console.log(renderTrace(result.execution.trace));
-      }
-      console.log(
-        `\nthread: ${result.sent.threadTs}  (follow up with: npm run ask -- --thread ${result.sent.threadTs} "...")`,
-      );
-    }
-    if (failed) process.exitCode = 1;
+    return askOutcome(await askThroughSlack(stack, question, { threadTs }));
   } finally {
     await stack.close();
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+function print(result: AskOutcome, json: boolean): void {
+  if (json) {
+    const text = result.answer?.text ?? result.replies.map((r) => r.text).join('\n');
+    console.log(
+      JSON.stringify({
+        answer: text,
+        sources: (result.retrieval?.passages ?? []).map((p) => ({
+          source: p.source,
+          heading: p.heading,
+          score: p.score,
+        })),
+        model: result.answer?.model ?? null,
+        threadTs: result.sent.threadTs,
+        trace: (result.execution?.trace ?? []).map((t) => ({
+          state: t.state,
+          ms: t.ms,
+          attempts: t.attempts,
+        })),
+        ...(result.failure !== undefined
+          ? { error: describeFailure(result.failure), execution: result.execution?.name }
+          : {}),
+      }),
+    );
+    return;
+  }
+  for (const reply of result.replies) console.log(renderMessage(reply, ''));
+  if (result.execution) {
+    console.log(`\nexecution ${result.execution.name} ${result.execution.status}`);
+    console.log(renderTrace(result.execution.trace));
+  }
+  if (result.failure !== undefined)
+    console.error(`\nthe question failed: ${describeFailure(result.failure)}`);
+  console.log(
+    `\nthread: ${result.sent.threadTs}  (follow up with: npm run ask -- --thread ${result.sent.threadTs} "...")`,
+  );
+}

@@ -76,7 +76,8 @@ runCommand(DEV, async ({ values }) => {
   if (values.socket) return socketMode();
   const { startLocalStack } = await import('./local/stack');
   const lancedbUri = localLanceDbUri();
-  let stack: Awaited<ReturnType<typeof startLocalStack>>;
+  let stack: Awaited<ReturnType<typeof startLocalStack>> | undefined;
+  const caughtError = (name: string) => stack?.caughtError(name);
   try {
     stack = await startLocalStack({
       lancedbUri,
@@ -84,7 +85,7 @@ runCommand(DEV, async ({ values }) => {
       env: shellSettings(),
       signingSecret: process.env.SLACK_SIGNING_SECRET?.trim() || undefined,
       port,
-      onRequest: logRequest,
+      onRequest: (log) => logRequest(log, caughtError),
     });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
@@ -93,6 +94,7 @@ runCommand(DEV, async ({ values }) => {
     }
     throw error;
   }
+  const started = stack as NonNullable<typeof stack>;
   writeDevState({
     pid: process.pid,
     startedAt: new Date().toISOString(),
@@ -114,13 +116,17 @@ runCommand(DEV, async ({ values }) => {
       : `Signing secret:        ${stack.signingSecret} (local only)`,
   );
   console.log(`Vector store:          ${lancedbUri}`);
-  console.log(`Try, in another terminal: npm run ask -- "How do I rotate my VPN key?"  (it asks this server)`);
-  console.log(`Press Ctrl+C to stop. (${DEV_STATE_FILE} tells the other local commands where this server is.)`);
+  console.log(
+    `Try, in another terminal: npm run ask -- "How do I rotate my VPN key?"  (it asks this server)`,
+  );
+  console.log(
+    `Press Ctrl+C to stop. (${DEV_STATE_FILE} tells the other local commands where this server is.)`,
+  );
 
   return new Promise<number>((done) => {
     const stop = () => {
       removeDevState();
-      stack.close().finally(() => done(EXIT.ok));
+      started.close().finally(() => done(EXIT.ok));
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
@@ -165,7 +171,10 @@ function where(log: LocalRequestLog): string {
 }
 
 /** One line per request, and one more when the execution it started ends. */
-function logRequest(log: LocalRequestLog): void {
+function logRequest(
+  log: LocalRequestLog,
+  caughtError: (executionName: string) => { error: string; cause: string } | undefined,
+): void {
   const outcome =
     log.error !== undefined
       ? `failed: ${log.error.message}`
@@ -187,10 +196,14 @@ function logRequest(log: LocalRequestLog): void {
     const failed =
       execution.status === 'SUCCEEDED'
         ? ''
-        : `: ${state !== undefined ? `"${state.state}" ${state.outcome}, ` : ''}${describeFailure({
-            error: execution.error ?? execution.status,
-            cause: execution.cause ?? '',
-          })}`;
-    console.log(`${clock()}  answer ${where(log)}  ${execution.status} in ${seconds} s (${execution.name})${failed}`);
+        : `: ${state !== undefined ? `"${state.state}" ${state.outcome}, ` : ''}${describeFailure(
+            caughtError(execution.name) ?? {
+              error: execution.error ?? execution.status,
+              cause: execution.cause ?? '',
+            },
+          )}`;
+    console.log(
+      `${clock()}  answer to ${where(log)}  ${execution.status} in ${seconds} s (${execution.name})${failed}`,
+    );
   });
 }

@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
 import type { Env } from '../functions/core/config';
 import type { SyncReport } from '../functions/core/ingest/sync-types';
+import { defineCommand, EXIT as EXIT_CODES, type ParsedCommand, runCommand } from './local/cli';
 import { localLanceDbUri, shellSettings } from './local/cli-env';
 import type { IngestProgress } from './local/ingest-local';
-import { localStoreInUse } from './local/local-store-lock';
+import { localStoreInUse, runningDev } from './local/local-store-lock';
 import { ProgressBar } from './local/progress-bar';
 
 /**
@@ -14,27 +15,61 @@ import { ProgressBar } from './local/progress-bar';
  * the sync lock are kept in `.local/dynamodb`, so a second run embeds only what changed.
  */
 
-const USAGE = `usage: npm run ingest -- [--json] [--prune] [--rebuild] [--collection NAME] <path|glob|s3://bucket/prefix>...
-
-  --prune            remove indexed documents that the given folders, globs or prefixes no longer hold
-  --rebuild          drop the table and re-embed everything (after changing the embedding model)
-  --collection NAME  the collection of documents whose front matter names none
-  --json             print one JSON object: {"added","updated","unchanged","deleted","failed","skipped","chunks",
-                     "embeddedChunks","ms"}, with "emptyOrigins" when an origin holds nothing to index and "error"
-                     when nothing could be committed
-
-Only Markdown (.md, .markdown) and plain text (.txt) are indexed. Other files, and symbolic links (never followed),
-are listed as skipped; hidden files and folders and node_modules are passed over.
-
-exit codes:
-  0    the sync committed (failed and skipped documents are listed)
-  1    nothing could be committed (a missing folder or bucket, another embedding model, another sync running)
-  2    usage error
-  3    the sync committed, but an origin holds no Markdown or text file (it says which, and what it skipped)
-  130  interrupted`;
+const INGEST = defineCommand({
+  name: 'ingest',
+  synopsis: '[--json] [--prune] [--rebuild] [--collection NAME] <path|glob|s3://bucket/prefix>...',
+  summary:
+    'Syncs the documents of the given folders, globs or S3 prefixes into the vector store (.local/lancedb, or\n' +
+    'LANCEDB_URI) through the ingest state machine, as the scheduled sync runs in AWS. The manifest and the sync lock\n' +
+    "are kept in .local/dynamodb (a running npm run dev's, while it runs), so a second run embeds only what changed.",
+  options: {
+    prune: {
+      type: 'boolean',
+      description: 'remove indexed documents that the given folders, globs or prefixes no longer hold',
+    },
+    rebuild: {
+      type: 'boolean',
+      description: 'drop the table and re-embed everything (after changing the embedding model)',
+    },
+    collection: {
+      type: 'string',
+      valueName: 'NAME',
+      description: 'the collection of documents whose front matter names none',
+      validate: (value: string) =>
+        value.trim() === '' ? '--collection needs a name that is not empty' : undefined,
+    },
+    json: {
+      type: 'boolean',
+      description:
+        'print one JSON object: {"added","updated","unchanged","deleted","failed","skipped","chunks",\n' +
+        '"embeddedChunks","ms"}, with "emptyOrigins" when an origin holds nothing to index and "error"\n' +
+        'when nothing could be committed',
+    },
+  },
+  positionals: { name: 'at least one folder, glob or s3://bucket/prefix', min: 1 },
+  notes:
+    'Only Markdown (.md, .markdown) and plain text (.txt) are indexed. Other files, and symbolic links (never\n' +
+    'followed), are listed as skipped; hidden files and folders and node_modules are passed over.',
+  examples: [
+    'npm run ingest -- samples/docs',
+    "npm run ingest -- --prune --json 'wiki/**/*.md' s3://my-bucket/handbook/",
+  ],
+  exitCodes: {
+    0: 'the sync committed (failed and skipped documents are listed)',
+    1: 'nothing could be committed (a missing folder or bucket, another embedding model, another sync running)',
+    2: 'usage error',
+    3: 'the sync committed, but an origin holds no Markdown or text file (it says which, and what it skipped)',
+    130: 'interrupted',
+  },
+});
 
 /** The process's exit codes, as the usage lists them. */
-const EXIT = { committed: 0, failed: 1, usage: 2, nothingIndexable: 3, interrupted: 130 } as const;
+const EXIT = {
+  committed: EXIT_CODES.ok,
+  failed: EXIT_CODES.failed,
+  nothingIndexable: EXIT_CODES.partial,
+  interrupted: EXIT_CODES.interrupted,
+} as const;
 
 /** Skipped files named one by one in the summary; the rest are counted. */
 const SKIPPED_ROWS = 20;
@@ -192,23 +227,7 @@ function progressReporter(bar: ProgressBar): (event: IngestProgress) => void {
   };
 }
 
-async function main(): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse();
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${USAGE}`);
-    return EXIT.usage;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return EXIT.committed;
-  }
-  if (positionals.length === 0) {
-    console.error(USAGE);
-    return EXIT.usage;
-  }
+async function main({ values, positionals }: ParsedCommand<typeof INGEST.options>): Promise<number> {
   const started = Date.now();
   const json = values.json === true;
   const bar = new ProgressBar();
@@ -220,15 +239,24 @@ async function main(): Promise<number> {
     return EXIT.failed;
   };
 
-  mkdirSync(DYNAMO_PATH, { recursive: true });
-  const busy = await localStoreInUse(DYNAMO_PATH);
-  if (busy !== undefined) return fail(`${busy}; nothing was written`);
+  // A running `npm run dev` holds .local/dynamodb: the manifest and the lock are then read through its endpoint.
+  const dev = await runningDev();
+  if (dev === undefined) {
+    mkdirSync(DYNAMO_PATH, { recursive: true });
+    const busy = await localStoreInUse(DYNAMO_PATH);
+    if (busy !== undefined) return fail(`${busy}; nothing was written`);
+  } else if (!json) {
+    console.error(`(the manifest and the sync lock through the running npm run dev, pid ${dev.pid})`);
+    if (resolve(dev.lancedbUri) !== resolve(lancedbUri)) {
+      console.error(`note: npm run dev answers from ${dev.lancedbUri}; this sync writes ${lancedbUri}`);
+    }
+  }
   // Loaded once the arguments are known good: a usage error answers at once.
   const { newExecutionName, startLocalIngest } = await import('./local/ingest-local');
   const ingest = await startLocalIngest({
     lancedbUri,
     stagingUri: process.env.INGEST_STAGING_URI?.trim() || DEFAULT_STAGING,
-    store: { path: DYNAMO_PATH },
+    store: dev === undefined ? { path: DYNAMO_PATH } : { endpoint: dev.dynamodbEndpoint },
     env: ingestSettings(),
     onProgress: json ? undefined : progressReporter(bar),
   });
@@ -284,25 +312,4 @@ async function main(): Promise<number> {
   }
 }
 
-function parse() {
-  return parseArgs({
-    options: {
-      json: { type: 'boolean', default: false },
-      prune: { type: 'boolean', default: false },
-      rebuild: { type: 'boolean', default: false },
-      collection: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    allowPositionals: true,
-  });
-}
-
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exitCode = EXIT.failed;
-  },
-);
+runCommand(INGEST, main);

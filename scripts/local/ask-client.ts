@@ -12,6 +12,8 @@ export interface AskResult {
   retrieval?: RetrievalResult;
   /** The bot's messages in the thread after the mention, as they stand now. */
   replies: FakeMessage[];
+  /** Why the execution failed: the error a step was caught with, else the execution's own. */
+  failure?: { error: string; cause: string };
 }
 
 /**
@@ -37,12 +39,73 @@ export async function askThroughSlack(
   const replies = stack.slack
     .threadReplies(sent.channel, sent.threadTs)
     .filter((m) => m.bot_id !== undefined && m.ts > sent.ts);
+  const caught = execution === undefined ? undefined : stack.caughtError(execution.name);
+  const failure =
+    execution === undefined || execution.status === 'SUCCEEDED'
+      ? undefined
+      : (caught ?? { error: execution.error ?? execution.status, cause: execution.cause ?? '' });
   return {
     sent,
     execution,
+    ...(failure !== undefined ? { failure } : {}),
     answer: output.answer,
     standalone: output.standalone,
     retrieval: output.retrieval,
     replies,
   };
+}
+
+/** An ask's outcome as plain data: what `npm run ask` prints, whether it ran the stack itself or asked `npm run dev`. */
+export interface AskOutcome {
+  sent: SentMention;
+  execution?: Pick<ExecutionRecord, 'name' | 'status' | 'trace' | 'error' | 'cause'>;
+  answer?: AnswerResult;
+  standalone?: StandaloneQuestion;
+  retrieval?: RetrievalResult;
+  replies: FakeMessage[];
+  failure?: { error: string; cause: string };
+}
+
+/** One line: why an execution failed, its cause unwrapped from a Lambda-style JSON error when it is one. */
+export function describeFailure(failure: { error: string; cause: string }): string {
+  let cause = failure.cause;
+  try {
+    const parsed = JSON.parse(cause) as { errorType?: string; errorMessage?: string };
+    if (typeof parsed.errorMessage === 'string') cause = parsed.errorMessage;
+  } catch {
+    // Not JSON: the cause as it is.
+  }
+  const oneLine = cause.replace(/\s+/g, ' ').trim();
+  return oneLine === '' ? failure.error : `${failure.error}: ${oneLine}`;
+}
+
+export function askOutcome(result: AskResult): AskOutcome {
+  const { execution, ...rest } = result;
+  if (execution === undefined) return rest;
+  const { name, status, trace, error, cause } = execution;
+  return { ...rest, execution: { name, status, trace, error, cause } };
+}
+
+/**
+ * Asks a local stack running in another process (`npm run dev`) through its ask route (stack.ts, LOCAL_ASK_PATH):
+ * that stack posts the mention in its fake Slack and delivers it, signed, to its own Request URL.
+ */
+export async function askThroughRunningStack(
+  running: { askUrl: string; signingSecret: string },
+  text: string,
+  options: { threadTs?: string; channel?: string; user?: string } = {},
+): Promise<AskOutcome> {
+  let response: Response;
+  try {
+    response = await fetch(running.askUrl, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${running.signingSecret}` },
+      body: JSON.stringify({ text, ...options }),
+    });
+  } catch (error) {
+    throw new Error(`could not reach the running npm run dev at ${running.askUrl}`, { cause: error });
+  }
+  const body = await response.text();
+  if (!response.ok) throw new Error(`the running npm run dev answered HTTP ${response.status}: ${body}`);
+  return JSON.parse(body) as AskOutcome;
 }

@@ -62,9 +62,10 @@ export interface LocalIngestOptions {
   env?: Env;
   /**
    * Where the manifest and the lock live: `memory` (no DynamoDB at all), dynalite in memory (`dynalite`, the
-   * default), or dynalite kept in a directory (`{ path }`, so the manifest survives between runs).
+   * default), dynalite kept in a directory (`{ path }`, so the manifest survives between runs), or a DynamoDB
+   * endpoint already running (`{ endpoint }`: a running `npm run dev`'s, which holds that directory).
    */
-  store?: 'memory' | 'dynalite' | { path: string };
+  store?: 'memory' | 'dynalite' | { path: string } | { endpoint: string };
   /** Shortens the ASL's Retry pauses (tests); unset, they run as written. */
   retryIntervalMs?: number;
   /** Replaces the TimeoutSeconds of the named states (tests of the time-out path). */
@@ -119,8 +120,13 @@ export function newExecutionName(now = new Date()): string {
 export async function startLocalIngest(options: LocalIngestOptions): Promise<LocalIngest> {
   const storeMode = options.store ?? 'dynalite';
   let dynamo: LocalDynamo | undefined;
-  if (storeMode !== 'memory') {
+  let dynamodbEndpoint: string | undefined;
+  if (typeof storeMode === 'object' && 'endpoint' in storeMode) {
+    dynamodbEndpoint = storeMode.endpoint;
+    await ensureConversationTable(dynamodbEndpoint, TABLE_NAME);
+  } else if (storeMode !== 'memory') {
     dynamo = await startDynalite({ path: storeMode === 'dynalite' ? undefined : storeMode.path });
+    dynamodbEndpoint = dynamo.endpoint;
     await ensureConversationTable(dynamo.endpoint, TABLE_NAME);
   }
 
@@ -150,7 +156,7 @@ export async function startLocalIngest(options: LocalIngestOptions): Promise<Loc
     SFN_ENDPOINT: stepFunctions.endpoint,
     LANCEDB_URI: options.lancedbUri,
     ...(options.stagingUri !== undefined ? { INGEST_STAGING_URI: options.stagingUri } : {}),
-    ...(dynamo !== undefined ? { DYNAMODB_ENDPOINT: dynamo.endpoint } : {}),
+    ...(dynamodbEndpoint !== undefined ? { DYNAMODB_ENDPOINT: dynamodbEndpoint } : {}),
   };
   const runtime = createRuntime(loadConfig(env));
   const constant =
@@ -236,10 +242,8 @@ export async function startLocalIngest(options: LocalIngestOptions): Promise<Loc
       services.close();
       s3.destroy();
       runtime.sfnClient().destroy();
-      if (dynamo !== undefined) {
-        runtime.documentClient().destroy();
-        await dynamo.close();
-      }
+      if (dynamodbEndpoint !== undefined) runtime.documentClient().destroy();
+      await dynamo?.close();
     },
   };
 }

@@ -7,11 +7,13 @@ import { conversationFunctions } from '../../functions/conversation-functions';
 import type { AckHandler } from '../../functions/core/ack/ack-app';
 import { type Env, loadConfig } from '../../functions/core/config';
 import { createRuntime, type Runtime } from '../../functions/core/runtime';
+import { askOutcome, askThroughSlack } from './ask-client';
 import { ensureConversationTable, startDynalite } from './dynamodb-local';
 import { type FakeSlack, startFakeSlack } from './fake-slack';
 import { type FaultProxy, startFaultProxy } from './fault-proxy';
 import { type MentionOptions, mentionPayload, signedHeaders } from './slack-request';
 import {
+  type ExecutionRecord,
   type LocalInvocationContext,
   type LocalStepFunctions,
   startLocalStepFunctions,
@@ -34,6 +36,39 @@ export const DEFAULT_CHANNEL = 'C0GENERAL01';
 export const DEFAULT_USER = 'U0HUMAN001';
 const TABLE_NAME = 'slack-rag-bot-conversations';
 const MACHINE_NAME = 'conversation';
+/**
+ * Where a local command asks a running stack a question (`npm run ask` while `npm run dev` runs): POST
+ * `{"text","threadTs"?,"channel"?,"user"?}` with `Authorization: Bearer <signing secret>`; the stack posts the person's
+ * message in its fake Slack, delivers the signed `app_mention` to its own Request URL, as `ask` does on a stack of its
+ * own, and answers with the outcome (ask-client.ts, AskOutcome) once the execution has ended.
+ */
+export const LOCAL_ASK_PATH = '/local/ask';
+
+/** One request to the Slack Request URL, as `npm run dev` logs it. */
+export interface LocalRequestLog {
+  method: string;
+  path: string;
+  /** The HTTP status the ack answered (500 when it threw). */
+  status: number;
+  ms: number;
+  /** What Slack's envelope said, when it could be read. */
+  delivery?: SlackDeliverySummary;
+  /** The execution the request started, when it started one. */
+  execution?: ExecutionRecord;
+  /** What the ack threw (it answered 500). */
+  error?: Error;
+}
+
+/** Who asked what where, read from a delivery's body. */
+export interface SlackDeliverySummary {
+  /** `app_mention`, `message`, `url_verification`, `block_actions`… */
+  type: string;
+  user?: string;
+  channel?: string;
+  threadTs?: string;
+  eventId?: string;
+  retryNum?: string;
+}
 
 export interface LocalStackOptions {
   /** The LanceDB database (a directory, or s3:// URI). */
@@ -56,6 +91,8 @@ export interface LocalStackOptions {
    * in a child process, say: test/infra/lambda-bundles.test.ts), or undefined for the module here.
    */
   runFunction?: (entry: string, env: Env) => LocalFunction | undefined;
+  /** Told of each request to the Slack Request URL once answered (`npm run dev` logs one line for each). */
+  onRequest?: (entry: LocalRequestLog) => void;
   /**
    * The Slack Web API the functions call and the bot token they call it with, instead of the stack's fake Slack:
    * a real workspace's (Socket Mode, scripts/local/socket-mode.ts). The fake Slack still runs, unused by them.
@@ -97,6 +134,11 @@ export interface LocalStack {
   runtime: Runtime;
   /** The configuration environment every function of this stack runs with. */
   env: Env;
+  /**
+   * The error a failed step was caught with (what Report failure was given), by execution name: the execution's own
+   * error only says `AnswerFailed`.
+   */
+  caughtError(executionName: string): { error: string; cause: string } | undefined;
   /** Sends a signed `app_mention` delivery, as Slack would, and returns the ack's response. */
   mention(options: MentionOptions & { retryNum?: number; body?: string }): Promise<SentMention>;
   close(): Promise<void>;
@@ -120,6 +162,53 @@ function toFunctionUrlEvent(req: IncomingMessage, body: string): AwsEvent {
   };
 }
 
+/** Who, where and what a Slack delivery is about: an Events API envelope (JSON) or an interaction (`payload=`). */
+export function summarizeDelivery(
+  body: string,
+  headers: IncomingMessage['headers'],
+): SlackDeliverySummary | undefined {
+  const retryNum = headers['x-slack-retry-num'];
+  const retry = typeof retryNum === 'string' ? { retryNum } : {};
+  try {
+    const json = (
+      body.startsWith('payload=')
+        ? JSON.parse(new URLSearchParams(body).get('payload') ?? '{}')
+        : JSON.parse(body)
+    ) as Record<string, unknown>;
+    const event = (json.event ?? {}) as Record<string, unknown>;
+    const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+    const id = (value: unknown) => text((value as { id?: unknown } | undefined)?.id);
+    const type = text(event.type) ?? text(json.type) ?? 'unknown';
+    const threadTs =
+      text(event.thread_ts) ?? text(event.ts) ?? text((json.message as { thread_ts?: unknown })?.thread_ts);
+    return {
+      type,
+      ...defined({
+        user: text(event.user) ?? id(json.user),
+        channel: text(event.channel) ?? id(json.channel),
+        threadTs,
+        eventId: text(json.event_id),
+      }),
+      ...retry,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function rememberCaughtError(errors: Map<string, { error: string; cause: string }>, input: unknown): void {
+  const { executionName, error } = input as {
+    executionName?: string;
+    error?: { Error?: string; Cause?: string };
+  };
+  if (executionName === undefined || error === undefined) return;
+  errors.set(executionName, { error: error.Error ?? 'unknown', cause: error.Cause ?? '' });
+}
+
+function defined<T extends Record<string, unknown>>(record: T): Partial<T> {
+  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -139,10 +228,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   // The steps' handlers are bound once the runtime exists, which needs the Step Functions endpoint first.
   const stepHandlers: Partial<Record<string, TaskHandler>> = {};
+  const caughtErrors = new Map<string, { error: string; cause: string }>();
   const taskHandlers = Object.fromEntries(
     Object.keys(conversationFunctions).map((placeholder) => [
       placeholder,
       (input: unknown) => {
+        if (placeholder === 'ReportFailureFunctionArn') rememberCaughtError(caughtErrors, input);
         const handler = stepHandlers[placeholder];
         if (!handler) throw new Error(`${placeholder} is not bound`);
         return handler(input);
@@ -189,13 +280,48 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ? await createAckHandler(runtime)
       : async (event) => (await ackElsewhere(event)) as Awaited<ReturnType<AckHandler>>;
 
+  let local: LocalStack | undefined;
   const server: Server = createServer(async (req, res) => {
+    const started = Date.now();
+    let delivery: SlackDeliverySummary | undefined;
     try {
       const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
       if (req.method === 'POST' && path === '/slack/events') {
-        const response = await ack(toFunctionUrlEvent(req, await readBody(req)));
+        const body = await readBody(req);
+        delivery = summarizeDelivery(body, req.headers);
+        const response = await ack(toFunctionUrlEvent(req, body));
         res.writeHead(response.statusCode, response.headers as Record<string, string>);
         res.end(response.body);
+        const eventId = delivery?.eventId;
+        options.onRequest?.({
+          method: 'POST',
+          path,
+          status: response.statusCode,
+          ms: Date.now() - started,
+          ...(delivery !== undefined ? { delivery } : {}),
+          execution:
+            eventId === undefined
+              ? undefined
+              : stepFunctions.executions.find(
+                  (e) => (e.input as { turn?: { eventId?: string } }).turn?.eventId === eventId,
+                ),
+        });
+        return;
+      }
+      if (req.method === 'POST' && path === LOCAL_ASK_PATH && local !== undefined) {
+        if (req.headers.authorization !== `Bearer ${signingSecret}`) {
+          res.writeHead(401, { 'Content-Type': 'text/plain' }).end('the local signing secret is required');
+          return;
+        }
+        const asked = JSON.parse(await readBody(req)) as {
+          text: string;
+          threadTs?: string;
+          channel?: string;
+          user?: string;
+        };
+        const { text, ...where } = asked;
+        const outcome = askOutcome(await askThroughSlack(local, text, where));
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(outcome));
         return;
       }
       if (req.method === 'GET' && path === '/transcript') {
@@ -206,13 +332,38 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       res.writeHead(404).end();
     } catch (error) {
       res.writeHead(500, { 'Content-Type': 'text/plain' }).end((error as Error).message);
+      if (delivery !== undefined) {
+        options.onRequest?.({
+          method: req.method ?? 'POST',
+          path: '/slack/events',
+          status: 500,
+          ms: Date.now() - started,
+          delivery,
+          error: error as Error,
+        });
+      }
     }
   });
-  await new Promise<void>((done) => server.listen(options.port ?? 0, '127.0.0.1', done));
+  await new Promise<void>((done, fail) => {
+    // A port in use rejects here, rather than crashing the process with an unhandled 'error' event.
+    server.once('error', fail);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', fail);
+      done();
+    });
+  }).catch(async (error: unknown) => {
+    await stepFunctions.close();
+    runtime.documentClient().destroy();
+    runtime.sfnClient().destroy();
+    await dynamoFaults.close();
+    await dynamo.close();
+    await slack.close();
+    throw error;
+  });
   const { port } = server.address() as AddressInfo;
   const base = `http://127.0.0.1:${port}`;
 
-  return {
+  local = {
     eventsUrl: `${base}/slack/events`,
     transcriptUrl: `${base}/transcript`,
     signingSecret,
@@ -221,6 +372,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     dynamoFaults,
     runtime,
     env,
+    caughtError: (executionName) => caughtErrors.get(executionName),
     async mention(mention) {
       const channel = mention.channel ?? DEFAULT_CHANNEL;
       // The person's message exists in Slack before Slack delivers the event about it.
@@ -265,4 +417,5 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await slack.close();
     },
   };
+  return local;
 }
