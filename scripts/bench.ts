@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { benchAck } from './bench/ack';
 import { benchColdStart } from './bench/cold-start';
 import type { BenchContext } from './bench/context';
@@ -22,6 +21,7 @@ import { benchRetrieval } from './bench/retrieval';
 import { benchRetrievalS3 } from './bench/retrieval-s3';
 import { benchStreaming } from './bench/streaming';
 import { benchWorkflow } from './bench/workflow';
+import { defineCommand, EXIT, type ParsedCommand, runCommand } from './local/cli';
 
 /**
  * `npm run bench -- [--json] [--quick] [--only ack,retrieval]`: measures the speed, size and cost of every path a
@@ -42,22 +42,44 @@ const SECTIONS: { key: SectionKey; run(ctx: BenchContext): Promise<SectionResult
   { key: 'cost', run: benchCost },
 ];
 
-async function main() {
-  const { values } = parseArgs({
-    options: {
-      json: { type: 'boolean', default: false },
-      quick: { type: 'boolean', default: false },
-      only: { type: 'string' },
+const BENCH = defineCommand({
+  name: 'bench',
+  synopsis: '[--json] [--quick] [--only SECTION,...]',
+  summary:
+    'Measures the speed, size and cost of every path a user waits on, each beside a simple baseline measured in the\n' +
+    'same run, and prints one table per section (progress on stderr). Offline; a full run takes about 10 minutes.',
+  options: {
+    quick: {
+      type: 'boolean',
+      default: false,
+      description: 'smaller sizes and fewer rounds (about 2 minutes)',
     },
-  });
+    only: {
+      type: 'string',
+      valueName: 'SECTION,...',
+      description: `run only these sections: ${SECTIONS.map((s) => s.key).join(', ')}`,
+      validate: (value: string) => {
+        const unknown = value
+          .split(',')
+          .map((s) => s.trim())
+          .filter((key) => !SECTIONS.some((s) => s.key === key));
+        return unknown.length === 0
+          ? undefined
+          : `unknown section(s): ${unknown.join(', ')}; sections: ${SECTIONS.map((s) => s.key).join(', ')}`;
+      },
+    },
+    json: { type: 'boolean', default: false, description: 'print one JSON object with a key per section' },
+  },
+  examples: ['npm run bench -- --quick', 'npm run bench -- --only markdown,ack'],
+  exitCodes: {
+    0: 'measured (targets missed are reported, not failed)',
+    1: 'a section failed',
+    2: 'usage error',
+  },
+});
+
+async function main({ values }: ParsedCommand<typeof BENCH.options>): Promise<number> {
   const only = values.only?.split(',').map((s) => s.trim());
-  const unknown = only?.filter((key) => !SECTIONS.some((s) => s.key === key)) ?? [];
-  if (unknown.length > 0) {
-    console.error(
-      `unknown section(s): ${unknown.join(', ')}; sections: ${SECTIONS.map((s) => s.key).join(', ')}`,
-    );
-    process.exit(2);
-  }
   const workDir = await mkdtemp(join(tmpdir(), 'slack-rag-bench-'));
   const started = performance.now();
   const elapsed = () => ((performance.now() - started) / 1000).toFixed(0);
@@ -109,10 +131,13 @@ async function main() {
   }
   ctx.log(`finished in ${seconds.toFixed(0)} s`);
   // Clients with keep-alive sockets or native handles (LanceDB) could hold the process open.
-  process.exit(0);
+  process.exit(EXIT.ok);
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-  process.exit(1);
-});
+runCommand(BENCH, (parsed) =>
+  main(parsed).catch((error: unknown) => {
+    // A failed measurement is a bug to find: its stack, not only its message.
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(EXIT.failed);
+  }),
+);

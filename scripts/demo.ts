@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { askThroughSlack } from './local/ask-client';
+import { defineCommand, EXIT, runCommand } from './local/cli';
 import { startLocalIngest } from './local/ingest-local';
 import { renderMessage, renderTrace } from './local/render';
 import { REPO_ROOT, startLocalStack } from './local/stack';
@@ -14,7 +15,23 @@ import { REPO_ROOT, startLocalStack } from './local/stack';
 
 const QUESTIONS = ['How do I rotate my VPN key?', 'How often do I have to do that?'];
 
-async function main() {
+const DEMO = defineCommand({
+  name: 'demo',
+  synopsis: '',
+  summary:
+    'The whole product offline, with no configuration: indexes samples/docs into a temporary directory, mentions the\n' +
+    'bot with a question and a follow-up in the same thread, and prints each reply as Slack shows it, with its\n' +
+    'sources and each state’s duration. Always on the offline `local` provider; leaves nothing behind.',
+  options: {},
+  examples: ['npm run demo'],
+  exitCodes: {
+    0: 'both questions answered',
+    1: 'something failed (the message says what)',
+    2: 'usage error',
+  },
+});
+
+async function main(): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'slack-rag-demo-'));
   const lancedbUri = join(dir, 'lancedb');
   // The demo always runs on the offline `local` provider, whatever the shell has set.
@@ -40,6 +57,7 @@ async function main() {
     console.log(`Slack Request URL: ${stack.eventsUrl}\n`);
     try {
       let threadTs: string | undefined;
+      let failed = false;
       for (const question of QUESTIONS) {
         const result = await askThroughSlack(stack, question, { threadTs });
         threadTs = result.sent.threadTs;
@@ -51,7 +69,9 @@ async function main() {
         console.log(`\n  execution ${result.execution?.name} ${result.execution?.status}`);
         console.log(renderTrace(result.execution?.trace ?? [], '    '));
         console.log('');
+        failed ||= result.execution?.status !== 'SUCCEEDED';
       }
+      return failed ? EXIT.failed : EXIT.ok;
     } finally {
       await stack.close();
     }
@@ -60,7 +80,4 @@ async function main() {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+runCommand(DEMO, main);

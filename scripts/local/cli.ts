@@ -82,7 +82,7 @@ export function usage<O extends Record<string, OptionSpec>>(spec: CommandSpec<O>
   const width = Math.max(...rows.map(([flag]) => flag?.length ?? 0));
   const codes = Object.entries(spec.exitCodes).map(([code, meaning]) => `  ${code.padEnd(4)} ${meaning}`);
   return [
-    `usage: npm run ${spec.name} -- ${spec.synopsis}`,
+    `usage: npm run ${spec.name}${spec.synopsis === '' ? '' : ` -- ${spec.synopsis}`}`,
     '',
     spec.summary,
     '',
