@@ -67,7 +67,7 @@ describe('LocalExtractiveChatModel, answering', () => {
     const reply = await model.invoke(messages);
 
     // Assert
-    expect(reply.text).toContain('From *VPN guide › Rotating keys*:');
+    expect(reply.text).toContain('From *VPN guide › Rotating keys* [2]:');
     expect(reply.text).toContain(
       '> To rotate the VPN key, open the VPN app and choose Settings > Keys > Rotate.',
     );
@@ -152,7 +152,7 @@ describe('LocalExtractiveChatModel, answering', () => {
     const reply = await model.invoke(messages);
 
     // Assert
-    expect(reply.text).toContain('*VPN ガイド › 鍵のローテーション* より:');
+    expect(reply.text).toContain('*VPN ガイド › 鍵のローテーション* [2] より:');
     expect(reply.text).toContain('> VPNの鍵は毎月ローテーションしてください。');
     expect(reply.text).not.toContain('From ');
   });

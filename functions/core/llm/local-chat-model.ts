@@ -6,7 +6,7 @@ import {
 } from '@langchain/core/language_models/chat_models';
 import { AIMessage, AIMessageChunk, type BaseMessage, type UsageMetadata } from '@langchain/core/messages';
 import { ChatGenerationChunk, type ChatResult } from '@langchain/core/outputs';
-import { isCjkChar, isMainlyJapanese, type KeyTerm, keyTerms, terms } from './terms';
+import { isCjkChar, isMainlyJapanese, type KeyTerm, keyTerms, segments, terms } from './terms';
 
 /**
  * The `local` provider's chat model: no network and no weights, yet it runs the very prompts of
@@ -37,13 +37,31 @@ const ONLY_DOCUMENTS = {
   ja: '組織のドキュメントに基づく質問にのみお答えできます。',
 };
 
-/** Below this share of the question's (rarity-weighted) terms, a sentence does not answer it. */
-const MIN_COVERAGE = 0.4;
+/**
+ * Below this share of the question's (rarity-weighted) terms, a sentence does not answer it. A term no passage
+ * holds weighs most, so a question about something the documents lack ("parental leave", "a meeting room") stays
+ * below it, while a question put in other words than the document's ("download" for "install") clears it on the
+ * rest. A named thing (an acronym) that no passage mentions is declined whatever the share: see `namedTerms`.
+ */
+const MIN_COVERAGE = 0.3;
 /** Further sentences are quoted only when nearly as good as the best one. */
 const RUNNER_UP_RATIO = 0.75;
 const MAX_QUOTES = 3;
 /** A follow-up carries at most this many terms from the conversation. */
 const MAX_CARRIED_TERMS = 6;
+
+/**
+ * Terms of how a question is asked rather than what it is about ("how *much*", "do I *need* to", "what *happens*",
+ * "is there *anything*"): documents rarely say them, so counting them would make every answer look partial. They
+ * are left out of what a sentence must cover, on top of the stopwords `terms` drops.
+ */
+const ASKING_TERMS = new Set(
+  terms(
+    'much many often anything anyone anybody something someone somebody really actually get gets got getting need needs ' +
+      'want wants like way ways know tell happen happens happened possible able allowed okay ok thing things hi ' +
+      'hello thanks thank kind sort exactly currently still use',
+  ),
+);
 
 /** Words by which a follow-up points back at the conversation, so it is not standalone. */
 const REFERENCES_EN = new Set(
@@ -86,7 +104,12 @@ interface Candidate {
   passage: Passage;
   position: number;
   units: Unit[];
+  /** Share of the question's weighted terms that the unit and its section's heading hold. */
   score: number;
+  /** The same share for the unit's own words only: the tie-breaker between sentences of one section. */
+  ownScore: number;
+  /** The question's terms the unit and its heading hold. */
+  covered: Set<string>;
 }
 
 function unescapeBlockText(value: string): string {
@@ -267,18 +290,24 @@ function unitsOf(text: string): Unit[] {
  * scores low). A unit that introduces a list or code block ("To rotate the key:") brings it along.
  */
 function rankCandidates(question: string, passages: Passage[]): Candidate[] {
-  const wanted = new Set(terms(question));
+  const wanted = new Set(terms(question).filter((term) => !ASKING_TERMS.has(term)));
   if (wanted.size === 0) return [];
   const unitsByPassage = passages.map((p) => unitsOf(p.text));
   const termsByPassage = passages.map((p) => new Set(terms(`${p.heading}\n${p.text}`)));
+  // What a section is about, said once in its heading path ("VPN guide › Rotating your VPN key"), holds for each
+  // of its sentences, which rarely repeat it ("Run rotate-key…").
+  const contextByPassage = passages.map((p) => new Set(terms(p.heading === '' ? p.title : p.heading)));
   const weight = new Map<string, number>();
   let total = 0;
   for (const term of wanted) {
     const df = termsByPassage.filter((set) => set.has(term)).length;
     const w = Math.log(1 + (passages.length + 1) / (df + 0.5));
     weight.set(term, w);
-    total += w;
+    // A number the passages lack is the asker's own case ("a 450 EUR monitor"), which a document answers with its
+    // rule ("over 300 EUR"): it helps a sentence that holds it, and is not held against one that does not.
+    if (df > 0 || !/^\d+$/.test(term)) total += w;
   }
+  if (total === 0) return [];
   const candidates: Candidate[] = [];
   passages.forEach((passage, p) => {
     const units = unitsByPassage[p] ?? [];
@@ -290,13 +319,31 @@ function rankCandidates(question: string, passages: Passage[]): Candidate[] {
           quoted.push(next);
         }
       }
-      let matched = 0;
-      for (const term of new Set(quoted.flatMap((u) => terms(u.text)))) matched += weight.get(term) ?? 0;
-      if (matched > 0) candidates.push({ passage, position, units: quoted, score: matched / total });
+      const own = new Set(quoted.flatMap((u) => terms(u.text)).filter((term) => wanted.has(term)));
+      // A sentence is quoted for what it says itself; its section's heading only adds to how well it answers.
+      if (own.size === 0) return;
+      const covered = new Set([
+        ...own,
+        ...[...(contextByPassage[p] ?? [])].filter((term) => wanted.has(term)),
+      ]);
+      const sum = (set: Set<string>) => [...set].reduce((t, term) => t + (weight.get(term) ?? 0), 0);
+      candidates.push({
+        passage,
+        position,
+        units: quoted,
+        score: sum(covered) / total,
+        ownScore: sum(own) / total,
+        covered,
+      });
     });
   });
+  // Equal coverage: the passage retrieval ranked higher, then the sentence that says more itself.
   return candidates.sort(
-    (a, b) => b.score - a.score || a.passage.rank - b.passage.rank || a.position - b.position,
+    (a, b) =>
+      b.score - a.score ||
+      a.passage.rank - b.passage.rank ||
+      b.ownScore - a.ownScore ||
+      a.position - b.position,
   );
 }
 
@@ -311,22 +358,46 @@ function labelOf(passage: Passage): string {
   return label.replace(/\*/g, '');
 }
 
+/**
+ * The terms of the acronyms a question names (AWS, MFA, SSO, S3): names of particular things. Passages that never
+ * mention one are about something else, however many other words they share with the question ("How do I rotate
+ * my AWS access key?" against a guide to rotating the VPN key).
+ */
+function namedTerms(question: string): string[] {
+  return segments(question)
+    .filter(
+      (s) => s.kind === 'word' && /^[A-Z][A-Z0-9]{1,5}$/.test(s.surface) && /[A-Z].*[A-Z0-9]/.test(s.surface),
+    )
+    .flatMap((s) => terms(s.surface))
+    .filter((term) => !ASKING_TERMS.has(term));
+}
+
 function answer(question: string, passages: Passage[]): string {
   const language = languageOf(question);
   const ranked = rankCandidates(question, passages);
   const best = ranked[0];
   if (best === undefined || best.score < MIN_COVERAGE) return NOT_COVERED[language];
+  const passageTerms = new Set(passages.flatMap((p) => terms(`${p.title}\n${p.heading}\n${p.text}`)));
+  if (namedTerms(question).some((term) => !passageTerms.has(term))) return NOT_COVERED[language];
 
   const chosen: Candidate[] = [];
   for (const candidate of ranked) {
     if (chosen.length === MAX_QUOTES || candidate.score < best.score * RUNNER_UP_RATIO) break;
+    // Every sentence of the best section shares its heading; one joins it only for what it says itself.
+    if (candidate.ownScore < best.ownScore * RUNNER_UP_RATIO) continue;
     const overlaps = chosen.some(
       (c) =>
         c.passage === candidate.passage &&
         candidate.position >= c.position &&
         candidate.position < c.position + c.units.length,
     );
-    if (!overlaps) chosen.push(candidate);
+    if (overlaps) continue;
+    // More of the best sentence's section is welcome; another section is quoted (and listed as a source) only for
+    // a part of the question that the quotes so far leave open, not for saying the same again elsewhere.
+    const sameSection = candidate.passage === best.passage;
+    const coveredSoFar = new Set(chosen.flatMap((c) => [...c.covered]));
+    if (!sameSection && [...candidate.covered].every((term) => coveredSoFar.has(term))) continue;
+    chosen.push(candidate);
   }
 
   // One block per passage, in the order of its best sentence; sentences within it in document order.
@@ -335,7 +406,9 @@ function answer(question: string, passages: Passage[]): string {
     groups.set(candidate.passage, [...(groups.get(candidate.passage) ?? []), candidate]);
   const blocks = [...groups].map(([passage, group]) => {
     const label = labelOf(passage);
-    const header = language === 'ja' ? `*${label}* より:` : `From *${label}*:`;
+    // The passage's number cites it, as the answer prompt asks every model to (see chains/answer-sources.ts).
+    const header =
+      language === 'ja' ? `*${label}* [${passage.rank}] より:` : `From *${label}* [${passage.rank}]:`;
     const lines: string[] = [];
     let end: number | undefined;
     for (const candidate of group.sort((a, b) => a.position - b.position)) {

@@ -54,19 +54,59 @@ export function segments(text: string): Segment[] {
  */
 function stem(word: string): string {
   if (word.length <= 3 || /\d/.test(word)) return word;
+  // "policies", "applied" → "policy", "apply": the y the plural or past tense turned into i.
+  if (/[^aeiou](?:ies|ied)$/.test(word) && word.length > 5) return `${word.slice(0, -3)}y`;
+  // "slowly", "quickly" → "slow", "quick"; "only", "early", "apply" are too short or not adverbs of this kind.
+  if (word.endsWith('ly') && word.length > 5 && !/(?:ll|ply|[aeiou]ly)$/.test(word)) return word.slice(0, -2);
   for (const suffix of ['ing', 'ed', 'es', 's', 'e']) {
     if (!word.endsWith(suffix)) continue;
-    const base = word.slice(0, -suffix.length);
+    let base = word.slice(0, -suffix.length);
     if (base.length < 3) continue;
     if (suffix === 's' && /[sui]$/.test(base)) continue;
-    return base;
+    // "travelling", "submitted" → "travel", "submit": the consonant doubled before the ending, but not "ss"
+    // ("passed" → "pass") or "ll" of a word that ends so ("billing" → "bill").
+    if (
+      (suffix === 'ing' || suffix === 'ed') &&
+      /([b-df-hj-np-tv-z])\1$/.test(base) &&
+      !/(?:ss|ll|ff|zz)$/.test(base)
+    ) {
+      base = base.slice(0, -1);
+    }
+    return singleL(base);
   }
-  return word;
+  return singleL(word);
+}
+
+/**
+ * A final double l of a longer word made single, in every form: British "travelling" and "travel", "installed" and
+ * "install" then meet ("travel", "instal") without a dictionary; short words ("bill", "still") keep theirs.
+ */
+function singleL(stemmed: string): string {
+  return stemmed.length > 5 && stemmed.endsWith('ll') ? stemmed.slice(0, -1) : stemmed;
+}
+
+/** Irregular negations, whose stem is not what is left once "n't" is cut. */
+const NEGATIONS: Record<string, string> = {
+  "can't": 'can',
+  "won't": 'will',
+  "shan't": 'shall',
+  "ain't": 'is',
+};
+
+/**
+ * A word without its contracted ending or possessive: "I'm", "don't", "what's", "we've" become the stopwords
+ * "i", "do", "what", "we" (not the terms "im", "dont", "whats", "weve", which no document holds), and "company's"
+ * becomes "company".
+ */
+function withoutContraction(word: string): string {
+  const negation = NEGATIONS[word];
+  if (negation !== undefined) return negation;
+  return word.replace(/(?:n't|'(?:m|s|re|ve|ll|d))$/, '');
 }
 
 /** The term of a space-separated word, or undefined for a stopword or a lone letter. */
 function wordTerm(surface: string): string | undefined {
-  const word = surface.toLowerCase().replace(/['’]/g, '');
+  const word = withoutContraction(surface.toLowerCase().replace(/’/g, "'")).replace(/'/g, '');
   if (STOPWORDS.has(word)) return undefined;
   if (word.length < 2 && !/\d/.test(word)) return undefined;
   return stem(word);
@@ -74,12 +114,12 @@ function wordTerm(surface: string): string | undefined {
 
 /**
  * The terms of a CJK run: its character bigrams and its kanji unigrams. Bigrams holding hiragana are dropped
- * when the run mixes scripts: in Japanese those are mostly particles and inflections (の, を, する), so this is
- * the CJK counterpart of the stopword list. A run of hiragana alone keeps its bigrams so it is not lost.
+ * unless the text holds nothing but hiragana: in Japanese those are mostly particles and inflections (の, を,
+ * する), so this is the CJK counterpart of the stopword list. A text of hiragana alone keeps its bigrams so it is
+ * not lost. `onlyHiragana` defaults to the run's own script, for a run taken alone.
  */
-function cjkTerms(run: string): string[] {
+function cjkTerms(run: string, onlyHiragana = Array.from(run).every((c) => HIRAGANA.test(c))): string[] {
   const chars = Array.from(run);
-  const onlyHiragana = chars.every((c) => HIRAGANA.test(c));
   const out: string[] = [];
   for (let i = 0; i < chars.length; i += 1) {
     const c = chars[i] as string;
@@ -95,8 +135,14 @@ function cjkTerms(run: string): string[] {
 /** The index terms of a text, in order and with repeats (callers count them). */
 export function terms(text: string): string[] {
   const out: string[] = [];
-  for (const segment of segments(text)) {
-    if (segment.kind === 'cjk') out.push(...cjkTerms(segment.surface));
+  const all = segments(text);
+  // Whether hiragana is all there is to go by is a property of the text, not of one run: in "VPNにつながらない"
+  // the run after "VPN" holds only hiragana, yet it is as much particles and inflection as in "鍵につながらない".
+  const onlyHiragana = all.every(
+    (s) => s.kind === 'cjk' && Array.from(s.surface).every((c) => HIRAGANA.test(c)),
+  );
+  for (const segment of all) {
+    if (segment.kind === 'cjk') out.push(...cjkTerms(segment.surface, onlyHiragana));
     else {
       const term = wordTerm(segment.surface);
       if (term !== undefined) out.push(term);
