@@ -261,10 +261,11 @@ export async function startSocketModeBridge(options: SocketModeBridgeOptions): P
     const text = await response.text();
     const ms = Date.now() - started;
     if (!response.ok) {
-      // Like an HTTP delivery answered 5xx: no ack, so Slack redelivers an Events API envelope.
-      log(
-        `socket mode: ${label} -> ${response.status} in ${ms} ms; not acknowledged, Slack will redeliver it`,
-      );
+      // Like an HTTP delivery answered with an error: no ack, so Slack redelivers an Events API envelope, and
+      // shows the person an error for a button or a command.
+      const then =
+        event.type === 'events_api' ? 'Slack will redeliver it' : 'Slack shows the person an error';
+      log(`socket mode: ${label} -> ${response.status} in ${ms} ms; not acknowledged, ${then}`);
       return;
     }
     await event.ack(event.accepts_response_payload ? responsePayload(text) : undefined);
