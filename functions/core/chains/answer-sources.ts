@@ -119,13 +119,15 @@ export function renumberCitations(
     const index = sources.findIndex((s) => s.source === section.source && s.heading === section.heading);
     return index === -1 ? undefined : index + 1;
   };
-  return answerText.replace(/ ?\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]/g, (whole, list: string) => {
+  // A run of adjacent citations ("[2][1]") is renumbered as one, so it cannot end up as "[1][1]".
+  return answerText.replace(/ ?(?:\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+/g, (whole) => {
     const numbers: number[] = [];
-    for (const part of list.split(',')) {
-      const n = listed(Number(part.trim()));
+    for (const part of whole.match(/\d{1,3}/g) ?? []) {
+      const n = listed(Number(part));
       if (n !== undefined && !numbers.includes(n)) numbers.push(n);
     }
     if (numbers.length === 0) return '';
+    numbers.sort((a, b) => a - b);
     const space = whole.startsWith(' ') ? ' ' : '';
     return `${space}${numbers.map((n) => `[${n}]`).join('')}`;
   });
