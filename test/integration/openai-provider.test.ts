@@ -99,7 +99,7 @@ describe('createChatModel with the openai provider', () => {
     const reply = await prompt.pipe(model).invoke({ passages, question: 'How do I rotate the VPN key?' });
 
     // Assert
-    expect(reply.text).toContain('From *VPN guide › Rotating keys*:\n> To rotate the VPN key');
+    expect(reply.text).toContain('From *VPN guide › Rotating keys* [1]:\n> To rotate the VPN key');
     expect(reply.usage_metadata?.total_tokens).toBeGreaterThan(0);
   });
 
