@@ -1,0 +1,408 @@
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, resolve } from 'node:path';
+import type { FakeMessage } from '../fake-slack';
+import { signedHeaders } from '../slack-request';
+import { DEFAULT_CHANNEL, DEFAULT_USER, LOCAL_APP_ID, type LocalStack } from '../stack';
+import {
+  blockActionsPayload,
+  type ClickedButton,
+  channelTypeOf,
+  escapeSlackText,
+  eventForMessage,
+  type SlackWorkspace,
+} from './slack-events';
+
+/**
+ * The local playground: a web page that looks and behaves like a Slack channel and a DM with the bot. The page
+ * never calls the bot's steps: what a person types is added to the fake Slack and delivered to the stack's
+ * Request URL as the signed request Slack would send (an `app_mention`, a `message` event, a `block_actions`
+ * click), and the page renders what the fake Slack holds, polling its state.
+ */
+
+/** Options of {@link startPlayground}. */
+export interface PlaygroundOptions {
+  /** @default 0 (any free port) */
+  port?: number;
+  /** The bot's name as the page shows it. @default 'docs-assistant', as in slack/app-manifest.yaml */
+  botName?: string;
+}
+
+export interface Playground {
+  /** The page: `http://127.0.0.1:PORT/`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** One request the playground sent to the Request URL, as the page's delivery log shows it. */
+export interface Delivery {
+  at: number;
+  /** `app_mention`, `message` (`channel` or `im`), or `block_actions`. */
+  kind: string;
+  channel: string;
+  status: number;
+  /** The ack's answer when it was not a plain 200. */
+  body?: string;
+}
+
+/** What a `response_url` received that the fake Slack has no place for: an ephemeral reply. */
+interface EphemeralMessage {
+  channel: string;
+  ts: string;
+  thread_ts?: string;
+  text: string;
+  blocks?: unknown[];
+}
+
+interface Conversation {
+  id: string;
+  name: string;
+  kind: 'channel' | 'im';
+}
+
+const PUBLIC_DIR = resolve(__dirname, 'public');
+const STATIC_FILES: Record<string, string> = {
+  '/': 'index.html',
+  '/index.html': 'index.html',
+  '/playground.css': 'playground.css',
+  '/playground.js': 'playground.js',
+  '/mrkdwn.js': 'mrkdwn.js',
+  '/favicon.svg': 'favicon.svg',
+  // Browsers ask for it whatever the page links.
+  '/favicon.ico': 'favicon.svg',
+};
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+/** The DM between the local person and the bot (a D… id, as Slack gives a direct message channel). */
+export const PLAYGROUND_DM = 'D0LOCALDM01';
+const MAX_BODY = 64 * 1024;
+
+/**
+ * Serves the playground for a running local stack on 127.0.0.1. The page's composer posts to `/api/messages`,
+ * its buttons to `/api/actions`; it polls `/api/state` for the fake Slack's messages and thread statuses.
+ */
+export async function startPlayground(
+  stack: LocalStack,
+  options: PlaygroundOptions = {},
+): Promise<Playground> {
+  const botName = options.botName ?? 'docs-assistant';
+  const workspace: SlackWorkspace = {
+    teamId: stack.slack.teamId,
+    appId: LOCAL_APP_ID,
+    botUserId: stack.slack.botUserId,
+    botId: stack.slack.botId,
+  };
+  const conversations: Conversation[] = [
+    { id: DEFAULT_CHANNEL, name: 'general', kind: 'channel' },
+    { id: PLAYGROUND_DM, name: botName, kind: 'im' },
+  ];
+  const deliveries: Delivery[] = [];
+  const ephemerals: EphemeralMessage[] = [];
+  let base = '';
+
+  async function deliver(
+    kind: string,
+    channel: string,
+    body: string,
+    contentType: string,
+  ): Promise<Delivery> {
+    let delivery: Delivery;
+    try {
+      const response = await fetch(stack.eventsUrl, {
+        method: 'POST',
+        headers: signedHeaders(stack.signingSecret, body, { contentType }),
+        body,
+      });
+      const text = await response.text();
+      delivery = {
+        at: Date.now(),
+        kind,
+        channel,
+        status: response.status,
+        ...(response.status === 200 && text === '' ? {} : { body: text.slice(0, 500) }),
+      };
+    } catch (error) {
+      delivery = { at: Date.now(), kind, channel, status: 0, body: (error as Error).message };
+    }
+    deliveries.push(delivery);
+    if (deliveries.length > 200) deliveries.shift();
+    return delivery;
+  }
+
+  async function postMessage(input: { channel?: unknown; text?: unknown; threadTs?: unknown }) {
+    const channel = typeof input.channel === 'string' ? input.channel : '';
+    const typed = typeof input.text === 'string' ? input.text.trim() : '';
+    if (!conversations.some((c) => c.id === channel))
+      return { status: 400, body: { error: 'unknown_channel' } };
+    if (typed === '') return { status: 400, body: { error: 'no_text' } };
+    const threadTs = typeof input.threadTs === 'string' && input.threadTs !== '' ? input.threadTs : undefined;
+    const parent =
+      threadTs === undefined ? undefined : stack.slack.messages(channel).find((m) => m.ts === threadTs);
+    if (threadTs !== undefined && parent === undefined)
+      return { status: 400, body: { error: 'thread_not_found' } };
+    // As Slack stores it: the three characters escaped, then "@name" typed in the composer as a real mention.
+    const text = escapeSlackText(typed).replace(
+      new RegExp(`(^|\\s)@(${escapeRegExp(botName)}|bot)\\b`, 'gi'),
+      (_, space: string) => `${space}<@${workspace.botUserId}>`,
+    );
+    // The person's message exists in Slack before Slack delivers the event about it.
+    const posted = stack.slack.addMessage({ channel, text, user: DEFAULT_USER, thread_ts: threadTs });
+    const payload = eventForMessage(workspace, {
+      channel,
+      ts: posted.ts,
+      text,
+      user: DEFAULT_USER,
+      threadTs,
+      parentUserId: parent?.user,
+    });
+    const kind =
+      payload.event.type === 'app_mention'
+        ? 'app_mention'
+        : `message (${String(payload.event.channel_type)})`;
+    const delivery = await deliver(kind, channel, JSON.stringify(payload), 'application/json');
+    return { status: 200, body: { ts: posted.ts, delivery } };
+  }
+
+  async function click(input: { channel?: unknown; ts?: unknown; actionId?: unknown; value?: unknown }) {
+    const channel = typeof input.channel === 'string' ? input.channel : '';
+    const message = stack.slack.messages(channel).find((m) => m.ts === input.ts && !m.deleted);
+    if (message === undefined) return { status: 400, body: { error: 'message_not_found' } };
+    const button = findButton(message, String(input.actionId ?? ''), String(input.value ?? ''));
+    if (button === undefined) return { status: 400, body: { error: 'button_not_found' } };
+    const payload = blockActionsPayload(workspace, {
+      user: DEFAULT_USER,
+      channelName: conversations.find((c) => c.id === channel)?.name ?? channel,
+      message: {
+        channel,
+        ts: message.ts,
+        threadTs: message.thread_ts,
+        text: message.text,
+        blocks: message.blocks,
+        user: message.user,
+        botId: message.bot_id,
+      },
+      button,
+      responseUrl: `${base}/api/response-url/${encodeURIComponent(channel)}/${encodeURIComponent(message.ts)}`,
+    });
+    const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+    const delivery = await deliver('block_actions', channel, body, 'application/x-www-form-urlencoded');
+    return { status: 200, body: { delivery } };
+  }
+
+  /** What the bot posts to a click's `response_url`, handled as Slack would (docs.slack.dev, handling interactions). */
+  async function respond(channel: string, ts: string, input: Record<string, unknown>) {
+    const message = stack.slack.messages(channel).find((m) => m.ts === ts);
+    if (message === undefined) return { status: 404, body: { ok: false, error: 'expired_url' } };
+    const threadTs = typeof input.thread_ts === 'string' ? input.thread_ts : message.thread_ts;
+    const api = async (method: string, args: Record<string, unknown>) => {
+      const response = await fetch(`${stack.slack.apiUrl}${method}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.slack.token}` },
+        body: JSON.stringify(args),
+      });
+      return (await response.json()) as { ok: boolean; error?: string };
+    };
+    let result: { ok: boolean; error?: string };
+    if (input.delete_original === true) {
+      result = await api('chat.delete', { channel, ts });
+    } else if (input.replace_original === true) {
+      result = await api('chat.update', { channel, ts, text: input.text, blocks: input.blocks });
+    } else if (input.response_type === 'in_channel') {
+      result = await api('chat.postMessage', {
+        channel,
+        thread_ts: threadTs,
+        text: input.text,
+        blocks: input.blocks,
+      });
+    } else {
+      ephemerals.push({
+        channel,
+        ts: `${ts}e${ephemerals.length}`,
+        ...(threadTs === undefined ? {} : { thread_ts: threadTs }),
+        text: typeof input.text === 'string' ? input.text : '',
+        ...(Array.isArray(input.blocks) ? { blocks: input.blocks } : {}),
+      });
+      result = { ok: true };
+    }
+    return { status: 200, body: result };
+  }
+
+  function state() {
+    const known = new Set(conversations.map((c) => c.id));
+    const messages = stack.slack.messages().filter((m) => !m.deleted);
+    // A conversation the bot posted in that the page does not list yet (a DM it opened, say) is shown too.
+    const extra = [...new Set(messages.map((m) => m.channel))]
+      .filter((id) => !known.has(id))
+      .map((id): Conversation => ({ id, name: id, kind: channelTypeOf(id) }));
+    const latest = new Map<string, { channel: string; thread_ts: string; status: string; at: number }>();
+    for (const status of stack.slack.statuses()) latest.set(`${status.channel} ${status.thread_ts}`, status);
+    return {
+      workspace: { teamId: workspace.teamId, botUserId: workspace.botUserId, botName, userId: DEFAULT_USER },
+      conversations: [...conversations, ...extra],
+      messages: messages.map((m) => ({
+        channel: m.channel,
+        ts: m.ts,
+        ...(m.thread_ts === undefined ? {} : { thread_ts: m.thread_ts }),
+        user: m.user,
+        bot: m.bot_id !== undefined,
+        text: m.text,
+        ...(m.blocks === undefined ? {} : { blocks: m.blocks }),
+        streaming: m.streaming,
+        edits: m.updates.length,
+        // The last time its content changed: posting a reply or editing one clears the thread's status, as in Slack.
+        changedAt: m.updates.at(-1)?.at ?? m.postedAt,
+        reactions: m.reactions,
+        tasks: tasksOf(stack, m),
+      })),
+      ephemerals,
+      statuses: [...latest.values()],
+      deliveries: deliveries.slice(-20),
+    };
+  }
+
+  const server: Server = createServer((req, res) => {
+    route(req, res).catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end((error as Error).message);
+    });
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const file = STATIC_FILES[url.pathname];
+    if (req.method === 'GET' && file !== undefined) {
+      const content = await readFile(resolve(PUBLIC_DIR, file));
+      res.writeHead(200, {
+        'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+        'cache-control': 'no-store',
+        // Everything is served from here: no script, style or image from anywhere else, no inline script.
+        'content-security-policy':
+          "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'",
+        'x-content-type-options': 'nosniff',
+      });
+      res.end(content);
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/api/state') return json(res, 200, state());
+    if (req.method === 'POST' && url.pathname === '/api/messages') {
+      const result = await postMessage(await readJson(req));
+      return json(res, result.status, result.body);
+    }
+    if (req.method === 'POST' && url.pathname === '/api/actions') {
+      const result = await click(await readJson(req));
+      return json(res, result.status, result.body);
+    }
+    const responseUrl = /^\/api\/response-url\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'POST' && responseUrl) {
+      const result = await respond(
+        decodeURIComponent(responseUrl[1] ?? ''),
+        decodeURIComponent(responseUrl[2] ?? ''),
+        await readJson(req),
+      );
+      return json(res, result.status, result.body);
+    }
+    json(res, 404, { error: 'not_found' });
+  }
+
+  await new Promise<void>((done) => server.listen(options.port ?? 0, '127.0.0.1', done));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url: `${base}/`,
+    close: () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
+  };
+}
+
+/** The button with this action_id and value in the message's `actions` or `context_actions` blocks. */
+function findButton(message: FakeMessage, actionId: string, value: string): ClickedButton | undefined {
+  for (const [index, block] of (message.blocks ?? []).entries()) {
+    const { type, block_id, elements } = block as { type?: string; block_id?: string; elements?: unknown[] };
+    if ((type !== 'actions' && type !== 'context_actions') || !Array.isArray(elements)) continue;
+    // Slack gives a block without one an id of its own; the same one every time for the same message here.
+    const blockId = block_id ?? `${message.ts}-${index}`;
+    for (const element of elements as Record<string, unknown>[]) {
+      if (element.action_id !== actionId) continue;
+      if (element.type === 'feedback_buttons') {
+        for (const side of ['positive_button', 'negative_button']) {
+          const button = element[side] as { value?: string; text?: { text?: string } } | undefined;
+          if (button?.value === value) {
+            return { type: 'feedback_buttons', actionId, blockId, value, label: button.text?.text ?? '' };
+          }
+        }
+      } else if (element.value === value || (element.value === undefined && value === '')) {
+        const label = (element.text as { text?: string } | undefined)?.text ?? '';
+        return { type: String(element.type), actionId, blockId, value, label };
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The `task_update` chunks the bot streamed into a message (Slack shows them as a plan above the text), read from
+ * the calls the fake Slack answered: the fake keeps only the text chunks on the message itself.
+ */
+function tasksOf(stack: LocalStack, message: FakeMessage): { id: string; title: string; status: string }[] {
+  if (message.bot_id === undefined) return [];
+  const tasks = new Map<string, { id: string; title: string; status: string }>();
+  for (const call of stack.slack.calls) {
+    if (!call.ok || !call.method.endsWith('Stream') || call.args.channel !== message.channel) continue;
+    const own =
+      call.args.ts === message.ts ||
+      (call.method === 'chat.startStream' &&
+        call.args.thread_ts === message.thread_ts &&
+        Math.abs(call.at - message.postedAt) < 50);
+    if (!own) continue;
+    const chunks = typeof call.args.chunks === 'string' ? safeJson(call.args.chunks) : call.args.chunks;
+    if (!Array.isArray(chunks)) continue;
+    for (const chunk of chunks as Record<string, unknown>[]) {
+      if (chunk?.type !== 'task_update' || typeof chunk.id !== 'string') continue;
+      const before = tasks.get(chunk.id);
+      tasks.set(chunk.id, {
+        id: chunk.id,
+        title: typeof chunk.title === 'string' ? chunk.title : (before?.title ?? chunk.id),
+        status: typeof chunk.status === 'string' ? chunk.status : (before?.status ?? 'pending'),
+      });
+    }
+  }
+  return [...tasks.values()];
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new Error('request too large');
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return {};
+  const parsed: unknown = JSON.parse(text);
+  return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,227 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import mentionFixture from '../fixtures/app-mention.json';
+
+/**
+ * The deliveries Slack sends when a person writes or clicks, built the way Slack builds them: the Events API
+ * envelope of scripts/local/fixtures/app-mention.json around an `app_mention` or a `message` event, and the
+ * `block_actions` interaction payload of a button click. Shapes follow docs.slack.dev (events `app_mention`,
+ * `message.channels`, `message.im`; interaction payload `block_actions`).
+ */
+
+/** Who and where: the workspace, the app and its bot user, as Slack fills them in every delivery. */
+export interface SlackWorkspace {
+  teamId: string;
+  appId: string;
+  botUserId: string;
+  botId: string;
+}
+
+/** A message a person posted, as the fake Slack stored it. */
+export interface PostedMessage {
+  channel: string;
+  /** Its ts, given by the fake Slack when the message was added. */
+  ts: string;
+  /** The text as Slack stores it: `&`, `<`, `>` escaped, mentions as `<@U…>`. */
+  text: string;
+  user: string;
+  /** Set when the message is a reply in a thread. */
+  threadTs?: string;
+  /** Who started that thread (Slack's `parent_user_id`). */
+  parentUserId?: string;
+}
+
+export type EventCallback = typeof mentionFixture & {
+  event: Record<string, unknown> & { type: string; ts: string; channel: string; text: string };
+};
+
+/** `im` for a D… channel, else `channel` (the playground has no private channels or group DMs). */
+export function channelTypeOf(channel: string): 'im' | 'channel' {
+  return channel.startsWith('D') ? 'im' : 'channel';
+}
+
+/** Escapes text as Slack does in a message's `text`: only `&`, `<` and `>`. */
+export function escapeSlackText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Whether the stored text mentions this user. */
+export function mentions(text: string, userId: string): boolean {
+  return text.includes(`<@${userId}>`);
+}
+
+/**
+ * The event Slack delivers for a person's message: `app_mention` for a channel message that mentions the bot, a
+ * `message` event (with `channel_type`) otherwise, a DM included (Slack sends no `app_mention` in a DM).
+ */
+export function eventForMessage(workspace: SlackWorkspace, message: PostedMessage): EventCallback {
+  const type = channelTypeOf(message.channel);
+  const asMention = type === 'channel' && mentions(message.text, workspace.botUserId);
+  return envelope(workspace, {
+    user: message.user,
+    type: asMention ? 'app_mention' : 'message',
+    ts: message.ts,
+    client_msg_id: randomUUID(),
+    text: message.text,
+    team: workspace.teamId,
+    ...(message.threadTs === undefined
+      ? {}
+      : {
+          thread_ts: message.threadTs,
+          ...(message.parentUserId === undefined ? {} : { parent_user_id: message.parentUserId }),
+        }),
+    blocks: richTextBlocks(message.text),
+    channel: message.channel,
+    event_ts: message.ts,
+    ...(asMention ? {} : { channel_type: type }),
+  });
+}
+
+function envelope(workspace: SlackWorkspace, event: EventCallback['event']): EventCallback {
+  const payload = structuredClone(mentionFixture) as EventCallback;
+  payload.team_id = workspace.teamId;
+  payload.context_team_id = workspace.teamId;
+  payload.api_app_id = workspace.appId;
+  payload.event = event;
+  payload.event_id = `Ev${randomBytes(6).toString('hex').toUpperCase()}`;
+  payload.event_time = Math.floor(Date.now() / 1000);
+  payload.authorizations = [
+    {
+      enterprise_id: null,
+      team_id: workspace.teamId,
+      user_id: workspace.botUserId,
+      is_bot: true,
+      is_enterprise_install: false,
+    },
+  ];
+  payload.event_context = `4-${Buffer.from(
+    JSON.stringify({ et: event.type, tid: workspace.teamId, aid: workspace.appId, cid: event.channel }),
+  ).toString('base64url')}`;
+  return payload;
+}
+
+/** The `rich_text` block Slack's clients attach to a typed message: mentions as user elements, the rest as text. */
+function richTextBlocks(text: string): unknown[] {
+  const elements: unknown[] = [];
+  let last = 0;
+  for (const match of text.matchAll(/<@([UW][A-Z0-9]+)>/g)) {
+    if (match.index > last)
+      elements.push({ type: 'text', text: unescapeSlackText(text.slice(last, match.index)) });
+    elements.push({ type: 'user', user_id: match[1] });
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) elements.push({ type: 'text', text: unescapeSlackText(text.slice(last)) });
+  return [
+    {
+      type: 'rich_text',
+      block_id: randomBytes(3).toString('base64url'),
+      elements: [{ type: 'rich_text_section', elements }],
+    },
+  ];
+}
+
+function unescapeSlackText(text: string): string {
+  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
+/** A bot message as the interaction payload carries it. */
+export interface ClickedMessage {
+  channel: string;
+  ts: string;
+  threadTs?: string;
+  text: string;
+  blocks?: unknown[];
+  user: string;
+  botId?: string;
+}
+
+/** The button a person clicked: a `button`, or one side of a `feedback_buttons` element. */
+export interface ClickedButton {
+  /** The element's type: `feedback_buttons` or `button`. */
+  type: string;
+  actionId: string;
+  blockId: string;
+  value: string;
+  /** The clicked button's label, e.g. 👍. */
+  label: string;
+}
+
+export interface BlockActionsPayload {
+  type: 'block_actions';
+  user: { id: string; username: string; name: string; team_id: string };
+  api_app_id: string;
+  token: string;
+  container: Record<string, unknown>;
+  trigger_id: string;
+  team: { id: string; domain: string };
+  enterprise: null;
+  is_enterprise_install: false;
+  channel: { id: string; name: string };
+  message: Record<string, unknown>;
+  state: { values: Record<string, unknown> };
+  response_url: string;
+  actions: Record<string, unknown>[];
+}
+
+/** The `block_actions` payload Slack posts (form-encoded as `payload=`) when a person clicks a button in a message. */
+export function blockActionsPayload(
+  workspace: SlackWorkspace,
+  options: {
+    user: string;
+    channelName: string;
+    message: ClickedMessage;
+    button: ClickedButton;
+    responseUrl: string;
+  },
+): BlockActionsPayload {
+  const { message, button } = options;
+  const nowMicros = Date.now() * 1000;
+  const actionTs = `${Math.floor(nowMicros / 1e6)}.${String(nowMicros % 1e6).padStart(6, '0')}`;
+  return {
+    type: 'block_actions',
+    user: {
+      id: options.user,
+      username: options.user.toLowerCase(),
+      name: options.user.toLowerCase(),
+      team_id: workspace.teamId,
+    },
+    api_app_id: workspace.appId,
+    token: mentionFixture.token,
+    container: {
+      type: 'message',
+      message_ts: message.ts,
+      channel_id: message.channel,
+      is_ephemeral: false,
+      ...(message.threadTs === undefined ? {} : { thread_ts: message.threadTs }),
+    },
+    trigger_id: `${Math.floor(Date.now() / 1000)}.${workspace.teamId.slice(1)}.${randomBytes(16).toString('hex')}`,
+    team: { id: workspace.teamId, domain: 'local-playground' },
+    enterprise: null,
+    is_enterprise_install: false,
+    channel: {
+      id: message.channel,
+      name: channelTypeOf(message.channel) === 'im' ? 'directmessage' : options.channelName,
+    },
+    message: {
+      user: message.user,
+      type: 'message',
+      ts: message.ts,
+      ...(message.botId === undefined ? {} : { bot_id: message.botId, app_id: workspace.appId }),
+      text: message.text,
+      team: workspace.teamId,
+      ...(message.threadTs === undefined ? {} : { thread_ts: message.threadTs }),
+      ...(message.blocks === undefined ? {} : { blocks: message.blocks }),
+    },
+    state: { values: {} },
+    response_url: options.responseUrl,
+    actions: [
+      {
+        type: button.type,
+        action_id: button.actionId,
+        block_id: button.blockId,
+        text: { type: 'plain_text', text: button.label, emoji: true },
+        value: button.value,
+        action_ts: actionTs,
+      },
+    ],
+  };
+}

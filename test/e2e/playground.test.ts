@@ -1,0 +1,369 @@
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import { PLACEHOLDER_TEXT } from '../../functions/core/ack/ack-app';
+import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
+import { startLocalIngest } from '../../scripts/local/ingest-local';
+import { type Playground, startPlayground } from '../../scripts/local/playground/playground-server';
+import { DEFAULT_CHANNEL, type LocalStack, REPO_ROOT, startLocalStack } from '../../scripts/local/stack';
+import { temporaryDirectory } from '../support/local-stack';
+
+/**
+ * The local playground in a real headless Chromium: a person types in the Slack-like page, the playground delivers
+ * the signed request Slack would send to the local stack's Request URL, and the page shows what the fake Slack
+ * holds. Every assertion is about what the page shows. The browser is Debian's `chromium`, driven by playwright-core,
+ * which downloads none.
+ */
+
+const SCREENSHOT = resolve(REPO_ROOT, 'test-artifacts/playground.png');
+const INSTALL_HINT =
+  'the playground browser test needs Chromium: apt-get install -y chromium (Debian), or CHROMIUM_PATH=/path/to/chromium; PLAYGROUND_BROWSER=skip skips it';
+/** The placeholder's words, as the page shows them (its :emoji: codes drawn as emoji). */
+const PLACEHOLDER_WORDS = PLACEHOLDER_TEXT.replace(/:[a-z0-9_+-]+:/g, '').trim();
+/** How long the fake model waits before answering: long enough for a person (and the test) to see the placeholder. */
+const MODEL_DELAY_MS = 2500;
+
+function findChromium(): string | undefined {
+  const candidates = [
+    process.env.CHROMIUM_PATH,
+    '/usr/bin/chromium',
+    '/usr/bin/chromium-browser',
+    '/usr/lib/chromium/chromium',
+    '/usr/bin/google-chrome',
+  ];
+  return candidates.find((path): path is string => path !== undefined && path !== '' && existsSync(path));
+}
+
+const executablePath = findChromium();
+
+if (process.env.PLAYGROUND_BROWSER === 'skip') {
+  process.stderr.write('test/e2e/playground.test.ts skipped: PLAYGROUND_BROWSER=skip\n');
+  describe.skip('the local playground in a browser (PLAYGROUND_BROWSER=skip)', () => {
+    it('is skipped', () => {});
+  });
+} else if (executablePath === undefined) {
+  describe('the local playground in a browser', () => {
+    it('has a Chromium to run in', () => {
+      const error = new Error(INSTALL_HINT);
+      error.stack = `Error: ${INSTALL_HINT}`;
+      throw error;
+    });
+  });
+} else {
+  describePlayground(executablePath);
+}
+
+/** Polls a check until it passes; throws its last failure after `timeoutMs`. */
+async function eventually<T>(check: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((done) => setTimeout(done, 100));
+    }
+  }
+}
+
+async function shown(locator: Locator): Promise<string> {
+  return (await locator.innerText()).replace(/\u00a0/g, ' ');
+}
+
+function describePlayground(chromiumPath: string): void {
+  describe('the local playground in a browser', () => {
+    let openai: FakeOpenAI;
+    let stack: LocalStack;
+    let playground: Playground;
+    let browser: Browser;
+    let page: Page;
+    let pageErrors: string[];
+    let removeDir: () => Promise<void>;
+
+    beforeAll(async () => {
+      const dir = await temporaryDirectory('playground-e2e-');
+      removeDir = dir.remove;
+      // The sample documents, and one whose title is hostile HTML (the page must show it as text).
+      const hostileDocs = join(dir.path, 'docs');
+      await mkdir(hostileDocs);
+      await writeFile(
+        join(hostileDocs, 'parking.md'),
+        [
+          '---',
+          'title: <img src=x onerror="window.__pwned=1"> Parking & <script>window.__pwned=2</script>',
+          '---',
+          '',
+          '# Parking',
+          '',
+          'Parking permits for the office garage are issued by the front desk on the ground floor.',
+          'Bring your badge; a permit is valid for one calendar year.',
+          '',
+        ].join('\n'),
+      );
+      openai = await startFakeOpenAI({ apiKey: 'sk-playground' });
+      const env = {
+        LLM_PROVIDER: 'openai',
+        OPENAI_API_KEY: 'sk-playground',
+        OPENAI_BASE_URL: openai.url,
+        OPENAI_MAX_RETRIES: '0',
+        OPENAI_MODEL: 'gpt-4.1-mini',
+      };
+      const lancedbUri = join(dir.path, 'lancedb');
+      const ingest = await startLocalIngest({ lancedbUri, env, store: 'memory', baseDir: REPO_ROOT });
+      try {
+        const result = await ingest.sync({ origins: ['samples/docs', hostileDocs], prune: false });
+        if (result.status !== 'committed') throw new Error(`indexing failed: ${result.error}`);
+      } finally {
+        await ingest.close();
+      }
+      stack = await startLocalStack({ lancedbUri, env, retryIntervalMs: 20 });
+      playground = await startPlayground(stack);
+      browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+    }, 120_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      await playground?.close();
+      await stack?.close();
+      await openai?.close();
+      await removeDir?.();
+    });
+
+    beforeEach(async () => {
+      page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      pageErrors = [];
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      page.on('console', (message) => {
+        if (message.type() === 'error') pageErrors.push(message.text());
+      });
+      await page.goto(playground.url);
+      // The first state has arrived and been drawn.
+      await page.getByRole('navigation').getByRole('button', { name: '# general' }).waitFor();
+    });
+
+    afterEach(async () => {
+      await page.close();
+      // A script error or a blocked load is something a person would notice: a page that stops updating.
+      expect(pageErrors).toEqual([]);
+    });
+
+    const channel = () => page.getByRole('main');
+    const thread = () => page.getByRole('complementary', { name: 'Thread' });
+
+    /** Types in the open conversation's composer and sends with Enter, as a person would. */
+    async function say(text: string, where: 'channel' | 'thread' = 'channel'): Promise<void> {
+      const box =
+        where === 'channel'
+          ? channel().getByRole('textbox')
+          : thread().getByRole('textbox', { name: 'Reply in thread' });
+      await box.fill(text);
+      await box.press('Enter');
+    }
+
+    /** Asks in #general, opens the thread of the question, waits for the answer to end with its sources. */
+    async function askInChannel(question: string): Promise<Locator> {
+      openai.delayNext({ ms: MODEL_DELAY_MS, path: '/v1/chat/completions' });
+      await say(`@docs-assistant ${question}`);
+      const asked = channel().locator('article', { hasText: question }).last();
+      await asked.getByRole('button', { name: '1 reply' }).click();
+      return asked;
+    }
+
+    it('shows a question in #general, the placeholder in its thread, then the answer with its sources', async () => {
+      const question = 'How do I rotate my VPN key?';
+      openai.delayNext({ ms: MODEL_DELAY_MS, path: '/v1/chat/completions' });
+
+      await say(`@docs-assistant ${question}`);
+
+      const asked = channel().locator('article', { hasText: question }).last();
+      expect(await shown(asked)).toContain(`@docs-assistant ${question}`);
+      await asked.getByRole('button', { name: '1 reply' }).click();
+      await eventually(async () => expect(await shown(thread())).toContain(PLACEHOLDER_WORDS));
+      await eventually(async () => {
+        const text = await shown(thread());
+        expect(text).toContain('corpvpn rotate-key');
+        expect(text).toContain('Sources');
+        expect(text).toContain('VPN guide › Rotating your VPN key');
+        expect(text).toContain('Generated by gpt-4.1-mini');
+        expect(text).not.toContain(PLACEHOLDER_WORDS);
+      });
+      const answer = thread().locator('article.from-bot');
+      expect(await answer.count()).toBe(1);
+      expect(await shown(answer.locator('.author'))).toBe('docs-assistant');
+      await mkdir(resolve(SCREENSHOT, '..'), { recursive: true });
+      await page.screenshot({ path: SCREENSHOT });
+    });
+
+    it('shows the thread status the bot sets while it works (assistant.threads.setStatus)', async () => {
+      await askInChannel('When must expenses be submitted?');
+
+      const status = thread().getByRole('status');
+      await eventually(async () => expect(await shown(status)).toMatch(/^docs-assistant \S/), MODEL_DELAY_MS);
+      await eventually(async () => expect(await shown(thread())).toContain('Expense policy › How to claim'));
+      expect(await status.isHidden()).toBe(true);
+    });
+
+    it('answers a follow-up that mentions the bot in the thread, in the context of the thread', async () => {
+      await askInChannel('How do I rotate my VPN key?');
+      await eventually(async () => expect(await shown(thread())).toContain('corpvpn rotate-key'));
+
+      await say('@docs-assistant How often do I have to do that?', 'thread');
+
+      await eventually(async () => {
+        expect(await thread().locator('article.from-bot').count()).toBe(2);
+        expect(await shown(thread().locator('article.from-bot').nth(1))).toContain('every 90 days');
+      });
+    });
+
+    it('answers a follow-up in the thread without a mention', async () => {
+      await askInChannel('How do I rotate my VPN key?');
+      await eventually(async () => expect(await shown(thread())).toContain('corpvpn rotate-key'));
+
+      await say('How often do I have to do that?', 'thread');
+
+      await eventually(async () => {
+        expect(await thread().locator('article.from-bot').count()).toBe(2);
+        expect(await shown(thread().locator('article.from-bot').nth(1))).toContain('every 90 days');
+      });
+    });
+
+    it('answers a direct message without a mention', async () => {
+      await page.getByRole('navigation').getByRole('button', { name: 'docs-assistant' }).click();
+      await page.getByRole('heading', { name: 'docs-assistant' }).waitFor();
+      openai.delayNext({ ms: MODEL_DELAY_MS, path: '/v1/chat/completions' });
+
+      await say('When must expenses be submitted?');
+
+      // The bot answers in the DM itself or in a thread under the question: either is what a person reads.
+      await eventually(async () => {
+        const replies = channel().getByRole('button', { name: '1 reply' });
+        if ((await replies.count()) > 0 && (await thread().isHidden())) await replies.first().click();
+        const text = `${await shown(channel())}\n${(await thread().isVisible()) ? await shown(thread()) : ''}`;
+        expect(text).toContain('Expense policy › How to claim');
+        expect(text).toContain('Generated by gpt-4.1-mini');
+      }, 30_000);
+    });
+
+    it('sends a click on a feedback button to the bot, which keeps the choice', async () => {
+      await askInChannel('How do I rotate my VPN key?');
+      await eventually(async () => expect(await shown(thread())).toContain('Generated by gpt-4.1-mini'));
+      const feedback = thread().getByRole('group', { name: 'Feedback' });
+      const good = feedback.getByRole('button').first();
+      await eventually(async () => expect(await good.isVisible()).toBe(true), 5000);
+
+      await good.click();
+
+      await eventually(async () => {
+        expect(await good.getAttribute('aria-pressed')).toBe('true');
+        await page.getByText('Requests sent to the bot').click();
+        expect(await shown(page.getByRole('navigation'))).toMatch(/block_actions → HTTP 200/);
+      }, 5000);
+      // Still chosen once the page has heard back from the bot (a refused click is undone).
+      await new Promise((done) => setTimeout(done, 1000));
+      expect(await good.getAttribute('aria-pressed')).toBe('true');
+    });
+
+    it('shows hostile text from documents and messages as text, never as HTML', async () => {
+      await askInChannel('How do I get a parking permit for the garage?');
+      await eventually(async () => {
+        const text = await shown(thread());
+        expect(text).toContain('front desk');
+        expect(text).toContain(
+          '<img src=x onerror="window.__pwned=1"> Parking & <script>window.__pwned=2</script>',
+        );
+      });
+      // A bot message with links Slack would and would not open.
+      await fetch(`${stack.slack.apiUrl}chat.postMessage`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.slack.token}` },
+        body: JSON.stringify({
+          channel: DEFAULT_CHANNEL,
+          text: 'links',
+          blocks: [
+            {
+              type: 'section',
+              text: {
+                type: 'mrkdwn',
+                text: '*Read* <https://intranet.example.com/vpn|the VPN page> or <javascript:window.__pwned=3|this> &lt;b&gt;x&lt;/b&gt;',
+              },
+            },
+          ],
+        }),
+      });
+
+      await eventually(async () =>
+        expect(await shown(channel())).toContain('the VPN page (intranet.example.com)'),
+      );
+      expect(await channel().locator('strong', { hasText: 'Read' }).count()).toBe(1);
+      const links = channel().getByRole('link');
+      expect(await links.count()).toBe(1);
+      expect(await links.first().getAttribute('href')).toBe('https://intranet.example.com/vpn');
+      expect(await shown(channel())).toContain('<javascript:window.__pwned=3|this> <b>x</b>');
+      expect(await page.locator('.message-body img, .message-body script, .message-body b').count()).toBe(0);
+      expect(await page.evaluate('window.__pwned')).toBeUndefined();
+    });
+
+    it('shows a natively streamed answer live: the text as it grows, the streaming flag, the plan', async () => {
+      const person = stack.slack.addMessage({
+        channel: DEFAULT_CHANNEL,
+        text: 'a streamed one',
+        user: 'U0HUMAN001',
+      });
+      const api = async (method: string, args: Record<string, unknown>) => {
+        const response = await fetch(`${stack.slack.apiUrl}${method}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.slack.token}` },
+          body: JSON.stringify(args),
+        });
+        return (await response.json()) as { ok: boolean; ts: string };
+      };
+      const started = await api('chat.startStream', {
+        channel: DEFAULT_CHANNEL,
+        thread_ts: person.ts,
+        recipient_user_id: 'U0HUMAN001',
+        recipient_team_id: stack.slack.teamId,
+        chunks: [
+          { type: 'task_update', id: 'search', title: 'Searching the documents', status: 'in_progress' },
+        ],
+      });
+      expect(started).toMatchObject({ ok: true });
+      await channel()
+        .locator('article', { hasText: 'a streamed one' })
+        .getByRole('button', { name: '1 reply' })
+        .click();
+      const answer = thread().locator('article.from-bot');
+      await eventually(async () => {
+        expect(await shown(answer)).toContain('streaming…');
+        expect(await answer.getByRole('list', { name: 'Plan' }).innerText()).toContain(
+          'Searching the documents',
+        );
+      });
+
+      await api('chat.appendStream', {
+        channel: DEFAULT_CHANNEL,
+        ts: started.ts,
+        chunks: [
+          { type: 'task_update', id: 'search', title: 'Searching the documents', status: 'complete' },
+          { type: 'markdown_text', text: 'First part, ' },
+        ],
+      });
+      await eventually(async () => {
+        expect(await shown(answer)).toContain('First part,');
+        expect(await answer.locator('[data-status="complete"]').count()).toBe(1);
+      });
+      await api('chat.appendStream', {
+        channel: DEFAULT_CHANNEL,
+        ts: started.ts,
+        markdown_text: 'second part.',
+      });
+      await api('chat.stopStream', { channel: DEFAULT_CHANNEL, ts: started.ts });
+
+      await eventually(async () => {
+        const text = await shown(answer);
+        expect(text).toContain('First part, second part.');
+        expect(text).not.toContain('streaming…');
+      });
+    });
+  });
+}
