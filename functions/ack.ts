@@ -25,6 +25,9 @@ function buildHandler(runtime: Runtime, signingSecret: string, botToken: string)
     appId: config.slack.appId,
     allowSlackConnect: config.access.allowSlackConnect,
     allowGuests: config.access.allowGuests,
+    historyStore: runtime.historyStore(),
+    followUps: config.slack.followUps,
+    suggestedPrompts: config.slack.suggestedPrompts,
   });
 }
 

@@ -40,6 +40,13 @@ export interface AppConfig {
     teamId?: string;
     /** The app's id (`SLACK_APP_ID`): events for another app are refused. Read from `auth.test` when unset. */
     appId?: string;
+    /**
+     * Which replies in a channel thread the bot answered in are answered without a mention (`FOLLOW_UPS`): `off`,
+     * `asker` (the person who asked first; the default) or `anyone`.
+     */
+    followUps: 'off' | 'asker' | 'anyone';
+    /** The agent pane's suggested prompts (`SUGGESTED_PROMPTS`: a JSON array of strings or {title, message}). */
+    suggestedPrompts: Array<{ title: string; message: string }>;
   };
   llm: {
     provider: LlmProvider;
@@ -218,6 +225,37 @@ function collectionMap(env: Env, name: string): Record<string, string[]> | undef
   return parsed as Record<string, string[]>;
 }
 
+/** The prompts shown when the agent pane opens, unless `SUGGESTED_PROMPTS` names others. */
+export const DEFAULT_SUGGESTED_PROMPTS = [
+  { title: 'What can you answer?', message: 'What kinds of questions can you answer from our documents?' },
+  { title: 'How do I get on the VPN?', message: 'How do I connect to the VPN?' },
+  { title: 'Expenses', message: 'How do I submit an expense claim?' },
+];
+
+/** At most 4 (Slack's limit), each title at most 75 characters. */
+function suggestedPrompts(env: Env, name: string): Array<{ title: string; message: string }> {
+  const raw = env[name]?.trim();
+  if (!raw) return DEFAULT_SUGGESTED_PROMPTS;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a JSON array of strings or of {"title", "message"} objects`);
+  }
+  if (!Array.isArray(parsed) || parsed.length > 4)
+    throw new ConfigError(`${name} must be a JSON array of at most 4 prompts`);
+  return parsed.map((item: unknown) => {
+    const prompt =
+      typeof item === 'string'
+        ? { title: item, message: item }
+        : (item as { title?: unknown; message?: unknown } | null);
+    if (typeof prompt?.title !== 'string' || typeof prompt.message !== 'string' || prompt.title.trim() === '')
+      throw new ConfigError(`${name}: every prompt needs a title and a message`);
+    if (prompt.title.length > 75) throw new ConfigError(`${name}: a prompt's title is at most 75 characters`);
+    return { title: prompt.title.trim(), message: prompt.message.trim() };
+  });
+}
+
 function list(env: Env, name: string): string[] {
   return (text(env, name) ?? '')
     .split(',')
@@ -297,6 +335,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       botUserId: text(env, 'SLACK_BOT_USER_ID'),
       teamId: slackId(env, 'SLACK_TEAM_ID', '[TE]'),
       appId: slackId(env, 'SLACK_APP_ID', 'A'),
+      followUps: oneOf(env, 'FOLLOW_UPS', ['off', 'asker', 'anyone'] as const, 'asker'),
+      suggestedPrompts: suggestedPrompts(env, 'SUGGESTED_PROMPTS'),
     },
     llm: {
       provider,

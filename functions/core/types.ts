@@ -1,3 +1,5 @@
+import type { Lang } from './i18n';
+
 /**
  * The documents that flow through the conversation state machine. Each Task receives only the fields its
  * `Parameters` select and returns one of the results below, which the state machine stores with `ResultPath`.
@@ -21,6 +23,10 @@ export interface Turn {
   question: string;
   /** The bot's placeholder message in the thread, which the answer (or apology) replaces. */
   placeholderTs: string;
+  /** The language of the question, which the bot's fixed texts speak (`en` when absent). */
+  lang?: Lang;
+  /** How the question came: a mention in a channel, a direct message (or the agent pane), a thread reply. */
+  via?: 'mention' | 'dm' | 'follow-up';
 }
 
 export interface ConversationInput {

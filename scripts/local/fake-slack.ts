@@ -47,6 +47,47 @@ export interface FakeMessage {
   postedAt: number;
   updates: FakeMessageUpdate[];
   reactions: string[];
+  /** Message metadata posted with it (`metadata`: event_type and event_payload). */
+  metadata?: { event_type: string; event_payload: Record<string, unknown> };
+  /** The task cards of a native stream (`task_update` chunks), latest state of each by id. */
+  tasks?: FakeTask[];
+  /** `chat.startStream`'s `task_display_mode`. */
+  taskDisplayMode?: 'timeline' | 'plan';
+}
+
+/** One task card of a natively streamed message. */
+export interface FakeTask {
+  id: string;
+  title: string;
+  status: 'pending' | 'in_progress' | 'complete' | 'error';
+  details?: string;
+  output?: string;
+  sources?: Array<{ type: string; url: string; text: string }>;
+}
+
+/** A message only one person sees (`chat.postEphemeral`). */
+export interface FakeEphemeral {
+  channel: string;
+  user: string;
+  thread_ts?: string;
+  text: string;
+  at: number;
+}
+
+/** A modal opened with `views.open`. */
+export interface FakeView {
+  id: string;
+  trigger_id: string;
+  view: Record<string, unknown>;
+  at: number;
+}
+
+/** Suggested prompts set with `assistant.threads.setSuggestedPrompts`. */
+export interface FakeSuggestedPrompts {
+  channel_id: string;
+  thread_ts?: string;
+  title?: string;
+  prompts: Array<{ title: string; message: string }>;
 }
 
 /** One request the server answered. */
@@ -101,6 +142,7 @@ export interface FakeThreadStatus {
   channel: string;
   thread_ts: string;
   status: string;
+  loading_messages?: string[];
   at: number;
 }
 
@@ -121,6 +163,19 @@ export interface FakeSlack {
   threadReplies(channel: string, threadTs: string): FakeMessage[];
   /** Statuses set with `assistant.threads.setStatus`, in order. */
   statuses(): FakeThreadStatus[];
+  /**
+   * The status a thread shows now: the last one set, unless it was cleared (an empty status) or the bot posted
+   * in the thread since (Slack removes the status when the app replies), or it is older than Slack's 2 minutes.
+   */
+  currentStatus(channel: string, threadTs: string): string | undefined;
+  /** Titles set with `assistant.threads.setTitle`, by `channel thread_ts`. */
+  titles(): Record<string, string>;
+  /** Suggested prompts set, in order. */
+  suggestedPrompts(): FakeSuggestedPrompts[];
+  /** Ephemeral messages posted, in order. */
+  ephemerals(): FakeEphemeral[];
+  /** Modals opened, in order. */
+  views(): FakeView[];
   /** Adds a message as if a person posted it, e.g. the mention that starts a thread. */
   addMessage(message: { channel: string; text: string; user?: string; thread_ts?: string }): FakeMessage;
   /**
@@ -140,7 +195,7 @@ export interface FakeSlack {
 }
 
 /** Form fields WebClient sends JSON-encoded. */
-const JSON_FIELDS = ['blocks', 'chunks', 'attachments', 'metadata'];
+const JSON_FIELDS = ['blocks', 'chunks', 'attachments', 'metadata', 'prompts', 'loading_messages', 'view'];
 const MAX_TEXT = 40_000;
 const MAX_STREAM_CHUNK = 12_000;
 const MAX_BLOCKS = 50;
@@ -168,6 +223,10 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const messages: FakeMessage[] = [];
   const calls: FakeCall[] = [];
   const statuses: FakeThreadStatus[] = [];
+  const titles: Record<string, string> = {};
+  const suggested: FakeSuggestedPrompts[] = [];
+  const ephemerals: FakeEphemeral[] = [];
+  const views: FakeView[] = [];
   const faults = new Map<string, Array<FaultOptions & { remaining: number }>>();
   let lastMicros = 0;
 
@@ -212,7 +271,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     message.updates.push({ at: Date.now(), text, ...(blocks === undefined ? {} : { blocks }) });
   };
 
-  const view = (message: FakeMessage): Record<string, unknown> => ({
+  const view = (message: FakeMessage, withMetadata = false): Record<string, unknown> => ({
     type: 'message',
     ts: message.ts,
     ...(message.thread_ts === undefined ? {} : { thread_ts: message.thread_ts }),
@@ -220,6 +279,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     user: message.user,
     ...(message.bot_id === undefined ? {} : { bot_id: message.bot_id, team: teamId }),
     ...(message.blocks === undefined ? {} : { blocks: message.blocks }),
+    ...(withMetadata && message.metadata !== undefined ? { metadata: message.metadata } : {}),
   });
 
   const replies = (channel: string, threadTs: string): FakeMessage[] =>
@@ -272,6 +332,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       const channel = requireString(args, 'channel', 'channel_not_found');
       const { text, blocks } = content(args, true);
       const threadTs = optionalString(args, 'thread_ts');
+      const metadata = messageMetadata(args.metadata);
       const message = post({
         channel,
         text: text ?? '',
@@ -279,8 +340,34 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
         bot_id: botId,
         ...(threadTs === undefined ? {} : { thread_ts: threadTs }),
         ...(blocks === undefined || blocks.length === 0 ? {} : { blocks }),
+        ...(metadata === undefined ? {} : { metadata }),
       });
       return { channel, ts: message.ts, message: view(message) };
+    },
+    // https://docs.slack.dev/reference/methods/chat.postEphemeral: channel, user and text or blocks required.
+    'chat.postEphemeral': (args) => {
+      const channel = requireString(args, 'channel', 'channel_not_found');
+      const user = requireString(args, 'user', 'user_not_in_channel');
+      const { text } = content(args, true);
+      const threadTs = optionalString(args, 'thread_ts');
+      ephemerals.push({
+        channel,
+        user,
+        text: text ?? '',
+        at: Date.now(),
+        ...(threadTs === undefined ? {} : { thread_ts: threadTs }),
+      });
+      return { message_ts: nextTs() };
+    },
+    // https://docs.slack.dev/reference/methods/views.open: a trigger_id (valid 3 s) and a view.
+    'views.open': (args) => {
+      const triggerId = requireString(args, 'trigger_id', 'invalid_trigger_id');
+      const modal = parseJson(args.view, 'invalid_arguments') as Record<string, unknown> | undefined;
+      const problem = modalProblem(modal);
+      if (problem !== undefined) throw new SlackApiError('invalid_arguments', { errors: [problem] });
+      const id = `V${String(views.length + 1).padStart(8, '0')}`;
+      views.push({ id, trigger_id: triggerId, view: modal as Record<string, unknown>, at: Date.now() });
+      return { view: { id, ...(modal as Record<string, unknown>) } };
     },
     'chat.update': (args) => {
       const message = ownMessage(args);
@@ -296,10 +383,26 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       message.deleted = true;
       return { channel: message.channel, ts: message.ts };
     },
+    // https://docs.slack.dev/reference/methods/chat.startStream: recipient_user_id and recipient_team_id are
+    // required outside a DM; task_display_mode is timeline (default) or plan.
     'chat.startStream': (args) => {
       const channel = requireString(args, 'channel', 'channel_not_found');
       const threadTs = requireString(args, 'thread_ts', 'invalid_arguments');
+      if (
+        !channel.startsWith('D') &&
+        (optionalString(args, 'recipient_user_id') === undefined ||
+          optionalString(args, 'recipient_team_id') === undefined)
+      )
+        throw new SlackApiError('invalid_arguments', {
+          errors: ['recipient_user_id and recipient_team_id are required outside a DM'],
+        });
+      const mode = optionalString(args, 'task_display_mode');
+      if (mode !== undefined && mode !== 'timeline' && mode !== 'plan')
+        throw new SlackApiError('invalid_arguments', {
+          errors: ['task_display_mode must be timeline or plan'],
+        });
       const text = streamText(args, false);
+      const tasks = streamTasks(args);
       const message = post({
         channel,
         thread_ts: threadTs,
@@ -307,18 +410,23 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
         user: botUserId,
         bot_id: botId,
         streaming: true,
+        ...(tasks.length === 0 ? {} : { tasks }),
+        ...(mode === undefined ? {} : { taskDisplayMode: mode }),
       });
       return { channel, ts: message.ts };
     },
     'chat.appendStream': (args) => {
       const message = streamingMessage(args);
-      const text = streamText(args, true);
+      const updates = streamTasks(args);
+      applyTasks(message, updates);
+      const text = streamText(args, updates.length === 0);
       if (message.text.length + text.length > MAX_TEXT) throw new SlackApiError('msg_too_long');
       edit(message, message.text + text, message.blocks);
       return { channel: message.channel, ts: message.ts };
     },
     'chat.stopStream': (args) => {
       const message = streamingMessage(args);
+      applyTasks(message, streamTasks(args));
       const text = message.text + streamText(args, false);
       if (text.length > MAX_TEXT) throw new SlackApiError('msg_too_long');
       const blocks = parseBlocks(args.blocks);
@@ -333,12 +441,51 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       message.reactions.push(name);
       return {};
     },
+    // https://docs.slack.dev/reference/methods/assistant.threads.setStatus: status required (empty clears it),
+    // at most 10 loading_messages; chat:write is enough, in channels too.
     'assistant.threads.setStatus': (args) => {
+      if (typeof args.status !== 'string') throw new SlackApiError('invalid_arguments');
+      const loading = parseJson(args.loading_messages, 'invalid_arguments');
+      if (loading !== undefined && (!Array.isArray(loading) || loading.length > 10))
+        throw new SlackApiError('invalid_arguments', { errors: ['loading_messages: at most 10'] });
       statuses.push({
         channel: requireString(args, 'channel_id', 'channel_not_found'),
-        thread_ts: requireString(args, 'thread_ts', 'invalid_arguments'),
-        status: optionalString(args, 'status') ?? '',
+        thread_ts: requireString(args, 'thread_ts', 'invalid_thread_ts'),
+        status: args.status,
+        ...(Array.isArray(loading) ? { loading_messages: loading as string[] } : {}),
         at: Date.now(),
+      });
+      return {};
+    },
+    // https://docs.slack.dev/reference/methods/assistant.threads.setTitle (assistant:write).
+    'assistant.threads.setTitle': (args) => {
+      const channel = requireString(args, 'channel_id', 'channel_not_found');
+      const threadTs = requireString(args, 'thread_ts', 'invalid_thread_ts');
+      titles[`${channel} ${threadTs}`] = requireString(args, 'title', 'invalid_arguments');
+      return {};
+    },
+    // https://docs.slack.dev/reference/methods/assistant.threads.setSuggestedPrompts: 1 to 4 prompts, each with
+    // a title and a message (assistant:write).
+    'assistant.threads.setSuggestedPrompts': (args) => {
+      const channel = requireString(args, 'channel_id', 'channel_not_found');
+      const prompts = parseJson(args.prompts, 'invalid_arguments');
+      if (
+        !Array.isArray(prompts) ||
+        prompts.length === 0 ||
+        prompts.length > 4 ||
+        prompts.some(
+          (p: { title?: unknown; message?: unknown }) =>
+            typeof p?.title !== 'string' || typeof p.message !== 'string' || p.title === '',
+        )
+      )
+        throw new SlackApiError('invalid_arguments', { errors: ['prompts: 1 to 4 of {title, message}'] });
+      const threadTs = optionalString(args, 'thread_ts');
+      const title = optionalString(args, 'title');
+      suggested.push({
+        channel_id: channel,
+        prompts: prompts as FakeSuggestedPrompts['prompts'],
+        ...(threadTs === undefined ? {} : { thread_ts: threadTs }),
+        ...(title === undefined ? {} : { title }),
       });
       return {};
     },
@@ -347,7 +494,12 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       const ts = requireString(args, 'ts', 'thread_not_found');
       const thread = replies(channel, ts);
       if (thread.length === 0) throw new SlackApiError('thread_not_found');
-      return { messages: thread.map(view), has_more: false, response_metadata: { next_cursor: '' } };
+      const withMetadata = args.include_all_metadata === true || args.include_all_metadata === 'true';
+      return {
+        messages: thread.map((m) => view(m, withMetadata)),
+        has_more: false,
+        response_metadata: { next_cursor: '' },
+      };
     },
   };
 
@@ -453,6 +605,23 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       ),
     threadReplies: (channel, threadTs) => structuredClone(replies(channel, threadTs)),
     statuses: () => structuredClone(statuses),
+    currentStatus: (channel, threadTs) => {
+      const last = statuses.filter((st) => st.channel === channel && st.thread_ts === threadTs).at(-1);
+      if (last === undefined || last.status === '' || Date.now() - last.at > 120_000) return undefined;
+      const postedSince = messages.some(
+        (m) =>
+          m.channel === channel &&
+          m.user === botUserId &&
+          !m.deleted &&
+          (m.thread_ts === threadTs || m.ts === threadTs) &&
+          m.postedAt > last.at,
+      );
+      return postedSince ? undefined : last.status;
+    },
+    titles: () => ({ ...titles }),
+    suggestedPrompts: () => structuredClone(suggested),
+    ephemerals: () => structuredClone(ephemerals),
+    views: () => structuredClone(views),
     addMessage: ({ channel, text, user, thread_ts }) =>
       structuredClone(
         post({ channel, text, user: user ?? 'U0HUMAN', ...(thread_ts === undefined ? {} : { thread_ts }) }),
@@ -624,9 +793,108 @@ function blockProblem(block: unknown): string | undefined {
   if (type === 'context' && (!Array.isArray(elements) || elements.length === 0 || elements.length > 10)) {
     return 'context needs 1 to 10 elements';
   }
+  if (type === 'context_actions') {
+    // https://docs.slack.dev/reference/block-kit/blocks/context-actions-block: 1 to 5 feedback or icon buttons.
+    if (!Array.isArray(elements) || elements.length === 0 || elements.length > 5)
+      return 'context_actions needs 1 to 5 elements';
+    for (const element of elements as Array<Record<string, unknown>>) {
+      if (element?.type === 'icon_button') continue;
+      if (element?.type !== 'feedback_buttons')
+        return 'context_actions holds feedback_buttons or icon_button';
+      for (const side of ['positive_button', 'negative_button']) {
+        const button = element[side] as
+          | { text?: { type?: unknown; text?: unknown }; value?: unknown }
+          | undefined;
+        if (
+          button?.text?.type !== 'plain_text' ||
+          typeof button.text.text !== 'string' ||
+          button.text.text.length > 75 ||
+          typeof button.value !== 'string' ||
+          button.value.length > 2000
+        )
+          return `feedback_buttons.${side} needs plain_text text (at most 75) and a value (at most 2000)`;
+      }
+    }
+  }
   const header = (text as { text?: unknown } | undefined)?.text;
   if (type === 'header' && (typeof header !== 'string' || header.length > 150)) {
     return 'header text must be a string of at most 150 characters';
   }
+  return undefined;
+}
+
+/** `metadata` of a post: `{ event_type, event_payload }` (https://docs.slack.dev/messaging/message-metadata). */
+function messageMetadata(value: unknown): FakeMessage['metadata'] {
+  if (value === undefined || value === '') return undefined;
+  const parsed = parseJson(value, 'invalid_metadata_format') as {
+    event_type?: unknown;
+    event_payload?: unknown;
+  };
+  if (
+    typeof parsed?.event_type !== 'string' ||
+    !/^[a-z0-9_]+$/i.test(parsed.event_type) ||
+    typeof parsed.event_payload !== 'object' ||
+    parsed.event_payload === null
+  )
+    throw new SlackApiError('invalid_metadata_format');
+  return { event_type: parsed.event_type, event_payload: parsed.event_payload as Record<string, unknown> };
+}
+
+const TASK_STATUSES = new Set(['pending', 'in_progress', 'complete', 'error']);
+const CHUNK_TYPES = new Set(['markdown_text', 'task_update', 'plan_update', 'blocks']);
+
+/** The `task_update` chunks of a streaming call, checked as Slack documents them. */
+function streamTasks(args: Args): FakeTask[] {
+  const chunks = parseJson(args.chunks, 'invalid_chunks');
+  if (chunks === undefined) return [];
+  if (!Array.isArray(chunks)) throw new SlackApiError('invalid_chunks');
+  const tasks: FakeTask[] = [];
+  for (const chunk of chunks as Array<Record<string, unknown>>) {
+    if (typeof chunk?.type !== 'string' || !CHUNK_TYPES.has(chunk.type))
+      throw new SlackApiError('invalid_chunks');
+    if (chunk.type !== 'task_update') continue;
+    const { id, title, status, details, output, sources } = chunk;
+    if (typeof id !== 'string' || typeof title !== 'string' || !TASK_STATUSES.has(String(status)))
+      throw new SlackApiError('invalid_chunks', { errors: ['task_update needs id, title and a status'] });
+    for (const text of [details, output])
+      if (text !== undefined && (typeof text !== 'string' || text.length > 256))
+        throw new SlackApiError('invalid_chunks', {
+          errors: ['task details and output: at most 256 characters'],
+        });
+    if (
+      sources !== undefined &&
+      (!Array.isArray(sources) ||
+        sources.some(
+          (s: { type?: unknown; url?: unknown }) => s?.type !== 'url' || typeof s.url !== 'string',
+        ))
+    )
+      throw new SlackApiError('invalid_chunks', { errors: ['task sources are {type: "url", url, text}'] });
+    tasks.push(structuredClone(chunk) as unknown as FakeTask);
+  }
+  return tasks;
+}
+
+/** Applies task updates: a task keeps its place, its fields replaced by the latest update. */
+function applyTasks(message: FakeMessage, updates: FakeTask[]): void {
+  if (updates.length === 0) return;
+  const tasks = message.tasks ?? [];
+  for (const update of updates) {
+    const index = tasks.findIndex((t) => t.id === update.id);
+    if (index === -1) tasks.push(update);
+    else tasks[index] = { ...tasks[index], ...update };
+  }
+  message.tasks = tasks;
+}
+
+/** What is wrong with a modal view, or undefined (https://docs.slack.dev/reference/views/modal-views). */
+function modalProblem(view: Record<string, unknown> | undefined): string | undefined {
+  if (view === undefined || view.type !== 'modal') return 'view.type must be modal';
+  const title = (view.title as { text?: unknown } | undefined)?.text;
+  if (typeof title !== 'string' || title.length === 0 || title.length > 24)
+    return 'view.title must be 1 to 24 characters';
+  if (typeof view.private_metadata === 'string' && view.private_metadata.length > 3000)
+    return 'private_metadata: at most 3000 characters';
+  if (!Array.isArray(view.blocks) || view.blocks.length === 0 || view.blocks.length > 100)
+    return 'view.blocks: 1 to 100 blocks';
   return undefined;
 }

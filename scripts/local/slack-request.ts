@@ -1,6 +1,11 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { AwsEvent } from '@slack/bolt/dist/receivers/AwsLambdaReceiver';
 import mentionFixture from './fixtures/app-mention.json';
+import assistantThreadStartedFixture from './fixtures/assistant-thread-started.json';
+import blockActionsFixture from './fixtures/block-actions-feedback.json';
+import dmFixture from './fixtures/message-im.json';
+import threadReplyFixture from './fixtures/message-thread-reply.json';
+import viewSubmissionFixture from './fixtures/view-submission-comment.json';
 
 /** A Slack `app_mention` delivery, shaped exactly like the fixture captured from Slack. */
 export type MentionPayload = typeof mentionFixture;
@@ -107,3 +112,106 @@ export function functionUrlEvent(body: string, headers: Record<string, string>):
     isBase64Encoded: false,
   } as unknown as AwsEvent;
 }
+
+/** A `message` delivery: a direct message (`channel_type: im`) or a reply in a channel thread. */
+export interface MessageOptions {
+  text: string;
+  /** `im` for a DM (or the agent pane), `channel` for a reply in a channel thread. */
+  channelType: 'im' | 'channel';
+  channel?: string;
+  user?: string;
+  ts?: string;
+  threadTs?: string;
+  eventId?: string;
+  teamId?: string;
+  botUserId?: string;
+}
+
+/** Builds a `message` event delivery from the captured fixtures. */
+export function messagePayload(options: MessageOptions): typeof dmFixture {
+  const fixture = options.channelType === 'im' ? dmFixture : threadReplyFixture;
+  const payload = structuredClone(fixture) as typeof dmFixture & {
+    event: typeof dmFixture.event & { thread_ts?: string; parent_user_id?: string };
+  };
+  const ts = options.ts ?? nextTs();
+  const teamId = options.teamId ?? payload.team_id;
+  payload.team_id = teamId;
+  payload.context_team_id = teamId;
+  payload.event_id = options.eventId ?? `Ev${randomBytes(6).toString('hex').toUpperCase()}`;
+  payload.event_time = Math.floor(Date.now() / 1000);
+  payload.event.text = options.text;
+  payload.event.ts = ts;
+  payload.event.event_ts = ts;
+  payload.event.channel = options.channel ?? payload.event.channel;
+  payload.event.user = options.user ?? payload.event.user;
+  payload.event.team = teamId;
+  payload.event.client_msg_id = crypto.randomUUID();
+  payload.event.blocks[0]?.elements[0]?.elements.splice(0, 1, { type: 'text', text: options.text });
+  if (options.threadTs === undefined) {
+    delete payload.event.thread_ts;
+    delete payload.event.parent_user_id;
+  } else payload.event.thread_ts = options.threadTs;
+  const authorization = payload.authorizations[0];
+  if (authorization) {
+    authorization.user_id = options.botUserId ?? authorization.user_id;
+    authorization.team_id = teamId;
+  }
+  return payload;
+}
+
+/** An `assistant_thread_started` delivery: someone opened the agent pane. */
+export function assistantThreadStartedPayload(options: {
+  channel: string;
+  threadTs: string;
+  user?: string;
+}): typeof assistantThreadStartedFixture {
+  const payload = structuredClone(assistantThreadStartedFixture);
+  payload.event_id = `Ev${randomBytes(6).toString('hex').toUpperCase()}`;
+  payload.event.assistant_thread.channel_id = options.channel;
+  payload.event.assistant_thread.thread_ts = options.threadTs;
+  payload.event.assistant_thread.user_id = options.user ?? payload.event.assistant_thread.user_id;
+  return payload;
+}
+
+/** A click on a feedback button under an answer, as the form body Slack posts (`payload=`). */
+export function feedbackClickBody(options: {
+  /** The button's `value`, read from the answer's blocks. */
+  value: string;
+  channel: string;
+  messageTs: string;
+  threadTs: string;
+  user?: string;
+  actionTs?: string;
+}): string {
+  const payload = structuredClone(blockActionsFixture);
+  payload.user.id = options.user ?? payload.user.id;
+  payload.channel.id = options.channel;
+  payload.container.channel_id = options.channel;
+  payload.container.message_ts = options.messageTs;
+  payload.container.thread_ts = options.threadTs;
+  payload.message.ts = options.messageTs;
+  payload.message.thread_ts = options.threadTs;
+  payload.trigger_id = `${nextTs()}.${randomBytes(16).toString('hex')}`;
+  const action = payload.actions[0];
+  if (action) {
+    action.value = options.value;
+    action.action_ts = options.actionTs ?? nextTs();
+    action.text.text = options.value.includes('|negative|') ? '👎' : '👍';
+  }
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}
+
+/** The submission of the comment modal, as the form body Slack posts. */
+export function commentSubmissionBody(options: {
+  privateMetadata: string;
+  comment: string;
+  user?: string;
+}): string {
+  const payload = structuredClone(viewSubmissionFixture);
+  payload.user.id = options.user ?? payload.user.id;
+  payload.view.private_metadata = options.privateMetadata;
+  payload.view.state.values.comment.text.value = options.comment;
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}
+
+export const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded';

@@ -11,7 +11,16 @@ import { askOutcome, askThroughSlack } from './ask-client';
 import { ensureConversationTable, startDynalite } from './dynamodb-local';
 import { type FakeSlack, startFakeSlack } from './fake-slack';
 import { type FaultProxy, startFaultProxy } from './fault-proxy';
-import { type MentionOptions, mentionPayload, signedHeaders } from './slack-request';
+import {
+  commentSubmissionBody,
+  FORM_CONTENT_TYPE,
+  feedbackClickBody,
+  type MentionOptions,
+  type MessageOptions,
+  mentionPayload,
+  messagePayload,
+  signedHeaders,
+} from './slack-request';
 import {
   type ExecutionRecord,
   type LocalInvocationContext,
@@ -34,6 +43,8 @@ export const LOCAL_TEAM_ID = 'T0LOCAL001';
 export const LOCAL_APP_ID = 'A0LOCAL001';
 export const DEFAULT_CHANNEL = 'C0GENERAL01';
 export const DEFAULT_USER = 'U0HUMAN001';
+/** The DM between the default person and the bot (and the agent pane's conversations). */
+export const DEFAULT_DM_CHANNEL = 'D0LOCALDM01';
 const TABLE_NAME = 'slack-rag-bot-conversations';
 const MACHINE_NAME = 'conversation';
 /**
@@ -141,6 +152,31 @@ export interface LocalStack {
   caughtError(executionName: string): { error: string; cause: string } | undefined;
   /** Sends a signed `app_mention` delivery, as Slack would, and returns the ack's response. */
   mention(options: MentionOptions & { retryNum?: number; body?: string }): Promise<SentMention>;
+  /**
+   * Sends a signed `message` delivery: a direct message (`channelType: 'im'`, channel `D…`) or a reply in a
+   * channel thread without a mention, after adding the person's message to the fake Slack.
+   */
+  message(
+    options: Omit<MessageOptions, 'botUserId' | 'teamId'> & { retryNum?: number },
+  ): Promise<SentMention>;
+  /** Sends any signed body to the Request URL (JSON, or a form `payload=` with `contentType`). */
+  deliver(
+    body: string,
+    options?: { contentType?: string; retryNum?: number },
+  ): Promise<{ status: number; body: string }>;
+  /**
+   * Clicks 👍 or 👎 under the answer message `answerTs` (its feedback buttons must be there, as a person sees
+   * them), as `user`; returns the ack's response.
+   */
+  clickFeedback(options: {
+    channel: string;
+    answerTs: string;
+    vote: 'positive' | 'negative';
+    user?: string;
+    actionTs?: string;
+  }): Promise<{ status: number; body: string }>;
+  /** Submits the comment modal the latest 👎 opened, with `comment`. */
+  submitComment(options: { comment: string; user?: string }): Promise<{ status: number; body: string }>;
   close(): Promise<void>;
 }
 
@@ -403,6 +439,72 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         threadTs: mention.threadTs ?? payload.event.ts,
         channel: payload.event.channel,
       };
+    },
+    async message(options) {
+      const channel =
+        options.channel ?? (options.channelType === 'im' ? DEFAULT_DM_CHANNEL : DEFAULT_CHANNEL);
+      const posted = slack.addMessage({
+        channel,
+        text: options.text,
+        user: options.user ?? DEFAULT_USER,
+        thread_ts: options.threadTs,
+      });
+      const payload = messagePayload({
+        ...options,
+        channel,
+        ts: posted.ts,
+        botUserId: LOCAL_BOT_USER_ID,
+        teamId: LOCAL_TEAM_ID,
+      });
+      const sent = await (local as LocalStack).deliver(JSON.stringify(payload), {
+        retryNum: options.retryNum,
+      });
+      return {
+        ...sent,
+        eventId: payload.event_id,
+        ts: payload.event.ts,
+        threadTs: options.threadTs ?? payload.event.ts,
+        channel,
+      };
+    },
+    async deliver(body, deliverOptions = {}) {
+      const response = await fetch(`${base}/slack/events`, {
+        method: 'POST',
+        headers: signedHeaders(signingSecret, body, {
+          retryNum: deliverOptions.retryNum,
+          ...(deliverOptions.contentType === undefined ? {} : { contentType: deliverOptions.contentType }),
+        }),
+        body,
+      });
+      return { status: response.status, body: await response.text() };
+    },
+    async clickFeedback(click) {
+      const answer = slack.messages(click.channel).find((m) => m.ts === click.answerTs);
+      const buttons = (answer?.blocks ?? [])
+        .filter((b) => (b as { type?: string }).type === 'context_actions')
+        .flatMap((b) => (b as { elements: Array<Record<string, { value?: string } | undefined>> }).elements);
+      const value = buttons[0]?.[click.vote === 'positive' ? 'positive_button' : 'negative_button']?.value;
+      if (answer === undefined || value === undefined)
+        throw new Error(`no feedback buttons under message ${click.answerTs} in ${click.channel}`);
+      const body = feedbackClickBody({
+        value,
+        channel: click.channel,
+        messageTs: answer.ts,
+        threadTs: answer.thread_ts ?? answer.ts,
+        ...(click.user === undefined ? {} : { user: click.user }),
+        ...(click.actionTs === undefined ? {} : { actionTs: click.actionTs }),
+      });
+      return (local as LocalStack).deliver(body, { contentType: FORM_CONTENT_TYPE });
+    },
+    async submitComment(submission) {
+      const opened = slack.views().at(-1);
+      if (opened === undefined) throw new Error('no modal was opened');
+      const body = commentSubmissionBody({
+        privateMetadata: String(opened.view.private_metadata ?? ''),
+        comment: submission.comment,
+        ...(submission.user === undefined ? {} : { user: submission.user }),
+      });
+      return (local as LocalStack).deliver(body, { contentType: FORM_CONTENT_TYPE });
     },
     async close() {
       await new Promise<void>((done) => {

@@ -5,6 +5,7 @@ import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-opena
 import { functionUrlEvent, mentionPayload, signedHeaders } from '../../scripts/local/slack-request';
 import { DEFAULT_CHANNEL, LOCAL_BOT_USER_ID, LOCAL_TEAM_ID } from '../../scripts/local/stack';
 import { type LocalStack, startTestStack, visibleText } from '../support/local-stack';
+import { STILL_WORKING } from '../support/in-progress';
 
 /**
  * Exactly one visible outcome per mention, over interleavings: Slack's deliveries of one event (the first and up
@@ -26,6 +27,7 @@ type AckFault =
   | 'killed after the claim'
   | 'the placeholder post fails'
   | 'recording the placeholder fails'
+  | 'killed after posting the placeholder, before recording it'
   | 'killed after the placeholder'
   | 'StartExecution throttled'
   | 'killed after StartExecution, before marking started'
@@ -37,6 +39,7 @@ const ACK_FAULTS: AckFault[] = [
   'killed after the claim',
   'the placeholder post fails',
   'recording the placeholder fails',
+  'killed after posting the placeholder, before recording it',
   'killed after the placeholder',
   'StartExecution throttled',
   'killed after StartExecution, before marking started',
@@ -76,6 +79,7 @@ function storeWithFault(real: EventStore, fault: AckFault, slowMs: number): Even
     async recordPlaceholder(eventId, placeholderTs) {
       alive();
       if (fault === 'recording the placeholder fails') throw new Error('DynamoDB: InternalServerError');
+      if (fault === 'killed after posting the placeholder, before recording it') kill();
       await real.recordPlaceholder(eventId, placeholderTs);
       if (fault === 'killed after the placeholder') kill();
     },
@@ -92,6 +96,8 @@ function storeWithFault(real: EventStore, fault: AckFault, slowMs: number): Even
     claimAnswer: (...args) => real.claimAnswer(...args),
     recordContinuation: (...args) => real.recordContinuation(...args),
     completeAnswer: (...args) => real.completeAnswer(...args),
+    workspaceStreamFallback: (...args) => real.workspaceStreamFallback(...args),
+    recordWorkspaceStreamFallback: (...args) => real.recordWorkspaceStreamFallback(...args),
   };
 }
 
@@ -132,7 +138,7 @@ function expectExactlyOneOutcome(stack: LocalStack, eventId: string, channel: st
   const shown = botMessages(stack, channel, threadTs).map((m) => visibleText(m as never));
   expect(shown).toHaveLength(1);
   const [only = ''] = shown;
-  expect(only).not.toMatch(/Typing/);
+  expect(only).not.toMatch(STILL_WORKING);
   const executions = stack.stepFunctions.executions.filter(
     (e) => (e.input as { turn: { eventId: string } }).turn.eventId === eventId,
   );
@@ -348,7 +354,8 @@ describe('exactly one outcome per mention, over interleavings of deliveries and 
 
     const messages = botMessages(stack, payload.event.channel, payload.event.ts);
     expect(messages).toHaveLength(3);
-    expect(messages.map((m) => visibleText(m as never)).join('\n')).not.toMatch(/Typing|Sorry/);
+    expect(messages.map((m) => visibleText(m as never)).join('\n')).not.toMatch(STILL_WORKING);
+    expect(messages.map((m) => visibleText(m as never)).join('\n')).not.toMatch(/Sorry/);
     expect(visibleText(messages[2] as never)).toContain(AnswerMark);
     const execution = stack.stepFunctions.executions.find(
       (e) => (e.input as { turn: { eventId: string } }).turn.eventId === payload.event_id,

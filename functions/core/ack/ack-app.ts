@@ -1,15 +1,21 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import {
-  App,
-  AwsLambdaReceiver,
-  isValidSlackRequest,
-  LogLevel,
-  type SlackEventMiddlewareArgs,
-} from '@slack/bolt';
+import { App, AwsLambdaReceiver, isValidSlackRequest, LogLevel } from '@slack/bolt';
 import type { AwsEvent, AwsResponse } from '@slack/bolt/dist/receivers/AwsLambdaReceiver';
 import { WebClient, type WebClientOptions } from '@slack/web-api';
+import { type Lang, languageOf, textsFor } from '../i18n';
 import type { EventClaim, EventStore } from '../stores/event-store';
+import type { HistoryStore } from '../stores/history-store';
 import type { ConversationInput, Turn } from '../types';
+import {
+  COMMENT_ACTION_ID,
+  COMMENT_BLOCK_ID,
+  commentModal,
+  FEEDBACK_ACTION_ID,
+  FEEDBACK_COMMENT_CALLBACK_ID,
+  MAX_COMMENT_CHARS,
+  parseCommentTarget,
+  parseFeedbackValue,
+} from './feedback';
 import { permanentSlackError } from './permanent-slack-error';
 import { questionFromMentionText } from './slack-text';
 import {
@@ -21,11 +27,26 @@ import {
   outsiderReply,
 } from './who-may-ask';
 
-export const PLACEHOLDER_TEXT = 'Typing...';
+/** The English placeholder; every language's is in i18n.ts. */
+export const PLACEHOLDER_TEXT = textsFor('en').placeholder;
 
-export const USAGE_HINT =
-  'Mention me with a question, for example `@bot how do I rotate the VPN key?` ' +
-  'I answer from the documents your team has indexed and I remember this thread, so you can ask follow-ups.';
+export const USAGE_HINT = textsFor('en').usageHint;
+
+/**
+ * Which replies in a channel thread the bot answers without being mentioned, once it has answered in that
+ * thread (`FOLLOW_UPS`): none, the original asker's (the default), or anyone's. A reply that mentions someone
+ * else is never one: it is addressed to them.
+ */
+export type FollowUpPolicy = 'off' | 'asker' | 'anyone';
+
+/** A suggested prompt of the agent pane: the title shown and the message sent when clicked. */
+export interface SuggestedPrompt {
+  title: string;
+  message: string;
+}
+
+/** The placeholder's metadata: a delivery that takes a claim over finds a placeholder its holder never recorded. */
+export const PLACEHOLDER_EVENT_TYPE = 'answer_placeholder';
 
 /** Slack signs with a timestamp and rejects replays older than 5 minutes; a clock this far ahead is refused too. */
 const MAX_CLOCK_SKEW_SECONDS = 300;
@@ -57,9 +78,28 @@ export interface AckDependencies {
   allowSlackConnect?: boolean;
   /** Answer guests (restricted and ultra-restricted accounts). @default false */
   allowGuests?: boolean;
+  /** Thread lookups (follow-ups without a mention, a DM thread's first question) and feedback on answers. */
+  historyStore: Pick<HistoryStore, 'threadAsker' | 'recordFeedback' | 'recordFeedbackComment'>;
+  /** @default 'asker' */
+  followUps?: FollowUpPolicy;
+  /** Shown when someone opens the agent pane (at most 4). */
+  suggestedPrompts?: readonly SuggestedPrompt[];
 }
 
-type AppMentionEvent = SlackEventMiddlewareArgs<'app_mention'>['event'];
+/** A message that may be a question, whichever event brought it. */
+interface AskedMessage {
+  channel: string;
+  ts: string;
+  thread_ts?: string;
+  user?: string;
+  text?: string;
+  files?: unknown[];
+  team?: string;
+  bot_id?: string;
+  subtype?: string;
+  edited?: unknown;
+  channel_type?: string;
+}
 
 export type AckHandler = (event: AwsEvent, context?: unknown) => Promise<AwsResponse>;
 
@@ -118,6 +158,17 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
   // Deliveries for another app or workspace are refused before any listener runs (200: Slack must not retry).
   app.use(async ({ body, next }) => {
     const envelope = body as EventEnvelope;
+    const interaction = body as { type?: string; api_app_id?: string; team?: { id?: string } | null };
+    if (interaction.type === 'block_actions' || interaction.type === 'view_submission') {
+      const { appId, teamId } = await identity();
+      if (
+        (appId !== undefined && interaction.api_app_id !== appId) ||
+        (teamId !== undefined && interaction.team?.id !== undefined && interaction.team.id !== teamId)
+      ) {
+        deps.logger.warn('interaction for another app or workspace refused', { type: interaction.type });
+        return;
+      }
+    }
     if (envelope.type === 'event_callback') {
       const reason = foreignDelivery(envelope, await identity());
       if (reason !== undefined) {
@@ -131,31 +182,103 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
     await next();
   });
 
-  app.event('app_mention', async ({ event, body, context, client }) => {
+  const access = {
+    allowSlackConnect: deps.allowSlackConnect === true,
+    allowGuests: deps.allowGuests === true,
+  };
+  const answer = async (
+    asked: AskedMessage,
+    via: Turn['via'],
+    body: { event_id?: string; team_id?: string },
+    client: WebClient,
+    botUserId: string | undefined,
+  ): Promise<void> => {
     const refusal = await outsiderReply(
-      event as AskingEvent,
+      asked as AskingEvent,
       body as EventEnvelope,
       await identity(),
-      { allowSlackConnect: deps.allowSlackConnect === true, allowGuests: deps.allowGuests === true },
+      access,
       lookUpPerson,
     );
     try {
-      await handleMention(
-        deps,
-        client,
-        event,
-        body as { event_id?: string; team_id?: string },
-        context.botUserId,
-        refusal,
-      );
+      await handleQuestion(deps, client, asked, via, body, botUserId, refusal);
     } catch (error) {
       const slackError = permanentSlackError(error);
       if (slackError === undefined) throw error;
       deps.logger.error('Slack refused the reply for good; not asking Slack to redeliver', {
         slackError,
-        eventId: (body as { event_id?: string }).event_id,
-        channel: event.channel,
+        eventId: body.event_id,
+        channel: asked.channel,
       });
+    }
+  };
+
+  app.event('app_mention', async ({ event, body, context, client }) => {
+    // In a direct message the `message` event carries the question (no mention is needed there).
+    if (isDirectMessageChannel(event.channel)) return;
+    await answer(event as unknown as AskedMessage, 'mention', body, client, context.botUserId);
+  });
+
+  // Direct messages (and the agent pane, whose threads are DMs), and replies in a thread the bot answered in.
+  app.event('message', async ({ event, body, context, client }) => {
+    const message = event as unknown as AskedMessage;
+    const botUserId = context.botUserId;
+    if (!isPersonMessage(message, botUserId)) return;
+    if (message.channel_type === 'im') {
+      await answer(message, 'dm', body, client, botUserId);
+      return;
+    }
+    if (message.channel_type !== 'channel' && message.channel_type !== 'group') return;
+    const envelope = body as { team_id?: string };
+    if (!(await isFollowUp(deps, message, envelope.team_id ?? message.team ?? '', botUserId))) return;
+    await answer(message, 'follow-up', body, client, botUserId);
+  });
+
+  // The agent pane (legacy assistant threads): suggested prompts for a new thread.
+  app.event('assistant_thread_started', async ({ event, client }) => {
+    const thread = (event as { assistant_thread?: { channel_id?: string; thread_ts?: string } })
+      .assistant_thread;
+    if (!thread?.channel_id || !thread.thread_ts) return;
+    await setSuggestedPrompts(deps, client, thread.channel_id, thread.thread_ts);
+  });
+
+  // The agent pane (agent apps): opening its messages tab. Agent apps set prompts without a thread_ts.
+  app.event('app_home_opened', async ({ event, client }) => {
+    if (event.tab !== 'messages') return;
+    await setSuggestedPrompts(deps, client, event.channel, undefined);
+  });
+
+  app.action(
+    { type: 'block_actions', action_id: FEEDBACK_ACTION_ID },
+    async ({ ack, body, action, client }) => {
+      await ack();
+      await handleFeedbackClick(deps, client, body as unknown as FeedbackClick, action as { value?: string });
+    },
+  );
+
+  app.view(FEEDBACK_COMMENT_CALLBACK_ID, async ({ ack, body, view, client }) => {
+    await ack();
+    const target = parseCommentTarget(view.private_metadata);
+    const comment = (view.state.values[COMMENT_BLOCK_ID]?.[COMMENT_ACTION_ID]?.value ?? '')
+      .trim()
+      .slice(0, MAX_COMMENT_CHARS);
+    if (target === undefined || comment === '') return;
+    const saved = await deps.historyStore.recordFeedbackComment(
+      target,
+      target.messageTs,
+      body.user.id,
+      comment,
+    );
+    deps.logger.info('feedback comment', { saved, channel: target.channel, messageTs: target.messageTs });
+    if (saved) {
+      await quietly(deps, 'acknowledge the comment', () =>
+        client.chat.postEphemeral({
+          channel: target.channel,
+          user: body.user.id,
+          thread_ts: target.threadTs,
+          text: textsFor(target.lang).commentThanks,
+        }),
+      );
     }
   });
 
@@ -225,10 +348,56 @@ async function resolveBotIdentity(client: WebClient, deps: AckDependencies): Pro
   };
 }
 
-async function handleMention(
+/** A DM's channel id starts with D. */
+function isDirectMessageChannel(channel: string | undefined): boolean {
+  return channel?.startsWith('D') === true;
+}
+
+/**
+ * A message a person wrote: not an edit, a deletion or another bot's message, nor the bot's own. A reply also
+ * sent to the channel (`thread_broadcast`) and a message with files (`file_share`) are messages like any other.
+ */
+function isPersonMessage(message: AskedMessage, botUserId: string | undefined): boolean {
+  const subtype = message.subtype;
+  if (subtype !== undefined && subtype !== 'thread_broadcast' && subtype !== 'file_share') return false;
+  if (message.bot_id || 'edited' in message) return false;
+  return message.user !== undefined && message.user !== botUserId;
+}
+
+/** `<@U…>`, `<!here>`, `<!channel>`, `<!everyone>`, `<!subteam^…>`: the message is addressed to someone. */
+const ADDRESSED = /<(?:@[UW][A-Z0-9]+|!(?:here|channel|everyone|subteam\^[A-Z0-9]+))(?:\|[^>]*)?>/g;
+
+/**
+ * Whether a reply in a channel thread, without a mention of the bot, is a follow-up the bot answers: the bot
+ * answered in this thread (its history holds a turn), the policy allows this person, and the reply mentions
+ * nobody else. A reply that mentions the bot is not handled here: `app_mention` brings it.
+ */
+async function isFollowUp(
+  deps: AckDependencies,
+  message: AskedMessage,
+  teamId: string,
+  botUserId: string | undefined,
+): Promise<boolean> {
+  const policy = deps.followUps ?? 'asker';
+  if (policy === 'off') return false;
+  if (message.thread_ts === undefined || message.thread_ts === message.ts) return false;
+  const text = message.text ?? '';
+  const addressed = [...text.matchAll(ADDRESSED)].map((m) => m[0]);
+  if (botUserId !== undefined && addressed.some((a) => a.startsWith(`<@${botUserId}`))) return false;
+  if (addressed.length > 0) return false;
+  const asker = await deps.historyStore.threadAsker(
+    { teamId, channel: message.channel, threadTs: message.thread_ts },
+    deps.now(),
+  );
+  if (asker === undefined) return false;
+  return policy === 'anyone' || asker === message.user;
+}
+
+async function handleQuestion(
   deps: AckDependencies,
   client: WebClient,
-  event: AppMentionEvent,
+  event: AskedMessage,
+  via: Turn['via'],
   body: { event_id?: string; team_id?: string },
   botUserId: string | undefined,
   /** The polite reply for a person the configuration does not allow (who-may-ask.ts). */
@@ -237,16 +406,15 @@ async function handleMention(
   const { logger } = deps;
   // Edits re-deliver a mention, and another bot's message is never a question for us. A reply also sent to the
   // channel (`thread_broadcast`) is a mention like any other.
-  const subtype = (event as { subtype?: string }).subtype;
-  const ignoredSubtype = subtype !== undefined && subtype !== 'thread_broadcast';
-  if (event.bot_id || ignoredSubtype || 'edited' in event || (botUserId && event.user === botUserId)) return;
+  if (!isPersonMessage(event, botUserId)) return;
   const eventId = body.event_id;
   if (!eventId || !event.user) {
-    logger.warn('app_mention without event_id or user; ignored');
+    logger.warn('message without event_id or user; ignored');
     return;
   }
   const threadTs = event.thread_ts ?? event.ts;
   const question = questionFromMentionText(event.text ?? '', botUserId);
+  const lang = languageOf(question);
   const claim = await claimOrAwaitHolder(deps, eventId);
   if (claim.status === 'started') {
     logger.info('duplicate delivery of an event already being answered', { eventId });
@@ -254,14 +422,26 @@ async function handleMention(
   }
   let placeholderTs = claim.placeholderTs;
   try {
-    const immediateReply = refusal ?? immediateReplyFor(deps, event, question);
+    if (placeholderTs === undefined && claim.takenOver === true) {
+      // The delivery that held the claim may have posted a placeholder and been killed before recording it.
+      placeholderTs = await findUnrecordedPlaceholder(deps, client, event.channel, threadTs, eventId);
+    }
+    const immediateReply = refusal ?? immediateReplyFor(deps, event, question, lang);
     if (immediateReply !== undefined) {
-      placeholderTs = await postOrUpdate(client, event.channel, threadTs, placeholderTs, immediateReply);
+      placeholderTs = await postOrUpdate(
+        client,
+        event.channel,
+        threadTs,
+        placeholderTs,
+        immediateReply,
+        eventId,
+      );
       await deps.eventStore.markStarted(eventId, 'none', placeholderTs);
       return;
     }
+    const t = textsFor(lang);
     if (placeholderTs === undefined) {
-      placeholderTs = await postOrUpdate(client, event.channel, threadTs, undefined, PLACEHOLDER_TEXT);
+      placeholderTs = await postOrUpdate(client, event.channel, threadTs, undefined, t.placeholder, eventId);
       // Before the execution starts: a delivery that takes this claim over (this one killed) reuses it.
       await deps.eventStore.recordPlaceholder(eventId, placeholderTs);
     }
@@ -275,11 +455,14 @@ async function handleMention(
       user: event.user,
       question,
       placeholderTs,
+      lang,
+      via,
     };
     const executionName = executionNameFor(eventId, deps.now());
     await deps.startExecution(executionName, { turn });
-    logger.info('conversation started', { eventId, executionName, channel: event.channel, threadTs });
+    logger.info('conversation started', { eventId, executionName, channel: event.channel, threadTs, via });
     await deps.eventStore.markStarted(eventId, executionName, placeholderTs);
+    await showProgress(deps, client, turn);
   } catch (error) {
     // Give the claim up so Slack's retry of this delivery gets the question answered; keep the placeholder.
     await deps.eventStore.releaseClaim(eventId, placeholderTs).catch((releaseError: unknown) => {
@@ -287,6 +470,165 @@ async function handleMention(
     });
     throw error;
   }
+}
+
+/** Runs a Slack call whose failure must not fail the delivery (a status, a title, a thank-you); logs it. */
+async function quietly(deps: AckDependencies, what: string, call: () => Promise<unknown>): Promise<void> {
+  try {
+    await call();
+  } catch (error) {
+    const code = (error as { data?: { error?: string } }).data?.error;
+    deps.logger.warn(`Slack: could not ${what}`, { slackError: code ?? String(error) });
+  }
+}
+
+/**
+ * The thread's status while the workflow runs ("<bot> is searching the documents…"; Generate changes it, and the
+ * answer or the apology clears it), and the title of a DM thread from its first question (the agent pane lists
+ * conversations by title). After the execution started: neither can delay or fail the question.
+ */
+async function showProgress(deps: AckDependencies, client: WebClient, turn: Turn): Promise<void> {
+  const t = textsFor(turn.lang);
+  await quietly(deps, 'set the thread status', () =>
+    client.assistant.threads.setStatus({
+      channel_id: turn.channel,
+      thread_ts: turn.threadTs,
+      status: t.statusSearching,
+      loading_messages: t.loadingMessages,
+    }),
+  );
+  if (turn.via !== 'dm') return;
+  const asked = await deps.historyStore
+    .threadAsker({ teamId: turn.teamId, channel: turn.channel, threadTs: turn.threadTs }, deps.now())
+    .catch(() => 'unknown');
+  if (asked !== undefined) return;
+  await quietly(deps, 'set the thread title', () =>
+    client.assistant.threads.setTitle({
+      channel_id: turn.channel,
+      thread_ts: turn.threadTs,
+      title: threadTitle(turn.question),
+    }),
+  );
+}
+
+/** A conversation's title: its first question, on one line, cut at a word near 60 characters. */
+export function threadTitle(question: string): string {
+  const line = question.replace(/\s+/g, ' ').trim();
+  if (line.length <= 60) return line;
+  const cut = line.slice(0, 60);
+  const space = cut.lastIndexOf(' ');
+  return `${(space > 30 ? cut.slice(0, space) : cut).trimEnd()}…`;
+}
+
+/**
+ * The placeholder a killed delivery posted for this event but never recorded on the claim: the bot's message in
+ * the thread whose metadata names the event (`conversations.replies`, which the history scopes allow). Found, it
+ * is reused, so the takeover leaves no second placeholder behind; a failed lookup posts a new one.
+ */
+async function findUnrecordedPlaceholder(
+  deps: AckDependencies,
+  client: WebClient,
+  channel: string,
+  threadTs: string,
+  eventId: string,
+): Promise<string | undefined> {
+  try {
+    const replies = await client.conversations.replies({
+      channel,
+      ts: threadTs,
+      include_all_metadata: true,
+      limit: 200,
+    });
+    const mine = (replies.messages ?? []).find((m) => {
+      const metadata = (m as { metadata?: { event_type?: string; event_payload?: { event_id?: unknown } } })
+        .metadata;
+      return metadata?.event_type === PLACEHOLDER_EVENT_TYPE && metadata.event_payload?.event_id === eventId;
+    });
+    if (mine?.ts) deps.logger.info('reusing the placeholder of a delivery that was killed', { eventId });
+    return mine?.ts;
+  } catch (error) {
+    deps.logger.warn('could not look for an unrecorded placeholder', { eventId, error: String(error) });
+    return undefined;
+  }
+}
+
+async function setSuggestedPrompts(
+  deps: AckDependencies,
+  client: WebClient,
+  channel: string,
+  threadTs: string | undefined,
+): Promise<void> {
+  const prompts = (deps.suggestedPrompts ?? []).slice(0, 4);
+  if (prompts.length === 0) return;
+  await quietly(deps, 'set the suggested prompts', () =>
+    client.assistant.threads.setSuggestedPrompts({
+      channel_id: channel,
+      ...(threadTs === undefined ? {} : { thread_ts: threadTs }),
+      title: textsFor('en').suggestedPromptsTitle,
+      prompts: prompts.map((p) => ({ title: p.title, message: p.message })),
+    } as Parameters<WebClient['assistant']['threads']['setSuggestedPrompts']>[0]),
+  );
+}
+
+/** The parts of a `block_actions` payload a feedback click reads. */
+interface FeedbackClick {
+  user: { id: string };
+  trigger_id?: string;
+  action_ts?: string;
+  channel?: { id?: string };
+  container?: { message_ts?: string; thread_ts?: string };
+  actions?: Array<{ action_ts?: string }>;
+}
+
+/**
+ * A click on 👍 or 👎: stored with the turn (a second click replaces the first; the same click delivered again
+ * changes nothing), acknowledged to the person alone, and for 👎 a modal offers an optional comment.
+ */
+async function handleFeedbackClick(
+  deps: AckDependencies,
+  client: WebClient,
+  click: FeedbackClick,
+  action: { value?: string; action_ts?: string },
+): Promise<void> {
+  const parsed = parseFeedbackValue(action.value);
+  if (
+    parsed === undefined ||
+    (click.channel?.id !== undefined && click.channel.id !== parsed.target.channel)
+  ) {
+    deps.logger.warn('feedback click with a value that is not ours; ignored');
+    return;
+  }
+  const { vote, target } = parsed;
+  const actionTs = action.action_ts ?? click.action_ts ?? String(deps.now() / 1000);
+  const outcome = await deps.historyStore.recordFeedback(target, target.messageTs, click.user.id, {
+    vote,
+    actionTs,
+    at: new Date(deps.now()).toISOString(),
+  });
+  deps.logger.info('feedback', { vote, outcome, channel: target.channel, messageTs: target.messageTs });
+  if (outcome === 'unchanged') return;
+  const t = textsFor(target.lang);
+  if (outcome === 'stored' && vote === 'negative' && click.trigger_id !== undefined) {
+    await quietly(deps, 'open the comment modal', () =>
+      client.views.open({ trigger_id: click.trigger_id as string, view: commentModal(target) }),
+    );
+  }
+  const text =
+    outcome === 'stored'
+      ? vote === 'positive'
+        ? t.feedbackThanksPositive
+        : t.feedbackThanksNegative
+      : outcome === 'not-yet'
+        ? t.feedbackTooEarly
+        : t.feedbackGone;
+  await quietly(deps, 'acknowledge the feedback', () =>
+    client.chat.postEphemeral({
+      channel: target.channel,
+      user: click.user.id,
+      thread_ts: target.threadTs,
+      text,
+    }),
+  );
 }
 
 /** How long a retry waits for the delivery holding the claim to start its execution or give the claim up. */
@@ -320,10 +662,8 @@ async function claimOrAwaitHolder(
   }
 }
 
-export const NOT_ENABLED_HERE =
-  "I'm not enabled in this channel, so I can't answer here. Please ask in a channel where your admin has enabled me.";
-export const TEXT_ONLY =
-  'I can only read the text of a message for now, not attached files. Please type your question after mentioning me.';
+export const NOT_ENABLED_HERE = textsFor('en').notEnabledHere;
+export const TEXT_ONLY = textsFor('en').textOnly;
 
 /** "forget this thread", "forget this conversation", "このスレッドを忘れて": the person's history is deleted. */
 export function isForgetRequest(question: string): boolean {
@@ -336,16 +676,21 @@ export function isForgetRequest(question: string): boolean {
 /** A reply the ack gives by itself, without starting the workflow: nothing to answer, or not allowed here. */
 function immediateReplyFor(
   deps: AckDependencies,
-  event: AppMentionEvent,
+  event: AskedMessage,
   question: string,
+  lang: Lang,
 ): string | undefined {
-  if (deps.allowedChannels !== undefined && !deps.allowedChannels.includes(event.channel))
-    return NOT_ENABLED_HERE;
-  const files = (event as { files?: unknown[] }).files;
-  if (question === '') return files !== undefined && files.length > 0 ? TEXT_ONLY : USAGE_HINT;
-  if (question.length > deps.maxQuestionChars) {
-    return `That question is ${question.length.toLocaleString('en')} characters long; please ask in at most ${deps.maxQuestionChars.toLocaleString('en')}.`;
-  }
+  const t = textsFor(lang);
+  // ALLOWED_CHANNELS limits channels; a direct message with the bot is not one.
+  if (
+    deps.allowedChannels !== undefined &&
+    !isDirectMessageChannel(event.channel) &&
+    !deps.allowedChannels.includes(event.channel)
+  )
+    return t.notEnabledHere;
+  const files = event.files;
+  if (question === '') return files !== undefined && files.length > 0 ? t.textOnly : t.usageHint;
+  if (question.length > deps.maxQuestionChars) return t.tooLong(question.length, deps.maxQuestionChars);
   return undefined;
 }
 
@@ -355,12 +700,19 @@ async function postOrUpdate(
   threadTs: string,
   existingTs: string | undefined,
   text: string,
+  eventId: string,
 ): Promise<string> {
   if (existingTs) {
     await client.chat.update({ channel, ts: existingTs, text });
     return existingTs;
   }
-  const posted = await client.chat.postMessage({ channel, thread_ts: threadTs, text });
+  const posted = await client.chat.postMessage({
+    channel,
+    thread_ts: threadTs,
+    text,
+    // Names the event, so that a delivery taking the claim over finds this message if it was never recorded.
+    metadata: { event_type: PLACEHOLDER_EVENT_TYPE, event_payload: { event_id: eventId } },
+  });
   if (!posted.ts) throw new Error('chat.postMessage returned no ts');
   return posted.ts;
 }

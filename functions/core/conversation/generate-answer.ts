@@ -1,17 +1,28 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { WebClient } from '@slack/web-api';
+import type { FeedbackTarget } from '../ack/feedback';
 import { streamAnswer } from '../chains/answer-chain';
 import type { StreamMode } from '../config';
+import { textsFor } from '../i18n';
 import { modelNameOf } from '../llm/providers';
-import { type AnswerStreamer, createNativeStreamer, createUpdateStreamer } from '../slack/answer-streamer';
+import {
+  type AnswerStreamer,
+  createNativeStreamer,
+  createUpdateStreamer,
+  type StreamProgress,
+} from '../slack/answer-streamer';
 import type { EventStore } from '../stores/event-store';
 import type { HistoryStore } from '../stores/history-store';
 import type { AnswerResult, RetrievalResult, SourceRef, Turn } from '../types';
 
-export const NO_DOCUMENTS_TEXT =
-  "I can't answer from your documents yet: none have been indexed. An admin can add Markdown or text files " +
-  'to the documents bucket and run the sync (locally: `npm run ingest -- <folder>`); see "Adding documents" in the README.';
+/** The reply when nothing is indexed, in English; worded for the person asking, not for an admin. */
+export const NO_DOCUMENTS_TEXT = textsFor('en').noDocuments;
+
+/** What an admin is told, in the logs, when someone asked and nothing is indexed. */
+export const NO_DOCUMENTS_ADMIN_HINT =
+  'A question was asked but the vector store holds no documents. Add Markdown or text files to the documents ' +
+  'bucket and run the sync (locally: `npm run ingest -- <folder>`); see "Adding documents" in the README.';
 
 export interface GenerateAnswerDependencies {
   slack: WebClient;
@@ -83,10 +94,64 @@ function recordingContinuations(deps: GenerateAnswerDependencies, input: Generat
   return { chat } as WebClient;
 }
 
+/** Sets the thread's status ("<bot> is writing the answer…"); a failure is only logged. */
+export async function setStatus(
+  deps: { slack: WebClient; logger: Logger },
+  turn: Turn,
+  status: string,
+): Promise<void> {
+  try {
+    await deps.slack.assistant.threads.setStatus({
+      channel_id: turn.channel,
+      thread_ts: turn.threadTs,
+      status,
+    });
+  } catch (error) {
+    deps.logger.warn('Slack: could not set the thread status', {
+      slackError: (error as { data?: { error?: string } }).data?.error ?? String(error),
+    });
+  }
+}
+
+/** Clears the thread's status once the answer (or the apology) is in the thread. */
+export function clearStatus(deps: { slack: WebClient; logger: Logger }, turn: Turn): Promise<void> {
+  return setStatus(deps, turn, '');
+}
+
+/**
+ * The stream mode of this answer: the configured one, unless native streaming failed in this workspace before
+ * (remembered for a while), in which case the answer edits the placeholder from the start.
+ */
+async function streamModeFor(deps: GenerateAnswerDependencies, turn: Turn): Promise<StreamMode> {
+  if (deps.streamMode !== 'native') return deps.streamMode;
+  const remembered = await deps.eventStore
+    .workspaceStreamFallback(turn.teamId, deps.now())
+    .catch(() => undefined);
+  return remembered === undefined ? 'native' : 'update';
+}
+
+/** The search's task card: what it found, with the sources' sections and links. */
+function progressOf(input: GenerateAnswerInput): StreamProgress {
+  const t = textsFor(input.turn.lang);
+  const sections = sourcesOf(input.retrieval);
+  return {
+    searchTitle: t.taskSearch,
+    searchOutput: t.taskSearchOutput(input.retrieval.passages.length),
+    searchDetails: sections.map((s) => (s.heading ? `${s.title} › ${s.heading}` : s.title)).join('\n'),
+    sources: sections
+      .filter((s) => /^https?:\/\//i.test(s.source))
+      .map((s) => ({ url: s.source, text: s.heading ? `${s.title} › ${s.heading}` : s.title })),
+    writeTitle: t.taskWrite,
+  };
+}
+
 function streamerFor(
   deps: GenerateAnswerDependencies,
   input: GenerateAnswerInput,
   continuationTs: string[],
+  streamMode: StreamMode,
+  /** Writes of the workspace's stream fallback, awaited before the step returns (a Lambda freezes after it). */
+  pendingFallbacks: Promise<void>[],
 ): AnswerStreamer {
   const slack = recordingContinuations(deps, input);
   const options = {
@@ -100,11 +165,27 @@ function streamerFor(
         deps.logger.warn(message, attributes ?? {}),
     },
   };
-  return deps.streamMode === 'native'
+  const { turn } = input;
+  return streamMode === 'native'
     ? createNativeStreamer(slack, {
         ...options,
-        recipientTeamId: input.turn.teamId,
-        recipientUserId: input.turn.user,
+        recipientTeamId: turn.teamId,
+        recipientUserId: turn.user,
+        progress: progressOf(input),
+        onFallback: (reason) => {
+          if (!reason.permanent) return;
+          deps.logger.warn('native streaming is not available in this workspace; using edits for a while', {
+            teamId: turn.teamId,
+            slackError: reason.slackError,
+          });
+          pendingFallbacks.push(
+            deps.eventStore
+              .recordWorkspaceStreamFallback(turn.teamId, reason.slackError ?? 'unknown', deps.now())
+              .catch((error: unknown) => {
+                deps.logger.warn('could not remember the stream fallback', { error: String(error) });
+              }),
+          );
+        },
       })
     : createUpdateStreamer(slack, options);
 }
@@ -148,19 +229,20 @@ export async function generateAnswer(
     deps.logger.info('this mention was answered before; redelivery ignored', { eventId: turn.eventId });
     return ALREADY_ANSWERED;
   }
+  const t = textsFor(turn.lang);
   if (input.retrieval.status === 'empty-index') {
+    deps.logger.warn(NO_DOCUMENTS_ADMIN_HINT, { eventId: turn.eventId });
     await deps.slack.chat.update({
       channel: turn.channel,
       ts: turn.placeholderTs,
-      text: NO_DOCUMENTS_TEXT,
-      blocks: [
-        { type: 'section', text: { type: 'mrkdwn', text: `:open_file_folder: ${NO_DOCUMENTS_TEXT}` } },
-      ],
+      text: t.noDocuments,
+      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:open_file_folder: ${t.noDocuments}` } }],
     });
+    await clearStatus(deps, turn);
     await deps.eventStore.completeAnswer(turn.eventId, input.runId);
     return {
       kind: 'no-documents',
-      text: NO_DOCUMENTS_TEXT,
+      text: t.noDocuments,
       sources: [],
       model: 'none',
       usage: NO_USAGE,
@@ -169,7 +251,11 @@ export async function generateAnswer(
   }
   const model = modelNameOf(deps.model);
   const sources = sourcesOf(input.retrieval);
-  const streamer = streamerFor(deps, input, claim.continuationTs);
+  const streamMode = await streamModeFor(deps, turn);
+  const pendingFallbacks: Promise<void>[] = [];
+  const streamer = streamerFor(deps, input, claim.continuationTs, streamMode, pendingFallbacks);
+  await setStatus(deps, turn, t.statusWriting);
+  await streamer.begin();
   let answer: { text: string; usage: AnswerResult['usage'] };
   try {
     answer = await streamAnswer(deps.model, input.question, input.retrieval.passages, (delta) =>
@@ -180,7 +266,22 @@ export async function generateAnswer(
     await streamer.fail();
     throw error;
   }
-  const messageTs = await streamer.finish({ answerMarkdown: answer.text, sources, model });
+  const feedback: FeedbackTarget = {
+    teamId: turn.teamId,
+    channel: turn.channel,
+    threadTs: turn.threadTs,
+    messageTs: turn.messageTs,
+    lang: turn.lang ?? 'en',
+  };
+  const messageTs = await streamer.finish({
+    answerMarkdown: answer.text,
+    sources,
+    model,
+    lang: turn.lang,
+    feedback,
+  });
+  await clearStatus(deps, turn);
+  await Promise.all(pendingFallbacks);
   await deps.eventStore.completeAnswer(turn.eventId, input.runId);
   return { kind: 'answer', text: answer.text, sources, model, usage: answer.usage, messageTs };
 }

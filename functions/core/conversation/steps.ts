@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { WebClient } from '@slack/web-api';
+import { textsFor } from '../i18n';
 import type { FailureMetrics } from '../metrics';
 import type { EventStore } from '../stores/event-store';
 import { type HistoryBudget, type HistoryStore, turnsToMessages } from '../stores/history-store';
@@ -66,11 +67,8 @@ export async function persistTurn(
   return { written };
 }
 
-export function apologyText(executionName: string): string {
-  return (
-    "Sorry, I couldn't answer this one: something went wrong on my side. Please try again in a moment. " +
-    `If it keeps happening, give your admin this reference: \`${executionName}\``
-  );
+export function apologyText(executionName: string, lang?: string): string {
+  return textsFor(lang).apology(executionName);
 }
 
 /** What Report failure needs besides Slack: the answer claim, and the count operators are alarmed on. */
@@ -115,7 +113,7 @@ export async function reportFailure(
     logger.warn('the answer was shown before the failure; it stays', { eventId: turn.eventId });
     return { ts: turn.placeholderTs, apologised: false };
   }
-  const text = apologyText(executionName);
+  const text = apologyText(executionName, turn.lang);
   const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: `:warning: ${text}` } }];
   let ts = turn.placeholderTs;
   try {
@@ -132,13 +130,17 @@ export async function reportFailure(
     ts = posted.ts ?? '';
   }
   deps.metrics.count('Apologies');
+  // The thread's "<bot> is writing…" status goes with the apology.
+  await slack.assistant.threads
+    .setStatus({ channel_id: turn.channel, thread_ts: turn.threadTs, status: '' })
+    .catch((error: unknown) =>
+      logger.warn('Slack: could not clear the thread status', { error: String(error) }),
+    );
   return { ts, apologised: true };
 }
 
-export function forgottenText(deleted: number): string {
-  return deleted === 0
-    ? 'Done: I had nothing stored for this thread, and I will not use anything from before this message.'
-    : `Done: I deleted this thread's history (${deleted} earlier ${deleted === 1 ? 'question and answer' : 'questions and answers'}). Follow-ups here start afresh.`;
+export function forgottenText(deleted: number, lang?: string): string {
+  return textsFor(lang).forgotten(deleted);
 }
 
 /**
@@ -154,8 +156,11 @@ export async function forgetThread(
   await slack.chat.update({
     channel: turn.channel,
     ts: turn.placeholderTs,
-    text: forgottenText(deleted),
+    text: forgottenText(deleted, turn.lang),
     blocks: [],
   });
+  await slack.assistant.threads
+    .setStatus({ channel_id: turn.channel, thread_ts: turn.threadTs, status: '' })
+    .catch(() => undefined);
   return { deleted };
 }

@@ -35,6 +35,8 @@ export interface StreamerLogger {
 
 /** Streams one answer into Slack. */
 export interface AnswerStreamer {
+  /** Shows what is known before the first token (native mode: the search's task card). Never throws. */
+  begin(): Promise<void>;
   /** Adds text the model wrote. Returns at once; Slack is edited in the background. */
   append(delta: string): Promise<void>;
   /**
@@ -75,7 +77,30 @@ export interface NativeStreamerOptions extends AnswerStreamerOptions {
   /** Needed by Slack to stream outside a DM. */
   recipientTeamId?: string;
   recipientUserId?: string;
+  /**
+   * The steps shown above the answer as task cards of a plan (`task_update` chunks): the search, done, with
+   * what it found and the sources, then the writing, in progress until the answer ends. The stream starts with
+   * them, before the first token.
+   */
+  progress?: StreamProgress;
+  /** Called once when `chat.startStream` fails and the answer falls back to editing the placeholder. */
+  onFallback?: (reason: { slackError?: string; permanent: boolean }) => void;
 }
+
+/** The task cards of a natively streamed answer. */
+export interface StreamProgress {
+  searchTitle: string;
+  /** What the search found, e.g. "3 passages found". */
+  searchOutput: string;
+  /** The passages' sections, as a short line each (shown under the search card). */
+  searchDetails?: string;
+  /** Sources with a web address, linked from the search card. */
+  sources: Array<{ url: string; text: string }>;
+  writeTitle: string;
+}
+
+/** Slack's limit on a task card's `details` and `output`. */
+const TASK_TEXT_LIMIT = 256;
 
 /** Shown under a partial answer while it streams. */
 export const TYPING_MARKER = '\n\n_Typing…_';
@@ -110,18 +135,12 @@ export function createUpdateStreamer(
     io,
     options,
     () => buffer,
-    async (length) => {
-      await client.chat.update({
-        channel: options.channel,
-        ts: options.placeholderTs,
-        text: previewText(buffer.slice(0, length)),
-        // A placeholder posted with blocks would keep showing them over a text-only edit; [] removes them.
-        blocks: [],
-      });
-    },
+    // A placeholder posted with blocks would keep showing them over a text-only edit; [] removes them.
+    (length) => editPlaceholder(client, options, buffer.slice(0, length)),
   );
 
   return {
+    async begin() {},
     async append(delta) {
       if (pacer.stopped) return;
       buffer += delta;
@@ -153,30 +172,54 @@ export function createNativeStreamer(
   let buffer = '';
   let streamed = '';
   let streamTs: string | undefined;
-  let startFailed = false;
+  /** `chat.startStream` failed: this answer streams by editing the placeholder instead. */
+  let fallback = false;
+  const progress = options.progress;
+
+  const startStream = async (markdown: string): Promise<void> => {
+    try {
+      const started = await client.chat.startStream({
+        channel: options.channel,
+        thread_ts: options.threadTs,
+        ...(markdown === '' ? {} : { markdown_text: markdown }),
+        ...(progress === undefined
+          ? {}
+          : { task_display_mode: 'plan', chunks: taskChunks(progress, 'in_progress') as never }),
+        ...(options.recipientTeamId === undefined ? {} : { recipient_team_id: options.recipientTeamId }),
+        ...(options.recipientUserId === undefined ? {} : { recipient_user_id: options.recipientUserId }),
+      } as Parameters<StreamingSlackClient['chat']['startStream']>[0]);
+      streamTs = started.ts;
+    } catch (error) {
+      fallback = true;
+      const slackError = slackErrorCode(error);
+      io.logger.warn(
+        'Slack: could not start a native stream; editing the placeholder instead',
+        describe(error),
+      );
+      // An `ok: false` answer (not_allowed, feature not enabled…) will be the same next time; a network error
+      // or a 5xx may not.
+      options.onFallback?.({ slackError, permanent: slackError !== undefined && !TRANSIENT.has(slackError) });
+    }
+  };
 
   const pacer = createPacer(
     io,
     options,
-    () => (startFailed ? '' : buffer.slice(0, NATIVE_STREAM_SOFT_LIMIT)),
+    () => (fallback ? buffer : buffer.slice(0, NATIVE_STREAM_SOFT_LIMIT)),
     async (length) => {
+      if (fallback) {
+        await editPlaceholder(client, options, buffer.slice(0, length));
+        return;
+      }
       const chunk = buffer.slice(streamed.length, length);
       if (chunk === '') return;
       // Model text, sent as Markdown: no `<!channel>` or `<@U…>` in it may notify anyone.
       const safeChunk = neutraliseMentions(chunk, streamed);
       if (streamTs === undefined) {
-        try {
-          const started = await client.chat.startStream({
-            channel: options.channel,
-            thread_ts: options.threadTs,
-            markdown_text: safeChunk,
-            ...(options.recipientTeamId === undefined ? {} : { recipient_team_id: options.recipientTeamId }),
-            ...(options.recipientUserId === undefined ? {} : { recipient_user_id: options.recipientUserId }),
-          });
-          streamTs = started.ts;
-        } catch (error) {
-          startFailed = true;
-          throw error;
+        await startStream(safeChunk);
+        if (fallback) {
+          await editPlaceholder(client, options, buffer.slice(0, length));
+          return;
         }
       } else {
         await client.chat.appendStream({ channel: options.channel, ts: streamTs, markdown_text: safeChunk });
@@ -189,6 +232,10 @@ export function createNativeStreamer(
     io.publishInPlaceholder(buildAnswerMessages(result));
 
   return {
+    async begin() {
+      // The task cards show at once; the answer's text follows them into the same message.
+      if (progress !== undefined && streamTs === undefined && !fallback) await startStream('');
+    },
     async append(delta) {
       if (pacer.stopped) return;
       buffer += delta;
@@ -228,8 +275,9 @@ export function createNativeStreamer(
           channel: options.channel,
           ts,
           ...(tail === '' ? {} : { markdown_text: neutraliseMentions(tail, streamed) }),
+          ...(progress === undefined ? {} : { chunks: taskChunks(progress, 'complete') as never }),
           ...(continuations.length === 0 ? { blocks: buildFooterBlocks(result) } : {}),
-        }),
+        } as Parameters<StreamingSlackClient['chat']['stopStream']>[0]),
       );
       const all = [ts, ...(await io.publishContinuations(continuations))];
       await io.quietly('delete the placeholder', () =>
@@ -248,6 +296,49 @@ export function createNativeStreamer(
       );
     },
   };
+}
+
+/** Slack errors of `chat.startStream` that say nothing about whether the workspace can stream. */
+const TRANSIENT = new Set([
+  'ratelimited',
+  'internal_error',
+  'fatal_error',
+  'service_unavailable',
+  'request_timeout',
+]);
+
+/** The search card (done) and the writing card (`writing`). */
+function taskChunks(progress: StreamProgress, writing: 'in_progress' | 'complete'): unknown[] {
+  const cut = (text: string) =>
+    text.length <= TASK_TEXT_LIMIT ? text : `${text.slice(0, TASK_TEXT_LIMIT - 1)}…`;
+  return [
+    {
+      type: 'task_update',
+      id: 'search',
+      title: progress.searchTitle,
+      status: 'complete',
+      output: cut(progress.searchOutput),
+      ...(progress.searchDetails ? { details: cut(progress.searchDetails) } : {}),
+      ...(progress.sources.length === 0
+        ? {}
+        : { sources: progress.sources.slice(0, 8).map((s) => ({ type: 'url', url: s.url, text: s.text })) }),
+    },
+    { type: 'task_update', id: 'write', title: progress.writeTitle, status: writing },
+  ];
+}
+
+/** The update-mode edit of the placeholder with a partial answer. */
+async function editPlaceholder(
+  client: StreamingSlackClient,
+  options: AnswerStreamerOptions,
+  markdown: string,
+): Promise<void> {
+  await client.chat.update({
+    channel: options.channel,
+    ts: options.placeholderTs,
+    text: previewText(markdown),
+    blocks: [],
+  });
 }
 
 /** A partial answer as shown while it streams: at most one message's worth, then "…", then the marker. */

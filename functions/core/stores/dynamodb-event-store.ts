@@ -43,9 +43,10 @@ export class DynamoDbEventStore implements EventStore {
         }),
       );
       const previous = result.Attributes?.placeholderTs;
+      const takenOver = result.Attributes !== undefined;
       return typeof previous === 'string'
-        ? { status: 'claimed', placeholderTs: previous }
-        : { status: 'claimed' };
+        ? { status: 'claimed', placeholderTs: previous, takenOver }
+        : { status: 'claimed', ...(takenOver ? { takenOver } : {}) };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const current = await this.client.send(
@@ -173,4 +174,35 @@ export class DynamoDbEventStore implements EventStore {
       }),
     );
   }
+
+  async workspaceStreamFallback(teamId: string, now: number): Promise<string | undefined> {
+    const result = await this.client.send(
+      new GetCommand({ TableName: this.options.tableName, Key: workspaceStreamKey(teamId) }),
+    );
+    const item = result.Item;
+    if (item === undefined || Number(item.expiresAt) < epochSeconds(now)) return undefined;
+    return String(item.reason ?? 'unknown');
+  }
+
+  async recordWorkspaceStreamFallback(teamId: string, reason: string, now: number): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.options.tableName,
+        Item: {
+          ...workspaceStreamKey(teamId),
+          reason,
+          at: new Date(now).toISOString(),
+          expiresAt: epochSeconds(now) + STREAM_FALLBACK_TTL_SECONDS,
+        },
+      }),
+    );
+  }
+}
+
+/** How long a workspace that refused `chat.startStream` gets edits instead: a plan upgrade is seen within it. */
+const STREAM_FALLBACK_TTL_SECONDS = 7 * 86_400;
+
+/** Under the `EVENT#` prefix, which the ack and Generate may already read and write. */
+function workspaceStreamKey(teamId: string): { pk: string; sk: string } {
+  return { pk: eventKey(`workspace#${teamId}`), sk: 'STREAM' };
 }

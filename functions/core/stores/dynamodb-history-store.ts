@@ -8,7 +8,15 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Turn } from '../types';
 import { type BatchWriteRetry, batchWriteAll } from './batch-write';
-import { fitBudget, type HistoryBudget, type HistoryStore, type TurnRecord } from './history-store';
+import {
+  type Feedback,
+  type FeedbackOutcome,
+  fitBudget,
+  type HistoryBudget,
+  type HistoryStore,
+  type ThreadRef,
+  type TurnRecord,
+} from './history-store';
 import { epochSeconds, threadKey, turnSortKey } from './keys';
 
 export interface DynamoDbHistoryStoreOptions {
@@ -24,6 +32,17 @@ export interface DynamoDbHistoryStoreOptions {
  * after every `TURN#` key, so the history queries never read it.
  */
 const FORGET_MARKER = '~FORGET';
+
+/** A turn not stored this long after its question will not be: it failed, or it expired. */
+const PERSIST_GRACE_MS = 15 * 60_000;
+
+/** DynamoDB refuses to set `feedback.#user` on an item that has no `feedback` map. */
+function isMissingFeedbackMap(error: unknown): boolean {
+  return (
+    (error as { name?: string } | null)?.name === 'ValidationException' &&
+    /document path/i.test(String((error as Error).message))
+  );
+}
 
 /** Thread history in DynamoDB: one item per turn, ordered by the mention's ts. */
 export class DynamoDbHistoryStore implements HistoryStore {
@@ -109,6 +128,8 @@ export class DynamoDbHistoryStore implements HistoryStore {
             sk: turnSortKey(turn.messageTs),
             eventId: record.eventId,
             record,
+            // Votes on the answer, by person (recordFeedback): kept on the turn, so forgetting it forgets them.
+            feedback: {},
             expiresAt,
           },
           ConditionExpression: 'attribute_not_exists(pk)',
@@ -205,5 +226,115 @@ export class DynamoDbHistoryStore implements HistoryStore {
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return deleted;
+  }
+
+  async threadAsker(thread: ThreadRef, now: number): Promise<string | undefined> {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.options.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :turn)',
+          FilterExpression: 'expiresAt > :now AND attribute_exists(#record)',
+          ExpressionAttributeNames: { '#record': 'record', '#user': 'user' },
+          ExpressionAttributeValues: {
+            ':pk': threadKey(thread),
+            ':turn': turnSortKey(''),
+            ':now': epochSeconds(now),
+          },
+          ProjectionExpression: '#record.#user',
+          Limit: 10,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      const first = page.Items?.[0] as { record?: { user?: string } } | undefined;
+      if (first?.record?.user !== undefined) return first.record.user;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return undefined;
+  }
+
+  async recordFeedback(
+    thread: ThreadRef,
+    messageTs: string,
+    user: string,
+    feedback: Feedback,
+  ): Promise<FeedbackOutcome> {
+    const key = { pk: threadKey(thread), sk: turnSortKey(messageTs) };
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: key,
+          UpdateExpression: 'SET feedback.#user = :feedback',
+          // A turn (not a forget's tombstone), and not this click or a later one already stored.
+          ConditionExpression:
+            'attribute_exists(#record) AND (attribute_not_exists(feedback.#user) OR feedback.#user.actionTs < :actionTs)',
+          ExpressionAttributeNames: { '#record': 'record', '#user': user },
+          ExpressionAttributeValues: { ':feedback': feedback, ':actionTs': feedback.actionTs },
+        }),
+      );
+      return 'stored';
+    } catch (error) {
+      if (isMissingFeedbackMap(error)) {
+        // A turn stored before votes existed has no `feedback` map to set a person's vote in.
+        try {
+          await this.client.send(
+            new UpdateCommand({
+              TableName: this.options.tableName,
+              Key: key,
+              UpdateExpression: 'SET feedback = :feedback',
+              ConditionExpression: 'attribute_exists(#record) AND attribute_not_exists(feedback)',
+              ExpressionAttributeNames: { '#record': 'record' },
+              ExpressionAttributeValues: { ':feedback': { [user]: feedback } },
+            }),
+          );
+          return 'stored';
+        } catch (retryError) {
+          if (!(retryError instanceof ConditionalCheckFailedException)) throw retryError;
+        }
+      } else if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    const current = await this.client.send(
+      new GetCommand({ TableName: this.options.tableName, Key: key, ConsistentRead: true }),
+    );
+    const item = current.Item;
+    if (item !== undefined) return item.record === undefined ? 'gone' : 'unchanged';
+    // No turn: forgotten (the thread's marker has a later forget), expired, or not persisted yet.
+    const marker = await this.client.send(
+      new GetCommand({
+        TableName: this.options.tableName,
+        Key: { pk: threadKey(thread), sk: FORGET_MARKER },
+        ConsistentRead: true,
+      }),
+    );
+    const forgetTs = marker.Item?.forgetTs as string | undefined;
+    if (forgetTs !== undefined && forgetTs > messageTs) return 'gone';
+    const ageMs = Date.parse(feedback.at) - Number(messageTs) * 1000;
+    return ageMs > PERSIST_GRACE_MS ? 'gone' : 'not-yet';
+  }
+
+  async recordFeedbackComment(
+    thread: ThreadRef,
+    messageTs: string,
+    user: string,
+    comment: string,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: { pk: threadKey(thread), sk: turnSortKey(messageTs) },
+          UpdateExpression: 'SET feedback.#user.#comment = :comment',
+          ConditionExpression: 'attribute_exists(#record) AND attribute_exists(feedback.#user)',
+          ExpressionAttributeNames: { '#record': 'record', '#user': user, '#comment': 'comment' },
+          ExpressionAttributeValues: { ':comment': comment },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 }

@@ -3,8 +3,12 @@
  * (`X-Slack-Retry-Num`) and asynchronous Express executions run at least once.
  */
 export type EventClaim =
-  /** This delivery owns the event. `placeholderTs` is set when an earlier delivery already posted one. */
-  | { status: 'claimed'; placeholderTs?: string }
+  /**
+   * This delivery owns the event. `placeholderTs` is set when an earlier delivery already posted one;
+   * `takenOver` when an earlier delivery held the claim and gave it up or was killed (it may have posted a
+   * placeholder it never got to record).
+   */
+  | { status: 'claimed'; placeholderTs?: string; takenOver?: boolean }
   /** An execution was accepted for the event (or the ack answered it itself): nothing left to do. */
   | { status: 'started' }
   /** Another delivery holds a live claim and has not started an execution yet: its outcome is still open. */
@@ -42,4 +46,10 @@ export interface EventStore {
   recordContinuation(eventId: string, runId: string, ts: string): Promise<void>;
   /** Marks the answering run's answer finished in Slack: no apology may replace it afterwards. */
   completeAnswer(eventId: string, runId: string): Promise<void>;
+  /**
+   * Why native streaming failed in this workspace recently (`chat.startStream` refused), or undefined: answers
+   * there edit the placeholder instead until the memory expires (a week), when native streaming is tried again.
+   */
+  workspaceStreamFallback(teamId: string, now: number): Promise<string | undefined>;
+  recordWorkspaceStreamFallback(teamId: string, reason: string, now: number): Promise<void>;
 }

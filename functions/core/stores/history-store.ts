@@ -14,7 +14,34 @@ export interface TurnRecord {
   /** The Slack messages holding the answer. */
   answerTs: string[];
   createdAt: string;
+  /** The language the bot answered in. */
+  lang?: string;
 }
+
+/** One person's vote on an answer, stored with its turn; a later click replaces it. */
+export interface Feedback {
+  vote: 'positive' | 'negative';
+  /** When Slack says the button was clicked (`action_ts`): a redelivery of the same click changes nothing. */
+  actionTs: string;
+  /** When it was stored, ISO 8601. */
+  at: string;
+  /** The optional comment of a negative vote, from the modal. */
+  comment?: string;
+}
+
+/** A thread as the ack and the feedback handler name it. */
+export type ThreadRef = Pick<Turn, 'teamId' | 'channel' | 'threadTs'>;
+
+/** What became of a click. */
+export type FeedbackOutcome =
+  /** Stored, replacing the person's earlier vote on this answer if any. */
+  | 'stored'
+  /** The same click again (or an older one arriving late): nothing changed. */
+  | 'unchanged'
+  /** The answer's turn is not stored yet (Persist turn has not run): the person may click again. */
+  | 'not-yet'
+  /** The thread was forgotten (or the turn expired): nothing is stored. */
+  | 'gone';
 
 export interface HistoryBudget {
   /** Most recent turns to load. */
@@ -39,6 +66,25 @@ export interface HistoryStore {
    * it can be appended afterwards (one in flight included); returns how many were deleted.
    */
   deleteThread(turn: Turn): Promise<number>;
+  /**
+   * Who asked the first stored question of the thread, or undefined when the bot has not answered in it (or it
+   * was forgotten): the ack answers a reply without a mention only in a thread the bot answered.
+   */
+  threadAsker(thread: ThreadRef, now: number): Promise<string | undefined>;
+  /** Stores `user`'s vote on the answer to the question `messageTs`, with that turn. */
+  recordFeedback(
+    thread: ThreadRef,
+    messageTs: string,
+    user: string,
+    feedback: Feedback,
+  ): Promise<FeedbackOutcome>;
+  /** Adds a comment to `user`'s stored vote; false when there is no vote (or turn) to add it to. */
+  recordFeedbackComment(
+    thread: ThreadRef,
+    messageTs: string,
+    user: string,
+    comment: string,
+  ): Promise<boolean>;
 }
 
 /** Flattens turns into the message list the chains read. */
