@@ -17,6 +17,11 @@ export interface FakeSocketModeOptions {
   appToken?: string;
   /** The app the connection belongs to, as `hello` reports it. @default 'A0LOCAL001' */
   appId?: string;
+  /**
+   * Where every other Web API method goes (a fake Slack's `apiUrl`), so that one URL serves the whole Slack API as
+   * Slack's does (`SLACK_API_URL` of `npm run dev -- --socket`). Unset, other methods answer `unknown_method`.
+   */
+  webApiUrl?: string;
 }
 
 /** An envelope as Slack sends it over the socket. */
@@ -89,8 +94,28 @@ export async function startFakeSocketMode(options: FakeSocketModeOptions = {}): 
     const answer = (body: Record<string, unknown>) => {
       res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
     };
-    await drain(req);
+    const body = await readBody(req);
     const path = new URL(req.url ?? '/', `http://${HOST}`).pathname;
+    if (
+      req.method === 'POST' &&
+      path.startsWith('/api/') &&
+      path !== '/api/apps.connections.open' &&
+      options.webApiUrl
+    ) {
+      const forwarded = await fetch(`${options.webApiUrl}${path.slice('/api/'.length)}`, {
+        method: 'POST',
+        headers: {
+          'Content-Type': req.headers['content-type'] ?? 'application/x-www-form-urlencoded',
+          ...(req.headers.authorization ? { Authorization: req.headers.authorization } : {}),
+        },
+        body,
+      });
+      const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+      const retryAfter = forwarded.headers.get('retry-after');
+      if (retryAfter !== null) headers['Retry-After'] = retryAfter;
+      res.writeHead(forwarded.status, headers).end(await forwarded.text());
+      return;
+    }
     if (req.method !== 'POST' || path !== '/api/apps.connections.open') {
       answer({ ok: false, error: 'unknown_method' });
       return;
@@ -231,10 +256,10 @@ export async function startFakeSocketMode(options: FakeSocketModeOptions = {}): 
   };
 }
 
-async function drain(req: IncomingMessage): Promise<void> {
-  for await (const _chunk of req) {
-    // The method takes no arguments; the body is read only to complete the request.
-  }
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 function until(
