@@ -107,7 +107,16 @@ runCommand(DEV, async ({ values }) => {
     lancedbUri,
   });
 
+  // The Slack-like page (scripts/local/playground): PLAYGROUND_PORT, else the port after the Request URL's.
+  const { startPlayground } = await import('./local/playground/playground-server');
+  const playgroundPort = process.env.PLAYGROUND_PORT?.trim();
+  const playground = await startPlayground(started, {
+    port: playgroundPort ? Number(playgroundPort) : port === 0 ? 0 : port + 1,
+    anyPortIfTaken: !playgroundPort,
+  });
+
   const fromShell = Boolean(process.env.SLACK_SIGNING_SECRET?.trim());
+  console.log(`Playground:            ${playground.url}  (open it in your browser)`);
   console.log(`Slack request URL:     ${stack.eventsUrl}`);
   console.log(`Fake Slack transcript: ${stack.transcriptUrl}`);
   console.log(
