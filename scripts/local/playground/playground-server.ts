@@ -25,6 +25,8 @@ import {
 export interface PlaygroundOptions {
   /** @default 0 (any free port) */
   port?: number;
+  /** When `port` is taken by another program, listen on any free port instead of failing. @default false */
+  anyPortIfTaken?: boolean;
   /** The bot's name as the page shows it. @default 'docs-assistant', as in slack/app-manifest.yaml */
   botName?: string;
 }
@@ -309,7 +311,20 @@ export async function startPlayground(
     json(res, 404, { error: 'not_found' });
   }
 
-  await new Promise<void>((done) => server.listen(options.port ?? 0, '127.0.0.1', done));
+  const listen = (port: number) =>
+    new Promise<void>((done, fail) => {
+      server.once('error', fail);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', fail);
+        done();
+      });
+    });
+  try {
+    await listen(options.port ?? 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || options.anyPortIfTaken !== true) throw error;
+    await listen(0);
+  }
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url: `${base}/`,
