@@ -7,7 +7,7 @@ import {
   describeFailure,
 } from './local/ask-client';
 import { defineCommand, EXIT, runCommand, UsageError } from './local/cli';
-import { localLanceDbUri, shellSettings } from './local/cli-env';
+import { localLanceDbUri, shellSettings, withoutMetricLines } from './local/cli-env';
 import { localStoreInUse, runningDev } from './local/local-store-lock';
 import { renderMessage, renderTrace } from './local/render';
 
@@ -59,6 +59,7 @@ const ASK = defineCommand({
 });
 
 runCommand(ASK, async ({ values, positionals }) => {
+  withoutMetricLines();
   const question = positionals.join(' ').trim();
   if (question === '') throw new UsageError('needs a question that is not empty');
   const threadTs = values.thread;

@@ -1,11 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { askThroughSlack } from './local/ask-client';
 import { defineCommand, EXIT, runCommand } from './local/cli';
-import { startLocalIngest } from './local/ingest-local';
-import { renderMessage, renderTrace } from './local/render';
-import { REPO_ROOT, startLocalStack } from './local/stack';
+import { withoutMetricLines } from './local/cli-env';
 
 /**
  * `npm run demo`: the whole product offline, with no configuration. A fresh local stack in a temporary
@@ -32,6 +29,12 @@ const DEMO = defineCommand({
 });
 
 async function main(): Promise<number> {
+  withoutMetricLines();
+  // Loaded here, not above: `--help` and a usage error answer at once.
+  const { askThroughSlack } = await import('./local/ask-client');
+  const { startLocalIngest } = await import('./local/ingest-local');
+  const { renderMessage, renderTrace } = await import('./local/render');
+  const { REPO_ROOT, startLocalStack } = await import('./local/stack');
   const dir = await mkdtemp(join(tmpdir(), 'slack-rag-demo-'));
   const lancedbUri = join(dir, 'lancedb');
   // The demo always runs on the offline `local` provider, whatever the shell has set.

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { describeFailure } from './local/ask-client';
 import { defineCommand, EXIT, runCommand } from './local/cli';
-import { localLanceDbUri, shellSettings } from './local/cli-env';
+import { localLanceDbUri, shellSettings, withoutMetricLines } from './local/cli-env';
 import {
   DEV_STATE_FILE,
   localStoreInUse,
@@ -32,11 +32,11 @@ const DEV = defineCommand({
     port: {
       type: 'string',
       valueName: 'N',
-      description: 'the port of the Request URL (default: PORT, else 3000)',
+      description: 'the port of the Request URL (default: PORT, else 3000; 0 for any free port)',
       validate: (value: string) =>
-        /^\d+$/.test(value) && Number(value) > 0 && Number(value) < 65536
+        /^\d+$/.test(value) && Number(value) < 65536
           ? undefined
-          : `--port takes a port number from 1 to 65535, not ${JSON.stringify(value)}`,
+          : `--port takes a port number from 0 to 65535, not ${JSON.stringify(value)}`,
     },
     socket: {
       type: 'boolean',
@@ -53,6 +53,7 @@ const DEV = defineCommand({
 });
 
 runCommand(DEV, async ({ values }) => {
+  withoutMetricLines();
   const portText = values.port ?? process.env.PORT?.trim() ?? '3000';
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -153,6 +154,8 @@ async function socketMode(): Promise<number> {
     settings: shellSettings(),
     lancedbUri: localLanceDbUri(),
     dynamoPath: DYNAMO_PATH,
+    // The same line per Slack request and per answer as the HTTP server's.
+    onRequest: (log, stack) => logRequest(log, (name) => stack.caughtError(name)),
   });
   console.log('Press Ctrl+C to stop.');
   const code = await new Promise<number>((done) => {

@@ -34,3 +34,12 @@ export function shellSettings(env: Env = process.env): Env {
 export function localLanceDbUri(env: Env = process.env): string {
   return env.LANCEDB_URI?.trim() || '.local/lancedb';
 }
+
+/**
+ * A local command prints each outcome itself (an answer, an apology, a failed execution with its cause): the
+ * Embedded Metric Format lines the functions write for CloudWatch (`{"_aws":…}`) would only interleave raw JSON with
+ * it. Kept when the shell sets POWERTOOLS_METRICS_DISABLED itself.
+ */
+export function withoutMetricLines(env: NodeJS.ProcessEnv = process.env): void {
+  env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+}
