@@ -221,7 +221,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const file of options.compare) variants = [...variants, ...(await readVariants(file))];
     const env = evalEnv();
     const base = baseSettings(env, options.docs);
-    if (options.grade && base.llm.provider !== 'openai') {
+    if (options.grade && (base.apiKey === undefined || base.apiKey === '')) {
       throw new UsageError('--grade needs an OpenAI model to grade with: set OPENAI_API_KEY');
     }
     settings = [

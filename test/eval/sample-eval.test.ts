@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { startFakeOpenAI } from '../../scripts/local/fake-openai';
 import { REPO_ROOT } from '../../scripts/local/stack';
 import { ingestWorkspace } from '../support/ingest';
 
@@ -227,5 +228,73 @@ describe('npm run eval on the shipped eval set, offline', () => {
     expect(runs[2]?.stderr).toContain('unknown metric "speed"');
     expect(runs[3]?.stderr).toContain('name the eval set');
     expect(runs[4]?.stderr).toContain('cannot read the eval set missing.jsonl: ENOENT');
+  });
+});
+
+describe('npm run eval --grade', () => {
+  it('prints the estimated cost first, then grades each answer with an OpenAI model, not the declines', async () => {
+    // Arrange: two answerable questions and one the documents do not answer; the grader is a fake OpenAI server.
+    const fake = await startFakeOpenAI();
+    const questions = join(workspace.root, 'graded.jsonl');
+    await writeFile(
+      questions,
+      [
+        {
+          id: 'rotate',
+          question: 'How do I rotate my VPN key?',
+          sources: ['vpn-guide.md'],
+          reference: 'Run corpvpn rotate-key.',
+        },
+        { id: 'leave', question: '有給休暇は何日ありますか？', sources: ['leave-policy-ja.md'] },
+        { id: 'mfa', question: 'Is MFA required?', sources: [] },
+      ]
+        .map((line) => JSON.stringify(line))
+        .join('\n'),
+    );
+    fake.script(
+      '{"faithful": 1, "agrees": 1, "reason": "Quotes the rotation steps."}',
+      '{"faithful": 0.5, "agrees": null, "reason": "Partly supported."}',
+    );
+
+    try {
+      // Act
+      const run = await runEval(['--json', '--grade', questions], {
+        OPENAI_API_KEY: 'sk-test-grade',
+        OPENAI_BASE_URL: fake.url,
+      });
+
+      // Assert
+      expect(run.code).toBe(0);
+      expect(run.stderr).toMatch(
+        /^model-graded check: 2 calls to gpt-4\.1-mini, about \d+ input and 120 output tokens, about \$0\.\d{4}\n$/,
+      );
+      const graded = JSON.parse(run.stdout) as {
+        runs: {
+          grades: { id: string; faithful: number; agrees: number | null }[];
+          faithfulness: number;
+          agreement: number;
+        }[];
+      };
+      expect(graded.runs[0]?.grades.map((g) => [g.id, g.faithful, g.agrees])).toEqual([
+        ['rotate', 1, 1],
+        ['leave', 0.5, null],
+      ]);
+      expect(graded.runs[0]?.faithfulness).toBe(0.75);
+      expect(graded.runs[0]?.agreement).toBe(1);
+      const chats = fake.requests.filter((r) => r.path === '/v1/chat/completions');
+      expect(chats).toHaveLength(2);
+      expect(JSON.stringify(chats[0]?.body)).toContain('Run corpvpn rotate-key.');
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('refuses --grade without an OpenAI key, as a usage error', async () => {
+    // Act
+    const run = await runEval(['--grade', QUESTIONS]);
+
+    // Assert
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--grade needs an OpenAI model to grade with: set OPENAI_API_KEY');
   });
 });
