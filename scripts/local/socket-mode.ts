@@ -5,6 +5,7 @@ import { ErrorCode, type Logger, LogLevel, WebClient } from '@slack/web-api';
 import { isMap, isScalar, parseDocument } from 'yaml';
 import type { Env } from '../../functions/core/config';
 import { signedHeaders } from './slack-request';
+import type { LocalRequestLog, LocalStack } from './stack';
 
 /**
  * Socket Mode for the local stack: the same local workflow answering in a real Slack workspace, with no public URL
@@ -364,6 +365,8 @@ export interface SocketModeDevOptions {
   lancedbUri: string;
   dynamoPath?: string;
   log?: (line: string) => void;
+  /** Told of every request the local ack answered (and, through it, of the execution it started). */
+  onRequest?: (entry: LocalRequestLog, stack: LocalStack) => void;
 }
 
 /**
@@ -377,12 +380,16 @@ export async function startSocketModeDev(options: SocketModeDevOptions): Promise
   const installation = await checkSlackTokens(tokens, { slackApiUrl });
   // Loaded only here: writing the manifest (below) needs none of the stack.
   const { startLocalStack } = await import('./stack');
-  const stack = await startLocalStack({
+  const onRequest = options.onRequest;
+  let started: LocalStack | undefined;
+  const stack: LocalStack = await startLocalStack({
     lancedbUri: options.lancedbUri,
     dynamoPath: options.dynamoPath,
     env: options.settings,
     slackWebApi: { botToken: tokens.botToken, apiUrl: slackApiUrl },
+    onRequest: onRequest && ((entry) => started && onRequest(entry, started)),
   });
+  started = stack;
   let bridge: SocketModeBridge;
   try {
     bridge = await startSocketModeBridge({

@@ -251,6 +251,8 @@ describe('npm run dev -- --socket, as a person runs it', () => {
       );
       expect(visibleText(answer)).toContain('corpvpn rotate-key');
       expect(dev.output()).toContain(`app_mention ${payload.event_id} -> 200`);
+      // The same line per answer as the HTTP server's, once the execution has ended.
+      await dev.waitForOutput('SUCCEEDED', 10_000);
       expect(dev.output()).toMatch(/Slack workspace: +\S+/);
       expect(dev.output()).not.toContain(socket.appToken);
       expect(dev.output()).not.toContain(slack.token);
