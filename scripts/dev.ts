@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { describeFailure } from './local/ask-client';
 import { defineCommand, EXIT, runCommand } from './local/cli';
-import { localLanceDbUri, shellSettings } from './local/cli-env';
+import { localLanceDbUri, shellSettings, withoutMetricLines } from './local/cli-env';
 import {
   DEV_STATE_FILE,
   localStoreInUse,
@@ -32,11 +32,11 @@ const DEV = defineCommand({
     port: {
       type: 'string',
       valueName: 'N',
-      description: 'the port of the Request URL (default: PORT, else 3000)',
+      description: 'the port of the Request URL (default: PORT, else 3000; 0 for any free port)',
       validate: (value: string) =>
-        /^\d+$/.test(value) && Number(value) > 0 && Number(value) < 65536
+        /^\d+$/.test(value) && Number(value) < 65536
           ? undefined
-          : `--port takes a port number from 1 to 65535, not ${JSON.stringify(value)}`,
+          : `--port takes a port number from 0 to 65535, not ${JSON.stringify(value)}`,
     },
     socket: {
       type: 'boolean',
@@ -53,6 +53,7 @@ const DEV = defineCommand({
 });
 
 runCommand(DEV, async ({ values }) => {
+  withoutMetricLines();
   const portText = values.port ?? process.env.PORT?.trim() ?? '3000';
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -107,7 +108,16 @@ runCommand(DEV, async ({ values }) => {
     lancedbUri,
   });
 
+  // The Slack-like page (scripts/local/playground): PLAYGROUND_PORT, else the port after the Request URL's.
+  const { startPlayground } = await import('./local/playground/playground-server');
+  const playgroundPort = process.env.PLAYGROUND_PORT?.trim();
+  const playground = await startPlayground(started, {
+    port: playgroundPort ? Number(playgroundPort) : port === 0 ? 0 : port + 1,
+    anyPortIfTaken: !playgroundPort,
+  });
+
   const fromShell = Boolean(process.env.SLACK_SIGNING_SECRET?.trim());
+  console.log(`Playground:            ${playground.url}  (open it in your browser)`);
   console.log(`Slack request URL:     ${stack.eventsUrl}`);
   console.log(`Fake Slack transcript: ${stack.transcriptUrl}`);
   console.log(
