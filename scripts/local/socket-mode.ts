@@ -282,7 +282,9 @@ export async function startSocketModeBridge(options: SocketModeBridgeOptions): P
         timer = setTimeout(
           () =>
             reject(
-              new SocketModeSetupError(`Slack's Socket Mode did not say hello within ${connectTimeoutMs} ms`),
+              new SocketModeSetupError(
+                `Slack's Socket Mode did not say hello within ${connectTimeoutMs} ms: the token was accepted, but the WebSocket did not open (does a proxy or firewall block outgoing wss:// connections?)`,
+              ),
             ),
           connectTimeoutMs,
         );
