@@ -24,15 +24,18 @@ const PLACEHOLDER_WORDS = PLACEHOLDER_TEXT.replace(/:[a-z0-9_+-]+:/g, '').trim()
 /** How long the fake model waits before answering: long enough for a person (and the test) to see the placeholder. */
 const MODEL_DELAY_MS = 2500;
 
+/** CHROMIUM_PATH when set (and only it), else where Debian and others install it. */
 function findChromium(): string | undefined {
-  const candidates = [
-    process.env.CHROMIUM_PATH,
-    '/usr/bin/chromium',
-    '/usr/bin/chromium-browser',
-    '/usr/lib/chromium/chromium',
-    '/usr/bin/google-chrome',
-  ];
-  return candidates.find((path): path is string => path !== undefined && path !== '' && existsSync(path));
+  const chosen = process.env.CHROMIUM_PATH?.trim();
+  const candidates = chosen
+    ? [chosen]
+    : [
+        '/usr/bin/chromium',
+        '/usr/bin/chromium-browser',
+        '/usr/lib/chromium/chromium',
+        '/usr/bin/google-chrome',
+      ];
+  return candidates.find((path) => existsSync(path));
 }
 
 const executablePath = findChromium();
@@ -45,8 +48,12 @@ if (process.env.PLAYGROUND_BROWSER === 'skip') {
 } else if (executablePath === undefined) {
   describe('the local playground in a browser', () => {
     it('has a Chromium to run in', () => {
-      const error = new Error(INSTALL_HINT);
-      error.stack = `Error: ${INSTALL_HINT}`;
+      const where = process.env.CHROMIUM_PATH?.trim()
+        ? `CHROMIUM_PATH (${process.env.CHROMIUM_PATH}) does not exist; `
+        : '';
+      const error = new Error(`${where}${INSTALL_HINT}`);
+      // One line, not a stack: the message says all there is to do.
+      error.stack = error.message;
       throw error;
     });
   });

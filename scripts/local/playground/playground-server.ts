@@ -322,7 +322,8 @@ export async function startPlayground(
   try {
     await listen(options.port ?? 0);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || options.anyPortIfTaken !== true) throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || options.anyPortIfTaken !== true)
+      throw error;
     await listen(0);
   }
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

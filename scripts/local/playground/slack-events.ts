@@ -30,7 +30,7 @@ export interface PostedMessage {
   parentUserId?: string;
 }
 
-export type EventCallback = typeof mentionFixture & {
+export type EventCallback = Omit<typeof mentionFixture, 'event'> & {
   event: Record<string, unknown> & { type: string; ts: string; channel: string; text: string };
 };
 
