@@ -76,7 +76,7 @@ export function summaryTable(runs: { name: string; outcome: RunOutcome; summary:
     ['ms p50 / p95: answer', ...column((s) => ms(s.latencyMs.answer))],
     ['ms p50 / p95: question', ...column((s) => ms(s.latencyMs.total))],
     ['tokens in / out: condense', ...column((s) => tokens(s.tokens.condense))],
-    ['tokens in: query embeddings', ...column((s) => String(s.tokens.embed.input))],
+    ['tokens in: query embeddings (estimated)', ...column((s) => String(s.tokens.embed.input))],
     ['tokens in / out: answer', ...column((s) => tokens(s.tokens.answer))],
     ['cost (per question)', ...column((s) => `${usd(s.costUsd)} (${usd(s.costPerQuestionUsd)})`)],
   ];

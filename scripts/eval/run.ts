@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +93,11 @@ export function settingsFor(
   env: Env,
 ): RunSettings {
   if (variant === undefined) return base;
+  if (variant.model !== undefined && base.llm.provider === 'local' && variant.model !== base.llm.chatModel) {
+    throw new EvalRunError(
+      `variant "${variant.name}" names the model ${variant.model}, but the provider is the offline local one: set OPENAI_API_KEY (and LLM_PROVIDER=openai) to compare OpenAI models`,
+    );
+  }
   const settings: RunSettings = {
     ...base,
     name: variant.name,
@@ -269,6 +275,12 @@ export async function runEval(
     temporary = await indexIntoTemporaryStore(settings.reindex.docs, settings.reindex.env);
   }
   const lancedbUri = temporary?.lancedbUri ?? settings.lancedbUri;
+  // Connecting would create an empty database where there is none.
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(lancedbUri) && !existsSync(lancedbUri)) {
+    throw new EvalRunError(
+      `no documents are indexed in ${lancedbUri}: run npm run ingest -- <folder> first, or pass --docs <folder> to index into a temporary directory`,
+    );
+  }
   const model = createChatModel(settings.llm, settings.apiKey);
   const embeddings = createEmbeddings(settings.llm, settings.apiKey);
   const connection = await connectVectorStore(lancedbUri, { readConsistencySeconds: 0 });
