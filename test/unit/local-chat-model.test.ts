@@ -207,6 +207,107 @@ describe('LocalExtractiveChatModel, answering', () => {
   });
 });
 
+describe('LocalExtractiveChatModel, deciding whether the passages answer', () => {
+  const CONNECTING: Passage = {
+    source: 'docs/vpn-guide.md',
+    title: 'VPN guide',
+    heading: 'VPN guide › Connecting',
+    text: 'Install the `corpvpn` client from the Self Service portal and sign in with your SSO account.\nIf you are in the office, the VPN stays off.',
+    score: 0.03,
+  };
+  const TROUBLESHOOTING: Passage = {
+    source: 'docs/vpn-guide.md',
+    title: 'VPN guide',
+    heading: 'VPN guide › Troubleshooting',
+    text: 'If the VPN client is slow, switch it to the nearest region.',
+    score: 0.02,
+  };
+  const CLAIMS: Passage = {
+    source: 'docs/expense-policy.md',
+    title: 'Expense policy',
+    heading: 'Expense policy › What you can claim',
+    text: 'Meals are covered up to 60 EUR a day while travelling.\nEquipment over 300 EUR must be ordered through IT instead of being expensed.',
+    score: 0.02,
+  };
+
+  it('answers from the first-ranked section when the question uses another word than the document', async () => {
+    // Arrange: "download" is nowhere; the section is about the VPN client, and says where it comes from.
+    const model = new LocalExtractiveChatModel();
+    const messages = await answerMessages('Where do I download the VPN client?', [
+      CONNECTING,
+      TROUBLESHOOTING,
+      EXPENSES,
+    ]);
+
+    // Act
+    const reply = await model.invoke(messages);
+
+    // Assert: one section, cited by its number; the other VPN section says nothing more to the question.
+    expect(reply.text).toBe(
+      'From *VPN guide › Connecting* [1]:\n> Install the `corpvpn` client from the Self Service portal and sign in with your SSO account.',
+    );
+  });
+
+  it("does not count the words of asking, contractions or the asker's own amounts against an answer", async () => {
+    // Arrange
+    const model = new LocalExtractiveChatModel();
+    const questions = [
+      "Do I really need the VPN when I'm in the office?",
+      'Can I buy a 450 EUR monitor and expense it?',
+      'How much can I spend on meals per day when travelling?',
+    ];
+
+    // Act
+    const replies = await Promise.all(
+      questions.map(
+        async (q) => (await model.invoke(await answerMessages(q, [CONNECTING, CLAIMS, EXPENSES]))).text,
+      ),
+    );
+
+    // Assert
+    expect(replies[0]).toContain('> If you are in the office, the VPN stays off.');
+    expect(replies[1]).toContain(
+      '> Equipment over 300 EUR must be ordered through IT instead of being expensed.',
+    );
+    expect(replies[2]).toContain('> Meals are covered up to 60 EUR a day while travelling.');
+    expect(replies[1]).not.toContain('Meals');
+  });
+
+  it('declines a question about a named thing no passage mentions, however much else matches', async () => {
+    // Arrange
+    const model = new LocalExtractiveChatModel();
+    const messages = await answerMessages('Is MFA required for the VPN client?', [
+      CONNECTING,
+      TROUBLESHOOTING,
+    ]);
+
+    // Act
+    const reply = await model.invoke(messages);
+
+    // Assert
+    expect(reply.text).toBe('The documents do not cover this question, so I cannot answer it from them.');
+  });
+
+  it('reads a Japanese question that names its subject in Latin letters without its particles', async () => {
+    // Arrange: the hiragana after "VPN" is inflection, as it would be after a kanji.
+    const model = new LocalExtractiveChatModel();
+    const passage: Passage = {
+      ...VPN_JA,
+      heading: 'VPN ガイド › 接続',
+      text: 'VPNにつながらないときは、PCの時計を確認してください。',
+    };
+    const messages = await answerMessages('VPNにつながらないときは？', [passage]);
+
+    // Act
+    const reply = await model.invoke(messages);
+
+    // Assert
+    expect(reply.text).toBe(
+      '*VPN ガイド › 接続* [1] より:\n> VPNにつながらないときは、PCの時計を確認してください。',
+    );
+  });
+});
+
 describe('LocalExtractiveChatModel, condensing', () => {
   it('carries the terms of the previous question into a follow-up that depends on it', async () => {
     // Arrange
