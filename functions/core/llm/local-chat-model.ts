@@ -15,7 +15,8 @@ import { isCjkChar, isMainlyJapanese, type KeyTerm, keyTerms, segments, terms } 
  * - a `<follow_up>` block: condense mode, which carries the key terms of the previous question into a follow-up
  *   that depends on it ("How long does it take? (about: rotate VPN key)");
  * - a `<passages>` block: answer mode, which quotes the one to three sentences of the passages that best match
- *   the question, each under its source, or says the documents do not cover it.
+ *   the question, each under its section and the passage's number (`From *VPN guide › Rotating* [2]:`, the citation
+ *   every model is asked for, see `chains/answer-sources.ts`), or says the documents do not cover it.
  *
  * Passage text is only ever scored and quoted, never interpreted, so an instruction inside a document cannot
  * steer it. Replies follow the language of the question (Japanese or English).
