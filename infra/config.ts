@@ -59,6 +59,13 @@ export interface BotConfig {
   /** `ALLOW_GUESTS`: answer guests (restricted and ultra-restricted accounts). @default false */
   allowGuests: boolean;
   /**
+   * `FOLLOW_UPS`: which replies in a channel thread the bot answered it answers without a mention: `off`, `asker`
+   * (the person who asked first) or `anyone`. @default 'asker'
+   */
+  followUps: 'off' | 'asker' | 'anyone';
+  /** `SUGGESTED_PROMPTS`: the agent pane's prompts, a JSON array (see README). @default undefined (the built-in ones) */
+  suggestedPrompts?: string;
+  /**
    * Concurrency reserved for the ack behind the public Request URL, which also caps it; `none` reserves nothing
    * (an account whose concurrency quota is still 10 cannot reserve any). @default 20
    */
@@ -94,6 +101,7 @@ export const DEFAULT_CONFIG: BotConfig = {
   slackAppId: undefined,
   allowSlackConnect: false,
   allowGuests: false,
+  followUps: 'asker',
   ackReservedConcurrency: 20,
   conversationExecutionLog: 'errors',
   logLevel: 'info',
@@ -212,6 +220,8 @@ export function readConfig(context: ContextReader): BotConfig {
     slackAppId: get('slackAppId'),
     allowSlackConnect: get('allowSlackConnect'),
     allowGuests: get('allowGuests'),
+    followUps: get('followUps'),
+    suggestedPrompts: get('suggestedPrompts'),
     ackReservedConcurrency: get('ackReservedConcurrency'),
     conversationExecutionLog: get('conversationExecutionLog'),
     logLevel: get('logLevel'),
@@ -294,6 +304,10 @@ export function readConfig(context: ContextReader): BotConfig {
         ? d.allowSlackConnect
         : bool(raw.allowSlackConnect, 'allowSlackConnect'),
     allowGuests: raw.allowGuests === undefined ? d.allowGuests : bool(raw.allowGuests, 'allowGuests'),
+    followUps:
+      raw.followUps === undefined ? d.followUps : oneOf(raw.followUps, 'followUps', ['off', 'asker', 'anyone']),
+    suggestedPrompts:
+      raw.suggestedPrompts === undefined ? d.suggestedPrompts : str(raw.suggestedPrompts, 'suggestedPrompts'),
     ackReservedConcurrency:
       raw.ackReservedConcurrency === undefined
         ? d.ackReservedConcurrency

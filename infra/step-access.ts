@@ -69,8 +69,13 @@ export const bindAck: StepBinder = (fn, r) => {
     actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     keyPrefixes: [EVENT_PREFIX],
   });
+  // The thread's first asker (Query: follow-ups without a mention, a DM thread's title) and votes stored with the
+  // turn they are about (UpdateItem, and GetItem to tell a forgotten turn from one not persisted yet).
+  useHistory(fn, r, ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem']);
   fn.bindSecret(r.slackSigningSecret, 'SLACK_SIGNING_SECRET');
   useSlack(fn, r);
+  if (r.config.followUps !== 'asker') fn.setEnvironment('FOLLOW_UPS', r.config.followUps);
+  if (r.config.suggestedPrompts !== undefined) fn.setEnvironment('SUGGESTED_PROMPTS', r.config.suggestedPrompts);
   if (r.config.allowedChannels.length > 0) {
     fn.setEnvironment('ALLOWED_CHANNELS', r.config.allowedChannels.join(','));
   }
@@ -99,9 +104,10 @@ export const conversationStepAccess: Record<ConversationPlaceholder, StepBinder>
     useModels(fn, r, { chat: true });
     useSlack(fn, r);
     fn.setEnvironment('SLACK_STREAM_MODE', r.config.slackStreamMode);
-    // The answer claim (EVENT#) and the check that a redelivered mention was not answered before (THREAD#).
+    // The answer claim (EVENT#), a workspace's native-streaming fallback (EVENT#workspace#…: GetItem, PutItem), and
+    // the check that a redelivered mention was not answered before (THREAD#).
     fn.bindTable(r.table, TABLE, {
-      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       keyPrefixes: [EVENT_PREFIX],
     });
     fn.bindTable(r.table, TABLE, { actions: ['dynamodb:GetItem'], keyPrefixes: [THREAD_PREFIX] });

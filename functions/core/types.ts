@@ -78,6 +78,8 @@ export interface SourceRef {
   source: string;
   title: string;
   heading: string;
+  /** The citation numbers (`[2]`) in the answer that point at this section. */
+  cites?: number[];
 }
 
 export interface AnswerResult {

@@ -288,6 +288,8 @@ describe('createNativeStreamer', () => {
       channel: CHANNEL,
       threadTs,
       placeholderTs,
+      recipientTeamId: fake.teamId,
+      recipientUserId: 'U0ASKER',
       minIntervalMs: 50,
     });
     const parts = [
@@ -354,7 +356,13 @@ describe('createNativeStreamer', () => {
     // Arrange
     const { threadTs, placeholderTs } = await startThread();
     const answer = longAnswer(30_000);
-    const streamer = createNativeStreamer(client, { channel: CHANNEL, threadTs, placeholderTs });
+    const streamer = createNativeStreamer(client, {
+      channel: CHANNEL,
+      threadTs,
+      placeholderTs,
+      recipientTeamId: fake.teamId,
+      recipientUserId: 'U0ASKER',
+    });
 
     // Act
     await streamOverTime(streamer, tokens(answer, 600), 10);
@@ -397,7 +405,13 @@ describe('createNativeStreamer', () => {
   it('removes a half-streamed answer when the step fails, leaving the placeholder for the apology', async () => {
     // Arrange
     const { threadTs, placeholderTs } = await startThread();
-    const streamer = createNativeStreamer(client, { channel: CHANNEL, threadTs, placeholderTs });
+    const streamer = createNativeStreamer(client, {
+      channel: CHANNEL,
+      threadTs,
+      placeholderTs,
+      recipientTeamId: fake.teamId,
+      recipientUserId: 'U0ASKER',
+    });
     await streamOverTime(streamer, tokens(ANSWER).slice(0, 5), 10);
 
     // Act

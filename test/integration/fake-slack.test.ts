@@ -163,6 +163,8 @@ describe('fake Slack', () => {
       channel: CHANNEL,
       thread_ts: mention.ts,
       markdown_text: 'Hel',
+      recipient_team_id: fake.teamId,
+      recipient_user_id: 'U0ASKER',
     });
     const ts = started.ts ?? '';
     await client.chat.appendStream({ channel: CHANNEL, ts, markdown_text: 'lo **world**' });
@@ -246,5 +248,154 @@ describe('fake Slack', () => {
     expect(fake.statuses()).toMatchObject([
       { channel: CHANNEL, thread_ts: '1.000001', status: 'is thinking…' },
     ]);
+  });
+});
+
+describe("fake Slack: the AI-app methods, checked as Slack's documentation states them", () => {
+  it('requires the recipient to stream outside a DM, and not in one', async () => {
+    const mention = fake.addMessage({ channel: CHANNEL, text: 'question' });
+    const inChannel = await callJson('chat.startStream', {
+      channel: CHANNEL,
+      thread_ts: mention.ts,
+      markdown_text: 'Hi',
+    });
+    const dm = fake.addMessage({ channel: 'D0DM', text: 'question' });
+    const inDm = await callJson('chat.startStream', {
+      channel: 'D0DM',
+      thread_ts: dm.ts,
+      markdown_text: 'Hi',
+    });
+
+    expect(inChannel).toMatchObject({ ok: false, error: 'invalid_arguments' });
+    expect(inDm).toMatchObject({ ok: true });
+  });
+
+  it('keeps task cards by id across a stream and refuses malformed ones', async () => {
+    const dm = fake.addMessage({ channel: 'D0DM', text: 'question' });
+    const task = (status: string) => ({ type: 'task_update', id: 'search', title: 'Search', status });
+    const started = await callJson('chat.startStream', {
+      channel: 'D0DM',
+      thread_ts: dm.ts,
+      task_display_mode: 'plan',
+      chunks: [task('in_progress')],
+    });
+    await callJson('chat.stopStream', { channel: 'D0DM', ts: started.ts, chunks: [task('complete')] });
+    const bad = await callJson('chat.startStream', {
+      channel: 'D0DM',
+      thread_ts: dm.ts,
+      chunks: [{ type: 'task_update', id: 'x', title: 'X', status: 'finished' }],
+    });
+    const longDetails = await callJson('chat.startStream', {
+      channel: 'D0DM',
+      thread_ts: dm.ts,
+      chunks: [{ ...task('complete'), details: 'x'.repeat(257) }],
+    });
+
+    const [, streamed] = fake.threadReplies('D0DM', dm.ts);
+    expect(streamed?.taskDisplayMode).toBe('plan');
+    expect(streamed?.tasks).toEqual([task('complete')]);
+    expect(bad).toMatchObject({ ok: false, error: 'invalid_chunks' });
+    expect(longDetails).toMatchObject({ ok: false, error: 'invalid_chunks' });
+  });
+
+  it('takes 1 to 4 suggested prompts, each with a title and a message', async () => {
+    const prompt = { title: 'T', message: 'M' };
+    const four = await callJson('assistant.threads.setSuggestedPrompts', {
+      channel_id: 'D0DM',
+      prompts: [prompt, prompt, prompt, prompt],
+    });
+    const five = await callJson('assistant.threads.setSuggestedPrompts', {
+      channel_id: 'D0DM',
+      prompts: [prompt, prompt, prompt, prompt, prompt],
+    });
+    const untitled = await callJson('assistant.threads.setSuggestedPrompts', {
+      channel_id: 'D0DM',
+      prompts: [{ message: 'M' }],
+    });
+
+    expect([four.ok, five.ok, untitled.ok]).toEqual([true, false, false]);
+    expect(fake.suggestedPrompts()).toHaveLength(1);
+  });
+
+  it('checks feedback buttons: plain text of at most 75 characters and a value', async () => {
+    const button = (text: string) => ({ text: { type: 'plain_text', text }, value: 'v' });
+    const blocks = (text: string) => [
+      {
+        type: 'context_actions',
+        elements: [
+          {
+            type: 'feedback_buttons',
+            action_id: 'a',
+            positive_button: button(text),
+            negative_button: button('👎'),
+          },
+        ],
+      },
+    ];
+    const good = await callJson('chat.postMessage', {
+      channel: CHANNEL,
+      text: 'answer',
+      blocks: blocks('👍'),
+    });
+    const bad = await callJson('chat.postMessage', {
+      channel: CHANNEL,
+      text: 'answer',
+      blocks: blocks('x'.repeat(76)),
+    });
+
+    expect(good.ok).toBe(true);
+    expect(bad).toMatchObject({ ok: false, error: 'invalid_blocks' });
+  });
+
+  it('opens a modal only with a trigger and a title of at most 24 characters, and records ephemerals', async () => {
+    const view = (title: string) => ({
+      type: 'modal',
+      title: { type: 'plain_text', text: title },
+      blocks: [{ type: 'divider' }],
+    });
+    const opened = await callJson('views.open', { trigger_id: '1.2.abc', view: view('What went wrong?') });
+    const long = await callJson('views.open', { trigger_id: '1.2.abc', view: view('x'.repeat(25)) });
+    const noTrigger = await callJson('views.open', { view: view('Fine') });
+    await client.chat.postEphemeral({ channel: CHANNEL, user: 'U0PERSON', text: 'Thanks' });
+
+    expect([opened.ok, long.ok, noTrigger.ok]).toEqual([true, false, false]);
+    expect(fake.views()).toHaveLength(1);
+    expect(fake.ephemerals()).toMatchObject([{ channel: CHANNEL, user: 'U0PERSON', text: 'Thanks' }]);
+  });
+
+  it("shows a thread's status until it is cleared or the bot posts in the thread", async () => {
+    const mention = fake.addMessage({ channel: CHANNEL, text: 'question' });
+    await client.assistant.threads.setStatus({
+      channel_id: CHANNEL,
+      thread_ts: mention.ts,
+      status: 'is searching…',
+    });
+    const shown = fake.currentStatus(CHANNEL, mention.ts);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await client.chat.postMessage({ channel: CHANNEL, thread_ts: mention.ts, text: 'answer' });
+
+    expect(shown).toBe('is searching…');
+    expect(fake.currentStatus(CHANNEL, mention.ts)).toBeUndefined();
+  });
+
+  it('returns message metadata from conversations.replies only when asked to', async () => {
+    const mention = fake.addMessage({ channel: CHANNEL, text: 'question' });
+    await client.chat.postMessage({
+      channel: CHANNEL,
+      thread_ts: mention.ts,
+      text: 'placeholder',
+      metadata: { event_type: 'answer_placeholder', event_payload: { event_id: 'Ev1' } },
+    });
+    const plain = await client.conversations.replies({ channel: CHANNEL, ts: mention.ts });
+    const withMetadata = await client.conversations.replies({
+      channel: CHANNEL,
+      ts: mention.ts,
+      include_all_metadata: true,
+    });
+
+    expect(plain.messages?.[1]).not.toHaveProperty('metadata');
+    expect(withMetadata.messages?.[1]).toMatchObject({
+      metadata: { event_type: 'answer_placeholder', event_payload: { event_id: 'Ev1' } },
+    });
   });
 });

@@ -3,6 +3,13 @@ import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import type { WebClient } from '@slack/web-api';
 import type { FeedbackTarget } from '../ack/feedback';
 import { streamAnswer } from '../chains/answer-chain';
+import {
+  answerSources,
+  citedPassageNumbers,
+  distinctSections,
+  MAX_SOURCES,
+  sectionOf,
+} from '../chains/answer-sources';
 import type { StreamMode } from '../config';
 import { textsFor } from '../i18n';
 import { modelNameOf } from '../llm/providers';
@@ -14,7 +21,7 @@ import {
 } from '../slack/answer-streamer';
 import type { EventStore } from '../stores/event-store';
 import type { HistoryStore } from '../stores/history-store';
-import type { AnswerResult, RetrievalResult, SourceRef, Turn } from '../types';
+import type { AnswerResult, Passage, RetrievalResult, SourceRef, Turn } from '../types';
 
 /** The reply when nothing is indexed, in English; worded for the person asking, not for an admin. */
 export const NO_DOCUMENTS_TEXT = textsFor('en').noDocuments;
@@ -55,28 +62,26 @@ const ALREADY_ANSWERED: AnswerResult = {
   messageTs: [],
 };
 
-/** Sources listed under an answer: the best-ranked passages' sections; lower ones are mostly noise. */
-export const MAX_SOURCES = 3;
-
-/** A heading path without the document's title at its head ("VPN guide › Rotating" → "Rotating"). */
-function headingUnderTitle(title: string, heading: string): string {
-  if (heading === title) return '';
-  return heading.startsWith(`${title} › `) ? heading.slice(title.length + 3) : heading;
+/** The passages' distinct sections, best first, as the search's task card lists them. */
+function sourcesOf(retrieval: RetrievalResult): SourceRef[] {
+  return distinctSections(retrieval.passages, MAX_SOURCES);
 }
 
-/** The distinct document sections the answer was grounded in, best first. */
-function sourcesOf(retrieval: RetrievalResult): SourceRef[] {
-  const seen = new Set<string>();
-  const sources: SourceRef[] = [];
-  for (const p of retrieval.passages) {
-    const heading = headingUnderTitle(p.title, p.heading);
-    const key = `${p.source}\u0000${heading}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    sources.push({ source: p.source, title: p.title, heading });
-    if (sources.length === MAX_SOURCES) break;
-  }
-  return sources;
+/**
+ * The sections the answer used (the passages it cites, none under a decline), each with the citation numbers
+ * that point at it, so "[2]" in the answer can be found in the list under it.
+ */
+function usedSources(passages: Passage[], answerText: string): SourceRef[] {
+  const cited = citedPassageNumbers(answerText);
+  return answerSources(passages, answerText).map((source) => {
+    const cites = cited.filter((n) => {
+      const passage = passages[n - 1];
+      if (passage === undefined) return false;
+      const section = sectionOf(passage);
+      return section.source === source.source && section.heading === source.heading;
+    });
+    return cites.length === 0 ? source : { ...source, cites };
+  });
 }
 
 /**
@@ -250,7 +255,6 @@ export async function generateAnswer(
     };
   }
   const model = modelNameOf(deps.model);
-  const sources = sourcesOf(input.retrieval);
   const streamMode = await streamModeFor(deps, turn);
   const pendingFallbacks: Promise<void>[] = [];
   const streamer = streamerFor(deps, input, claim.continuationTs, streamMode, pendingFallbacks);
@@ -273,6 +277,7 @@ export async function generateAnswer(
     messageTs: turn.messageTs,
     lang: turn.lang ?? 'en',
   };
+  const sources = usedSources(input.retrieval.passages, answer.text);
   const messageTs = await streamer.finish({
     answerMarkdown: answer.text,
     sources,

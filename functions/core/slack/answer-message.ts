@@ -105,7 +105,9 @@ function sourceLabels(sources: SourceRef[]): string[] {
     const name = /^https?:\/\//i.test(source.source)
       ? `<${source.source.replace(/&/g, '&amp;').replace(/[<>|]/g, encodeURIComponent)}|${escapeMrkdwn(title)}>`
       : escapeMrkdwn(title);
-    labels.push(heading === '' || heading === title ? name : `${name} › ${escapeMrkdwn(heading)}`);
+    const cites = (source.cites ?? []).map((n) => `[${n}]`).join('');
+    const label = heading === '' || heading === title ? name : `${name} › ${escapeMrkdwn(heading)}`;
+    labels.push(cites === '' ? label : `${cites} ${label}`);
   }
   return labels;
 }
