@@ -10,7 +10,7 @@ import {
   type ClickedButton,
   channelTypeOf,
   escapeSlackText,
-  eventForMessage,
+  eventsForMessage,
   type SlackWorkspace,
 } from './slack-events';
 
@@ -154,7 +154,7 @@ export async function startPlayground(
     );
     // The person's message exists in Slack before Slack delivers the event about it.
     const posted = stack.slack.addMessage({ channel, text, user: DEFAULT_USER, thread_ts: threadTs });
-    const payload = eventForMessage(workspace, {
+    const events = eventsForMessage(workspace, {
       channel,
       ts: posted.ts,
       text,
@@ -162,12 +162,15 @@ export async function startPlayground(
       threadTs,
       parentUserId: parent?.user,
     });
-    const kind =
-      payload.event.type === 'app_mention'
-        ? 'app_mention'
-        : `message (${String(payload.event.channel_type)})`;
-    const delivery = await deliver(kind, channel, JSON.stringify(payload), 'application/json');
-    return { status: 200, body: { ts: posted.ts, delivery } };
+    const sent: Delivery[] = [];
+    for (const payload of events) {
+      const kind =
+        payload.event.type === 'app_mention'
+          ? 'app_mention'
+          : `message (${String(payload.event.channel_type)})`;
+      sent.push(await deliver(kind, channel, JSON.stringify(payload), 'application/json'));
+    }
+    return { status: 200, body: { ts: posted.ts, deliveries: sent } };
   }
 
   async function click(input: { channel?: unknown; ts?: unknown; actionId?: unknown; value?: unknown }) {

@@ -50,30 +50,36 @@ export function mentions(text: string, userId: string): boolean {
 }
 
 /**
- * The event Slack delivers for a person's message: `app_mention` for a channel message that mentions the bot, a
- * `message` event (with `channel_type`) otherwise, a DM included (Slack sends no `app_mention` in a DM).
+ * The events Slack delivers for a person's message to an app subscribed to `app_mention`, `message.channels` and
+ * `message.im` (slack/app-manifest.yaml): a channel message that mentions the bot brings both an `app_mention` and a
+ * `message` event, each its own delivery; any other channel message a `message` event with `channel_type: "channel"`;
+ * a DM a `message` event with `channel_type: "im"` (Slack sends no `app_mention` in a DM).
  */
-export function eventForMessage(workspace: SlackWorkspace, message: PostedMessage): EventCallback {
+export function eventsForMessage(workspace: SlackWorkspace, message: PostedMessage): EventCallback[] {
   const type = channelTypeOf(message.channel);
-  const asMention = type === 'channel' && mentions(message.text, workspace.botUserId);
-  return envelope(workspace, {
-    user: message.user,
-    type: asMention ? 'app_mention' : 'message',
-    ts: message.ts,
-    client_msg_id: randomUUID(),
-    text: message.text,
-    team: workspace.teamId,
-    ...(message.threadTs === undefined
-      ? {}
-      : {
-          thread_ts: message.threadTs,
-          ...(message.parentUserId === undefined ? {} : { parent_user_id: message.parentUserId }),
-        }),
-    blocks: richTextBlocks(message.text),
-    channel: message.channel,
-    event_ts: message.ts,
-    ...(asMention ? {} : { channel_type: type }),
-  });
+  const event = (kind: 'app_mention' | 'message') =>
+    envelope(workspace, {
+      user: message.user,
+      type: kind,
+      ts: message.ts,
+      client_msg_id: clientMsgId,
+      text: message.text,
+      team: workspace.teamId,
+      ...(message.threadTs === undefined
+        ? {}
+        : {
+            thread_ts: message.threadTs,
+            ...(message.parentUserId === undefined ? {} : { parent_user_id: message.parentUserId }),
+          }),
+      blocks,
+      channel: message.channel,
+      event_ts: message.ts,
+      ...(kind === 'message' ? { channel_type: type } : {}),
+    });
+  const clientMsgId = randomUUID();
+  const blocks = richTextBlocks(message.text);
+  const mentioned = type === 'channel' && mentions(message.text, workspace.botUserId);
+  return mentioned ? [event('app_mention'), event('message')] : [event('message')];
 }
 
 function envelope(workspace: SlackWorkspace, event: EventCallback['event']): EventCallback {

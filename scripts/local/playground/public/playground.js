@@ -390,9 +390,10 @@ async function send(form, input, error, threadTs) {
     const body = await response.json();
     if (!response.ok) throw new Error(body.error ?? `HTTP ${response.status}`);
     input.value = '';
-    if (body.delivery.status !== 200) {
+    const refused = body.deliveries.find((delivery) => delivery.status !== 200);
+    if (refused) {
       throw new Error(
-        `The bot's Request URL answered HTTP ${body.delivery.status || 'nothing'} to the ${body.delivery.kind} event`,
+        `The bot's Request URL answered HTTP ${refused.status || 'nothing'} to the ${refused.kind} event`,
       );
     }
   } catch (problem) {
