@@ -17,6 +17,8 @@ export function renderMessage(message: FakeMessage, indent = '  '): string {
           if (block.type === 'divider') return '────────';
           if (block.type === 'section') return block.text?.text ?? '';
           if (block.type === 'context') return (block.elements ?? []).map((e) => e.text ?? '').join('  ');
+          // The feedback buttons under an answer, as Slack draws them.
+          if (block.type === 'context_actions') return '[👍] [👎]';
           return `[${block.type}]`;
         });
   return lines
