@@ -11,7 +11,9 @@ import {
   channelTypeOf,
   escapeSlackText,
   eventsForMessage,
+  modalStateValues,
   type SlackWorkspace,
+  viewSubmissionPayload,
 } from './slack-events';
 
 /**
@@ -105,6 +107,8 @@ export async function startPlayground(
   ];
   const deliveries: Delivery[] = [];
   const ephemerals: EphemeralMessage[] = [];
+  /** Modals the person submitted or closed: the page shows the latest other one. */
+  const doneViews = new Set<string>();
   let base = '';
 
   async function deliver(
@@ -227,7 +231,7 @@ export async function startPlayground(
     } else {
       ephemerals.push({
         channel,
-        ts: `${ts}e${ephemerals.length}`,
+        ts: `${(Date.now() / 1000).toFixed(6)}r${ephemerals.length}`,
         ...(threadTs === undefined ? {} : { thread_ts: threadTs }),
         text: typeof input.text === 'string' ? input.text : '',
         ...(Array.isArray(input.blocks) ? { blocks: input.blocks } : {}),
@@ -235,6 +239,55 @@ export async function startPlayground(
       result = { ok: true };
     }
     return { status: 200, body: result };
+  }
+
+  /** The person submits a modal: Slack posts `view_submission`; a `response_action: errors` answer keeps it open. */
+  async function submitView(viewId: string, input: { values?: unknown }) {
+    const opened = stack.slack.views().find((v) => v.id === viewId);
+    if (opened === undefined || doneViews.has(viewId))
+      return { status: 400, body: { error: 'view_not_found' } };
+    const entered = (typeof input.values === 'object' && input.values !== null ? input.values : {}) as Record<
+      string,
+      string | undefined
+    >;
+    const payload = viewSubmissionPayload(workspace, {
+      user: DEFAULT_USER,
+      viewId,
+      view: opened.view,
+      values: modalStateValues(opened.view, entered),
+    });
+    const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+    const delivery = await deliver('view_submission', '', body, 'application/x-www-form-urlencoded');
+    const answer = safeJson(delivery.body ?? '') as
+      | { response_action?: string; errors?: unknown }
+      | undefined;
+    if (delivery.status === 200 && answer?.response_action === 'errors') {
+      return { status: 200, body: { delivery, errors: answer.errors } };
+    }
+    if (delivery.status === 200) doneViews.add(viewId);
+    return { status: 200, body: { delivery } };
+  }
+
+  /** The person closes a modal: Slack tells the app only when the view asked (`notify_on_close`). */
+  async function closeView(viewId: string) {
+    const opened = stack.slack.views().find((v) => v.id === viewId);
+    if (opened === undefined) return { status: 400, body: { error: 'view_not_found' } };
+    doneViews.add(viewId);
+    if (opened.view.notify_on_close !== true) return { status: 200, body: {} };
+    const submission = viewSubmissionPayload(workspace, {
+      user: DEFAULT_USER,
+      viewId,
+      view: opened.view,
+      values: modalStateValues(opened.view, {}),
+    });
+    const { trigger_id: _, response_urls: __, ...closed } = submission;
+    const body = new URLSearchParams({
+      payload: JSON.stringify({ ...closed, type: 'view_closed', is_cleared: false }),
+    }).toString();
+    return {
+      status: 200,
+      body: { delivery: await deliver('view_closed', '', body, 'application/x-www-form-urlencoded') },
+    };
   }
 
   function state() {
@@ -264,7 +317,23 @@ export async function startPlayground(
         reactions: m.reactions,
         tasks: tasksOf(stack, m),
       })),
-      ephemerals,
+      ephemerals: [
+        ...ephemerals,
+        ...stack.slack
+          .ephemerals()
+          .filter((e) => e.user === DEFAULT_USER)
+          .map((e, index) => ({
+            channel: e.channel,
+            ts: `${(e.at / 1000).toFixed(6)}e${index}`,
+            ...(e.thread_ts === undefined ? {} : { thread_ts: e.thread_ts }),
+            text: e.text,
+          })),
+      ],
+      modal: stack.slack
+        .views()
+        .filter((v) => !doneViews.has(v.id))
+        .map((v) => ({ id: v.id, view: v.view }))
+        .at(-1),
       statuses: [...latest.values()],
       deliveries: deliveries.slice(-20),
     };
@@ -300,6 +369,13 @@ export async function startPlayground(
     }
     if (req.method === 'POST' && url.pathname === '/api/actions') {
       const result = await click(await readJson(req));
+      return json(res, result.status, result.body);
+    }
+    const viewAction = /^\/api\/views\/([A-Z0-9]+)\/(submit|close)$/.exec(url.pathname);
+    if (req.method === 'POST' && viewAction) {
+      const [, viewId = '', action] = viewAction;
+      const result =
+        action === 'submit' ? await submitView(viewId, await readJson(req)) : await closeView(viewId);
       return json(res, result.status, result.body);
     }
     const responseUrl = /^\/api\/response-url\/([^/]+)\/([^/]+)$/.exec(url.pathname);

@@ -231,3 +231,81 @@ export function blockActionsPayload(
     ],
   };
 }
+
+export interface ViewSubmissionPayload {
+  type: 'view_submission';
+  team: { id: string; domain: string };
+  user: { id: string; username: string; name: string; team_id: string };
+  api_app_id: string;
+  token: string;
+  trigger_id: string;
+  view: Record<string, unknown>;
+  response_urls: unknown[];
+  is_enterprise_install: false;
+  enterprise: null;
+}
+
+/**
+ * The `view_submission` payload Slack posts when a person submits a modal: the view as opened, with what they
+ * entered in `state.values[block_id][action_id]` (docs.slack.dev, interaction payloads, view_submission).
+ */
+export function viewSubmissionPayload(
+  workspace: SlackWorkspace,
+  options: { user: string; viewId: string; view: Record<string, unknown>; values: Record<string, unknown> },
+): ViewSubmissionPayload {
+  return {
+    type: 'view_submission',
+    team: { id: workspace.teamId, domain: 'local-playground' },
+    user: {
+      id: options.user,
+      username: options.user.toLowerCase(),
+      name: options.user.toLowerCase(),
+      team_id: workspace.teamId,
+    },
+    api_app_id: workspace.appId,
+    token: mentionFixture.token,
+    trigger_id: `${Math.floor(Date.now() / 1000)}.${workspace.teamId.slice(1)}.${randomBytes(16).toString('hex')}`,
+    view: {
+      id: options.viewId,
+      team_id: workspace.teamId,
+      type: 'modal',
+      private_metadata: '',
+      callback_id: '',
+      external_id: '',
+      clear_on_close: false,
+      notify_on_close: false,
+      ...options.view,
+      state: { values: options.values },
+      hash: `${Math.floor(Date.now() / 1000)}.${randomBytes(4).toString('hex')}`,
+      previous_view_id: null,
+      root_view_id: options.viewId,
+      app_id: workspace.appId,
+      app_installed_team_id: workspace.teamId,
+      bot_id: workspace.botId,
+    },
+    response_urls: [],
+    is_enterprise_install: false,
+    enterprise: null,
+  };
+}
+
+/**
+ * What a person entered in a modal's input blocks, as Slack reports it in `state.values`: each input element's
+ * action_id with its type and value (`null` for an optional field left empty).
+ */
+export function modalStateValues(
+  view: Record<string, unknown>,
+  entered: Record<string, string | undefined>,
+): Record<string, Record<string, { type: string; value: string | null }>> {
+  const values: Record<string, Record<string, { type: string; value: string | null }>> = {};
+  for (const block of (view.blocks ?? []) as Array<Record<string, unknown>>) {
+    const element = block.element as { type?: string; action_id?: string } | undefined;
+    if (block.type !== 'input' || typeof block.block_id !== 'string' || element?.action_id === undefined)
+      continue;
+    const value = entered[`${block.block_id} ${element.action_id}`];
+    values[block.block_id] = {
+      [element.action_id]: { type: element.type ?? 'plain_text_input', value: value ? value : null },
+    };
+  }
+  return values;
+}

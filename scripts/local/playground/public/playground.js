@@ -236,7 +236,7 @@ function allMessages() {
     edits: 0,
   }));
   return [...view.state.messages, ...ephemerals].sort(
-    (a, b) => Number(a.ts.replace(/e.*/, '')) - Number(b.ts.replace(/e.*/, '')),
+    (a, b) => Number(a.ts.replace(/[er].*/, '')) - Number(b.ts.replace(/[er].*/, '')),
   );
 }
 
@@ -344,11 +344,85 @@ function renderThread() {
   line.textContent = status === undefined ? '' : `${view.state.workspace.botName} ${emojify(status)}`;
 }
 
+/** A modal the bot opened (views.open): drawn once per view, so what the person types survives the polls. */
+function renderModal() {
+  const root = $('modal-root');
+  const modal = view.state.modal;
+  if (!modal) {
+    root.replaceChildren();
+    view.modalId = undefined;
+    return;
+  }
+  if (view.modalId === modal.id) return;
+  view.modalId = modal.id;
+  const spec = modal.view;
+  const dialog = el('form', 'modal');
+  dialog.setAttribute('role', 'dialog');
+  dialog.setAttribute('aria-modal', 'true');
+  dialog.setAttribute('aria-label', spec.title?.text ?? 'Modal');
+  dialog.append(el('h2', 'modal-title', emojify(spec.title?.text ?? '')));
+  const fields = [];
+  for (const block of spec.blocks ?? []) {
+    if (block.type !== 'input' || !block.element) {
+      dialog.append(renderBlock({ channel: '', ts: modal.id }, block));
+      continue;
+    }
+    const field = el('label', 'modal-field');
+    field.append(el('span', 'modal-label', block.label?.text ?? ''));
+    const input = el(block.element.multiline ? 'textarea' : 'input', 'modal-input');
+    if (block.element.placeholder?.text) input.placeholder = block.element.placeholder.text;
+    if (block.element.max_length) input.maxLength = block.element.max_length;
+    if (!block.optional) input.required = true;
+    field.append(input);
+    const error = el('span', 'modal-error');
+    error.setAttribute('role', 'alert');
+    field.append(error);
+    fields.push({
+      key: `${block.block_id} ${block.element.action_id}`,
+      blockId: block.block_id,
+      input,
+      error,
+    });
+    dialog.append(field);
+  }
+  const buttons = el('div', 'modal-buttons');
+  const close = el('button', 'modal-close', spec.close?.text ?? 'Cancel');
+  close.type = 'button';
+  close.addEventListener('click', async () => {
+    root.replaceChildren();
+    await fetch(`/api/views/${modal.id}/close`, { method: 'POST' });
+  });
+  buttons.append(close);
+  if (spec.submit) {
+    const submit = el('button', 'modal-submit', spec.submit.text ?? 'Submit');
+    submit.type = 'submit';
+    buttons.append(submit);
+  }
+  dialog.append(buttons);
+  dialog.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const values = Object.fromEntries(fields.map((f) => [f.key, f.input.value]));
+    const response = await fetch(`/api/views/${modal.id}/submit`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ values }),
+    });
+    const body = await response.json();
+    for (const f of fields) f.error.textContent = body.errors?.[f.blockId] ?? '';
+    if (response.ok && !body.errors && body.delivery?.status === 200) root.replaceChildren();
+  });
+  const backdrop = el('div', 'modal-backdrop');
+  backdrop.append(dialog);
+  root.replaceChildren(backdrop);
+  fields[0]?.input.focus();
+}
+
 function render() {
   if (!view.state) return;
   renderSidebar();
   renderConversation();
   renderThread();
+  renderModal();
 }
 
 function openThread(channel, ts) {
