@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../scripts/local/stack';
 
@@ -50,7 +51,7 @@ describe('the Node version check', () => {
 
   const system = olderSystemNode();
   (system ? it : it.skip)(
-    `stops npm run with the machine's own older Node (${system ?? 'none here'})`,
+    `stops npm run with the machine's own older Node ${system ? `(${system})` : '(skipped: no Node older than 24 on this machine)'}`,
     () => {
       // Arrange: that Node first on PATH, as on a fresh machine
       const nodeDir = join(system ?? '', '..');
@@ -65,6 +66,34 @@ describe('the Node version check', () => {
       expect(run.stderr.trimEnd().split('\n')).toEqual([
         expect.stringMatching(/^Node 24 or newer is needed .*; this is Node 2\d\.\d+\.\d+ \(/),
       ]);
+    },
+  );
+
+  (system ? it : it.skip)(
+    `stops npm ci with the machine's own older Node, naming both versions ${system ? `(${system})` : '(skipped: no Node older than 24 on this machine)'}`,
+    () => {
+      // Arrange: the project's package files in a directory of their own (nothing is installed: --dry-run, offline)
+      const dir = mkdtempSync(join(tmpdir(), 'check-node-'));
+      for (const file of ['package.json', 'package-lock.json', '.npmrc'])
+        copyFileSync(join(REPO_ROOT, file), join(dir, file));
+      const env = { ...process.env, PATH: `${join(system ?? '', '..')}:${process.env.PATH ?? ''}` };
+
+      try {
+        // Act
+        const run = spawnSync('npm', ['ci', '--dry-run', '--offline', '--ignore-scripts'], {
+          cwd: dir,
+          env,
+          encoding: 'utf8',
+        });
+
+        // Assert
+        expect(run.status).not.toBe(0);
+        expect(run.stderr).toContain('npm error code EBADENGINE');
+        expect(run.stderr).toContain('Required: {"node":">=24"}');
+        expect(run.stderr).toMatch(/Actual: +\{"node":"v2\d\./);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   );
 
