@@ -99,13 +99,7 @@ export async function checkSlackTokens(
   try {
     await client(tokens.appToken, slackApiUrl).apps.connections.open();
   } catch (error) {
-    throw setupError('SLACK_APP_TOKEN', 'apps.connections.open', slackApiUrl, error, {
-      not_allowed_token_type:
-        'it is not an app-level token; use the xapp- token from Basic Information > App-Level Tokens',
-      invalid_auth: 'Slack does not know it (revoked, or from another app); generate a new app-level token',
-      missing_scope: 'the app-level token lacks connections:write; generate one with that scope',
-      not_authed: 'no token reached Slack',
-    });
+    throw setupError('SLACK_APP_TOKEN', 'apps.connections.open', slackApiUrl, error, APP_TOKEN_ADVICE);
   }
   const botApiUrl = options.botApiUrl ?? slackApiUrl;
   try {
@@ -125,6 +119,15 @@ export async function checkSlackTokens(
     });
   }
 }
+
+/** What to do about each error `apps.connections.open` answers an app token with. */
+const APP_TOKEN_ADVICE: Record<string, string> = {
+  not_allowed_token_type:
+    'it is not an app-level token; use the xapp- token from Basic Information > App-Level Tokens',
+  invalid_auth: 'Slack does not know it (revoked, or from another app); generate a new app-level token',
+  missing_scope: 'the app-level token lacks connections:write; generate one with that scope',
+  not_authed: 'no token reached Slack',
+};
 
 function setupError(
   variable: string,
@@ -299,7 +302,7 @@ export async function startSocketModeBridge(options: SocketModeBridgeOptions): P
           'apps.connections.open',
           options.slackApiUrl ?? SLACK_API_URL,
           error,
-          {},
+          APP_TOKEN_ADVICE,
         );
   } finally {
     clearTimeout(timer);
@@ -405,6 +408,21 @@ export async function startSocketModeDev(options: SocketModeDevOptions): Promise
     await stack.close();
     throw error;
   }
+  // The client reconnects by itself, and a reconnection Slack refuses for good (the app token revoked, the app
+  // deleted) ends in a promise of the library's that nobody awaits. This is a command of its own process: say why in
+  // one line and exit 1, as at start. Any other unhandled rejection stays the crash it would have been.
+  process.on('unhandledRejection', (reason) => {
+    if (!String((reason as { code?: unknown })?.code ?? '').startsWith('slack_webapi_')) throw reason;
+    const error = setupError(
+      'SLACK_APP_TOKEN',
+      'apps.connections.open',
+      slackApiUrl,
+      reason,
+      APP_TOKEN_ADVICE,
+    );
+    console.error(`Socket Mode could not reconnect. ${error.message}`);
+    process.exit(1);
+  });
   log(`Slack workspace:       ${installation.team} (${installation.teamId}), as @${installation.botName}`);
   log(`Vector store:          ${options.lancedbUri}`);
   log(`Mention @${installation.botName} in a channel it is in (/invite @${installation.botName}), or DM it.`);

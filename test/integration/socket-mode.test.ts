@@ -307,6 +307,39 @@ describe('npm run dev -- --socket, as a person runs it', () => {
     }
     expect(await dev.exited).toBe(0);
   });
+
+  it('says in one line why it stops when Slack refuses to reconnect it (the app token revoked), and exits 1', async () => {
+    const dev = startDev(
+      ['--socket'],
+      {
+        ...process.env,
+        SLACK_APP_TOKEN: socket.appToken,
+        SLACK_BOT_TOKEN: slack.token,
+        SLACK_API_URL: socket.apiUrl,
+        LANCEDB_URI: join(dir.path, 'lancedb'),
+        LLM_PROVIDER: 'local',
+      },
+      dir.path,
+    );
+    try {
+      await dev.waitForOutput('Press Ctrl+C to stop.', 60_000);
+      const greeted = socket.connectionsGreeted;
+      await socket.waitForConnection(greeted);
+      socket.failNextOpen('invalid_auth');
+
+      socket.requestDisconnect('refresh_requested');
+
+      // The client waits 5 s before it asks for a new URL.
+      expect(await dev.exited).toBe(1);
+    } finally {
+      dev.child.kill('SIGTERM');
+    }
+    expect(dev.output()).toContain(
+      'Socket Mode could not reconnect. Slack refused SLACK_APP_TOKEN: apps.connections.open answered invalid_auth',
+    );
+    expect(dev.output()).not.toMatch(/^\s+at /m);
+    expect(dev.output()).not.toContain(socket.appToken);
+  }, 60_000);
 });
 
 describe('Socket Mode setup errors: one line naming the variable, never the token', () => {
