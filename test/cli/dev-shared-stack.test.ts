@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DevState } from '../../scripts/local/local-store-lock';
 import { ingestWorkspace } from '../support/ingest';
@@ -182,5 +182,30 @@ describe('local commands while npm run dev runs', () => {
     expect(asked.code).toBe(0);
     expect(asked.stderr).not.toContain('asking the running npm run dev');
     expect(asked.stdout).toContain('corpvpn rotate-key');
+  });
+});
+
+describe('a dev that died without cleaning up (kill -9, a reboot)', () => {
+  it('leaves a .local/dev.json that the next command sees through, removes, and runs without', async () => {
+    // Arrange: the record of a dev whose process is gone
+    const stale = await ingestWorkspace();
+    const file = join(stale.root, '.local/dev.json');
+    mkdirSync(join(stale.root, '.local'), { recursive: true });
+    writeFileSync(
+      file,
+      JSON.stringify({ ...state, pid: 2 ** 22 + 1, eventsUrl: 'http://127.0.0.1:9/slack/events' }),
+    );
+    try {
+      // Act
+      const asked = await runScript('ask.ts', ['How do I rotate my VPN key?'], { cwd: stale.root, env });
+
+      // Assert: answered by a stack of its own (no documents there yet), the stale record gone
+      expect(asked.code).toBe(0);
+      expect(asked.stderr).not.toContain('asking the running npm run dev');
+      expect(asked.stdout).toContain("I can't answer from documents yet");
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      await stale.remove();
+    }
   });
 });
