@@ -356,6 +356,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           user?: string;
         };
         const { text, ...where } = asked;
+        if (typeof text !== 'string' || text.trim() === '') {
+          res.writeHead(400, { 'Content-Type': 'text/plain' }).end('a question ("text") is required');
+          return;
+        }
         const outcome = askOutcome(await askThroughSlack(local, text, where));
         res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(outcome));
         return;
