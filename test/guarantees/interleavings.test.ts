@@ -91,7 +91,7 @@ function storeWithFault(real: EventStore, fault: AckFault, slowMs: number): Even
     },
     async releaseClaim(eventId, placeholderTs) {
       alive();
-      await real.releaseClaim(eventId, placeholderTs);
+      return real.releaseClaim(eventId, placeholderTs);
     },
     claimAnswer: (...args) => real.claimAnswer(...args),
     recordContinuation: (...args) => real.recordContinuation(...args),

@@ -421,6 +421,8 @@ async function handleQuestion(
     return;
   }
   let placeholderTs = claim.placeholderTs;
+  /** A placeholder this delivery posted (not one it reused). */
+  let postedHere: string | undefined;
   try {
     if (placeholderTs === undefined && claim.takenOver === true) {
       // The delivery that held the claim may have posted a placeholder and been killed before recording it.
@@ -442,6 +444,7 @@ async function handleQuestion(
     const t = textsFor(lang);
     if (placeholderTs === undefined) {
       placeholderTs = await postOrUpdate(client, event.channel, threadTs, undefined, t.placeholder, eventId);
+      postedHere = placeholderTs;
       // Before the execution starts: a delivery that takes this claim over (this one killed) reuses it.
       await deps.eventStore.recordPlaceholder(eventId, placeholderTs);
     }
@@ -465,9 +468,20 @@ async function handleQuestion(
     await showProgress(deps, client, turn);
   } catch (error) {
     // Give the claim up so Slack's retry of this delivery gets the question answered; keep the placeholder.
-    await deps.eventStore.releaseClaim(eventId, placeholderTs).catch((releaseError: unknown) => {
+    const release = await deps.eventStore.releaseClaim(eventId, placeholderTs).catch((releaseError: unknown) => {
       logger.error('could not release the event claim; it goes stale on its own', { eventId, releaseError });
+      return { released: true as const };
     });
+    if (!release.released && postedHere !== undefined && release.startedPlaceholderTs !== postedHere) {
+      // A delivery that took this claim over (this one was slow) started the execution with its own placeholder:
+      // the one posted here would be left saying "Searching…".
+      await client.chat.delete({ channel: event.channel, ts: postedHere }).catch((deleteError: unknown) => {
+        logger.warn('could not delete the placeholder of a delivery overtaken by another', {
+          eventId,
+          error: String(deleteError),
+        });
+      });
+    }
     throw error;
   }
 }

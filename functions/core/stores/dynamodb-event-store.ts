@@ -95,17 +95,36 @@ export class DynamoDbEventStore implements EventStore {
     );
   }
 
-  async releaseClaim(eventId: string, placeholderTs: string | undefined): Promise<void> {
-    await this.client.send(
-      new UpdateCommand({
-        TableName: this.options.tableName,
-        Key: { pk: eventKey(eventId), sk: SORT_KEY },
-        UpdateExpression: 'SET claimedAt = :zero, placeholderTs = :ts',
-        ConditionExpression: '#state = :claimed',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':zero': 0, ':ts': placeholderTs ?? null, ':claimed': 'claimed' },
-      }),
-    );
+  async releaseClaim(
+    eventId: string,
+    placeholderTs: string | undefined,
+  ): Promise<{ released: true } | { released: false; startedPlaceholderTs?: string }> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: { pk: eventKey(eventId), sk: SORT_KEY },
+          UpdateExpression: 'SET claimedAt = :zero, placeholderTs = :ts',
+          ConditionExpression: '#state = :claimed',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':zero': 0, ':ts': placeholderTs ?? null, ':claimed': 'claimed' },
+        }),
+      );
+      return { released: true };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = await this.client.send(
+        new GetCommand({
+          TableName: this.options.tableName,
+          Key: { pk: eventKey(eventId), sk: SORT_KEY },
+          ConsistentRead: true,
+        }),
+      );
+      const started = current.Item?.placeholderTs;
+      return typeof started === 'string'
+        ? { released: false, startedPlaceholderTs: started }
+        : { released: false };
+    }
   }
 
   async claimAnswer(

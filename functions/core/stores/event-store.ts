@@ -34,8 +34,15 @@ export interface EventStore {
   recordPlaceholder(eventId: string, placeholderTs: string): Promise<void>;
   /** Records that the execution started: later deliveries are duplicates until the record expires. */
   markStarted(eventId: string, executionName: string, placeholderTs: string | undefined): Promise<void>;
-  /** Gives the claim up at once after a failure, keeping the placeholder for the retry to reuse. */
-  releaseClaim(eventId: string, placeholderTs: string | undefined): Promise<void>;
+  /**
+   * Gives the claim up at once after a failure, keeping the placeholder for the retry to reuse. When another
+   * delivery has started the execution meanwhile (it took the claim over), nothing is given up, and the result
+   * names the placeholder that execution answers in.
+   */
+  releaseClaim(
+    eventId: string,
+    placeholderTs: string | undefined,
+  ): Promise<{ released: true } | { released: false; startedPlaceholderTs?: string }>;
   /**
    * Claims the right to answer the event for one run of the state machine (`runId`, drawn by the run's first
    * state, so a re-run under the same execution name is another run): granted to the first run that asks, and
