@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import {
   type AskOutcome,
   askOutcome,
@@ -72,7 +73,13 @@ runCommand(ASK, async ({ values, positionals }) => {
 async function ask(question: string, threadTs: string | undefined, json: boolean): Promise<AskOutcome> {
   const dev = await runningDev();
   if (dev !== undefined) {
-    if (!json) console.error(`(asking the running npm run dev, pid ${dev.pid}, ${dev.eventsUrl})\n`);
+    if (!json) {
+      console.error(`(asking the running npm run dev, pid ${dev.pid}, ${dev.eventsUrl}: its settings apply)`);
+      if (resolve(dev.lancedbUri) !== resolve(localLanceDbUri())) {
+        console.error(`note: npm run dev answers from ${dev.lancedbUri}, not ${localLanceDbUri()}`);
+      }
+      console.error('');
+    }
     return askThroughRunningStack(dev, question, { threadTs });
   }
   mkdirSync(DYNAMO_PATH, { recursive: true });
