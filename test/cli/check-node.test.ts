@@ -97,6 +97,17 @@ describe('the Node version check', () => {
     },
   );
 
+  it('runs first in every npm script, so that none can start on an older Node', () => {
+    const { scripts } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+
+    const unchecked = Object.entries(scripts)
+      .filter(([, command]) => !command.startsWith('node scripts/check-node.cjs && '))
+      .map(([name]) => name);
+    expect(unchecked).toEqual([]);
+  });
+
   it('pins Node 24 where version managers look', () => {
     expect(readFileSync(join(REPO_ROOT, '.nvmrc'), 'utf8').trim()).toBe('24');
     expect(readFileSync(join(REPO_ROOT, '.node-version'), 'utf8').trim()).toBe('24');
