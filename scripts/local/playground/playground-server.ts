@@ -297,8 +297,13 @@ export async function startPlayground(
     const extra = [...new Set(messages.map((m) => m.channel))]
       .filter((id) => !known.has(id))
       .map((id): Conversation => ({ id, name: id, kind: channelTypeOf(id) }));
-    const latest = new Map<string, { channel: string; thread_ts: string; status: string; at: number }>();
-    for (const status of stack.slack.statuses()) latest.set(`${status.channel} ${status.thread_ts}`, status);
+    // What each thread shows now, as the fake Slack rules it: cleared, replaced by a reply, or expired.
+    const threads = new Set(stack.slack.statuses().map((st) => `${st.channel} ${st.thread_ts}`));
+    const statuses = [...threads].flatMap((key) => {
+      const [channel = '', threadTs = ''] = key.split(' ');
+      const status = stack.slack.currentStatus(channel, threadTs);
+      return status === undefined ? [] : [{ channel, thread_ts: threadTs, status }];
+    });
     return {
       workspace: { teamId: workspace.teamId, botUserId: workspace.botUserId, botName, userId: DEFAULT_USER },
       conversations: [...conversations, ...extra],
@@ -312,8 +317,6 @@ export async function startPlayground(
         ...(m.blocks === undefined ? {} : { blocks: m.blocks }),
         streaming: m.streaming,
         edits: m.updates.length,
-        // The last time its content changed: posting a reply or editing one clears the thread's status, as in Slack.
-        changedAt: m.updates.at(-1)?.at ?? m.postedAt,
         reactions: m.reactions,
         tasks: tasksOf(stack, m),
       })),
@@ -334,7 +337,7 @@ export async function startPlayground(
         .filter((v) => !doneViews.has(v.id))
         .map((v) => ({ id: v.id, view: v.view }))
         .at(-1),
-      statuses: [...latest.values()],
+      statuses,
       deliveries: deliveries.slice(-20),
     };
   }

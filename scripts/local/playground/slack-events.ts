@@ -1,11 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import mentionFixture from '../fixtures/app-mention.json';
+import blockActionsFixture from '../fixtures/block-actions-feedback.json';
+import viewSubmissionFixture from '../fixtures/view-submission-comment.json';
+import { assistantThreadStartedPayload, mentionPayload, messagePayload, nextTs } from '../slack-request';
 
 /**
- * The deliveries Slack sends when a person writes or clicks, built the way Slack builds them: the Events API
- * envelope of scripts/local/fixtures/app-mention.json around an `app_mention` or a `message` event, and the
- * `block_actions` interaction payload of a button click. Shapes follow docs.slack.dev (events `app_mention`,
- * `message.channels`, `message.im`; interaction payload `block_actions`).
+ * The deliveries Slack sends when a person writes, clicks or submits in the playground, built from the payloads
+ * captured from Slack (scripts/local/fixtures/, through the builders of scripts/local/slack-request.ts where they
+ * fit) and completed the way Slack completes them: a mention anywhere in the text, the rich_text block Slack's
+ * client attaches, any button of any message, any modal.
  */
 
 /** Who and where: the workspace, the app and its bot user, as Slack fills them in every delivery. */
@@ -30,9 +32,15 @@ export interface PostedMessage {
   parentUserId?: string;
 }
 
-export type EventCallback = Omit<typeof mentionFixture, 'event'> & {
-  event: Record<string, unknown> & { type: string; ts: string; channel: string; text: string };
-};
+/** An Events API delivery (`event_callback`). */
+export interface EventCallback {
+  type: string;
+  team_id: string;
+  api_app_id: string;
+  event_id: string;
+  event: Record<string, unknown> & { type: string; channel?: string };
+  [field: string]: unknown;
+}
 
 /** `im` for a D… channel, else `channel` (the playground has no private channels or group DMs). */
 export function channelTypeOf(channel: string): 'im' | 'channel' {
@@ -56,52 +64,50 @@ export function mentions(text: string, userId: string): boolean {
  * a DM a `message` event with `channel_type: "im"` (Slack sends no `app_mention` in a DM).
  */
 export function eventsForMessage(workspace: SlackWorkspace, message: PostedMessage): EventCallback[] {
-  const type = channelTypeOf(message.channel);
-  const event = (kind: 'app_mention' | 'message') =>
-    envelope(workspace, {
-      user: message.user,
-      type: kind,
-      ts: message.ts,
-      client_msg_id: clientMsgId,
-      text: message.text,
-      team: workspace.teamId,
-      ...(message.threadTs === undefined
-        ? {}
-        : {
-            thread_ts: message.threadTs,
-            ...(message.parentUserId === undefined ? {} : { parent_user_id: message.parentUserId }),
-          }),
-      blocks,
-      channel: message.channel,
-      event_ts: message.ts,
-      ...(kind === 'message' ? { channel_type: type } : {}),
-    });
+  const channelType = channelTypeOf(message.channel);
+  const common = {
+    channel: message.channel,
+    user: message.user,
+    ts: message.ts,
+    threadTs: message.threadTs,
+    teamId: workspace.teamId,
+    botUserId: workspace.botUserId,
+  };
+  // One message, two deliveries: the same client_msg_id and blocks in both, each event its own event_id.
   const clientMsgId = randomUUID();
   const blocks = richTextBlocks(message.text);
-  const mentioned = type === 'channel' && mentions(message.text, workspace.botUserId);
-  return mentioned ? [event('app_mention'), event('message')] : [event('message')];
+  const complete = (payload: EventCallback): EventCallback => {
+    payload.api_app_id = workspace.appId;
+    Object.assign(payload.event, { text: message.text, blocks, client_msg_id: clientMsgId });
+    if (message.threadTs !== undefined && message.parentUserId !== undefined) {
+      payload.event.parent_user_id = message.parentUserId;
+    }
+    return payload;
+  };
+  const asMessage = complete(messagePayload({ ...common, text: message.text, channelType }) as EventCallback);
+  if (channelType === 'channel' && mentions(message.text, workspace.botUserId)) {
+    return [complete(mentionPayload({ ...common, text: '' }) as unknown as EventCallback), asMessage];
+  }
+  return [asMessage];
 }
 
-function envelope(workspace: SlackWorkspace, event: EventCallback['event']): EventCallback {
-  const payload = structuredClone(mentionFixture) as EventCallback;
+/** The delivery Slack sends when a person opens a new chat with the app in its agent pane. */
+export function assistantThreadStarted(
+  workspace: SlackWorkspace,
+  options: { channel: string; threadTs: string; user: string; contextChannel: string },
+): EventCallback {
+  const payload = assistantThreadStartedPayload({
+    channel: options.channel,
+    threadTs: options.threadTs,
+    user: options.user,
+  }) as unknown as EventCallback;
   payload.team_id = workspace.teamId;
-  payload.context_team_id = workspace.teamId;
   payload.api_app_id = workspace.appId;
-  payload.event = event;
-  payload.event_id = `Ev${randomBytes(6).toString('hex').toUpperCase()}`;
   payload.event_time = Math.floor(Date.now() / 1000);
-  payload.authorizations = [
-    {
-      enterprise_id: null,
-      team_id: workspace.teamId,
-      user_id: workspace.botUserId,
-      is_bot: true,
-      is_enterprise_install: false,
-    },
-  ];
-  payload.event_context = `4-${Buffer.from(
-    JSON.stringify({ et: event.type, tid: workspace.teamId, aid: workspace.appId, cid: event.channel }),
-  ).toString('base64url')}`;
+  const thread = payload.event.assistant_thread as { context: { channel_id: string; team_id: string } };
+  thread.context.channel_id = options.contextChannel;
+  thread.context.team_id = workspace.teamId;
+  payload.event.event_ts = nextTs();
   return payload;
 }
 
@@ -110,8 +116,9 @@ function richTextBlocks(text: string): unknown[] {
   const elements: unknown[] = [];
   let last = 0;
   for (const match of text.matchAll(/<@([UW][A-Z0-9]+)>/g)) {
-    if (match.index > last)
+    if (match.index > last) {
       elements.push({ type: 'text', text: unescapeSlackText(text.slice(last, match.index)) });
+    }
     elements.push({ type: 'user', user_id: match[1] });
     last = match.index + match[0].length;
   }
@@ -151,22 +158,9 @@ export interface ClickedButton {
   label: string;
 }
 
-export interface BlockActionsPayload {
-  type: 'block_actions';
-  user: { id: string; username: string; name: string; team_id: string };
-  api_app_id: string;
-  token: string;
-  container: Record<string, unknown>;
-  trigger_id: string;
-  team: { id: string; domain: string };
-  enterprise: null;
-  is_enterprise_install: false;
-  channel: { id: string; name: string };
+export type BlockActionsPayload = Omit<typeof blockActionsFixture, 'message'> & {
   message: Record<string, unknown>;
-  state: { values: Record<string, unknown> };
-  response_url: string;
-  actions: Record<string, unknown>[];
-}
+};
 
 /** The `block_actions` payload Slack posts (form-encoded as `payload=`) when a person clicks a button in a message. */
 export function blockActionsPayload(
@@ -180,113 +174,87 @@ export function blockActionsPayload(
   },
 ): BlockActionsPayload {
   const { message, button } = options;
-  const nowMicros = Date.now() * 1000;
-  const actionTs = `${Math.floor(nowMicros / 1e6)}.${String(nowMicros % 1e6).padStart(6, '0')}`;
-  return {
-    type: 'block_actions',
-    user: {
-      id: options.user,
-      username: options.user.toLowerCase(),
-      name: options.user.toLowerCase(),
-      team_id: workspace.teamId,
-    },
-    api_app_id: workspace.appId,
-    token: mentionFixture.token,
-    container: {
-      type: 'message',
-      message_ts: message.ts,
-      channel_id: message.channel,
-      is_ephemeral: false,
-      ...(message.threadTs === undefined ? {} : { thread_ts: message.threadTs }),
-    },
-    trigger_id: `${Math.floor(Date.now() / 1000)}.${workspace.teamId.slice(1)}.${randomBytes(16).toString('hex')}`,
-    team: { id: workspace.teamId, domain: 'local-playground' },
-    enterprise: null,
-    is_enterprise_install: false,
-    channel: {
-      id: message.channel,
-      name: channelTypeOf(message.channel) === 'im' ? 'directmessage' : options.channelName,
-    },
-    message: {
-      user: message.user,
-      type: 'message',
-      ts: message.ts,
-      ...(message.botId === undefined ? {} : { bot_id: message.botId, app_id: workspace.appId }),
-      text: message.text,
-      team: workspace.teamId,
-      ...(message.threadTs === undefined ? {} : { thread_ts: message.threadTs }),
-      ...(message.blocks === undefined ? {} : { blocks: message.blocks }),
-    },
-    state: { values: {} },
-    response_url: options.responseUrl,
-    actions: [
-      {
-        type: button.type,
-        action_id: button.actionId,
-        block_id: button.blockId,
-        text: { type: 'plain_text', text: button.label, emoji: true },
-        value: button.value,
-        action_ts: actionTs,
-      },
-    ],
+  const payload = structuredClone(blockActionsFixture) as Omit<
+    BlockActionsPayload,
+    'container' | 'message'
+  > & {
+    container: Omit<BlockActionsPayload['container'], 'thread_ts'> & { thread_ts?: string };
+    message: Record<string, unknown>;
   };
+  Object.assign(payload.user, userFields(workspace, options.user));
+  payload.api_app_id = workspace.appId;
+  payload.team.id = workspace.teamId;
+  payload.team.domain = 'local-playground';
+  payload.container.message_ts = message.ts;
+  payload.container.channel_id = message.channel;
+  if (message.threadTs === undefined) delete payload.container.thread_ts;
+  else payload.container.thread_ts = message.threadTs;
+  payload.trigger_id = triggerId(workspace);
+  payload.channel = {
+    id: message.channel,
+    name: channelTypeOf(message.channel) === 'im' ? 'directmessage' : options.channelName,
+  };
+  payload.message = {
+    user: message.user,
+    type: 'message',
+    ts: message.ts,
+    ...(message.botId === undefined ? {} : { bot_id: message.botId, app_id: workspace.appId }),
+    text: message.text,
+    team: workspace.teamId,
+    ...(message.threadTs === undefined ? {} : { thread_ts: message.threadTs }),
+    blocks: message.blocks ?? [],
+  };
+  payload.response_url = options.responseUrl;
+  payload.actions = [
+    {
+      type: button.type,
+      action_id: button.actionId,
+      block_id: button.blockId,
+      text: { type: 'plain_text', text: button.label, emoji: true },
+      value: button.value,
+      action_ts: nextTs(),
+    },
+  ];
+  return payload as BlockActionsPayload;
 }
 
-export interface ViewSubmissionPayload {
-  type: 'view_submission';
-  team: { id: string; domain: string };
-  user: { id: string; username: string; name: string; team_id: string };
-  api_app_id: string;
-  token: string;
-  trigger_id: string;
+export type ViewSubmissionPayload = Omit<typeof viewSubmissionFixture, 'view'> & {
   view: Record<string, unknown>;
-  response_urls: unknown[];
-  is_enterprise_install: false;
-  enterprise: null;
-}
+};
 
 /**
  * The `view_submission` payload Slack posts when a person submits a modal: the view as opened, with what they
- * entered in `state.values[block_id][action_id]` (docs.slack.dev, interaction payloads, view_submission).
+ * entered in `state.values[block_id][action_id]`.
  */
 export function viewSubmissionPayload(
   workspace: SlackWorkspace,
   options: { user: string; viewId: string; view: Record<string, unknown>; values: Record<string, unknown> },
 ): ViewSubmissionPayload {
-  return {
-    type: 'view_submission',
-    team: { id: workspace.teamId, domain: 'local-playground' },
-    user: {
-      id: options.user,
-      username: options.user.toLowerCase(),
-      name: options.user.toLowerCase(),
-      team_id: workspace.teamId,
-    },
-    api_app_id: workspace.appId,
-    token: mentionFixture.token,
-    trigger_id: `${Math.floor(Date.now() / 1000)}.${workspace.teamId.slice(1)}.${randomBytes(16).toString('hex')}`,
-    view: {
-      id: options.viewId,
-      team_id: workspace.teamId,
-      type: 'modal',
-      private_metadata: '',
-      callback_id: '',
-      external_id: '',
-      clear_on_close: false,
-      notify_on_close: false,
-      ...options.view,
-      state: { values: options.values },
-      hash: `${Math.floor(Date.now() / 1000)}.${randomBytes(4).toString('hex')}`,
-      previous_view_id: null,
-      root_view_id: options.viewId,
-      app_id: workspace.appId,
-      app_installed_team_id: workspace.teamId,
-      bot_id: workspace.botId,
-    },
-    response_urls: [],
-    is_enterprise_install: false,
-    enterprise: null,
+  const payload = structuredClone(viewSubmissionFixture) as ViewSubmissionPayload;
+  Object.assign(payload.user, userFields(workspace, options.user));
+  payload.team = { id: workspace.teamId, domain: 'local-playground' };
+  payload.api_app_id = workspace.appId;
+  payload.trigger_id = triggerId(workspace);
+  payload.view = {
+    ...payload.view,
+    private_metadata: '',
+    callback_id: '',
+    external_id: '',
+    clear_on_close: false,
+    notify_on_close: false,
+    ...options.view,
+    id: options.viewId,
+    team_id: workspace.teamId,
+    type: 'modal',
+    state: { values: options.values },
+    hash: `${Math.floor(Date.now() / 1000)}.${randomBytes(4).toString('hex')}`,
+    previous_view_id: null,
+    root_view_id: options.viewId,
+    app_id: workspace.appId,
+    app_installed_team_id: workspace.teamId,
+    bot_id: workspace.botId,
   };
+  return payload;
 }
 
 /**
@@ -308,4 +276,13 @@ export function modalStateValues(
     };
   }
   return values;
+}
+
+function userFields(workspace: SlackWorkspace, user: string) {
+  return { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: workspace.teamId };
+}
+
+/** A trigger id as Slack forms them: seconds, a number, a hex hash. */
+function triggerId(workspace: SlackWorkspace): string {
+  return `${Math.floor(Date.now() / 1000)}.${workspace.teamId.slice(1)}.${randomBytes(16).toString('hex')}`;
 }

@@ -305,12 +305,9 @@ function renderConversation() {
   );
 }
 
-/** The thread's status as Slack shows it: the last one set, until the app posts or edits a reply after it. */
-function threadStatus(channel, threadTs, replies) {
-  const status = view.state.statuses.find((s) => s.channel === channel && s.thread_ts === threadTs);
-  if (!status || status.status === '') return undefined;
-  const answeredSince = replies.some((m) => m.bot && !m.ephemeral && m.changedAt > status.at);
-  return answeredSince ? undefined : status.status;
+/** The thread's status as Slack shows it now (the server asks the fake Slack, which clears it as Slack does). */
+function threadStatus(channel, threadTs) {
+  return view.state.statuses.find((s) => s.channel === channel && s.thread_ts === threadTs)?.status;
 }
 
 function renderThread() {
@@ -334,11 +331,7 @@ function renderThread() {
     $('thread-messages'),
     messages.map((message) => ({ message, options: {} })),
   );
-  const status = threadStatus(
-    thread.channel,
-    thread.ts,
-    messages.filter((m) => m.ts !== thread.ts),
-  );
+  const status = threadStatus(thread.channel, thread.ts);
   const line = $('thread-status');
   line.hidden = status === undefined;
   line.textContent = status === undefined ? '' : `${view.state.workspace.botName} ${emojify(status)}`;
