@@ -28,6 +28,7 @@ function buildHandler(runtime: Runtime, signingSecret: string, botToken: string)
     historyStore: runtime.historyStore(),
     followUps: config.slack.followUps,
     suggestedPrompts: config.slack.suggestedPrompts,
+    dailyQuestionLimit: config.slack.dailyQuestionLimit,
   });
 }
 

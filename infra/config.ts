@@ -65,6 +65,8 @@ export interface BotConfig {
   followUps: 'off' | 'asker' | 'anyone';
   /** `SUGGESTED_PROMPTS`: the agent pane's prompts, a JSON array (see README). @default undefined (the built-in ones) */
   suggestedPrompts?: string;
+  /** `DAILY_QUESTION_LIMIT`: questions one person may ask per UTC day; 0 for no limit. @default 0 */
+  dailyQuestionLimit: number;
   /**
    * Concurrency reserved for the ack behind the public Request URL, which also caps it; `none` reserves nothing
    * (an account whose concurrency quota is still 10 cannot reserve any). @default 20
@@ -102,6 +104,7 @@ export const DEFAULT_CONFIG: BotConfig = {
   allowSlackConnect: false,
   allowGuests: false,
   followUps: 'asker',
+  dailyQuestionLimit: 0,
   ackReservedConcurrency: 20,
   conversationExecutionLog: 'errors',
   logLevel: 'info',
@@ -222,6 +225,7 @@ export function readConfig(context: ContextReader): BotConfig {
     allowGuests: get('allowGuests'),
     followUps: get('followUps'),
     suggestedPrompts: get('suggestedPrompts'),
+    dailyQuestionLimit: get('dailyQuestionLimit'),
     ackReservedConcurrency: get('ackReservedConcurrency'),
     conversationExecutionLog: get('conversationExecutionLog'),
     logLevel: get('logLevel'),
@@ -305,9 +309,15 @@ export function readConfig(context: ContextReader): BotConfig {
         : bool(raw.allowSlackConnect, 'allowSlackConnect'),
     allowGuests: raw.allowGuests === undefined ? d.allowGuests : bool(raw.allowGuests, 'allowGuests'),
     followUps:
-      raw.followUps === undefined ? d.followUps : oneOf(raw.followUps, 'followUps', ['off', 'asker', 'anyone']),
+      raw.followUps === undefined
+        ? d.followUps
+        : oneOf(raw.followUps, 'followUps', ['off', 'asker', 'anyone']),
     suggestedPrompts:
       raw.suggestedPrompts === undefined ? d.suggestedPrompts : str(raw.suggestedPrompts, 'suggestedPrompts'),
+    dailyQuestionLimit:
+      raw.dailyQuestionLimit === undefined
+        ? d.dailyQuestionLimit
+        : num(raw.dailyQuestionLimit, 'dailyQuestionLimit', 0, 100_000, true),
     ackReservedConcurrency:
       raw.ackReservedConcurrency === undefined
         ? d.ackReservedConcurrency

@@ -75,7 +75,10 @@ export const bindAck: StepBinder = (fn, r) => {
   fn.bindSecret(r.slackSigningSecret, 'SLACK_SIGNING_SECRET');
   useSlack(fn, r);
   if (r.config.followUps !== 'asker') fn.setEnvironment('FOLLOW_UPS', r.config.followUps);
-  if (r.config.suggestedPrompts !== undefined) fn.setEnvironment('SUGGESTED_PROMPTS', r.config.suggestedPrompts);
+  if (r.config.suggestedPrompts !== undefined)
+    fn.setEnvironment('SUGGESTED_PROMPTS', r.config.suggestedPrompts);
+  if (r.config.dailyQuestionLimit > 0)
+    fn.setEnvironment('DAILY_QUESTION_LIMIT', String(r.config.dailyQuestionLimit));
   if (r.config.allowedChannels.length > 0) {
     fn.setEnvironment('ALLOWED_CHANNELS', r.config.allowedChannels.join(','));
   }

@@ -47,6 +47,8 @@ export interface AppConfig {
     followUps: 'off' | 'asker' | 'anyone';
     /** The agent pane's suggested prompts (`SUGGESTED_PROMPTS`: a JSON array of strings or {title, message}). */
     suggestedPrompts: Array<{ title: string; message: string }>;
+    /** Questions one person may ask per UTC day (`DAILY_QUESTION_LIMIT`); unset or 0: no limit. */
+    dailyQuestionLimit?: number;
   };
   llm: {
     provider: LlmProvider;
@@ -337,6 +339,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       appId: slackId(env, 'SLACK_APP_ID', 'A'),
       followUps: oneOf(env, 'FOLLOW_UPS', ['off', 'asker', 'anyone'] as const, 'asker'),
       suggestedPrompts: suggestedPrompts(env, 'SUGGESTED_PROMPTS'),
+      dailyQuestionLimit: integer(env, 'DAILY_QUESTION_LIMIT', 0, 0, 100_000) || undefined,
     },
     llm: {
       provider,

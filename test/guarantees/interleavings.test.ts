@@ -98,6 +98,7 @@ function storeWithFault(real: EventStore, fault: AckFault, slowMs: number): Even
     completeAnswer: (...args) => real.completeAnswer(...args),
     workspaceStreamFallback: (...args) => real.workspaceStreamFallback(...args),
     recordWorkspaceStreamFallback: (...args) => real.recordWorkspaceStreamFallback(...args),
+    countQuestion: (...args) => real.countQuestion(...args),
   };
 }
 

@@ -337,6 +337,64 @@ describe('Slack AI-app experience (local stack)', () => {
     });
   });
 
+  describe('the daily question limit', () => {
+    let limited: LocalStack;
+    let closeLimited: () => Promise<void>;
+    beforeAll(async () => {
+      ({ stack: limited, close: closeLimited } = await startTestStack({
+        env: { DAILY_QUESTION_LIMIT: '2' },
+      }));
+    });
+    afterAll(() => closeLimited());
+
+    it('answers a person up to the limit, counts a redelivery once, then replies politely without the workflow', async () => {
+      const first = await limited.mention({ text: 'How do I rotate my VPN key?', user: 'U0LIMITED' });
+      // Slack's retry of the same delivery: the same event, counted once.
+      await limited.mention({
+        text: 'How do I rotate my VPN key?',
+        user: 'U0LIMITED',
+        eventId: first.eventId,
+        ts: first.ts,
+        retryNum: 1,
+      });
+      const second = await limited.message({
+        channelType: 'im',
+        text: 'Is MFA required?',
+        user: 'U0LIMITED',
+      });
+      const third = await limited.mention({
+        text: 'What is the meal limit when travelling?',
+        user: 'U0LIMITED',
+      });
+      const someoneElse = await limited.mention({
+        text: 'What is the meal limit when travelling?',
+        user: 'U0OTHER',
+      });
+      await limited.stepFunctions.waitForIdle();
+
+      const started = (sent: { eventId: string }) =>
+        limited.stepFunctions.executions.some(
+          (e) => (e.input as { turn: { eventId: string } }).turn.eventId === sent.eventId,
+        );
+      expect([first, second, third, someoneElse].map(started)).toEqual([true, true, false, true]);
+      expect(botReplies(limited, third.channel, third.threadTs, third.ts).map((m) => m.text)).toEqual([
+        'You have asked 2 questions today, the daily limit your admin set. Please ask again tomorrow.',
+      ]);
+    });
+  });
+
+  it('answers a guest in a DM only with the polite refusal, by default', async () => {
+    stack.slack.addUser({ id: 'U0GUEST', is_restricted: true });
+    const sent = await stack.message({
+      channelType: 'im',
+      text: 'How do I rotate my VPN key?',
+      user: 'U0GUEST',
+    });
+    await stack.stepFunctions.waitForIdle();
+    const [reply] = botReplies(stack, DEFAULT_DM_CHANNEL, sent.ts, sent.ts);
+    expect(reply?.text).toMatch(/I only answer full members of this workspace/);
+  });
+
   it('refuses a message delivery that is not signed by Slack', async () => {
     const body = JSON.stringify(messagePayload({ channelType: 'im', text: 'hello' }));
     const headers = signedHeaders('not-the-secret', body);

@@ -84,6 +84,8 @@ export interface AckDependencies {
   followUps?: FollowUpPolicy;
   /** Shown when someone opens the agent pane (at most 4). */
   suggestedPrompts?: readonly SuggestedPrompt[];
+  /** Questions one person may ask per UTC day (`DAILY_QUESTION_LIMIT`); no limit when undefined. */
+  dailyQuestionLimit?: number;
 }
 
 /** A message that may be a question, whichever event brought it. */
@@ -428,7 +430,21 @@ async function handleQuestion(
       // The delivery that held the claim may have posted a placeholder and been killed before recording it.
       placeholderTs = await findUnrecordedPlaceholder(deps, client, event.channel, threadTs, eventId);
     }
-    const immediateReply = refusal ?? immediateReplyFor(deps, event, question, lang);
+    let immediateReply = refusal ?? immediateReplyFor(deps, event, question, lang);
+    if (
+      immediateReply === undefined &&
+      deps.dailyQuestionLimit !== undefined &&
+      !isForgetRequest(question) &&
+      !(await deps.eventStore.countQuestion(
+        { teamId: body.team_id ?? event.team ?? 'unknown-team', user: event.user },
+        eventId,
+        deps.dailyQuestionLimit,
+        deps.now(),
+      ))
+    ) {
+      logger.info('daily question limit reached', { eventId, limit: deps.dailyQuestionLimit });
+      immediateReply = textsFor(lang).dailyLimit(deps.dailyQuestionLimit);
+    }
     if (immediateReply !== undefined) {
       placeholderTs = await postOrUpdate(
         client,
@@ -468,10 +484,15 @@ async function handleQuestion(
     await showProgress(deps, client, turn);
   } catch (error) {
     // Give the claim up so Slack's retry of this delivery gets the question answered; keep the placeholder.
-    const release = await deps.eventStore.releaseClaim(eventId, placeholderTs).catch((releaseError: unknown) => {
-      logger.error('could not release the event claim; it goes stale on its own', { eventId, releaseError });
-      return { released: true as const };
-    });
+    const release = await deps.eventStore
+      .releaseClaim(eventId, placeholderTs)
+      .catch((releaseError: unknown) => {
+        logger.error('could not release the event claim; it goes stale on its own', {
+          eventId,
+          releaseError,
+        });
+        return { released: true as const };
+      });
     if (!release.released && postedHere !== undefined && release.startedPlaceholderTs !== postedHere) {
       // A delivery that took this claim over (this one was slow) started the execution with its own placeholder:
       // the one posted here would be left saying "Searching…".

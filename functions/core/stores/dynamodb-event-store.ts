@@ -203,6 +203,36 @@ export class DynamoDbEventStore implements EventStore {
     return String(item.reason ?? 'unknown');
   }
 
+  async countQuestion(
+    person: { teamId: string; user: string },
+    eventId: string,
+    limit: number,
+    now: number,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: usageKey(person.teamId, person.user, now),
+          UpdateExpression: 'ADD events :event SET expiresAt = :expiresAt',
+          ConditionExpression:
+            'attribute_not_exists(events) OR size(events) < :limit OR contains(events, :id)',
+          ExpressionAttributeValues: {
+            ':event': new Set([eventId]),
+            ':id': eventId,
+            ':limit': limit,
+            // Kept two days, so a day's count outlives the day in every time zone.
+            ':expiresAt': epochSeconds(now) + 2 * 86_400,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
   async recordWorkspaceStreamFallback(teamId: string, reason: string, now: number): Promise<void> {
     await this.client.send(
       new PutCommand({
@@ -216,6 +246,12 @@ export class DynamoDbEventStore implements EventStore {
       }),
     );
   }
+}
+
+/** `EVENT#usage#team#user#day`: the events a person asked about on one UTC day (a set, so a retry counts once). */
+function usageKey(teamId: string, user: string, now: number): { pk: string; sk: string } {
+  const day = new Date(now).toISOString().slice(0, 10);
+  return { pk: eventKey(`usage#${teamId}#${user}#${day}`), sk: 'USAGE' };
 }
 
 /** How long a workspace that refused `chat.startStream` gets edits instead: a plan upgrade is seen within it. */
