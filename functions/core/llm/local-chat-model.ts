@@ -6,7 +6,7 @@ import {
 } from '@langchain/core/language_models/chat_models';
 import { AIMessage, AIMessageChunk, type BaseMessage, type UsageMetadata } from '@langchain/core/messages';
 import { ChatGenerationChunk, type ChatResult } from '@langchain/core/outputs';
-import { isCjkChar, isMainlyJapanese, type KeyTerm, keyTerms, segments, terms } from './terms';
+import { isCjkChar, isMainlyJapanese, type KeyTerm, keyTerms, matchTerms, segments, terms } from './terms';
 
 /**
  * The `local` provider's chat model: no network and no weights, yet it runs the very prompts of
@@ -57,7 +57,7 @@ const MAX_CARRIED_TERMS = 6;
  * are left out of what a sentence must cover, on top of the stopwords `terms` drops.
  */
 const ASKING_TERMS = new Set(
-  terms(
+  matchTerms(
     'much many often anything anyone anybody something someone somebody really actually get gets got getting need needs ' +
       'want wants like way ways know tell happen happens happened possible able allowed okay ok thing things hi ' +
       'hello thanks thank kind sort exactly currently still use',
@@ -291,13 +291,13 @@ function unitsOf(text: string): Unit[] {
  * scores low). A unit that introduces a list or code block ("To rotate the key:") brings it along.
  */
 function rankCandidates(question: string, passages: Passage[]): Candidate[] {
-  const wanted = new Set(terms(question).filter((term) => !ASKING_TERMS.has(term)));
+  const wanted = new Set(matchTerms(question).filter((term) => !ASKING_TERMS.has(term)));
   if (wanted.size === 0) return [];
   const unitsByPassage = passages.map((p) => unitsOf(p.text));
-  const termsByPassage = passages.map((p) => new Set(terms(`${p.heading}\n${p.text}`)));
+  const termsByPassage = passages.map((p) => new Set(matchTerms(`${p.heading}\n${p.text}`)));
   // What a section is about, said once in its heading path ("VPN guide › Rotating your VPN key"), holds for each
   // of its sentences, which rarely repeat it ("Run rotate-key…").
-  const contextByPassage = passages.map((p) => new Set(terms(p.heading === '' ? p.title : p.heading)));
+  const contextByPassage = passages.map((p) => new Set(matchTerms(p.heading === '' ? p.title : p.heading)));
   const weight = new Map<string, number>();
   let total = 0;
   for (const term of wanted) {
@@ -320,7 +320,7 @@ function rankCandidates(question: string, passages: Passage[]): Candidate[] {
           quoted.push(next);
         }
       }
-      const own = new Set(quoted.flatMap((u) => terms(u.text)).filter((term) => wanted.has(term)));
+      const own = new Set(quoted.flatMap((u) => matchTerms(u.text)).filter((term) => wanted.has(term)));
       // A sentence is quoted for what it says itself; its section's heading only adds to how well it answers.
       if (own.size === 0) return;
       const covered = new Set([
@@ -369,7 +369,7 @@ function namedTerms(question: string): string[] {
     .filter(
       (s) => s.kind === 'word' && /^[A-Z][A-Z0-9]{1,5}$/.test(s.surface) && /[A-Z].*[A-Z0-9]/.test(s.surface),
     )
-    .flatMap((s) => terms(s.surface))
+    .flatMap((s) => matchTerms(s.surface))
     .filter((term) => !ASKING_TERMS.has(term));
 }
 
@@ -378,7 +378,7 @@ function answer(question: string, passages: Passage[]): string {
   const ranked = rankCandidates(question, passages);
   const best = ranked[0];
   if (best === undefined || best.score < MIN_COVERAGE) return NOT_COVERED[language];
-  const passageTerms = new Set(passages.flatMap((p) => terms(`${p.title}\n${p.heading}\n${p.text}`)));
+  const passageTerms = new Set(passages.flatMap((p) => matchTerms(`${p.title}\n${p.heading}\n${p.text}`)));
   if (namedTerms(question).some((term) => !passageTerms.has(term))) return NOT_COVERED[language];
 
   const chosen: Candidate[] = [];

@@ -52,8 +52,9 @@ export function segments(text: string): Segment[] {
  * A light suffix stripper, not a full Porter stemmer: enough for "keys"/"key", "rotating"/"rotated"/"rotate"
  * to meet, while keeping short words and words with digits ("v2", "s3") intact.
  */
-function stem(word: string): string {
+function stem(word: string, loose: boolean): string {
   if (word.length <= 3 || /\d/.test(word)) return word;
+  if (!loose) return indexStem(word);
   // "policies", "applied" → "policy", "apply": the y the plural or past tense turned into i.
   if (/[^aeiou](?:ies|ied)$/.test(word) && word.length > 5) return `${word.slice(0, -3)}y`;
   // "slowly", "quickly" → "slow", "quick"; "only", "early", "apply" are too short or not adverbs of this kind.
@@ -75,6 +76,18 @@ function stem(word: string): string {
     return singleL(base);
   }
   return singleL(word);
+}
+
+/** The stem of the offline embeddings' features, unchanged so that a table they built stays valid. */
+function indexStem(word: string): string {
+  for (const suffix of ['ing', 'ed', 'es', 's', 'e']) {
+    if (!word.endsWith(suffix)) continue;
+    const base = word.slice(0, -suffix.length);
+    if (base.length < 3) continue;
+    if (suffix === 's' && /[sui]$/.test(base)) continue;
+    return base;
+  }
+  return word;
 }
 
 /**
@@ -105,11 +118,14 @@ function withoutContraction(word: string): string {
 }
 
 /** The term of a space-separated word, or undefined for a stopword or a lone letter. */
-function wordTerm(surface: string): string | undefined {
-  const word = withoutContraction(surface.toLowerCase().replace(/’/g, "'")).replace(/'/g, '');
+function wordTerm(surface: string, loose = false): string | undefined {
+  const lower = surface.toLowerCase();
+  const word = loose
+    ? withoutContraction(lower.replace(/’/g, "'")).replace(/'/g, '')
+    : lower.replace(/['’]/g, '');
   if (STOPWORDS.has(word)) return undefined;
   if (word.length < 2 && !/\d/.test(word)) return undefined;
-  return stem(word);
+  return stem(word, loose);
 }
 
 /**
@@ -118,7 +134,10 @@ function wordTerm(surface: string): string | undefined {
  * する), so this is the CJK counterpart of the stopword list. A text of hiragana alone keeps its bigrams so it is
  * not lost. `onlyHiragana` defaults to the run's own script, for a run taken alone.
  */
-function cjkTerms(run: string, onlyHiragana = Array.from(run).every((c) => HIRAGANA.test(c))): string[] {
+function cjkTerms(
+  run: string,
+  onlyHiragana: boolean | undefined = Array.from(run).every((c) => HIRAGANA.test(c)),
+): string[] {
   const chars = Array.from(run);
   const out: string[] = [];
   for (let i = 0; i < chars.length; i += 1) {
@@ -132,19 +151,38 @@ function cjkTerms(run: string, onlyHiragana = Array.from(run).every((c) => HIRAG
   return out;
 }
 
-/** The index terms of a text, in order and with repeats (callers count them). */
+/**
+ * The index terms of a text, in order and with repeats (callers count them): the features of the offline
+ * embeddings. They are kept as they were when tables were built with them (a change would leave every local table
+ * with vectors its questions no longer meet, under the same embedder name); matching improves in `matchTerms`.
+ */
 export function terms(text: string): string[] {
+  return termsOf(text, false);
+}
+
+/**
+ * The terms by which the offline answer model matches a question with a sentence: `terms`, with more forms of a
+ * word brought together ("travelling" and "travel", "slowly" and "slow", "policies" and "policy", "installed" and
+ * "install"), contractions and possessives read as their words ("I'm" → the stopword "I", "company's" →
+ * "company"), and hiragana dropped as particles unless the whole text is hiragana (in "VPNにつながらない" as in
+ * "鍵につながらない").
+ */
+export function matchTerms(text: string): string[] {
+  return termsOf(text, true);
+}
+
+function termsOf(text: string, loose: boolean): string[] {
   const out: string[] = [];
   const all = segments(text);
   // Whether hiragana is all there is to go by is a property of the text, not of one run: in "VPNにつながらない"
   // the run after "VPN" holds only hiragana, yet it is as much particles and inflection as in "鍵につながらない".
-  const onlyHiragana = all.every(
-    (s) => s.kind === 'cjk' && Array.from(s.surface).every((c) => HIRAGANA.test(c)),
-  );
+  const onlyHiragana = loose
+    ? all.every((s) => s.kind === 'cjk' && Array.from(s.surface).every((c) => HIRAGANA.test(c)))
+    : undefined;
   for (const segment of all) {
     if (segment.kind === 'cjk') out.push(...cjkTerms(segment.surface, onlyHiragana));
     else {
-      const term = wordTerm(segment.surface);
+      const term = wordTerm(segment.surface, loose);
       if (term !== undefined) out.push(term);
     }
   }
