@@ -6,6 +6,8 @@ import type { FakeMessage } from '../fake-slack';
 import { signedHeaders } from '../slack-request';
 import { DEFAULT_CHANNEL, DEFAULT_USER, LOCAL_APP_ID, type LocalStack } from '../stack';
 import {
+  appHomeOpened,
+  assistantThreadStarted,
   blockActionsPayload,
   type ClickedButton,
   channelTypeOf,
@@ -241,6 +243,46 @@ export async function startPlayground(
     return { status: 200, body: result };
   }
 
+  /** The person opens the DM with the app (its Messages tab): Slack sends `app_home_opened`. */
+  async function openAppHome(input: { channel?: unknown }) {
+    const channel = typeof input.channel === 'string' ? input.channel : '';
+    if (channelTypeOf(channel) !== 'im') return { status: 400, body: { error: 'not_a_dm' } };
+    const payload = appHomeOpened(workspace, { channel, user: DEFAULT_USER });
+    return {
+      status: 200,
+      body: {
+        delivery: await deliver('app_home_opened', channel, JSON.stringify(payload), 'application/json'),
+      },
+    };
+  }
+
+  /**
+   * The person starts a new chat in the agent pane: Slack opens a thread in the DM with the app and sends
+   * `assistant_thread_started`. The thread's first message stands for the pane's own (Slack shows none there).
+   */
+  async function startAssistantThread(input: { channel?: unknown; contextChannel?: unknown }) {
+    const channel = typeof input.channel === 'string' ? input.channel : '';
+    if (channelTypeOf(channel) !== 'im') return { status: 400, body: { error: 'not_a_dm' } };
+    const root = stack.slack.addMessage({ channel, text: 'New chat', user: workspace.botUserId });
+    const contextChannel =
+      typeof input.contextChannel === 'string' && input.contextChannel !== ''
+        ? input.contextChannel
+        : DEFAULT_CHANNEL;
+    const payload = assistantThreadStarted(workspace, {
+      channel,
+      threadTs: root.ts,
+      user: DEFAULT_USER,
+      contextChannel,
+    });
+    const delivery = await deliver(
+      'assistant_thread_started',
+      channel,
+      JSON.stringify(payload),
+      'application/json',
+    );
+    return { status: 200, body: { threadTs: root.ts, delivery } };
+  }
+
   /** The person submits a modal: Slack posts `view_submission`; a `response_action: errors` answer keeps it open. */
   async function submitView(viewId: string, input: { values?: unknown }) {
     const opened = stack.slack.views().find((v) => v.id === viewId);
@@ -312,7 +354,8 @@ export async function startPlayground(
         ts: m.ts,
         ...(m.thread_ts === undefined ? {} : { thread_ts: m.thread_ts }),
         user: m.user,
-        bot: m.bot_id !== undefined,
+        // The bot's posts, and the first message of an agent-pane chat the playground opened in the bot's name.
+        bot: m.bot_id !== undefined || m.user === workspace.botUserId,
         text: m.text,
         ...(m.blocks === undefined ? {} : { blocks: m.blocks }),
         streaming: m.streaming,
@@ -332,6 +375,8 @@ export async function startPlayground(
             text: e.text,
           })),
       ],
+      suggestedPrompts: latestPrompts(stack),
+      titles: stack.slack.titles(),
       modal: stack.slack
         .views()
         .filter((v) => !doneViews.has(v.id))
@@ -372,6 +417,14 @@ export async function startPlayground(
     }
     if (req.method === 'POST' && url.pathname === '/api/actions') {
       const result = await click(await readJson(req));
+      return json(res, result.status, result.body);
+    }
+    if (req.method === 'POST' && url.pathname === '/api/app-home-opened') {
+      const result = await openAppHome(await readJson(req));
+      return json(res, result.status, result.body);
+    }
+    if (req.method === 'POST' && url.pathname === '/api/assistant-threads') {
+      const result = await startAssistantThread(await readJson(req));
       return json(res, result.status, result.body);
     }
     const viewAction = /^\/api\/views\/([A-Z0-9]+)\/(submit|close)$/.exec(url.pathname);
@@ -417,6 +470,23 @@ export async function startPlayground(
         server.close(() => done());
       }),
   };
+}
+
+/** The suggested prompts each DM (no thread_ts) or assistant thread shows: the last ones set for it. */
+function latestPrompts(stack: LocalStack) {
+  const latest = new Map<
+    string,
+    { channel: string; thread_ts?: string; title?: string; prompts: unknown[] }
+  >();
+  for (const set of stack.slack.suggestedPrompts()) {
+    latest.set(`${set.channel_id} ${set.thread_ts ?? ''}`, {
+      channel: set.channel_id,
+      ...(set.thread_ts === undefined ? {} : { thread_ts: set.thread_ts }),
+      ...(set.title === undefined ? {} : { title: set.title }),
+      prompts: set.prompts,
+    });
+  }
+  return [...latest.values()];
 }
 
 /** The button with this action_id and value in the message's `actions` or `context_actions` blocks. */

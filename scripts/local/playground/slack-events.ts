@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import appHomeOpenedFixture from '../fixtures/app-home-opened.json';
 import blockActionsFixture from '../fixtures/block-actions-feedback.json';
 import viewSubmissionFixture from '../fixtures/view-submission-comment.json';
 import { assistantThreadStartedPayload, mentionPayload, messagePayload, nextTs } from '../slack-request';
@@ -108,6 +109,26 @@ export function assistantThreadStarted(
   thread.context.channel_id = options.contextChannel;
   thread.context.team_id = workspace.teamId;
   payload.event.event_ts = nextTs();
+  return payload;
+}
+
+/** The delivery Slack sends when a person opens the app's Messages tab (the DM with it). */
+export function appHomeOpened(
+  workspace: SlackWorkspace,
+  options: { channel: string; user: string },
+): EventCallback {
+  const payload = structuredClone(appHomeOpenedFixture) as unknown as EventCallback;
+  payload.team_id = workspace.teamId;
+  payload.context_team_id = workspace.teamId;
+  payload.api_app_id = workspace.appId;
+  payload.event_id = `Ev${randomBytes(6).toString('hex').toUpperCase()}`;
+  payload.event_time = Math.floor(Date.now() / 1000);
+  Object.assign(payload.event, {
+    user: options.user,
+    channel: options.channel,
+    tab: 'messages',
+    event_ts: nextTs(),
+  });
   return payload;
 }
 

@@ -256,11 +256,7 @@ function renderSidebar() {
       );
       button.type = 'button';
       if (conversation.id === view.conversation) button.setAttribute('aria-current', 'page');
-      button.addEventListener('click', () => {
-        view.conversation = conversation.id;
-        view.thread = undefined;
-        render();
-      });
+      button.addEventListener('click', () => openConversation(conversation.id));
       item.append(button);
       list.append(item);
     }
@@ -282,6 +278,7 @@ function renderSidebar() {
 function renderConversation() {
   const conversation = conversationOf(view.conversation) ?? view.state.conversations[0];
   view.conversation = conversation.id;
+  if (conversation.kind === 'channel') view.lastChannel = conversation.id;
   const ws = view.state.workspace;
   $('conversation-title').textContent =
     conversation.kind === 'channel' ? `# ${conversation.name}` : conversation.name;
@@ -319,11 +316,14 @@ function renderThread() {
   }
   pane.hidden = false;
   const conversation = conversationOf(thread.channel);
-  $('thread-where').textContent = conversation
+  const where = conversation
     ? conversation.kind === 'channel'
       ? `# ${conversation.name}`
       : conversation.name
     : '';
+  // An agent-pane chat shows the title the app gave it (assistant.threads.setTitle).
+  const title = view.state.titles[`${thread.channel} ${thread.ts}`];
+  $('thread-where').textContent = title ? `${where} · ${title}` : where;
   const messages = allMessages().filter(
     (m) => m.channel === thread.channel && (m.ts === thread.ts || m.thread_ts === thread.ts),
   );
@@ -410,12 +410,36 @@ function renderModal() {
   fields[0]?.input.focus();
 }
 
+/** The agent pane's suggested prompts for a DM (threadTs undefined) or one of its threads, as clickable chips. */
+function renderPrompts(container, channel, threadTs) {
+  const set = view.state.suggestedPrompts.find((p) => p.channel === channel && p.thread_ts === threadTs);
+  const key = JSON.stringify([channel, threadTs, set]);
+  if (container.dataset.key === key) return;
+  container.dataset.key = key;
+  container.replaceChildren();
+  container.hidden = !set;
+  if (!set) return;
+  if (set.title) container.append(el('span', 'prompts-title', emojify(set.title)));
+  for (const prompt of set.prompts) {
+    const chip = el('button', 'prompt', prompt.title);
+    chip.type = 'button';
+    chip.addEventListener('click', () =>
+      sendText(prompt.message, channel, threadTs, $(threadTs ? 'thread-error' : 'composer-error')),
+    );
+    container.append(chip);
+  }
+}
+
 function render() {
   if (!view.state) return;
   renderSidebar();
   renderConversation();
   renderThread();
   renderModal();
+  const conversation = conversationOf(view.conversation);
+  $('new-chat').hidden = conversation?.kind !== 'im';
+  renderPrompts($('prompts'), view.conversation, undefined);
+  if (view.thread) renderPrompts($('thread-prompts'), view.thread.channel, view.thread.ts);
 }
 
 function openThread(channel, ts) {
@@ -426,19 +450,49 @@ function openThread(channel, ts) {
 
 // Talking to the server -------------------------------------------------------------------------------------
 
+/** Fetches the fake Slack's state and redraws what changed. */
+async function refresh() {
+  const response = await fetch('/api/state', { cache: 'no-store' });
+  const text = await response.text();
+  if (response.ok && text !== view.stateText) {
+    view.stateText = text;
+    view.state = JSON.parse(text);
+    render();
+  }
+}
+
 async function poll() {
   try {
-    const response = await fetch('/api/state', { cache: 'no-store' });
-    const text = await response.text();
-    if (response.ok && text !== view.stateText) {
-      view.stateText = text;
-      view.state = JSON.parse(text);
-      render();
-    }
+    await refresh();
   } catch {
     // The dev server restarting: the next poll tries again.
   } finally {
     setTimeout(poll, POLL_MS);
+  }
+}
+
+/** Posts what the person wrote; says so under the composer when the bot's Request URL refused a delivery. */
+async function sendText(text, channel, threadTs, error) {
+  error.hidden = true;
+  try {
+    const response = await fetch('/api/messages', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ channel, text, threadTs }),
+    });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error ?? `HTTP ${response.status}`);
+    const refused = body.deliveries.find((delivery) => delivery.status !== 200);
+    if (refused) {
+      throw new Error(
+        `The bot's Request URL answered HTTP ${refused.status || 'nothing'} to the ${refused.kind} event`,
+      );
+    }
+    return true;
+  } catch (problem) {
+    error.textContent = problem.message;
+    error.hidden = false;
+    return false;
   }
 }
 
@@ -447,28 +501,42 @@ async function send(form, input, error, threadTs) {
   if (text === '') return;
   const button = form.querySelector('button');
   button.disabled = true;
-  error.hidden = true;
   try {
-    const response = await fetch('/api/messages', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ channel: view.conversation, text, threadTs }),
-    });
-    const body = await response.json();
-    if (!response.ok) throw new Error(body.error ?? `HTTP ${response.status}`);
+    const channel = view.conversation;
     input.value = '';
-    const refused = body.deliveries.find((delivery) => delivery.status !== 200);
-    if (refused) {
-      throw new Error(
-        `The bot's Request URL answered HTTP ${refused.status || 'nothing'} to the ${refused.kind} event`,
-      );
-    }
-  } catch (problem) {
-    error.textContent = problem.message;
-    error.hidden = false;
+    if (!(await sendText(text, channel, threadTs, error)) && input.value === '') input.value = text;
   } finally {
     button.disabled = false;
   }
+}
+
+/** Opening the DM with the app is opening its Messages tab: Slack tells the app (app_home_opened). */
+function openConversation(id) {
+  view.conversation = id;
+  view.thread = undefined;
+  render();
+  if (conversationOf(id)?.kind === 'im') {
+    fetch('/api/app-home-opened', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: id }),
+    }).catch(() => {});
+  }
+}
+
+/** A new chat in the agent pane: a thread of its own in the DM, opened in the side pane. */
+async function newChat() {
+  const channel = view.conversation;
+  const response = await fetch('/api/assistant-threads', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ channel, contextChannel: view.lastChannel }),
+  });
+  const body = await response.json();
+  if (!response.ok) return;
+  view.thread = { channel, ts: body.threadTs };
+  await refresh();
+  $('thread-input').focus();
 }
 
 async function clickButton(message, element, value, key) {
@@ -507,6 +575,7 @@ function wireComposer(formId, inputId, errorId, threadTs) {
 
 wireComposer('composer', 'composer-input', 'composer-error', () => undefined);
 wireComposer('thread-composer', 'thread-input', 'thread-error', () => view.thread?.ts);
+$('new-chat').addEventListener('click', () => newChat());
 $('close-thread').addEventListener('click', () => {
   view.thread = undefined;
   render();
