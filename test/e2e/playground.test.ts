@@ -43,8 +43,8 @@ const executablePath = findChromium();
 jest.setTimeout(120_000);
 
 if (process.env.PLAYGROUND_BROWSER === 'skip') {
-  process.stderr.write('test/e2e/playground.test.ts skipped: PLAYGROUND_BROWSER=skip\n');
-  describe.skip('the local playground in a browser (PLAYGROUND_BROWSER=skip)', () => {
+  // The title is the reason test/support/skipped-reporter.js prints, in one line.
+  describe.skip('the local playground in a browser (skipped: PLAYGROUND_BROWSER=skip)', () => {
     it('is skipped', () => {});
   });
 } else if (executablePath === undefined) {
