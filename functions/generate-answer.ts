@@ -9,7 +9,7 @@ export const { createHandler, handler } = defineStep(
   async (runtime, input: StepInput & { question: string; retrieval: RetrievalResult; runId: string }) => {
     assertRunId(input);
     const [slack, model] = await Promise.all([runtime.slackClient(), chatModelFor(runtime)]);
-    return generateAnswer(
+    const answer = await generateAnswer(
       {
         slack,
         model,
@@ -21,5 +21,8 @@ export const { createHandler, handler } = defineStep(
       },
       input,
     );
+    // Tokens by model for the dashboard and the daily budget alarm; a duplicate run's answer used none.
+    if (answer.kind === 'answer') runtime.metrics().tokens(answer.model, answer.usage);
+    return answer;
   },
 );

@@ -1,7 +1,16 @@
 import { loadHistory } from './core/conversation/steps';
+import { METRIC } from './core/metric-names';
 import { defineStep, type StepInput } from './core/step-handler';
 
 /** Load history: the thread's earlier turns from DynamoDB, within the configured budget. */
-export const { createHandler, handler } = defineStep('Load history', (runtime, input: StepInput) =>
-  loadHistory(runtime.historyStore(), input.turn, runtime.config.history, runtime.now()),
-);
+export const { createHandler, handler } = defineStep('Load history', async (runtime, input: StepInput) => {
+  const history = await loadHistory(
+    runtime.historyStore(),
+    input.turn,
+    runtime.config.history,
+    runtime.now(),
+  );
+  // The first Task every question runs (a forget takes the other branch): the dashboard's questions per day.
+  runtime.metrics().count(METRIC.Questions);
+  return history;
+});

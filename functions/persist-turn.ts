@@ -6,5 +6,12 @@ import type { AnswerResult, StandaloneQuestion } from './core/types';
 export const { createHandler, handler } = defineStep(
   'Persist turn',
   (runtime, input: StepInput & { answer: AnswerResult; standalone: StandaloneQuestion }) =>
-    persistTurn(runtime.historyStore(), input.turn, input.answer, input.standalone, runtime.now()),
+    persistTurn(
+      runtime.historyStore(),
+      input.turn,
+      input.answer,
+      input.standalone,
+      runtime.now(),
+      runtime.metrics(),
+    ),
 );

@@ -68,6 +68,12 @@ export interface BotConfig {
   /** `DAILY_QUESTION_LIMIT`: questions one person may ask per UTC day; 0 for no limit. @default 0 */
   dailyQuestionLimit: number;
   /**
+   * Model tokens (input and output, every chat model) per 24 hours above which an alarm tells the alarms topic;
+   * undefined for no alarm. The usage dashboard shows the tokens per model and their estimated cost.
+   * @default undefined
+   */
+  dailyTokenBudget?: number;
+  /**
    * Concurrency reserved for the ack behind the public Request URL, which also caps it; `none` reserves nothing
    * (an account whose concurrency quota is still 10 cannot reserve any). @default 20
    */
@@ -105,6 +111,7 @@ export const DEFAULT_CONFIG: BotConfig = {
   allowGuests: false,
   followUps: 'asker',
   dailyQuestionLimit: 0,
+  dailyTokenBudget: undefined,
   ackReservedConcurrency: 20,
   conversationExecutionLog: 'errors',
   logLevel: 'info',
@@ -226,6 +233,7 @@ export function readConfig(context: ContextReader): BotConfig {
     followUps: get('followUps'),
     suggestedPrompts: get('suggestedPrompts'),
     dailyQuestionLimit: get('dailyQuestionLimit'),
+    dailyTokenBudget: get('dailyTokenBudget'),
     ackReservedConcurrency: get('ackReservedConcurrency'),
     conversationExecutionLog: get('conversationExecutionLog'),
     logLevel: get('logLevel'),
@@ -318,6 +326,10 @@ export function readConfig(context: ContextReader): BotConfig {
       raw.dailyQuestionLimit === undefined
         ? d.dailyQuestionLimit
         : num(raw.dailyQuestionLimit, 'dailyQuestionLimit', 0, 100_000, true),
+    dailyTokenBudget:
+      raw.dailyTokenBudget === undefined
+        ? d.dailyTokenBudget
+        : num(raw.dailyTokenBudget, 'dailyTokenBudget', 1, 1e12, true),
     ackReservedConcurrency:
       raw.ackReservedConcurrency === undefined
         ? d.ackReservedConcurrency

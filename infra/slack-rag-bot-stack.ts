@@ -24,6 +24,7 @@ import { type FailureMetric, METRICS_NAMESPACE, METRICS_SERVICE } from '../funct
 import { ingestFunctions } from '../functions/ingest-functions';
 import { BotFunction } from './bot-function';
 import type { BotConfig } from './config';
+import { dailyTokens, UsageDashboard } from './dashboard';
 import {
   type BotResources,
   bindAck,
@@ -165,6 +166,7 @@ export class SlackRagBotStack extends Stack {
     });
 
     this.addAlarms(config, conversation, ingest, ack);
+    new UsageDashboard(this, 'Usage', { config });
 
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
@@ -272,6 +274,14 @@ export class SlackRagBotStack extends Stack {
       1,
       'A person got the apology instead of an answer: the apology names the execution to open in the console.',
     );
+    if (config.dailyTokenBudget !== undefined) {
+      alarm(
+        'DailyTokenBudgetAlarm',
+        dailyTokens(),
+        config.dailyTokenBudget,
+        `Model tokens in the last 24 hours reached the budget (${config.dailyTokenBudget}, bot:dailyTokenBudget): see the usage dashboard.`,
+      );
+    }
     for (const [placeholder, fn] of [
       ...Object.entries<BotFunction>(conversation.functions),
       ...Object.entries<BotFunction>(ingest.functions),

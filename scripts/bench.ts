@@ -22,6 +22,7 @@ import { benchRetrievalS3 } from './bench/retrieval-s3';
 import { benchStreaming } from './bench/streaming';
 import { benchWorkflow } from './bench/workflow';
 import { defineCommand, EXIT, type ParsedCommand, runCommand } from './local/cli';
+import { withoutMetricLines } from './local/cli-env';
 
 /**
  * `npm run bench -- [--json] [--quick] [--only ack,retrieval]`: measures the speed, size and cost of every path a
@@ -134,6 +135,8 @@ async function main({ values }: ParsedCommand<typeof BENCH.options>): Promise<nu
   process.exit(EXIT.ok);
 }
 
+// The steps the bench runs emit metrics (EMF on stdout); the bench reports its own figures.
+withoutMetricLines();
 runCommand(BENCH, (parsed) =>
   main(parsed).catch((error: unknown) => {
     // A failed measurement is a bug to find: its stack, not only its message.

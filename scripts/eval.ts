@@ -15,7 +15,7 @@ import { costOf } from './eval/prices';
 import { questionTable, summaryTable, thresholdLines } from './eval/report';
 import { type RunOutcome, type RunSettings, runEval, settingsFor } from './eval/run';
 import { readVariants, type Variant } from './eval/variants';
-import { localLanceDbUri, shellSettings } from './local/cli-env';
+import { localLanceDbUri, shellSettings, withoutMetricLines } from './local/cli-env';
 import { ProgressBar } from './local/progress-bar';
 
 const USAGE = `usage: npm run eval -- [--json] [--docs PATH…] [--compare FILE…] [--min METRIC=VALUE…] [--grade] questions.jsonl
@@ -265,6 +265,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // Indexing --docs runs the ingest steps, which emit metrics (EMF on stdout): they would break --json.
+  withoutMetricLines();
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

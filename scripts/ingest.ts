@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Env } from '../functions/core/config';
 import type { SyncReport } from '../functions/core/ingest/sync-types';
 import { defineCommand, EXIT as EXIT_CODES, type ParsedCommand, runCommand } from './local/cli';
-import { localLanceDbUri, shellSettings } from './local/cli-env';
+import { localLanceDbUri, shellSettings, withoutMetricLines } from './local/cli-env';
 import type { IngestProgress } from './local/ingest-local';
 import { localStoreInUse, runningDev } from './local/local-store-lock';
 import { ProgressBar } from './local/progress-bar';
@@ -312,4 +312,6 @@ async function main({ values, positionals }: ParsedCommand<typeof INGEST.options
   }
 }
 
+// The ingest Report step counts each sync (EMF on stdout): no use here, and it would break --json.
+withoutMetricLines();
 runCommand(INGEST, main);

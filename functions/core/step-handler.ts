@@ -1,5 +1,6 @@
 import { loadConfig } from './config';
 import { PermanentError, toStepError } from './errors';
+import type { BotMetrics } from './metrics';
 import { createRuntime, type Runtime } from './runtime';
 import type { Turn } from './types';
 
@@ -63,7 +64,8 @@ export function assertRunId<I extends object>(input: I): asserts input is I & { 
 }
 
 /**
- * Runs one invocation of a step: logs its success and duration, and turns any failure into the
+ * Runs one invocation of a step: logs its success and duration (and, given `metrics`, emits the duration as
+ * `StepDuration` by `Step`, which the dashboard shows as p50 and p95), and turns any failure into the
  * `TransientError` or `PermanentError` the ASL's Retry matches on, logged with `keys`.
  */
 export async function runStep<O>(
@@ -71,12 +73,15 @@ export async function runStep<O>(
   stepName: string,
   keys: Record<string, string>,
   run: () => Promise<O>,
+  metrics?: Pick<BotMetrics, 'stepDuration'>,
 ): Promise<O> {
   const logKeys = { ...keys, step: stepName };
   const started = runtime.now();
   try {
     const output = await run();
-    runtime.logger.info('step succeeded', { ...logKeys, ms: runtime.now() - started });
+    const ms = runtime.now() - started;
+    runtime.logger.info('step succeeded', { ...logKeys, ms });
+    metrics?.stepDuration(stepName, ms);
     return output;
   } catch (error) {
     const stepError = toStepError(error, stepName);
@@ -109,7 +114,7 @@ export function defineStep<I extends StepInput, O>(
     async (input) => {
       assertStepInput(input);
       const keys = { eventId: input.turn.eventId, executionName: input.executionName };
-      return runStep(runtime, stepName, keys, () => run(runtime, input));
+      return runStep(runtime, stepName, keys, () => run(runtime, input), runtime.metrics());
     };
   return { createHandler, handler: lambdaEntry(createHandler) };
 }

@@ -1,7 +1,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { WebClient } from '@slack/web-api';
+import { isDecline } from '../chains/answer-sources';
 import { textsFor } from '../i18n';
-import type { FailureMetrics } from '../metrics';
+import { METRIC } from '../metric-names';
+import type { BotMetrics, FailureMetrics } from '../metrics';
 import type { EventStore } from '../stores/event-store';
 import { type HistoryBudget, type HistoryStore, turnsToMessages } from '../stores/history-store';
 import type {
@@ -37,7 +39,8 @@ function addUsage(...usages: (TokenUsage | undefined)[]): TokenUsage {
 
 /**
  * Persist turn: appends the question and its answer to the thread, once. A duplicate execution, or an
- * answer another execution already gave, writes nothing.
+ * answer another execution already gave, writes nothing. Each turn written counts once as `Answered` or `Declined`
+ * (the reply says the documents do not cover the question, or none are indexed yet).
  */
 export async function persistTurn(
   store: HistoryStore,
@@ -45,6 +48,7 @@ export async function persistTurn(
   answer: AnswerResult,
   standalone: StandaloneQuestion,
   now: number,
+  metrics?: Pick<BotMetrics, 'count'>,
 ): Promise<PersistResult> {
   if (answer.kind === 'already-answered') return { written: false };
   const written = await store.appendTurn(
@@ -61,9 +65,14 @@ export async function persistTurn(
       usage: addUsage(standalone.usage, answer.usage),
       answerTs: answer.messageTs,
       createdAt: new Date(now).toISOString(),
+      ...(turn.lang !== undefined ? { lang: turn.lang } : {}),
     },
     now,
   );
+  if (written) {
+    const declined = answer.kind !== 'answer' || isDecline(answer.text);
+    metrics?.count(declined ? METRIC.Declined : METRIC.Answered);
+  }
   return { written };
 }
 
