@@ -155,7 +155,7 @@ describe('the synthesized stack (default configuration)', () => {
     expect(DEFAULT_CONFIG.ackReservedConcurrency).toBe(20);
   });
 
-  it('limits the ack to starting this conversation state machine, writing dedupe records and reading its secrets', () => {
+  it('limits the ack to starting this conversation state machine, writing dedupe records, reading threads and storing votes, and reading its secrets', () => {
     const ack = Object.values(functions).find((fn) =>
       fn.Properties.Description?.includes('Slack Request URL'),
     );
@@ -168,12 +168,18 @@ describe('the synthesized stack (default configuration)', () => {
           ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
           { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EVENT#*'] } },
         ],
+        // The thread's first asker (follow-ups without a mention) and votes stored on their turn: no PutItem or
+        // DeleteItem on history.
+        [
+          ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+          { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['THREAD#*'] } },
+        ],
         [['secretsmanager:GetSecretValue'], null],
         [['logs:CreateLogStream', 'logs:PutLogEvents'], null],
         [['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], null],
       ]),
     );
-    expect(statements).toHaveLength(5);
+    expect(statements).toHaveLength(6);
     expect(statements.find((s) => s.Action === 'states:StartExecution')?.Resource).toEqual({
       Ref: conversationId,
     });
