@@ -1,12 +1,18 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { generateAnswer } from '../../functions/core/conversation/generate-answer';
+import { reportFailure } from '../../functions/core/conversation/steps';
+import { chatModelFor } from '../../functions/core/models';
 import { threadKey, turnSortKey } from '../../functions/core/stores/keys';
+import type { RetrievalResult, Turn } from '../../functions/core/types';
 import {
   assistantThreadStartedPayload,
   messagePayload,
   signedHeaders,
 } from '../../scripts/local/slack-request';
 import {
+  DEFAULT_CHANNEL,
   DEFAULT_DM_CHANNEL,
+  DEFAULT_USER,
   LOCAL_BOT_USER_ID,
   LOCAL_TEAM_ID,
   type LocalStack,
@@ -315,6 +321,96 @@ describe('Slack AI-app experience (local stack)', () => {
       expect(answer?.tasks?.[0]?.details).toContain('Rotating your VPN key');
       expect(answer?.text).toContain('corpvpn rotate-key');
       expect(feedbackButtons(answer?.blocks)).toHaveLength(1);
+    });
+
+    /** A turn whose earlier attempt of Generate started a native stream and died (a timeout, a crash). */
+    async function crashedAttempt(eventId: string) {
+      const slack = await native.runtime.slackClient();
+      const mention = native.slack.addMessage({
+        channel: DEFAULT_CHANNEL,
+        text: 'How do I rotate my VPN key?',
+      });
+      const placeholder = await slack.chat.postMessage({
+        channel: DEFAULT_CHANNEL,
+        thread_ts: mention.ts,
+        text: 'placeholder',
+      });
+      const turn: Turn = {
+        intent: 'question',
+        eventId,
+        teamId: LOCAL_TEAM_ID,
+        channel: DEFAULT_CHANNEL,
+        threadTs: mention.ts,
+        messageTs: mention.ts,
+        user: DEFAULT_USER,
+        question: 'How do I rotate my VPN key?',
+        placeholderTs: placeholder.ts as string,
+        lang: 'en',
+        via: 'mention',
+      };
+      const store = native.runtime.eventStore();
+      await store.claimAnswer(eventId, 'run-1', turn.placeholderTs, Date.now());
+      const half = await slack.chat.startStream({
+        channel: DEFAULT_CHANNEL,
+        thread_ts: mention.ts,
+        markdown_text: 'Half an ans',
+        recipient_team_id: LOCAL_TEAM_ID,
+        recipient_user_id: DEFAULT_USER,
+      });
+      await store.recordStream(eventId, 'run-1', half.ts as string);
+      return { slack, turn, halfTs: half.ts as string };
+    }
+
+    const RETRIEVAL: RetrievalResult = {
+      status: 'ok',
+      search: 'vector',
+      passages: [
+        {
+          source: 'vpn-guide.md',
+          title: 'VPN guide',
+          heading: 'VPN guide › Rotating your VPN key',
+          text: 'To rotate it, run `corpvpn rotate-key` in a terminal and approve the push notification on your phone.',
+          score: 1,
+        },
+      ],
+    };
+
+    it('a retry after an attempt that died mid-stream removes the half-written stream: one answer', async () => {
+      const { slack, turn, halfTs } = await crashedAttempt('EvCRASHED0001');
+      await generateAnswer(
+        {
+          slack,
+          model: await chatModelFor(native.runtime),
+          eventStore: native.runtime.eventStore(),
+          historyStore: native.runtime.historyStore(),
+          streamMode: 'native',
+          logger: native.runtime.logger,
+          now: Date.now,
+        },
+        { turn, question: turn.question, retrieval: RETRIEVAL, executionName: 'x', runId: 'run-1' },
+      );
+      const replies = botReplies(native, turn.channel, turn.threadTs, turn.messageTs);
+      expect(replies.map((m) => m.ts)).not.toContain(halfTs);
+      expect(replies).toHaveLength(1);
+      expect(replies[0]?.text).toContain('corpvpn rotate-key');
+    });
+
+    it('the apology after an attempt that died mid-stream removes the half-written stream too', async () => {
+      const { slack, turn, halfTs } = await crashedAttempt('EvCRASHED0002');
+      await reportFailure(
+        {
+          slack,
+          eventStore: native.runtime.eventStore(),
+          metrics: native.runtime.metrics(),
+          logger: native.runtime.logger,
+          now: Date.now,
+        },
+        { turn, executionName: 'exec-crashed', runId: 'run-1', error: { Error: 'States.Timeout' } },
+      );
+      const replies = botReplies(native, turn.channel, turn.threadTs, turn.messageTs);
+      expect(replies.map((m) => m.ts)).not.toContain(halfTs);
+      expect(replies).toHaveLength(1);
+      expect(replies[0]?.text).toContain('exec-crashed');
     });
 
     it('falls back to editing the placeholder by itself when the workspace cannot stream, and remembers it', async () => {

@@ -19,6 +19,7 @@ import {
   createUpdateStreamer,
   type StreamProgress,
 } from '../slack/answer-streamer';
+import { removeStreams } from '../slack/remove-streams';
 import type { EventStore } from '../stores/event-store';
 import type { HistoryStore } from '../stores/history-store';
 import type { AnswerResult, Passage, RetrievalResult, SourceRef, Turn } from '../types';
@@ -96,6 +97,11 @@ function recordingContinuations(deps: GenerateAnswerDependencies, input: Generat
     if (posted.ts) await deps.eventStore.recordContinuation(input.turn.eventId, input.runId, posted.ts);
     return posted;
   }) as WebClient['chat']['postMessage'];
+  chat.startStream = (async (args: Parameters<WebClient['chat']['startStream']>[0]) => {
+    const started = await deps.slack.chat.startStream(args);
+    if (started.ts) await deps.eventStore.recordStream(input.turn.eventId, input.runId, started.ts);
+    return started;
+  }) as WebClient['chat']['startStream'];
   return { chat } as WebClient;
 }
 
@@ -234,6 +240,9 @@ export async function generateAnswer(
     deps.logger.info('this mention was answered before; redelivery ignored', { eventId: turn.eventId });
     return ALREADY_ANSWERED;
   }
+  // Streams an earlier attempt of this run started (it crashed, or timed out, before finishing or failing): the
+  // answer is given again from the start, so they go.
+  await removeStreams(deps, turn, claim.streamTs);
   const t = textsFor(turn.lang);
   if (input.retrieval.status === 'empty-index') {
     deps.logger.warn(NO_DOCUMENTS_ADMIN_HINT, { eventId: turn.eventId });

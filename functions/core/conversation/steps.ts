@@ -4,6 +4,7 @@ import { isDecline } from '../chains/answer-sources';
 import { textsFor } from '../i18n';
 import { METRIC } from '../metric-names';
 import type { BotMetrics, FailureMetrics } from '../metrics';
+import { removeStreams } from '../slack/remove-streams';
 import type { EventStore } from '../stores/event-store';
 import { type HistoryBudget, type HistoryStore, turnsToMessages } from '../stores/history-store';
 import type {
@@ -122,6 +123,8 @@ export async function reportFailure(
     logger.warn('the answer was shown before the failure; it stays', { eventId: turn.eventId });
     return { ts: turn.placeholderTs, apologised: false };
   }
+  // A half-streamed answer of an attempt that crashed (its own cleanup never ran) goes before the apology.
+  await removeStreams(deps, turn, claim.streamTs);
   const text = apologyText(executionName, turn.lang);
   const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: `:warning: ${text}` } }];
   let ts = turn.placeholderTs;

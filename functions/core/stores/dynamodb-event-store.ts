@@ -151,10 +151,12 @@ export class DynamoDbEventStore implements EventStore {
         }),
       );
       const continuationTs = result.Attributes?.continuationTs;
+      const streamTs = result.Attributes?.streamTs;
       return {
         granted: true,
         complete: result.Attributes?.answerComplete === true,
         continuationTs: Array.isArray(continuationTs) ? (continuationTs as string[]) : [],
+        streamTs: Array.isArray(streamTs) ? (streamTs as string[]) : [],
       };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -176,6 +178,18 @@ export class DynamoDbEventStore implements EventStore {
         TableName: this.options.tableName,
         Key: { pk: eventKey(eventId), sk: SORT_KEY },
         UpdateExpression: 'SET continuationTs = list_append(if_not_exists(continuationTs, :none), :ts)',
+        ConditionExpression: 'answeredBy = :run',
+        ExpressionAttributeValues: { ':none': [], ':ts': [ts], ':run': runId },
+      }),
+    );
+  }
+
+  async recordStream(eventId: string, runId: string, ts: string): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.options.tableName,
+        Key: { pk: eventKey(eventId), sk: SORT_KEY },
+        UpdateExpression: 'SET streamTs = list_append(if_not_exists(streamTs, :none), :ts)',
         ConditionExpression: 'answeredBy = :run',
         ExpressionAttributeValues: { ':none': [], ':ts': [ts], ':run': runId },
       }),

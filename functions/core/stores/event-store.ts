@@ -20,7 +20,7 @@ export type AnswerClaim =
    * This run answers the event; `complete` once its answer was finished in Slack. `continuationTs`: the
    * continuation messages an earlier attempt of this run posted, for a retried step to update, not post again.
    */
-  | { granted: true; complete: boolean; continuationTs: string[] }
+  | { granted: true; complete: boolean; continuationTs: string[]; streamTs: string[] }
   /** Another run answers it, into `placeholderTs`. */
   | { granted: false; placeholderTs?: string };
 
@@ -51,6 +51,11 @@ export interface EventStore {
   claimAnswer(eventId: string, runId: string, placeholderTs: string, now: number): Promise<AnswerClaim>;
   /** Records a continuation message the answering run posted, before anything else can fail. */
   recordContinuation(eventId: string, runId: string, ts: string): Promise<void>;
+  /**
+   * Records a natively streamed message the answering run started (`chat.startStream`), so that a retry of the
+   * step after a crash, or the apology, removes it rather than leave a second, half-written answer.
+   */
+  recordStream(eventId: string, runId: string, ts: string): Promise<void>;
   /** Marks the answering run's answer finished in Slack: no apology may replace it afterwards. */
   completeAnswer(eventId: string, runId: string): Promise<void>;
   /**
