@@ -5,8 +5,8 @@ import { askThroughSlack } from '../../scripts/local/ask-client';
 import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
 import { mentionPayload, signedHeaders } from '../../scripts/local/slack-request';
 import { LOCAL_BOT_USER_ID, type LocalStack } from '../../scripts/local/stack';
-import { startTestStack, visibleText } from '../support/local-stack';
 import { STILL_WORKING } from '../support/in-progress';
+import { startTestStack, visibleText } from '../support/local-stack';
 
 /**
  * The conversation workflow end to end, on the local stand-ins: a signed Slack delivery reaches the ack
