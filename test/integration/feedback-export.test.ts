@@ -57,7 +57,6 @@ describe('npm run feedback -- export (local stack)', () => {
   beforeAll(async () => {
     dir = await temporaryDirectory('slack-rag-feedback-');
     const env = { LLM_PROVIDER: 'local' };
-    await indexSampleDocuments(join(dir.path, 'lancedb'), env);
     const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => {
       for (const line of String(chunk).split('\n')) {
         if (!line.startsWith('{"_aws"')) continue;
@@ -79,6 +78,8 @@ describe('npm run feedback -- export (local stack)', () => {
       return true;
     });
     try {
+      // A sync through the ingest state machine, whose Report counts it.
+      await indexSampleDocuments(join(dir.path, 'lancedb'), env);
       // The store `npm run ask` keeps, in a directory of the test's own, so the command can read it afterwards.
       stack = await startLocalStack({
         lancedbUri: join(dir.path, 'lancedb'),
@@ -186,7 +187,7 @@ describe('npm run feedback -- export (local stack)', () => {
     expect(text).not.toMatch(/U0HUMAN001|U0OTHER002/);
   });
 
-  it('emits what the usage dashboard reads: questions, outcomes, step durations and tokens by model', () => {
+  it('emits what the usage dashboard reads: questions, outcomes, step durations, tokens by model and the sync', () => {
     const names = (name: string) => emitted.filter((m) => m.name === name);
     expect(names('Questions')).toHaveLength(4);
     expect(names('Answered').length + names('Declined').length).toBe(4);
@@ -200,6 +201,8 @@ describe('npm run feedback -- export (local stack)', () => {
     // Generate four times, Condense once (the follow-up), each per model and in total.
     expect(byModel).toHaveLength(5);
     expect(total).toHaveLength(5);
+    expect(names('Syncs').map((m) => m.value)).toEqual([1]);
+    expect(names('SyncFailures')).toEqual([]);
     for (const m of emitted) expect(m.dimensions.service).toBe('slack-rag-bot');
   });
 
