@@ -4,7 +4,7 @@ import { parseEvalSet, readEvalSet } from '../../scripts/eval/dataset';
 import { exportFeedback, toEvalSet } from '../../scripts/feedback/export';
 import { DEFAULT_USER, type LocalStack, type SentMention, startLocalStack } from '../../scripts/local/stack';
 import { indexSampleDocuments, temporaryDirectory } from '../support/local-stack';
-import { runScript, shellEnv } from '../support/run-command';
+import { eventually, runScript, shellEnv, startScript } from '../support/run-command';
 
 /**
  * Feedback export (issue 13, point 4) on the local stack: people ask, vote 👍 / 👎 (with a comment) under the answers
@@ -271,6 +271,28 @@ describe('npm run feedback -- export (local stack)', () => {
       expect(printed.questions.map((q) => q.verdict)).toEqual(['negative', 'negative']);
       expect(run.stdout).not.toMatch(/U0HUMAN001|U0OTHER002/);
     }, 60_000);
+
+    it('reads through a running npm run dev, which holds .local/dynamodb, as npm run ask does', async () => {
+      const env = shellEnv({ LLM_PROVIDER: 'local', LANCEDB_URI: join(dir.path, 'lancedb') });
+      const dev = startScript('dev.ts', ['--port', '0'], { cwd: dir.path, env });
+      try {
+        await eventually(
+          'npm run dev to start',
+          () => (/Press Ctrl\+C/.test(dev.output().stdout) ? true : undefined),
+          60_000,
+        );
+
+        const run = await runScript('feedback.ts', ['export', '--json'], { cwd: dir.path, env });
+
+        expect(run.code).toBe(0);
+        const printed = JSON.parse(run.stdout) as { source: string; exported: number };
+        expect(printed.source).toMatch(/^\.local\/dynamodb, through the running npm run dev \(pid \d+\)$/);
+        expect(printed.exported).toBe(3);
+      } finally {
+        dev.kill('SIGINT');
+        await dev.exited;
+      }
+    }, 120_000);
 
     it('says what to do where there is no local history, exit 1; a wrong subcommand is a usage error, exit 2', async () => {
       const empty = await temporaryDirectory('slack-rag-feedback-empty-');
