@@ -40,6 +40,16 @@ describe('a test run', () => {
     expect(output).toContain('a line the test means to print');
   });
 
+  it('shows any other error line, pointing at the test that printed it', () => {
+    const { output } = runSample();
+
+    expect(output).toContain('an error line no test expects');
+    expect(output).toMatch(
+      /at Object\.<anonymous> \(test\/support\/fixtures\/test-run\/expected-faults\.sample\.ts:\d+/,
+    );
+    expect(output).not.toContain('quiet-expected-faults');
+  });
+
   it('says in one line which suite was skipped and why', () => {
     const { output } = runSample();
 

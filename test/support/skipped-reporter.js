@@ -8,10 +8,13 @@ const path = require('node:path');
 class SkippedReporter {
   constructor(globalConfig) {
     this.rootDir = globalConfig.rootDir;
+    // With -t, every test it leaves out counts as skipped: nothing to explain then.
+    this.filtered = Boolean(globalConfig.testNamePattern);
     this.lines = [];
   }
 
   onTestResult(_test, result) {
+    if (this.filtered) return;
     const file = path.relative(this.rootDir, result.testFilePath);
     const skipped = result.testResults.filter((t) => t.status === 'pending' || t.status === 'skipped');
     const seen = new Set();
