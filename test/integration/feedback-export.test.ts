@@ -98,7 +98,7 @@ describe('npm run feedback -- export (local stack)', () => {
       mfa = await stack.mention({ text: 'Is MFA required?', user: OTHER_USER });
       await vote(mfa, 'positive', OTHER_USER);
       await vote(mfa, 'negative', DEFAULT_USER);
-      unvoted = await stack.mention({ text: 'How many days of annual leave do I get?' });
+      unvoted = await stack.mention({ text: 'How do I submit an expense claim?' });
       await answered(unvoted);
     } finally {
       write.mockRestore();
@@ -190,7 +190,9 @@ describe('npm run feedback -- export (local stack)', () => {
   it('emits what the usage dashboard reads: questions, outcomes, step durations, tokens by model and the sync', () => {
     const names = (name: string) => emitted.filter((m) => m.name === name);
     expect(names('Questions')).toHaveLength(4);
-    expect(names('Answered').length + names('Declined').length).toBe(4);
+    // "Is MFA required?" is not in the sample documents: the reply declines; the three others are answered.
+    expect(names('Answered')).toHaveLength(3);
+    expect(names('Declined')).toHaveLength(1);
     const steps = new Set(names('StepDuration').map((m) => m.dimensions.Step));
     expect([...steps].sort()).toEqual(
       ['Condense question', 'Generate and stream', 'Load history', 'Persist turn', 'Retrieve'].sort(),
