@@ -12,6 +12,7 @@ const COMMANDS = [
   { script: 'ingest.ts', name: 'ingest' },
   { script: 'bench.ts', name: 'bench' },
   { script: 'lambda-native.ts', name: 'lambda:native' },
+  { script: 'feedback.ts', name: 'feedback' },
 ];
 
 function oneLine(run: CommandRun): string {
