@@ -29,6 +29,7 @@ function buildHandler(runtime: Runtime, signingSecret: string, botToken: string)
     followUps: config.slack.followUps,
     suggestedPrompts: config.slack.suggestedPrompts,
     dailyQuestionLimit: config.slack.dailyQuestionLimit,
+    metrics: runtime.metrics(),
   });
 }
 

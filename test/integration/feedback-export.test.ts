@@ -187,7 +187,7 @@ describe('npm run feedback -- export (local stack)', () => {
     expect(text).not.toMatch(/U0HUMAN001|U0OTHER002/);
   });
 
-  it('emits what the usage dashboard reads: questions, outcomes, step durations, tokens by model and the sync', () => {
+  it('emits what the usage dashboard reads: questions, outcomes, votes, step durations, tokens by model and the sync', () => {
     const names = (name: string) => emitted.filter((m) => m.name === name);
     expect(names('Questions')).toHaveLength(4);
     // "Is MFA required?" is not in the sample documents: the reply declines; the three others are answered.
@@ -203,6 +203,12 @@ describe('npm run feedback -- export (local stack)', () => {
     // Generate four times, Condense once (the follow-up), each per model and in total.
     expect(byModel).toHaveLength(5);
     expect(total).toHaveLength(5);
+    // Four votes stored (the ack counts each by vote): 👍 twice, 👎 twice.
+    expect(
+      names('Feedback')
+        .map((m) => m.dimensions.Vote)
+        .sort(),
+    ).toEqual(['negative', 'negative', 'positive', 'positive']);
     expect(names('Syncs').map((m) => m.value)).toEqual([1]);
     expect(names('SyncFailures')).toEqual([]);
     for (const m of emitted) expect(m.dimensions.service).toBe('slack-rag-bot');

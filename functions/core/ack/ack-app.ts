@@ -3,6 +3,8 @@ import { App, AwsLambdaReceiver, isValidSlackRequest, LogLevel } from '@slack/bo
 import type { AwsEvent, AwsResponse } from '@slack/bolt/dist/receivers/AwsLambdaReceiver';
 import { WebClient, type WebClientOptions } from '@slack/web-api';
 import { type Lang, languageOf, textsFor } from '../i18n';
+import { DIMENSION, METRIC } from '../metric-names';
+import type { BotMetrics } from '../metrics';
 import type { EventClaim, EventStore } from '../stores/event-store';
 import type { HistoryStore } from '../stores/history-store';
 import type { ConversationInput, Turn } from '../types';
@@ -86,6 +88,8 @@ export interface AckDependencies {
   suggestedPrompts?: readonly SuggestedPrompt[];
   /** Questions one person may ask per UTC day (`DAILY_QUESTION_LIMIT`); no limit when undefined. */
   dailyQuestionLimit?: number;
+  /** Counts stored votes for the usage dashboard. */
+  metrics?: Pick<BotMetrics, 'count'>;
 }
 
 /** A message that may be a question, whichever event brought it. */
@@ -642,6 +646,7 @@ async function handleFeedbackClick(
   });
   deps.logger.info('feedback', { vote, outcome, channel: target.channel, messageTs: target.messageTs });
   if (outcome === 'unchanged') return;
+  if (outcome === 'stored') deps.metrics?.count(METRIC.Feedback, { [DIMENSION.Vote]: vote });
   const t = textsFor(target.lang);
   if (outcome === 'stored' && vote === 'negative' && click.trigger_id !== undefined) {
     await quietly(deps, 'open the comment modal', () =>
