@@ -63,6 +63,8 @@ export async function benchAck(ctx: BenchContext): Promise<SectionResult> {
   });
   const env: Env = {
     LOG_LEVEL: 'silent',
+    // The step's EMF metric lines would share stdout with the child's one JSON result.
+    POWERTOOLS_METRICS_DISABLED: 'true',
     AWS_REGION: 'us-east-1',
     CONVERSATION_TABLE: TABLE_NAME,
     CONVERSATION_STATE_MACHINE_ARN: stepFunctions.arnOf('conversation'),

@@ -72,6 +72,8 @@ export async function benchMemory(ctx: BenchContext): Promise<SectionResult> {
     PATH: process.env.PATH,
     AWS_REGION: 'us-east-1',
     LOG_LEVEL: 'silent',
+    // The step's EMF metric lines would share stdout with the child's one JSON result.
+    POWERTOOLS_METRICS_DISABLED: 'true',
     LLM_PROVIDER: 'local',
     OPENAI_EMBEDDING_MODEL: 'local-hash-1536',
     LANCEDB_URI: table.uri,

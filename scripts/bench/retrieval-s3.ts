@@ -248,6 +248,8 @@ async function measureSize(
           AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
           AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
           LOG_LEVEL: 'silent',
+          // The step's EMF metric lines would share stdout with the child's one JSON result.
+          POWERTOOLS_METRICS_DISABLED: 'true',
           LLM_PROVIDER: 'openai',
           OPENAI_API_KEY: 'sk-bench-not-a-key',
           OPENAI_BASE_URL: setup.embedderUrl,

@@ -104,6 +104,8 @@ export async function measureRetrieveS3Requests(
     runtime = createRuntime(
       loadConfig({
         LOG_LEVEL: 'silent',
+        // The step's EMF metric lines would share stdout with the child's one JSON result.
+        POWERTOOLS_METRICS_DISABLED: 'true',
         AWS_REGION: 'us-east-1',
         LLM_PROVIDER: 'local',
         LANCEDB_URI: `s3://${BUCKET}/${PREFIX}`,
