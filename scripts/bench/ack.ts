@@ -147,7 +147,7 @@ export async function benchAck(ctx: BenchContext): Promise<SectionResult> {
         },
       ],
       notes: [
-        'The ack’s own work beyond the bare app is four loopback round trips (claim the event, post the placeholder, StartExecution, mark it started); in AWS each is a few ms more than here.',
+        'The ack’s own work beyond the bare app is five loopback round trips (claim the event, post the placeholder, StartExecution, mark it started, set the thread’s status); in AWS each is a few ms more than here.',
       ],
       details: {
         requests,

@@ -31,11 +31,12 @@ const PATH = [
 ] as const;
 
 /**
- * The AWS calls on the path to the first token: the ack claims the event and starts the execution (its third
- * call, marking the event started, runs beside the execution), Load history queries the thread, Generate and
- * stream claims the answer and checks the thread's history before it calls the model.
+ * The AWS calls on the path to the first token: the ack claims the event and starts the execution (its other
+ * calls, marking the event started and setting the thread's status, run beside the execution), Load history
+ * queries the thread, Generate and stream claims the answer, checks the thread's history and sets the thread's
+ * status ("writing the answer…") before it calls the model.
  */
-const API_CALLS_TO_FIRST_TOKEN = 5;
+const API_CALLS_TO_FIRST_TOKEN = 6;
 const API_CALLS_IN_ACK = 3;
 /** The functions on the path that read a secret on their first invocation in AWS (the OpenAI key, Slack's). */
 const COLD_SECRET_READS = { first: 3, followUp: 4 };
