@@ -61,6 +61,10 @@ export interface Texts {
   suggestedPromptsTitle: string;
   /** The per-person daily limit was reached. */
   dailyLimit(limit: number): string;
+  /** A Slack Connect user, or a channel shared with another organisation, when not allowed. */
+  slackConnectNotAllowed: string;
+  /** A guest, when not allowed. */
+  guestsNotAllowed: string;
 }
 
 const en: Texts = {
@@ -112,6 +116,12 @@ const en: Texts = {
   suggestedPromptsTitle: 'Try asking',
   dailyLimit: (limit) =>
     `You have asked ${limit} questions today, the daily limit your admin set. Please ask again tomorrow.`,
+  slackConnectNotAllowed:
+    "Sorry, I only answer members of this workspace, in channels that aren't shared with other organisations. " +
+    'Please ask a member of the workspace, or ask in one of its own channels.',
+  guestsNotAllowed:
+    "Sorry, I only answer full members of this workspace, so I can't answer guests. " +
+    'Please ask a member of the workspace to look it up for you.',
 };
 
 const ja: Texts = {
@@ -162,6 +172,12 @@ const ja: Texts = {
   suggestedPromptsTitle: '質問の例',
   dailyLimit: (limit) =>
     `本日の質問数が管理者の設定した上限（${limit} 件）に達しました。明日また質問してください。`,
+  slackConnectNotAllowed:
+    '申し訳ありません。このワークスペースのメンバーにのみ、他の組織と共有されていないチャンネルでお答えしています。' +
+    'ワークスペースのメンバーに尋ねるか、ワークスペースのチャンネルで質問してください。',
+  guestsNotAllowed:
+    '申し訳ありません。このワークスペースの正規メンバーにのみお答えしているため、ゲストの方にはお答えできません。' +
+    'ワークスペースのメンバーに調べてもらうようお願いしてください。',
 };
 
 const TABLE: Record<Lang, Texts> = { en, ja };

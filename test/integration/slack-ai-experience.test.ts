@@ -489,6 +489,16 @@ describe('Slack AI-app experience (local stack)', () => {
     await stack.stepFunctions.waitForIdle();
     const [reply] = botReplies(stack, DEFAULT_DM_CHANNEL, sent.ts, sent.ts);
     expect(reply?.text).toMatch(/I only answer full members of this workspace/);
+
+    const inJapanese = await stack.message({
+      channelType: 'im',
+      text: 'VPNの鍵はどう更新しますか？',
+      user: 'U0GUEST',
+    });
+    await stack.stepFunctions.waitForIdle();
+    expect(botReplies(stack, DEFAULT_DM_CHANNEL, inJapanese.ts, inJapanese.ts)[0]?.text).toMatch(
+      /ゲストの方にはお答えできません/,
+    );
   });
 
   it('refuses a message delivery that is not signed by Slack', async () => {

@@ -205,6 +205,7 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
       await identity(),
       access,
       lookUpPerson,
+      languageOf(questionFromMentionText(asked.text ?? '', botUserId)),
     );
     try {
       await handleQuestion(deps, client, asked, via, body, botUserId, refusal);

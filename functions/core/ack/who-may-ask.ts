@@ -1,3 +1,5 @@
+import { type Lang, textsFor } from '../i18n';
+
 /**
  * Who may ask the bot. Two questions, asked before a mention is handled:
  *
@@ -48,12 +50,8 @@ export interface AskingEvent {
   user_profile?: { team?: string; is_restricted?: boolean; is_ultra_restricted?: boolean };
 }
 
-export const SLACK_CONNECT_NOT_ALLOWED =
-  "Sorry, I only answer members of this workspace, in channels that aren't shared with other organisations. " +
-  'Please ask a member of the workspace, or ask in one of its own channels.';
-export const GUESTS_NOT_ALLOWED =
-  "Sorry, I only answer full members of this workspace, so I can't answer guests. " +
-  'Please ask a member of the workspace to look it up for you.';
+export const SLACK_CONNECT_NOT_ALLOWED = textsFor('en').slackConnectNotAllowed;
+export const GUESTS_NOT_ALLOWED = textsFor('en').guestsNotAllowed;
 
 /**
  * Why a delivery is not for this installation (another app, another workspace), or undefined when it is.
@@ -81,14 +79,17 @@ export async function outsiderReply(
   installation: Installation,
   policy: AccessPolicy,
   lookUp: PersonLookup,
+  /** The language of the reply (the question's). @default 'en' */
+  lang: Lang = 'en',
 ): Promise<string | undefined> {
+  const t = textsFor(lang);
   const home = installation.teamId;
   const teams = [event.user_team, event.user_profile?.team, event.source_team, event.team].filter(
     (team): team is string => team !== undefined && team !== '',
   );
   const externalByEvent = home !== undefined && teams.some((team) => team !== home);
   if (!policy.allowSlackConnect && (body.is_ext_shared_channel === true || externalByEvent))
-    return SLACK_CONNECT_NOT_ALLOWED;
+    return t.slackConnectNotAllowed;
   if (policy.allowSlackConnect && policy.allowGuests) return undefined;
   const profile = event.user_profile;
   const person: PersonInfo =
@@ -101,8 +102,8 @@ export async function outsiderReply(
     person.teamId !== undefined &&
     person.teamId !== home
   )
-    return SLACK_CONNECT_NOT_ALLOWED;
-  if (!policy.allowGuests && person.guest) return GUESTS_NOT_ALLOWED;
+    return t.slackConnectNotAllowed;
+  if (!policy.allowGuests && person.guest) return t.guestsNotAllowed;
   return undefined;
 }
 
