@@ -1,5 +1,4 @@
 import { loadHistory } from './core/conversation/steps';
-import { METRIC } from './core/metric-names';
 import { defineStep, type StepInput } from './core/step-handler';
 
 /** Load history: the thread's earlier turns from DynamoDB, within the configured budget. */
@@ -10,7 +9,5 @@ export const { createHandler, handler } = defineStep('Load history', async (runt
     runtime.config.history,
     runtime.now(),
   );
-  // The first Task every question runs (a forget takes the other branch): the dashboard's questions per day.
-  runtime.metrics().count(METRIC.Questions);
   return history;
 });

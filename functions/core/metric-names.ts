@@ -7,7 +7,10 @@
  * All live in the `SlackRagBot` namespace (metrics.ts) with the `service` dimension Powertools adds.
  */
 export const METRIC = {
-  /** Count: a question reached the workflow (Load history succeeded). Forget requests are not questions. */
+  /**
+   * Count: a question's workflow started (the ack, once per event: its claim makes it once). Forget requests are
+   * not questions; questions past the daily limit or refused are not counted.
+   */
   Questions: 'Questions',
   /** Count: an answer was given and stored (Persist turn wrote it) that cites the documents. */
   Answered: 'Answered',

@@ -88,7 +88,7 @@ export interface AckDependencies {
   suggestedPrompts?: readonly SuggestedPrompt[];
   /** Questions one person may ask per UTC day (`DAILY_QUESTION_LIMIT`); no limit when undefined. */
   dailyQuestionLimit?: number;
-  /** Counts stored votes for the usage dashboard. */
+  /** Counts questions started and votes stored, for the usage dashboard. */
   metrics?: Pick<BotMetrics, 'count'>;
 }
 
@@ -486,6 +486,9 @@ async function handleQuestion(
     await deps.startExecution(executionName, { turn });
     logger.info('conversation started', { eventId, executionName, channel: event.channel, threadTs, via });
     await deps.eventStore.markStarted(eventId, executionName, placeholderTs);
+    // Questions per day: counted once per event, where the claim makes it once (an Express execution may run
+    // twice, so a step would count a question twice). A forget is no question.
+    if (turn.intent === 'question') deps.metrics?.count(METRIC.Questions);
     await showProgress(deps, client, turn);
   } catch (error) {
     // Give the claim up so Slack's retry of this delivery gets the question answered; keep the placeholder.
