@@ -20,6 +20,7 @@ import {
   type StreamProgress,
 } from '../slack/answer-streamer';
 import { removeStreams } from '../slack/remove-streams';
+import { clearThreadStatus, setThreadStatus } from '../slack/thread-status';
 import type { EventStore } from '../stores/event-store';
 import type { HistoryStore } from '../stores/history-store';
 import type { AnswerResult, Passage, RetrievalResult, SourceRef, Turn } from '../types';
@@ -103,30 +104,6 @@ function recordingContinuations(deps: GenerateAnswerDependencies, input: Generat
     return started;
   }) as WebClient['chat']['startStream'];
   return { chat } as WebClient;
-}
-
-/** Sets the thread's status ("<bot> is writing the answer…"); a failure is only logged. */
-export async function setStatus(
-  deps: { slack: WebClient; logger: Logger },
-  turn: Turn,
-  status: string,
-): Promise<void> {
-  try {
-    await deps.slack.assistant.threads.setStatus({
-      channel_id: turn.channel,
-      thread_ts: turn.threadTs,
-      status,
-    });
-  } catch (error) {
-    deps.logger.warn('Slack: could not set the thread status', {
-      slackError: (error as { data?: { error?: string } }).data?.error ?? String(error),
-    });
-  }
-}
-
-/** Clears the thread's status once the answer (or the apology) is in the thread. */
-export function clearStatus(deps: { slack: WebClient; logger: Logger }, turn: Turn): Promise<void> {
-  return setStatus(deps, turn, '');
 }
 
 /**
@@ -252,7 +229,7 @@ export async function generateAnswer(
       text: t.noDocuments,
       blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:open_file_folder: ${t.noDocuments}` } }],
     });
-    await clearStatus(deps, turn);
+    await clearThreadStatus(deps, turn);
     await deps.eventStore.completeAnswer(turn.eventId, input.runId);
     return {
       kind: 'no-documents',
@@ -267,7 +244,7 @@ export async function generateAnswer(
   const streamMode = await streamModeFor(deps, turn);
   const pendingFallbacks: Promise<void>[] = [];
   const streamer = streamerFor(deps, input, claim.continuationTs, streamMode, pendingFallbacks);
-  await setStatus(deps, turn, t.statusWriting);
+  await setThreadStatus(deps, turn, t.statusWriting);
   await streamer.begin();
   let answer: { text: string; usage: AnswerResult['usage'] };
   try {
@@ -294,7 +271,7 @@ export async function generateAnswer(
     lang: turn.lang,
     feedback,
   });
-  await clearStatus(deps, turn);
+  await clearThreadStatus(deps, turn);
   await Promise.all(pendingFallbacks);
   await deps.eventStore.completeAnswer(turn.eventId, input.runId);
   return { kind: 'answer', text: answer.text, sources, model, usage: answer.usage, messageTs };

@@ -5,6 +5,7 @@ import { textsFor } from '../i18n';
 import { METRIC } from '../metric-names';
 import type { BotMetrics, FailureMetrics } from '../metrics';
 import { removeStreams } from '../slack/remove-streams';
+import { clearThreadStatus } from '../slack/thread-status';
 import type { EventStore } from '../stores/event-store';
 import { type HistoryBudget, type HistoryStore, turnsToMessages } from '../stores/history-store';
 import type {
@@ -143,11 +144,7 @@ export async function reportFailure(
   }
   deps.metrics.count('Apologies');
   // The thread's "<bot> is writing…" status goes with the apology.
-  await slack.assistant.threads
-    .setStatus({ channel_id: turn.channel, thread_ts: turn.threadTs, status: '' })
-    .catch((error: unknown) =>
-      logger.warn('Slack: could not clear the thread status', { error: String(error) }),
-    );
+  await clearThreadStatus(deps, turn);
   return { ts, apologised: true };
 }
 
@@ -171,8 +168,6 @@ export async function forgetThread(
     text: forgottenText(deleted, turn.lang),
     blocks: [],
   });
-  await slack.assistant.threads
-    .setStatus({ channel_id: turn.channel, thread_ts: turn.threadTs, status: '' })
-    .catch(() => undefined);
+  await clearThreadStatus({ slack }, turn);
   return { deleted };
 }

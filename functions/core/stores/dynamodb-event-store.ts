@@ -18,6 +18,17 @@ export class DynamoDbEventStore implements EventStore {
     private readonly options: DynamoDbEventStoreOptions,
   ) {}
 
+  /** The event's record, read consistently: what a delivery or run that lost a conditional write needs to know. */
+  private readEvent(eventId: string) {
+    return this.client.send(
+      new GetCommand({
+        TableName: this.options.tableName,
+        Key: { pk: eventKey(eventId), sk: SORT_KEY },
+        ConsistentRead: true,
+      }),
+    );
+  }
+
   async claimEvent(eventId: string, now: number, staleAfterMs: number): Promise<EventClaim> {
     try {
       const result = await this.client.send(
@@ -49,13 +60,7 @@ export class DynamoDbEventStore implements EventStore {
         : { status: 'claimed', ...(takenOver ? { takenOver } : {}) };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = await this.client.send(
-        new GetCommand({
-          TableName: this.options.tableName,
-          Key: { pk: eventKey(eventId), sk: SORT_KEY },
-          ConsistentRead: true,
-        }),
-      );
+      const current = await this.readEvent(eventId);
       // Gone between the two calls (TTL): the next attempt finds it absent and claims it.
       if (current.Item === undefined) return { status: 'held' };
       return current.Item.state === 'claimed' ? { status: 'held' } : { status: 'started' };
@@ -113,13 +118,7 @@ export class DynamoDbEventStore implements EventStore {
       return { released: true };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = await this.client.send(
-        new GetCommand({
-          TableName: this.options.tableName,
-          Key: { pk: eventKey(eventId), sk: SORT_KEY },
-          ConsistentRead: true,
-        }),
-      );
+      const current = await this.readEvent(eventId);
       const started = current.Item?.placeholderTs;
       return typeof started === 'string'
         ? { released: false, startedPlaceholderTs: started }
@@ -160,13 +159,7 @@ export class DynamoDbEventStore implements EventStore {
       };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = await this.client.send(
-        new GetCommand({
-          TableName: this.options.tableName,
-          Key: { pk: eventKey(eventId), sk: SORT_KEY },
-          ConsistentRead: true,
-        }),
-      );
+      const current = await this.readEvent(eventId);
       const holderTs = current.Item?.answerPlaceholderTs;
       return typeof holderTs === 'string' ? { granted: false, placeholderTs: holderTs } : { granted: false };
     }
