@@ -6,23 +6,39 @@ import { ADVERSARIAL_MARKDOWN, type AdversarialMarkdown } from '../fixtures/adve
 /**
  * Every adversarial document (test/fixtures/adversarial-markdown) goes through what a user's text goes through:
  * ingest (the real loadDocument and splitDocument) and the answer path (toSlackMrkdwn). Each must finish, without
- * a stack overflow, in a bound generous enough for a busy 2-CPU CI machine, and in time linear in its size: 4×
- * the text may take at most 8× the time (medians of interleaved runs, so that a pause of the machine hits both
- * sizes). Before the parser, the slowest of these took 15 s to 64 s at 100k characters, or overflowed the stack.
+ * a stack overflow, and in time linear in its size. Before the parser, the slowest of these took 15 s to 64 s at
+ * 100k characters, or overflowed the stack.
+ *
+ * How linearity is measured so that a busy machine cannot fail it (issue 18, point 23): the same characters are
+ * timed twice, as one document of 100k characters and as 16 documents of 6,250, runs interleaved. Linear time
+ * costs the same both ways (a ratio of about 1); quadratic time costs 16× more in one piece, and even n^1.5
+ * costs 4×. Both sides do the same amount of work, so neither sits at the timer's noise floor (as a 25k document
+ * of a few ms did when 4× the size was timed against 1×: JIT tiers and a scavenge made the small side swing 3×,
+ * and the ratio with it, 8.3–13× on an idle machine). Time is the thread's CPU time, which other processes on the
+ * machine do not add to. The rates themselves, and growth up to the 2 MiB document limit, are the bench's
+ * (npm run bench -- --only markdown).
  */
 
-const SMALL = 25_000;
 const LARGE = 100_000;
+const PIECES = 16;
 const RUNS = 3;
 const ATTEMPTS = 3;
-/** Linear time grows 4× at 4× the size; twice that leaves room for garbage collection and a busy machine. */
-const MAX_GROWTH = 8;
-/** What 100k characters may take on one path, on a loaded CI machine; ordinary text takes a few ms to 100 ms. */
-const LARGE_BOUND_MS = 2_000;
-/** Times this short are timer and scheduler noise: a ratio of two of them says nothing about growth. */
+/**
+ * Linear: about 1 (up to 2.5 measured, the deep quote with lazy lines, from garbage collection and caches).
+ * Quadratic: 16, which this bound catches with room on both sides.
+ */
+const MAX_ONE_PIECE_OVER_PIECES = 6;
+/** CPU time 100k characters may take on one path: a catastrophic path took 15 s or more; the slowest now ~0.3 s. */
+const LARGE_BOUND_CPU_MS = 3_000;
+/** CPU times this short are timer noise: a ratio of two of them says nothing about growth. */
 const NOISE_FLOOR_MS = 5;
 
 const encoder = new TextEncoder();
+/**
+ * Read before every timed document: loadDocument keeps the last text's parse for the split that follows, so 16
+ * identical pieces in a row would be parsed once.
+ */
+const OTHER = 'x';
 
 async function ingest(text: string): Promise<number> {
   const loaded = loadDocument(encoder.encode(text), 'adversarial.md');
@@ -43,10 +59,12 @@ function mrkdwn(text: string): number {
   return converted.length;
 }
 
-async function timeMs(work: () => unknown): Promise<number> {
-  const started = performance.now();
+/** This thread's CPU time for `work`, in ms: not the time other processes or Jest workers took the core. */
+async function cpuMs(work: () => unknown): Promise<number> {
+  const started = process.threadCpuUsage();
   await work();
-  return performance.now() - started;
+  const used = process.threadCpuUsage(started);
+  return (used.user + used.system) / 1000;
 }
 
 function median(values: number[]): number {
@@ -55,39 +73,48 @@ function median(values: number[]): number {
 }
 
 /**
- * Median times at the small and large size, runs interleaved; the large runs' slowest for the bound; and the
- * growth, time at the large size over time at the small one per 4× the characters, times under the noise floor
- * counted as the floor.
+ * Median CPU times of the document in one piece and in {@link PIECES} pieces of the same total length, runs
+ * interleaved, and their ratio (times under the noise floor counted as the floor).
  */
 async function measure(document: AdversarialMarkdown, path: (text: string) => unknown) {
-  const small = document.make(SMALL);
-  const large = document.make(LARGE);
+  const whole = document.make(LARGE);
+  const piece = document.make(Math.floor(LARGE / PIECES));
+  const pieces = Math.round(whole.length / piece.length);
   await path(document.make(1_000));
-  const smallMs: number[] = [];
-  const largeMs: number[] = [];
+  await path(piece);
+  const wholeMs: number[] = [];
+  const piecesMs: number[] = [];
   for (let run = 0; run < RUNS; run++) {
-    smallMs.push(await timeMs(() => path(small)));
-    largeMs.push(await timeMs(() => path(large)));
+    piecesMs.push(
+      await cpuMs(async () => {
+        for (let i = 0; i < pieces; i++) {
+          await path(OTHER);
+          await path(piece);
+        }
+      }),
+    );
+    wholeMs.push(
+      await cpuMs(async () => {
+        await path(OTHER);
+        await path(whole);
+      }),
+    );
   }
-  const sizeRatio = large.length / small.length;
   return {
-    slowestLargeMs: Math.max(...largeMs),
-    growth:
-      (4 / sizeRatio) *
-      (Math.max(median(largeMs), NOISE_FLOOR_MS) / Math.max(median(smallMs), NOISE_FLOOR_MS)),
+    slowestWholeMs: Math.max(...wholeMs),
+    ratio: Math.max(median(wholeMs), NOISE_FLOOR_MS) / Math.max(median(piecesMs), NOISE_FLOOR_MS),
   };
 }
 
 /**
- * The lowest growth of up to `ATTEMPTS` measurements, stopping at the first within the bound: on a machine
- * shared with other test workers one measurement can land on a busy moment, while a quadratic path grows 16× on
- * every attempt.
+ * The lowest ratio of up to `ATTEMPTS` measurements, stopping at the first within the bound: one measurement can
+ * still land on a major garbage collection, while a quadratic path is 16× on every attempt.
  */
-async function lowestGrowth(document: AdversarialMarkdown, path: (text: string) => unknown) {
+async function lowestRatio(document: AdversarialMarkdown, path: (text: string) => unknown) {
   let best = await measure(document, path);
-  for (let attempt = 1; attempt < ATTEMPTS && best.growth > MAX_GROWTH; attempt++) {
+  for (let attempt = 1; attempt < ATTEMPTS && best.ratio > MAX_ONE_PIECE_OVER_PIECES; attempt++) {
     const again = await measure(document, path);
-    if (again.growth < best.growth) best = again;
+    if (again.ratio < best.ratio) best = again;
   }
   return best;
 }
@@ -97,14 +124,14 @@ describe.each([
   ['Slack mrkdwn (toSlackMrkdwn)', mrkdwn],
 ] as const)('%s on adversarial Markdown', (_, path) => {
   it.each(ADVERSARIAL_MARKDOWN.map((document) => [document.name, document] as const))(
-    '%s: finishes within the bound, in time linear in its size',
+    '%s: finishes, in time linear in its size',
     async (_name, document) => {
       // Act
-      const { slowestLargeMs, growth } = await lowestGrowth(document, path);
+      const { slowestWholeMs, ratio } = await lowestRatio(document, path);
 
       // Assert
-      expect(slowestLargeMs).toBeLessThan(LARGE_BOUND_MS);
-      expect(growth).toBeLessThanOrEqual(MAX_GROWTH);
+      expect(slowestWholeMs).toBeLessThan(LARGE_BOUND_CPU_MS);
+      expect(ratio).toBeLessThanOrEqual(MAX_ONE_PIECE_OVER_PIECES);
     },
   );
 });
@@ -115,14 +142,16 @@ describe('the inputs seen in issue 9', () => {
     const text = `#${' '.repeat(3_000)}\u2028\n\n# Title\n\nThe body.`;
 
     // Act
-    const started = performance.now();
-    const loaded = loadDocument(encoder.encode(text), 'hostile.md');
-    const chunks = loaded.ok ? await splitDocument(loaded.document) : [];
-    const ms = performance.now() - started;
+    let loaded: ReturnType<typeof loadDocument> | undefined;
+    let chunks: Awaited<ReturnType<typeof splitDocument>> = [];
+    const ms = await cpuMs(async () => {
+      loaded = loadDocument(encoder.encode(text), 'hostile.md');
+      chunks = loaded.ok ? await splitDocument(loaded.document) : [];
+    });
 
     // Assert
     expect(ms).toBeLessThan(500);
-    expect(loaded.ok && loaded.document.title).toBe('Title');
+    expect(loaded?.ok && loaded.document.title).toBe('Title');
     expect(chunks.map((chunk) => [chunk.heading, chunk.text]).at(-1)).toEqual(['Title', 'The body.']);
   });
 

@@ -25,6 +25,9 @@ export type LoadDocumentResult =
   | { ok: true; document: LoadedDocument }
   | { ok: false; source: string; reason: LoadRejectionReason; message: string };
 
+/** The largest document ingest reads by default (INGEST_MAX_FILE_BYTES), 2 MiB. */
+export const MAX_DOCUMENT_BYTES = 2 * 1024 * 1024;
+
 /** Options for {@link loadDocument}. */
 export interface LoadDocumentOptions {
   /**
@@ -55,7 +58,7 @@ export function isDocumentName(name: string): boolean {
 export function loadDocument(
   bytes: Uint8Array,
   source: string,
-  { maxBytes = 2 * 1024 * 1024 }: LoadDocumentOptions = {},
+  { maxBytes = MAX_DOCUMENT_BYTES }: LoadDocumentOptions = {},
 ): LoadDocumentResult {
   const reject = (reason: LoadRejectionReason, message: string): LoadDocumentResult => ({
     ok: false,
