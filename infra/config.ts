@@ -74,8 +74,11 @@ export interface BotConfig {
    */
   dailyTokenBudget?: number;
   /**
-   * Concurrency reserved for the ack behind the public Request URL, which also caps it; `none` reserves nothing
-   * (an account whose concurrency quota is still 10 cannot reserve any). @default 20
+   * Concurrency reserved for the ack behind the public Request URL, which also caps it; `none` (the default)
+   * reserves nothing. Lambda keeps 100 of the account's concurrency unreserved, so a new account (quota 10)
+   * cannot reserve any and a reservation there fails the deploy: opt in once the account's quota is above 100 plus
+   * the value (README, Deployment settings). Synth warns when the value cannot fit a quota of 1,000.
+   * @default undefined (none)
    */
   ackReservedConcurrency?: number;
   /**
@@ -112,7 +115,7 @@ export const DEFAULT_CONFIG: BotConfig = {
   followUps: 'asker',
   dailyQuestionLimit: 0,
   dailyTokenBudget: undefined,
-  ackReservedConcurrency: 20,
+  ackReservedConcurrency: undefined,
   conversationExecutionLog: 'errors',
   logLevel: 'info',
   logRetentionDays: RetentionDays.ONE_MONTH,

@@ -1,4 +1,5 @@
 import {
+  Annotations,
   CfnOutput,
   Duration,
   RemovalPolicy,
@@ -130,12 +131,14 @@ export class SlackRagBotStack extends Stack {
       timeout: Duration.seconds(10),
       memorySize: 1024,
       description: 'Slack Request URL: verifies, dedupes, posts the placeholder and starts the conversation',
-      // The URL is public: a flood of requests (forged ones are refused, but each still runs the ack) is capped
-      // here, so it can neither exhaust the account's concurrency for the workflow's Lambdas nor run up the bill;
-      // and Slack's own deliveries always find this much concurrency free.
+      // Opt-in (bot:ackReservedConcurrency): the URL is public, and a flood of requests (forged ones are refused,
+      // but each still runs the ack) is then capped here, so it can neither exhaust the account's concurrency for
+      // the workflow's Lambdas nor run up the bill, and Slack's own deliveries always find this much free. Not by
+      // default: Lambda keeps 100 unreserved, so a new account (quota 10) cannot reserve any and the deploy fails.
       reservedConcurrentExecutions: config.ackReservedConcurrency,
       ...logging,
     });
+    warnIfReservationCannotFit(ack, config.ackReservedConcurrency);
     bindAck(ack, resources);
     ack.bindStateMachine(conversation.stateMachine, 'CONVERSATION_STATE_MACHINE_ARN');
     const requestUrl = ack.function.addFunctionUrl({
@@ -298,6 +301,26 @@ export class SlackRagBotStack extends Stack {
       description: 'Subscribe to be told of failed executions and Lambda errors',
     });
   }
+}
+
+/** The concurrency Lambda keeps unreserved for the functions without a reservation (Lambda quotas, reserved concurrency). */
+export const LAMBDA_UNRESERVED_MINIMUM = 100;
+/** Lambda's default concurrency quota per account and region, once a new account's reduced quota is raised. */
+export const DEFAULT_ACCOUNT_CONCURRENCY = 1000;
+
+/**
+ * A warning at synth (the deploy goes on) when the ack's reservation cannot fit an account whose concurrency quota
+ * is the default 1,000: such a deploy fails unless the quota was raised, which only the account can tell.
+ */
+function warnIfReservationCannotFit(ack: BotFunction, reserved: number | undefined): void {
+  if (reserved === undefined || reserved <= DEFAULT_ACCOUNT_CONCURRENCY - LAMBDA_UNRESERVED_MINIMUM) return;
+  Annotations.of(ack).addWarningV2(
+    'slack-rag-bot:ackReservedConcurrency',
+    `bot:ackReservedConcurrency=${reserved} cannot fit an account concurrency quota of ` +
+      `${DEFAULT_ACCOUNT_CONCURRENCY.toLocaleString('en-US')}: Lambda keeps ${LAMBDA_UNRESERVED_MINIMUM} unreserved, ` +
+      `so the deploy fails unless this account's quota is at least ${reserved + LAMBDA_UNRESERVED_MINIMUM} ` +
+      '(aws service-quotas get-service-quota --service-code lambda --quota-code L-B99A9384).',
+  );
 }
 
 /** Every bucket: no public access, TLS only, SSE-S3, owner-enforced objects. */
