@@ -6,11 +6,13 @@ import {
   Stack,
   type StackProps,
   TimeZone,
+  Token,
   Validations,
 } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -26,6 +28,7 @@ import { ingestFunctions } from '../functions/ingest-functions';
 import { BotFunction } from './bot-function';
 import type { BotConfig } from './config';
 import { dailyTokens, UsageDashboard } from './dashboard';
+import { assertFunctionUrlRegion } from './regions';
 import {
   type BotResources,
   bindAck,
@@ -49,6 +52,8 @@ export class SlackRagBotStack extends Stack {
   constructor(scope: Construct, id: string, props: SlackRagBotStackProps) {
     super(scope, id, props);
     const { config } = props;
+    // Environment-agnostic: the region is the CLI's (CDK_DEFAULT_REGION), unless the stack was given one.
+    assertFunctionUrlRegion(Token.isUnresolved(this.region) ? process.env.CDK_DEFAULT_REGION : this.region);
     const logging = { logLevel: config.logLevel, logRetention: config.logRetentionDays };
 
     const table = new dynamodb.Table(this, 'ConversationTable', {
@@ -58,7 +63,8 @@ export class SlackRagBotStack extends Stack {
       timeToLiveAttribute: 'expiresAt',
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
-      removalPolicy: RemovalPolicy.RETAIN,
+      // Kept on delete and replacement, but not when a failed first deploy rolls back (nothing to keep then).
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
 
     const accessLogs = new s3.Bucket(this, 'AccessLogsBucket', {
@@ -219,6 +225,7 @@ export class SlackRagBotStack extends Stack {
     });
     if (config.alarmEmail) topic.addSubscription(new snsSubscriptions.EmailSubscription(config.alarmEmail));
     const notify = new cloudwatchActions.SnsAction(topic);
+    const alarms: cloudwatch.Alarm[] = [];
     const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
       const created = new cloudwatch.Alarm(this, id, {
         metric,
@@ -229,6 +236,7 @@ export class SlackRagBotStack extends Stack {
         alarmDescription: description,
       });
       created.addAlarmAction(notify);
+      alarms.push(created);
       return created;
     };
     const period = Duration.minutes(5);
@@ -296,6 +304,20 @@ export class SlackRagBotStack extends Stack {
         `${placeholder}: 3 or more errors in 5 minutes. Single transient errors are retried by the state machine.`,
       );
     }
+    // The topic policy (TLS only) replaces SNS's default one, which let the account's own services publish:
+    // CloudWatch may publish, on behalf of this account, for exactly this stack's alarms.
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        effect: iam.Effect.ALLOW,
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': this.account },
+          ArnEquals: { 'aws:SourceArn': alarms.map((a) => a.alarmArn) },
+        },
+      }),
+    );
     new CfnOutput(this, 'AlarmTopicArn', {
       value: topic.topicArn,
       description: 'Subscribe to be told of failed executions and Lambda errors',
@@ -330,6 +352,6 @@ function secureBucket(): s3.BucketProps {
     enforceSSL: true,
     encryption: s3.BucketEncryption.S3_MANAGED,
     objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-    removalPolicy: RemovalPolicy.RETAIN,
+    removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
   };
 }

@@ -4,7 +4,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ConversationPlaceholder } from '../functions/conversation-functions';
 import { EVENT_PREFIX, SYNC_PREFIX, THREAD_PREFIX } from '../functions/core/stores/keys';
 import type { IngestPlaceholder } from '../functions/ingest-functions';
-import type { BotFunction, PrefixAccess } from './bot-function';
+import type { BotFunction, PrefixAccess, TableAction } from './bot-function';
 import type { BotConfig } from './config';
 
 /** What the functions can be given access to. */
@@ -138,46 +138,60 @@ export const conversationStepAccess: Record<ConversationPlaceholder, StepBinder>
   },
 };
 
-/** Every ingest step: the manifest and the lock (SYNC#), the staged rows, and where the vector store is. */
+/** Every ingest step: the staged rows, and where the vector store is. */
 function useIngest(fn: BotFunction, r: BotResources): void {
-  fn.bindTable(r.table, TABLE, {
-    actions: [
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-      'dynamodb:Query',
-      'dynamodb:BatchWriteItem',
-    ],
-    keyPrefixes: [SYNC_PREFIX],
-  });
   fn.bindBucketPrefix(r.dataBucket, STAGING_PREFIX, 'read-write', 'INGEST_STAGING_URI');
   fn.setEnvironment('LANCEDB_URI', r.dataBucket.s3UrlForObject(LANCEDB_PREFIX));
   fn.setEnvironment('LANCEDB_TABLE', LANCEDB_TABLE);
 }
 
+/**
+ * The manifest and the sync lock (SYNC# items), with exactly the calls the step makes (the lock in
+ * dynamodb-sync-lock.ts, the manifest in dynamodb-manifest-store.ts).
+ */
+function useSyncItems(fn: BotFunction, r: BotResources, actions: TableAction[]): void {
+  fn.bindTable(r.table, TABLE, { actions, keyPrefixes: [SYNC_PREFIX] });
+}
+
 /** Each step of statemachine/ingest.asl.json and what it may touch (see functions/ingest-functions.ts). */
 export const ingestStepAccess: Record<IngestPlaceholder, StepBinder> = {
+  // Takes the lock (conditional PutItem; GetItem names the holder) and reads the manifest (Query).
   IngestPlanFunctionArn: (fn, r) => {
     useIngest(fn, r);
+    useSyncItems(fn, r, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']);
     useModels(fn, r, { embeddings: true });
     fn.bindBucketPrefix(r.documentsBucket, '', 'read');
     fn.setEnvironment('INGEST_ORIGINS', r.documentsBucket.s3UrlForObject());
     useVectorStore(fn, r, 'read');
   },
+  // No DynamoDB call: documents in, staged rows out.
   IngestBatchFunctionArn: (fn, r) => {
     useIngest(fn, r);
     useModels(fn, r, { embeddings: true });
     fn.bindBucketPrefix(r.documentsBucket, '', 'read');
   },
+  // No DynamoDB call: staging only.
   IngestBatchFailedFunctionArn: (fn, r) => useIngest(fn, r),
+  // Renews the lock (UpdateItem; GetItem names who took it), reads and writes the manifest (Query, BatchWriteItem).
   IngestCommitFunctionArn: (fn, r) => {
     useIngest(fn, r);
+    useSyncItems(fn, r, [
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:Query',
+      'dynamodb:BatchWriteItem',
+    ]);
     useVectorStore(fn, r, 'read-write');
   },
+  // Renews the lock.
   IngestOptimizeFunctionArn: (fn, r) => {
     useIngest(fn, r);
+    useSyncItems(fn, r, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     useVectorStore(fn, r, 'read-write');
   },
-  IngestReportFunctionArn: (fn, r) => useIngest(fn, r),
+  // Releases the lock (conditional DeleteItem).
+  IngestReportFunctionArn: (fn, r) => {
+    useIngest(fn, r);
+    useSyncItems(fn, r, ['dynamodb:DeleteItem']);
+  },
 };

@@ -250,7 +250,7 @@ describe('the synthesized stack (default configuration)', () => {
   it('keeps history, dedupe records and the ingest manifest in one table with TTL, PITR and encryption', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
     template.hasResource('AWS::DynamoDB::Table', {
-      DeletionPolicy: 'Retain',
+      DeletionPolicy: 'RetainExceptOnCreate',
       Properties: {
         KeySchema: [
           { AttributeName: 'pk', KeyType: 'HASH' },
