@@ -5,6 +5,10 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
  * one in `cdk.json` ("context") or on the command line (`npx cdk deploy -c bot:chatModel=gpt-4.1`). The values
  * reach the functions as the environment variables that `functions/core/config.ts` reads and validates.
  */
+/** What a state machine logs: every event without data, every event with it, or only failures. */
+export type ExecutionLog = 'events' | 'all' | 'errors';
+export const EXECUTION_LOGS: readonly ExecutionLog[] = ['events', 'all', 'errors'];
+
 export interface BotConfig {
   /**
    * Name of the CloudFormation stack; deploy twice under two names for two bots in one account.
@@ -82,11 +86,15 @@ export interface BotConfig {
    */
   ackReservedConcurrency?: number;
   /**
-   * What the conversation state machine logs: `errors` (its failure events, with error and cause) or `all`
-   * (every state's input and output: questions, history, passages and answers, for debugging; kept for
-   * `logRetentionDays`, and out of reach of "forget this thread"). @default 'errors'
+   * What the conversation state machine logs to CloudWatch Logs, which is where the console finds an Express
+   * execution: `events` (every execution event, so the console shows each execution's graph, states and timings,
+   * without their data: no question, passage or answer is logged), `all` (the same, with every state's input and
+   * output, for debugging; kept for `logRetentionDays`, out of reach of "forget this thread") or `errors` (only the
+   * failure events, with error and cause: a successful execution never shows in the console). @default 'events'
    */
-  conversationExecutionLog: 'errors' | 'all';
+  conversationExecutionLog: ExecutionLog;
+  /** The same choice for the ingest state machine (document paths, sync reports). @default 'events' */
+  ingestExecutionLog: ExecutionLog;
   /** `LOG_LEVEL` of every function, and the level Lambda's log controls let through. @default 'info' */
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Retention of every log group (functions and state machines), in days. @default 30 */
@@ -116,7 +124,8 @@ export const DEFAULT_CONFIG: BotConfig = {
   dailyQuestionLimit: 0,
   dailyTokenBudget: undefined,
   ackReservedConcurrency: undefined,
-  conversationExecutionLog: 'errors',
+  conversationExecutionLog: 'events',
+  ingestExecutionLog: 'events',
   logLevel: 'info',
   logRetentionDays: RetentionDays.ONE_MONTH,
   alarmEmail: undefined,
@@ -239,6 +248,7 @@ export function readConfig(context: ContextReader): BotConfig {
     dailyTokenBudget: get('dailyTokenBudget'),
     ackReservedConcurrency: get('ackReservedConcurrency'),
     conversationExecutionLog: get('conversationExecutionLog'),
+    ingestExecutionLog: get('ingestExecutionLog'),
     logLevel: get('logLevel'),
     logRetentionDays: get('logRetentionDays'),
     alarmEmail: get('alarmEmail'),
@@ -342,7 +352,11 @@ export function readConfig(context: ContextReader): BotConfig {
     conversationExecutionLog:
       raw.conversationExecutionLog === undefined
         ? d.conversationExecutionLog
-        : oneOf(raw.conversationExecutionLog, 'conversationExecutionLog', ['errors', 'all']),
+        : oneOf(raw.conversationExecutionLog, 'conversationExecutionLog', EXECUTION_LOGS),
+    ingestExecutionLog:
+      raw.ingestExecutionLog === undefined
+        ? d.ingestExecutionLog
+        : oneOf(raw.ingestExecutionLog, 'ingestExecutionLog', EXECUTION_LOGS),
     logLevel:
       raw.logLevel === undefined
         ? d.logLevel

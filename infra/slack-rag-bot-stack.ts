@@ -123,10 +123,10 @@ export class SlackRagBotStack extends Stack {
       resources,
       type: sfn.StateMachineType.EXPRESS,
       ...logging,
-      // Every state's input and output holds the question, the thread's history and the passages retrieved
-      // (any collection), which "forget this thread" cannot remove from CloudWatch Logs: by default only the
-      // failure events (error and cause) are logged, enough to find the execution an apology names.
-      executionLogLevel: config.conversationExecutionLog === 'all' ? sfn.LogLevel.ALL : sfn.LogLevel.ERROR,
+      // Every event, so the console shows every execution (an Express one is only in these logs), but without
+      // the states' input and output by default: they hold the question, the thread's history and the passages,
+      // which "forget this thread" cannot remove from CloudWatch Logs (bot:conversationExecutionLog).
+      executionLog: config.conversationExecutionLog,
     });
 
     // The Request URL. A Function URL, not API Gateway: Slack authenticates with its own HMAC signature, which
@@ -159,6 +159,7 @@ export class SlackRagBotStack extends Stack {
       resources,
       type: sfn.StateMachineType.STANDARD,
       ...logging,
+      executionLog: config.ingestExecutionLog,
     });
     new scheduler.Schedule(this, 'IngestSchedule', {
       description: 'Syncs the documents bucket into the vector store',

@@ -7,6 +7,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { StepFunctionSpec } from '../functions/conversation-functions';
 import { BotFunction, type FunctionLogLevel, REPO_ROOT } from './bot-function';
+import type { ExecutionLog } from './config';
 import type { BotResources, StepBinder } from './step-access';
 
 export interface WorkflowProps<P extends string> {
@@ -21,11 +22,10 @@ export interface WorkflowProps<P extends string> {
   logLevel: FunctionLogLevel;
   logRetention: logs.RetentionDays;
   /**
-   * Which execution events the state machine logs, with their data: `ALL` (every state's input and output) or
-   * `ERROR` (only the failure events, with their error and cause).
-   * @default sfn.LogLevel.ALL
+   * What the state machine logs: `events` (every event, level ALL, without execution data), `all` (every event with
+   * each state's input and output) or `errors` (only the failure events, with their error and cause).
    */
-  executionLogLevel?: sfn.LogLevel;
+  executionLog: ExecutionLog;
 }
 
 /** The `${Name}` placeholders of an ASL text. */
@@ -44,8 +44,7 @@ function functionId(workflowId: string, placeholder: string): string {
 /**
  * A state machine loaded from its ASL file with `definitionSubstitutions`, and one function per entry of its
  * registry. The file stays the single source of truth: no part of the definition is written here. Synth fails
- * when the ASL's placeholders and the registry differ. The state machine logs its executions (every event, or only
- * failures: `executionLogLevel`) and traces with X-Ray; its role may invoke exactly its own functions.
+ * when the ASL's placeholders and the registry differ. The state machine logs its executions (`executionLog`) and traces with X-Ray; its role may invoke exactly its own functions.
  */
 export class Workflow<P extends string> extends Construct {
   readonly stateMachine: sfn.StateMachine;
@@ -115,11 +114,11 @@ export class Workflow<P extends string> extends Construct {
       tracingEnabled: true,
       logs: {
         destination: this.logGroup,
-        level: props.executionLogLevel ?? sfn.LogLevel.ALL,
-        includeExecutionData: true,
+        level: props.executionLog === 'errors' ? sfn.LogLevel.ERROR : sfn.LogLevel.ALL,
+        includeExecutionData: props.executionLog !== 'events',
       },
     });
-    if ((props.executionLogLevel ?? sfn.LogLevel.ALL) !== sfn.LogLevel.ALL) {
+    if (props.executionLog === 'errors') {
       Validations.of(this.stateMachine).acknowledge({
         id: 'AwsSolutions-SF1',
         reason:

@@ -39,7 +39,12 @@ describe('the deployment configuration', () => {
     ['bot:slackTeamId', 'workspace', /bot:slackTeamId must be a Slack team id/],
     ['bot:slackAppId', 'U0123ABCD', /bot:slackAppId must be a Slack app id/],
     ['bot:allowGuests', 'yes please', /bot:allowGuests must be true or false/],
-    ['bot:conversationExecutionLog', 'data', /bot:conversationExecutionLog must be one of errors, all/],
+    [
+      'bot:conversationExecutionLog',
+      'data',
+      /bot:conversationExecutionLog must be one of events, all, errors/,
+    ],
+    ['bot:ingestExecutionLog', 'data', /bot:ingestExecutionLog must be one of events, all, errors/],
     ['bot:ackReservedConcurrency', 0, /bot:ackReservedConcurrency must be a number from 1 to 1000/],
   ])('refuses %s = %p, naming the key', (key, value, message) => {
     expect(() => readConfig(reader({ [key]: value }))).toThrow(BotConfigError);

@@ -58,10 +58,14 @@ describe('cdk-nag AWS Solutions checks', () => {
     // And nothing was acknowledged wholesale: only these rules, each for a stated reason.
     expect([...new Set(acks.map((a) => a.id.replace(/\[.*$/, '')))].sort()).toEqual([
       'AwsSolutions-IAM5',
-      // The conversation logs only failure events: its states carry questions, history and passages.
-      'AwsSolutions-SF1',
       'AwsSolutions-SMG4',
     ]);
+  });
+
+  it('acknowledge SF1 only for a state machine set to log its failures alone (bot:*ExecutionLog=errors)', () => {
+    const { stack } = synthWithoutBundling({ 'bot:conversationExecutionLog': 'errors' });
+    expect(findings(stack)).toEqual([]);
+    expect(acknowledgements(stack).filter((a) => a.id === 'AwsSolutions-SF1')).toHaveLength(1);
   });
 });
 

@@ -90,12 +90,9 @@ describe('the synthesized stack (default configuration)', () => {
       expect(asArray(invoke[0].Resource)).toHaveLength(expected.length);
     });
 
-    it('logs its executions to CloudWatch Logs (the conversation only its failures), and traces with X-Ray', () => {
-      // The conversation's states carry questions, history and passages: only failure events (error, cause).
-      expect(sm.Properties.LoggingConfiguration).toMatchObject({
-        Level: type === 'EXPRESS' ? 'ERROR' : 'ALL',
-        IncludeExecutionData: true,
-      });
+    it('logs every execution event to CloudWatch Logs without execution data, and traces with X-Ray', () => {
+      // The states carry questions, history and passages: the events show every execution in the console.
+      expect(sm.Properties.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: false });
       const logGroupId = sm.Properties.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup
         .LogGroupArn['Fn::GetAtt'][0] as string;
       const logGroup = template.toJSON().Resources[logGroupId];
@@ -436,6 +433,7 @@ describe('the workflow construct', () => {
           type: sfn.StateMachineType.EXPRESS,
           logLevel: 'info',
           logRetention: 30,
+          executionLog: 'events',
         }),
     ).toThrow(/RetrieveFunctionArn/);
   });
