@@ -179,9 +179,9 @@ describe('a model that hangs, on the local stack with its clock ten times faster
   let close: () => Promise<void>;
   let openai: FakeOpenAI;
 
-  beforeAll(async () => {
-    openai = await startFakeOpenAI({ apiKey: 'sk-time-budget' });
-    ({ stack, close } = await startTestStack({
+  /** A stack whose clock runs ten times faster, its model the fake OpenAI, streaming as `mode` says. */
+  const startScaledStack = (mode: 'update' | 'native') =>
+    startTestStack({
       env: {
         LLM_PROVIDER: 'openai',
         OPENAI_API_KEY: 'sk-time-budget',
@@ -189,10 +189,15 @@ describe('a model that hangs, on the local stack with its clock ten times faster
         // Only the steps' time limits end a hung call: neither the client's timeout nor its own retries.
         OPENAI_MAX_RETRIES: '0',
         OPENAI_TIMEOUT_MS: '600000',
+        SLACK_STREAM_MODE: mode,
       },
       timeScale: { scale: SCALE, minTaskSeconds: MIN_TASK_SECONDS },
       retryIntervalMs: null,
-    }));
+    });
+
+  beforeAll(async () => {
+    openai = await startFakeOpenAI({ apiKey: 'sk-time-budget' });
+    ({ stack, close } = await startScaledStack('update'));
   });
   afterAll(async () => {
     await close();
@@ -200,8 +205,8 @@ describe('a model that hangs, on the local stack with its clock ten times faster
   });
 
   /** The one bot message of the thread: the apology naming the execution, never a placeholder or half answer. */
-  function expectApology(result: Awaited<ReturnType<typeof askThroughSlack>>): string {
-    const replies = stack.slack
+  function expectApology(result: Awaited<ReturnType<typeof askThroughSlack>>, on = stack): string {
+    const replies = on.slack
       .threadReplies(result.sent.channel, result.sent.threadTs)
       .filter((m) => m.bot_id !== undefined && !m.deleted && m.ts > result.sent.ts);
     expect(replies).toHaveLength(1);
@@ -245,24 +250,43 @@ describe('a model that hangs, on the local stack with its clock ten times faster
     },
   );
 
-  it('hanging mid-stream on every attempt, never dropped: the half-streamed answer is replaced by the apology', async () => {
-    // Arrange
-    const question = 'How do I rotate my VPN key when the stream stalls?';
-    openai.hangNext({
-      path: CHAT,
-      stream: true,
-      containing: question,
-      times: generateAttempts(),
-      afterChunks: 3,
-    });
+  it.each([
+    ['update', 'the placeholder being edited'],
+    ['native', 'a message streamed natively'],
+  ])(
+    '%s streaming, hanging mid-stream on the last attempt, never dropped: %s is replaced by the apology',
+    async (mode) => {
+      // Arrange: earlier attempts cut off mid-stream at once, the last one stalls mid-stream for good.
+      const question = `How do I rotate my VPN key when the ${mode} stream stalls?`;
+      const attempts = generateAttempts();
+      openai.hangNext({
+        path: CHAT,
+        stream: true,
+        containing: question,
+        times: attempts - 1,
+        afterChunks: 3,
+        dropAfterMs: 0,
+      });
+      openai.hangNext({ path: CHAT, stream: true, containing: question, times: 1, afterChunks: 3 });
+      const own = mode === 'native' ? await startScaledStack('native') : undefined;
+      const on = own?.stack ?? stack;
 
-    // Act
-    const result = await askThroughSlack(stack, question);
+      try {
+        // Act
+        const result = await askThroughSlack(on, question);
 
-    // Assert
-    expect(result.execution?.status).toBe('FAILED');
-    expectApology(result);
-  });
+        // Assert
+        expect(result.execution?.status).toBe('FAILED');
+        expect(result.execution?.trace.find((t) => t.state === 'Generate and stream')?.attempts).toBe(
+          attempts,
+        );
+        expectApology(result, on);
+        if (mode === 'native') expect(on.slack.calls.some((c) => c.method === 'chat.startStream')).toBe(true);
+      } finally {
+        await own?.close();
+      }
+    },
+  );
 
   it('the longest path: a follow-up whose condensing and search hang before they answer, then an answer that hangs on every attempt', async () => {
     // Arrange: a thread with one answer, so the follow-up is condensed.
