@@ -6,7 +6,11 @@
 export interface StepFunctionSpec {
   /** The handler module, relative to the repository root. */
   entry: string;
-  /** Lambda timeout: a little under the Task's TimeoutSeconds in the ASL. */
+  /**
+   * Lambda timeout: a little under the Task's TimeoutSeconds in the ASL, so that Lambda ends an attempt before the
+   * execution moves on to a retry or to Report failure (a late attempt would edit the thread behind the apology).
+   * The Tasks' timeouts are the time budget (test/guarantees/time-budget.test.ts).
+   */
   timeoutSeconds: number;
   memoryMb: number;
   /** Loads the LanceDB native module, so its bundle ships the linux-arm64 binary. */
@@ -16,37 +20,37 @@ export interface StepFunctionSpec {
 export const conversationFunctions = {
   LoadHistoryFunctionArn: {
     entry: 'functions/load-history.ts',
-    timeoutSeconds: 9,
+    timeoutSeconds: 4,
     memoryMb: 256,
     usesLanceDb: false,
   },
   CondenseQuestionFunctionArn: {
     entry: 'functions/condense-question.ts',
-    timeoutSeconds: 28,
+    timeoutSeconds: 13,
     memoryMb: 256,
     usesLanceDb: false,
   },
   RetrieveFunctionArn: {
     entry: 'functions/retrieve.ts',
-    timeoutSeconds: 28,
+    timeoutSeconds: 13,
     memoryMb: 1024,
     usesLanceDb: true,
   },
   GenerateAnswerFunctionArn: {
     entry: 'functions/generate-answer.ts',
-    timeoutSeconds: 115,
+    timeoutSeconds: 38,
     memoryMb: 512,
     usesLanceDb: false,
   },
   PersistTurnFunctionArn: {
     entry: 'functions/persist-turn.ts',
-    timeoutSeconds: 9,
+    timeoutSeconds: 4,
     memoryMb: 256,
     usesLanceDb: false,
   },
   ForgetThreadFunctionArn: {
     entry: 'functions/forget-thread.ts',
-    timeoutSeconds: 9,
+    timeoutSeconds: 7,
     memoryMb: 256,
     usesLanceDb: false,
   },

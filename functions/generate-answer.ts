@@ -6,7 +6,11 @@ import type { RetrievalResult } from './core/types';
 /** Generate and stream: the answer streamed into the placeholder, finished with its sources. */
 export const { createHandler, handler } = defineStep(
   'Generate and stream',
-  async (runtime, input: StepInput & { question: string; retrieval: RetrievalResult; runId: string }) => {
+  async (
+    runtime,
+    input: StepInput & { question: string; retrieval: RetrievalResult; runId: string },
+    deadline,
+  ) => {
     assertRunId(input);
     const [slack, model] = await Promise.all([runtime.slackClient(), chatModelFor(runtime)]);
     const answer = await generateAnswer(
@@ -18,6 +22,7 @@ export const { createHandler, handler } = defineStep(
         streamMode: runtime.config.slack.streamMode,
         logger: runtime.logger,
         now: runtime.now,
+        ...(deadline.signal ? { signal: deadline.signal } : {}),
       },
       input,
     );

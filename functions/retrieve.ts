@@ -5,6 +5,7 @@ import { embeddingDimensionsOf, embeddingNameOf } from './core/llm/providers';
 import { memoPer } from './core/memo';
 import { embeddingsFor } from './core/models';
 import type { Runtime } from './core/runtime';
+import { untilAborted } from './core/step-deadline';
 import { defineStep, type StepInput } from './core/step-handler';
 import { connectVectorStore, searchCacheSizes } from './core/vector-store/connect-vector-store';
 import {
@@ -38,14 +39,19 @@ const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader>
 /** Retrieve: the passages that best answer the standalone question. */
 export const { createHandler, handler } = defineStep(
   'Retrieve',
-  async (runtime, input: StepInput & { question: string }) => {
+  async (runtime, input: StepInput & { question: string }, deadline) => {
     const { config } = runtime;
     const embeddings = await embeddingsFor(runtime);
-    return retrievePassages(await readerFor(runtime), embeddings, input.question, {
-      k: config.vectorStore.topK,
-      dimensions: embeddingDimensionsOf(embeddings),
-      // Access control: the channel's collections, filtered inside the query itself.
-      collections: collectionsForChannel(config.access, input.turn.channel),
-    });
+    // A hung embedding call or search ends at the step's deadline, retryably; it has no side effect to undo.
+    return untilAborted(
+      retrievePassages(await readerFor(runtime), embeddings, input.question, {
+        k: config.vectorStore.topK,
+        dimensions: embeddingDimensionsOf(embeddings),
+        // Access control: the channel's collections, filtered inside the query itself.
+        collections: collectionsForChannel(config.access, input.turn.channel),
+      }),
+      deadline.signal,
+      'the search',
+    );
   },
 );

@@ -2,6 +2,7 @@ import { loadConfig } from './config';
 import { PermanentError, toStepError } from './errors';
 import type { BotMetrics } from './metrics';
 import { createRuntime, type Runtime } from './runtime';
+import { type StepDeadline, stepDeadline } from './step-deadline';
 import type { Turn } from './types';
 
 /** Every step's input carries the turn and the execution's name (from `$$.Execution.Name`). */
@@ -100,21 +101,27 @@ export function lambdaEntry<I, O>(createHandler: (runtime: Runtime) => StepHandl
 }
 
 /**
- * Defines one state of a state machine as a Lambda handler. `createHandler` takes a runtime (the local stack
+ * Defines one state of a state machine as a Lambda handler. `run` gets the step's deadline (step-deadline.ts), a
+ * little before its Lambda's timeout, to end a hung call by. `createHandler` takes a runtime (the local stack
  * builds one pointing at its stand-ins); `handler` is what Lambda runs, building the runtime from the
  * environment once per container. Errors leave as `TransientError` or `PermanentError`, which the ASL's
  * Retry matches on, and every log line carries the event id and execution name.
  */
 export function defineStep<I extends StepInput, O>(
   stepName: string,
-  run: (runtime: Runtime, input: I) => Promise<O>,
+  run: (runtime: Runtime, input: I, deadline: StepDeadline) => Promise<O>,
 ): { createHandler(runtime: Runtime): StepHandler<I, O>; handler: StepHandler<I, O> } {
   const createHandler =
     (runtime: Runtime): StepHandler<I, O> =>
-    async (input) => {
+    async (input, context) => {
       assertStepInput(input);
       const keys = { eventId: input.turn.eventId, executionName: input.executionName };
-      return runStep(runtime, stepName, keys, () => run(runtime, input), runtime.metrics());
+      const deadline = stepDeadline(context);
+      try {
+        return await runStep(runtime, stepName, keys, () => run(runtime, input, deadline), runtime.metrics());
+      } finally {
+        deadline.dispose();
+      }
     };
   return { createHandler, handler: lambdaEntry(createHandler) };
 }

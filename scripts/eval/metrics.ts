@@ -157,7 +157,7 @@ export function parseThreshold(text: string): Threshold {
   const min = Number(match[2]);
   if (!Number.isFinite(min) || min < 0 || min > 1)
     throw new Error(`--min ${metric}: the value must be from 0 to 1; got "${match[2]}"`);
-  if (!/^hit@[1-9]\d?$/.test(metric) && !(metric in THRESHOLD_METRICS)) {
+  if (!/^hit@[1-9]\d?$/.test(metric) && !Object.hasOwn(THRESHOLD_METRICS, metric)) {
     throw new Error(
       `--min: unknown metric "${metric}"; known: hit@N (N from 1), ${Object.keys(THRESHOLD_METRICS).join(', ')}`,
     );
@@ -180,7 +180,9 @@ export function checkThresholds(
     const hit = /^hit@(\d+)$/.exec(t.metric);
     const value = hit
       ? hitAt(results, Number(hit[1]))
-      : (THRESHOLD_METRICS[t.metric]?.(summary, results) ?? null);
+      : Object.hasOwn(THRESHOLD_METRICS, t.metric)
+        ? (THRESHOLD_METRICS[t.metric]?.(summary, results) ?? null)
+        : null;
     return { ...t, value, passed: value !== null && value >= t.min };
   });
 }

@@ -29,7 +29,8 @@ export function priceOf(model: string): TokenPrice | undefined {
   if (model.startsWith('local-')) return { input: 0, output: 0 };
   // Dated snapshots cost what their model costs: gpt-4.1-mini-2025-04-14.
   const base = model.replace(/-\d{4}-\d{2}-\d{2}$/, '');
-  return MODEL_PRICES_USD_PER_MILLION[base];
+  // Own keys only: a model named "constructor" has no price, not Object.prototype's.
+  return Object.hasOwn(MODEL_PRICES_USD_PER_MILLION, base) ? MODEL_PRICES_USD_PER_MILLION[base] : undefined;
 }
 
 /** The cost of some tokens in USD, or undefined when the model's price is unknown. */

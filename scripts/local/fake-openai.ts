@@ -37,6 +37,22 @@ export interface FailureOptions {
   path?: string;
 }
 
+/** A model that stops answering: see `FakeOpenAI.hangNext`. */
+export interface HangOptions {
+  /** Only requests to this path hang, e.g. `/v1/embeddings`. @default any path */
+  path?: string;
+  /** Only requests whose body holds this text hang: one question among others. */
+  containing?: string;
+  /** Only streamed chat completions (true) or only the others (false). @default either */
+  stream?: boolean;
+  /** How many matching requests in a row hang. @default 1 */
+  times?: number;
+  /** A streamed reply first sends this many content chunks, then hangs mid-stream. @default 0: before any reply */
+  afterChunks?: number;
+  /** Then drops the connection after this long, as an idle connection is dropped. @default never: held until close */
+  dropAfterMs?: number;
+}
+
 export interface FakeOpenAI {
   /** The base URL to give a client, e.g. `http://127.0.0.1:PORT/v1`. */
   url: string;
@@ -51,6 +67,11 @@ export interface FakeOpenAI {
    * `containing`, only requests whose body holds that text are held: a model slow on one document.
    */
   delayNext(options: { ms: number; path?: string; times?: number; containing?: string }): void;
+  /**
+   * The next matching request(s) hang: no reply (or, with `afterChunks`, a streamed reply that stops midway), held
+   * open until `dropAfterMs` drops the connection or the server closes. A hung model, as the steps' time budget sees it.
+   */
+  hangNext(options: HangOptions): void;
   close(): Promise<void>;
 }
 
@@ -135,10 +156,31 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const failures: Array<FailureOptions & { times: number }> = [];
   const delays: { ms: number; path?: string; times: number; containing?: string }[] = [];
   const cuts: number[] = [];
+  const hangs: Array<HangOptions & { times: number }> = [];
+  /** Requests being held, released (and their connection dropped) on close. */
+  const held = new Set<() => void>();
+
+  /** Holds a request for `ms` (or until close), then drops its connection. */
+  async function hang(res: ServerResponse, ms: number | undefined): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const release = () => {
+        held.delete(release);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = ms === undefined ? undefined : setTimeout(release, ms);
+      held.add(release);
+    });
+    res.socket?.destroy();
+  }
   const local = new LocalExtractiveChatModel();
   const embeddingsBySize = new Map<number, LocalHashEmbeddings>();
 
-  async function chatCompletion(res: ServerResponse, body: Record<string, unknown>): Promise<void> {
+  async function chatCompletion(
+    res: ServerResponse,
+    body: Record<string, unknown>,
+    stall?: HangOptions,
+  ): Promise<void> {
     const messages = Array.isArray(body.messages) ? (body.messages as OpenAIMessage[]) : [];
     const model = typeof body.model === 'string' ? body.model : 'gpt-fake';
     const text = scripted.shift() ?? (await local.invoke(toLangChain(messages))).text;
@@ -185,6 +227,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     const cutAfter = cuts.shift();
     const pieces = text.match(/\S+\s*|\s+/g) ?? [];
     for (const [i, piece] of pieces.entries()) {
+      if (stall !== undefined && i >= (stall.afterChunks ?? 0)) return hang(res, stall.dropAfterMs);
       if (cutAfter !== undefined && i >= cutAfter) {
         // Destroying the socket mid-body is how a dropped connection looks to the client.
         res.socket?.destroy();
@@ -255,6 +298,19 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       if (delay.times <= 0) delays.splice(delays.indexOf(delay), 1);
       await new Promise((resolve) => setTimeout(resolve, delay.ms));
     }
+    const streamed = (body as { stream?: unknown }).stream === true;
+    const hung = hangs.find(
+      (h) =>
+        (h.path === undefined || h.path === path) &&
+        (h.containing === undefined || raw.includes(h.containing)) &&
+        (h.stream === undefined || h.stream === streamed),
+    );
+    if (hung !== undefined) {
+      hung.times -= 1;
+      if (hung.times <= 0) hangs.splice(hangs.indexOf(hung), 1);
+      if (hung.afterChunks === undefined || !streamed || path !== '/v1/chat/completions')
+        return hang(res, hung.dropAfterMs);
+    }
     const failure = failures.find((f) => f.path === undefined || f.path === path);
     if (failure !== undefined) {
       failure.times -= 1;
@@ -267,7 +323,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       );
     }
     const json = body as Record<string, unknown>;
-    return path === '/v1/embeddings' ? embeddings(res, json) : chatCompletion(res, json);
+    return path === '/v1/embeddings' ? embeddings(res, json) : chatCompletion(res, json, hung);
   }
 
   const server = createServer((req, res) => {
@@ -297,9 +353,13 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     cutStreamNext: ({ afterChunks }) => {
       cuts.push(afterChunks);
     },
+    hangNext: (hangOptions) => {
+      hangs.push({ ...hangOptions, times: hangOptions.times ?? 1 });
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         // Keep-alive connections from the clients would otherwise hold the server open.
+        for (const release of [...held]) release();
         server.closeAllConnections();
         server.close((error) => (error ? reject(error) : resolve()));
       }),

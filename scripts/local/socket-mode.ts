@@ -145,7 +145,7 @@ function setupError(
   if (failure.code === ErrorCode.PlatformError) {
     const code = failure.data?.error ?? 'unknown_error';
     return new SocketModeSetupError(
-      `Slack refused ${variable}: ${method} answered ${code}${advice[code] ? `: ${advice[code]}` : ''}`,
+      `Slack refused ${variable}: ${method} answered ${code}${Object.hasOwn(advice, code) ? `: ${advice[code]}` : ''}`,
     );
   }
   if (failure.code === ErrorCode.HTTPError) {

@@ -94,6 +94,11 @@ export interface LocalStackOptions {
   port?: number;
   /** Shortens chosen states' TimeoutSeconds (tests of the timeout path), in seconds by state name. */
   timeoutOverrides?: Record<string, number>;
+  /**
+   * Runs the state machine's clock faster (tests of the time budget): its TimeoutSeconds, every Task's and every
+   * Retry's pauses times `scale`, a Task's timeout never under `minTaskSeconds` (step-functions-local.ts, `scaleTime`).
+   */
+  timeScale?: { scale: number; minTaskSeconds?: number };
   /** Keeps DynamoDB's data in this directory; in memory by default. */
   dynamoPath?: string;
   /**
@@ -268,18 +273,32 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const taskHandlers = Object.fromEntries(
     Object.keys(conversationFunctions).map((placeholder) => [
       placeholder,
-      (input: unknown) => {
+      (input: unknown, context?: LocalInvocationContext) => {
         if (placeholder === 'ReportFailureFunctionArn') rememberCaughtError(caughtErrors, input);
         const handler = stepHandlers[placeholder];
         if (!handler) throw new Error(`${placeholder} is not bound`);
-        return handler(input);
+        // The context's remaining time counts down from the function's Lambda timeout, as in AWS.
+        return handler(input, context);
       },
     ]),
   );
   const stepFunctions = await startLocalStepFunctions({
-    machines: [{ name: MACHINE_NAME, definitionFile: CONVERSATION_DEFINITION, handlers: taskHandlers }],
+    machines: [
+      {
+        name: MACHINE_NAME,
+        definitionFile: CONVERSATION_DEFINITION,
+        handlers: taskHandlers,
+        lambdaTimeoutSeconds: Object.fromEntries(
+          Object.entries(conversationFunctions).map(([placeholder, spec]) => [
+            placeholder,
+            spec.timeoutSeconds,
+          ]),
+        ),
+      },
+    ],
     retryIntervalMs: options.retryIntervalMs,
     timeoutOverrides: options.timeoutOverrides,
+    ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
   });
 
   // Settings from the caller (model, provider, limits) first; the stack's own wiring always wins.

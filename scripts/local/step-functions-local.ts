@@ -37,6 +37,12 @@ export interface MachineRegistration {
   definitionFile: string;
   /** The handler behind each `${Placeholder}` of the definition. */
   handlers: Record<string, TaskHandler>;
+  /**
+   * The Lambda timeout of each placeholder's function, in seconds as deployed. A handler's remaining time then
+   * counts down from it (in the same proportion to its state's TimeoutSeconds as deployed, once the clock is scaled
+   * or the timeout overridden), as a Lambda's does; without one, from the state's TimeoutSeconds.
+   */
+  lambdaTimeoutSeconds?: Record<string, number>;
 }
 
 export interface TraceEntry {
@@ -75,10 +81,13 @@ export interface LocalStepFunctions {
 const REGION = 'us-east-1';
 const ACCOUNT = '000000000000';
 
+type AslRetrier = { IntervalSeconds?: number; MaxDelaySeconds?: number };
+
 type AslState = {
   Type: string;
   Resource?: string;
   TimeoutSeconds?: number;
+  Retry?: AslRetrier[];
   ItemProcessor?: { States: Record<string, AslState> };
   Iterator?: { States: Record<string, AslState> };
   Branches?: { States: Record<string, AslState> }[];
@@ -93,11 +102,14 @@ const DEFAULT_TASK_TIMEOUT_SECONDS = 60;
 
 /**
  * Maps each Task state (nested ones included) to its handler, failing loudly on a placeholder with none. Each
- * call gets a context whose remaining time counts down from the state's TimeoutSeconds.
+ * call gets a context whose remaining time counts down from its Lambda's timeout (see `lambdaTimeoutSeconds`), else
+ * from the state's TimeoutSeconds. `deployed` holds the states as written, before any scaling or override.
  */
 function taskHandlersOf(
   states: Record<string, AslState>,
+  deployed: Record<string, AslState>,
   handlers: Record<string, TaskHandler>,
+  lambdaTimeoutSeconds: Record<string, number> = {},
 ): Record<string, (input: unknown) => Promise<unknown>> {
   const byState: Record<string, (input: unknown) => Promise<unknown>> = {};
   for (const [stateName, state] of Object.entries(states)) {
@@ -105,14 +117,24 @@ function taskHandlersOf(
     if (state.Type === 'Task' && placeholder) {
       const handler = handlers[placeholder];
       if (!handler) throw new Error(`no local handler for ${placeholder} (state "${stateName}")`);
-      const timeoutMs = (state.TimeoutSeconds ?? DEFAULT_TASK_TIMEOUT_SECONDS) * 1000;
+      const taskMs = (state.TimeoutSeconds ?? DEFAULT_TASK_TIMEOUT_SECONDS) * 1000;
+      const lambdaSeconds = Object.hasOwn(lambdaTimeoutSeconds, placeholder)
+        ? lambdaTimeoutSeconds[placeholder]
+        : undefined;
+      const deployedSeconds = deployed[stateName]?.TimeoutSeconds ?? DEFAULT_TASK_TIMEOUT_SECONDS;
+      const timeoutMs =
+        lambdaSeconds === undefined ? taskMs : taskMs * Math.min(1, lambdaSeconds / deployedSeconds);
       byState[stateName] = (input) => {
         const deadline = Date.now() + timeoutMs;
         return handler(input, { getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) });
       };
     }
-    for (const child of nestedMachinesOf(state))
-      Object.assign(byState, taskHandlersOf(child.States, handlers));
+    const deployedState = deployed[stateName];
+    const deployedChildren = deployedState === undefined ? [] : nestedMachinesOf(deployedState);
+    for (const [i, child] of nestedMachinesOf(state).entries()) {
+      const deployedChild = deployedChildren[i]?.States ?? {};
+      Object.assign(byState, taskHandlersOf(child.States, deployedChild, handlers, lambdaTimeoutSeconds));
+    }
   }
   return byState;
 }
@@ -128,6 +150,39 @@ function overrideTimeouts(states: Record<string, AslState>, overrides: Record<st
     if (seconds !== undefined) state.TimeoutSeconds = seconds;
     for (const child of nestedMachinesOf(state)) overrideTimeouts(child.States, overrides);
   }
+}
+
+/** The ASL's defaults for what `scaleTime` shortens when a definition leaves it out. */
+const DEFAULT_RETRY_INTERVAL_SECONDS = 1;
+
+/**
+ * Runs a definition's clock faster: the execution's TimeoutSeconds, every Task's TimeoutSeconds and every Retry's
+ * IntervalSeconds and MaxDelaySeconds multiplied by `scale` (backoff and jitter then work as written, in scaled
+ * time). A Task's timeout never drops below `minTaskSeconds`: what a local step costs (a DynamoDB call, a Slack
+ * edit) does not shrink with the clock, and a step that cannot even start in time would test nothing.
+ */
+export function scaleTime(
+  definition: { TimeoutSeconds?: number; States: Record<string, AslState> },
+  scale: number,
+  minTaskSeconds = 0,
+): void {
+  if (definition.TimeoutSeconds !== undefined) definition.TimeoutSeconds *= scale;
+  const scaleStates = (states: Record<string, AslState>) => {
+    for (const state of Object.values(states)) {
+      if (state.Type === 'Task') {
+        state.TimeoutSeconds = Math.max(
+          (state.TimeoutSeconds ?? DEFAULT_TASK_TIMEOUT_SECONDS) * scale,
+          minTaskSeconds,
+        );
+      }
+      for (const retrier of state.Retry ?? []) {
+        retrier.IntervalSeconds = (retrier.IntervalSeconds ?? DEFAULT_RETRY_INTERVAL_SECONDS) * scale;
+        if (retrier.MaxDelaySeconds !== undefined) retrier.MaxDelaySeconds *= scale;
+      }
+      for (const child of nestedMachinesOf(state)) scaleStates(child.States);
+    }
+  };
+  scaleStates(definition.States);
 }
 
 function retryStatesOf(states: Record<string, AslState>): string[] {
@@ -157,6 +212,11 @@ export async function startLocalStepFunctions(options: {
   retryIntervalMs?: number;
   /** Replaces the TimeoutSeconds of the named states, nested ones included (tests of the timeout path). */
   timeoutOverrides?: Record<string, number>;
+  /**
+   * Runs the definitions' clocks faster (tests of the time budget): see `scaleTime`. Applied before
+   * `timeoutOverrides`; with `retryIntervalMs` the pauses are that instead.
+   */
+  timeScale?: { scale: number; minTaskSeconds?: number };
 }): Promise<LocalStepFunctions> {
   const machines = new Map<
     string,
@@ -169,8 +229,12 @@ export async function startLocalStepFunctions(options: {
   >();
   for (const registration of options.machines) {
     const text = readFileSync(registration.definitionFile, 'utf8');
-    const raw = JSON.parse(text) as { States: Record<string, AslState> };
+    const raw = JSON.parse(text) as { TimeoutSeconds?: number; States: Record<string, AslState> };
     const substituted = JSON.parse(text.replace(/\$\{(\w+)\}/g, (_m, name: string) => lambdaArn(name)));
+    if (options.timeScale !== undefined) {
+      for (const definition of [raw, substituted])
+        scaleTime(definition, options.timeScale.scale, options.timeScale.minTaskSeconds);
+    }
     overrideTimeouts(raw.States, options.timeoutOverrides ?? {});
     overrideTimeouts(substituted.States, options.timeoutOverrides ?? {});
     const arn = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${registration.name}`;
@@ -181,7 +245,12 @@ export async function startLocalStepFunctions(options: {
     machines.set(arn, {
       machine: new StateMachine(substituted, { validationOptions: { checkPaths: true, checkArn: true } }),
       name: registration.name,
-      overrides: taskHandlersOf(raw.States, registration.handlers),
+      overrides: taskHandlersOf(
+        raw.States,
+        (JSON.parse(text) as { States: Record<string, AslState> }).States,
+        registration.handlers,
+        registration.lambdaTimeoutSeconds,
+      ),
       retry,
     });
   }

@@ -165,7 +165,8 @@ describe('faults in Slack, the model and DynamoDB', () => {
   });
 
   it('a step that exceeds its timeout takes the Catch path to the apology', async () => {
-    openai.delayNext({ ms: 2_500, path: EMBEDDINGS });
+    // Slow on both of Retrieve's attempts: a step that runs out of its time fails retryably (step-deadline.ts).
+    openai.delayNext({ ms: 2_500, path: EMBEDDINGS, times: 2 });
 
     const result = await askThroughSlack(stack, 'How do I rotate my VPN key?');
 

@@ -16,7 +16,14 @@ export async function temporaryDirectory(prefix: string): Promise<{ path: string
 
 /** A local stack over a fresh temporary vector store, optionally with the sample documents indexed. */
 export async function startTestStack(
-  options: { env?: Env; indexSamples?: boolean; timeoutOverrides?: Record<string, number> } = {},
+  options: {
+    env?: Env;
+    indexSamples?: boolean;
+    timeoutOverrides?: Record<string, number>;
+    timeScale?: { scale: number; minTaskSeconds?: number };
+    /** @default 20 ms for every Retry pause; `null` keeps the ASL's pauses (scaled with `timeScale`). */
+    retryIntervalMs?: number | null;
+  } = {},
 ): Promise<{
   stack: LocalStack;
   close(): Promise<void>;
@@ -28,8 +35,9 @@ export async function startTestStack(
   const stack = await startLocalStack({
     lancedbUri,
     env,
-    retryIntervalMs: 20,
+    ...(options.retryIntervalMs === null ? {} : { retryIntervalMs: options.retryIntervalMs ?? 20 }),
     timeoutOverrides: options.timeoutOverrides,
+    ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
   });
   return {
     stack,

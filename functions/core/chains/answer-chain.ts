@@ -1,6 +1,7 @@
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { StringOutputParser } from '@langchain/core/output_parsers';
 import { ChatPromptTemplate } from '@langchain/core/prompts';
+import { untilAborted } from '../step-deadline';
 import type { Passage, TokenUsage } from '../types';
 import { ANSWER_SYSTEM_PROMPT, formatPassages } from './prompts';
 import { UsageCollector } from './usage-collector';
@@ -18,6 +19,8 @@ export interface AnswerOptions {
    * @default ANSWER_SYSTEM_PROMPT
    */
   systemPrompt?: string;
+  /** Ends the model call (mid-stream too): the step's deadline. The stream then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 function promptWith(systemPrompt: string) {
@@ -51,10 +54,15 @@ export async function streamAnswer(
   const usage = new UsageCollector();
   const stream = await chain.stream(
     { passages: formatPassages(passages), question },
-    { callbacks: [usage], runName: 'Generate answer' },
+    { callbacks: [usage], runName: 'Generate answer', ...(options.signal ? { signal: options.signal } : {}) },
   );
   let text = '';
-  for await (const delta of stream) {
+  const iterator = stream[Symbol.asyncIterator]();
+  for (;;) {
+    // Raced with the signal as well: a stream stalled mid-way must end at the deadline whatever the client does.
+    const next = await untilAborted(iterator.next(), options.signal, 'the answer stream');
+    if (next.done) break;
+    const delta = next.value;
     if (delta === '') continue;
     text += delta;
     await onDelta(delta);

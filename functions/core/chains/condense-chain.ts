@@ -2,6 +2,7 @@ import type { BaseChatMessageHistory } from '@langchain/core/chat_history';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { StringOutputParser } from '@langchain/core/output_parsers';
 import { ChatPromptTemplate } from '@langchain/core/prompts';
+import { untilAborted } from '../step-deadline';
 import type { StandaloneQuestion } from '../types';
 import { CONDENSE_SYSTEM_PROMPT, formatConversation, formatFollowUp, toStoredMessages } from './prompts';
 import { UsageCollector } from './usage-collector';
@@ -19,14 +20,20 @@ export async function condenseQuestion(
   model: BaseChatModel,
   chatHistory: BaseChatMessageHistory,
   followUp: string,
+  /** Ends the model call: the step's deadline. */
+  signal?: AbortSignal,
 ): Promise<StandaloneQuestion> {
   const history = toStoredMessages(await chatHistory.getMessages());
   if (history.length === 0) return { question: followUp, condensed: false };
   const chain = condensePrompt.pipe(model).pipe(new StringOutputParser());
   const usage = new UsageCollector();
-  const output = await chain.invoke(
-    { conversation: formatConversation(history), followUp: formatFollowUp(followUp) },
-    { callbacks: [usage], runName: 'Condense question' },
+  const output = await untilAborted(
+    chain.invoke(
+      { conversation: formatConversation(history), followUp: formatFollowUp(followUp) },
+      { callbacks: [usage], runName: 'Condense question', ...(signal ? { signal } : {}) },
+    ),
+    signal,
+    'the condensing model call',
   );
   const question = output.trim();
   // A model that returns nothing usable must not lose the user's question.

@@ -16,6 +16,7 @@ export async function condense(
   model: BaseChatModel,
   history: HistoryResult,
   question: string,
+  signal?: AbortSignal,
 ): Promise<StandaloneQuestion> {
-  return condenseQuestion(model, chatHistoryOf(history.messages), question);
+  return condenseQuestion(model, chatHistoryOf(history.messages), question, signal);
 }

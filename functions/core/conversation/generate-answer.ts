@@ -11,6 +11,7 @@ import {
   sectionOf,
 } from '../chains/answer-sources';
 import type { StreamMode } from '../config';
+import { TransientError } from '../errors';
 import { textsFor } from '../i18n';
 import { modelNameOf } from '../llm/providers';
 import {
@@ -41,6 +42,11 @@ export interface GenerateAnswerDependencies {
   streamMode: StreamMode;
   logger: Logger;
   now(): number;
+  /**
+   * The step's deadline (step-deadline.ts): the model call ends there, mid-stream too, the half answer stops being
+   * edited, and the step fails with a TransientError, so that a retry or Report failure replaces it in time.
+   */
+  signal?: AbortSignal;
 }
 
 export interface GenerateAnswerInput {
@@ -248,12 +254,21 @@ export async function generateAnswer(
   await streamer.begin();
   let answer: { text: string; usage: AnswerResult['usage'] };
   try {
-    answer = await streamAnswer(deps.model, input.question, input.retrieval.passages, (delta) =>
-      streamer.append(delta),
+    answer = await streamAnswer(
+      deps.model,
+      input.question,
+      input.retrieval.passages,
+      (delta) => streamer.append(delta),
+      deps.signal ? { signal: deps.signal } : {},
     );
   } catch (error) {
     // Stop editing so the half-written answer can be replaced by a retry or by the apology.
     await streamer.fail();
+    if (deps.signal?.aborted) {
+      throw new TransientError("the model did not finish the answer within the step's time", {
+        cause: error,
+      });
+    }
     throw error;
   }
   const feedback: FeedbackTarget = {

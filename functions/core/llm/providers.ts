@@ -20,12 +20,12 @@ export type LlmConfig = AppConfig['llm'];
  */
 const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
-/** Dimensions of OpenAI's embedding models at their default size. */
-const OPENAI_EMBEDDING_DIMENSIONS: Record<string, number> = {
-  'text-embedding-3-small': 1536,
-  'text-embedding-3-large': 3072,
-  'text-embedding-ada-002': 1536,
-};
+/** Dimensions of OpenAI's embedding models at their default size (a Map: a model named "constructor" is unknown). */
+const OPENAI_EMBEDDING_DIMENSIONS = new Map<string, number>([
+  ['text-embedding-3-small', 1536],
+  ['text-embedding-3-large', 3072],
+  ['text-embedding-ada-002', 1536],
+]);
 
 function requireKey(llmConfig: LlmConfig, apiKey: string | undefined): string {
   if (llmConfig.provider === 'openai' && (apiKey === undefined || apiKey === '')) {
@@ -126,7 +126,7 @@ export function embeddingNameOf(embeddings: Embeddings): string {
 export function embeddingDimensionsOf(embeddings: Embeddings): number | undefined {
   if (embeddings instanceof LocalHashEmbeddings) return embeddings.dimensions;
   if (embeddings instanceof OpenAIEmbeddings) {
-    return embeddings.dimensions ?? OPENAI_EMBEDDING_DIMENSIONS[embeddings.model];
+    return embeddings.dimensions ?? OPENAI_EMBEDDING_DIMENSIONS.get(embeddings.model);
   }
   return undefined;
 }

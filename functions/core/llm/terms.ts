@@ -98,13 +98,16 @@ function singleL(stemmed: string): string {
   return stemmed.length > 5 && stemmed.endsWith('ll') ? stemmed.slice(0, -1) : stemmed;
 }
 
-/** Irregular negations, whose stem is not what is left once "n't" is cut. */
-const NEGATIONS: Record<string, string> = {
-  "can't": 'can',
-  "won't": 'will',
-  "shan't": 'shall',
-  "ain't": 'is',
-};
+/**
+ * Irregular negations, whose stem is not what is left once "n't" is cut. A Map, not a plain object: the word
+ * looked up is anyone's text, and a plain object would answer "constructor" with `Object.prototype.constructor`.
+ */
+const NEGATIONS = new Map<string, string>([
+  ["can't", 'can'],
+  ["won't", 'will'],
+  ["shan't", 'shall'],
+  ["ain't", 'is'],
+]);
 
 /**
  * A word without its contracted ending or possessive: "I'm", "don't", "what's", "we've" become the stopwords
@@ -112,7 +115,7 @@ const NEGATIONS: Record<string, string> = {
  * becomes "company".
  */
 function withoutContraction(word: string): string {
-  const negation = NEGATIONS[word];
+  const negation = NEGATIONS.get(word);
   if (negation !== undefined) return negation;
   return word.replace(/(?:n't|'(?:m|s|re|ve|ll|d))$/, '');
 }
