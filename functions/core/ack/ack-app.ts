@@ -27,6 +27,7 @@ import {
   foreignDelivery,
   type Installation,
   outsiderReply,
+  PersonLookupRateLimitedError,
 } from './who-may-ask';
 
 /** The English placeholder; every language's is in i18n.ts. */
@@ -131,11 +132,13 @@ export function executionNameFor(eventId: string, now: number): string {
  */
 export function createAckHandler(deps: AckDependencies): AckHandler {
   const receiver = new AwsLambdaReceiver({ signingSecret: deps.signingSecret, logLevel: LogLevel.ERROR });
-  // Slack waits 3 s for the ack: one quick retry at most, and no call may hang.
+  // Slack waits 3 s for the ack: one quick retry at most, no call may hang, and a 429 is never waited on
+  // (WebClient would otherwise sleep for its Retry-After, seconds past Slack's patience): it fails the call at once.
   const clientOptions: WebClientOptions = {
     slackApiUrl: deps.slackApiUrl,
     retryConfig: { retries: 1, minTimeout: 100, maxTimeout: 500 },
     timeout: 2_000,
+    rejectRateLimitedCalls: true,
   };
   const authClient = new WebClient(deps.botToken, clientOptions);
   // A person lookup runs before the placeholder, inside Slack's 3 s: one try, a short timeout, a cache.
@@ -198,15 +201,36 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
     body: { event_id?: string; team_id?: string },
     client: WebClient,
     botUserId: string | undefined,
+    retryNum: number | undefined,
   ): Promise<void> => {
-    const refusal = await outsiderReply(
-      asked as AskingEvent,
-      body as EventEnvelope,
-      await identity(),
-      access,
-      lookUpPerson,
-      languageOf(questionFromMentionText(asked.text ?? '', botUserId)),
-    );
+    // Another bot's message (an `app_mention` from a bot has no `user`), an edit, the bot's own: no question, and
+    // nobody to look up.
+    if (!isPersonMessage(asked, botUserId)) return;
+    const lang = languageOf(questionFromMentionText(asked.text ?? '', botUserId));
+    let refusal: string | undefined;
+    try {
+      refusal = await outsiderReply(
+        asked as AskingEvent,
+        body as EventEnvelope,
+        await identity(),
+        access,
+        lookUpPerson,
+        lang,
+      );
+    } catch (error) {
+      // Slack cannot say who is asking. Rate limited: no redelivery within Slack's minutes is sure to fare better,
+      // and Slack must have its 200 now, so the person is told at once. Another failure: a 500 lets Slack redeliver
+      // (up to 3 times), except on its last redelivery, after which nothing would ever be said. The reply is posted
+      // under the event's claim, so a further delivery of the same event posts nothing.
+      const rateLimited = error instanceof PersonLookupRateLimitedError;
+      if (!rateLimited && (retryNum ?? 0) < LAST_SLACK_RETRY) throw error;
+      deps.logger.warn('could not look the person up; asking them to try again in a minute', {
+        eventId: body.event_id,
+        retryNum,
+        error: String(error),
+      });
+      refusal = textsFor(lang).tryAgainInAMinute;
+    }
     try {
       await handleQuestion(deps, client, asked, via, body, botUserId, refusal);
     } catch (error) {
@@ -223,7 +247,14 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
   app.event('app_mention', async ({ event, body, context, client }) => {
     // In a direct message the `message` event carries the question (no mention is needed there).
     if (isDirectMessageChannel(event.channel)) return;
-    await answer(event as unknown as AskedMessage, 'mention', body, client, context.botUserId);
+    await answer(
+      event as unknown as AskedMessage,
+      'mention',
+      body,
+      client,
+      context.botUserId,
+      retryNumber(context.retryNum),
+    );
   });
 
   // Direct messages (and the agent pane, whose threads are DMs), and replies in a thread the bot answered in.
@@ -232,13 +263,13 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
     const botUserId = context.botUserId;
     if (!isPersonMessage(message, botUserId)) return;
     if (message.channel_type === 'im') {
-      await answer(message, 'dm', body, client, botUserId);
+      await answer(message, 'dm', body, client, botUserId, retryNumber(context.retryNum));
       return;
     }
     if (message.channel_type !== 'channel' && message.channel_type !== 'group') return;
     const envelope = body as { team_id?: string };
     if (!(await isFollowUp(deps, message, envelope.team_id ?? message.team ?? '', botUserId))) return;
-    await answer(message, 'follow-up', body, client, botUserId);
+    await answer(message, 'follow-up', body, client, botUserId, retryNumber(context.retryNum));
   });
 
   // The agent pane (legacy assistant threads): suggested prompts for a new thread.
@@ -325,6 +356,18 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
     // Bolt reads the body as ASCII when it is base64-encoded; hand it the decoded UTF-8 text instead.
     return boltHandler({ ...awsEvent, body: rawBody, isBase64Encoded: false } as AwsEvent, undefined);
   };
+}
+
+/**
+ * Slack redelivers an event it got no 200 for up to 3 times (`X-Slack-Retry-Num` 1, 2, 3: at once, after about a
+ * minute, after about five); after the third it gives up.
+ */
+const LAST_SLACK_RETRY = 3;
+
+/** Bolt's `context.retryNum`, which it copies from the header as text. */
+function retryNumber(value: unknown): number | undefined {
+  const n = Number(value);
+  return value === undefined || !Number.isInteger(n) ? undefined : n;
 }
 
 function isParsableBody(rawBody: string, contentType: string | undefined): boolean {
