@@ -14,6 +14,7 @@ import {
   commentModal,
   FEEDBACK_ACTION_ID,
   FEEDBACK_COMMENT_CALLBACK_ID,
+  type FeedbackTarget,
   MAX_COMMENT_CHARS,
   parseCommentTarget,
   parseFeedbackValue,
@@ -286,11 +287,26 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
     await setSuggestedPrompts(deps, client, event.channel, undefined);
   });
 
+  /** The outsider policy applies to votes as to questions: a guest or a Slack Connect user's click is refused. */
+  const voterRefusal = async (user: { id: string; team_id?: string }): Promise<string | undefined> =>
+    outsiderReply(
+      { user: user.id, ...(user.team_id === undefined ? {} : { user_team: user.team_id }) },
+      {},
+      await identity(),
+      access,
+      lookUpPerson,
+    );
+
   app.action(
     { type: 'block_actions', action_id: FEEDBACK_ACTION_ID },
     async ({ ack, body, action, client }) => {
       await ack();
-      await handleFeedbackClick(deps, client, body as unknown as FeedbackClick, action as { value?: string });
+      const click = body as unknown as FeedbackClick;
+      const refusal = await voterRefusal(click.user).catch((error: unknown) => {
+        deps.logger.warn('could not look the voter up; the vote is not stored', { error: String(error) });
+        return textsFor('en').tryAgainInAMinute;
+      });
+      await handleFeedbackClick(deps, client, click, action as { value?: string }, refusal);
     },
   );
 
@@ -300,7 +316,12 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
     const comment = (view.state.values[COMMENT_BLOCK_ID]?.[COMMENT_ACTION_ID]?.value ?? '')
       .trim()
       .slice(0, MAX_COMMENT_CHARS);
+    const submittedFrom = (body as { team?: { id?: string } | null }).team?.id;
     if (target === undefined || comment === '') return;
+    if (submittedFrom !== undefined && submittedFrom !== target.teamId) {
+      deps.logger.warn('comment naming a turn of another workspace than its submission; ignored');
+      return;
+    }
     const saved = await deps.historyStore.recordFeedbackComment(
       target,
       target.messageTs,
@@ -479,6 +500,18 @@ async function handleQuestion(
       placeholderTs = await findUnrecordedPlaceholder(deps, client, event.channel, threadTs, eventId);
     }
     let immediateReply = refusal ?? immediateReplyFor(deps, event, question, lang);
+    if (immediateReply === undefined && isForgetRequest(question)) {
+      // Only the thread's asker (the person who asked its first stored question) may have it forgotten, whichever
+      // way the request came (a mention, a follow-up under any FOLLOW_UPS policy, a DM).
+      const asker = await deps.historyStore.threadAsker(
+        { teamId: body.team_id ?? event.team ?? 'unknown-team', channel: event.channel, threadTs },
+        deps.now(),
+      );
+      if (asker !== undefined && asker !== event.user) {
+        logger.info('forget refused: not the thread asker', { eventId });
+        immediateReply = textsFor(lang).forgetNotYours;
+      }
+    }
     if (
       immediateReply === undefined &&
       deps.dailyQuestionLimit !== undefined &&
@@ -658,11 +691,13 @@ async function setSuggestedPrompts(
 
 /** The parts of a `block_actions` payload a feedback click reads. */
 interface FeedbackClick {
-  user: { id: string };
+  user: { id: string; team_id?: string };
   trigger_id?: string;
   action_ts?: string;
+  team?: { id?: string } | null;
   channel?: { id?: string };
-  container?: { message_ts?: string; thread_ts?: string };
+  container?: { message_ts?: string; thread_ts?: string; channel_id?: string };
+  message?: { ts?: string; thread_ts?: string };
   actions?: Array<{ action_ts?: string }>;
 }
 
@@ -675,16 +710,27 @@ async function handleFeedbackClick(
   client: WebClient,
   click: FeedbackClick,
   action: { value?: string; action_ts?: string },
+  /** The polite reply for a person the configuration does not allow: their vote is not stored. */
+  refusal: string | undefined,
 ): Promise<void> {
   const parsed = parseFeedbackValue(action.value);
-  if (
-    parsed === undefined ||
-    (click.channel?.id !== undefined && click.channel.id !== parsed.target.channel)
-  ) {
-    deps.logger.warn('feedback click with a value that is not ours; ignored');
+  if (parsed === undefined || !carriedBy(click, parsed.target)) {
+    deps.logger.warn('feedback click with a value that is not ours, or not the message carrying it; ignored');
     return;
   }
   const { vote, target } = parsed;
+  if (refusal !== undefined) {
+    deps.logger.info('feedback from a person the configuration does not allow; not stored');
+    await quietly(deps, 'refuse the feedback', () =>
+      client.chat.postEphemeral({
+        channel: target.channel,
+        user: click.user.id,
+        thread_ts: target.threadTs,
+        text: refusal,
+      }),
+    );
+    return;
+  }
   const actionTs = action.action_ts ?? click.action_ts ?? String(deps.now() / 1000);
   const outcome = await deps.historyStore.recordFeedback(target, target.messageTs, click.user.id, {
     vote,
@@ -716,6 +762,18 @@ async function handleFeedbackClick(
       text,
     }),
   );
+}
+
+/**
+ * Whether the turn a button value names is the one of the message and workspace carrying the click: the same
+ * workspace, channel and thread (the answer is posted in its question's thread). Slack builds the payload from
+ * the message, so a mismatch is a forged or a replayed value.
+ */
+function carriedBy(click: FeedbackClick, target: FeedbackTarget): boolean {
+  const team = click.team?.id;
+  const channel = click.container?.channel_id ?? click.channel?.id;
+  const threadTs = click.container?.thread_ts ?? click.message?.thread_ts;
+  return team === target.teamId && channel === target.channel && threadTs === target.threadTs;
 }
 
 /** How long a retry waits for the delivery holding the claim to start its execution or give the claim up. */
