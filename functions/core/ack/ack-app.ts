@@ -88,7 +88,10 @@ export interface AckDependencies {
   followUps?: FollowUpPolicy;
   /** Shown when someone opens the agent pane (at most 4). */
   suggestedPrompts?: readonly SuggestedPrompt[];
-  /** Questions one person may ask per UTC day (`DAILY_QUESTION_LIMIT`); no limit when undefined. */
+  /**
+   * Questions one person may ask per UTC day (`DAILY_QUESTION_LIMIT`), the day the question was asked (its ts,
+   * not a redelivery's arrival); no limit when undefined.
+   */
   dailyQuestionLimit?: number;
   /** Counts questions started and votes stored, for the usage dashboard. */
   metrics?: Pick<BotMetrics, 'count'>;
@@ -419,6 +422,16 @@ async function resolveBotIdentity(client: WebClient, deps: AckDependencies): Pro
   };
 }
 
+/**
+ * When the question was asked: its message's ts (Slack's clock, the same in every delivery of the event), so that
+ * the daily limit counts it on the day it was asked even when Slack redelivers it after midnight. `fallback` (the
+ * ack's clock) only for a ts that is not one.
+ */
+function askedAt(event: AskedMessage, fallback: number): number {
+  const seconds = Number(event.ts);
+  return Number.isFinite(seconds) && seconds > 0 ? Math.floor(seconds * 1000) : fallback;
+}
+
 /** A DM's channel id starts with D. */
 function isDirectMessageChannel(channel: string | undefined): boolean {
   return channel?.startsWith('D') === true;
@@ -520,7 +533,7 @@ async function handleQuestion(
         { teamId: body.team_id ?? event.team ?? 'unknown-team', user: event.user },
         eventId,
         deps.dailyQuestionLimit,
-        deps.now(),
+        askedAt(event, deps.now()),
       ))
     ) {
       logger.info('daily question limit reached', { eventId, limit: deps.dailyQuestionLimit });
