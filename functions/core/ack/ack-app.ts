@@ -236,7 +236,7 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
       refusal = textsFor(lang).tryAgainInAMinute;
     }
     try {
-      await handleQuestion(deps, client, asked, via, body, botUserId, refusal);
+      await handleQuestion(deps, client, asked, via, body, botUserId, refusal, (await identity()).botId);
     } catch (error) {
       const slackError = permanentSlackError(error);
       if (slackError === undefined) throw error;
@@ -486,6 +486,8 @@ async function handleQuestion(
   botUserId: string | undefined,
   /** The polite reply for a person the configuration does not allow (who-may-ask.ts). */
   refusal?: string,
+  /** The bot's `bot_id` (`auth.test`), when known: its messages are the ones a placeholder lookup reads. */
+  botId?: string,
 ): Promise<void> {
   const { logger } = deps;
   // Edits re-deliver a mention, and another bot's message is never a question for us. A reply also sent to the
@@ -510,7 +512,10 @@ async function handleQuestion(
   try {
     if (placeholderTs === undefined && claim.takenOver === true) {
       // The delivery that held the claim may have posted a placeholder and been killed before recording it.
-      placeholderTs = await findUnrecordedPlaceholder(deps, client, event.channel, threadTs, eventId);
+      placeholderTs = await findUnrecordedPlaceholder(deps, client, event, threadTs, eventId, {
+        botUserId,
+        botId,
+      });
     }
     let immediateReply = refusal ?? immediateReplyFor(deps, event, question, lang);
     if (immediateReply === undefined && isForgetRequest(question)) {
@@ -652,32 +657,62 @@ export function threadTitle(question: string): string {
   return `${(space > 30 ? cut.slice(0, space) : cut).trimEnd()}…`;
 }
 
+/** How far after the event's ts a killed delivery's placeholder can be: Slack's last retry comes ~5 min later. */
+const PLACEHOLDER_WINDOW_SECONDS = 10 * 60;
+/** Messages per `conversations.replies` page, and pages read at most, within the ack's 3 s. */
+const PLACEHOLDER_PAGE_LIMIT = 50;
+const PLACEHOLDER_MAX_PAGES = 4;
+
 /**
- * The placeholder a killed delivery posted for this event but never recorded on the claim: the bot's message in
- * the thread whose metadata names the event (`conversations.replies`, which the history scopes allow). Found, it
+ * The placeholder a killed delivery posted for this event but never recorded on the claim: this bot's message in
+ * the thread whose metadata names the event (`conversations.replies`, which the history scopes allow). It was
+ * posted after the event, so only a window from the event's ts is read, page by page (a long thread's first 200
+ * replies may all be older); a message of another app or person carrying the same metadata is not ours. Found, it
  * is reused, so the takeover leaves no second placeholder behind; a failed lookup posts a new one.
  */
 async function findUnrecordedPlaceholder(
   deps: AckDependencies,
   client: WebClient,
-  channel: string,
+  event: { channel: string; ts: string },
   threadTs: string,
   eventId: string,
+  bot: { botUserId?: string; botId?: string },
 ): Promise<string | undefined> {
+  const [seconds = '0', micros = '000000'] = event.ts.split('.');
+  const latest = `${Number(seconds) + PLACEHOLDER_WINDOW_SECONDS}.${micros}`;
+  const isOurs = (m: { user?: string; bot_id?: string }): boolean =>
+    (bot.botUserId !== undefined && m.user === bot.botUserId) ||
+    (bot.botId !== undefined && m.bot_id === bot.botId);
   try {
-    const replies = await client.conversations.replies({
-      channel,
-      ts: threadTs,
-      include_all_metadata: true,
-      limit: 200,
-    });
-    const mine = (replies.messages ?? []).find((m) => {
-      const metadata = (m as { metadata?: { event_type?: string; event_payload?: { event_id?: unknown } } })
-        .metadata;
-      return metadata?.event_type === PLACEHOLDER_EVENT_TYPE && metadata.event_payload?.event_id === eventId;
-    });
-    if (mine?.ts) deps.logger.info('reusing the placeholder of a delivery that was killed', { eventId });
-    return mine?.ts;
+    let cursor: string | undefined;
+    for (let page = 0; page < PLACEHOLDER_MAX_PAGES; page++) {
+      const replies = await client.conversations.replies({
+        channel: event.channel,
+        ts: threadTs,
+        oldest: event.ts,
+        latest,
+        inclusive: true,
+        include_all_metadata: true,
+        limit: PLACEHOLDER_PAGE_LIMIT,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      const mine = (replies.messages ?? []).find((m) => {
+        const metadata = (m as { metadata?: { event_type?: string; event_payload?: { event_id?: unknown } } })
+          .metadata;
+        return (
+          isOurs(m) &&
+          metadata?.event_type === PLACEHOLDER_EVENT_TYPE &&
+          metadata.event_payload?.event_id === eventId
+        );
+      });
+      if (mine?.ts) {
+        deps.logger.info('reusing the placeholder of a delivery that was killed', { eventId });
+        return mine.ts;
+      }
+      cursor = replies.response_metadata?.next_cursor || undefined;
+      if (replies.has_more !== true || cursor === undefined) return undefined;
+    }
+    return undefined;
   } catch (error) {
     deps.logger.warn('could not look for an unrecorded placeholder', { eventId, error: String(error) });
     return undefined;
