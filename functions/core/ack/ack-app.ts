@@ -291,13 +291,17 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
   });
 
   /** The outsider policy applies to votes as to questions: a guest or a Slack Connect user's click is refused. */
-  const voterRefusal = async (user: { id: string; team_id?: string }): Promise<string | undefined> =>
+  const voterRefusal = async (
+    user: { id: string; team_id?: string },
+    lang: Lang,
+  ): Promise<string | undefined> =>
     outsiderReply(
       { user: user.id, ...(user.team_id === undefined ? {} : { user_team: user.team_id }) },
       {},
       await identity(),
       access,
       lookUpPerson,
+      lang,
     );
 
   app.action(
@@ -305,9 +309,11 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
     async ({ ack, body, action, client }) => {
       await ack();
       const click = body as unknown as FeedbackClick;
-      const refusal = await voterRefusal(click.user).catch((error: unknown) => {
+      // The answer's language, which the button carries, is the one the person reads.
+      const lang = parseFeedbackValue((action as { value?: string }).value)?.target.lang ?? 'en';
+      const refusal = await voterRefusal(click.user, lang).catch((error: unknown) => {
         deps.logger.warn('could not look the voter up; the vote is not stored', { error: String(error) });
-        return textsFor('en').tryAgainInAMinute;
+        return textsFor(lang).tryAgainInAMinute;
       });
       await handleFeedbackClick(deps, client, click, action as { value?: string }, refusal);
     },
