@@ -65,6 +65,10 @@ export interface Texts {
   slackConnectNotAllowed: string;
   /** A guest, when not allowed. */
   guestsNotAllowed: string;
+  /** Slack could not say who is asking (`users.info` rate limited or failing): nothing was started. */
+  tryAgainInAMinute: string;
+  /** "forget this thread" from someone other than the person who started the thread. */
+  forgetNotYours: string;
 }
 
 const en: Texts = {
@@ -122,6 +126,9 @@ const en: Texts = {
   guestsNotAllowed:
     "Sorry, I only answer full members of this workspace, so I can't answer guests. " +
     'Please ask a member of the workspace to look it up for you.',
+  tryAgainInAMinute: "Sorry, I can't take questions just now: Slack is busy. Please try again in a minute.",
+  forgetNotYours:
+    'Sorry, only the person who started this thread can ask me to forget it. You can start a new thread instead.',
 };
 
 const ja: Texts = {
@@ -178,6 +185,10 @@ const ja: Texts = {
   guestsNotAllowed:
     '申し訳ありません。このワークスペースの正規メンバーにのみお答えしているため、ゲストの方にはお答えできません。' +
     'ワークスペースのメンバーに調べてもらうようお願いしてください。',
+  tryAgainInAMinute:
+    '申し訳ありません。Slack が混み合っているため、今は質問を受け付けられません。1 分ほどしてからもう一度お試しください。',
+  forgetNotYours:
+    '申し訳ありません。このスレッドの履歴を消せるのは、スレッドを始めた人だけです。新しいスレッドで質問することもできます。',
 };
 
 const TABLE: Record<Lang, Texts> = { en, ja };

@@ -495,10 +495,11 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       const thread = replies(channel, ts);
       if (thread.length === 0) throw new SlackApiError('thread_not_found');
       const withMetadata = args.include_all_metadata === true || args.include_all_metadata === 'true';
+      const { page, nextCursor } = pageOfReplies(thread, args);
       return {
-        messages: thread.map((m) => view(m, withMetadata)),
-        has_more: false,
-        response_metadata: { next_cursor: '' },
+        messages: page.map((m) => view(m, withMetadata)),
+        has_more: nextCursor !== '',
+        response_metadata: { next_cursor: nextCursor },
       };
     },
   };
@@ -897,4 +898,38 @@ function modalProblem(view: Record<string, unknown> | undefined): string | undef
   if (!Array.isArray(view.blocks) || view.blocks.length === 0 || view.blocks.length > 100)
     return 'view.blocks: 1 to 100 blocks';
   return undefined;
+}
+
+// ---- conversations.replies paging (issue 18, point 19: added with the ack's placeholder lookup) -------------------
+
+/**
+ * One page of a thread as `conversations.replies` returns it (https://docs.slack.dev/reference/methods/conversations.replies):
+ * the messages after `oldest` and before `latest` (each one included with `inclusive`), oldest first, at most `limit`
+ * (1000 by default and at most, Slack's figure for internal apps), continued from a `cursor`.
+ */
+function pageOfReplies<T extends { ts: string }>(thread: T[], args: Args): { page: T[]; nextCursor: string } {
+  const inclusive = args.inclusive === true || args.inclusive === 'true' || args.inclusive === '1';
+  const oldest = typeof args.oldest === 'string' ? args.oldest : undefined;
+  const latest = typeof args.latest === 'string' ? args.latest : undefined;
+  const inWindow = thread.filter((m) => {
+    const afterOldest = oldest === undefined || compareTs(m.ts, oldest) > 0 || (inclusive && m.ts === oldest);
+    const beforeLatest =
+      latest === undefined || compareTs(m.ts, latest) < 0 || (inclusive && m.ts === latest);
+    return afterOldest && beforeLatest;
+  });
+  const limit = Math.min(1000, Math.max(1, Number(args.limit) || 1000));
+  const cursor = typeof args.cursor === 'string' ? args.cursor : '';
+  const start =
+    cursor === ''
+      ? 0
+      : Number(
+          Buffer.from(cursor, 'base64')
+            .toString('utf8')
+            .replace(/^offset:/, ''),
+        ) || 0;
+  const end = start + limit;
+  return {
+    page: inWindow.slice(start, end),
+    nextCursor: end < inWindow.length ? Buffer.from(`offset:${end}`).toString('base64') : '',
+  };
 }

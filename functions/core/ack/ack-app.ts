@@ -14,6 +14,7 @@ import {
   commentModal,
   FEEDBACK_ACTION_ID,
   FEEDBACK_COMMENT_CALLBACK_ID,
+  type FeedbackTarget,
   MAX_COMMENT_CHARS,
   parseCommentTarget,
   parseFeedbackValue,
@@ -27,6 +28,7 @@ import {
   foreignDelivery,
   type Installation,
   outsiderReply,
+  PersonLookupRateLimitedError,
 } from './who-may-ask';
 
 /** The English placeholder; every language's is in i18n.ts. */
@@ -86,7 +88,10 @@ export interface AckDependencies {
   followUps?: FollowUpPolicy;
   /** Shown when someone opens the agent pane (at most 4). */
   suggestedPrompts?: readonly SuggestedPrompt[];
-  /** Questions one person may ask per UTC day (`DAILY_QUESTION_LIMIT`); no limit when undefined. */
+  /**
+   * Questions one person may ask per UTC day (`DAILY_QUESTION_LIMIT`), the day the question was asked (its ts,
+   * not a redelivery's arrival); no limit when undefined.
+   */
   dailyQuestionLimit?: number;
   /** Counts questions started and votes stored, for the usage dashboard. */
   metrics?: Pick<BotMetrics, 'count'>;
@@ -131,11 +136,13 @@ export function executionNameFor(eventId: string, now: number): string {
  */
 export function createAckHandler(deps: AckDependencies): AckHandler {
   const receiver = new AwsLambdaReceiver({ signingSecret: deps.signingSecret, logLevel: LogLevel.ERROR });
-  // Slack waits 3 s for the ack: one quick retry at most, and no call may hang.
+  // Slack waits 3 s for the ack: one quick retry at most, no call may hang, and a 429 is never waited on
+  // (WebClient would otherwise sleep for its Retry-After, seconds past Slack's patience): it fails the call at once.
   const clientOptions: WebClientOptions = {
     slackApiUrl: deps.slackApiUrl,
     retryConfig: { retries: 1, minTimeout: 100, maxTimeout: 500 },
     timeout: 2_000,
+    rejectRateLimitedCalls: true,
   };
   const authClient = new WebClient(deps.botToken, clientOptions);
   // A person lookup runs before the placeholder, inside Slack's 3 s: one try, a short timeout, a cache.
@@ -198,17 +205,38 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
     body: { event_id?: string; team_id?: string },
     client: WebClient,
     botUserId: string | undefined,
+    retryNum: number | undefined,
   ): Promise<void> => {
-    const refusal = await outsiderReply(
-      asked as AskingEvent,
-      body as EventEnvelope,
-      await identity(),
-      access,
-      lookUpPerson,
-      languageOf(questionFromMentionText(asked.text ?? '', botUserId)),
-    );
+    // Another bot's message (an `app_mention` from a bot has no `user`), an edit, the bot's own: no question, and
+    // nobody to look up.
+    if (!isPersonMessage(asked, botUserId)) return;
+    const lang = languageOf(questionFromMentionText(asked.text ?? '', botUserId));
+    let refusal: string | undefined;
     try {
-      await handleQuestion(deps, client, asked, via, body, botUserId, refusal);
+      refusal = await outsiderReply(
+        asked as AskingEvent,
+        body as EventEnvelope,
+        await identity(),
+        access,
+        lookUpPerson,
+        lang,
+      );
+    } catch (error) {
+      // Slack cannot say who is asking. Rate limited: no redelivery within Slack's minutes is sure to fare better,
+      // and Slack must have its 200 now, so the person is told at once. Another failure: a 500 lets Slack redeliver
+      // (up to 3 times), except on its last redelivery, after which nothing would ever be said. The reply is posted
+      // under the event's claim, so a further delivery of the same event posts nothing.
+      const rateLimited = error instanceof PersonLookupRateLimitedError;
+      if (!rateLimited && (retryNum ?? 0) < LAST_SLACK_RETRY) throw error;
+      deps.logger.warn('could not look the person up; asking them to try again in a minute', {
+        eventId: body.event_id,
+        retryNum,
+        error: String(error),
+      });
+      refusal = textsFor(lang).tryAgainInAMinute;
+    }
+    try {
+      await handleQuestion(deps, client, asked, via, body, botUserId, refusal, (await identity()).botId);
     } catch (error) {
       const slackError = permanentSlackError(error);
       if (slackError === undefined) throw error;
@@ -223,7 +251,14 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
   app.event('app_mention', async ({ event, body, context, client }) => {
     // In a direct message the `message` event carries the question (no mention is needed there).
     if (isDirectMessageChannel(event.channel)) return;
-    await answer(event as unknown as AskedMessage, 'mention', body, client, context.botUserId);
+    await answer(
+      event as unknown as AskedMessage,
+      'mention',
+      body,
+      client,
+      context.botUserId,
+      retryNumber(context.retryNum),
+    );
   });
 
   // Direct messages (and the agent pane, whose threads are DMs), and replies in a thread the bot answered in.
@@ -232,13 +267,13 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
     const botUserId = context.botUserId;
     if (!isPersonMessage(message, botUserId)) return;
     if (message.channel_type === 'im') {
-      await answer(message, 'dm', body, client, botUserId);
+      await answer(message, 'dm', body, client, botUserId, retryNumber(context.retryNum));
       return;
     }
     if (message.channel_type !== 'channel' && message.channel_type !== 'group') return;
     const envelope = body as { team_id?: string };
     if (!(await isFollowUp(deps, message, envelope.team_id ?? message.team ?? '', botUserId))) return;
-    await answer(message, 'follow-up', body, client, botUserId);
+    await answer(message, 'follow-up', body, client, botUserId, retryNumber(context.retryNum));
   });
 
   // The agent pane (legacy assistant threads): suggested prompts for a new thread.
@@ -255,11 +290,32 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
     await setSuggestedPrompts(deps, client, event.channel, undefined);
   });
 
+  /** The outsider policy applies to votes as to questions: a guest or a Slack Connect user's click is refused. */
+  const voterRefusal = async (
+    user: { id: string; team_id?: string },
+    lang: Lang,
+  ): Promise<string | undefined> =>
+    outsiderReply(
+      { user: user.id, ...(user.team_id === undefined ? {} : { user_team: user.team_id }) },
+      {},
+      await identity(),
+      access,
+      lookUpPerson,
+      lang,
+    );
+
   app.action(
     { type: 'block_actions', action_id: FEEDBACK_ACTION_ID },
     async ({ ack, body, action, client }) => {
       await ack();
-      await handleFeedbackClick(deps, client, body as unknown as FeedbackClick, action as { value?: string });
+      const click = body as unknown as FeedbackClick;
+      // The answer's language, which the button carries, is the one the person reads.
+      const lang = parseFeedbackValue((action as { value?: string }).value)?.target.lang ?? 'en';
+      const refusal = await voterRefusal(click.user, lang).catch((error: unknown) => {
+        deps.logger.warn('could not look the voter up; the vote is not stored', { error: String(error) });
+        return textsFor(lang).tryAgainInAMinute;
+      });
+      await handleFeedbackClick(deps, client, click, action as { value?: string }, refusal);
     },
   );
 
@@ -269,7 +325,12 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
     const comment = (view.state.values[COMMENT_BLOCK_ID]?.[COMMENT_ACTION_ID]?.value ?? '')
       .trim()
       .slice(0, MAX_COMMENT_CHARS);
+    const submittedFrom = (body as { team?: { id?: string } | null }).team?.id;
     if (target === undefined || comment === '') return;
+    if (submittedFrom !== undefined && submittedFrom !== target.teamId) {
+      deps.logger.warn('comment naming a turn of another workspace than its submission; ignored');
+      return;
+    }
     const saved = await deps.historyStore.recordFeedbackComment(
       target,
       target.messageTs,
@@ -327,6 +388,18 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
   };
 }
 
+/**
+ * Slack redelivers an event it got no 200 for up to 3 times (`X-Slack-Retry-Num` 1, 2, 3: at once, after about a
+ * minute, after about five); after the third it gives up.
+ */
+const LAST_SLACK_RETRY = 3;
+
+/** Bolt's `context.retryNum`, which it copies from the header as text. */
+function retryNumber(value: unknown): number | undefined {
+  const n = Number(value);
+  return value === undefined || !Number.isInteger(n) ? undefined : n;
+}
+
 function isParsableBody(rawBody: string, contentType: string | undefined): boolean {
   if (contentType?.startsWith('application/x-www-form-urlencoded')) return rawBody.length > 0;
   try {
@@ -353,6 +426,16 @@ async function resolveBotIdentity(client: WebClient, deps: AckDependencies): Pro
     teamId: deps.teamId ?? auth.team_id,
     appId: deps.appId ?? auth.app_id,
   };
+}
+
+/**
+ * When the question was asked: its message's ts (Slack's clock, the same in every delivery of the event), so that
+ * the daily limit counts it on the day it was asked even when Slack redelivers it after midnight. `fallback` (the
+ * ack's clock) only for a ts that is not one.
+ */
+function askedAt(event: AskedMessage, fallback: number): number {
+  const seconds = Number(event.ts);
+  return Number.isFinite(seconds) && seconds > 0 ? Math.floor(seconds * 1000) : fallback;
 }
 
 /** A DM's channel id starts with D. */
@@ -409,6 +492,8 @@ async function handleQuestion(
   botUserId: string | undefined,
   /** The polite reply for a person the configuration does not allow (who-may-ask.ts). */
   refusal?: string,
+  /** The bot's `bot_id` (`auth.test`), when known: its messages are the ones a placeholder lookup reads. */
+  botId?: string,
 ): Promise<void> {
   const { logger } = deps;
   // Edits re-deliver a mention, and another bot's message is never a question for us. A reply also sent to the
@@ -433,9 +518,24 @@ async function handleQuestion(
   try {
     if (placeholderTs === undefined && claim.takenOver === true) {
       // The delivery that held the claim may have posted a placeholder and been killed before recording it.
-      placeholderTs = await findUnrecordedPlaceholder(deps, client, event.channel, threadTs, eventId);
+      placeholderTs = await findUnrecordedPlaceholder(deps, client, event, threadTs, eventId, {
+        botUserId,
+        botId,
+      });
     }
     let immediateReply = refusal ?? immediateReplyFor(deps, event, question, lang);
+    if (immediateReply === undefined && isForgetRequest(question)) {
+      // Only the thread's asker (the person who asked its first stored question) may have it forgotten, whichever
+      // way the request came (a mention, a follow-up under any FOLLOW_UPS policy, a DM).
+      const asker = await deps.historyStore.threadAsker(
+        { teamId: body.team_id ?? event.team ?? 'unknown-team', channel: event.channel, threadTs },
+        deps.now(),
+      );
+      if (asker !== undefined && asker !== event.user) {
+        logger.info('forget refused: not the thread asker', { eventId });
+        immediateReply = textsFor(lang).forgetNotYours;
+      }
+    }
     if (
       immediateReply === undefined &&
       deps.dailyQuestionLimit !== undefined &&
@@ -444,7 +544,7 @@ async function handleQuestion(
         { teamId: body.team_id ?? event.team ?? 'unknown-team', user: event.user },
         eventId,
         deps.dailyQuestionLimit,
-        deps.now(),
+        askedAt(event, deps.now()),
       ))
     ) {
       logger.info('daily question limit reached', { eventId, limit: deps.dailyQuestionLimit });
@@ -563,32 +663,62 @@ export function threadTitle(question: string): string {
   return `${(space > 30 ? cut.slice(0, space) : cut).trimEnd()}…`;
 }
 
+/** How far after the event's ts a killed delivery's placeholder can be: Slack's last retry comes ~5 min later. */
+const PLACEHOLDER_WINDOW_SECONDS = 10 * 60;
+/** Messages per `conversations.replies` page, and pages read at most, within the ack's 3 s. */
+const PLACEHOLDER_PAGE_LIMIT = 50;
+const PLACEHOLDER_MAX_PAGES = 4;
+
 /**
- * The placeholder a killed delivery posted for this event but never recorded on the claim: the bot's message in
- * the thread whose metadata names the event (`conversations.replies`, which the history scopes allow). Found, it
+ * The placeholder a killed delivery posted for this event but never recorded on the claim: this bot's message in
+ * the thread whose metadata names the event (`conversations.replies`, which the history scopes allow). It was
+ * posted after the event, so only a window from the event's ts is read, page by page (a long thread's first 200
+ * replies may all be older); a message of another app or person carrying the same metadata is not ours. Found, it
  * is reused, so the takeover leaves no second placeholder behind; a failed lookup posts a new one.
  */
 async function findUnrecordedPlaceholder(
   deps: AckDependencies,
   client: WebClient,
-  channel: string,
+  event: { channel: string; ts: string },
   threadTs: string,
   eventId: string,
+  bot: { botUserId?: string; botId?: string },
 ): Promise<string | undefined> {
+  const [seconds = '0', micros = '000000'] = event.ts.split('.');
+  const latest = `${Number(seconds) + PLACEHOLDER_WINDOW_SECONDS}.${micros}`;
+  const isOurs = (m: { user?: string; bot_id?: string }): boolean =>
+    (bot.botUserId !== undefined && m.user === bot.botUserId) ||
+    (bot.botId !== undefined && m.bot_id === bot.botId);
   try {
-    const replies = await client.conversations.replies({
-      channel,
-      ts: threadTs,
-      include_all_metadata: true,
-      limit: 200,
-    });
-    const mine = (replies.messages ?? []).find((m) => {
-      const metadata = (m as { metadata?: { event_type?: string; event_payload?: { event_id?: unknown } } })
-        .metadata;
-      return metadata?.event_type === PLACEHOLDER_EVENT_TYPE && metadata.event_payload?.event_id === eventId;
-    });
-    if (mine?.ts) deps.logger.info('reusing the placeholder of a delivery that was killed', { eventId });
-    return mine?.ts;
+    let cursor: string | undefined;
+    for (let page = 0; page < PLACEHOLDER_MAX_PAGES; page++) {
+      const replies = await client.conversations.replies({
+        channel: event.channel,
+        ts: threadTs,
+        oldest: event.ts,
+        latest,
+        inclusive: true,
+        include_all_metadata: true,
+        limit: PLACEHOLDER_PAGE_LIMIT,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      const mine = (replies.messages ?? []).find((m) => {
+        const metadata = (m as { metadata?: { event_type?: string; event_payload?: { event_id?: unknown } } })
+          .metadata;
+        return (
+          isOurs(m) &&
+          metadata?.event_type === PLACEHOLDER_EVENT_TYPE &&
+          metadata.event_payload?.event_id === eventId
+        );
+      });
+      if (mine?.ts) {
+        deps.logger.info('reusing the placeholder of a delivery that was killed', { eventId });
+        return mine.ts;
+      }
+      cursor = replies.response_metadata?.next_cursor || undefined;
+      if (replies.has_more !== true || cursor === undefined) return undefined;
+    }
+    return undefined;
   } catch (error) {
     deps.logger.warn('could not look for an unrecorded placeholder', { eventId, error: String(error) });
     return undefined;
@@ -615,11 +745,13 @@ async function setSuggestedPrompts(
 
 /** The parts of a `block_actions` payload a feedback click reads. */
 interface FeedbackClick {
-  user: { id: string };
+  user: { id: string; team_id?: string };
   trigger_id?: string;
   action_ts?: string;
+  team?: { id?: string } | null;
   channel?: { id?: string };
-  container?: { message_ts?: string; thread_ts?: string };
+  container?: { message_ts?: string; thread_ts?: string; channel_id?: string };
+  message?: { ts?: string; thread_ts?: string };
   actions?: Array<{ action_ts?: string }>;
 }
 
@@ -632,16 +764,27 @@ async function handleFeedbackClick(
   client: WebClient,
   click: FeedbackClick,
   action: { value?: string; action_ts?: string },
+  /** The polite reply for a person the configuration does not allow: their vote is not stored. */
+  refusal: string | undefined,
 ): Promise<void> {
   const parsed = parseFeedbackValue(action.value);
-  if (
-    parsed === undefined ||
-    (click.channel?.id !== undefined && click.channel.id !== parsed.target.channel)
-  ) {
-    deps.logger.warn('feedback click with a value that is not ours; ignored');
+  if (parsed === undefined || !carriedBy(click, parsed.target)) {
+    deps.logger.warn('feedback click with a value that is not ours, or not the message carrying it; ignored');
     return;
   }
   const { vote, target } = parsed;
+  if (refusal !== undefined) {
+    deps.logger.info('feedback from a person the configuration does not allow; not stored');
+    await quietly(deps, 'refuse the feedback', () =>
+      client.chat.postEphemeral({
+        channel: target.channel,
+        user: click.user.id,
+        thread_ts: target.threadTs,
+        text: refusal,
+      }),
+    );
+    return;
+  }
   const actionTs = action.action_ts ?? click.action_ts ?? String(deps.now() / 1000);
   const outcome = await deps.historyStore.recordFeedback(target, target.messageTs, click.user.id, {
     vote,
@@ -673,6 +816,18 @@ async function handleFeedbackClick(
       text,
     }),
   );
+}
+
+/**
+ * Whether the turn a button value names is the one of the message and workspace carrying the click: the same
+ * workspace, channel and thread (the answer is posted in its question's thread). Slack builds the payload from
+ * the message, so a mismatch is a forged or a replayed value.
+ */
+function carriedBy(click: FeedbackClick, target: FeedbackTarget): boolean {
+  const team = click.team?.id;
+  const channel = click.container?.channel_id ?? click.channel?.id;
+  const threadTs = click.container?.thread_ts ?? click.message?.thread_ts;
+  return team === target.teamId && channel === target.channel && threadTs === target.threadTs;
 }
 
 /** How long a retry waits for the delivery holding the claim to start its execution or give the claim up. */

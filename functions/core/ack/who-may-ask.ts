@@ -117,8 +117,29 @@ export interface UsersInfoClient {
 }
 
 /**
+ * Slack said to wait before calling `users.info` again (a 429, or `ratelimited`): the person cannot be looked up
+ * now, and nothing in the ack waits for it (Slack stops waiting for the ack after 3 s).
+ */
+export class PersonLookupRateLimitedError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super(`users.info is rate limited for ${retryAfterSeconds} s`);
+    this.name = 'PersonLookupRateLimitedError';
+  }
+}
+
+/** A 429 rejected at once by a client with `rejectRateLimitedCalls`, or Slack's `ratelimited` error. */
+function rateLimitedFor(error: unknown): number | undefined {
+  const e = error as { code?: string; retryAfter?: number; data?: { error?: string } } | null;
+  if (e?.code === 'slack_webapi_rate_limited_error') return Math.max(1, Number(e.retryAfter) || 1);
+  if (e?.data?.error === 'ratelimited') return 1;
+  return undefined;
+}
+
+/**
  * A `users.info` lookup cached for `ttlMs` per container: a person asking several questions costs one call, and
- * a guest promoted to member (or the reverse) is seen within the TTL. Failures are not cached.
+ * a guest promoted to member (or the reverse) is seen within the TTL. Failures are not cached. A rate-limited
+ * call rejects with {@link PersonLookupRateLimitedError}, and so does every lookup until Slack's Retry-After has
+ * passed, without calling Slack again (Slack asks apps to honour it).
  */
 export function cachedPersonLookup(
   client: UsersInfoClient,
@@ -127,14 +148,25 @@ export function cachedPersonLookup(
   const ttlMs = options.ttlMs ?? 10 * 60_000;
   const maxEntries = options.maxEntries ?? 10_000;
   const cache = new Map<string, { expiresAt: number; info: Promise<PersonInfo> }>();
+  let rateLimitedUntil = 0;
   return (userId) => {
     const cached = cache.get(userId);
     if (cached !== undefined && cached.expiresAt > options.now()) return cached.info;
+    const waitMs = rateLimitedUntil - options.now();
+    if (waitMs > 0) return Promise.reject(new PersonLookupRateLimitedError(Math.ceil(waitMs / 1000)));
     if (cache.size >= maxEntries) cache.clear();
-    const info = client.users.info({ user: userId }).then(({ user }) => ({
-      teamId: user?.team_id,
-      guest: user?.is_restricted === true || user?.is_ultra_restricted === true,
-    }));
+    const info = client.users.info({ user: userId }).then(
+      ({ user }) => ({
+        teamId: user?.team_id,
+        guest: user?.is_restricted === true || user?.is_ultra_restricted === true,
+      }),
+      (error: unknown) => {
+        const retryAfter = rateLimitedFor(error);
+        if (retryAfter === undefined) throw error;
+        rateLimitedUntil = Math.max(rateLimitedUntil, options.now() + retryAfter * 1000);
+        throw new PersonLookupRateLimitedError(retryAfter);
+      },
+    );
     cache.set(userId, { expiresAt: options.now() + ttlMs, info });
     info.catch(() => cache.delete(userId));
     return info;

@@ -44,6 +44,11 @@ function isMissingFeedbackMap(error: unknown): boolean {
   );
 }
 
+/** A vote as a click stores it: a comment comes only from the 👎 modal (recordFeedbackComment). */
+function withoutComment(feedback: Feedback): Feedback {
+  return { vote: feedback.vote, actionTs: feedback.actionTs, at: feedback.at };
+}
+
 /** Thread history in DynamoDB: one item per turn, ordered by the mention's ts. */
 export class DynamoDbHistoryStore implements HistoryStore {
   constructor(
@@ -261,17 +266,38 @@ export class DynamoDbHistoryStore implements HistoryStore {
     feedback: Feedback,
   ): Promise<FeedbackOutcome> {
     const key = { pk: threadKey(thread), sk: turnSortKey(messageTs) };
+    // A later click replaces the vote, never the comment a 👎 left: only vote, actionTs and at are set.
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: key,
+          UpdateExpression:
+            'SET feedback.#user.vote = :vote, feedback.#user.actionTs = :actionTs, feedback.#user.#at = :at',
+          // A turn (not a forget's tombstone) with an earlier vote of this person's, older than this click.
+          ConditionExpression: 'attribute_exists(#record) AND feedback.#user.actionTs < :actionTs',
+          ExpressionAttributeNames: { '#record': 'record', '#user': user, '#at': 'at' },
+          ExpressionAttributeValues: {
+            ':vote': feedback.vote,
+            ':actionTs': feedback.actionTs,
+            ':at': feedback.at,
+          },
+        }),
+      );
+      return 'stored';
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException) && !isMissingFeedbackMap(error)) throw error;
+    }
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.options.tableName,
           Key: key,
           UpdateExpression: 'SET feedback.#user = :feedback',
-          // A turn (not a forget's tombstone), and not this click or a later one already stored.
-          ConditionExpression:
-            'attribute_exists(#record) AND (attribute_not_exists(feedback.#user) OR feedback.#user.actionTs < :actionTs)',
+          // The person's first vote on this turn.
+          ConditionExpression: 'attribute_exists(#record) AND attribute_not_exists(feedback.#user)',
           ExpressionAttributeNames: { '#record': 'record', '#user': user },
-          ExpressionAttributeValues: { ':feedback': feedback, ':actionTs': feedback.actionTs },
+          ExpressionAttributeValues: { ':feedback': withoutComment(feedback) },
         }),
       );
       return 'stored';
@@ -286,7 +312,7 @@ export class DynamoDbHistoryStore implements HistoryStore {
               UpdateExpression: 'SET feedback = :feedback',
               ConditionExpression: 'attribute_exists(#record) AND attribute_not_exists(feedback)',
               ExpressionAttributeNames: { '#record': 'record' },
-              ExpressionAttributeValues: { ':feedback': { [user]: feedback } },
+              ExpressionAttributeValues: { ':feedback': { [user]: withoutComment(feedback) } },
             }),
           );
           return 'stored';
@@ -326,9 +352,10 @@ export class DynamoDbHistoryStore implements HistoryStore {
           TableName: this.options.tableName,
           Key: { pk: threadKey(thread), sk: turnSortKey(messageTs) },
           UpdateExpression: 'SET feedback.#user.#comment = :comment',
-          ConditionExpression: 'attribute_exists(#record) AND attribute_exists(feedback.#user)',
+          // Only with a 👎: a modal submitted after the person switched to 👍 stores nothing.
+          ConditionExpression: 'attribute_exists(#record) AND feedback.#user.vote = :negative',
           ExpressionAttributeNames: { '#record': 'record', '#user': user, '#comment': 'comment' },
-          ExpressionAttributeValues: { ':comment': comment },
+          ExpressionAttributeValues: { ':comment': comment, ':negative': 'negative' },
         }),
       );
       return true;

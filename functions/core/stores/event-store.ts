@@ -65,13 +65,14 @@ export interface EventStore {
   workspaceStreamFallback(teamId: string, now: number): Promise<string | undefined>;
   recordWorkspaceStreamFallback(teamId: string, reason: string, now: number): Promise<void>;
   /**
-   * Counts a question of `user` against their daily limit (the UTC day of `now`) and says whether it may be
-   * answered. The same event counted twice (a retried delivery) counts once.
+   * Counts a question of `user` against their daily limit (the UTC day of `askedAt`, the question's own time, so
+   * a redelivery after midnight counts on the day it was asked) and says whether it may be answered. The same
+   * event counted twice (a retried delivery) counts once.
    */
   countQuestion(
     person: { teamId: string; user: string },
     eventId: string,
     limit: number,
-    now: number,
+    askedAt: number,
   ): Promise<boolean>;
 }

@@ -25,7 +25,10 @@ export interface Feedback {
   actionTs: string;
   /** When it was stored, ISO 8601. */
   at: string;
-  /** The optional comment of a negative vote, from the modal. */
+  /**
+   * The optional comment of a negative vote, from the modal: stored only while the person's vote is 👎, and kept
+   * when a later click changes the vote.
+   */
   comment?: string;
 }
 
@@ -71,14 +74,17 @@ export interface HistoryStore {
    * was forgotten): the ack answers a reply without a mention only in a thread the bot answered.
    */
   threadAsker(thread: ThreadRef, now: number): Promise<string | undefined>;
-  /** Stores `user`'s vote on the answer to the question `messageTs`, with that turn. */
+  /**
+   * Stores `user`'s vote on the answer to the question `messageTs`, with that turn; a later click replaces the
+   * vote and keeps the comment.
+   */
   recordFeedback(
     thread: ThreadRef,
     messageTs: string,
     user: string,
     feedback: Feedback,
   ): Promise<FeedbackOutcome>;
-  /** Adds a comment to `user`'s stored vote; false when there is no vote (or turn) to add it to. */
+  /** Adds a comment to `user`'s stored 👎; false when there is no 👎 (or turn) to add it to. */
   recordFeedbackComment(
     thread: ThreadRef,
     messageTs: string,

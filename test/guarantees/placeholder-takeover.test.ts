@@ -1,0 +1,108 @@
+import { createHandler as createAckHandler } from '../../functions/ack';
+import { CLAIM_STALE_MS } from '../../functions/core/ack/ack-app';
+import { IN_PROGRESS_TEXTS } from '../../functions/core/i18n';
+import type { EventStore } from '../../functions/core/stores/event-store';
+import { functionUrlEvent, mentionPayload, signedHeaders } from '../../scripts/local/slack-request';
+import { DEFAULT_CHANNEL, LOCAL_BOT_USER_ID, LOCAL_TEAM_ID } from '../../scripts/local/stack';
+import { type LocalStack, startTestStack } from '../support/local-stack';
+
+/**
+ * A delivery that takes over a dead delivery's claim finds the placeholder the dead one posted but never recorded
+ * (issue 18, point 19), however long the thread: it looks in a window from the event's own ts (the placeholder
+ * comes after it), page by page, at this bot's messages only. The first delivery is the production ack killed
+ * right after posting its placeholder (its event store, the real one, stops answering, as in a dead Lambda); the
+ * retry comes once the claim went stale, on a clock moved past it. Deliveries are signed `app_mention`s.
+ */
+
+class KilledError extends Error {
+  constructor() {
+    super('the ack was killed');
+  }
+}
+
+/** The real event store of a Lambda killed just before it records its placeholder: nothing after that happens. */
+function killedBeforeRecordingThePlaceholder(real: EventStore): EventStore {
+  let killed = false;
+  const alive = <T>(call: () => Promise<T>): Promise<T> =>
+    killed ? Promise.reject(new KilledError()) : call();
+  return {
+    ...(Object.fromEntries(
+      (Object.getOwnPropertyNames(Object.getPrototypeOf(real)) as Array<keyof EventStore>)
+        .filter((name) => (name as string) !== 'constructor')
+        .map((name) => [
+          name,
+          (...args: unknown[]) =>
+            alive(() => (real[name] as (...a: unknown[]) => Promise<unknown>).apply(real, args)),
+        ]),
+    ) as unknown as EventStore),
+    recordPlaceholder: async () => {
+      killed = true;
+      throw new KilledError();
+    },
+  };
+}
+
+describe('a takeover reuses the placeholder its dead holder posted', () => {
+  let stack: LocalStack;
+  let close: () => Promise<void>;
+
+  beforeAll(async () => {
+    ({ stack, close } = await startTestStack());
+  });
+  afterAll(() => close());
+
+  it('in a thread of 250 replies: one answer, no second placeholder, none left searching', async () => {
+    const parent = stack.slack.addMessage({
+      channel: DEFAULT_CHANNEL,
+      text: 'Release planning',
+      user: 'U0CHAT0001',
+    });
+    for (let i = 0; i < 250; i++)
+      stack.slack.addMessage({
+        channel: DEFAULT_CHANNEL,
+        text: `reply ${i}`,
+        user: 'U0CHAT0001',
+        thread_ts: parent.ts,
+      });
+    const question = stack.slack.addMessage({
+      channel: DEFAULT_CHANNEL,
+      text: `<@${LOCAL_BOT_USER_ID}> How do I rotate my VPN key?`,
+      user: 'U0HUMAN001',
+      thread_ts: parent.ts,
+    });
+    const body = JSON.stringify(
+      mentionPayload({
+        text: 'How do I rotate my VPN key?',
+        ts: question.ts,
+        threadTs: parent.ts,
+        botUserId: LOCAL_BOT_USER_ID,
+        teamId: LOCAL_TEAM_ID,
+      }),
+    );
+    const startedAt = Date.now();
+    const deliver = async (retryNum: number | undefined, offsetMs: number, eventStore: () => EventStore) => {
+      const ack = await createAckHandler({ ...stack.runtime, now: () => Date.now() + offsetMs, eventStore });
+      const headers = signedHeaders(stack.signingSecret, body, {
+        timestampSeconds: Math.floor((startedAt + offsetMs) / 1000),
+        retryNum,
+      });
+      return (await ack(functionUrlEvent(body, headers))).statusCode;
+    };
+    const real = stack.runtime.eventStore();
+
+    const killed = await deliver(undefined, 0, () => killedBeforeRecordingThePlaceholder(real)).catch(
+      () => 'killed',
+    );
+    const takeover = await deliver(1, CLAIM_STALE_MS + 1_000, () => real);
+    await stack.stepFunctions.waitForIdle();
+
+    expect(killed).not.toBe(200);
+    expect(takeover).toBe(200);
+    const fromBot = stack.slack
+      .threadReplies(DEFAULT_CHANNEL, parent.ts)
+      .filter((m) => m.bot_id !== undefined);
+    expect(fromBot).toHaveLength(1);
+    expect(IN_PROGRESS_TEXTS).not.toContain(fromBot[0]?.text);
+    expect(fromBot[0]?.text).toContain('corpvpn rotate-key');
+  });
+});
