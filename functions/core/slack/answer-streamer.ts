@@ -83,7 +83,11 @@ export interface NativeStreamerOptions extends AnswerStreamerOptions {
    * them, before the first token.
    */
   progress?: StreamProgress;
-  /** Called once when `chat.startStream` fails and the answer falls back to editing the placeholder. */
+  /**
+   * Called once when `chat.startStream` fails and the answer falls back to editing the placeholder; `permanent`
+   * only when Slack's refusal says the workspace cannot stream at all (plan, feature, token type, scope), never for
+   * a refusal of this one request (`invalid_chunks`, `msg_too_long`, `not_in_channel`, a rate limit, a 5xx).
+   */
   onFallback?: (reason: { slackError?: string; permanent: boolean }) => void;
 }
 
@@ -196,9 +200,13 @@ export function createNativeStreamer(
         'Slack: could not start a native stream; editing the placeholder instead',
         describe(error),
       );
-      // An `ok: false` answer (not_allowed, feature not enabled…) will be the same next time; a network error
-      // or a 5xx may not.
-      options.onFallback?.({ slackError, permanent: slackError !== undefined && !TRANSIENT.has(slackError) });
+      // Only a refusal that says this workspace cannot stream (plan, feature, token type, scope) will be the same
+      // for every answer; a refusal of this request (its chunks, its length, its channel), a rate limit, a 5xx or
+      // a network error says nothing about the next one.
+      options.onFallback?.({
+        slackError,
+        permanent: slackError !== undefined && WORKSPACE_CANNOT_STREAM.has(slackError),
+      });
     }
   };
 
@@ -298,13 +306,25 @@ export function createNativeStreamer(
   };
 }
 
-/** Slack errors of `chat.startStream` that say nothing about whether the workspace can stream. */
-const TRANSIENT = new Set([
-  'ratelimited',
-  'internal_error',
-  'fatal_error',
-  'service_unavailable',
-  'request_timeout',
+/**
+ * Refusals of `chat.startStream` that say the workspace (or this app in it) cannot stream at all: its plan, the
+ * feature, the token's type or its scopes. Any other refusal is about one request and falls back for that answer only.
+ */
+const WORKSPACE_CANNOT_STREAM = new Set([
+  'not_allowed_token_type',
+  'not_allowed',
+  'missing_scope',
+  'no_permission',
+  'access_denied',
+  'not_authorized',
+  'feature_not_enabled',
+  'feature_not_available',
+  'team_not_allowed',
+  'team_access_not_granted',
+  'paid_teams_only',
+  'plan_upgrade_required',
+  'unknown_method',
+  'method_deprecated',
 ]);
 
 /** The search card (done) and the writing card (`writing`). */
