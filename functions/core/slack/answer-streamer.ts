@@ -10,8 +10,8 @@ import {
   reopening,
   splitText,
 } from './answer-message';
-import { toSlackMrkdwn } from './mrkdwn';
-import { neutraliseMentions } from './neutralise-mentions';
+import { capText, linkSafeEnd, safeMarkdown } from './markdown-links';
+import { destinationOf, labelShowsDestination, toSlackMrkdwn } from './mrkdwn';
 import { CHANNEL_OR_TOKEN_ERRORS } from './slack-errors';
 import { UpdateSchedule } from './update-schedule';
 
@@ -213,7 +213,12 @@ export function createNativeStreamer(
   const pacer = createPacer(
     io,
     options,
-    () => (fallback ? buffer : buffer.slice(0, NATIVE_STREAM_SOFT_LIMIT)),
+    () => {
+      if (fallback) return buffer;
+      // A link still being written waits for its end, so that its host can be shown after it.
+      const soft = buffer.slice(0, NATIVE_STREAM_SOFT_LIMIT);
+      return soft.slice(0, linkSafeEnd(soft, streamed.length));
+    },
     async (length) => {
       if (fallback) {
         await editPlaceholder(client, options, buffer.slice(0, length));
@@ -221,8 +226,8 @@ export function createNativeStreamer(
       }
       const chunk = buffer.slice(streamed.length, length);
       if (chunk === '') return;
-      // Model text, sent as Markdown: no `<!channel>` or `<@U…>` in it may notify anyone.
-      const safeChunk = neutraliseMentions(chunk, streamed);
+      // Model text, sent as Markdown: no `<!channel>` or `<@U…>` in it may notify anyone, no link hide its host.
+      const safeChunk = safeMarkdown(chunk, streamed);
       if (streamTs === undefined) {
         await startStream(safeChunk);
         if (fallback) {
@@ -282,7 +287,7 @@ export function createNativeStreamer(
         client.chat.stopStream({
           channel: options.channel,
           ts,
-          ...(tail === '' ? {} : { markdown_text: neutraliseMentions(tail, streamed) }),
+          ...(tail === '' ? {} : { markdown_text: safeMarkdown(tail, streamed) }),
           ...(progress === undefined ? {} : { chunks: taskChunks(progress, 'complete') as never }),
           ...(continuations.length === 0 ? { blocks: buildFooterBlocks(result) } : {}),
         } as Parameters<StreamingSlackClient['chat']['stopStream']>[0]),
@@ -327,10 +332,22 @@ const WORKSPACE_CANNOT_STREAM = new Set([
   'method_deprecated',
 ]);
 
-/** The search card (done) and the writing card (`writing`). */
+/**
+ * The search card (done) and the writing card (`writing`). Their texts come from documents (titles, headings) and
+ * are treated as the answer is: no mention, every link's host shown, Slack's 256 characters, no character cut in two.
+ */
 function taskChunks(progress: StreamProgress, writing: 'in_progress' | 'complete'): unknown[] {
-  const cut = (text: string) =>
-    text.length <= TASK_TEXT_LIMIT ? text : `${text.slice(0, TASK_TEXT_LIMIT - 1)}…`;
+  const cut = (text: string) => capText(safeMarkdown(text), TASK_TEXT_LIMIT);
+  const sources = progress.sources.flatMap((source) => {
+    const url = safeUrl(source.url);
+    if (url === undefined) return [];
+    const host = destinationOf(url) ?? url;
+    const text = safeMarkdown(source.text.replace(/\s+/g, ' ').trim());
+    const shown = labelShowsDestination(source.text, url, host)
+      ? capText(text, TASK_TEXT_LIMIT)
+      : `${capText(text, TASK_TEXT_LIMIT - host.length - 3)} (${host})`;
+    return [{ type: 'url', url, text: shown }];
+  });
   return [
     {
       type: 'task_update',
@@ -339,12 +356,16 @@ function taskChunks(progress: StreamProgress, writing: 'in_progress' | 'complete
       status: 'complete',
       output: cut(progress.searchOutput),
       ...(progress.searchDetails ? { details: cut(progress.searchDetails) } : {}),
-      ...(progress.sources.length === 0
-        ? {}
-        : { sources: progress.sources.slice(0, 8).map((s) => ({ type: 'url', url: s.url, text: s.text })) }),
+      ...(sources.length === 0 ? {} : { sources: sources.slice(0, 8) }),
     },
     { type: 'task_update', id: 'write', title: progress.writeTitle, status: writing },
   ];
+}
+
+/** A web address a task card may link to, with the characters Slack reads as syntax encoded; else undefined. */
+function safeUrl(url: string): string | undefined {
+  if (!/^https?:\/\//i.test(url) || url.length > 2000 || destinationOf(url) === undefined) return undefined;
+  return url.replace(/[<>|\s]/g, encodeURIComponent);
 }
 
 /** The update-mode edit of the placeholder with a partial answer. */
