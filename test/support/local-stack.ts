@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Env } from '../../functions/core/config';
 import { indexSampleDocuments } from '../../scripts/local/ingest-local';
-import { type LocalStack, startLocalStack } from '../../scripts/local/stack';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../scripts/local/stack';
 
 export type { LocalStack };
 export { indexSampleDocuments };
@@ -16,7 +16,12 @@ export async function temporaryDirectory(prefix: string): Promise<{ path: string
 
 /** A local stack over a fresh temporary vector store, optionally with the sample documents indexed. */
 export async function startTestStack(
-  options: { env?: Env; indexSamples?: boolean; timeoutOverrides?: Record<string, number> } = {},
+  options: {
+    env?: Env;
+    indexSamples?: boolean;
+    timeoutOverrides?: Record<string, number>;
+    slackRateLimits?: LocalStackOptions['slackRateLimits'];
+  } = {},
 ): Promise<{
   stack: LocalStack;
   close(): Promise<void>;
@@ -30,6 +35,7 @@ export async function startTestStack(
     env,
     retryIntervalMs: 20,
     timeoutOverrides: options.timeoutOverrides,
+    ...(options.slackRateLimits === undefined ? {} : { slackRateLimits: options.slackRateLimits }),
   });
   return {
     stack,

@@ -70,6 +70,11 @@ export interface AnswerStreamerOptions {
   maxIntervalMs?: number;
   /** @default console */
   logger?: StreamerLogger;
+  /**
+   * How long the final edit keeps waiting out Slack's rate limits (429 with Retry-After) before the step fails.
+   * @default 45000
+   */
+  rateLimitBudgetMs?: number;
 }
 
 /** Options of {@link createNativeStreamer}. */
@@ -418,10 +423,18 @@ function createIo(client: StreamingSlackClient, options: AnswerStreamerOptions):
       options.sleep ??
       ((ms) => (ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms)))),
     async final(what, call) {
-      try {
-        return await call();
-      } catch (error) {
-        throw stepError(error, `Slack: ${what}`);
+      // Slack's rate limits (429 + Retry-After) are waited out, within a budget: the answer is late, not lost.
+      const deadline = io.now() + (options.rateLimitBudgetMs ?? 45_000);
+      for (;;) {
+        try {
+          return await call();
+        } catch (error) {
+          const retryAfterMs = rateLimitOf(error);
+          if (retryAfterMs === undefined || io.now() + retryAfterMs > deadline)
+            throw stepError(error, `Slack: ${what}`);
+          // A little jitter, so that answers held back together do not all come back in the same instant.
+          await io.sleep(retryAfterMs + Math.floor(Math.random() * 250));
+        }
       }
     },
     async quietly(what, call) {
@@ -503,6 +516,8 @@ function createPacer(
   let inFlight: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  /** No edit before this time: Slack's Retry-After. */
+  let pausedUntil = 0;
 
   const pacer: Pacer = {
     schedule,
@@ -511,6 +526,17 @@ function createPacer(
     },
     poke() {
       if (stopped || inFlight !== undefined) return;
+      if (io.now() < pausedUntil) {
+        // Slack said when to come back (Retry-After): text arriving meanwhile goes out with the next edit.
+        if (timer === undefined) {
+          timer = setTimeout(() => {
+            timer = undefined;
+            pacer.poke();
+          }, pausedUntil - io.now());
+          timer.unref();
+        }
+        return;
+      }
       const text = visible();
       const length = text.trim() === '' ? 0 : text.length;
       if (!schedule.shouldFlush(length)) {
@@ -523,10 +549,20 @@ function createPacer(
         }
         return;
       }
+      const sentAt = io.now();
       inFlight = send(length)
-        .catch((error: unknown) =>
-          io.logger.warn('Slack: skipped a streaming edit of the answer', describe(error)),
-        )
+        .then(() => {
+          // The client waited out a 429 before this edit went through: Slack is busy, so edit less often.
+          if (io.now() - sentAt > SLOW_EDIT_MS) schedule.slowDown();
+        })
+        .catch((error: unknown) => {
+          const retryAfterMs = rateLimitOf(error);
+          if (retryAfterMs !== undefined) {
+            pausedUntil = io.now() + retryAfterMs;
+            schedule.slowDown();
+          }
+          io.logger.warn('Slack: skipped a streaming edit of the answer', describe(error));
+        })
         .finally(() => {
           schedule.markFlushed(length);
           inFlight = undefined;
@@ -541,6 +577,25 @@ function createPacer(
     },
   };
   return pacer;
+}
+
+/** An edit slower than this went through only after the client waited out a rate limit (or Slack is struggling). */
+const SLOW_EDIT_MS = 1_500;
+
+/**
+ * How long Slack asked to wait when `error` is a rate limit, in ms; undefined for any other error. WebClient reports
+ * one as `slack_webapi_rate_limited_error` (with `rejectRateLimitedCalls`), as a request error once its retries
+ * are spent ("A rate limit was exceeded … retry-after: N"), or Slack answers `ok: false, error: ratelimited`.
+ */
+export function rateLimitOf(error: unknown): number | undefined {
+  const e = error as { code?: unknown; retryAfter?: unknown; original?: { message?: unknown } } | null;
+  if (e?.code === 'slack_webapi_rate_limited_error' && typeof e.retryAfter === 'number')
+    return Math.max(1, e.retryAfter) * 1000;
+  const original = typeof e?.original?.message === 'string' ? e.original.message : '';
+  const match = /rate limit was exceeded.*retry-after: (\d+)/i.exec(original);
+  if (match !== null) return Math.max(1, Number(match[1])) * 1000;
+  if (slackErrorCode(error) === 'ratelimited') return 1000;
+  return undefined;
 }
 
 function slackErrorCode(error: unknown): string | undefined {
