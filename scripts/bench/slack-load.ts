@@ -1,5 +1,9 @@
+import { join } from 'node:path';
+import { indexSampleDocuments } from '../local/ingest-local';
 import { mentionPayload, signedHeaders } from '../local/slack-request';
-import { LOCAL_BOT_USER_ID, LOCAL_TEAM_ID, type LocalStack } from '../local/stack';
+import { LOCAL_BOT_USER_ID, LOCAL_TEAM_ID, type LocalStack, startLocalStack } from '../local/stack';
+import type { BenchContext } from './context';
+import type { SectionResult } from './report';
 import { percentile } from './stats';
 
 /**
@@ -115,4 +119,93 @@ function channelName(i: number): string {
 
 function person(i: number): string {
   return `U0ASK${String(i).padStart(5, '0')}`;
+}
+
+/**
+ * `npm run bench -- --only slackLoad`: the schedule above in real time (5 minutes; `--quick`: 20 times faster, as CI
+ * runs it), against the fake Slack's rate limits, beside the same question asked 10 times one after another.
+ */
+export async function benchSlackLoad(ctx: BenchContext): Promise<SectionResult> {
+  const timeScale = ctx.quick ? 0.05 : 1;
+  const unloaded = await withStack(ctx, 'unloaded', { timeScale }, async (stack) => {
+    const times: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const root = stack.slack.addMessage({ channel: 'C0QUIET0001', text: QUESTION, user: person(i) });
+      const payload = mentionPayload({
+        text: QUESTION,
+        channel: 'C0QUIET0001',
+        ts: root.ts,
+        user: person(i),
+        botUserId: LOCAL_BOT_USER_ID,
+        teamId: LOCAL_TEAM_ID,
+      });
+      const body = JSON.stringify(payload);
+      const sentAt = Date.now();
+      await (
+        await fetch(stack.eventsUrl, {
+          method: 'POST',
+          headers: signedHeaders(stack.signingSecret, body),
+          body,
+        })
+      ).arrayBuffer();
+      await stack.stepFunctions.waitForIdle({ count: i + 1, timeoutMs: MINUTE_MS });
+      const [reply] = stack.slack.threadReplies('C0QUIET0001', root.ts).filter((m) => m.bot_id !== undefined);
+      if (reply !== undefined) times.push((reply.updates.at(-1)?.at ?? reply.postedAt) - sentAt);
+    }
+    return times;
+  });
+  const loaded = await withStack(ctx, 'loaded', { timeScale }, (stack) => runSlackLoad(stack, timeScale));
+  const base = p50p95(unloaded);
+  const load = p50p95(loaded.toFinalMs);
+  const refusedTotal = Object.values(loaded.refused).reduce((a, b) => a + b, 0);
+  return {
+    key: 'slackLoad',
+    title: "Many people at once, within Slack's rate limits",
+    workload: `${loaded.questions} signed mentions over ${ctx.quick ? '15 s (5 minutes of Slack at 20× speed)' : '5 minutes'} across 10 channels, 80 in bursts of 20 at once in one channel; the fake Slack enforcing Slack's documented limits (chat.update Tier 3, 50 a minute per workspace; chat.postMessage about 1 a second per channel after a burst of 30; users.info Tier 4), update mode, local model`,
+    baseline: 'the same question asked 10 times one after another on a fresh stack (no load)',
+    figures: [
+      { name: 'mention → final answer, p50', value: load.p50, unit: 'ms', baseline: base.p50 },
+      { name: 'mention → final answer, p95', value: load.p95, unit: 'ms', baseline: base.p95 },
+      {
+        name: 'slowest ack (200)',
+        value: Math.max(...loaded.acks.map((a) => a.ms)),
+        unit: 'ms',
+        target: { max: 3_000 },
+      },
+      {
+        name: 'questions answered exactly once',
+        value: loaded.answeredOnce,
+        unit: 'count',
+        target: { min: loaded.questions },
+      },
+      { name: 'apologies', value: loaded.apologies, unit: 'count', target: { max: 0 } },
+      { name: 'calls refused by a rate limit (429)', value: refusedTotal, unit: 'count' },
+    ],
+    notes: [
+      `Refused by method: ${JSON.stringify(loaded.refused)}; accepted: ${JSON.stringify(loaded.accepted)}.`,
+      'The local model writes its answer at once, so each answer costs about two chat.update (the first text, the final answer); a model writing for seconds costs one edit a second more, which the streamer slows down under 429s (test/integration/answer-streamer.test.ts).',
+    ],
+    details: { unloaded, loaded },
+  };
+}
+
+async function withStack<T>(
+  ctx: BenchContext,
+  name: string,
+  limits: { timeScale: number },
+  run: (stack: LocalStack) => Promise<T>,
+): Promise<T> {
+  const lancedbUri = join(ctx.workDir, `slack-load-${name}`, 'lancedb');
+  await indexSampleDocuments(lancedbUri, { LLM_PROVIDER: 'local' });
+  const stack = await startLocalStack({
+    lancedbUri,
+    env: { LLM_PROVIDER: 'local' },
+    slackRateLimits: limits,
+  });
+  try {
+    ctx.log(`slackLoad: ${name}`);
+    return await run(stack);
+  } finally {
+    await stack.close();
+  }
 }
