@@ -19,6 +19,7 @@ import {
 } from './bench/report';
 import { benchRetrieval } from './bench/retrieval';
 import { benchRetrievalS3 } from './bench/retrieval-s3';
+import { benchSlackLoad } from './bench/slack-load';
 import { benchStreaming } from './bench/streaming';
 import { benchWorkflow } from './bench/workflow';
 import { defineCommand, EXIT, type ParsedCommand, runCommand } from './local/cli';
@@ -41,6 +42,7 @@ const SECTIONS: { key: SectionKey; run(ctx: BenchContext): Promise<SectionResult
   { key: 'streaming', run: benchStreaming },
   { key: 'memory', run: benchMemory },
   { key: 'cost', run: benchCost },
+  { key: 'slackLoad', run: benchSlackLoad },
 ];
 
 const BENCH = defineCommand({

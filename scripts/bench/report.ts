@@ -16,6 +16,7 @@ export type SectionKey =
   | 'ingest'
   | 'markdown'
   | 'streaming'
+  | 'slackLoad'
   | 'memory'
   | 'cost';
 

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 /**
  * A loopback stand-in for the Slack Web API: the real `WebClient` talks to it through `slackApiUrl`, and it keeps
  * a transcript (messages with their edit history, every call) for tests and local runs to read. It enforces the
- * limits the bot can run into (40,000 characters of text, 3,000 per section, 50 blocks, streaming states) and
+ * limits the bot can run into (40,000 characters of text, 3,000 per section, 50 blocks, streaming states), Slack's
+ * rate limits per method (429 with Retry-After, on by default: see {@link SLACK_RATE_LIMITS}), and
  * can inject faults (429 with Retry-After, 5xx, `ok: false` errors). Only what the bot uses is implemented.
  */
 
@@ -20,6 +21,21 @@ export interface FakeSlackOptions {
   appId?: string;
   /** @default 0 (any free port) */
   port?: number;
+  /**
+   * Slack's rate limits ({@link SLACK_RATE_LIMITS}): on by default, as in production. `false` turns them off, for a
+   * test that bursts past them on purpose (and says so); `timeScale` runs their clock faster.
+   */
+  rateLimits?: false | RateLimitOptions;
+}
+
+/** How the fake counts Slack's rate limits. */
+export interface RateLimitOptions {
+  /**
+   * Real time per unit of Slack time: 0.05 makes a minute of Slack's limits last 3 s (Tier 3's 50 calls then come
+   * back over 3 s), with the same counts and bursts. Retry-After is in real seconds, at least 1 (Slack sends whole
+   * seconds). @default 1
+   */
+  timeScale?: number;
 }
 
 /** One edit of a message: a `chat.update`, or text streamed into it. */
@@ -101,6 +117,8 @@ export interface FakeCall {
   status: number;
   ok: boolean;
   error?: string;
+  /** Set when a rate limit refused it (429): which one, e.g. `chat.update per workspace (Tier 3)`. */
+  rateLimit?: string;
 }
 
 /** A fault the next call(s) of one method get instead of being handled. */
@@ -185,6 +203,8 @@ export interface FakeSlack {
   addUser(user: FakeUser): void;
   /** Makes the next call(s) of `method` fail as described. */
   failNext(method: string, fault: FaultOptions): void;
+  /** The calls Slack's rate limits refused (429 with Retry-After), in order; injected faults are not among them. */
+  rateLimited(): FakeCall[];
   /** How often one message was edited (posting it is not an edit). */
   updateStats(channel: string, ts: string): UpdateStats;
   /** The most edits any one message had within one second. */
@@ -228,6 +248,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const ephemerals: FakeEphemeral[] = [];
   const views: FakeView[] = [];
   const faults = new Map<string, Array<FaultOptions & { remaining: number }>>();
+  const limiter = options.rateLimits === false ? undefined : createRateLimiter(options.rateLimits);
   let lastMicros = 0;
 
   const nextTs = (): string => {
@@ -530,6 +551,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     }
     const token = bearer(request.headers.authorization) ?? optionalString(args, 'token');
     delete args.token;
+    let refusedBy: string | undefined;
     const record = (status: number, body: Record<string, unknown>): void => {
       const error = typeof body.error === 'string' ? body.error : undefined;
       calls.push({
@@ -539,6 +561,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
         status,
         ok: body.ok === true,
         ...(error === undefined ? {} : { error }),
+        ...(refusedBy === undefined ? {} : { rateLimit: refusedBy }),
       });
     };
     function answer(
@@ -565,6 +588,15 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     if (!token.startsWith('xoxb-')) return answer(200, { ok: false, error: 'invalid_auth' });
     const handler = handlers[method];
     if (handler === undefined) return answer(200, { ok: false, error: 'unknown_method' });
+    const refusal = limiter?.take(method, args);
+    if (refusal !== undefined) {
+      refusedBy = refusal.limit;
+      return answer(
+        429,
+        { ok: false, error: 'ratelimited' },
+        { 'retry-after': String(refusal.retryAfterSeconds) },
+      );
+    }
     try {
       return answer(200, { ok: true, ...handler(args) });
     } catch (error) {
@@ -630,6 +662,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     addUser: (user) => {
       users.set(user.id, { ...user });
     },
+    rateLimited: () => structuredClone(calls.filter((call) => call.rateLimit !== undefined)),
     failNext: (method, fault) => {
       const queue = faults.get(method) ?? [];
       queue.push({ ...fault, remaining: Math.max(1, fault.times ?? 1) });
@@ -647,6 +680,91 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
         server.close(() => resolve());
         server.closeAllConnections();
       }),
+  };
+}
+
+// ---- Slack's rate limits -------------------------------------------------------------------------------------------
+
+/**
+ * How Slack limits one method: a number of calls per minute, counted for the whole workspace (per method, per app,
+ * per workspace: https://docs.slack.dev/apis/web-api/rate-limits) or, for posting, per channel too.
+ */
+export interface SlackRateLimit {
+  per: 'workspace' | 'channel';
+  perMinute: number;
+  /** Calls allowed at once before the rate applies. @default perMinute (a minute's allowance) */
+  burst?: number;
+  /** The tier, as the method's documentation names it. */
+  tier: string;
+}
+
+/** Slack's Web API tiers: Tier 1 1+ a minute, Tier 2 20+, Tier 3 50+, Tier 4 100+ (the documented floor is used). */
+const TIER: Record<1 | 2 | 3 | 4, Omit<SlackRateLimit, 'per'>> = {
+  1: { perMinute: 1, tier: 'Tier 1' },
+  2: { perMinute: 20, tier: 'Tier 2' },
+  3: { perMinute: 50, tier: 'Tier 3' },
+  4: { perMinute: 100, tier: 'Tier 4' },
+};
+const workspaceTier = (tier: 1 | 2 | 3 | 4): SlackRateLimit[] => [{ per: 'workspace', ...TIER[tier] }];
+
+/**
+ * The documented limits of the methods the bot calls (each method's reference page on docs.slack.dev, "Rate
+ * Limits"). chat.postMessage is a special tier: "1 message per second per channel", short bursts allowed, and a
+ * workspace-wide limit of "several hundred messages per minute"; the fake allows a burst of 30 in a channel and
+ * 300 a minute in the workspace. assistant.threads.* and auth.test have special limits Slack does not quantify:
+ * not enforced. Each limit is a token bucket holding `burst` calls, refilled at `perMinute` a minute.
+ */
+export const SLACK_RATE_LIMITS: Readonly<Record<string, readonly SlackRateLimit[]>> = {
+  'chat.postMessage': [
+    { per: 'channel', perMinute: 60, burst: 30, tier: 'special: 1 a second per channel' },
+    { per: 'workspace', perMinute: 300, tier: 'special: several hundred a minute per workspace' },
+  ],
+  'chat.update': workspaceTier(3),
+  'chat.delete': workspaceTier(3),
+  'chat.startStream': workspaceTier(2),
+  'chat.appendStream': workspaceTier(4),
+  'chat.stopStream': workspaceTier(2),
+  'chat.postEphemeral': workspaceTier(4),
+  'reactions.add': workspaceTier(3),
+  'users.info': workspaceTier(4),
+  'conversations.replies': workspaceTier(3),
+  'views.open': workspaceTier(4),
+};
+
+interface RateLimiter {
+  /** Counts a call; returns the limit that refuses it and when to retry, or undefined when it may go. */
+  take(method: string, args: Args): { limit: string; retryAfterSeconds: number } | undefined;
+}
+
+function createRateLimiter(options: RateLimitOptions = {}): RateLimiter {
+  const minuteMs = 60_000 * Math.max(0.001, options.timeScale ?? 1);
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  return {
+    take(method, args) {
+      const limits = SLACK_RATE_LIMITS[method];
+      if (limits === undefined) return undefined;
+      const now = Date.now();
+      const states = limits.map((limit) => {
+        const capacity = limit.burst ?? limit.perMinute;
+        const key = `${method} ${limit.per === 'channel' ? String(args.channel ?? '') : ''}`;
+        const bucket = buckets.get(key) ?? { tokens: capacity, at: now };
+        const perMs = limit.perMinute / minuteMs;
+        bucket.tokens = Math.min(capacity, bucket.tokens + (now - bucket.at) * perMs);
+        bucket.at = now;
+        buckets.set(key, bucket);
+        return { limit, bucket, perMs };
+      });
+      const short = states.find((state) => state.bucket.tokens < 1);
+      if (short !== undefined) {
+        const waitMs = (1 - short.bucket.tokens) / short.perMs;
+        return {
+          limit: `${method} per ${short.limit.per} (${short.limit.tier})`,
+          retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
+        };
+      }
+      for (const state of states) state.bucket.tokens -= 1;
+      return undefined;
+    },
   };
 }
 

@@ -9,7 +9,7 @@ import { type Env, loadConfig } from '../../functions/core/config';
 import { createRuntime, type Runtime } from '../../functions/core/runtime';
 import { askOutcome, askThroughSlack } from './ask-client';
 import { ensureConversationTable, startDynalite } from './dynamodb-local';
-import { type FakeSlack, startFakeSlack } from './fake-slack';
+import { type FakeSlack, type FakeSlackOptions, startFakeSlack } from './fake-slack';
 import { type FaultProxy, startFaultProxy } from './fault-proxy';
 import {
   commentSubmissionBody,
@@ -101,6 +101,8 @@ export interface LocalStackOptions {
   timeScale?: { scale: number; minTaskSeconds?: number };
   /** Keeps DynamoDB's data in this directory; in memory by default. */
   dynamoPath?: string;
+  /** Slack's rate limits in the fake Slack: on, in real time, by default (fake-slack.ts, `rateLimits`). */
+  slackRateLimits?: FakeSlackOptions['rateLimits'];
   /**
    * Runs a function otherwise than by importing its module into this process: given its entry (`functions/ack.ts`,
    * a step's) and the configuration every function of the stack gets, returns its handler (its production bundle
@@ -262,6 +264,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     botUserId: LOCAL_BOT_USER_ID,
     teamId: LOCAL_TEAM_ID,
     appId: LOCAL_APP_ID,
+    ...(options.slackRateLimits === undefined ? {} : { rateLimits: options.slackRateLimits }),
   });
   const dynamo = await startDynalite({ path: options.dynamoPath });
   await ensureConversationTable(dynamo.endpoint, TABLE_NAME);

@@ -399,3 +399,145 @@ describe("fake Slack: the AI-app methods, checked as Slack's documentation state
     });
   });
 });
+
+describe("fake Slack: Slack's rate limits (429 + Retry-After), on by default", () => {
+  /** Calls `method` `times` times at once over raw HTTP (no client retry), returning each status and Retry-After. */
+  async function burst(
+    method: string,
+    times: number,
+    args: (i: number) => Record<string, unknown>,
+    slack = fake,
+  ): Promise<Array<{ status: number; retryAfter: string | null; error?: unknown }>> {
+    return Promise.all(
+      Array.from({ length: times }, async (_, i) => {
+        const response = await fetch(`${slack.apiUrl}${method}`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json; charset=utf-8',
+            authorization: `Bearer ${slack.token}`,
+          },
+          body: JSON.stringify(args(i)),
+        });
+        const body = (await response.json()) as { error?: unknown };
+        return {
+          status: response.status,
+          retryAfter: response.headers.get('retry-after'),
+          error: body.error,
+        };
+      }),
+    );
+  }
+
+  it('chat.update: Tier 3, 50 a minute for the whole workspace, whatever the message; then 429 with Retry-After', async () => {
+    // Arrange: messages in two channels.
+    const posted = await Promise.all(
+      [CHANNEL, 'C0OTHER'].map((channel) => client.chat.postMessage({ channel, text: 'Typing…' })),
+    );
+
+    // Act
+    const results = await burst('chat.update', 60, (i) => ({
+      channel: posted[i % 2]?.channel,
+      ts: posted[i % 2]?.ts,
+      text: `edit ${i}`,
+    }));
+
+    // Assert
+    expect(results.filter((r) => r.status === 200)).toHaveLength(50);
+    const refused = results.filter((r) => r.status === 429);
+    expect(refused).toHaveLength(10);
+    for (const r of refused) {
+      expect(r.error).toBe('ratelimited');
+      expect(Number(r.retryAfter)).toBeGreaterThanOrEqual(1);
+    }
+    expect(fake.rateLimited().map((c) => c.method)).toEqual(Array(10).fill('chat.update'));
+  });
+
+  it('chat.postMessage: about one a second per channel after a short burst; another channel is not held back', async () => {
+    // Act
+    const busy = await burst('chat.postMessage', 40, (i) => ({ channel: CHANNEL, text: `question ${i}` }));
+    const quiet = await burst('chat.postMessage', 5, (i) => ({ channel: 'C0QUIET', text: `question ${i}` }));
+
+    // Assert
+    const accepted = busy.filter((r) => r.status === 200).length;
+    expect(accepted).toBeGreaterThanOrEqual(20);
+    expect(accepted).toBeLessThan(40);
+    expect(busy.filter((r) => r.status === 429).every((r) => Number(r.retryAfter) >= 1)).toBe(true);
+    expect(quiet.every((r) => r.status === 200)).toBe(true);
+  });
+
+  it('chat.startStream and chat.stopStream: Tier 2 (20 a minute); chat.appendStream: Tier 4 (100 a minute)', async () => {
+    // Act
+    const starts = await burst('chat.startStream', 25, () => ({
+      channel: 'D0DM',
+      thread_ts: '1700000000.000100',
+    }));
+    const streamTs = String(
+      (fake.messages('D0DM').find((m) => m.streaming) as { ts: string } | undefined)?.ts,
+    );
+    const appends = await burst('chat.appendStream', 110, () => ({
+      channel: 'D0DM',
+      ts: streamTs,
+      markdown_text: 'x',
+    }));
+
+    // Assert
+    expect(starts.filter((r) => r.status === 200)).toHaveLength(20);
+    expect(appends.filter((r) => r.status === 200)).toHaveLength(100);
+  });
+
+  it('users.info: Tier 4; conversations.replies: Tier 3', async () => {
+    // Arrange
+    const root = fake.addMessage({ channel: CHANNEL, text: 'root' });
+
+    // Act
+    const people = await burst('users.info', 105, (i) => ({ user: `U${i}` }));
+    const threads = await burst('conversations.replies', 55, () => ({ channel: CHANNEL, ts: root.ts }));
+
+    // Assert
+    expect(people.filter((r) => r.status === 200)).toHaveLength(100);
+    expect(threads.filter((r) => r.status === 200)).toHaveLength(50);
+  });
+
+  it('with a time scale, a minute of Slack lasts less and the same counts hold; Retry-After is then in real seconds', async () => {
+    // Arrange: a minute of Slack in 3 seconds.
+    const scaled = await startFakeSlack({ rateLimits: { timeScale: 0.05 } });
+    const root = scaled.addMessage({ channel: CHANNEL, text: 'root' });
+    try {
+      // Act
+      const first = await burst(
+        'conversations.replies',
+        55,
+        () => ({ channel: CHANNEL, ts: root.ts }),
+        scaled,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const later = await burst(
+        'conversations.replies',
+        20,
+        () => ({ channel: CHANNEL, ts: root.ts }),
+        scaled,
+      );
+
+      // Assert: 50 at once, then 50 a minute of Slack (a third of a minute: about 16) come back.
+      expect(first.filter((r) => r.status === 200)).toHaveLength(50);
+      const refilled = later.filter((r) => r.status === 200).length;
+      expect(refilled).toBeGreaterThanOrEqual(12);
+      expect(refilled).toBeLessThanOrEqual(20);
+    } finally {
+      await scaled.close();
+    }
+  });
+
+  it('can be turned off for a test that bursts past them on purpose', async () => {
+    // Arrange
+    const unlimited = await startFakeSlack({ rateLimits: false });
+    try {
+      const posted = await burst('chat.postMessage', 60, () => ({ channel: CHANNEL, text: 'x' }), unlimited);
+
+      // Assert
+      expect(posted.every((r) => r.status === 200)).toBe(true);
+    } finally {
+      await unlimited.close();
+    }
+  });
+});

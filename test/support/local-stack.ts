@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Env } from '../../functions/core/config';
 import { indexSampleDocuments } from '../../scripts/local/ingest-local';
-import { type LocalStack, startLocalStack } from '../../scripts/local/stack';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../scripts/local/stack';
 
 export type { LocalStack };
 export { indexSampleDocuments };
@@ -23,6 +23,7 @@ export async function startTestStack(
     timeScale?: { scale: number; minTaskSeconds?: number };
     /** @default 20 ms for every Retry pause; `null` keeps the ASL's pauses (scaled with `timeScale`). */
     retryIntervalMs?: number | null;
+    slackRateLimits?: LocalStackOptions['slackRateLimits'];
   } = {},
 ): Promise<{
   stack: LocalStack;
@@ -38,6 +39,7 @@ export async function startTestStack(
     ...(options.retryIntervalMs === null ? {} : { retryIntervalMs: options.retryIntervalMs ?? 20 }),
     timeoutOverrides: options.timeoutOverrides,
     ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
+    ...(options.slackRateLimits === undefined ? {} : { slackRateLimits: options.slackRateLimits }),
   });
   return {
     stack,

@@ -10,8 +10,8 @@ import {
   reopening,
   splitText,
 } from './answer-message';
-import { toSlackMrkdwn } from './mrkdwn';
-import { neutraliseMentions } from './neutralise-mentions';
+import { capText, linkSafeEnd, safeMarkdown } from './markdown-links';
+import { destinationOf, labelShowsDestination, toSlackMrkdwn } from './mrkdwn';
 import { CHANNEL_OR_TOKEN_ERRORS } from './slack-errors';
 import { UpdateSchedule } from './update-schedule';
 
@@ -70,6 +70,11 @@ export interface AnswerStreamerOptions {
   maxIntervalMs?: number;
   /** @default console */
   logger?: StreamerLogger;
+  /**
+   * How long the final edit keeps waiting out Slack's rate limits (429 with Retry-After) before the step fails.
+   * @default 45000
+   */
+  rateLimitBudgetMs?: number;
 }
 
 /** Options of {@link createNativeStreamer}. */
@@ -83,7 +88,11 @@ export interface NativeStreamerOptions extends AnswerStreamerOptions {
    * them, before the first token.
    */
   progress?: StreamProgress;
-  /** Called once when `chat.startStream` fails and the answer falls back to editing the placeholder. */
+  /**
+   * Called once when `chat.startStream` fails and the answer falls back to editing the placeholder; `permanent`
+   * only when Slack's refusal says the workspace cannot stream at all (plan, feature, token type, scope), never for
+   * a refusal of this one request (`invalid_chunks`, `msg_too_long`, `not_in_channel`, a rate limit, a 5xx).
+   */
   onFallback?: (reason: { slackError?: string; permanent: boolean }) => void;
 }
 
@@ -196,16 +205,25 @@ export function createNativeStreamer(
         'Slack: could not start a native stream; editing the placeholder instead',
         describe(error),
       );
-      // An `ok: false` answer (not_allowed, feature not enabled…) will be the same next time; a network error
-      // or a 5xx may not.
-      options.onFallback?.({ slackError, permanent: slackError !== undefined && !TRANSIENT.has(slackError) });
+      // Only a refusal that says this workspace cannot stream (plan, feature, token type, scope) will be the same
+      // for every answer; a refusal of this request (its chunks, its length, its channel), a rate limit, a 5xx or
+      // a network error says nothing about the next one.
+      options.onFallback?.({
+        slackError,
+        permanent: slackError !== undefined && WORKSPACE_CANNOT_STREAM.has(slackError),
+      });
     }
   };
 
   const pacer = createPacer(
     io,
     options,
-    () => (fallback ? buffer : buffer.slice(0, NATIVE_STREAM_SOFT_LIMIT)),
+    () => {
+      if (fallback) return buffer;
+      // A link still being written waits for its end, so that its host can be shown after it.
+      const soft = buffer.slice(0, NATIVE_STREAM_SOFT_LIMIT);
+      return soft.slice(0, linkSafeEnd(soft, streamed.length));
+    },
     async (length) => {
       if (fallback) {
         await editPlaceholder(client, options, buffer.slice(0, length));
@@ -213,8 +231,8 @@ export function createNativeStreamer(
       }
       const chunk = buffer.slice(streamed.length, length);
       if (chunk === '') return;
-      // Model text, sent as Markdown: no `<!channel>` or `<@U…>` in it may notify anyone.
-      const safeChunk = neutraliseMentions(chunk, streamed);
+      // Model text, sent as Markdown: no `<!channel>` or `<@U…>` in it may notify anyone, no link hide its host.
+      const safeChunk = safeMarkdown(chunk, streamed);
       if (streamTs === undefined) {
         await startStream(safeChunk);
         if (fallback) {
@@ -274,7 +292,7 @@ export function createNativeStreamer(
         client.chat.stopStream({
           channel: options.channel,
           ts,
-          ...(tail === '' ? {} : { markdown_text: neutraliseMentions(tail, streamed) }),
+          ...(tail === '' ? {} : { markdown_text: safeMarkdown(tail, streamed) }),
           ...(progress === undefined ? {} : { chunks: taskChunks(progress, 'complete') as never }),
           ...(continuations.length === 0 ? { blocks: buildFooterBlocks(result) } : {}),
         } as Parameters<StreamingSlackClient['chat']['stopStream']>[0]),
@@ -298,19 +316,43 @@ export function createNativeStreamer(
   };
 }
 
-/** Slack errors of `chat.startStream` that say nothing about whether the workspace can stream. */
-const TRANSIENT = new Set([
-  'ratelimited',
-  'internal_error',
-  'fatal_error',
-  'service_unavailable',
-  'request_timeout',
+/**
+ * Refusals of `chat.startStream` that say the workspace (or this app in it) cannot stream at all: its plan, the
+ * feature, the token's type or its scopes. Any other refusal is about one request and falls back for that answer only.
+ */
+const WORKSPACE_CANNOT_STREAM = new Set([
+  'not_allowed_token_type',
+  'not_allowed',
+  'missing_scope',
+  'no_permission',
+  'access_denied',
+  'not_authorized',
+  'feature_not_enabled',
+  'feature_not_available',
+  'team_not_allowed',
+  'team_access_not_granted',
+  'paid_teams_only',
+  'plan_upgrade_required',
+  'unknown_method',
+  'method_deprecated',
 ]);
 
-/** The search card (done) and the writing card (`writing`). */
+/**
+ * The search card (done) and the writing card (`writing`). Their texts come from documents (titles, headings) and
+ * are treated as the answer is: no mention, every link's host shown, Slack's 256 characters, no character cut in two.
+ */
 function taskChunks(progress: StreamProgress, writing: 'in_progress' | 'complete'): unknown[] {
-  const cut = (text: string) =>
-    text.length <= TASK_TEXT_LIMIT ? text : `${text.slice(0, TASK_TEXT_LIMIT - 1)}…`;
+  const cut = (text: string) => capText(safeMarkdown(text), TASK_TEXT_LIMIT);
+  const sources = progress.sources.flatMap((source) => {
+    const url = safeUrl(source.url);
+    if (url === undefined) return [];
+    const host = destinationOf(url) ?? url;
+    const text = safeMarkdown(source.text.replace(/\s+/g, ' ').trim());
+    const shown = labelShowsDestination(source.text, url, host)
+      ? capText(text, TASK_TEXT_LIMIT)
+      : `${capText(text, TASK_TEXT_LIMIT - host.length - 3)} (${host})`;
+    return [{ type: 'url', url, text: shown }];
+  });
   return [
     {
       type: 'task_update',
@@ -319,12 +361,16 @@ function taskChunks(progress: StreamProgress, writing: 'in_progress' | 'complete
       status: 'complete',
       output: cut(progress.searchOutput),
       ...(progress.searchDetails ? { details: cut(progress.searchDetails) } : {}),
-      ...(progress.sources.length === 0
-        ? {}
-        : { sources: progress.sources.slice(0, 8).map((s) => ({ type: 'url', url: s.url, text: s.text })) }),
+      ...(sources.length === 0 ? {} : { sources: sources.slice(0, 8) }),
     },
     { type: 'task_update', id: 'write', title: progress.writeTitle, status: writing },
   ];
+}
+
+/** A web address a task card may link to, with the characters Slack reads as syntax encoded; else undefined. */
+function safeUrl(url: string): string | undefined {
+  if (!/^https?:\/\//i.test(url) || url.length > 2000 || destinationOf(url) === undefined) return undefined;
+  return url.replace(/[<>|\s]/g, encodeURIComponent);
 }
 
 /** The update-mode edit of the placeholder with a partial answer. */
@@ -377,10 +423,18 @@ function createIo(client: StreamingSlackClient, options: AnswerStreamerOptions):
       options.sleep ??
       ((ms) => (ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms)))),
     async final(what, call) {
-      try {
-        return await call();
-      } catch (error) {
-        throw stepError(error, `Slack: ${what}`);
+      // Slack's rate limits (429 + Retry-After) are waited out, within a budget: the answer is late, not lost.
+      const deadline = io.now() + (options.rateLimitBudgetMs ?? 45_000);
+      for (;;) {
+        try {
+          return await call();
+        } catch (error) {
+          const retryAfterMs = rateLimitOf(error);
+          if (retryAfterMs === undefined || io.now() + retryAfterMs > deadline)
+            throw stepError(error, `Slack: ${what}`);
+          // A little jitter, so that answers held back together do not all come back in the same instant.
+          await io.sleep(retryAfterMs + Math.floor(Math.random() * 250));
+        }
       }
     },
     async quietly(what, call) {
@@ -462,6 +516,8 @@ function createPacer(
   let inFlight: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  /** No edit before this time: Slack's Retry-After. */
+  let pausedUntil = 0;
 
   const pacer: Pacer = {
     schedule,
@@ -470,6 +526,17 @@ function createPacer(
     },
     poke() {
       if (stopped || inFlight !== undefined) return;
+      if (io.now() < pausedUntil) {
+        // Slack said when to come back (Retry-After): text arriving meanwhile goes out with the next edit.
+        if (timer === undefined) {
+          timer = setTimeout(() => {
+            timer = undefined;
+            pacer.poke();
+          }, pausedUntil - io.now());
+          timer.unref();
+        }
+        return;
+      }
       const text = visible();
       const length = text.trim() === '' ? 0 : text.length;
       if (!schedule.shouldFlush(length)) {
@@ -482,10 +549,20 @@ function createPacer(
         }
         return;
       }
+      const sentAt = io.now();
       inFlight = send(length)
-        .catch((error: unknown) =>
-          io.logger.warn('Slack: skipped a streaming edit of the answer', describe(error)),
-        )
+        .then(() => {
+          // The client waited out a 429 before this edit went through: Slack is busy, so edit less often.
+          if (io.now() - sentAt > SLOW_EDIT_MS) schedule.slowDown();
+        })
+        .catch((error: unknown) => {
+          const retryAfterMs = rateLimitOf(error);
+          if (retryAfterMs !== undefined) {
+            pausedUntil = io.now() + retryAfterMs;
+            schedule.slowDown();
+          }
+          io.logger.warn('Slack: skipped a streaming edit of the answer', describe(error));
+        })
         .finally(() => {
           schedule.markFlushed(length);
           inFlight = undefined;
@@ -500,6 +577,25 @@ function createPacer(
     },
   };
   return pacer;
+}
+
+/** An edit slower than this went through only after the client waited out a rate limit (or Slack is struggling). */
+const SLOW_EDIT_MS = 1_500;
+
+/**
+ * How long Slack asked to wait when `error` is a rate limit, in ms; undefined for any other error. WebClient reports
+ * one as `slack_webapi_rate_limited_error` (with `rejectRateLimitedCalls`), as a request error once its retries
+ * are spent ("A rate limit was exceeded … retry-after: N"), or Slack answers `ok: false, error: ratelimited`.
+ */
+export function rateLimitOf(error: unknown): number | undefined {
+  const e = error as { code?: unknown; retryAfter?: unknown; original?: { message?: unknown } } | null;
+  if (e?.code === 'slack_webapi_rate_limited_error' && typeof e.retryAfter === 'number')
+    return Math.max(1, e.retryAfter) * 1000;
+  const original = typeof e?.original?.message === 'string' ? e.original.message : '';
+  const match = /rate limit was exceeded.*retry-after: (\d+)/i.exec(original);
+  if (match !== null) return Math.max(1, Number(match[1])) * 1000;
+  if (slackErrorCode(error) === 'ratelimited') return 1000;
+  return undefined;
 }
 
 function slackErrorCode(error: unknown): string | undefined {

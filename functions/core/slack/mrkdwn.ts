@@ -393,7 +393,7 @@ function slackLink(url: string, label: string, autolink: boolean): string {
 }
 
 /** Where a link goes, as a reader should see it: the host of a web address, the address of a mail link. */
-function destinationOf(url: string): string | undefined {
+export function destinationOf(url: string): string | undefined {
   if (/^mailto:/i.test(url)) {
     const address = url.slice('mailto:'.length).split('?')[0] ?? '';
     return address === '' ? undefined : safeDecode(address);
@@ -407,7 +407,7 @@ function destinationOf(url: string): string | undefined {
 }
 
 /** Whether a label already says where its link goes: it is the address, with or without its scheme, or the host. */
-function labelShowsDestination(label: string, url: string, destination: string): boolean {
+export function labelShowsDestination(label: string, url: string, destination: string): boolean {
   const normalize = (text: string) => text.trim().toLowerCase().replace(/\/+$/, '');
   const shown = normalize(label);
   const decoded = safeDecode(url);
