@@ -17,9 +17,10 @@ const FEEDBACK = defineCommand({
     'Exports the questions people voted on under an answer as eval lines (JSONL) that `npm run eval` reads:\n' +
     'a question voted right with the sources its answer listed and the answer as reference; a question voted\n' +
     'wrong with no sources (unknown: fill them in) and a note with the votes and comments. Follow-ups keep their\n' +
-    "thread's earlier turns. No Slack user id leaves the table. Reads .local/dynamodb (through a running\n" +
-    '`npm run dev` if one holds it), or the deployed table when CONVERSATION_TABLE (and AWS_REGION) are set, with\n' +
-    'the usual AWS credentials.',
+    "thread's earlier turns. No Slack user id leaves the table: mentions of people, channels and groups and\n" +
+    'e-mail addresses become @user, #channel, @group, [email] (comments are free text: review the file). Reads\n' +
+    '.local/dynamodb (through a running `npm run dev` if one holds it), or the deployed table when\n' +
+    'CONVERSATION_TABLE (and AWS_REGION) are set, with the usual AWS credentials.',
   options: {
     since: {
       type: 'string',

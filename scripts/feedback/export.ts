@@ -4,6 +4,7 @@ import { DynamoDbHistoryStore } from '../../functions/core/stores/dynamodb-histo
 import type { Feedback, HistoryBudget, TurnRecord } from '../../functions/core/stores/history-store';
 import { THREAD_PREFIX } from '../../functions/core/stores/keys';
 import type { SourceRef, StoredMessage, Turn } from '../../functions/core/types';
+import { redactIdentifiers } from './redact';
 
 /**
  * Feedback export (issue 13): the turns people voted on, read from the conversation table, as lines of the eval set
@@ -11,7 +12,9 @@ import type { SourceRef, StoredMessage, Turn } from '../../functions/core/types'
  * regression cases.
  *
  * What leaves the table is questions, answers and votes: no Slack user id. Voters appear in `--json` only, as a keyed
- * hash that is new at every export (the same person has the same hash within one export, and no other).
+ * hash that is new at every export (the same person has the same hash within one export, and no other). What people
+ * wrote (questions, the thread's earlier turns, answers, comments) leaves with its mentions of people, channels and
+ * groups and its e-mail addresses replaced by placeholders (redact.ts).
  */
 
 /** One person's vote on an exported turn. */
@@ -178,13 +181,16 @@ export async function exportFeedback(
         ? []
         : await history.loadTurns(turn as Turn, options.historyBudget ?? DEFAULT_HISTORY, now());
     const thread = earlier.flatMap((t): StoredMessage[] => [
-      { role: 'human', content: t.question },
-      { role: 'ai', content: t.answer },
+      { role: 'human', content: redactIdentifiers(t.question) },
+      { role: 'ai', content: redactIdentifiers(t.answer) },
     ]);
     const sources = record.sources.map(evalSourceOf);
     const language = record.lang === 'en' || record.lang === 'ja' ? record.lang : undefined;
     // A follow-up whose earlier turns are gone (forgotten, expired) keeps its meaning as condensed.
-    const question = thread.length === 0 ? record.standaloneQuestion || record.question : record.question;
+    const question = redactIdentifiers(
+      thread.length === 0 ? record.standaloneQuestion || record.question : record.question,
+    );
+    const answer = redactIdentifiers(record.answer);
     return {
       line: {
         id: lineId(item, verdict),
@@ -192,7 +198,7 @@ export async function exportFeedback(
         sources: verdict === 'positive' ? sources : [],
         ...(thread.length > 0 ? { thread } : {}),
         ...(language !== undefined ? { language } : {}),
-        ...(verdict === 'positive' && record.answer.trim() !== '' ? { reference: record.answer } : {}),
+        ...(verdict === 'positive' && answer.trim() !== '' ? { reference: answer } : {}),
       },
       verdict,
       votes: votes
@@ -200,14 +206,14 @@ export async function exportFeedback(
           vote: feedback.vote,
           at: feedback.at,
           ...(feedback.comment !== undefined && feedback.comment.trim() !== ''
-            ? { comment: feedback.comment }
+            ? { comment: redactIdentifiers(feedback.comment) }
             : {}),
           voter: hashVoter(user),
         }))
         .sort((a, b) => a.at.localeCompare(b.at)),
       askedAt: record.createdAt,
-      standaloneQuestion: record.standaloneQuestion,
-      answer: record.answer,
+      standaloneQuestion: redactIdentifiers(record.standaloneQuestion),
+      answer,
       answerSources: sources,
       model: record.model,
     };

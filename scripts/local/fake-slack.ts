@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { refuseForeignRequest } from './loopback-guard';
 
 /**
  * A loopback stand-in for the Slack Web API: the real `WebClient` talks to it through `slackApiUrl`, and it keeps
@@ -539,6 +540,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   });
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (refuseForeignRequest(request, response)) return; // no browser page, no DNS rebinding (issue 18, point 17)
     const at = Date.now();
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
     const method = url.pathname.replace(/^\/api\//, '');

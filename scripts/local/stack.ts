@@ -11,6 +11,7 @@ import { askOutcome, askThroughSlack } from './ask-client';
 import { ensureConversationTable, startDynalite } from './dynamodb-local';
 import { type FakeSlack, type FakeSlackOptions, startFakeSlack } from './fake-slack';
 import { type FaultProxy, startFaultProxy } from './fault-proxy';
+import { foreignRequest, nonJson, refuse } from './loopback-guard';
 import {
   commentSubmissionBody,
   FORM_CONTENT_TYPE,
@@ -366,7 +367,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         });
         return;
       }
+      // Everything but the Request URL (whose deliveries Slack signs, and may reach it through a tunnel under another
+      // name) is for programs on this machine: no other site's page, no page rebound to 127.0.0.1 (loopback-guard.ts).
+      if (refuse(res, foreignRequest(req))) return;
       if (req.method === 'POST' && path === LOCAL_ASK_PATH && local !== undefined) {
+        if (refuse(res, nonJson(req))) return;
         if (req.headers.authorization !== `Bearer ${signingSecret}`) {
           res.writeHead(401, { 'Content-Type': 'text/plain' }).end('the local signing secret is required');
           return;

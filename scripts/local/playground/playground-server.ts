@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, resolve } from 'node:path';
 import type { FakeMessage } from '../fake-slack';
+import { foreignPageWrite, foreignRequest, nonJson, refuse } from '../loopback-guard';
 import { signedHeaders } from '../slack-request';
 import { DEFAULT_CHANNEL, DEFAULT_USER, LOCAL_APP_ID, type LocalStack } from '../stack';
 import {
@@ -112,6 +114,8 @@ export async function startPlayground(
   /** Modals the person submitted or closed: the page shows the latest other one. */
   const doneViews = new Set<string>();
   let base = '';
+  /** In every `response_url` handed to the bot, so that only who received one can post to it (as Slack's are secret). */
+  const responseUrlToken = randomBytes(16).toString('hex');
 
   async function deliver(
     kind: string,
@@ -198,7 +202,7 @@ export async function startPlayground(
         botId: message.bot_id,
       },
       button,
-      responseUrl: `${base}/api/response-url/${encodeURIComponent(channel)}/${encodeURIComponent(message.ts)}`,
+      responseUrl: `${base}/api/response-url/${responseUrlToken}/${encodeURIComponent(channel)}/${encodeURIComponent(message.ts)}`,
     });
     const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
     const delivery = await deliver('block_actions', channel, body, 'application/x-www-form-urlencoded');
@@ -396,6 +400,22 @@ export async function startPlayground(
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    // Another site's page, or one rebound to 127.0.0.1, neither reads the conversation nor acts in the person's name
+    // (loopback-guard.ts): this server signs what it sends to the Request URL.
+    if (refuse(res, foreignRequest(req, { ownPage: true }))) return;
+    const responseUrl = /^\/api\/response-url\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'POST' && responseUrl) {
+      // Posted by the bot (no Origin): the token in the URL it was given stands for the page's Origin.
+      if (responseUrl[1] !== responseUrlToken) return json(res, 404, { ok: false, error: 'expired_url' });
+      if (refuse(res, nonJson(req))) return;
+      const result = await respond(
+        decodeURIComponent(responseUrl[2] ?? ''),
+        decodeURIComponent(responseUrl[3] ?? ''),
+        await readJson(req),
+      );
+      return json(res, result.status, result.body);
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD' && refuse(res, foreignPageWrite(req))) return;
     const file = STATIC_FILES[url.pathname];
     if (req.method === 'GET' && file !== undefined) {
       const content = await readFile(resolve(PUBLIC_DIR, file));
@@ -432,15 +452,6 @@ export async function startPlayground(
       const [, viewId = '', action] = viewAction;
       const result =
         action === 'submit' ? await submitView(viewId, await readJson(req)) : await closeView(viewId);
-      return json(res, result.status, result.body);
-    }
-    const responseUrl = /^\/api\/response-url\/([^/]+)\/([^/]+)$/.exec(url.pathname);
-    if (req.method === 'POST' && responseUrl) {
-      const result = await respond(
-        decodeURIComponent(responseUrl[1] ?? ''),
-        decodeURIComponent(responseUrl[2] ?? ''),
-        await readJson(req),
-      );
       return json(res, result.status, result.body);
     }
     json(res, 404, { error: 'not_found' });

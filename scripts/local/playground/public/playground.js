@@ -383,7 +383,11 @@ function renderModal() {
   close.type = 'button';
   close.addEventListener('click', async () => {
     root.replaceChildren();
-    await fetch(`/api/views/${modal.id}/close`, { method: 'POST' });
+    await fetch(`/api/views/${modal.id}/close`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
   });
   buttons.append(close);
   if (spec.submit) {
