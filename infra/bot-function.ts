@@ -9,6 +9,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { metricsNamesOf } from '../functions/core/metrics';
 import { nodejsBundling } from './lambda-bundling';
 import { LanceDbLayer } from './lancedb-layer';
 
@@ -119,6 +120,9 @@ export class BotFunction extends Construct {
       environment: {
         // LanceDB's threads are sized by connectVectorStore in every process (lancedb-threads.ts), not here.
         LOG_LEVEL: props.logLevel,
+        // The stack's own metrics namespace and service, which its dashboard and alarms read (metrics.ts).
+        POWERTOOLS_METRICS_NAMESPACE: metricsNamesOf(Stack.of(this).stackName).namespace,
+        POWERTOOLS_SERVICE_NAME: metricsNamesOf(Stack.of(this).stackName).service,
       },
       bundling: {
         // The one definition the bench and tests bundle with too (infra/lambda-bundling.ts): target, minify,

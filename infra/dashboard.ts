@@ -9,7 +9,7 @@ import {
   type MetricName,
   VOTES,
 } from '../functions/core/metric-names';
-import { METRICS_NAMESPACE, METRICS_SERVICE } from '../functions/core/metrics';
+import { type MetricsNames, metricsNamesOf } from '../functions/core/metrics';
 import { priceOf } from '../scripts/eval/prices';
 import type { BotConfig } from './config';
 
@@ -18,6 +18,7 @@ const HOUR = Duration.hours(1);
 
 /** One of the bot's own metrics (metric-names.ts), with the `service` dimension every emission carries. */
 export function botMetric(
+  names: MetricsNames,
   name: MetricName,
   options: {
     statistic?: string;
@@ -27,9 +28,9 @@ export function botMetric(
   } = {},
 ): cloudwatch.Metric {
   return new cloudwatch.Metric({
-    namespace: METRICS_NAMESPACE,
+    namespace: names.namespace,
     metricName: name,
-    dimensionsMap: { service: METRICS_SERVICE, ...options.dimensions },
+    dimensionsMap: { service: names.service, ...options.dimensions },
     statistic: options.statistic ?? 'Sum',
     period: options.period ?? DAY,
     ...(options.label !== undefined ? { label: options.label } : {}),
@@ -40,12 +41,12 @@ export function botMetric(
  * Tokens of every model in the last 24 hours: input and output, from the total the functions emit beside the per-model
  * figures (an alarm cannot sum a SEARCH over every model).
  */
-export function dailyTokens(): cloudwatch.MathExpression {
+export function dailyTokens(names: MetricsNames): cloudwatch.MathExpression {
   return new cloudwatch.MathExpression({
     expression: 'tokensIn + tokensOut',
     usingMetrics: {
-      tokensIn: botMetric(METRIC.InputTokens),
-      tokensOut: botMetric(METRIC.OutputTokens),
+      tokensIn: botMetric(names, METRIC.InputTokens),
+      tokensOut: botMetric(names, METRIC.OutputTokens),
     },
     period: DAY,
     label: 'Tokens (all models)',
@@ -53,9 +54,9 @@ export function dailyTokens(): cloudwatch.MathExpression {
 }
 
 /** Every model's tokens of one kind, a line per model: the `Model` dimension's values are not known at synth time. */
-function tokensPerModel(name: MetricName, label: string): cloudwatch.MathExpression {
+function tokensPerModel(names: MetricsNames, name: MetricName, label: string): cloudwatch.MathExpression {
   return new cloudwatch.MathExpression({
-    expression: `SEARCH('{${METRICS_NAMESPACE},${DIMENSION.Model},service} MetricName="${name}" service="${METRICS_SERVICE}"', 'Sum', 86400)`,
+    expression: `SEARCH('{${names.namespace},${DIMENSION.Model},service} MetricName="${name}" service="${names.service}"', 'Sum', 86400)`,
     usingMetrics: {},
     period: DAY,
     label,
@@ -71,15 +72,15 @@ function chatModelName(config: BotConfig): string {
  * The estimated daily cost of the chat model (Condense question and Generate), from its list price in
  * scripts/eval/prices.ts; undefined when that price is unknown.
  */
-function dailyCost(model: string): cloudwatch.MathExpression | undefined {
+function dailyCost(names: MetricsNames, model: string): cloudwatch.MathExpression | undefined {
   const price = priceOf(model);
   if (price === undefined) return undefined;
   const dimensions = { [DIMENSION.Model]: model };
   return new cloudwatch.MathExpression({
     expression: `(costIn * ${price.input} + costOut * ${price.output}) / 1000000`,
     usingMetrics: {
-      costIn: botMetric(METRIC.InputTokens, { dimensions }),
-      costOut: botMetric(METRIC.OutputTokens, { dimensions }),
+      costIn: botMetric(names, METRIC.InputTokens, { dimensions }),
+      costOut: botMetric(names, METRIC.OutputTokens, { dimensions }),
     },
     period: DAY,
     label: `${model}, USD (at $${price.input} in / $${price.output} out per million tokens)`,
@@ -101,8 +102,9 @@ export class UsageDashboard extends Construct {
   constructor(scope: Construct, id: string, props: UsageDashboardProps) {
     super(scope, id);
     const { config } = props;
+    const names = metricsNamesOf(Stack.of(this).stackName);
     const model = chatModelName(config);
-    const cost = dailyCost(model);
+    const cost = dailyCost(names, model);
     const width = 12;
     const height = 6;
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
@@ -122,10 +124,10 @@ export class UsageDashboard extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Questions per day, and what became of them',
         left: [
-          botMetric(METRIC.Questions, { label: 'Questions' }),
-          botMetric(METRIC.Answered, { label: 'Answered' }),
-          botMetric(METRIC.Declined, { label: 'Declined (not in the documents)' }),
-          botMetric(METRIC.Apologies, { label: 'Failed (apology)' }),
+          botMetric(names, METRIC.Questions, { label: 'Questions' }),
+          botMetric(names, METRIC.Answered, { label: 'Answered' }),
+          botMetric(names, METRIC.Declined, { label: 'Declined (not in the documents)' }),
+          botMetric(names, METRIC.Apologies, { label: 'Failed (apology)' }),
         ],
         leftYAxis: { min: 0, showUnits: false },
         width,
@@ -134,7 +136,10 @@ export class UsageDashboard extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Feedback per day',
         left: VOTES.map((vote) =>
-          botMetric(METRIC.Feedback, { dimensions: { [DIMENSION.Vote]: vote }, label: `${vote} votes` }),
+          botMetric(names, METRIC.Feedback, {
+            dimensions: { [DIMENSION.Vote]: vote },
+            label: `${vote} votes`,
+          }),
         ),
         leftYAxis: { min: 0, showUnits: false },
         width,
@@ -147,7 +152,7 @@ export class UsageDashboard extends Construct {
           new cloudwatch.GraphWidget({
             title: `Step duration, ${statistic} (ms, hourly)`,
             left: CONVERSATION_STEPS.map((step) =>
-              botMetric(METRIC.StepDuration, {
+              botMetric(names, METRIC.StepDuration, {
                 statistic,
                 period: HOUR,
                 dimensions: { [DIMENSION.Step]: step },
@@ -163,7 +168,10 @@ export class UsageDashboard extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Tokens per model per day',
-        left: [tokensPerModel(METRIC.InputTokens, 'input'), tokensPerModel(METRIC.OutputTokens, 'output')],
+        left: [
+          tokensPerModel(names, METRIC.InputTokens, 'input'),
+          tokensPerModel(names, METRIC.OutputTokens, 'output'),
+        ],
         leftYAxis: { min: 0, showUnits: false },
         width,
         height,
@@ -186,8 +194,8 @@ export class UsageDashboard extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Document syncs per day',
         left: [
-          botMetric(METRIC.Syncs, { label: 'Syncs' }),
-          botMetric(METRIC.SyncFailures, { label: 'Failed syncs' }),
+          botMetric(names, METRIC.Syncs, { label: 'Syncs' }),
+          botMetric(names, METRIC.SyncFailures, { label: 'Failed syncs' }),
         ],
         leftYAxis: { min: 0, showUnits: false },
         width,
@@ -195,7 +203,7 @@ export class UsageDashboard extends Construct {
       }),
       new cloudwatch.GraphWidget({
         title: 'Ack 5xx per day (Slack retries these)',
-        left: [botMetric(METRIC.AckServerErrors, { label: 'Ack 5xx' })],
+        left: [botMetric(names, METRIC.AckServerErrors, { label: 'Ack 5xx' })],
         leftYAxis: { min: 0, showUnits: false },
         width,
         height,

@@ -23,7 +23,7 @@ import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { conversationFunctions } from '../functions/conversation-functions';
-import { type FailureMetric, METRICS_NAMESPACE, METRICS_SERVICE } from '../functions/core/metrics';
+import { type FailureMetric, metricsNamesOf } from '../functions/core/metrics';
 import { ingestFunctions } from '../functions/ingest-functions';
 import { BotFunction } from './bot-function';
 import type { BotConfig } from './config';
@@ -265,11 +265,12 @@ export class SlackRagBotStack extends Stack {
       1,
       'The ack Lambda failed: Slack saw an error instead of a 200 (check its log group).',
     );
+    const metricsNames = metricsNamesOf(Stack.of(this).stackName);
     const failureCount = (metricName: FailureMetric) =>
       new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
+        namespace: metricsNames.namespace,
         metricName,
-        dimensionsMap: { service: METRICS_SERVICE },
+        dimensionsMap: { service: metricsNames.service },
         period,
         statistic: 'Sum',
       });
@@ -289,7 +290,7 @@ export class SlackRagBotStack extends Stack {
     if (config.dailyTokenBudget !== undefined) {
       alarm(
         'DailyTokenBudgetAlarm',
-        dailyTokens(),
+        dailyTokens(metricsNames),
         config.dailyTokenBudget,
         `Model tokens in the last 24 hours reached the budget (${config.dailyTokenBudget}, bot:dailyTokenBudget): see the usage dashboard.`,
       );

@@ -2,10 +2,36 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { type CountMetricName, DIMENSION, type DimensionName, METRIC } from './metric-names';
 import type { TokenUsage } from './types';
 
-/** The CloudWatch namespace of the bot's own metrics; the stack's alarms read them from here. */
+/** The CloudWatch namespace of the default stack's metrics (and of local runs); the stack's alarms read there. */
 export const METRICS_NAMESPACE = 'SlackRagBot';
-/** The `service` dimension every metric carries (Powertools adds it from `serviceName`). */
+/** The `service` dimension every metric of the default stack carries (Powertools adds it from `serviceName`). */
 export const METRICS_SERVICE = 'slack-rag-bot';
+
+/** Where one stack's metrics live: a second stack (`bot:stackName`) charts and alarms on its own. */
+export interface MetricsNames {
+  namespace: string;
+  service: string;
+}
+
+/** A stack's namespace (its name) and service (its name in kebab case): `SlackRagBot`, `slack-rag-bot`. */
+export function metricsNamesOf(stackName: string): MetricsNames {
+  const service = stackName
+    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
+    .replace(/[^A-Za-z0-9]+/g, '-')
+    .toLowerCase();
+  return { namespace: stackName, service };
+}
+
+/**
+ * The names the stack gave this function (POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME), else the
+ * default stack's. Read here because Powertools lets options passed to its constructor win over the environment.
+ */
+function metricsNamesFromEnv(env: NodeJS.ProcessEnv = process.env): MetricsNames {
+  return {
+    namespace: env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE,
+    service: env.POWERTOOLS_SERVICE_NAME || METRICS_SERVICE,
+  };
+}
 
 /**
  * Failures an operator must see even when the Lambda itself succeeds:
@@ -33,7 +59,8 @@ export type FailureMetrics = BotMetrics;
 
 /** Powertools Metrics, one EMF line per call. */
 export function createBotMetrics(): BotMetrics {
-  const single = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
+  const { namespace, service } = metricsNamesFromEnv();
+  const single = new Metrics({ namespace, serviceName: service });
   return {
     count(name, dimensions = {}) {
       const metric = single.singleMetric();
@@ -52,7 +79,7 @@ export function createBotMetrics(): BotMetrics {
       if (usage.inputTokens <= 0 && usage.outputTokens <= 0) return;
       // One line, two dimension sets: per model for the dashboard, and in total (service only) for the daily
       // budget alarm, which cannot sum a SEARCH over every model.
-      const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
+      const metrics = new Metrics({ namespace, serviceName: service });
       metrics.addDimensions({ [DIMENSION.Model]: model });
       metrics.addDimensions({});
       metrics.addMetric(METRIC.InputTokens, MetricUnit.Count, usage.inputTokens);

@@ -1,4 +1,5 @@
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
+import { createBotMetrics } from '../../functions/core/metrics';
 import { FUNCTION_URL_UNSUPPORTED_REGIONS } from '../../infra/regions';
 import { buildWithoutBundling, type CfnResource, resourcesOf, synthWithoutBundling } from './synth';
 
@@ -184,6 +185,79 @@ describe('issue 18, point 5: every execution shows in the console; its data is l
       Level: 'ERROR',
       IncludeExecutionData: true,
     });
+  });
+});
+
+describe('issue 18, point 6: a second stack’s metrics, dashboard and alarms are its own', () => {
+  it('emits, charts and alarms under a namespace and service named after the stack', () => {
+    // Arrange / Act
+    const { template } = synthWithoutBundling({ 'bot:stackName': 'SupportBot' });
+
+    // Assert: the functions are told where to emit...
+    for (const [, fn] of resourcesOf(template, 'AWS::Lambda::Function')) {
+      expect(fn.Properties.Environment.Variables).toMatchObject({
+        POWERTOOLS_METRICS_NAMESPACE: 'SupportBot',
+        POWERTOOLS_SERVICE_NAME: 'support-bot',
+      });
+    }
+    // ...the alarms on the bot's own metrics read there...
+    const custom = resourcesOf(template, 'AWS::CloudWatch::Alarm')
+      .map(([, a]) => a.Properties)
+      .filter((a) => a.Namespace !== undefined && !a.Namespace.startsWith('AWS/'));
+    expect(custom.map((a) => a.MetricName).sort()).toEqual(['AckServerErrors', 'Apologies']);
+    for (const alarm of custom) {
+      expect(alarm).toMatchObject({
+        Namespace: 'SupportBot',
+        Dimensions: [{ Name: 'service', Value: 'support-bot' }],
+      });
+    }
+    // ...and so does the dashboard, with no trace of the default stack's namespace.
+    const [, dashboard] = resourcesOf(template, 'AWS::CloudWatch::Dashboard')[0] as [string, CfnResource];
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    expect(body).toContain('\\"SupportBot\\"');
+    expect(body).toContain('support-bot');
+    expect(body).not.toContain('SlackRagBot');
+    expect(body).not.toContain('slack-rag-bot');
+  });
+
+  it('keeps the default stack’s namespace and service as they were', () => {
+    // Arrange / Act
+    const { template } = synthWithoutBundling();
+
+    // Assert
+    for (const [, fn] of resourcesOf(template, 'AWS::Lambda::Function')) {
+      expect(fn.Properties.Environment.Variables).toMatchObject({
+        POWERTOOLS_METRICS_NAMESPACE: 'SlackRagBot',
+        POWERTOOLS_SERVICE_NAME: 'slack-rag-bot',
+      });
+    }
+  });
+
+  it('the functions emit into the namespace and service their environment names', () => {
+    // Arrange
+    const saved = { ...process.env };
+    const lines: string[] = [];
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      process.env.POWERTOOLS_METRICS_NAMESPACE = 'SupportBot';
+      process.env.POWERTOOLS_SERVICE_NAME = 'support-bot';
+      process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+
+      // Act
+      createBotMetrics().count('Questions');
+    } finally {
+      write.mockRestore();
+      process.env = saved;
+    }
+
+    // Assert
+    const emf = lines.map((line) => JSON.parse(line)).find((doc) => doc._aws !== undefined);
+    expect(emf._aws.CloudWatchMetrics[0].Namespace).toBe('SupportBot');
+    expect(emf.service).toBe('support-bot');
+    expect(emf.Questions).toBe(1);
   });
 });
 
