@@ -99,6 +99,7 @@ export class BotFunction extends Construct {
     });
     if (Stack.of(this).bundlingRequired) assertLocalEsbuild();
     const usesLanceDb = props.usesLanceDb ?? false;
+    const metricsNames = metricsNamesOf(Stack.of(this).stackName);
     this.function = new NodejsFunction(this, 'Function', {
       entry: path.join(REPO_ROOT, props.entry),
       handler: 'handler',
@@ -121,8 +122,8 @@ export class BotFunction extends Construct {
         // LanceDB's threads are sized by connectVectorStore in every process (lancedb-threads.ts), not here.
         LOG_LEVEL: props.logLevel,
         // The stack's own metrics namespace and service, which its dashboard and alarms read (metrics.ts).
-        POWERTOOLS_METRICS_NAMESPACE: metricsNamesOf(Stack.of(this).stackName).namespace,
-        POWERTOOLS_SERVICE_NAME: metricsNamesOf(Stack.of(this).stackName).service,
+        POWERTOOLS_METRICS_NAMESPACE: metricsNames.namespace,
+        POWERTOOLS_SERVICE_NAME: metricsNames.service,
       },
       bundling: {
         // The one definition the bench and tests bundle with too (infra/lambda-bundling.ts): target, minify,

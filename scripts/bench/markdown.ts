@@ -6,7 +6,7 @@ import { toSlackMrkdwn } from '../../functions/core/slack/mrkdwn';
 import { ADVERSARIAL_MARKDOWN, ordinaryMarkdown } from '../../test/fixtures/adversarial-markdown/corpus';
 import type { BenchContext } from './context';
 import type { SectionResult } from './report';
-import { median } from './stats';
+import { cpuMs, median } from './stats';
 
 const encoder = new TextEncoder();
 
@@ -18,17 +18,6 @@ const encoder = new TextEncoder();
 async function ingest(text: string, name = 'bench.md'): Promise<void> {
   const loaded = loadDocument(encoder.encode(text), name, { maxBytes: Number.POSITIVE_INFINITY });
   if (loaded.ok) await splitDocument(loaded.document);
-}
-
-/**
- * This thread's CPU time for `work`, in ms: what the path costs, whatever else the machine runs (a bench run
- * beside a test suite would otherwise measure the other suite).
- */
-async function cpuMs(work: () => unknown): Promise<number> {
-  const started = process.threadCpuUsage();
-  await work();
-  const used = process.threadCpuUsage(started);
-  return (used.user + used.system) / 1000;
 }
 
 /**

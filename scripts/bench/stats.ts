@@ -65,3 +65,14 @@ export function gaussian(random: () => number): number {
   while (u === 0) u = random();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
 }
+
+/**
+ * This thread's CPU time for `work`, in ms: what the work costs, whatever else the machine runs (other processes and
+ * test workers do not add to it). It can be counted in scheduler ticks: too coarse for work of a millisecond or two.
+ */
+export async function cpuMs(work: () => unknown): Promise<number> {
+  const started = process.threadCpuUsage();
+  await work();
+  const used = process.threadCpuUsage(started);
+  return (used.user + used.system) / 1000;
+}

@@ -1,6 +1,7 @@
 import { loadDocument } from '../../functions/core/ingest/load-document';
 import { splitDocument } from '../../functions/core/ingest/split-document';
 import { toSlackMrkdwn } from '../../functions/core/slack/mrkdwn';
+import { cpuMs, median } from '../../scripts/bench/stats';
 import { ADVERSARIAL_MARKDOWN, type AdversarialMarkdown } from '../fixtures/adversarial-markdown/corpus';
 
 /**
@@ -57,19 +58,6 @@ function mrkdwn(text: string): number {
     throw new Error(`${text.length} characters became ${converted.length}`);
   }
   return converted.length;
-}
-
-/** This thread's CPU time for `work`, in ms: not the time other processes or Jest workers took the core. */
-async function cpuMs(work: () => unknown): Promise<number> {
-  const started = process.threadCpuUsage();
-  await work();
-  const used = process.threadCpuUsage(started);
-  return (used.user + used.system) / 1000;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 /**
