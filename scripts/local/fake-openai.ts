@@ -80,6 +80,13 @@ export interface FakeOpenAIOptions {
   port?: number;
   /** When set, only this bearer key is accepted; otherwise any non-empty one is. */
   apiKey?: string;
+  /**
+   * Streamed replies send this many pieces (words with their trailing space) a second, as a real model writes its
+   * answer over seconds (gpt-4.1-mini: roughly 50–100 tokens a second, over answers of a few hundred tokens). The
+   * grounded replies are short, so a few pieces a second give the seconds of streaming a real answer takes.
+   * @default unpaced: every piece at once
+   */
+  streamPiecesPerSecond?: number;
 }
 
 type OpenAIMessage = { role?: string; content?: unknown };
@@ -174,6 +181,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     res.socket?.destroy();
   }
   const local = new LocalExtractiveChatModel();
+  const pieceDelayMs =
+    options.streamPiecesPerSecond !== undefined && options.streamPiecesPerSecond > 0
+      ? 1000 / options.streamPiecesPerSecond
+      : 0;
   const embeddingsBySize = new Map<number, LocalHashEmbeddings>();
 
   async function chatCompletion(
@@ -233,6 +244,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         res.socket?.destroy();
         return;
       }
+      if (i > 0 && pieceDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, pieceDelayMs));
       await send(chunk([{ index: 0, delta: { content: piece }, finish_reason: null }]));
     }
     await send(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));

@@ -1,5 +1,6 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { runSlackLoad } from '../../scripts/bench/slack-load';
+import { burstSchedule, runSlackLoad } from '../../scripts/bench/slack-load';
+import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
 import { mentionPayload, signedHeaders } from '../../scripts/local/slack-request';
 import { LOCAL_BOT_USER_ID, LOCAL_TEAM_ID } from '../../scripts/local/stack';
 import { type LocalStack, startTestStack, visibleText } from '../support/local-stack';
@@ -120,4 +121,53 @@ describe("load within Slack's rate limits: 100 questions over 5 minutes of Slack
     expect(result.answeredOnce).toBe(result.questions);
     expect(result.toFinalMs).toHaveLength(result.questions);
   }, 120_000);
+});
+
+describe("a burst of 20 answers streaming at a model's pace in one workspace, against Slack's limits in real time", () => {
+  // The schedule above, scaled 20 times faster, keeps the streamer's one edit a second in real time: against Slack's
+  // scaled clock that is one edit per 20 s of Slack, so its chat.update limit is never reached. Here nothing is
+  // scaled: the model writes each answer over about 5 s (10 words a second), 20 of them at once, so the streamer
+  // wants about 120 chat.update in 6 s against Tier 3's 50 a minute per workspace. Slack refuses most of them, and
+  // the streamer must coalesce its edits and wait out Retry-After for the final ones rather than fail.
+  let stack: LocalStack;
+  let close: () => Promise<void>;
+  let openai: FakeOpenAI;
+
+  beforeAll(async () => {
+    openai = await startFakeOpenAI({ apiKey: 'sk-load', streamPiecesPerSecond: 10 });
+    ({ stack, close } = await startTestStack({
+      env: { LLM_PROVIDER: 'openai', OPENAI_API_KEY: 'sk-load', OPENAI_BASE_URL: openai.url },
+    }));
+  });
+  afterAll(async () => {
+    await close();
+    await openai.close();
+  });
+
+  it('shows every answer whole and exactly once, apologises for none, and acks within 3 s while Slack refuses edits', async () => {
+    // Arrange: the answer as one person asking alone sees it.
+    const alone = await runSlackLoad(stack, 1, [{ atMs: 0, channel: 'C0QUIET0001' }]);
+    const [reference] = alone.finalTexts;
+    expect(reference).toMatch(/\S/);
+
+    // Act
+    const result = await runSlackLoad(stack, 1, burstSchedule(20));
+
+    console.log(
+      JSON.stringify({
+        refused: result.refused,
+        accepted: result.accepted,
+        toFinal: result.toFinalMs,
+        ack: Math.max(...result.acks.map((a) => a.ms)),
+      }),
+    );
+    // Assert: Slack's limit was reached, so this measured what it claims to.
+    expect(result.refused['chat.update'] ?? 0).toBeGreaterThan(0);
+    expect(result.acks.every((a) => a.status === 200)).toBe(true);
+    expect(Math.max(...result.acks.map((a) => a.ms))).toBeLessThan(3_000);
+    expect(result.apologies).toBe(0);
+    expect(result.answeredOnce).toBe(20);
+    // Coalesced edits lose nothing: each final answer is the whole answer.
+    expect(result.finalTexts).toEqual(Array(20).fill(reference));
+  }, 180_000);
 });
