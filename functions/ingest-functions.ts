@@ -22,7 +22,7 @@ import type { StepFunctionSpec } from './conversation-functions';
  * - Commit and Optimize: read and write on the LanceDB prefix (`s3:GetObject`, `PutObject`, `DeleteObject`,
  *   `ListBucket`); they are the only writers, one at a time, under the lock. They need no model settings: the
  *   embedder's name and dimension come from the plan.
- * - The optional tuning variables `INGEST_*` (README, Configuration) apply to every function alike.
+ * - The optional tuning variables `INGEST_*` (docs/configuration.md) apply to every function alike.
  *
  * The state machine's own timeout is 7,200 s; `INGEST_LOCK_TTL_SECONDS` (default 7,200) should not be shorter.
  */

@@ -26,7 +26,7 @@ export interface BotConfig {
   /** `OPENAI_TEMPERATURE`, 0 to 2 (not sent to reasoning models). @default 0 */
   temperature: number;
   /**
-   * `OPENAI_EMBEDDING_MODEL`. Changing it after the first sync needs a rebuild of the index (README).
+   * `OPENAI_EMBEDDING_MODEL`. Changing it after the first sync needs a rebuild of the index (docs/documents.md).
    * @default 'text-embedding-3-small'
    */
   embeddingModel: string;
@@ -67,7 +67,7 @@ export interface BotConfig {
    * (the person who asked first) or `anyone`. @default 'asker'
    */
   followUps: 'off' | 'asker' | 'anyone';
-  /** `SUGGESTED_PROMPTS`: the agent pane's prompts, a JSON array (see README). @default undefined (the built-in ones) */
+  /** `SUGGESTED_PROMPTS`: the agent pane's prompts, a JSON array (see docs/configuration.md). @default undefined (the built-in ones) */
   suggestedPrompts?: string;
   /** `DAILY_QUESTION_LIMIT`: questions one person may ask per UTC day; 0 for no limit. @default 0 */
   dailyQuestionLimit: number;
@@ -81,7 +81,7 @@ export interface BotConfig {
    * Concurrency reserved for the ack behind the public Request URL, which also caps it; `none` (the default)
    * reserves nothing. Lambda keeps 100 of the account's concurrency unreserved, so a new account (quota 10)
    * cannot reserve any and a reservation there fails the deploy: opt in once the account's quota is above 100 plus
-   * the value (README, Deployment settings). Synth warns when the value cannot fit a quota of 1,000.
+   * the value (docs/deploy.md, Deployment settings). Synth warns when the value cannot fit a quota of 1,000.
    * @default undefined (none)
    */
   ackReservedConcurrency?: number;

@@ -115,7 +115,7 @@ export class UsageDashboard extends Construct {
       new cloudwatch.TextWidget({
         markdown:
           '# Slack RAG bot: usage\nDaily sums unless stated. Failed: the apology was posted instead of an answer. ' +
-          'Export the questions behind the votes with `npm run feedback -- export` (README, "Usage and feedback").',
+          'Export the questions behind the votes with `npm run feedback -- export` (docs/evaluation.md, "Usage and feedback").',
         width: 24,
         height: 2,
       }),

@@ -1,6 +1,6 @@
 /**
  * The AWS Regions where Lambda Function URLs (the Slack Request URL) do not exist, with their names: the one list,
- * which the synth checks and the README quotes. From the AWS Lambda Developer Guide, "Creating and managing Lambda
+ * which the synth checks and docs/deploy.md quotes. From the AWS Lambda Developer Guide, "Creating and managing Lambda
  * function URLs" (https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html, the note on unsupported
  * Regions), and the AWS GovCloud (US) User Guide, "AWS Lambda in AWS GovCloud (US)" ("AWS Lambda Function URLs is
  * not available"; https://docs.aws.amazon.com/govcloud-us/latest/UserGuide/govcloud-lambda.html). A Region not
@@ -31,6 +31,6 @@ export function assertFunctionUrlRegion(region: string | undefined): void {
   if (region === undefined || !Object.hasOwn(FUNCTION_URL_UNSUPPORTED_REGIONS, region)) return;
   throw new UnsupportedRegionError(
     `${region} (${FUNCTION_URL_UNSUPPORTED_REGIONS[region]}) has no Lambda Function URLs, which the bot's Slack ` +
-      'Request URL is: deploy in another Region (AWS_REGION), see README, Deploying to AWS.',
+      'Request URL is: deploy in another Region (AWS_REGION), see docs/deploy.md, Deploying to AWS.',
   );
 }

@@ -96,13 +96,13 @@ export class SlackRagBotStack extends Stack {
 
     const secret = (id: string, description: string) => {
       const created = new secretsmanager.Secret(this, id, {
-        description: `${description}. Put its value after deploying (README, Deploying to AWS).`,
+        description: `${description}. Put its value after deploying (docs/deploy.md, Deploying to AWS).`,
       });
       Validations.of(created).acknowledge({
         id: 'AwsSolutions-SMG4',
         reason:
           'Issued by Slack or OpenAI, which Secrets Manager has no rotation function for: rotate it there, then ' +
-          'put-secret-value (README); the steps re-read it within 5 minutes, the ack on its next cold start.',
+          'put-secret-value (docs/deploy.md); the steps re-read it within 5 minutes, the ack on its next cold start.',
       });
       return created;
     };

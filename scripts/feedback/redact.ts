@@ -15,8 +15,8 @@
  *   S followed by 8 to 10 capitals and digits, one of them a digit at least (Slack's ids are 9 to 11 characters).
  *
  * `<!here>`, `<!channel>`, `<!everyone>`, a group's `@handle` typed as text and `#name` of a channel are no ids and
- * are kept, as are links. Free text can name people in ways no pattern finds (a name, a phone number): the README
- * says to review the file.
+ * are kept, as are links. Free text can name people in ways no pattern finds (a name, a phone number):
+ * docs/evaluation.md says to review the file.
  */
 
 /** The placeholders, as they appear in the exported text. */

@@ -6,7 +6,7 @@ import { type ParseArgsOptionDescriptor, parseArgs } from 'node:util';
  * layer over node:util parseArgs, which does the parsing.
  */
 
-/** The exit codes of every local command (README, "Exit codes"). */
+/** The exit codes of every local command (docs/development.md, "Exit codes"). */
 export const EXIT = {
   /** The job was done. */
   ok: 0,

@@ -322,7 +322,7 @@ describe('the synthesized stack (default configuration)', () => {
     }
   });
 
-  it('prints what the README walk-through needs', () => {
+  it('prints what the docs/deploy.md walk-through needs', () => {
     for (const output of [
       'SlackRequestUrl',
       'DocumentsBucketName',

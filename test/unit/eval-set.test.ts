@@ -90,7 +90,7 @@ function result(overrides: Partial<QuestionResult>): QuestionResult {
 }
 
 describe('the eval figures', () => {
-  it('counts retrieval, answers, refusals and cost the way the README table states them', () => {
+  it('counts retrieval, answers, refusals and cost the way the docs/evaluation.md table states them', () => {
     // Arrange: 4 answerable (expected section at rank 1, 3, missed, 2; the third declined), 2 unanswerable (one declined).
     const outcome: RunOutcome = {
       settings: {
