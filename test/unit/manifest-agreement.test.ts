@@ -63,7 +63,10 @@ interface Manifest {
 
 const manifest = parse(readFileSync(join(ROOT, 'slack/app-manifest.yaml'), 'utf8')) as Manifest;
 const functionSources = sourceFiles(join(ROOT, 'functions')).map((path) => readFileSync(path, 'utf8'));
-const ackSource = readFileSync(join(ROOT, 'functions/core/ack/ack-app.ts'), 'utf8');
+/** The ack's sources: its listeners register the events it handles, one folder per Slack surface. */
+const ackSource = sourceFiles(join(ROOT, 'functions/core/ack'))
+  .map((path) => readFileSync(path, 'utf8'))
+  .join('\n');
 
 /** Every Web API method the functions call through a WebClient (`client.chat.update(`, `slack.users.info(`…). */
 function calledMethods(): string[] {

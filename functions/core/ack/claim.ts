@@ -1,0 +1,169 @@
+import type { WebClient } from '@slack/web-api';
+import type { EventClaim } from '../stores/event-store';
+import type { AckDependencies } from './ack-dependencies';
+
+/**
+ * The claim protocol: one delivery of an event answers it. A delivery claims the event, records the placeholder
+ * it posts, and marks the claim started with the execution; a delivery that fails gives the claim up so Slack's
+ * retry answers, and a claim whose holder went silent is taken over after `CLAIM_STALE_MS`.
+ */
+
+/** A claim whose ack never started an execution (a crash, a throttled StartExecution) is taken over after this. */
+export const CLAIM_STALE_MS = 30_000;
+/** How long a retry waits for the delivery holding the claim to start its execution or give the claim up. */
+export const CLAIM_WAIT_MS = 1_500;
+const CLAIM_POLL_MS = 150;
+
+/** The placeholder's metadata: a delivery that takes a claim over finds a placeholder its holder never recorded. */
+export const PLACEHOLDER_EVENT_TYPE = 'answer_placeholder';
+
+/** A delivery found another one holding the event and could not learn its outcome in time: Slack must retry. */
+export class ClaimHeldError extends Error {
+  constructor(eventId: string) {
+    super(`event ${eventId} is held by another delivery that has not started its execution yet`);
+    this.name = 'ClaimHeldError';
+  }
+}
+
+/**
+ * Claims the event, or learns that an execution was accepted for it. A delivery that finds another one holding
+ * a live claim (Slack's retry arriving while a slow first delivery still works) never tells Slack "done" on the
+ * holder's behalf: it waits briefly for the holder's outcome and takes the claim over if the holder gives it up,
+ * and otherwise fails, so that Slack retries again rather than stopping with nothing started.
+ */
+export async function claimOrAwaitHolder(
+  deps: Pick<AckDependencies, 'eventStore' | 'now'>,
+  eventId: string,
+): Promise<Exclude<EventClaim, { status: 'held' }>> {
+  const deadline = Date.now() + CLAIM_WAIT_MS;
+  for (;;) {
+    const claim = await deps.eventStore.claimEvent(eventId, deps.now(), CLAIM_STALE_MS);
+    if (claim.status !== 'held') return claim;
+    if (Date.now() >= deadline) throw new ClaimHeldError(eventId);
+    await new Promise((resolve) => setTimeout(resolve, CLAIM_POLL_MS));
+  }
+}
+
+/**
+ * After a failure: gives the claim up so Slack's retry of this delivery gets the question answered; keeps the
+ * placeholder, unless another delivery overtook this one with its own.
+ */
+export async function giveUpClaim(
+  deps: Pick<AckDependencies, 'eventStore' | 'logger'>,
+  client: WebClient,
+  channel: string,
+  eventId: string,
+  placeholderTs: string | undefined,
+  /** A placeholder this delivery posted (not one it reused). */
+  postedHere: string | undefined,
+): Promise<void> {
+  const { logger } = deps;
+  const release = await deps.eventStore
+    .releaseClaim(eventId, placeholderTs)
+    .catch((releaseError: unknown) => {
+      logger.error('could not release the event claim; it goes stale on its own', {
+        eventId,
+        releaseError,
+      });
+      return { released: true as const };
+    });
+  if (!release.released && postedHere !== undefined && release.startedPlaceholderTs !== postedHere) {
+    // A delivery that took this claim over (this one was slow) started the execution with its own placeholder:
+    // the one posted here would be left saying "Searching…".
+    await client.chat.delete({ channel, ts: postedHere }).catch((deleteError: unknown) => {
+      logger.warn('could not delete the placeholder of a delivery overtaken by another', {
+        eventId,
+        error: String(deleteError),
+      });
+    });
+  }
+}
+
+/** How far after the event's ts a killed delivery's placeholder can be: Slack's last retry comes ~5 min later. */
+const PLACEHOLDER_WINDOW_SECONDS = 10 * 60;
+/** Messages per `conversations.replies` page, and pages read at most, within the ack's 3 s. */
+const PLACEHOLDER_PAGE_LIMIT = 50;
+const PLACEHOLDER_MAX_PAGES = 4;
+
+/**
+ * The placeholder a killed delivery posted for this event but never recorded on the claim: this bot's message in
+ * the thread whose metadata names the event (`conversations.replies`, which the history scopes allow). It was
+ * posted after the event, so only a window from the event's ts is read, page by page (a long thread's first 200
+ * replies may all be older); a message of another app or person carrying the same metadata is not ours. Found, it
+ * is reused, so the takeover leaves no second placeholder behind; a failed lookup posts a new one.
+ */
+export async function findUnrecordedPlaceholder(
+  deps: Pick<AckDependencies, 'logger'>,
+  client: WebClient,
+  event: { channel: string; ts: string },
+  threadTs: string,
+  eventId: string,
+  bot: { botUserId?: string; botId?: string },
+): Promise<string | undefined> {
+  const [seconds = '0', micros = '000000'] = event.ts.split('.');
+  const latest = `${Number(seconds) + PLACEHOLDER_WINDOW_SECONDS}.${micros}`;
+  const isOurs = (m: { user?: string; bot_id?: string }): boolean =>
+    (bot.botUserId !== undefined && m.user === bot.botUserId) ||
+    (bot.botId !== undefined && m.bot_id === bot.botId);
+  try {
+    let cursor: string | undefined;
+    for (let page = 0; page < PLACEHOLDER_MAX_PAGES; page++) {
+      const replies = await client.conversations.replies({
+        channel: event.channel,
+        ts: threadTs,
+        oldest: event.ts,
+        latest,
+        inclusive: true,
+        include_all_metadata: true,
+        limit: PLACEHOLDER_PAGE_LIMIT,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      const mine = (replies.messages ?? []).find((m) => {
+        const metadata = (m as { metadata?: { event_type?: string; event_payload?: { event_id?: unknown } } })
+          .metadata;
+        return (
+          isOurs(m) &&
+          metadata?.event_type === PLACEHOLDER_EVENT_TYPE &&
+          metadata.event_payload?.event_id === eventId
+        );
+      });
+      if (mine?.ts) {
+        deps.logger.info('reusing the placeholder of a delivery that was killed', { eventId });
+        return mine.ts;
+      }
+      cursor = replies.response_metadata?.next_cursor || undefined;
+      if (replies.has_more !== true || cursor === undefined) return undefined;
+    }
+    return undefined;
+  } catch (error) {
+    deps.logger.warn('could not look for an unrecorded placeholder', { eventId, error: String(error) });
+    return undefined;
+  }
+}
+
+/**
+ * Posts the placeholder or an immediate reply in the thread, or updates the placeholder already there. A new
+ * message names the event in its metadata.
+ */
+export async function postOrUpdate(
+  client: WebClient,
+  channel: string,
+  threadTs: string,
+  existingTs: string | undefined,
+  text: string,
+  eventId: string,
+): Promise<string> {
+  if (existingTs) {
+    await client.chat.update({ channel, ts: existingTs, text });
+    return existingTs;
+  }
+  const posted = await client.chat.postMessage({
+    channel,
+    thread_ts: threadTs,
+    text,
+    // Names the event, so that a delivery taking the claim over finds this message if it was never recorded.
+    metadata: { event_type: PLACEHOLDER_EVENT_TYPE, event_payload: { event_id: eventId } },
+  });
+  if (!posted.ts) throw new Error('chat.postMessage returned no ts');
+  return posted.ts;
+}

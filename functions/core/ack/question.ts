@@ -1,0 +1,162 @@
+import type { WebClient } from '@slack/web-api';
+import { languageOf, textsFor } from '../i18n';
+import { METRIC } from '../metric-names';
+import type { Turn } from '../types';
+import type { AckDependencies } from './ack-dependencies';
+import { type AskedMessage, isPersonMessage } from './asked-message';
+import type { BotIdentityLookup } from './bot-identity';
+import { claimOrAwaitHolder, findUnrecordedPlaceholder, giveUpClaim, postOrUpdate } from './claim';
+import { immediateReplyFor, isForgetRequest } from './immediate-replies';
+import { permanentSlackError } from './permanent-slack-error';
+import { showProgress } from './progress';
+import type { Refusals } from './refusals';
+import { questionFromMentionText } from './slack-text';
+
+/** The English placeholder; every language's is in i18n.ts. */
+export const PLACEHOLDER_TEXT = textsFor('en').placeholder;
+
+/** What Bolt hands a listener that the question's handling reads. */
+export interface Delivery {
+  body: { event_id?: string; team_id?: string };
+  client: WebClient;
+  /** Bolt's context: the bot's user id, and `retryNum`, which Bolt copies from the header as text. */
+  context: { botUserId?: string; retryNum?: unknown };
+}
+
+/** Answers a message that may be a question: a mention, a direct message, a follow-up in a thread. */
+export type AnswerQuestion = (asked: AskedMessage, via: Turn['via'], delivery: Delivery) => Promise<void>;
+
+/** A Slack-safe execution name: letters, digits, - and _, at most 80 characters, unique per delivery. */
+export function executionNameFor(eventId: string, now: number): string {
+  const safe = eventId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 60);
+  return `${safe}-${now.toString(36)}`;
+}
+
+/**
+ * The question's way through the ack: who is asking, then under the event's claim either an immediate reply or
+ * the placeholder and the conversation state machine started. A Slack error no redelivery could fix is logged and
+ * Slack gets its 200.
+ */
+export function createAnswer(
+  deps: AckDependencies,
+  identity: BotIdentityLookup,
+  refusals: Refusals,
+): AnswerQuestion {
+  return async (asked, via, { body, client, context }) => {
+    const botUserId = context.botUserId;
+    // Another bot's message (an `app_mention` from a bot has no `user`), an edit, the bot's own: no question, and
+    // nobody to look up.
+    if (!isPersonMessage(asked, botUserId)) return;
+    const lang = languageOf(questionFromMentionText(asked.text ?? '', botUserId));
+    const refusal = await refusals.forAsker(asked, body, lang, retryNumber(context.retryNum));
+    try {
+      await handleQuestion(deps, client, asked, via, body, botUserId, refusal, (await identity()).botId);
+    } catch (error) {
+      const slackError = permanentSlackError(error);
+      if (slackError === undefined) throw error;
+      deps.logger.error('Slack refused the reply for good; not asking Slack to redeliver', {
+        slackError,
+        eventId: body.event_id,
+        channel: asked.channel,
+      });
+    }
+  };
+}
+
+/** Bolt's `context.retryNum`, which it copies from the header as text. */
+function retryNumber(value: unknown): number | undefined {
+  const n = Number(value);
+  return value === undefined || !Number.isInteger(n) ? undefined : n;
+}
+
+async function handleQuestion(
+  deps: AckDependencies,
+  client: WebClient,
+  event: AskedMessage,
+  via: Turn['via'],
+  body: { event_id?: string; team_id?: string },
+  botUserId: string | undefined,
+  /** The polite reply for a person the configuration does not allow (who-may-ask.ts). */
+  refusal?: string,
+  /** The bot's `bot_id` (`auth.test`), when known: its messages are the ones a placeholder lookup reads. */
+  botId?: string,
+): Promise<void> {
+  const { logger } = deps;
+  // Edits re-deliver a mention, and another bot's message is never a question for us. A reply also sent to the
+  // channel (`thread_broadcast`) is a mention like any other.
+  if (!isPersonMessage(event, botUserId)) return;
+  const eventId = body.event_id;
+  if (!eventId || !event.user) {
+    logger.warn('message without event_id or user; ignored');
+    return;
+  }
+  const threadTs = event.thread_ts ?? event.ts;
+  const question = questionFromMentionText(event.text ?? '', botUserId);
+  const lang = languageOf(question);
+  const teamId = body.team_id ?? event.team ?? 'unknown-team';
+  const claim = await claimOrAwaitHolder(deps, eventId);
+  if (claim.status === 'started') {
+    logger.info('duplicate delivery of an event already being answered', { eventId });
+    return;
+  }
+  let placeholderTs = claim.placeholderTs;
+  /** A placeholder this delivery posted (not one it reused). */
+  let postedHere: string | undefined;
+  try {
+    if (placeholderTs === undefined && claim.takenOver === true) {
+      // The delivery that held the claim may have posted a placeholder and been killed before recording it.
+      placeholderTs = await findUnrecordedPlaceholder(deps, client, event, threadTs, eventId, {
+        botUserId,
+        botId,
+      });
+    }
+    const immediateReply = await immediateReplyFor(
+      deps,
+      { event, eventId, teamId, user: event.user, threadTs, question, lang },
+      refusal,
+    );
+    if (immediateReply !== undefined) {
+      placeholderTs = await postOrUpdate(
+        client,
+        event.channel,
+        threadTs,
+        placeholderTs,
+        immediateReply,
+        eventId,
+      );
+      await deps.eventStore.markStarted(eventId, 'none', placeholderTs);
+      return;
+    }
+    const t = textsFor(lang);
+    if (placeholderTs === undefined) {
+      placeholderTs = await postOrUpdate(client, event.channel, threadTs, undefined, t.placeholder, eventId);
+      postedHere = placeholderTs;
+      // Before the execution starts: a delivery that takes this claim over (this one killed) reuses it.
+      await deps.eventStore.recordPlaceholder(eventId, placeholderTs);
+    }
+    const turn: Turn = {
+      intent: isForgetRequest(question) ? 'forget' : 'question',
+      eventId,
+      teamId,
+      channel: event.channel,
+      threadTs,
+      messageTs: event.ts,
+      user: event.user,
+      question,
+      placeholderTs,
+      lang,
+      via,
+    };
+    const executionName = executionNameFor(eventId, deps.now());
+    await deps.startExecution(executionName, { turn });
+    logger.info('conversation started', { eventId, executionName, channel: event.channel, threadTs, via });
+    await deps.eventStore.markStarted(eventId, executionName, placeholderTs);
+    // Questions per day: counted once per event, where the claim makes it once (an Express execution may run
+    // twice, so a step would count a question twice). A forget is no question.
+    if (turn.intent === 'question') deps.metrics?.count(METRIC.Questions);
+    await showProgress(deps, client, turn);
+  } catch (error) {
+    await giveUpClaim(deps, client, event.channel, eventId, placeholderTs, postedHere);
+    throw error;
+  }
+}
