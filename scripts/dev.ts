@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { describeFailure } from './local/ask-client';
 import { defineCommand, EXIT, runCommand } from './local/cli';
-import { localLanceDbUri, shellSettings, withoutMetricLines } from './local/cli-env';
+import { ingestSettings, localLanceDbUri, shellSettings, withoutMetricLines } from './local/cli-env';
 import {
   DEV_STATE_FILE,
   localStoreInUse,
@@ -16,18 +16,24 @@ import type { LocalRequestLog } from './local/stack';
  * payloads) and read what the bot posted from the fake Slack's transcript. It verifies signatures with
  * SLACK_SIGNING_SECRET when set, else with a local secret it prints. While it runs it holds `.local/dynamodb` and
  * says where it is in `.local/dev.json`, so that `npm run ask` and `npm run ingest` use its stores rather than
- * fail on them; it logs one line per Slack request and one per answer.
+ * fail on them; it logs one line per Slack request and one per answer. On a first start, when the vector store holds
+ * no documents, it indexes the samples (samples/docs) so that the first question has something to answer from;
+ * `--docs DIR` indexes DIR instead (on any start), through the same local ingest as `npm run ingest`.
  */
 
 const DYNAMO_PATH = '.local/dynamodb';
+const DEFAULT_STAGING = '.local/ingest-staging';
+/** What a first start indexes when the store holds nothing (relative to the repository). */
+const SAMPLE_DOCS = 'samples/docs';
 
 const DEV = defineCommand({
   name: 'dev',
-  synopsis: '[--port N] [--socket]',
+  synopsis: '[--port N] [--docs DIR] [--socket]',
   summary:
     'Runs the local stack as a server: the Slack Request URL, a fake Slack with a transcript, DynamoDB in\n' +
     '.local/dynamodb and the vectors in .local/lancedb (or LANCEDB_URI). Logs one line per Slack request and one\n' +
-    'per answer. While it runs, npm run ask and npm run ingest use it (it holds .local/dynamodb). Ctrl+C stops it.',
+    'per answer. While it runs, npm run ask and npm run ingest use it (it holds .local/dynamodb). Ctrl+C stops it.\n' +
+    'On a first start, when the vector store holds no documents, it indexes the samples in samples/docs first.',
   options: {
     port: {
       type: 'string',
@@ -38,16 +44,29 @@ const DEV = defineCommand({
           ? undefined
           : `--port takes a port number from 0 to 65535, not ${JSON.stringify(value)}`,
     },
+    docs: {
+      type: 'string',
+      valueName: 'DIR',
+      description:
+        'index the documents of DIR before answering (instead of the samples on a first start); as npm run ingest -- DIR',
+      validate: (value: string) =>
+        value.trim() === '' ? '--docs needs a folder that is not empty' : undefined,
+    },
     socket: {
       type: 'boolean',
       description:
         'answer in your own Slack workspace through Socket Mode instead of the fake Slack (SLACK_APP_TOKEN, SLACK_BOT_TOKEN; README, "Try it in your own Slack workspace")',
     },
   },
-  examples: ['npm run dev', 'npm run dev -- --port 3001', 'npm run dev -- --socket'],
+  examples: [
+    'npm run dev',
+    'npm run dev -- --docs path/to/your/docs',
+    'npm run dev -- --port 3001',
+    'npm run dev -- --socket',
+  ],
   exitCodes: {
     0: 'stopped with Ctrl+C (or SIGTERM)',
-    1: 'could not start: another npm run dev is running, the port is taken, .local/dynamodb is in use, or (--socket) a Slack token is missing or refused',
+    1: 'could not start: another npm run dev is running, the port is taken, .local/dynamodb is in use, the documents could not be indexed (--docs DIR does not exist), or (--socket) a Slack token is missing or refused',
     2: 'usage error',
   },
 });
@@ -74,9 +93,15 @@ runCommand(DEV, async ({ values }) => {
     return EXIT.failed;
   }
 
-  if (values.socket) return socketMode();
-  const { startLocalStack } = await import('./local/stack');
   const lancedbUri = localLanceDbUri();
+  const documents = await indexDocuments(lancedbUri, values.docs);
+  if (typeof documents === 'number') return documents;
+
+  if (values.socket) {
+    for (const line of documents) console.log(line);
+    return socketMode();
+  }
+  const { startLocalStack } = await import('./local/stack');
   let stack: Awaited<ReturnType<typeof startLocalStack>> | undefined;
   const caughtError = (name: string) => stack?.caughtError(name);
   try {
@@ -126,6 +151,7 @@ runCommand(DEV, async ({ values }) => {
       : `Signing secret:        ${stack.signingSecret} (local only)`,
   );
   console.log(`Vector store:          ${lancedbUri}`);
+  for (const line of documents) console.log(line);
   console.log(
     `Try, in another terminal: npm run ask -- "How do I rotate my VPN key?"  (it asks this server)`,
   );
@@ -145,6 +171,67 @@ runCommand(DEV, async ({ values }) => {
     process.exit(code);
   });
 });
+
+/**
+ * Indexes `docs` (a folder, relative to the working directory), or the samples when the store holds no documents
+ * yet (its table does not exist: what the bot answers "none have been added" to), through the local ingest state
+ * machine with its manifest in .local/dynamodb, as `npm run ingest` does; a later `npm run ingest` of the same
+ * folder embeds only what changed.
+ *
+ * @returns the banner's lines about the documents, or the exit code when they could not be indexed.
+ */
+async function indexDocuments(lancedbUri: string, docs: string | undefined): Promise<string[] | number> {
+  const { startLocalIngest } = await import('./local/ingest-local');
+  const { REPO_ROOT } = await import('./local/stack');
+  const ingest = await startLocalIngest({
+    lancedbUri,
+    stagingUri: process.env.INGEST_STAGING_URI?.trim() || DEFAULT_STAGING,
+    store: { path: DYNAMO_PATH },
+    env: ingestSettings(),
+    // The samples are the repository's, wherever dev runs from; --docs is the person's, from where they are.
+    ...(docs === undefined ? { baseDir: REPO_ROOT } : {}),
+  });
+  try {
+    if (docs === undefined) {
+      const table = ingest.runtime.config.vectorStore.table;
+      const tables = await (await ingest.services.connection()).tableNames();
+      if (tables.includes(table)) {
+        return [
+          `Documents:             as indexed in ${lancedbUri}; npm run ingest -- DIR (or npm run dev -- --docs DIR) adds or updates a folder`,
+        ];
+      }
+    }
+    const origin = docs ?? SAMPLE_DOCS;
+    console.log(
+      docs === undefined
+        ? `The vector store ${lancedbUri} holds no documents yet (a first start): indexing the samples in ${SAMPLE_DOCS}…`
+        : `Indexing ${docs} into ${lancedbUri}…`,
+    );
+    const started = Date.now();
+    const result = await ingest.sync({ origins: [origin], prune: false });
+    const report = result.report;
+    if (result.status !== 'committed' || report === undefined) {
+      const why = result.status === 'busy' ? result.busy?.message : result.error;
+      console.error(`could not index ${origin}, so npm run dev did not start: ${why ?? 'the sync failed'}`);
+      return EXIT.failed;
+    }
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    for (const { message } of report.emptyOrigins) console.error(`note: ${message}`);
+    if (docs === undefined) {
+      return [
+        `Documents:             the ${report.added} sample documents in ${SAMPLE_DOCS} (${report.chunks} chunks), indexed in ${seconds} s because the store held none`,
+        '                       To answer from your own documents instead: npm run ingest -- --rebuild path/to/your/docs',
+        '                       (it replaces the samples, also while this runs); npm run dev -- --docs DIR adds a folder on start',
+      ];
+    }
+    return [
+      `Documents:             ${docs} indexed on start in ${seconds} s: ${report.added} added, ${report.updated} updated, ` +
+        `${report.unchanged} unchanged, ${report.failedCount} failed; ${report.chunks} chunks in the store`,
+    ];
+  } finally {
+    await ingest.close();
+  }
+}
 
 /** `--socket`: the local workflow answering in a real Slack workspace through Socket Mode (scripts/local/socket-mode.ts). */
 async function socketMode(): Promise<number> {

@@ -1,9 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Env } from '../functions/core/config';
 import type { SyncReport } from '../functions/core/ingest/sync-types';
 import { defineCommand, EXIT as EXIT_CODES, type ParsedCommand, runCommand } from './local/cli';
-import { localLanceDbUri, shellSettings, withoutMetricLines } from './local/cli-env';
+import { ingestSettings, localLanceDbUri, withoutMetricLines } from './local/cli-env';
 import type { IngestProgress } from './local/ingest-local';
 import { localStoreInUse, runningDev } from './local/local-store-lock';
 import { ProgressBar } from './local/progress-bar';
@@ -76,14 +75,6 @@ const SKIPPED_ROWS = 20;
 
 const DYNAMO_PATH = '.local/dynamodb';
 const DEFAULT_STAGING = '.local/ingest-staging';
-
-/** Besides the model settings every local command takes, the ingest's own tuning and an S3 endpoint. */
-function ingestSettings(env: Env = process.env): Env {
-  const names = Object.keys(env).filter(
-    (name) => name.startsWith('INGEST_') || name === 'S3_ENDPOINT' || name === 'AWS_REGION',
-  );
-  return { ...shellSettings(env), ...Object.fromEntries(names.map((name) => [name, env[name]])) };
-}
 
 type JsonResult = {
   added: number;

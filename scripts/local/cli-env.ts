@@ -30,6 +30,14 @@ export function shellSettings(env: Env = process.env): Env {
   );
 }
 
+/** Besides the model settings every local command takes, the ingest's own tuning and an S3 endpoint. */
+export function ingestSettings(env: Env = process.env): Env {
+  const names = Object.keys(env).filter(
+    (name) => name.startsWith('INGEST_') || name === 'S3_ENDPOINT' || name === 'AWS_REGION',
+  );
+  return { ...shellSettings(env), ...Object.fromEntries(names.map((name) => [name, env[name]])) };
+}
+
 /** The vector store the local commands use: LANCEDB_URI when set, else `.local/lancedb`. */
 export function localLanceDbUri(env: Env = process.env): string {
   return env.LANCEDB_URI?.trim() || '.local/lancedb';

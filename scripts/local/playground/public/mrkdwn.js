@@ -5,9 +5,14 @@
 const INLINE =
   /<([^<>\n]+)>|`([^`\n]+)`|(?<![\w*])\*(?![\s*])([^*\n]+?)(?<!\s)\*(?![\w*])|(?<![\w_])_(?![\s_])([^_\n]+?)(?<!\s)_(?![\w_])|(?<![\w~])~(?![\s~])([^~\n]+?)(?<!\s)~(?![\w~])/g;
 
-/** The emoji codes a bot commonly writes; any other `:code:` is shown as typed. */
-const EMOJI = {
+/**
+ * The emoji codes this bot writes (every `:code:` in functions/, which test/unit/playground-mrkdwn.test.ts checks
+ * are all here) and others a bot commonly writes, drawn as Slack draws them; any other `:code:` is shown as typed.
+ */
+export const EMOJI = {
   mag: '🔍',
+  open_file_folder: '📂',
+  file_folder: '📁',
   mag_right: '🔎',
   hourglass: '⌛',
   hourglass_flowing_sand: '⏳',
@@ -37,9 +42,9 @@ const EMOJI = {
   wastebasket: '🗑️',
 };
 
-/** Replaces known `:emoji:` codes with the emoji. */
+/** Replaces known `:emoji:` codes with the emoji; others (`:constructor:` too) stay as typed. */
 export function emojify(text) {
-  return text.replace(/:([a-z0-9_+-]+):/g, (code, name) => EMOJI[name] ?? code);
+  return text.replace(/:([a-z0-9_+-]+):/g, (code, name) => (Object.hasOwn(EMOJI, name) ? EMOJI[name] : code));
 }
 
 /** Slack escapes `&`, `<` and `>` in text; what a person reads is the unescaped character. */

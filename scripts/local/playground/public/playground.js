@@ -58,7 +58,11 @@ function textOf(object) {
 
 function renderButton(message, element, button, side) {
   const key = `${message.channel} ${message.ts} ${element.action_id}`;
-  const node = el('button', `block-button${side ? ` feedback-${side}` : ''}`, button.text?.text ?? '');
+  const node = el(
+    'button',
+    `block-button${side ? ` feedback-${side}` : ''}`,
+    emojify(button.text?.text ?? ''),
+  );
   node.type = 'button';
   const label =
     button.accessibility_label ?? (side ? `${side === 'positive' ? 'Good' : 'Bad'} answer` : undefined);
@@ -84,7 +88,7 @@ function renderBlock(message, block) {
     case 'markdown':
       return holding(el('div', 'block-section'), renderMrkdwn(block.text ?? '', { names: names() }));
     case 'header':
-      return el('div', 'block-header', block.text?.text ?? '');
+      return el('div', 'block-header', emojify(block.text?.text ?? ''));
     case 'divider':
       return el('hr', 'block-divider');
     case 'context': {
