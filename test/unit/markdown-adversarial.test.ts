@@ -1,7 +1,10 @@
+import MarkdownIt from 'markdown-it';
 import { loadDocument } from '../../functions/core/ingest/load-document';
 import { splitDocument } from '../../functions/core/ingest/split-document';
+import { blockquote } from '../../functions/core/markdown/blockquote';
+import { withTypedLineArrays } from '../../functions/core/markdown/line-arrays';
 import { toSlackMrkdwn } from '../../functions/core/slack/mrkdwn';
-import { cpuMs, median } from '../../scripts/bench/stats';
+import { cpuMs, median, seededRandom } from '../../scripts/bench/stats';
 import { ADVERSARIAL_MARKDOWN, type AdversarialMarkdown } from '../fixtures/adversarial-markdown/corpus';
 
 /**
@@ -25,7 +28,8 @@ const PIECES = 16;
 const RUNS = 3;
 const ATTEMPTS = 3;
 /**
- * Linear: about 1 (up to 2.5 measured, the deep quote with lazy lines, from garbage collection and caches).
+ * Linear: about 1 (up to 2.5 measured, the deep quote with lazy lines, before its per-line state was kept in typed
+ * arrays: see 'a document past 16,384 lines' below).
  * Quadratic: 16, which this bound catches with room on both sides.
  */
 const MAX_ONE_PIECE_OVER_PIECES = 6;
@@ -64,9 +68,9 @@ function mrkdwn(text: string): number {
  * Median CPU times of the document in one piece and in {@link PIECES} pieces of the same total length, runs
  * interleaved, and their ratio (times under the noise floor counted as the floor).
  */
-async function measure(document: AdversarialMarkdown, path: (text: string) => unknown) {
-  const whole = document.make(LARGE);
-  const piece = document.make(Math.floor(LARGE / PIECES));
+async function measure(document: AdversarialMarkdown, path: (text: string) => unknown, size = LARGE) {
+  const whole = document.make(size);
+  const piece = document.make(Math.floor(size / PIECES));
   const pieces = Math.round(whole.length / piece.length);
   await path(document.make(1_000));
   await path(piece);
@@ -98,10 +102,15 @@ async function measure(document: AdversarialMarkdown, path: (text: string) => un
  * The lowest ratio of up to `ATTEMPTS` measurements, stopping at the first within the bound: one measurement can
  * still land on a major garbage collection, while a quadratic path is 16× on every attempt.
  */
-async function lowestRatio(document: AdversarialMarkdown, path: (text: string) => unknown) {
-  let best = await measure(document, path);
-  for (let attempt = 1; attempt < ATTEMPTS && best.ratio > MAX_ONE_PIECE_OVER_PIECES; attempt++) {
-    const again = await measure(document, path);
+async function lowestRatio(
+  document: AdversarialMarkdown,
+  path: (text: string) => unknown,
+  size = LARGE,
+  bound = MAX_ONE_PIECE_OVER_PIECES,
+) {
+  let best = await measure(document, path, size);
+  for (let attempt = 1; attempt < ATTEMPTS && best.ratio > bound; attempt++) {
+    const again = await measure(document, path, size);
     if (again.ratio < best.ratio) best = again;
   }
   return best;
@@ -122,6 +131,94 @@ describe.each([
       expect(ratio).toBeLessThanOrEqual(MAX_ONE_PIECE_OVER_PIECES);
     },
   );
+});
+
+/**
+ * Past 16,384 lines a plain array of one number per line outgrows V8's largest regular heap object, and every
+ * growth after that is a large-object allocation from the operating system: markdown-it's per-line state, and a
+ * block quote's saved copy of it (once per nesting level, 20 deep), cost several times as much per line there (the
+ * bench's deep quote with lazy lines: 4.3× the CPU time per character at 100k characters as at 25k). The parser
+ * keeps that state in typed arrays (line-arrays.ts, blockquote.ts), whose cost per line is the same at every
+ * length: a document of 40,000 lines costs what its 16 pieces of 2,500 lines cost.
+ */
+describe('a document past 16,384 lines', () => {
+  const LINES = 40_000;
+  /**
+   * Measured, the lowest of 3: with typed arrays 1.01 and 1.68 (ingest), 1.06 and 0.77 (mrkdwn); with markdown-it's
+   * plain arrays 2.47 and 4.76 (ingest), 2.78 and 5.85 (mrkdwn), for the lazy lines and the lines in quotes.
+   */
+  const MAX_WHOLE_OVER_PIECES = 2.2;
+  /** Each shape's lines are 2 characters (lazy lines) or 22 (a line in 20 quotes). */
+  const documents: (AdversarialMarkdown & { lineLength: number })[] = [
+    {
+      name: 'a quote 20 deep with lazy lines',
+      make: (size) => `${'>'.repeat(20)} a\n${'b\n'.repeat(Math.max(1, Math.floor(size / 2) - 12))}`,
+      lineLength: 2,
+    },
+    {
+      name: 'lines in quotes 20 deep',
+      make: (size) => `${'>'.repeat(20)}a\n`.repeat(Math.max(1, Math.floor(size / 22))),
+      lineLength: 22,
+    },
+  ];
+
+  describe.each([
+    ['ingest (loadDocument + splitDocument)', ingest],
+    ['Slack mrkdwn (toSlackMrkdwn)', mrkdwn],
+  ] as const)('%s', (_, path) => {
+    it.each(documents.map((document) => [document.name, document] as const))(
+      '%s: 40,000 lines cost what their 16 pieces cost',
+      async (_name, document) => {
+        // Act
+        const { ratio } = await lowestRatio(
+          document,
+          path,
+          LINES * document.lineLength,
+          MAX_WHOLE_OVER_PIECES,
+        );
+
+        // Assert
+        expect(ratio).toBeLessThanOrEqual(MAX_WHOLE_OVER_PIECES);
+      },
+    );
+  });
+});
+
+describe('the typed-array block state and block quote rule', () => {
+  it("give markdown-it's own tokens", () => {
+    // Arrange: markdown-it as it comes, and with the two replacements parse-markdown.ts makes.
+    const parsers = [false, true].map((html) => {
+      const stock = new MarkdownIt('default', { html, maxNesting: 20 });
+      const typed = new MarkdownIt('default', { html, maxNesting: 20 });
+      typed.block.State = withTypedLineArrays(typed.block.State);
+      typed.block.ruler.at('blockquote', blockquote, {
+        alt: ['paragraph', 'reference', 'blockquote', 'list'],
+      });
+      return { stock, typed };
+    });
+    const random = seededRandom(18);
+    const pieces = ['>', '> ', '>\t', ' ', '    ', '\t', '- ', '1. ', '* ', 'a', 'b', '\n', '\n\n', '\r\n'];
+    pieces.push('```', '~~~', '# ', '***', '---', '===', '|', '<div>', '<!--', '[a]: b', '    x');
+    const texts = ADVERSARIAL_MARKDOWN.flatMap((document) =>
+      [10, 100, 1_000].map((size) => document.make(size)),
+    );
+    for (let i = 0; i < 3_000; i++) {
+      let text = '';
+      for (let j = 1 + Math.floor(random() * 30); j > 0; j--)
+        text += pieces[Math.floor(random() * pieces.length)];
+      texts.push(text);
+    }
+
+    // Act
+    const differing = texts.filter((text) =>
+      parsers.some(
+        ({ stock, typed }) => JSON.stringify(stock.parse(text, {})) !== JSON.stringify(typed.parse(text, {})),
+      ),
+    );
+
+    // Assert
+    expect(differing).toEqual([]);
+  });
 });
 
 describe('the inputs seen in issue 9', () => {

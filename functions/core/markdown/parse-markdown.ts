@@ -1,5 +1,7 @@
 import MarkdownIt from 'markdown-it';
 import { memo } from '../memo';
+import { blockquote } from './blockquote';
+import { withTypedLineArrays } from './line-arrays';
 
 /**
  * Markdown parsed once into markdown-it's token stream, which every consumer (ingest's headings, Slack's mrkdwn)
@@ -32,6 +34,10 @@ function createParser(html: boolean, inline: boolean) {
   });
   // Every link destination is kept as a link token; what may become a clickable link is decided by the consumer.
   parser.validateLink = () => true;
+  // markdown-it's per-line state in typed arrays, which cost the same per line at every length (a plain array
+  // past 16,384 lines costs several times as much): see line-arrays.ts and blockquote.ts.
+  parser.block.State = withTypedLineArrays(parser.block.State);
+  parser.block.ruler.at('blockquote', blockquote, { alt: ['paragraph', 'reference', 'blockquote', 'list'] });
   if (!inline) parser.core.ruler.disable(['inline', 'text_join']);
   // Past the nesting limit markdown-it skips to the end of the range it was given, which for a list item is the
   // end of the document: a list nested ten deep would swallow every heading after it. Skip only the lines the
