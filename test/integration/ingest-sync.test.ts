@@ -1,6 +1,10 @@
 import { chmod, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DocumentOrigins, LocalFileOrigin } from '../../functions/core/ingest/document-origins';
+import {
+  DocumentOrigins,
+  LocalFileOrigin,
+  type SourceContent,
+} from '../../functions/core/ingest/document-origins';
 import { askThroughSlack } from '../../scripts/local/ask-client';
 import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
 import { startLocalStack } from '../../scripts/local/stack';
@@ -794,7 +798,7 @@ describe('the conversation workflow after a sync', () => {
 /** The local origin, refusing to read a file nobody may read, as the OS does for every user but root. */
 function permissionCheckingOrigins(root: string): DocumentOrigins {
   class PermissionCheckingOrigin extends LocalFileOrigin {
-    override async read(source: string): Promise<Uint8Array> {
+    override async read(source: string): Promise<SourceContent> {
       if (((await stat(join(root, source))).mode & 0o444) === 0) {
         throw Object.assign(new Error(`EACCES: permission denied, open '${source}'`), { code: 'EACCES' });
       }

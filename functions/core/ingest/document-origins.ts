@@ -73,13 +73,22 @@ export interface ReadOptions {
   maxBytes?: number;
 }
 
+/** A document's bytes as read, with what its origin says about them. */
+export interface SourceContent {
+  bytes: Uint8Array;
+  /** The media type a web server declared, with its parameters (`text/html; charset=Shift_JIS`). */
+  contentType?: string;
+  /** Where a person can open the document (a web page's address after redirects), when the origin knows. */
+  url?: string;
+}
+
 /** One kind of origin. */
 export interface DocumentOrigin {
   /** True when this origin reads `spec` (an origin named by a person) or `source` (a listed document). */
   handles(specOrSource: string): boolean;
   list(spec: string, options?: ListOptions): Promise<OriginListing>;
   /** The bytes of a listed source. */
-  read(source: string, options?: ReadOptions): Promise<Uint8Array>;
+  read(source: string, options?: ReadOptions): Promise<SourceContent>;
 }
 
 /** The origin named in a sync does not exist (a typo, a missing bucket): nothing is synced, nothing is pruned. */
@@ -283,9 +292,9 @@ export class LocalFileOrigin implements DocumentOrigin {
     };
   }
 
-  async read(source: string, options: ReadOptions = {}): Promise<Uint8Array> {
+  async read(source: string, options: ReadOptions = {}): Promise<SourceContent> {
     try {
-      return await readRegularFile(source, resolve(this.baseDir, source), options.maxBytes);
+      return { bytes: await readRegularFile(source, resolve(this.baseDir, source), options.maxBytes) };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new SourceGoneError(`${source}: the file was deleted while the sync ran`);
@@ -479,7 +488,11 @@ export class S3Origin implements DocumentOrigin {
    * most the limit in memory. The response's ETag is checked as well, for S3-compatible servers that ignore
    * `If-Match` (s3rver does), and the body is read only up to the limit, for those that ignore `Range`.
    */
-  async read(source: string, options: ReadOptions = {}): Promise<Uint8Array> {
+  async read(source: string, options: ReadOptions = {}): Promise<SourceContent> {
+    return { bytes: await this.readBytes(source, options) };
+  }
+
+  private async readBytes(source: string, options: ReadOptions): Promise<Uint8Array> {
     const { bucket, prefix: key } = parseS3Uri(source);
     const etag = options.version?.startsWith('etag:') ? options.version.slice('etag:'.length) : undefined;
     const { maxBytes } = options;
@@ -537,7 +550,7 @@ export class DocumentOrigins {
     return this.originFor(spec).list(spec, options);
   }
 
-  read(source: string, options?: ReadOptions): Promise<Uint8Array> {
+  read(source: string, options?: ReadOptions): Promise<SourceContent> {
     return this.originFor(source).read(source, options);
   }
 

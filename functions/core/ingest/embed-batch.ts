@@ -2,7 +2,13 @@ import { isTransient, PermanentError } from '../errors';
 import type { ChunkToEmbed } from '../vector-store/embed-chunks';
 import { BatchBudget, type InvocationBudget } from './batch-budget';
 import { claimRunsAlone, readPlan } from './batch-staging';
-import { SourceChangedError, SourceGoneError, SourceTooLargeError, SYMLINK_REASON } from './document-origins';
+import {
+  type SourceContent,
+  SourceChangedError,
+  SourceGoneError,
+  SourceTooLargeError,
+  SYMLINK_REASON,
+} from './document-origins';
 import { embedInRequests } from './embedding-requests';
 import type { IngestServices } from './ingest-services';
 import { loadDocument } from './load-document';
@@ -205,9 +211,9 @@ async function loadJob(
 ): Promise<Loaded> {
   const job = jobs[index] as SyncJob;
   const { settings } = plan;
-  let bytes: Uint8Array;
+  let content: SourceContent;
   try {
-    bytes = await services
+    content = await services
       .origins()
       .read(job.source, { version: job.version, maxBytes: settings.maxFileBytes });
   } catch (error) {
@@ -220,7 +226,7 @@ async function loadJob(
         : keptFailure(job.source, reason);
     return { index, job, outcome };
   }
-  const result = loadDocument(bytes, job.source, { maxBytes: settings.maxFileBytes });
+  const result = loadDocument(content.bytes, job.source, { maxBytes: settings.maxFileBytes });
   if (!result.ok) {
     return {
       index,
