@@ -47,8 +47,9 @@ const INGEST = defineCommand({
   },
   positionals: { name: 'at least one folder, glob or s3://bucket/prefix', min: 1 },
   notes:
-    'Only Markdown (.md, .markdown) and plain text (.txt) are indexed. Other files, and symbolic links (never\n' +
-    'followed), are listed as skipped; hidden files and folders and node_modules are passed over.',
+    'Markdown (.md, .markdown), plain text (.txt), PDF (.pdf), Word (.docx) and HTML (.html, .htm) are indexed.\n' +
+    'Other files, and symbolic links (never followed), are listed as skipped; hidden files and folders and\n' +
+    'node_modules are passed over.',
   examples: [
     'npm run ingest -- samples/docs',
     "npm run ingest -- --prune --json 'wiki/**/*.md' s3://my-bucket/handbook/",
@@ -57,7 +58,7 @@ const INGEST = defineCommand({
     0: 'the sync committed (failed and skipped documents are listed)',
     1: 'nothing could be committed (a missing folder or bucket, another embedding model, another sync running)',
     2: 'usage error',
-    3: 'the sync committed, but an origin holds no Markdown or text file (it says which, and what it skipped)',
+    3: 'the sync committed, but an origin holds no document to index (it says which, and what it skipped)',
     130: 'interrupted',
   },
 });

@@ -279,7 +279,7 @@ async function indexInOneProcess(
     const chunks = [];
     for (let i = 0; i < documents; i++) {
       const source = `corpus/${fileName(i)}`;
-      const loaded = loadDocument(await readFile(join(corpusDir, fileName(i))), source);
+      const loaded = await loadDocument(await readFile(join(corpusDir, fileName(i))), source);
       if (!loaded.ok) throw new Error(loaded.message);
       chunks.push(
         ...(await splitDocument(loaded.document, {

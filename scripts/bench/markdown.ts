@@ -16,7 +16,7 @@ const encoder = new TextEncoder();
  * every shape is measured at the limit's length rather than rejected unread.
  */
 async function ingest(text: string, name = 'bench.md'): Promise<void> {
-  const loaded = loadDocument(encoder.encode(text), name, { maxBytes: Number.POSITIVE_INFINITY });
+  const loaded = await loadDocument(encoder.encode(text), name, { maxBytes: Number.POSITIVE_INFINITY });
   if (loaded.ok) await splitDocument(loaded.document);
 }
 

@@ -30,7 +30,7 @@ const OPTIONS: DocumentTableOptions = {
 const READER = { table: 'documents', embedderName: 'bag-of-words-64', embeddings };
 
 async function rowsOf(source: string, text: string): Promise<DocumentRow[]> {
-  const loaded = loadDocument(new TextEncoder().encode(text), source);
+  const loaded = await loadDocument(new TextEncoder().encode(text), source);
   if (!loaded.ok) throw new Error(loaded.message);
   return embedChunks(embeddings, await splitDocument(loaded.document), { dimensions: 64, updatedAt: 0 });
 }

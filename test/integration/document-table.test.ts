@@ -89,7 +89,7 @@ let conn: Connection;
 const opened: DocumentTable[] = [];
 
 async function rowsOf(source: string, text: string, updatedAt = 1_700_000_000_000): Promise<DocumentRow[]> {
-  const loaded = loadDocument(new TextEncoder().encode(text), source);
+  const loaded = await loadDocument(new TextEncoder().encode(text), source);
   if (!loaded.ok) throw new Error(loaded.message);
   return embedChunks(embeddings, await splitDocument(loaded.document), { dimensions: 64, updatedAt });
 }
@@ -247,7 +247,7 @@ describe('searchPassages', () => {
     // Arrange
     const handle = await track(createDocumentTable(conn, OPTIONS));
     const long = `# Policy\n\n${'Every laptop must use full disk encryption and a screen lock. '.repeat(40)}`;
-    const loaded = loadDocument(new TextEncoder().encode(long), 'policy.md');
+    const loaded = await loadDocument(new TextEncoder().encode(long), 'policy.md');
     if (!loaded.ok) throw new Error(loaded.message);
     const chunks = await splitDocument(loaded.document, { chunkSize: 3000, chunkOverlap: 0 });
     await replaceSourceChunks(

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DOCUMENT_FORMATS_SENTENCE } from '../../functions/core/ingest/formats/catalog';
 import { REPO_ROOT } from '../../scripts/local/stack';
 import { ingestWorkspace } from '../support/ingest';
 
@@ -108,7 +109,7 @@ describe('npm run ingest', () => {
 
   it('names the files it skipped, and why, in the summary and in --json', async () => {
     // Arrange
-    await writeFile(join(workspace.root, 'docs/slides.pdf'), '%PDF-1.7');
+    await writeFile(join(workspace.root, 'docs/slides.pptx'), '%PDF-1.7');
     await symlink('/etc/passwd', join(workspace.root, 'docs/passwd.md'));
 
     // Act
@@ -121,11 +122,11 @@ describe('npm run ingest', () => {
       /docs\/passwd\.md\s+skipped\s+a symbolic link \(to \/etc\/passwd\): links are not followed/,
     );
     expect(run.stdout).toMatch(
-      /docs\/slides\.pdf\s+skipped\s+only Markdown \(\.md, \.markdown\) and plain text/,
+      /docs\/slides\.pptx\s+skipped\s+only these formats are indexed: Markdown \(\.md, \.markdown\), plain text/,
     );
     expect(run.stdout).toMatch(/added\s+updated\s+unchanged\s+deleted\s+failed\s+skipped/);
     expect(run.stdout).toMatch(/\n\s+0\s+0\s+3\s+0\s+0\s+2\s+/);
-    expect(run.stdout).toContain('2 files skipped (.pdf ×1, symbolic link ×1)');
+    expect(run.stdout).toContain('2 files skipped (.pptx ×1, symbolic link ×1)');
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout).skipped).toEqual([
       {
@@ -134,8 +135,8 @@ describe('npm run ingest', () => {
           'a symbolic link (to /etc/passwd): links are not followed, so nothing outside the origin is read',
       },
       {
-        source: 'docs/slides.pdf',
-        reason: 'only Markdown (.md, .markdown) and plain text (.txt) files are indexed',
+        source: 'docs/slides.pptx',
+        reason: `only these formats are indexed: ${DOCUMENT_FORMATS_SENTENCE}`,
       },
     ]);
   });
@@ -143,7 +144,8 @@ describe('npm run ingest', () => {
   it('says plainly that a folder holds nothing to index, and exits 3, as --help documents', async () => {
     // Arrange
     await mkdir(join(workspace.root, 'scans'));
-    for (const name of ['a.pdf', 'b.pdf', 'c.png']) await writeFile(join(workspace.root, 'scans', name), 'x');
+    for (const name of ['a.pptx', 'b.pptx', 'c.png'])
+      await writeFile(join(workspace.root, 'scans', name), 'x');
 
     // Act
     const run = await runIngest(workspace.root, ['scans']);
@@ -151,7 +153,7 @@ describe('npm run ingest', () => {
     const help = await runIngest(workspace.root, ['--help']);
 
     // Assert
-    const message = 'no Markdown or text files found in scans/: 3 files skipped (.pdf ×2, .png ×1)';
+    const message = 'no documents found in scans/: 3 files skipped (.pptx ×2, .png ×1)';
     expect(run.code).toBe(3);
     expect(run.stdout).toContain(`No${message.slice(2)}.`);
     expect(run.stdout).not.toMatch(/up to date/);
@@ -160,9 +162,7 @@ describe('npm run ingest', () => {
     expect(json.stderr).toBe(`${message}\n`);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/exit codes:/);
-    expect(help.stdout).toMatch(
-      /\n {2}3 {4}the sync committed, but an origin holds no Markdown or text file/,
-    );
+    expect(help.stdout).toMatch(/\n {2}3 {4}the sync committed, but an origin holds no document/);
   });
 
   it('exits non-zero, saying why, when nothing could be committed', async () => {

@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../functions/core/config';
 import { DocumentOrigins, LocalFileOrigin, S3Origin } from '../../functions/core/ingest/document-origins';
+import { DOCUMENT_FORMATS_SENTENCE } from '../../functions/core/ingest/formats/catalog';
 import { createS3Client } from '../../functions/core/ingest/ingest-services';
 import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
 import { type LocalS3, startLocalS3 } from '../../scripts/local/s3-local';
@@ -158,7 +159,7 @@ describe('an S3 origin', () => {
       expect(result.report?.skipped).toEqual([
         {
           source: `s3://${DOCS_BUCKET}/handbook/logo.png`,
-          reason: 'only Markdown (.md, .markdown) and plain text (.txt) files are indexed',
+          reason: `only these formats are indexed: ${DOCUMENT_FORMATS_SENTENCE}`,
         },
       ]);
       const sources = new Set((await readRows(workspace.lancedbUri)).map((r) => r.source));

@@ -5,6 +5,7 @@ import {
   LocalFileOrigin,
   type SourceContent,
 } from '../../functions/core/ingest/document-origins';
+import { DOCUMENT_FORMATS_SENTENCE } from '../../functions/core/ingest/formats/catalog';
 import { askThroughSlack } from '../../scripts/local/ask-client';
 import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
 import { startLocalStack } from '../../scripts/local/stack';
@@ -509,19 +510,19 @@ describe('origins read as declared', () => {
   it('reports files of other types as skipped, by name and counted by type, and says when an origin holds nothing to index', async () => {
     // Arrange
     await writeFiles(workspace.root, {
-      'docs/slides.pdf': '%PDF-1.7',
+      'docs/slides.pptx': 'PK',
       'docs/team.png': new Uint8Array([0x89, 0x50, 0x4e, 0x47]),
-      'docs/sub/plan.docx': 'PK',
-      'docs/.hidden.pdf': '%PDF-1.7',
-      'scans/a.pdf': '%PDF-1.7',
-      'scans/b.PDF': '%PDF-1.7',
+      'docs/sub/plan.odt': 'PK',
+      'docs/.hidden.pptx': 'PK',
+      'scans/a.pptx': 'PK',
+      'scans/b.PPTX': 'PK',
       'scans/c.png': new Uint8Array([0x89, 0x50, 0x4e, 0x47]),
     });
     const ingest = await workspace.start();
     try {
       // Act
       const result = await ingest.sync({
-        origins: ['docs', 'scans', 'docs/*.png', 'docs/slides.pdf'],
+        origins: ['docs', 'scans', 'docs/*.png', 'docs/slides.pptx'],
         prune: false,
       });
 
@@ -529,30 +530,29 @@ describe('origins read as declared', () => {
       expect(result.status).toBe('committed');
       expect(result.report).toMatchObject({ added: 4, failedCount: 0, skippedCount: 6 });
       expect(result.report?.skipped.map((s) => s.source)).toEqual([
-        'docs/slides.pdf',
-        'docs/sub/plan.docx',
+        'docs/slides.pptx',
+        'docs/sub/plan.odt',
         'docs/team.png',
-        'scans/a.pdf',
-        'scans/b.PDF',
+        'scans/a.pptx',
+        'scans/b.PPTX',
         'scans/c.png',
       ]);
       expect(result.report?.skipped[0]?.reason).toBe(
-        'only Markdown (.md, .markdown) and plain text (.txt) files are indexed',
+        `only these formats are indexed: ${DOCUMENT_FORMATS_SENTENCE}`,
       );
-      expect(result.report?.skippedKinds).toBe('.pdf ×3, .png ×2, .docx ×1');
+      expect(result.report?.skippedKinds).toBe('.pptx ×3, .png ×2, .odt ×1');
       expect(result.report?.emptyOrigins).toEqual([
         {
           origin: 'scans',
-          message: 'no Markdown or text files found in scans/: 3 files skipped (.pdf ×2, .png ×1)',
+          message: 'no documents found in scans/: 3 files skipped (.pptx ×2, .png ×1)',
         },
         {
           origin: 'docs/*.png',
-          message: 'no Markdown or text files match docs/*.png: 1 file skipped (.png ×1)',
+          message: 'no documents match docs/*.png: 1 file skipped (.png ×1)',
         },
         {
-          origin: 'docs/slides.pdf',
-          message:
-            'docs/slides.pdf was skipped: only Markdown (.md, .markdown) and plain text (.txt) files are indexed',
+          origin: 'docs/slides.pptx',
+          message: `docs/slides.pptx was skipped: only these formats are indexed: ${DOCUMENT_FORMATS_SENTENCE}`,
         },
       ]);
     } finally {

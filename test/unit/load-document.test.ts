@@ -13,7 +13,7 @@ function loaded(result: LoadDocumentResult): LoadedDocument {
 const utf8 = (text: string) => new TextEncoder().encode(text);
 
 describe('loadDocument', () => {
-  it('reads title and collection from front matter and leaves it out of the text', () => {
+  it('reads title and collection from front matter and leaves it out of the text', async () => {
     // Arrange
     const markdown = [
       '---',
@@ -28,28 +28,33 @@ describe('loadDocument', () => {
     ].join('\n');
 
     // Act
-    const document = loaded(loadDocument(utf8(markdown), 'handbook/vpn.md'));
+    const document = loaded(await loadDocument(utf8(markdown), 'handbook/vpn.md'));
 
     // Assert
     expect(document).toMatchObject({
       source: 'handbook/vpn.md',
-      format: 'markdown',
+      format: 'Markdown',
       title: 'VPN: rotating keys',
       collection: 'platform-eng',
     });
-    expect(document.text).toBe('# Heading that is not the title\n\nRotate the key every 90 days.');
+    expect(document.sections).toEqual([
+      { path: [], text: '' },
+      { path: ['Heading that is not the title'], text: '\nRotate the key every 90 days.' },
+    ]);
   });
 
-  it('falls back to the first level-1 heading outside code, then to the file name', () => {
+  it('falls back to the first level-1 heading outside code, then to the file name', async () => {
     // Arrange
     const withHeading =
       '```sh\n# a shell comment\n```\n\n## Not level one\n\n# Expense policy\n\nKeep receipts.';
     const withoutHeading = '---\ncollection: finance\n---\nKeep receipts for seven years.';
 
     // Act
-    const fromHeading = loaded(loadDocument(utf8(withHeading), 'finance/expenses.md'));
-    const fromName = loaded(loadDocument(utf8(withoutHeading), 'finance/retention-policy.markdown'));
-    const plainText = loaded(loadDocument(utf8('# not markdown here\nplain notes'), 'notes/on-call.txt'));
+    const fromHeading = loaded(await loadDocument(utf8(withHeading), 'finance/expenses.md'));
+    const fromName = loaded(await loadDocument(utf8(withoutHeading), 'finance/retention-policy.markdown'));
+    const plainText = loaded(
+      await loadDocument(utf8('# not markdown here\nplain notes'), 'notes/on-call.txt'),
+    );
 
     // Assert
     expect(fromHeading.title).toBe('Expense policy');
@@ -57,45 +62,45 @@ describe('loadDocument', () => {
     expect(fromName.title).toBe('retention-policy');
     expect(fromName.collection).toBe('finance');
     expect(plainText).toMatchObject({
-      format: 'text',
+      format: 'plain text',
       title: 'on-call',
-      text: '# not markdown here\nplain notes',
+      sections: [{ path: [], text: '# not markdown here\nplain notes' }],
     });
   });
 
-  it('takes a title without the badges a README puts in its heading', () => {
+  it('takes a title without the badges a README puts in its heading', async () => {
     // Arrange
     const markdown =
       '# wrap-ansi [![Build Status](https://ci.example/badge.svg)](https://ci.example) ![npm](n.svg)\n\nWraps.';
 
     // Act
-    const document = loaded(loadDocument(utf8(markdown), 'wrap-ansi/readme.md'));
+    const document = loaded(await loadDocument(utf8(markdown), 'wrap-ansi/readme.md'));
 
     // Assert
     expect(document.title).toBe('wrap-ansi');
   });
 
-  it('normalises Windows line endings and strips a byte-order mark', () => {
+  it('normalises Windows line endings and strips a byte-order mark', async () => {
     // Arrange
     const bytes = utf8('\uFEFF---\r\ntitle: 日本語の手引き\r\n---\r\n本文です。\r\n');
 
     // Act
-    const document = loaded(loadDocument(bytes, 'ja/guide.md'));
+    const document = loaded(await loadDocument(bytes, 'ja/guide.md'));
 
     // Assert
     expect(document.title).toBe('日本語の手引き');
-    expect(document.text).toBe('本文です。\n');
+    expect(document.sections).toEqual([{ path: [], text: '本文です。\n' }]);
   });
 
-  it('hashes the exact bytes, so any edit changes the hash and an unchanged file keeps it', () => {
+  it('hashes the exact bytes, so any edit changes the hash and an unchanged file keeps it', async () => {
     // Arrange
     const original = utf8('# Title\n\nBody.');
     const edited = utf8('# Title\n\nBody!');
 
     // Act
-    const first = loaded(loadDocument(original, 'a.md')).contentHash;
-    const again = loaded(loadDocument(original, 'a.md')).contentHash;
-    const changed = loaded(loadDocument(edited, 'a.md')).contentHash;
+    const first = loaded(await loadDocument(original, 'a.md')).contentHash;
+    const again = loaded(await loadDocument(original, 'a.md')).contentHash;
+    const changed = loaded(await loadDocument(edited, 'a.md')).contentHash;
 
     // Assert
     expect(first).toBe(createHash('sha256').update(original).digest('hex'));
@@ -115,10 +120,10 @@ describe('loadDocument', () => {
     ],
     ['UTF-16 text', Buffer.from('# Title', 'utf16le'), 'utf16.txt', 'binary', /UTF-16/],
     ['invalid UTF-8', Uint8Array.from([0x23, 0x20, 0xc3, 0x28, 0xff]), 'latin1.md', 'invalid-utf8', /UTF-8/],
-    ['an unsupported type', utf8('%PDF-1.7'), 'slides.pdf', 'unsupported-type', /Markdown/],
-  ])('rejects %s with a reason', (_, bytes, source, reason, message) => {
+    ['an unsupported type', utf8('PK'), 'slides.pptx', 'unsupported-type', /Markdown/],
+  ])('rejects %s with a reason', async (_, bytes, source, reason, message) => {
     // Act
-    const result = loadDocument(bytes, source);
+    const result = await loadDocument(bytes, source);
 
     // Assert
     expect(result).toMatchObject({ ok: false, source, reason });
@@ -126,13 +131,13 @@ describe('loadDocument', () => {
     expect(!result.ok && result.message).toContain(source);
   });
 
-  it('rejects a file over the size limit, naming the limit', () => {
+  it('rejects a file over the size limit, naming the limit', async () => {
     // Arrange
     const bytes = utf8(`# Big\n\n${'x'.repeat(2_000)}`);
 
     // Act
-    const result = loadDocument(bytes, 'big.md', { maxBytes: 1_000 });
-    const withinDefault = loadDocument(bytes, 'big.md');
+    const result = await loadDocument(bytes, 'big.md', { maxBytes: 1_000 });
+    const withinDefault = await loadDocument(bytes, 'big.md');
 
     // Assert
     expect(result).toMatchObject({ ok: false, reason: 'too-large' });

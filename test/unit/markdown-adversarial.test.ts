@@ -46,7 +46,7 @@ const encoder = new TextEncoder();
 const OTHER = 'x';
 
 async function ingest(text: string): Promise<number> {
-  const loaded = loadDocument(encoder.encode(text), 'adversarial.md');
+  const loaded = await loadDocument(encoder.encode(text), 'adversarial.md');
   if (!loaded.ok) return 0;
   const chunks = await splitDocument(loaded.document);
   for (const chunk of chunks) {
@@ -227,10 +227,10 @@ describe('the inputs seen in issue 9', () => {
     const text = `#${' '.repeat(3_000)}\u2028\n\n# Title\n\nThe body.`;
 
     // Act
-    let loaded: ReturnType<typeof loadDocument> | undefined;
+    let loaded: Awaited<ReturnType<typeof loadDocument>> | undefined;
     let chunks: Awaited<ReturnType<typeof splitDocument>> = [];
     const ms = await cpuMs(async () => {
-      loaded = loadDocument(encoder.encode(text), 'hostile.md');
+      loaded = await loadDocument(encoder.encode(text), 'hostile.md');
       chunks = loaded.ok ? await splitDocument(loaded.document) : [];
     });
 

@@ -1,8 +1,10 @@
 import type { LoadedDocument } from '../../functions/core/ingest/load-document';
+import { markdownSections } from '../../functions/core/ingest/markdown-headings';
 import { splitDocument } from '../../functions/core/ingest/split-document';
 
 function markdown(text: string, source = 'handbook/setup.md'): LoadedDocument {
-  return { source, format: 'markdown', title: 'Setup', text, contentHash: 'hash-1' };
+  const sections = markdownSections(text).map((section) => ({ path: section.path, text: section.body }));
+  return { source, format: 'Markdown', title: 'Setup', sections, contentHash: 'hash-1' };
 }
 
 const HANDBOOK = [
@@ -180,12 +182,13 @@ describe('splitDocument', () => {
 
   it('splits plain text without heading paths', async () => {
     // Arrange
+    const text = '# not a heading in a .txt file\n\nJust notes.';
     const document: LoadedDocument = {
       source: 'notes.txt',
-      format: 'text',
+      format: 'plain text',
       title: 'notes',
       collection: 'ops',
-      text: '# not a heading in a .txt file\n\nJust notes.',
+      sections: [{ path: [], text }],
       contentHash: 'h',
     };
 
@@ -195,6 +198,6 @@ describe('splitDocument', () => {
     // Assert
     expect(chunks).toHaveLength(1);
     expect(chunks[0]).toMatchObject({ heading: '', collection: 'ops', title: 'notes' });
-    expect(chunks[0]?.text).toBe(document.text);
+    expect(chunks[0]?.text).toBe(text);
   });
 });

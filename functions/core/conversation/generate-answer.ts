@@ -31,7 +31,7 @@ export const NO_DOCUMENTS_TEXT = textsFor('en').noDocuments;
 
 /** What an admin is told, in the logs, when someone asked and nothing is indexed. */
 export const NO_DOCUMENTS_ADMIN_HINT =
-  'A question was asked but the vector store holds no documents. Add Markdown or text files to the documents ' +
+  'A question was asked but the vector store holds no documents. Add documents (Markdown, text, PDF, Word, HTML) to the documents ' +
   'bucket and run the sync (locally: `npm run ingest -- <folder>`); see docs/documents.md, "Adding documents".';
 
 export interface GenerateAnswerDependencies {

@@ -10,7 +10,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { PermanentError } from '../errors';
-import { isDocumentName } from './load-document';
+import { DOCUMENT_FORMATS_SENTENCE, isDocumentName } from './formats/catalog';
 import { isS3Uri, parseS3Uri, s3UriOf } from './s3-uri';
 
 /**
@@ -133,7 +133,7 @@ const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants
 /** The reason a symbolic link is skipped. */
 export const SYMLINK_REASON = 'links are not followed, so nothing outside the origin is read';
 
-const UNSUPPORTED_REASON = 'only Markdown (.md, .markdown) and plain text (.txt) files are indexed';
+const UNSUPPORTED_REASON = `only these formats are indexed: ${DOCUMENT_FORMATS_SENTENCE}`;
 
 function toPosix(path: string): string {
   return sep === '/' ? path : path.split(sep).join('/');
@@ -160,7 +160,7 @@ function unsupported(source: string): SkippedSource {
 
 /**
  * Says plainly that an origin holds nothing to index, counting what it skipped:
- * `no Markdown or text files found in docs/: 3 files skipped (.pdf ×2, .png ×1)`.
+ * `no documents found in docs/: 3 files skipped (.pptx ×2, .png ×1)`.
  */
 export function nothingIndexableMessage(
   listing: Pick<OriginListing, 'origin' | 'shape' | 'skipped'>,
@@ -169,14 +169,11 @@ export function nothingIndexableMessage(
   if (shape === 'file') {
     const reason = skipped[0]?.reason;
     return reason === undefined
-      ? `${origin} is not a Markdown or text file`
+      ? `${origin} is not a document of a format ingest reads`
       : `${origin} was skipped: ${reason}`;
   }
   const folder = shape === 'folder' && !origin.endsWith('/') ? `${origin}/` : origin;
-  const where =
-    shape === 'glob'
-      ? `no Markdown or text files match ${origin}`
-      : `no Markdown or text files found in ${folder}`;
+  const where = shape === 'glob' ? `no documents match ${origin}` : `no documents found in ${folder}`;
   if (skipped.length === 0) return where;
   const files = skipped.length === 1 ? '1 file' : `${skipped.length} files`;
   return `${where}: ${files} skipped (${countByKind(skipped)})`;

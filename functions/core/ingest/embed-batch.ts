@@ -3,8 +3,8 @@ import type { ChunkToEmbed } from '../vector-store/embed-chunks';
 import { BatchBudget, type InvocationBudget } from './batch-budget';
 import { claimRunsAlone, readPlan } from './batch-staging';
 import {
-  type SourceContent,
   SourceChangedError,
+  type SourceContent,
   SourceGoneError,
   SourceTooLargeError,
   SYMLINK_REASON,
@@ -226,7 +226,11 @@ async function loadJob(
         : keptFailure(job.source, reason);
     return { index, job, outcome };
   }
-  const result = loadDocument(content.bytes, job.source, { maxBytes: settings.maxFileBytes });
+  const result = await loadDocument(content.bytes, job.source, {
+    maxBytes: settings.maxFileBytes,
+    ...(content.contentType !== undefined ? { contentType: content.contentType } : {}),
+    ...(content.url !== undefined ? { url: content.url } : {}),
+  });
   if (!result.ok) {
     return {
       index,

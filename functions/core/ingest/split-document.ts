@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { RecursiveCharacterTextSplitter } from '@langchain/textsplitters';
+import type { PageMark } from './formats/document-format';
 import type { LoadedDocument } from './load-document';
-import { markdownSections } from './markdown-headings';
 
 /** One chunk of a document, ready to embed. */
 export interface DocumentChunk {
@@ -15,6 +15,11 @@ export interface DocumentChunk {
   /** The headings the chunk sits under, outermost first, joined with {@link HEADING_SEPARATOR}; or `''`. */
   heading: string;
   text: string;
+  /** The first and last page the chunk's text is on, in a paged document (a PDF). */
+  pageStart?: number;
+  pageEnd?: number;
+  /** Where a person can open the chunk's section: the document's link, with the section's `#anchor` when it has one. */
+  url?: string;
   /** The whole document's content hash, carried to every chunk for the manifest. */
   contentHash: string;
 }
@@ -82,27 +87,35 @@ class SentenceAwareSplitter extends RecursiveCharacterTextSplitter {
 }
 
 /**
- * Splits a loaded document into chunks of at most `chunkSize` characters. Markdown is first cut into sections
- * at its headings, so every chunk lies under exactly one heading path, recorded as `heading` (the heading line
- * itself is left out of the text: it is in the path). Plain text has no headings. A chunk's id depends only on
- * its source and text, so re-ingesting an edited document keeps the ids of the chunks the edit did not touch.
+ * Splits a loaded document into chunks of at most `chunkSize` characters, section by section, so every chunk lies
+ * under exactly one heading path, recorded as `heading` (the heading line itself is left out of the text: it is in
+ * the path). A chunk of a paged document knows its pages, and one of a linked document its link. A chunk's id
+ * depends only on its source and text, so re-ingesting an edited document keeps the ids of the chunks the edit did
+ * not touch.
  */
 export async function splitDocument(
   document: LoadedDocument,
   { chunkSize = 1000, chunkOverlap = 150 }: SplitOptions = {},
 ): Promise<DocumentChunk[]> {
   const splitter = new SentenceAwareSplitter({ chunkSize, chunkOverlap, separators: SEPARATORS });
-  const sections =
-    document.format === 'markdown' ? markdownSections(document.text) : [{ path: [], body: document.text }];
 
   const occurrences = new Map<string, number>();
   const chunks: DocumentChunk[] = [];
-  for (const section of sections) {
-    if (section.body.trim() === '') continue;
+  for (const section of document.sections) {
+    if (section.text.trim() === '') continue;
     const heading = section.path.join(HEADING_SEPARATOR);
-    for (const text of await splitter.splitText(section.body)) {
+    const url = sectionUrl(document.url, section.anchor);
+    let searchFrom = 0;
+    for (const text of await splitter.splitText(section.text)) {
       const occurrence = (occurrences.get(text) ?? 0) + 1;
       occurrences.set(text, occurrence);
+      // The splitter returns texts, not offsets: each chunk is found in the section from where the previous one
+      // started (chunks come in order and overlap), which is where its pages are read from.
+      const found = section.text.indexOf(text, searchFrom);
+      const start = found === -1 ? searchFrom : found;
+      if (found !== -1) searchFrom = found + 1;
+      const pages =
+        section.pages === undefined ? undefined : pageRange(section.pages, start, start + text.length);
       chunks.push({
         id: chunkId(document.source, text, occurrence),
         index: chunks.length,
@@ -111,11 +124,38 @@ export async function splitDocument(
         ...(document.collection !== undefined ? { collection: document.collection } : {}),
         heading,
         text,
+        ...(pages !== undefined ? { pageStart: pages[0], pageEnd: pages[1] } : {}),
+        ...(url !== undefined ? { url } : {}),
         contentHash: document.contentHash,
       });
     }
   }
   return chunks;
+}
+
+/** The first and last page of the text between `start` and `end` (exclusive), from a section's page marks. */
+export function pageRange(
+  marks: readonly PageMark[],
+  start: number,
+  end: number,
+): [number, number] | undefined {
+  let first: number | undefined;
+  let last: number | undefined;
+  for (const mark of marks) {
+    if (mark.offset <= start) first = mark.page;
+    if (mark.offset < end) last = mark.page;
+    else break;
+  }
+  first ??= marks[0]?.page;
+  if (first === undefined || last === undefined) return undefined;
+  return [first, Math.max(first, last)];
+}
+
+/** A document's link with a section's anchor; `undefined` when the document has no link. */
+function sectionUrl(documentUrl: string | undefined, anchor: string | undefined): string | undefined {
+  if (documentUrl === undefined) return undefined;
+  if (anchor === undefined || anchor === '') return documentUrl;
+  return `${documentUrl.replace(/#.*$/, '')}#${encodeURIComponent(anchor)}`;
 }
 
 /**

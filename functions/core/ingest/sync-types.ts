@@ -47,7 +47,7 @@ export interface SkippedDocument {
 /** An origin that holds nothing to index, and the plain sentence saying so. */
 export interface EmptyOrigin {
   origin: string;
-  /** E.g. `no Markdown or text files found in docs/: 3 files skipped (.pdf ×2, .png ×1)`. */
+  /** E.g. `no documents found in docs/: 3 files skipped (.pptx ×2, .png ×1)`. */
   message: string;
 }
 
