@@ -6,8 +6,8 @@ import {
   type SourceContent,
 } from '../../functions/core/ingest/document-origins';
 import { askThroughSlack } from '../../scripts/local/ask-client';
-import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
 import { startLocalStack } from '../../scripts/local/stack';
+import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import {
   embeddingRequests,
   fakeOpenAIEnv,
