@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
-import { describeFailure } from './local/ask-client';
 import { defineCommand, EXIT, runCommand } from './local/cli';
-import { ingestSettings, localLanceDbUri, shellSettings, withoutMetricLines } from './local/cli-env';
+import { localLanceDbUri, shellSettings, withoutMetricLines } from './local/cli-env';
+import { indexDocuments } from './local/dev-documents';
 import {
   DEV_STATE_FILE,
   localStoreInUse,
@@ -9,7 +9,7 @@ import {
   runningDev,
   writeDevState,
 } from './local/local-store-lock';
-import type { LocalRequestLog } from './local/stack';
+import { logRequest } from './local/request-log';
 
 /**
  * `npm run dev`: the local stack as a long-running server. Send it signed requests (curl, or your own Slack
@@ -22,9 +22,6 @@ import type { LocalRequestLog } from './local/stack';
  */
 
 const DYNAMO_PATH = '.local/dynamodb';
-const DEFAULT_STAGING = '.local/ingest-staging';
-/** What a first start indexes when the store holds nothing (relative to the repository). */
-const SAMPLE_DOCS = 'samples/docs';
 
 const DEV = defineCommand({
   name: 'dev',
@@ -94,7 +91,7 @@ runCommand(DEV, async ({ values }) => {
   }
 
   const lancedbUri = localLanceDbUri();
-  const documents = await indexDocuments(lancedbUri, values.docs);
+  const documents = await indexDocuments(lancedbUri, values.docs, DYNAMO_PATH);
   if (typeof documents === 'number') return documents;
 
   if (values.socket) {
@@ -172,67 +169,6 @@ runCommand(DEV, async ({ values }) => {
   });
 });
 
-/**
- * Indexes `docs` (a folder, relative to the working directory), or the samples when the store holds no documents
- * yet (its table does not exist: what the bot answers "none have been added" to), through the local ingest state
- * machine with its manifest in .local/dynamodb, as `npm run ingest` does; a later `npm run ingest` of the same
- * folder embeds only what changed.
- *
- * @returns the banner's lines about the documents, or the exit code when they could not be indexed.
- */
-async function indexDocuments(lancedbUri: string, docs: string | undefined): Promise<string[] | number> {
-  const { startLocalIngest } = await import('./local/ingest-local');
-  const { REPO_ROOT } = await import('./local/stack');
-  const ingest = await startLocalIngest({
-    lancedbUri,
-    stagingUri: process.env.INGEST_STAGING_URI?.trim() || DEFAULT_STAGING,
-    store: { path: DYNAMO_PATH },
-    env: ingestSettings(),
-    // The samples are the repository's, wherever dev runs from; --docs is the person's, from where they are.
-    ...(docs === undefined ? { baseDir: REPO_ROOT } : {}),
-  });
-  try {
-    if (docs === undefined) {
-      const table = ingest.runtime.config.vectorStore.table;
-      const tables = await (await ingest.services.connection()).tableNames();
-      if (tables.includes(table)) {
-        return [
-          `Documents:             as indexed in ${lancedbUri}; npm run ingest -- DIR (or npm run dev -- --docs DIR) adds or updates a folder`,
-        ];
-      }
-    }
-    const origin = docs ?? SAMPLE_DOCS;
-    console.log(
-      docs === undefined
-        ? `The vector store ${lancedbUri} holds no documents yet (a first start): indexing the samples in ${SAMPLE_DOCS}…`
-        : `Indexing ${docs} into ${lancedbUri}…`,
-    );
-    const started = Date.now();
-    const result = await ingest.sync({ origins: [origin], prune: false });
-    const report = result.report;
-    if (result.status !== 'committed' || report === undefined) {
-      const why = result.status === 'busy' ? result.busy?.message : result.error;
-      console.error(`could not index ${origin}, so npm run dev did not start: ${why ?? 'the sync failed'}`);
-      return EXIT.failed;
-    }
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    for (const { message } of report.emptyOrigins) console.error(`note: ${message}`);
-    if (docs === undefined) {
-      return [
-        `Documents:             the ${report.added} sample documents in ${SAMPLE_DOCS} (${report.chunks} chunks), indexed in ${seconds} s because the store held none`,
-        '                       To answer from your own documents instead: npm run ingest -- --rebuild path/to/your/docs',
-        '                       (it replaces the samples, also while this runs); npm run dev -- --docs DIR adds a folder on start',
-      ];
-    }
-    return [
-      `Documents:             ${docs} indexed on start in ${seconds} s: ${report.added} added, ${report.updated} updated, ` +
-        `${report.unchanged} unchanged, ${report.failedCount} failed; ${report.chunks} chunks in the store`,
-    ];
-  } finally {
-    await ingest.close();
-  }
-}
-
 /** `--socket`: the local workflow answering in a real Slack workspace through Socket Mode (scripts/local/socket-mode.ts). */
 async function socketMode(): Promise<number> {
   const { startSocketModeDev } = await import('./local/socket-mode');
@@ -251,58 +187,4 @@ async function socketMode(): Promise<number> {
     process.once('SIGTERM', stop);
   });
   process.exit(code);
-}
-
-/** `12:00:01` in local time. */
-function clock(at = new Date()): string {
-  return at.toTimeString().slice(0, 8);
-}
-
-function where(log: LocalRequestLog): string {
-  const d = log.delivery;
-  if (d === undefined) return 'an unreadable body';
-  const parts = [d.type];
-  if (d.user !== undefined) parts.push(`from ${d.user}`);
-  if (d.channel !== undefined) parts.push(`in ${d.channel}`);
-  if (d.threadTs !== undefined) parts.push(`thread ${d.threadTs}`);
-  if (d.retryNum !== undefined) parts.push(`retry ${d.retryNum}`);
-  return parts.join(' ');
-}
-
-/** One line per request, and one more when the execution it started ends. */
-function logRequest(
-  log: LocalRequestLog,
-  caughtError: (executionName: string) => { error: string; cause: string } | undefined,
-): void {
-  const outcome =
-    log.error !== undefined
-      ? `failed: ${log.error.message}`
-      : log.execution !== undefined
-        ? `started ${log.execution.name}`
-        : log.status === 401
-          ? 'refused: the signature or timestamp is not valid'
-          : log.status >= 400
-            ? 'refused'
-            : 'no execution';
-  console.log(
-    `${clock()}  ${log.method} ${log.path}  ${where(log)}  → ${log.status} in ${log.ms} ms, ${outcome}`,
-  );
-  const execution = log.execution;
-  if (execution === undefined) return;
-  void execution.done.then(() => {
-    const seconds = (((execution.stopDate ?? Date.now()) - execution.startDate) / 1000).toFixed(1);
-    const state = execution.trace.find((t) => t.outcome !== 'succeeded');
-    const failed =
-      execution.status === 'SUCCEEDED'
-        ? ''
-        : `: ${state !== undefined ? `"${state.state}" ${state.outcome}, ` : ''}${describeFailure(
-            caughtError(execution.name) ?? {
-              error: execution.error ?? execution.status,
-              cause: execution.cause ?? '',
-            },
-          )}`;
-    console.log(
-      `${clock()}  answer to ${where(log)}  ${execution.status} in ${seconds} s (${execution.name})${failed}`,
-    );
-  });
 }

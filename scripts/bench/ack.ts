@@ -5,11 +5,11 @@ import type { AwsEvent, AwsResponse } from '@slack/bolt/dist/receivers/AwsLambda
 import { createHandler as createAckHandler } from '../../functions/ack';
 import { type Env, loadConfig } from '../../functions/core/config';
 import { createRuntime } from '../../functions/core/runtime';
-import { ensureConversationTable, startDynalite } from '../local/dynamodb-local';
-import { startFakeSlack } from '../local/fake-slack';
-import { functionUrlEvent, mentionPayload, signedHeaders } from '../local/slack-request';
+import { ensureConversationTable, startDynalite } from '../../stand-ins/aws/dynamodb-local';
+import { startLocalStepFunctions } from '../../stand-ins/aws/step-functions-local';
+import { startFakeSlack } from '../../stand-ins/slack/fake-slack';
+import { functionUrlEvent, mentionPayload, signedHeaders } from '../../stand-ins/slack/slack-request';
 import { LOCAL_BOT_USER_ID, LOCAL_TEAM_ID } from '../local/stack';
-import { startLocalStepFunctions } from '../local/step-functions-local';
 import type { BenchContext } from './context';
 import type { SectionResult } from './report';
 import { percentile, summary } from './stats';

@@ -1,7 +1,10 @@
 import { dirname, join } from 'node:path';
 import { PLACEHOLDER_TEXT } from '../../functions/core/ack/ack-app';
 import type { Env } from '../../functions/core/config';
-import { type BundledFunction as RunningBundle, startBundledFunction } from '../local/bundled-function';
+import {
+  type BundledFunction as RunningBundle,
+  startBundledFunction,
+} from '../../stand-ins/aws/bundled-function';
 import { ACK_ENTRY, type LocalStack, startLocalStack } from '../local/stack';
 import {
   AWS_API_CALL,
@@ -98,7 +101,7 @@ const medianOf = (values: number[] | undefined) => (values === undefined ? 0 : m
 /**
  * Section: one question end to end, in AWS terms. Measured here: Slack's signed request to the ack's 200, and to
  * the answer's first text in the thread, with every function run from its production bundle in its own Node
- * process (as its Lambda runs it: scripts/local/bundled-function.ts), warm and with every function on the path
+ * process (as its Lambda runs it: stand-ins/aws/bundled-function.ts), warm and with every function on the path
  * cold, and the local provider, whose model answers at once, so that the model's own time is left out. Then what
  * AWS adds that the stand-ins do not have (scripts/bench/aws-latency.ts, each figure with its source) gives the
  * totals in AWS terms.
@@ -274,7 +277,7 @@ export async function benchEndToEnd(ctx: BenchContext): Promise<SectionResult> {
     title: 'One question end to end, in AWS terms',
     workload:
       `${warmConversations} conversations of two turns warm (after one unmeasured), then ${coldConversations} with every function's process ended before each turn (a cold start of each function on the path); ` +
-      'signed app_mention deliveries to the ack, the conversation ASL on the local executor, every function from its production bundle in its own Node process (scripts/local/bundled-function.ts), local provider (the model answers at once, so its own time is left out), the sample documents on local disk; ' +
+      'signed app_mention deliveries to the ack, the conversation ASL on the local executor, every function from its production bundle in its own Node process (stand-ins/aws/bundled-function.ts), local provider (the model answers at once, so its own time is left out), the sample documents on local disk; ' +
       'first answer text = the placeholder’s first edit in the fake Slack. The AWS rows come from scripts/bench/aws-latency.ts',
     baseline:
       'the same questions with the ack and every step imported into this process (the local stack as npm run dev runs them), warm, turn by turn with the bundles',

@@ -7,7 +7,7 @@ import { splitDocument } from '../../functions/core/ingest/split-document';
 import { createEmbeddings } from '../../functions/core/llm/providers';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
 import { createDocumentTable, ensureIndexes } from '../../functions/core/vector-store/document-table';
-import { startFakeOpenAI } from '../local/fake-openai';
+import { startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { startLocalIngest } from '../local/ingest-local';
 import type { BenchContext } from './context';
 import { copyPackageDocs } from './package-docs';

@@ -11,7 +11,7 @@ import { LocalHashEmbeddings } from '../../functions/core/llm/local-embeddings';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
 import { openDocumentTable, VECTOR_INDEX } from '../../functions/core/vector-store/document-table';
 import { REFINE_CANDIDATES, searchPassages } from '../../functions/core/vector-store/search-passages';
-import { LOCAL_CREDENTIALS } from '../local/s3-local';
+import { LOCAL_CREDENTIALS } from '../../stand-ins/aws/s3-local';
 import { REPO_ROOT } from '../local/stack';
 import { productionBundleOptions } from './bundle-settings';
 import type { BenchContext } from './context';

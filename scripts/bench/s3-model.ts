@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, request, type ServerResponse } from
 import type { AddressInfo, Socket } from 'node:net';
 import { join, relative } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { LOCAL_CREDENTIALS, startLocalS3 } from '../local/s3-local';
+import { LOCAL_CREDENTIALS, startLocalS3 } from '../../stand-ins/aws/s3-local';
 
 /**
  * S3 as a Lambda function sees it, on loopback: s3rver behind a proxy that counts every request and every byte it

@@ -3,8 +3,8 @@ import { join, relative } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../functions/core/config';
 import { createRuntime, type Runtime } from '../../functions/core/runtime';
-import { startLoopbackProxy } from '../local/fault-proxy';
-import { LOCAL_CREDENTIALS, startLocalS3 } from '../local/s3-local';
+import { startLoopbackProxy } from '../../stand-ins/aws/fault-proxy';
+import { LOCAL_CREDENTIALS, startLocalS3 } from '../../stand-ins/aws/s3-local';
 import { REPO_ROOT } from '../local/stack';
 
 /** S3 requests by price class: GET (and HEAD), PUT/LIST, other. */

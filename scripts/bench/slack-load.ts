@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { startFakeOpenAI } from '../local/fake-openai';
+import { startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
+import { mentionPayload, signedHeaders } from '../../stand-ins/slack/slack-request';
 import { indexSampleDocuments } from '../local/ingest-local';
-import { mentionPayload, signedHeaders } from '../local/slack-request';
 import { LOCAL_BOT_USER_ID, LOCAL_TEAM_ID, type LocalStack, startLocalStack } from '../local/stack';
 import type { BenchContext } from './context';
 import type { SectionResult } from './report';

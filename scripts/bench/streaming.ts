@@ -1,7 +1,7 @@
 import { loadConfig } from '../../functions/core/config';
 import { createRuntime } from '../../functions/core/runtime';
 import { createUpdateStreamer } from '../../functions/core/slack/answer-streamer';
-import { type FakeMessage, startFakeSlack } from '../local/fake-slack';
+import { type FakeMessage, startFakeSlack } from '../../stand-ins/slack/fake-slack';
 import type { BenchContext } from './context';
 import type { SectionResult } from './report';
 import { seededRandom } from './stats';

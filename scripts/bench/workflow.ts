@@ -10,10 +10,10 @@ import type {
   StandaloneQuestion,
   Turn,
 } from '../../functions/core/types';
+import type { ExecutionRecord } from '../../stand-ins/aws/step-functions-local';
 import { indexSampleDocuments } from '../local/ingest-local';
 import type { LocalStack } from '../local/stack';
 import { LOCAL_TEAM_ID, REPO_ROOT, startLocalStack } from '../local/stack';
-import type { ExecutionRecord } from '../local/step-functions-local';
 import type { BenchContext } from './context';
 import type { Figure, SectionResult } from './report';
 import { mean, median, percentile, sum, summary } from './stats';

@@ -85,7 +85,7 @@ export async function openConversationTable(env: Env = process.env): Promise<Con
   const busy = await localStoreInUse(LOCAL_DYNAMO_PATH);
   if (busy !== undefined) throw new Error(busy);
   // Loaded only here: dynalite is a development dependency, needed for the local store alone.
-  const { startDynalite } = await import('../local/dynamodb-local');
+  const { startDynalite } = await import('../../stand-ins/aws/dynamodb-local');
   const dynamo = await startDynalite({ path: LOCAL_DYNAMO_PATH });
   const client = new DynamoDBClient({
     region: 'us-east-1',

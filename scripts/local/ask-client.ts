@@ -1,7 +1,33 @@
 import type { AnswerResult, RetrievalResult, StandaloneQuestion } from '../../functions/core/types';
-import type { FakeMessage } from './fake-slack';
-import type { LocalStack, SentMention } from './stack';
-import type { ExecutionRecord } from './step-functions-local';
+import type { ExecutionRecord } from '../../stand-ins/aws/step-functions-local';
+import type { FakeMessage } from '../../stand-ins/slack/fake-slack';
+
+/**
+ * The ack's answer to a signed `app_mention` delivery, and where the mention was posted. The local stack
+ * (stack.ts) returns it from `mention`; it is declared here, not there, so that this module does not import the
+ * stack that imports it.
+ */
+export interface SentMention {
+  status: number;
+  body: string;
+  eventId: string;
+  ts: string;
+  threadTs: string;
+  channel: string;
+}
+
+/** What asking needs of a local stack (stack.ts, LocalStack, has all of it): mention, find the execution, read the thread. */
+export interface AskableStack {
+  mention(options: {
+    text: string;
+    threadTs?: string;
+    channel?: string;
+    user?: string;
+  }): Promise<SentMention>;
+  stepFunctions: { executions: ExecutionRecord[] };
+  slack: { threadReplies(channel: string, threadTs: string): FakeMessage[] };
+  caughtError(executionName: string): { error: string; cause: string } | undefined;
+}
 
 export interface AskResult {
   sent: SentMention;
@@ -21,7 +47,7 @@ export interface AskResult {
  * The ack has started the execution before it answers 200, so the execution is there to be found at once.
  */
 export async function askThroughSlack(
-  stack: LocalStack,
+  stack: AskableStack,
   text: string,
   options: { threadTs?: string; channel?: string; user?: string } = {},
 ): Promise<AskResult> {

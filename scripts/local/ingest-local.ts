@@ -23,14 +23,14 @@ import {
 import { memoAsync } from '../../functions/core/memo';
 import { createRuntime, type Runtime } from '../../functions/core/runtime';
 import { ingestFunctions } from '../../functions/ingest-functions';
-import { ensureConversationTable, type LocalDynamo, startDynalite } from './dynamodb-local';
+import { ensureConversationTable, type LocalDynamo, startDynalite } from '../../stand-ins/aws/dynamodb-local';
 import {
   type ExecutionRecord,
   type LocalInvocationContext,
   type LocalStepFunctions,
   startLocalStepFunctions,
   type TaskHandler,
-} from './step-functions-local';
+} from '../../stand-ins/aws/step-functions-local';
 
 /**
  * The ingest state machine on loopback: statemachine/ingest.asl.json in the local executor, each Task mapped to

@@ -1,5 +1,5 @@
-import type { FakeMessage } from './fake-slack';
-import type { TraceEntry } from './step-functions-local';
+import type { TraceEntry } from '../../stand-ins/aws/step-functions-local';
+import type { FakeMessage } from '../../stand-ins/slack/fake-slack';
 
 type Block = {
   type: string;

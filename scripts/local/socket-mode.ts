@@ -4,7 +4,7 @@ import { SocketModeClient } from '@slack/socket-mode';
 import { ErrorCode, type Logger, LogLevel, WebClient } from '@slack/web-api';
 import { isMap, isScalar, parseDocument } from 'yaml';
 import type { Env } from '../../functions/core/config';
-import { signedHeaders } from './slack-request';
+import { signedHeaders } from '../../stand-ins/slack/slack-request';
 import type { LocalRequestLog, LocalStack } from './stack';
 
 /**

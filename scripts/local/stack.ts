@@ -7,11 +7,17 @@ import { conversationFunctions } from '../../functions/conversation-functions';
 import type { AckHandler } from '../../functions/core/ack/ack-app';
 import { type Env, loadConfig } from '../../functions/core/config';
 import { createRuntime, type Runtime } from '../../functions/core/runtime';
-import { askOutcome, askThroughSlack } from './ask-client';
-import { ensureConversationTable, startDynalite } from './dynamodb-local';
-import { type FakeSlack, type FakeSlackOptions, startFakeSlack } from './fake-slack';
-import { type FaultProxy, startFaultProxy } from './fault-proxy';
-import { foreignRequest, nonJson, refuse } from './loopback-guard';
+import { ensureConversationTable, startDynalite } from '../../stand-ins/aws/dynamodb-local';
+import { type FaultProxy, startFaultProxy } from '../../stand-ins/aws/fault-proxy';
+import {
+  type ExecutionRecord,
+  type LocalInvocationContext,
+  type LocalStepFunctions,
+  startLocalStepFunctions,
+  type TaskHandler,
+} from '../../stand-ins/aws/step-functions-local';
+import { foreignRequest, nonJson, refuse } from '../../stand-ins/loopback-guard';
+import { type FakeSlack, type FakeSlackOptions, startFakeSlack } from '../../stand-ins/slack/fake-slack';
 import {
   commentSubmissionBody,
   FORM_CONTENT_TYPE,
@@ -21,14 +27,8 @@ import {
   mentionPayload,
   messagePayload,
   signedHeaders,
-} from './slack-request';
-import {
-  type ExecutionRecord,
-  type LocalInvocationContext,
-  type LocalStepFunctions,
-  startLocalStepFunctions,
-  type TaskHandler,
-} from './step-functions-local';
+} from '../../stand-ins/slack/slack-request';
+import { askOutcome, askThroughSlack, type SentMention } from './ask-client';
 
 /**
  * The whole product on loopback: the fake Slack Web API, dynalite, the local Step Functions endpoint running
@@ -40,7 +40,7 @@ export const REPO_ROOT = resolve(__dirname, '../..');
 export const CONVERSATION_DEFINITION = resolve(REPO_ROOT, 'statemachine/conversation.asl.json');
 export const LOCAL_BOT_USER_ID = 'U0LOCALBOT';
 export const LOCAL_TEAM_ID = 'T0LOCAL001';
-/** The app id of the local app, as in scripts/local/fixtures/app-mention.json. */
+/** The app id of the local app, as in stand-ins/slack/fixtures/app-mention.json. */
 export const LOCAL_APP_ID = 'A0LOCAL001';
 export const DEFAULT_CHANNEL = 'C0GENERAL01';
 export const DEFAULT_USER = 'U0HUMAN001';
@@ -131,14 +131,7 @@ export type LocalFunction = (event: unknown, context?: LocalInvocationContext) =
 /** The ack's entry, as infra/slack-rag-bot-stack.ts deploys it. */
 export const ACK_ENTRY = 'functions/ack.ts';
 
-export interface SentMention {
-  status: number;
-  body: string;
-  eventId: string;
-  ts: string;
-  threadTs: string;
-  channel: string;
-}
+export type { SentMention };
 
 export interface LocalStack {
   /** The Slack Request URL: `http://127.0.0.1:PORT/slack/events`. */

@@ -1,9 +1,3 @@
-import mentionFixture from '../../scripts/local/fixtures/app-mention.json';
-import assistantThreadFixture from '../../scripts/local/fixtures/assistant-thread-started.json';
-import blockActionsFixture from '../../scripts/local/fixtures/block-actions-feedback.json';
-import dmFixture from '../../scripts/local/fixtures/message-im.json';
-import threadReplyFixture from '../../scripts/local/fixtures/message-thread-reply.json';
-import viewSubmissionFixture from '../../scripts/local/fixtures/view-submission-comment.json';
 import {
   assistantThreadStarted,
   blockActionsPayload,
@@ -11,10 +5,16 @@ import {
   modalStateValues,
   viewSubmissionPayload,
 } from '../../scripts/local/playground/slack-events';
+import mentionFixture from '../../stand-ins/slack/fixtures/app-mention.json';
+import assistantThreadFixture from '../../stand-ins/slack/fixtures/assistant-thread-started.json';
+import blockActionsFixture from '../../stand-ins/slack/fixtures/block-actions-feedback.json';
+import dmFixture from '../../stand-ins/slack/fixtures/message-im.json';
+import threadReplyFixture from '../../stand-ins/slack/fixtures/message-thread-reply.json';
+import viewSubmissionFixture from '../../stand-ins/slack/fixtures/view-submission-comment.json';
 
 /**
  * What the playground sends is what Slack sends: every delivery has the fields of the payload captured from Slack
- * (scripts/local/fixtures/), no fewer and no more, filled for the message, button or modal at hand.
+ * (stand-ins/slack/fixtures/), no fewer and no more, filled for the message, button or modal at hand.
  */
 
 const workspace = { teamId: 'T0LOCAL001', appId: 'A0LOCAL001', botUserId: 'U0LOCALBOT', botId: 'B0LOCALBOT' };

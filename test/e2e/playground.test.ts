@@ -3,10 +3,10 @@ import { join, resolve } from 'node:path';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { PLACEHOLDER_TEXT } from '../../functions/core/ack/ack-app';
 import { NO_DOCUMENTS_TEXT } from '../../functions/core/conversation/generate-answer';
-import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
 import { startLocalIngest } from '../../scripts/local/ingest-local';
 import { type Playground, startPlayground } from '../../scripts/local/playground/playground-server';
 import { DEFAULT_CHANNEL, type LocalStack, REPO_ROOT, startLocalStack } from '../../scripts/local/stack';
+import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { describeWithChromium } from '../support/chromium';
 import { temporaryDirectory } from '../support/local-stack';
 

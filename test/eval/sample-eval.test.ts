@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startFakeOpenAI } from '../../scripts/local/fake-openai';
 import { REPO_ROOT } from '../../scripts/local/stack';
+import { startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { ingestWorkspace } from '../support/ingest';
 
 /**

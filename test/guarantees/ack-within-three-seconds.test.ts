@@ -1,13 +1,13 @@
 import { textsFor } from '../../functions/core/i18n';
-import { mentionPayload, signedHeaders } from '../../scripts/local/slack-request';
 import { DEFAULT_CHANNEL, LOCAL_BOT_USER_ID, LOCAL_TEAM_ID } from '../../scripts/local/stack';
+import { mentionPayload, signedHeaders } from '../../stand-ins/slack/slack-request';
 import { type LocalStack, startTestStack } from '../support/local-stack';
 
 /**
  * The ack answers Slack within its 3 seconds whatever Slack's Web API does (issue 18, points 9, 10 and 15): a 429
  * on `users.info` is never waited on, a lookup that keeps failing ends in one short "try again in a minute" in the
  * asker's language (never silence, never two), and another bot's mention is ignored before any lookup.
- * Deliveries are Slack's `app_mention` shape (scripts/local/fixtures/app-mention.json), signed, with Slack's
+ * Deliveries are Slack's `app_mention` shape (stand-ins/slack/fixtures/app-mention.json), signed, with Slack's
  * `X-Slack-Retry-Num` on redeliveries; the faults are the fake Slack's (`failNext`).
  */
 

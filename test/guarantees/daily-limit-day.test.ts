@@ -1,6 +1,6 @@
 import { textsFor } from '../../functions/core/i18n';
-import { mentionPayload } from '../../scripts/local/slack-request';
 import { DEFAULT_CHANNEL, LOCAL_BOT_USER_ID, LOCAL_TEAM_ID } from '../../scripts/local/stack';
+import { mentionPayload } from '../../stand-ins/slack/slack-request';
 import { type LocalStack, startTestStack } from '../support/local-stack';
 
 /**

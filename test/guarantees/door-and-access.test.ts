@@ -1,7 +1,7 @@
 import { NOT_ENABLED_HERE, TEXT_ONLY } from '../../functions/core/ack/ack-app';
 import { askThroughSlack } from '../../scripts/local/ask-client';
-import { mentionPayload, signedHeaders } from '../../scripts/local/slack-request';
 import { LOCAL_BOT_USER_ID } from '../../scripts/local/stack';
+import { mentionPayload, signedHeaders } from '../../stand-ins/slack/slack-request';
 import { type LocalStack, startTestStack } from '../support/local-stack';
 
 const GENERAL = 'C0GENERAL01';

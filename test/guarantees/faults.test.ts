@@ -1,8 +1,8 @@
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { askThroughSlack } from '../../scripts/local/ask-client';
-import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
-import { mentionPayload, signedHeaders } from '../../scripts/local/slack-request';
 import { LOCAL_BOT_USER_ID } from '../../scripts/local/stack';
+import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
+import { mentionPayload, signedHeaders } from '../../stand-ins/slack/slack-request';
 import { STILL_WORKING } from '../support/in-progress';
 import { type LocalStack, startTestStack, visibleText } from '../support/local-stack';
 

@@ -5,8 +5,8 @@ import type { TurnRecord } from '../../functions/core/stores/history-store';
 import { threadKey } from '../../functions/core/stores/keys';
 import type { Turn } from '../../functions/core/types';
 import { askThroughSlack } from '../../scripts/local/ask-client';
-import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
-import { nextTs } from '../../scripts/local/slack-request';
+import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
+import { nextTs } from '../../stand-ins/slack/slack-request';
 import { type LocalStack, startTestStack, visibleText } from '../support/local-stack';
 
 /**

@@ -1,9 +1,9 @@
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { createHandler as createAckHandler } from '../../functions/ack';
 import type { EventStore } from '../../functions/core/stores/event-store';
-import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
-import { functionUrlEvent, mentionPayload, signedHeaders } from '../../scripts/local/slack-request';
 import { DEFAULT_CHANNEL, LOCAL_BOT_USER_ID, LOCAL_TEAM_ID } from '../../scripts/local/stack';
+import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
+import { functionUrlEvent, mentionPayload, signedHeaders } from '../../stand-ins/slack/slack-request';
 import { STILL_WORKING } from '../support/in-progress';
 import { type LocalStack, startTestStack, visibleText } from '../support/local-stack';
 

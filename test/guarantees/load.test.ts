@@ -1,8 +1,8 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { burstSchedule, runSlackLoad } from '../../scripts/bench/slack-load';
-import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
-import { mentionPayload, signedHeaders } from '../../scripts/local/slack-request';
 import { LOCAL_BOT_USER_ID, LOCAL_TEAM_ID } from '../../scripts/local/stack';
+import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
+import { mentionPayload, signedHeaders } from '../../stand-ins/slack/slack-request';
 import { type LocalStack, startTestStack, visibleText } from '../support/local-stack';
 
 const THREADS = 20;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import mentionFixture from '../../scripts/local/fixtures/app-mention.json';
-import broadcastFixture from '../../scripts/local/fixtures/app-mention-thread-broadcast.json';
-import { signedHeaders } from '../../scripts/local/slack-request';
+import mentionFixture from '../../stand-ins/slack/fixtures/app-mention.json';
+import broadcastFixture from '../../stand-ins/slack/fixtures/app-mention-thread-broadcast.json';
+import { signedHeaders } from '../../stand-ins/slack/slack-request';
 import { type LocalStack, startTestStack } from '../support/local-stack';
 
 /**

@@ -1,5 +1,5 @@
 import { askThroughSlack } from '../../scripts/local/ask-client';
-import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
+import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { type LocalStack, startTestStack } from '../support/local-stack';
 
 /**

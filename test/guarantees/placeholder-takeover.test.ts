@@ -2,8 +2,8 @@ import { createHandler as createAckHandler } from '../../functions/ack';
 import { CLAIM_STALE_MS } from '../../functions/core/ack/ack-app';
 import { IN_PROGRESS_TEXTS } from '../../functions/core/i18n';
 import type { EventStore } from '../../functions/core/stores/event-store';
-import { functionUrlEvent, mentionPayload, signedHeaders } from '../../scripts/local/slack-request';
 import { DEFAULT_CHANNEL, LOCAL_BOT_USER_ID, LOCAL_TEAM_ID } from '../../scripts/local/stack';
+import { functionUrlEvent, mentionPayload, signedHeaders } from '../../stand-ins/slack/slack-request';
 import { type LocalStack, startTestStack } from '../support/local-stack';
 
 /**

@@ -5,9 +5,9 @@ import { LocalExtractiveChatModel } from '../../functions/core/llm/local-chat-mo
 import { DynamoDbHistoryStore } from '../../functions/core/stores/dynamodb-history-store';
 import type { Passage, Turn } from '../../functions/core/types';
 import { askThroughSlack } from '../../scripts/local/ask-client';
-import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
-import { mentionPayload, signedHeaders } from '../../scripts/local/slack-request';
 import { LOCAL_BOT_USER_ID } from '../../scripts/local/stack';
+import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
+import { mentionPayload, signedHeaders } from '../../stand-ins/slack/slack-request';
 import { type LocalStack, startTestStack, visibleText } from '../support/local-stack';
 
 const INJECTION =

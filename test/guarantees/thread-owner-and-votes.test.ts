@@ -1,15 +1,15 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { textsFor } from '../../functions/core/i18n';
 import { threadKey, turnSortKey } from '../../functions/core/stores/keys';
-import { FORM_CONTENT_TYPE, feedbackClickBody } from '../../scripts/local/slack-request';
 import { DEFAULT_CHANNEL, LOCAL_TEAM_ID, type LocalStack } from '../../scripts/local/stack';
+import { FORM_CONTENT_TYPE, feedbackClickBody } from '../../stand-ins/slack/slack-request';
 import { startTestStack } from '../support/local-stack';
 
 /**
  * A thread belongs to the person who started it, and a vote to the person who cast it (issue 18, points 12, 18
  * and 21): only the thread's asker may have it forgotten, a comment is stored only with a 👎 and outlives a later
  * click, and a click is stored only on the turn of the message and workspace that carry it, from a person the
- * bot would answer. Signed deliveries in Slack's shapes (scripts/local/fixtures/); what the store holds is read
+ * bot would answer. Signed deliveries in Slack's shapes (stand-ins/slack/fixtures/); what the store holds is read
  * from DynamoDB (dynalite), what people see from the fake Slack.
  */
 

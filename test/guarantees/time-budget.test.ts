@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { conversationFunctions } from '../../functions/conversation-functions';
 import { askThroughSlack } from '../../scripts/local/ask-client';
-import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
 import { CONVERSATION_DEFINITION } from '../../scripts/local/stack';
+import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { STILL_WORKING } from '../support/in-progress';
 import { type LocalStack, startTestStack, visibleText } from '../support/local-stack';
 

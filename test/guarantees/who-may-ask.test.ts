@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { GUESTS_NOT_ALLOWED, SLACK_CONNECT_NOT_ALLOWED } from '../../functions/core/ack/who-may-ask';
-import mentionFixture from '../../scripts/local/fixtures/app-mention.json';
-import slackConnectFixture from '../../scripts/local/fixtures/app-mention-slack-connect.json';
-import { signedHeaders } from '../../scripts/local/slack-request';
+import mentionFixture from '../../stand-ins/slack/fixtures/app-mention.json';
+import slackConnectFixture from '../../stand-ins/slack/fixtures/app-mention-slack-connect.json';
+import { signedHeaders } from '../../stand-ins/slack/slack-request';
 import { type LocalStack, startTestStack } from '../support/local-stack';
 
 /**
  * Who may ask: deliveries for another app or workspace are refused without a word; Slack Connect users, channels
  * shared with other organisations and guests get one polite reply, no model call and no execution, unless the
- * configuration allows them. The payloads are Slack's own shapes (scripts/local/fixtures/), sent signed.
+ * configuration allows them. The payloads are Slack's own shapes (stand-ins/slack/fixtures/), sent signed.
  */
 
 type Payload = typeof mentionFixture & { event: Record<string, unknown> };

@@ -7,14 +7,14 @@ import type { Env } from '../../functions/core/config';
 import { LEFT_OUT_PACKAGES } from '../../infra/lambda-bundling';
 import { type BundledFunction, bundleFunctions, productionFunctions } from '../../scripts/bench/cold-start';
 import { askThroughSlack } from '../../scripts/local/ask-client';
+import { startLocalIngest } from '../../scripts/local/ingest-local';
+import { LOCAL_BOT_USER_ID, type LocalStack, REPO_ROOT, startLocalStack } from '../../scripts/local/stack';
 import {
   type BundledFunction as RunningBundle,
   startBundledFunction,
-} from '../../scripts/local/bundled-function';
-import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
-import { startLocalIngest } from '../../scripts/local/ingest-local';
-import { mentionPayload, signedHeaders } from '../../scripts/local/slack-request';
-import { LOCAL_BOT_USER_ID, type LocalStack, REPO_ROOT, startLocalStack } from '../../scripts/local/stack';
+} from '../../stand-ins/aws/bundled-function';
+import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
+import { mentionPayload, signedHeaders } from '../../stand-ins/slack/slack-request';
 import { visibleText } from '../support/local-stack';
 
 /**

@@ -8,7 +8,7 @@ import {
 } from '../../functions/core/slack/answer-streamer';
 import { toSlackMrkdwn } from '../../functions/core/slack/mrkdwn';
 import type { SourceRef } from '../../functions/core/types';
-import { type FakeSlack, startFakeSlack } from '../../scripts/local/fake-slack';
+import { type FakeSlack, startFakeSlack } from '../../stand-ins/slack/fake-slack';
 
 const CHANNEL = 'C0DOCS';
 const MODEL = 'gpt-4o-mini';

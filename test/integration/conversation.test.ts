@@ -2,9 +2,9 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { USAGE_HINT } from '../../functions/core/ack/ack-app';
 import { NO_DOCUMENTS_TEXT } from '../../functions/core/conversation/generate-answer';
 import { askThroughSlack } from '../../scripts/local/ask-client';
-import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
-import { mentionPayload, signedHeaders } from '../../scripts/local/slack-request';
 import { LOCAL_BOT_USER_ID, type LocalStack } from '../../scripts/local/stack';
+import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
+import { mentionPayload, signedHeaders } from '../../stand-ins/slack/slack-request';
 import { STILL_WORKING } from '../support/in-progress';
 import { startTestStack, visibleText } from '../support/local-stack';
 

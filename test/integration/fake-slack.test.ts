@@ -1,5 +1,5 @@
 import { LogLevel, WebClient } from '@slack/web-api';
-import { type FakeSlack, startFakeSlack } from '../../scripts/local/fake-slack';
+import { type FakeSlack, startFakeSlack } from '../../stand-ins/slack/fake-slack';
 
 const CHANNEL = 'C0GENERAL';
 

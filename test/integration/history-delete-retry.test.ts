@@ -5,8 +5,8 @@ import { TransientError } from '../../functions/core/errors';
 import { DynamoDbHistoryStore } from '../../functions/core/stores/dynamodb-history-store';
 import type { TurnRecord } from '../../functions/core/stores/history-store';
 import type { Turn } from '../../functions/core/types';
-import { ensureConversationTable, type LocalDynamo, startDynalite } from '../../scripts/local/dynamodb-local';
-import { type LoopbackProxy, startLoopbackProxy } from '../../scripts/local/fault-proxy';
+import { ensureConversationTable, type LocalDynamo, startDynalite } from '../../stand-ins/aws/dynamodb-local';
+import { type LoopbackProxy, startLoopbackProxy } from '../../stand-ins/aws/fault-proxy';
 
 /**
  * "forget this thread" deletes with BatchWriteItem, which DynamoDB answers under throttling by leaving items

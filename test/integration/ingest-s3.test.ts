@@ -12,9 +12,9 @@ import { loadConfig } from '../../functions/core/config';
 import { DocumentOrigins, LocalFileOrigin, S3Origin } from '../../functions/core/ingest/document-origins';
 import { DOCUMENT_FORMATS_SENTENCE } from '../../functions/core/ingest/formats/catalog';
 import { createS3Client } from '../../functions/core/ingest/ingest-services';
-import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
-import { type LocalS3, startLocalS3 } from '../../scripts/local/s3-local';
 import { REPO_ROOT } from '../../scripts/local/stack';
+import { type LocalS3, startLocalS3 } from '../../stand-ins/aws/s3-local';
+import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { embeddingRequests, fakeOpenAIEnv, ingestWorkspace, readRows } from '../support/ingest';
 
 /**

@@ -25,8 +25,8 @@ import {
 } from '../../functions/core/ingest/sync-lock';
 import { LocalHashEmbeddings } from '../../functions/core/llm/local-embeddings';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
-import { ensureConversationTable, type LocalDynamo, startDynalite } from '../../scripts/local/dynamodb-local';
-import { type LocalS3, startLocalS3 } from '../../scripts/local/s3-local';
+import { ensureConversationTable, type LocalDynamo, startDynalite } from '../../stand-ins/aws/dynamodb-local';
+import { type LocalS3, startLocalS3 } from '../../stand-ins/aws/s3-local';
 import { ingestWorkspace, readRows } from '../support/ingest';
 import { temporaryDirectory } from '../support/local-stack';
 

@@ -7,8 +7,8 @@ import {
 } from '../../functions/core/ingest/document-origins';
 import { DOCUMENT_FORMATS_SENTENCE } from '../../functions/core/ingest/formats/catalog';
 import { askThroughSlack } from '../../scripts/local/ask-client';
-import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
 import { startLocalStack } from '../../scripts/local/stack';
+import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import {
   embeddingRequests,
   fakeOpenAIEnv,

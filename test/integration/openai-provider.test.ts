@@ -12,7 +12,7 @@ import {
   embeddingNameOf,
   modelNameOf,
 } from '../../functions/core/llm/providers';
-import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
+import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 
 const API_KEY = 'sk-test-a1b2c3d4e5f6';
 

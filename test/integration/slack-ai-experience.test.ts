@@ -5,11 +5,6 @@ import { chatModelFor } from '../../functions/core/models';
 import { threadKey, turnSortKey } from '../../functions/core/stores/keys';
 import type { RetrievalResult, Turn } from '../../functions/core/types';
 import {
-  assistantThreadStartedPayload,
-  messagePayload,
-  signedHeaders,
-} from '../../scripts/local/slack-request';
-import {
   DEFAULT_CHANNEL,
   DEFAULT_DM_CHANNEL,
   DEFAULT_USER,
@@ -17,7 +12,12 @@ import {
   LOCAL_TEAM_ID,
   type LocalStack,
 } from '../../scripts/local/stack';
-import type { ExecutionRecord } from '../../scripts/local/step-functions-local';
+import type { ExecutionRecord } from '../../stand-ins/aws/step-functions-local';
+import {
+  assistantThreadStartedPayload,
+  messagePayload,
+  signedHeaders,
+} from '../../stand-ins/slack/slack-request';
 import { STILL_WORKING } from '../support/in-progress';
 import { startTestStack, visibleText } from '../support/local-stack';
 
@@ -25,7 +25,7 @@ import { startTestStack, visibleText } from '../support/local-stack';
  * Slack's AI-app experience on the local stack, through the real ASL: direct messages, follow-ups in a thread
  * without a mention, the thread status and title, the agent pane's suggested prompts, feedback buttons with
  * their clicks and comments, and the fixed texts in the asker's language. Every delivery is a signed request
- * shaped as Slack's (scripts/local/fixtures/), and every Slack call is checked by the fake Slack.
+ * shaped as Slack's (stand-ins/slack/fixtures/), and every Slack call is checked by the fake Slack.
  */
 
 const OTHER_USER = 'U0OTHER002';

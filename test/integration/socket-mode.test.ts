@@ -2,9 +2,6 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { type FakeSlack, startFakeSlack } from '../../scripts/local/fake-slack';
-import { type FakeSocketMode, startFakeSocketMode } from '../../scripts/local/fake-socket-mode';
-import { feedbackClickBody, mentionPayload, messagePayload } from '../../scripts/local/slack-request';
 import {
   checkSlackTokens,
   HTTP_MANIFEST,
@@ -25,11 +22,14 @@ import {
   REPO_ROOT,
   startLocalStack,
 } from '../../scripts/local/stack';
+import { type FakeSlack, startFakeSlack } from '../../stand-ins/slack/fake-slack';
+import { type FakeSocketMode, startFakeSocketMode } from '../../stand-ins/slack/fake-socket-mode';
+import { feedbackClickBody, mentionPayload, messagePayload } from '../../stand-ins/slack/slack-request';
 import { indexSampleDocuments, temporaryDirectory, visibleText } from '../support/local-stack';
 
 /**
  * `npm run dev -- --socket`, against loopback stand-ins of Slack: Socket Mode's `apps.connections.open` and
- * WebSocket (scripts/local/fake-socket-mode.ts), and the fake Slack playing the real Web API the bot posts to.
+ * WebSocket (stand-ins/slack/fake-socket-mode.ts), and the fake Slack playing the real Web API the bot posts to.
  * The local stack in between is the one `npm run dev` runs.
  */
 describe('Socket Mode into a Slack workspace', () => {

@@ -1,5 +1,5 @@
 import type { LocalStack } from '../../scripts/local/stack';
-import type { ExecutionRecord } from '../../scripts/local/step-functions-local';
+import type { ExecutionRecord } from '../../stand-ins/aws/step-functions-local';
 import { startTestStack, visibleText } from '../support/local-stack';
 
 /**

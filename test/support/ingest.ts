@@ -2,9 +2,9 @@ import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Env } from '../../functions/core/config';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
-import type { FakeOpenAI } from '../../scripts/local/fake-openai';
 import { type LocalIngestOptions, startLocalIngest } from '../../scripts/local/ingest-local';
 import { REPO_ROOT } from '../../scripts/local/stack';
+import type { FakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { temporaryDirectory } from './local-stack';
 
 /** One row of the document table, as the tests look at it. */

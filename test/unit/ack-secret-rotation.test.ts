@@ -1,7 +1,7 @@
 import { createHandler } from '../../functions/ack';
 import { loadConfig } from '../../functions/core/config';
 import { createRuntime } from '../../functions/core/runtime';
-import { signedHeaders } from '../../scripts/local/slack-request';
+import { signedHeaders } from '../../stand-ins/slack/slack-request';
 
 describe('ack secret rotation', () => {
   it('verifies with the rotated signing secret as soon as the secret reader returns it, without a new container', async () => {

@@ -11,6 +11,7 @@ import { type MarkdownToken, parseMarkdown } from '../../functions/core/markdown
 const REPO_ROOT = resolve(__dirname, '../..');
 const README = join(REPO_ROOT, 'README.md');
 const DOCS = join(REPO_ROOT, 'docs');
+const STAND_INS = join(REPO_ROOT, 'stand-ins');
 
 /** A link or image destination as written in a Markdown file, with the line it is on. */
 interface Link {
@@ -18,13 +19,16 @@ interface Link {
   line: number;
 }
 
-/** The Markdown files whose links are checked: the README and every page in docs/. */
+/** The Markdown files whose links are checked: the README, every page in docs/ and the stand-ins' READMEs. */
 function documentationFiles(): string[] {
   const pages = readdirSync(DOCS)
     .filter((name) => name.endsWith('.md'))
     .sort()
     .map((name) => join(DOCS, name));
-  return [README, ...pages];
+  const standIns = ['README.md', 'slack/README.md', 'openai/README.md', 'aws/README.md'].map((name) =>
+    join(STAND_INS, name),
+  );
+  return [README, ...pages, ...standIns];
 }
 
 /** The text of a heading or a link label as GitHub reads it: text and code, without the Markdown around them. */
@@ -201,7 +205,7 @@ describe('README.md', () => {
 
     // Act
     const unlinked = documentationFiles()
-      .filter((file) => file !== README && !linked.has(file))
+      .filter((file) => dirname(file) === DOCS && !linked.has(file))
       .map((file) => relative(REPO_ROOT, file));
 
     // Assert

@@ -3,9 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, resolve } from 'node:path';
-import type { FakeMessage } from '../fake-slack';
-import { foreignPageWrite, foreignRequest, nonJson, refuse } from '../loopback-guard';
-import { signedHeaders } from '../slack-request';
+import { foreignPageWrite, foreignRequest, nonJson, refuse } from '../../../stand-ins/loopback-guard';
+import type { FakeMessage } from '../../../stand-ins/slack/fake-slack';
+import { signedHeaders } from '../../../stand-ins/slack/slack-request';
 import { DEFAULT_CHANNEL, DEFAULT_USER, LOCAL_APP_ID, type LocalStack } from '../stack';
 import {
   appHomeOpened,

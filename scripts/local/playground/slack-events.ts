@@ -1,12 +1,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import appHomeOpenedFixture from '../fixtures/app-home-opened.json';
-import blockActionsFixture from '../fixtures/block-actions-feedback.json';
-import viewSubmissionFixture from '../fixtures/view-submission-comment.json';
-import { assistantThreadStartedPayload, mentionPayload, messagePayload, nextTs } from '../slack-request';
+import appHomeOpenedFixture from '../../../stand-ins/slack/fixtures/app-home-opened.json';
+import blockActionsFixture from '../../../stand-ins/slack/fixtures/block-actions-feedback.json';
+import viewSubmissionFixture from '../../../stand-ins/slack/fixtures/view-submission-comment.json';
+import {
+  assistantThreadStartedPayload,
+  mentionPayload,
+  messagePayload,
+  nextTs,
+} from '../../../stand-ins/slack/slack-request';
 
 /**
  * The deliveries Slack sends when a person writes, clicks or submits in the playground, built from the payloads
- * captured from Slack (scripts/local/fixtures/, through the builders of scripts/local/slack-request.ts where they
+ * captured from Slack (stand-ins/slack/fixtures/, through the builders of stand-ins/slack/slack-request.ts where they
  * fit) and completed the way Slack completes them: a mention anywhere in the text, the rich_text block Slack's
  * client attaches, any button of any message, any modal.
  */

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { refuseForeignRequest } from './loopback-guard';
+import { refuseForeignRequest } from '../loopback-guard';
 
 /**
  * A loopback stand-in for the Slack Web API: the real `WebClient` talks to it through `slackApiUrl`, and it keeps
@@ -18,7 +18,7 @@ export interface FakeSlackOptions {
   botId?: string;
   /** @default 'T0FAKE' */
   teamId?: string;
-  /** The app id `auth.test` reports. @default 'A0LOCAL001', the app of scripts/local/fixtures/app-mention.json */
+  /** The app id `auth.test` reports. @default 'A0LOCAL001', the app of stand-ins/slack/fixtures/app-mention.json */
   appId?: string;
   /** @default 0 (any free port) */
   port?: number;
