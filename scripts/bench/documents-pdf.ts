@@ -80,6 +80,10 @@ export async function benchDocumentsPdf(
     notes.push('no 300-page PDF: qpdf is not installed (apt-get install -y qpdf); the peak is policy.pdf’s');
     pdf300 = undefined;
   }
+  // Linux keeps getrusage's maxRSS across exec, so a child's would start at this process's size; /proc's VmHWM is
+  // the child's own high-water mark.
+  const peakExpression =
+    "(() => { try { return Number(/VmHWM:\\s*(\\d+)/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1]) / 1024 } catch { return process.resourceUsage().maxRSS / 1024 } })()";
   const child = `
     const t0 = process.hrtime.bigint();
     const { pdfFormat } = require(process.argv[1]);
@@ -89,10 +93,12 @@ export async function benchDocumentsPdf(
     pdfFormat.read(bytes, { source: 'x.pdf', maxBytes: Infinity }).then((r) => {
       const readMs = Number(process.hrtime.bigint() - t1) / 1e6;
       const pages = r.ok ? Math.max(...r.sections.flatMap((s) => s.pages.map((p) => p.page))) : 0;
-      console.log(JSON.stringify({ ok: r.ok, pages, loadMs, readMs, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+      console.log(JSON.stringify({ ok: r.ok, pages, loadMs, readMs, peakRssMb: ${peakExpression} }));
     });`;
+  // Not this process's NODE_OPTIONS: under tsx they load its loader into every child, 50 MB of the peak.
+  const bareEnv = { PATH: process.env.PATH };
   const fresh = async (file: string) => {
-    const { stdout } = await run(process.execPath, ['-e', child, bundle, file], { cwd: dir });
+    const { stdout } = await run(process.execPath, ['-e', child, bundle, file], { cwd: dir, env: bareEnv });
     return JSON.parse(stdout) as {
       ok: boolean;
       pages: number;
@@ -109,10 +115,9 @@ export async function benchDocumentsPdf(
   // A fresh Node that loads nothing: the peak above includes Node's own resident memory.
   const idle = JSON.parse(
     (
-      await run(process.execPath, [
-        '-e',
-        'console.log(JSON.stringify({ peakRssMb: process.resourceUsage().maxRSS / 1024 }))',
-      ])
+      await run(process.execPath, ['-e', `console.log(JSON.stringify({ peakRssMb: ${peakExpression} }))`], {
+        env: bareEnv,
+      })
     ).stdout,
   ) as { peakRssMb: number };
 
