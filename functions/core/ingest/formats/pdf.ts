@@ -412,36 +412,19 @@ function sectionsFromOutline(pages: PageLines[], starts: HeadingStart[]): Docume
   for (const { page, lines } of pages) {
     const margin = rightMargin(lines);
     const pending = [...(byPage.get(page) ?? [])];
-    let skipFor: { title: string; path: string[]; left: number; afterChapter?: boolean } | undefined;
-    for (const line of lines) {
+    let skipTo = -1;
+    for (let index = 0; index < lines.length; index++) {
+      const line = lines[index] as Line;
       while (pending.length > 0) {
         const next = pending[0] as HeadingStart;
         if (next.top !== null && line.y > next.top + 2) break;
         pending.shift();
+        const heading = headingLines(lines, index, next.path[next.path.length - 1] ?? '');
+        if (heading?.numbered !== undefined) renamed.set(next.path.join('\u0000'), heading.numbered);
         writer.start(named(next.path));
-        skipFor = { title: next.path[next.path.length - 1] ?? '', path: next.path, left: 3 };
+        if (heading !== undefined) skipTo = heading.end;
       }
-      if (skipFor !== undefined && skipFor.left > 0) {
-        skipFor.left--;
-        const text = normalise(line.text);
-        const title = normalise(skipFor.title);
-        // Sphinx and LaTeX print "CHAPTER" and "FOUR" (or "Chapter 4") above a chapter's title.
-        if (/^(chapter|appendix|part)\b[\s\dA-Z.]*$/i.test(line.text)) {
-          skipFor.afterChapter = true;
-          continue;
-        }
-        if (skipFor.afterChapter && /^\p{Lu}+$/u.test(line.text)) continue;
-        if (title !== '' && text.endsWith(title)) {
-          const prefix = line.text.slice(0, line.text.length - skipFor.title.length).trim();
-          if (/^[\dA-Z]+(\.\d+)*\.?$/.test(prefix)) {
-            renamed.set(skipFor.path.join('\u0000'), line.text);
-            const path = named(skipFor.path);
-            writer.start(path);
-          }
-          skipFor = undefined;
-          continue;
-        }
-      }
+      if (index < skipTo) continue;
       writer.add(line, page, margin);
     }
     // Items whose top lies below the page's last line start at the next page's text.
@@ -449,6 +432,40 @@ function sectionsFromOutline(pages: PageLines[], starts: HeadingStart[]): Docume
   }
   writer.flush();
   return writer.sections;
+}
+
+/**
+ * The heading's own lines at `start`, if they are there: a "CHAPTER" / "FOUR" (or "Chapter 4") pair as Sphinx and
+ * LaTeX print above a chapter's title, then the title over up to three lines, with its printed number if it has one.
+ * `end` is the index of the first line after them.
+ */
+function headingLines(
+  lines: Line[],
+  start: number,
+  title: string,
+): { end: number; numbered?: string } | undefined {
+  let at = start;
+  let chapter = false;
+  while (at < Math.min(start + 3, lines.length)) {
+    const text = (lines[at] as Line).text;
+    if (/^(chapter|appendix|part)\b[\s\dA-Z.]*$/i.test(text)) chapter = true;
+    else if (!(chapter && /^\p{Lu}+$/u.test(text))) break;
+    at++;
+  }
+  const wanted = normalise(title);
+  let joined = '';
+  for (let k = at; wanted !== '' && k < Math.min(at + 3, lines.length); k++) {
+    const text = (lines[k] as Line).text;
+    joined = joined === '' ? text : joined.endsWith('-') ? joined + text : `${joined} ${text}`;
+    const got = normalise(joined);
+    if (got.length > wanted.length + 8) break;
+    if (got.endsWith(wanted)) {
+      const number = /^([\dA-Z]+(?:\.\d+)*\.?)\s/.exec(joined)?.[1];
+      const numbered = number !== undefined && normalise(joined.slice(number.length)) === wanted;
+      return { end: k + 1, ...(numbered ? { numbered: `${number} ${title}` } : {}) };
+    }
+  }
+  return chapter ? { end: at } : undefined;
 }
 
 /**
