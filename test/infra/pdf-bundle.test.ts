@@ -3,6 +3,7 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
+import { ingestFunctions } from '../../functions/ingest-functions';
 import { productionBundleOptions } from '../../scripts/bench/bundle-settings';
 import { REPO_ROOT } from '../../scripts/local/stack';
 import {
@@ -22,6 +23,8 @@ import {
 let workDir: string;
 let batchAlone: string;
 let batchWithPdf: string;
+/** Each ingest function but Batch (which will read PDFs): the packages in its bundle. */
+let otherBundles: { entry: string; packages: string[] }[];
 
 beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'pdf-bundle-'));
@@ -40,6 +43,27 @@ beforeAll(async () => {
       false,
     ),
   );
+  const others = Object.values(ingestFunctions).filter((fn) => fn.entry !== 'functions/ingest-batch.ts');
+  const built = await build({
+    ...productionBundleOptions(
+      Object.fromEntries(others.map((fn, i) => [`other-${i}/index`, resolve(REPO_ROOT, fn.entry)])),
+      join(workDir, 'others'),
+      false,
+    ),
+    // Only the module graph is wanted; LanceDB stays out as in the LanceDB functions' own bundling.
+    external: ['@lancedb/lancedb', 'apache-arrow'],
+    metafile: true,
+    write: false,
+  });
+  otherBundles = others.map((fn, i) => {
+    const output = Object.entries(built.metafile.outputs).find(([path]) =>
+      path.endsWith(`other-${i}/index.js`),
+    );
+    return {
+      entry: fn.entry,
+      packages: Object.keys(output?.[1].inputs ?? {}).filter((p) => p.includes('node_modules/unpdf')),
+    };
+  });
   batchAlone = join(workDir, 'alone', 'index.js');
   batchWithPdf = join(workDir, 'with-pdf', 'index.js');
 }, 120_000);
@@ -83,4 +107,9 @@ describeWithDebianDocuments('the PDF reader in the Batch bundle', ['policyPdf'],
     expect(added).toBeGreaterThan(500_000);
     expect(added).toBeLessThan(2_000_000);
   });
+});
+
+it('leaves pdf.js out of every ingest function but Batch (Plan lists documents, it never reads one)', () => {
+  expect(otherBundles.length).toBeGreaterThan(3);
+  expect(otherBundles.filter((b) => b.packages.length > 0).map((b) => b.entry)).toEqual([]);
 });
