@@ -1,9 +1,54 @@
+const fs = require('node:fs');
+const path = require('node:path');
+
+/**
+ * The ES-module-only packages in the dependencies of the unified-family packages the HTML and Word readers import
+ * (functions/core/ingest/formats/html.ts: parse5, hast and mdast utilities): each has "type": "module", which Jest's CommonJS runtime cannot load,
+ * so test/support/esbuild-esm-transform.js turns them into CommonJS. Every other file in node_modules stays
+ * untransformed, as Jest's default has it.
+ */
+function esmPackages(roots) {
+  const seen = new Set();
+  const esm = [];
+  const queue = [...roots];
+  while (queue.length > 0) {
+    const name = queue.pop();
+    if (seen.has(name)) continue;
+    seen.add(name);
+    let manifest;
+    try {
+      manifest = JSON.parse(
+        fs.readFileSync(path.join(__dirname, 'node_modules', name, 'package.json'), 'utf8'),
+      );
+    } catch {
+      continue;
+    }
+    if (manifest.type === 'module') esm.push(name);
+    queue.push(...Object.keys(manifest.dependencies ?? {}));
+  }
+  return esm;
+}
+
+const ESM_PACKAGES = esmPackages([
+  'parse5',
+  'hast-util-from-parse5',
+  'hast-util-to-mdast',
+  'mdast-util-to-markdown',
+  'mdast-util-to-string',
+  'mdast-util-gfm',
+]);
+const escapeRegExp = (name) => name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }] },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }],
+    '/node_modules/.+\\.js$': '<rootDir>/test/support/esbuild-esm-transform.js',
+  },
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_PACKAGES.map(escapeRegExp).join('|')})/)`],
   // LanceDB's thread settings must be in the real environment, which a test's process.env is not.
   globalSetup: '<rootDir>/test/support/jest-global-setup.ts',
   // Expected faults (Bolt's error lines, EMF metrics, Powertools logs) print nothing unless TEST_LOGS=1.
