@@ -9,24 +9,32 @@ const path = require('node:path');
  */
 function esmPackages(roots) {
   const seen = new Set();
-  const esm = [];
-  const queue = [...roots];
+  const esm = new Set();
+  const queue = roots.map((name) => ({ name, from: __dirname }));
   while (queue.length > 0) {
-    const name = queue.pop();
-    if (seen.has(name)) continue;
-    seen.add(name);
-    let manifest;
-    try {
-      manifest = JSON.parse(
-        fs.readFileSync(path.join(__dirname, 'node_modules', name, 'package.json'), 'utf8'),
-      );
-    } catch {
-      continue;
+    const { name, from } = queue.pop();
+    // Node's resolution: the dependent's own node_modules first (a nested ESM major of a CommonJS package), then up.
+    let dir = from;
+    let packageDir;
+    for (;;) {
+      const candidate = path.join(dir, 'node_modules', name);
+      if (fs.existsSync(path.join(candidate, 'package.json'))) {
+        packageDir = candidate;
+        break;
+      }
+      if (dir === __dirname || path.dirname(dir) === dir) break;
+      dir = path.dirname(dir);
+      while (path.basename(dir) !== 'node_modules' && dir !== __dirname) dir = path.dirname(dir);
+      if (path.basename(dir) === 'node_modules') dir = path.dirname(dir);
     }
-    if (manifest.type === 'module') esm.push(name);
-    queue.push(...Object.keys(manifest.dependencies ?? {}));
+    if (packageDir === undefined || seen.has(packageDir)) continue;
+    seen.add(packageDir);
+    const manifest = JSON.parse(fs.readFileSync(path.join(packageDir, 'package.json'), 'utf8'));
+    if (manifest.type === 'module') esm.add(name);
+    for (const dependency of Object.keys(manifest.dependencies ?? {}))
+      queue.push({ name: dependency, from: packageDir });
   }
-  return esm;
+  return [...esm];
 }
 
 const ESM_PACKAGES = esmPackages([

@@ -108,7 +108,7 @@ export function htmlToSections(html: string, options: HtmlReadOptions): HtmlSect
         [...HEADINGS].map((tag) => [
           tag,
           (state: State, node: Element) => {
-            const heading = defaultHandlers[tag as keyof typeof defaultHandlers]?.(state, node, undefined) as
+            const heading = defaultHandlers[tag as keyof typeof defaultHandlers]?.(state, node) as
               | Heading
               | undefined;
             const anchor = node.properties[ANCHOR_PROPERTY];
@@ -388,11 +388,11 @@ function enclosingSectionId(ancestors: Element[], claimed: WeakSet<Element>): st
 }
 
 /** Pipe tables without padding: a model reads them as well, and the padding of a wide column costs tokens. */
-const MARKDOWN_OPTIONS = {
+const MARKDOWN_OPTIONS: ToMarkdownOptions = {
   extensions: [gfmToMarkdown({ tablePipeAlign: false })],
   bullet: '-',
   fences: true,
-} as const;
+};
 
 /** The Markdown tree cut at its top-level headings, each part with its heading path, as markdownSections cuts. */
 function cutAtHeadings(root: MdastRoot): DocumentSection[] {
