@@ -87,7 +87,7 @@ function deflated(name: string, text: string) {
  * A zip bomb shaped as a Word file: word/document.xml expands to 4 GiB − 1 MiB of spaces from about 4 MB. The
  * deflate stream is one 1 MiB block, flushed so it stands alone, repeated, then an empty final block.
  */
-function zipBomb(): Buffer {
+function zipBomb({ declaredSize }: { declaredSize?: number } = {}): Buffer {
   const chunk = Buffer.alloc(1024 * 1024, 0x20);
   const block = deflateRawSync(chunk, { finishFlush: constants.Z_FULL_FLUSH, level: 9 });
   const copies = 4095;
@@ -102,7 +102,7 @@ function zipBomb(): Buffer {
       '[Content_Types].xml',
       '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>',
     ),
-    { name: 'word/document.xml', data, size: copies * chunk.length, crc },
+    { name: 'word/document.xml', data, size: declaredSize ?? copies * chunk.length, crc },
   ]);
 }
 
@@ -190,6 +190,21 @@ describe('docxFormat', () => {
       reason: 'too-complex',
       message: 'the Word file expands to more than 100 MB',
     });
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('rejects a zip bomb that declares a small size, in bounded time and memory', async () => {
+    // Arrange: the directory says word/document.xml is 4 KB; it inflates to 4 GiB.
+    const bomb = zipBomb({ declaredSize: 4096 });
+    const rssBefore = process.memoryUsage().rss;
+    const started = performance.now();
+
+    // Act
+    const result = await docxFormat.read(bomb, { source: 'bomb.docx', maxBytes: LIMIT });
+
+    // Assert
+    expect(result).toMatchObject({ ok: false, reason: 'malformed' });
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024);
   });

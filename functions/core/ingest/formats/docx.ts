@@ -1,4 +1,4 @@
-import { strFromU8, unzipSync } from 'fflate';
+import { strFromU8, unzipSync, zipSync } from 'fflate';
 import mammoth from 'mammoth';
 import type { DocumentFormat, FormatContext, FormatResult } from './document-format';
 import { htmlToSections } from './html';
@@ -7,9 +7,12 @@ import { htmlToSections } from './html';
  * Word files (.docx) as sections: mammoth turns the document into HTML (Heading 1–6 styles into h1–h6, lists,
  * tables), and the HTML reader (html.ts) makes the sections, so a Word file and a web page read alike.
  *
- * A .docx is a zip: before mammoth expands it, its central directory is read (fflate, without inflating anything)
- * and the file is refused when its entries would expand past MAX_DOCX_UNCOMPRESSED_BYTES or number more than
- * MAX_DOCX_ENTRIES, so a zip bomb fails alone with memory bounded.
+ * A .docx is a zip: before anything is inflated, its central directory is read (fflate) and the file is refused
+ * when its entries would expand past MAX_DOCX_UNCOMPRESSED_BYTES or number more than MAX_DOCX_ENTRIES. A zip can
+ * lie about its sizes, and mammoth's unzip (JSZip) inflates an entry whole before it checks one: so fflate inflates
+ * every entry into a buffer of the size the directory declares (an entry that runs past it is an error, not a
+ * larger buffer) and mammoth is given those bytes zipped again without compression. A zip bomb, honest or lying,
+ * fails alone with memory bounded by the limit.
  */
 
 /** A Word file's parts expanded, at most: a 1,000-page report with its images is under 50 MB. */
@@ -36,17 +39,15 @@ function rejected(reason: Extract<FormatResult, { ok: false }>['reason'], messag
 }
 
 /**
- * The zip's entries checked against the limits, from the sizes its central directory declares, and the text of
- * docProps/core.xml when it is small; a rejection when the limits are passed or the zip cannot be read.
+ * The zip's entries checked against the limits, from the sizes its central directory declares, then inflated
+ * within those sizes: the parts, or a rejection when the limits are passed or the zip cannot be read.
  */
-function inspectZip(
-  bytes: Uint8Array,
-): { ok: true; coreXml?: string } | Extract<FormatResult, { ok: false }> {
+function unzipWithinLimits(bytes: Uint8Array): { ok: true; files: Record<string, Uint8Array> } | Rejection {
   let entries = 0;
   let uncompressed = 0;
-  let files: Record<string, Uint8Array>;
   try {
-    files = unzipSync(bytes, {
+    const files = unzipSync(bytes, {
+      // fflate reads the whole central directory before it inflates any entry.
       filter(file) {
         entries += 1;
         uncompressed += file.originalSize;
@@ -64,21 +65,22 @@ function inspectZip(
             message: `the Word file expands to more than ${MAX_DOCX_UNCOMPRESSED_BYTES / 1024 / 1024} MB`,
           });
         }
-        // Only the core properties are inflated here (for the title), and only when small; mammoth reads the rest.
-        return file.name === 'docProps/core.xml' && file.originalSize <= MAX_CORE_PROPERTIES_BYTES;
+        return true;
       },
     });
+    return { ok: true, files };
   } catch (error) {
     if (error instanceof ZipLimitError) return error.result;
+    // Truncated, not a zip, or a part that inflates past the size the zip declares for it.
     return {
       ok: false,
       reason: 'malformed',
       message: 'the Word file is broken or truncated: its zip cannot be read',
     };
   }
-  const core = files['docProps/core.xml'];
-  return { ok: true, ...(core ? { coreXml: strFromU8(core) } : {}) };
 }
+
+type Rejection = Extract<FormatResult, { ok: false }>;
 
 const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
@@ -96,6 +98,10 @@ function coreTitle(coreXml: string | undefined): string | undefined {
     .replace(/\s+/g, ' ')
     .trim();
   return title === '' ? undefined : title;
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function startsWith(bytes: Uint8Array, signature: readonly number[]): boolean {
@@ -123,12 +129,14 @@ export const docxFormat: DocumentFormat = {
     if (!startsWith(bytes, [0x50, 0x4b, 0x03, 0x04])) {
       return rejected('malformed', 'the file is not a Word document (.docx is a zip, and this is not one)');
     }
-    const zip = inspectZip(bytes);
+    const zip = unzipWithinLimits(bytes);
     if (!zip.ok) return zip;
+    const core = zip.files['docProps/core.xml'];
+    const coreXml = core && core.length <= MAX_CORE_PROPERTIES_BYTES ? strFromU8(core) : undefined;
     let html: string;
     try {
       const converted = await mammoth.convertToHtml(
-        { buffer: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) },
+        { buffer: asBuffer(zipSync(zip.files, { level: 0 })) },
         {
           // Images are dropped (their alt text is kept): no data: URIs of their bytes in the HTML.
           convertImage: mammoth.images.imgElement(async () => ({ src: '' })),
@@ -146,9 +154,7 @@ export const docxFormat: DocumentFormat = {
       const read = htmlToSections(`<!doctype html><html><body>${html}</body></html>`, { anchors: false });
       if (!read.ok) return read.reason === 'empty' ? rejected('empty', 'the Word file has no text') : read;
       const title =
-        coreTitle(zip.coreXml) ??
-        read.title ??
-        read.sections.find((section) => section.path.length > 0)?.path[0];
+        coreTitle(coreXml) ?? read.title ?? read.sections.find((section) => section.path.length > 0)?.path[0];
       return { ok: true, ...(title ? { title } : {}), sections: read.sections };
     } catch (error) {
       return rejected(
