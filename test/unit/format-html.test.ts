@@ -194,6 +194,28 @@ describe('htmlFormat', () => {
     ]);
   });
 
+  it('keeps the header of the only article, with its title, and drops the site header', async () => {
+    // Arrange
+    const page = `<body><header><a href="/">Acme</a> Search</header>
+      <article><header><h1 id="vpn">VPN</h1><p>By the platform team</p></header><p>Connect with WireGuard.</p>
+      <footer>Last reviewed in May</footer></article><footer>© Acme</footer></body>`;
+
+    // Act
+    const { title, sections } = sectionsOf(
+      await htmlFormat.read(utf8(page), { source: 'vpn.html', maxBytes: LIMIT }),
+    );
+
+    // Assert
+    expect(title).toBe('VPN');
+    expect(sections).toEqual([
+      {
+        path: ['VPN'],
+        anchor: 'vpn',
+        text: 'By the platform team\n\nConnect with WireGuard.\n\nLast reviewed in May',
+      },
+    ]);
+  });
+
   it('flattens a table with merged cells into a pipe table', async () => {
     // Arrange
     const page =

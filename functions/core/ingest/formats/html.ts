@@ -68,6 +68,9 @@ const DROPPED_CLASSES = new Set([
   'site-footer',
 ]);
 
+/** Elements whose `<header>` and `<footer>` are their own, not the site's. */
+const ARTICLES = new Set(['article', 'section']);
+
 const HEADINGS = new Set(['h1', 'h2', 'h3', 'h4', 'h5', 'h6']);
 
 /** Where a reader should resolve the page's links and how it titles sections. */
@@ -235,7 +238,12 @@ function mainContent(tree: HastRoot): Element | HastRoot {
   return body ?? tree;
 }
 
-function isChrome(element: Element): boolean {
+/**
+ * Whether an element is the page's chrome. A `<header>` or `<footer>` inside an article or a section is the
+ * article's own (its title, its byline), not the site's: it stays.
+ */
+function isChrome(element: Element, inArticle: boolean): boolean {
+  if (inArticle && (element.tagName === 'header' || element.tagName === 'footer')) return false;
   if (DROPPED_ELEMENTS.has(element.tagName)) return true;
   const role = element.properties.role;
   if (typeof role === 'string' && DROPPED_ROLES.has(role)) return true;
@@ -250,8 +258,11 @@ function isChrome(element: Element): boolean {
  * images replaced by their alt text when it says something.
  */
 function prepare(root: Element | HastRoot, base: URL | undefined): void {
-  const stack: (Element | HastRoot)[] = [root];
-  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+  const stack: { node: Element | HastRoot; inArticle: boolean }[] = [
+    { node: root, inArticle: root.type === 'element' && ARTICLES.has(root.tagName) },
+  ];
+  for (let entry = stack.pop(); entry !== undefined; entry = stack.pop()) {
+    const { node, inArticle } = entry;
     const children: ElementContent[] = [];
     for (const child of node.children as ElementContent[]) {
       if (child.type === 'comment') continue;
@@ -259,7 +270,7 @@ function prepare(root: Element | HastRoot, base: URL | undefined): void {
         children.push(child);
         continue;
       }
-      if (isChrome(child)) continue;
+      if (isChrome(child, inArticle)) continue;
       if (child.tagName === 'img') {
         const alt = typeof child.properties.alt === 'string' ? collapse(child.properties.alt) : '';
         if (meaningfulAlt(alt)) children.push({ type: 'text', value: alt });
@@ -280,7 +291,7 @@ function prepare(root: Element | HastRoot, base: URL | undefined): void {
         }
       }
       children.push(child);
-      stack.push(child);
+      stack.push({ node: child, inArticle: inArticle || ARTICLES.has(child.tagName) });
     }
     node.children = children as typeof node.children;
   }
