@@ -253,6 +253,22 @@ describe('htmlFormat', () => {
     expect(performance.now() - started).toBeLessThan(5_000);
   });
 
+  it.each([
+    ['995 nested <em>', `<p>${'<em>'.repeat(995)}deep${'</em>'.repeat(995)}</p>`, '*deep*'],
+    ['16,000 empty links', `<p>${'<a href="https://x.example/"></a>'.repeat(16_000)}end</p>`, 'end'],
+    ['16,000 spans of a space', `<p>a${'<span> </span>'.repeat(16_000)}b</p>`, 'a b'],
+  ])('reads %s in bounded time', async (_name, page, text) => {
+    // Act
+    const started = performance.now();
+    const { sections } = sectionsOf(
+      await htmlFormat.read(utf8(page), { source: 'hostile.html', maxBytes: LIMIT }),
+    );
+
+    // Assert
+    expect(sections[0]?.text).toBe(text);
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
   it('reads a page nested just under the limit', async () => {
     // Arrange
     const page = `<html><body><h1>Deep</h1>${'<blockquote>'.repeat(990)}quoted${'</blockquote>'.repeat(990)}</body></html>`;

@@ -68,6 +68,17 @@ const DROPPED_CLASSES = new Set([
   'site-footer',
 ]);
 
+/** Inline formatting by the Markdown it becomes: e emphasis, s strong, d strikethrough. */
+const INLINE_KINDS: Record<string, string> = {
+  em: 'e',
+  i: 'e',
+  strong: 's',
+  b: 's',
+  del: 'd',
+  s: 'd',
+  strike: 'd',
+};
+
 /** Elements whose `<header>` and `<footer>` are their own, not the site's. */
 const ARTICLES = new Set(['article', 'section']);
 
@@ -104,6 +115,7 @@ export function htmlToSections(html: string, options: HtmlReadOptions): HtmlSect
   prepare(content, base);
   unwrapLayoutTables(content);
   if (options.anchors) recordAnchors(content);
+  dropEmptyElements(content);
   const markdownRoot = toMdast(
     { type: 'root', children: content.type === 'root' ? content.children : [content] },
     {
@@ -258,11 +270,11 @@ function isChrome(element: Element, inArticle: boolean): boolean {
  * images replaced by their alt text when it says something.
  */
 function prepare(root: Element | HastRoot, base: URL | undefined): void {
-  const stack: { node: Element | HastRoot; inArticle: boolean }[] = [
-    { node: root, inArticle: root.type === 'element' && ARTICLES.has(root.tagName) },
+  const stack: { node: Element | HastRoot; inArticle: boolean; inlineKinds: string }[] = [
+    { node: root, inArticle: root.type === 'element' && ARTICLES.has(root.tagName), inlineKinds: '' },
   ];
   for (let entry = stack.pop(); entry !== undefined; entry = stack.pop()) {
-    const { node, inArticle } = entry;
+    const { node, inArticle, inlineKinds } = entry;
     const children: ElementContent[] = [];
     for (const child of node.children as ElementContent[]) {
       if (child.type === 'comment') continue;
@@ -290,10 +302,57 @@ function prepare(root: Element | HastRoot, base: URL | undefined): void {
           child.tagName = 'span';
         }
       }
+      const kind = INLINE_KINDS[child.tagName];
+      let childKinds = inlineKinds;
+      if (kind !== undefined) {
+        // Emphasis inside emphasis of the same kind says nothing more, and mdast-util-to-markdown's time grows
+        // faster than the square of such nesting (200 nested <em> took 25 s): it is unwrapped.
+        if (inlineKinds.includes(kind)) child.tagName = 'span';
+        else childKinds = inlineKinds + kind;
+      }
       children.push(child);
-      stack.push({ node: child, inArticle: inArticle || ARTICLES.has(child.tagName) });
+      stack.push({
+        node: child,
+        inArticle: inArticle || ARTICLES.has(child.tagName),
+        inlineKinds: childKinds,
+      });
     }
     node.children = children as typeof node.children;
+  }
+}
+
+/** Elements that say something with no content. */
+const KEEP_EMPTY = new Set(['br', 'hr', 'td', 'th', 'tr', 'wbr']);
+
+/**
+ * In place: elements with no content left (the anchors' `<a id>`, once recorded, an icon's `<span>`) removed and
+ * those of white space only made a space, children before their parents so that a wrapper of nothing goes too.
+ * hast-util-to-mdast's whitespace pass scans the siblings after each such element: 2,000 empty spans in a
+ * paragraph took 13 s, 4,000 spans of a space 60 s.
+ */
+function dropEmptyElements(root: Element | HastRoot): void {
+  const parents: (Element | HastRoot)[] = [root, ...[...elements(root)].map(({ element }) => element)];
+  for (let i = parents.length - 1; i >= 0; i--) {
+    const parent = parents[i];
+    if (parent === undefined) continue;
+    const kept: ElementContent[] = [];
+    for (const child of parent.children as ElementContent[]) {
+      let node: ElementContent = child;
+      if (node.type === 'element' && !KEEP_EMPTY.has(node.tagName)) {
+        if (node.children.length === 0) continue;
+        // A wrapper of white space only is the space between two words.
+        if (
+          node.children.every((grandchild) => grandchild.type === 'text' && grandchild.value.trim() === '')
+        ) {
+          node = { type: 'text', value: ' ' };
+        }
+      }
+      const previous = kept.at(-1);
+      // Runs of text become one text: the whitespace pass scans runs of siblings too.
+      if (node.type === 'text' && previous?.type === 'text') previous.value += node.value;
+      else kept.push(node.type === 'text' ? { ...node } : node);
+    }
+    parent.children = kept as typeof parent.children;
   }
 }
 
