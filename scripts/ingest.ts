@@ -16,7 +16,8 @@ import { ProgressBar } from './local/progress-bar';
 
 const INGEST = defineCommand({
   name: 'ingest',
-  synopsis: '[--json] [--prune] [--rebuild] [--collection NAME] <path|glob|s3://bucket/prefix|https://site/path/>...',
+  synopsis:
+    '[--json] [--prune] [--rebuild] [--collection NAME] <path|glob|s3://bucket/prefix|https://site/path/>...',
   summary:
     'Syncs the documents of the given folders, globs or S3 prefixes into the vector store (.local/lancedb, or\n' +
     'LANCEDB_URI) through the ingest state machine, as the scheduled sync runs in AWS. The manifest and the sync lock\n' +

@@ -14,7 +14,6 @@ import {
 import { MemoryManifestStore } from '../../functions/core/ingest/manifest-store';
 import { getJson, MemoryStagingStore } from '../../functions/core/ingest/staging-store';
 import { MemorySyncLock } from '../../functions/core/ingest/sync-lock';
-import { WebOrigin } from '../../functions/core/ingest/web-origin';
 import {
   type BatchResult,
   type PlanResult,
@@ -22,6 +21,7 @@ import {
   type SyncRequest,
   stagingKeys,
 } from '../../functions/core/ingest/sync-types';
+import { WebOrigin } from '../../functions/core/ingest/web-origin';
 import { memoAsync } from '../../functions/core/memo';
 import { createRuntime, type Runtime } from '../../functions/core/runtime';
 import { ingestFunctions } from '../../functions/ingest-functions';

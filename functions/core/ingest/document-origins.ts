@@ -294,7 +294,9 @@ export class LocalFileOrigin implements DocumentOrigin {
       sources,
       skipped: skipped.sort((a, b) => a.source.localeCompare(b.source)),
       covers: (source) =>
-        everything ? !isS3Uri(source) && !isWebUrl(source) && !source.startsWith('../') : source.startsWith(`${name}/`),
+        everything
+          ? !isS3Uri(source) && !isWebUrl(source) && !source.startsWith('../')
+          : source.startsWith(`${name}/`),
     };
   }
 

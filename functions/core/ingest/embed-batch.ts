@@ -3,8 +3,8 @@ import type { ChunkToEmbed } from '../vector-store/embed-chunks';
 import { BatchBudget, type InvocationBudget } from './batch-budget';
 import { claimRunsAlone, readPlan } from './batch-staging';
 import {
-  type SourceContent,
   SourceChangedError,
+  type SourceContent,
   SourceGoneError,
   SourceTooLargeError,
   SYMLINK_REASON,

@@ -45,7 +45,9 @@ export function resolveSyncSettings(input: unknown, ingest: IngestConfig): SyncS
   const request = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
   const origins = request.origins ?? [...ingest.origins];
   if (!Array.isArray(origins) || !origins.every((o) => typeof o === 'string' && o.trim() !== '')) {
-    throw new PermanentError('the sync input "origins" must be a list of paths, globs, s3:// URIs or web sites');
+    throw new PermanentError(
+      'the sync input "origins" must be a list of paths, globs, s3:// URIs or web sites',
+    );
   }
   if (origins.length === 0) {
     throw new PermanentError(

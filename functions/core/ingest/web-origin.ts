@@ -6,8 +6,8 @@ import {
   type DocumentOrigin,
   type ListedSource,
   type ListOptions,
-  OriginNotFoundError,
   type OriginListing,
+  OriginNotFoundError,
   type ReadOptions,
   type SkippedSource,
   type SourceContent,
@@ -268,6 +268,12 @@ function readSitemap(xml: string): { pages: string[]; sitemaps: string[] } {
   return { pages: locs(parsed?.urlset?.url), sitemaps: locs(parsed?.sitemapindex?.sitemap) };
 }
 
+/** A link a crawl follows: a page of the site, without a query, and not an asset (see the module comment). */
+function followable(site: Site, href: string, base: string): URL | undefined {
+  const page = site.page(href, base);
+  return page === undefined || page.search !== '' || ASSET_EXTENSION.test(page.pathname) ? undefined : page;
+}
+
 /**
  * Web sites as origins (see the module comment). One instance serves any number of sites; the pace is kept per
  * site within this instance (a Plan, or one Batch invocation).
@@ -312,7 +318,11 @@ export class WebOrigin implements DocumentOrigin {
       if (seen.has(url.href)) return;
       seen.add(url.href);
       if (!allowed(url)) {
-        skipped.push({ source: url.href, reason: `robots.txt disallows it for ${WEB_USER_AGENT}`, kind: 'robots.txt' });
+        skipped.push({
+          source: url.href,
+          reason: `robots.txt disallows it for ${WEB_USER_AGENT}`,
+          kind: 'robots.txt',
+        });
         return;
       }
       queue.push(url);
@@ -339,9 +349,8 @@ export class WebOrigin implements DocumentOrigin {
       }
       if (!followLinks) return;
       for (const link of links) {
-        const page = site.page(link, entry.source);
-        if (page === undefined || page.search !== '' || ASSET_EXTENSION.test(page.pathname)) continue;
-        enqueue(page);
+        const page = followable(site, link, entry.source);
+        if (page !== undefined) enqueue(page);
       }
     };
 
@@ -478,9 +487,7 @@ export class WebOrigin implements DocumentOrigin {
     url: URL,
     previous: ReadonlyMap<string, string>,
     maxBytes: number | undefined,
-  ): Promise<
-    { entry: ListedSource; links: string[] } | { skip: SkippedSource } | { gone: true }
-  > {
+  ): Promise<{ entry: ListedSource; links: string[] } | { skip: SkippedSource } | { gone: true }> {
     let fetched: Fetched;
     try {
       fetched = await this.request(site, url, previous, maxBytes);
@@ -498,7 +505,11 @@ export class WebOrigin implements DocumentOrigin {
     if (status >= 500 || status === 429 || status === 408) {
       if (known !== undefined) return this.unchanged(site, source, known);
       return {
-        skip: { source, reason: `the site answered HTTP ${status}; the next sync tries again`, kind: `HTTP ${status}` },
+        skip: {
+          source,
+          reason: `the site answered HTTP ${status}; the next sync tries again`,
+          kind: `HTTP ${status}`,
+        },
       };
     }
     if (status !== 200) {
@@ -515,7 +526,8 @@ export class WebOrigin implements DocumentOrigin {
       };
     }
     if (fetched.tooLarge !== undefined) {
-      return { entry: { source, version: `size:${fetched.tooLarge}`, size: fetched.tooLarge }, links: [] };
+      // One version however far the body was read: Plan rejects it by its size, the same way at every sync.
+      return { entry: { source, version: 'too-large', size: fetched.tooLarge }, links: [] };
     }
     const bytes = fetched.bytes ?? new Uint8Array();
     let links: string[] = [];
@@ -525,7 +537,7 @@ export class WebOrigin implements DocumentOrigin {
       links = [
         ...new Set(
           found.links.flatMap((link) => {
-            const page = site.page(link, base);
+            const page = followable(site, link, base);
             return page === undefined ? [] : [page.href.slice(site.origin.length)];
           }),
         ),
@@ -577,7 +589,12 @@ export class WebOrigin implements DocumentOrigin {
             },
           });
           const location = response.headers.get('location');
-          if (response.status >= 300 && response.status < 400 && response.status !== 304 && location !== null) {
+          if (
+            response.status >= 300 &&
+            response.status < 400 &&
+            response.status !== 304 &&
+            location !== null
+          ) {
             await response.body?.cancel();
             if (redirects >= MAX_REDIRECTS) {
               throw new WebRequestError(
