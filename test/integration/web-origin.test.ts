@@ -5,7 +5,12 @@ import {
   SourceGoneError,
   SourceTooLargeError,
 } from '../../functions/core/ingest/document-origins';
-import { extractLinks, WEB_USER_AGENT, WebOrigin } from '../../functions/core/ingest/web-origin';
+import {
+  extractLinks,
+  WEB_USER_AGENT,
+  WebListingTooSlowError,
+  WebOrigin,
+} from '../../functions/core/ingest/web-origin';
 import { type DocSite, htmlPage, type SiteRoute, startDocSite } from '../support/doc-site';
 
 const MAX_BYTES = 1024 * 1024;
@@ -174,6 +179,12 @@ describe('WebOrigin, a site without a sitemap (crawled by links)', () => {
 
     expect(listing.sources).toHaveLength(2);
     expect(listing.skipped.some((s) => s.kind === 'page limit')).toBe(true);
+  });
+
+  it('fails a listing that would outlast its budget, rather than prune what it did not reach', async () => {
+    await expect(
+      origin({ listingBudgetMs: 1 }).list(`${site.origin}/docs/`, { maxBytes: MAX_BYTES }),
+    ).rejects.toBeInstanceOf(WebListingTooSlowError);
   });
 
   it('honours Crawl-delay as the pace', async () => {

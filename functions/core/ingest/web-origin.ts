@@ -101,6 +101,13 @@ export interface WebOriginOptions {
    * @default 2
    */
   maxConcurrent?: number;
+  /**
+   * How long listing one site may take. The Plan function has 290 s for everything; a site that would take longer
+   * (too many pages for the pace, a long Crawl-delay) fails the sync with {@link WebListingTooSlowError}, pruning
+   * nothing, rather than being cut short and its unlisted pages pruned.
+   * @default 240000
+   */
+  listingBudgetMs?: number;
   /** The fetch to use (tests may count or fail requests). @default globalThis.fetch */
   fetch?: typeof fetch;
 }
@@ -148,6 +155,11 @@ class WebRequestError extends PermanentError {
 /** The site answered for robots.txt with an error: nothing is listed (so nothing pruned) until it answers. */
 export class WebSiteUnavailableError extends TransientError {
   override name = 'WebSiteUnavailableError';
+}
+
+/** Listing a site would outlast its budget (see {@link WebOriginOptions.listingBudgetMs}): nothing is synced. */
+export class WebListingTooSlowError extends PermanentError {
+  override name = 'WebListingTooSlowError';
 }
 
 /** One site: the scheme, host and port, and the path prefix pages must sit under. */
@@ -283,6 +295,7 @@ export class WebOrigin implements DocumentOrigin {
   private readonly timeoutMs: number;
   private readonly requestsPerSecond: number;
   private readonly maxConcurrent: number;
+  private readonly listingBudgetMs: number;
   private readonly fetch: typeof fetch;
   private readonly pacers = new Map<string, Pacer>();
 
@@ -291,6 +304,7 @@ export class WebOrigin implements DocumentOrigin {
     this.timeoutMs = options.timeoutMs ?? 15_000;
     this.requestsPerSecond = options.requestsPerSecond ?? 5;
     this.maxConcurrent = options.maxConcurrent ?? 2;
+    this.listingBudgetMs = options.listingBudgetMs ?? 240_000;
     this.fetch = options.fetch ?? globalThis.fetch;
   }
 
@@ -299,6 +313,7 @@ export class WebOrigin implements DocumentOrigin {
   }
 
   async list(spec: string, options: ListOptions = {}): Promise<OriginListing> {
+    const started = Date.now();
     const start = startUrlOf(spec);
     const site = new Site(start);
     const previous = options.previousVersions ?? new Map<string, string>();
@@ -360,6 +375,13 @@ export class WebOrigin implements DocumentOrigin {
       const wave = queue.splice(0, Math.min(this.maxConcurrent, this.maxPages - visited));
       visited += wave.length;
       await Promise.all(wave.map(visit));
+      if (queue.length > 0 && Date.now() - started > this.listingBudgetMs) {
+        throw new WebListingTooSlowError(
+          `${spec}: listing took over ${Math.round(this.listingBudgetMs / 1000)} s after ${visited} pages ` +
+            `(${queue.length} more waiting); nothing was synced. Lower INGEST_WEB_MAX_PAGES, raise ` +
+            'INGEST_WEB_REQUESTS_PER_SECOND (robots.txt Crawl-delay permitting), or name a narrower path',
+        );
+      }
     }
     for (const url of queue) {
       skipped.push({
