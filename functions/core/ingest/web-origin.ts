@@ -59,6 +59,9 @@ export const MAX_REDIRECTS = 5;
 /** The longest Crawl-delay honoured: a longer one would make a listing outlast the Plan step. */
 export const MAX_CRAWL_DELAY_SECONDS = 10;
 
+/** Sitemap pages kept beyond the page limit, to report as over it. */
+const SITEMAP_PAGES_OVER_LIMIT = 1_000;
+
 const NO_VERSIONS: ReadonlyMap<string, string> = new Map();
 
 /** Sitemaps read for one listing, index files included: bounds a sitemap index pointing at itself or at many. */
@@ -487,6 +490,11 @@ export class WebOrigin implements DocumentOrigin {
       if (fetched.status >= 500) {
         throw new WebSiteUnavailableError(`${url.href} answered HTTP ${fetched.status}; nothing was listed`);
       }
+      if (fetched.tooLarge !== undefined) {
+        throw new PermanentError(
+          `${url.href}: the sitemap is over the ${maxBytes}-byte limit (INGEST_MAX_FILE_BYTES); nothing was listed`,
+        );
+      }
       if (fetched.status !== 200 || fetched.bytes === undefined) continue;
       let sitemap: ReturnType<typeof readSitemap>;
       try {
@@ -499,6 +507,11 @@ export class WebOrigin implements DocumentOrigin {
       for (const loc of sitemap.pages) {
         const page = site.page(loc);
         if (page !== undefined) pages.push(page);
+      }
+      // Pages past the limit are only reported: a sitemap of millions costs no more than this in memory.
+      if (pages.length > this.maxPages + SITEMAP_PAGES_OVER_LIMIT) {
+        pages.length = this.maxPages + SITEMAP_PAGES_OVER_LIMIT;
+        break;
       }
     }
     return found ? pages : undefined;
