@@ -1,3 +1,4 @@
+import { Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Bucket, type IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -164,6 +165,12 @@ function useExtraOrigins(fn: BotFunction, r: BotResources): void {
       const [bucketName = '', ...key] = origin.slice('s3://'.length).split('/');
       const prefix = key.join('/').replace(/\/+$/, '');
       fn.bindBucketPrefix(Bucket.fromBucketName(fn, `IngestOrigin${index}`, bucketName), prefix, 'read');
+      Validations.of(fn.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${bucketName}/${prefix === '' ? '' : `${prefix}/`}*]`,
+        reason:
+          `Object-level read access to ${origin}, an origin named in bot:ingestOrigins: the object keys are only ` +
+          'known at run time. Listing is limited to the same prefix.',
+      });
     });
 }
 
