@@ -174,6 +174,25 @@ describe('WebOrigin, a site without a sitemap (crawled by links)', () => {
     }
   });
 
+  it('keeps no links for a page with too many to store, and downloads it at every sync instead', async () => {
+    const many = Array.from({ length: 3_000 }, (_, i) => `generated/page-${i}-with-a-long-name.html`);
+    site.routes.set('/docs/', htmlPage('Handbook', 'Start here.', ['guide.html', ...many]));
+    const web = origin({ maxPages: 3 });
+    const first = await web.list(`${site.origin}/docs/`, { maxBytes: MAX_BYTES });
+    const index = `${site.origin}/docs/`;
+    site.requests.length = 0;
+
+    const again = await origin({ maxPages: 3 }).list(`${site.origin}/docs/`, {
+      maxBytes: MAX_BYTES,
+      previousVersions: versionsOf(first),
+    });
+
+    expect(versionsOf(first).get(index)?.length).toBeLessThan(200);
+    expect(versionsOf(again).get(index)).toEqual(versionsOf(first).get(index));
+    expect(site.requests.find((r) => r.path === '/docs/')).toMatchObject({ conditional: false, status: 200 });
+    expect(again.sources.map((s) => s.source)).toContain(`${site.origin}/docs/guide.html`);
+  });
+
   it('stops at the page limit and says what it left out', async () => {
     const listing = await origin({ maxPages: 2 }).list(`${site.origin}/docs/`, { maxBytes: MAX_BYTES });
 

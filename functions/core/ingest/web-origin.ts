@@ -59,6 +59,9 @@ export const MAX_REDIRECTS = 5;
 /** The longest Crawl-delay honoured: a longer one would make a listing outlast the Plan step. */
 export const MAX_CRAWL_DELAY_SECONDS = 10;
 
+/** The most characters of links a page's version keeps (see the module comment). */
+const MAX_KEPT_LINKS_CHARS = 64_000;
+
 /** Sitemap pages kept beyond the page limit, to report as over it. */
 const SITEMAP_PAGES_OVER_LIMIT = 1_000;
 
@@ -580,6 +583,14 @@ export class WebOrigin implements DocumentOrigin {
     }
     const etag = headers.get('etag');
     const modified = headers.get('last-modified');
+    if (JSON.stringify(links).length > MAX_KEPT_LINKS_CHARS) {
+      // Too many links to keep in a manifest item (DynamoDB's are at most 400 KB): without validators the page is
+      // downloaded at every sync to find them, and an unchanged one is still known by its hash, and not re-embedded.
+      return {
+        entry: { source, version: formatVersion({ h: sha256(bytes) }), size: bytes.byteLength },
+        links,
+      };
+    }
     const version: PageVersion = {
       ...(etag !== null ? { e: etag } : {}),
       ...(modified !== null ? { m: modified } : {}),
