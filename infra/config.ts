@@ -37,6 +37,13 @@ export interface BotConfig {
   ingestSchedule: string;
   /** IANA time zone of `ingestSchedule`. @default 'UTC' */
   ingestScheduleTimeZone: string;
+  /**
+   * Origins the scheduled sync reads besides the documents bucket (`INGEST_ORIGINS`): documentation web sites
+   * (`https://docs.example.internal/handbook/`) or S3 prefixes (`s3://wiki-export/pages/`), which the ingest
+   * functions are granted to read. A site on an intranet needs the functions in a VPC that reaches it.
+   * @default []
+   */
+  ingestOrigins: string[];
   /** `HISTORY_TTL_DAYS`: how long a thread's questions and answers are kept. @default 30 */
   historyTtlDays: number;
   /** `ALLOWED_CHANNELS`: the channel ids the bot answers in; empty means every channel it is invited to. @default [] */
@@ -111,6 +118,7 @@ export const DEFAULT_CONFIG: BotConfig = {
   embeddingModel: 'text-embedding-3-small',
   ingestSchedule: 'cron(0 3 * * ? *)',
   ingestScheduleTimeZone: 'UTC',
+  ingestOrigins: [],
   historyTtlDays: 30,
   allowedChannels: [],
   channelCollections: undefined,
@@ -190,6 +198,23 @@ function channelIds(raw: unknown, key: string): string[] {
   return ids;
 }
 
+const INGEST_ORIGIN = /^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/\S*)?|https?:\/\/[^\s/@]+(\/\S*)?)$/;
+
+/**
+ * Extra origins of the scheduled sync, as a JSON array or a comma-separated string: `s3://` prefixes and http(s)
+ * sites, without credentials in the address (a secret in cdk.json would end in the template).
+ */
+function ingestOrigins(raw: unknown, key: string): string[] {
+  const expected = 'a list of s3://bucket/prefix and https://site/path/ origins, without credentials';
+  const items = typeof raw === 'string' ? raw.split(',') : raw;
+  if (!Array.isArray(items)) fail(key, expected, raw);
+  const origins = items.map((o) => (typeof o === 'string' ? o.trim() : o)).filter((o) => o !== '');
+  if (!origins.every((o): o is string => typeof o === 'string' && INGEST_ORIGIN.test(o))) {
+    fail(key, expected, raw);
+  }
+  return origins;
+}
+
 function collections(raw: unknown, key: string): Record<string, string[]> {
   let value = raw;
   if (typeof raw === 'string') {
@@ -233,6 +258,7 @@ export function readConfig(context: ContextReader): BotConfig {
     embeddingModel: get('embeddingModel'),
     ingestSchedule: get('ingestSchedule'),
     ingestScheduleTimeZone: get('ingestScheduleTimeZone'),
+    ingestOrigins: get('ingestOrigins'),
     historyTtlDays: get('historyTtlDays'),
     allowedChannels: get('allowedChannels'),
     channelCollections: get('channelCollections'),
@@ -296,6 +322,8 @@ export function readConfig(context: ContextReader): BotConfig {
             /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/,
             'an IANA time zone such as Europe/Paris',
           ),
+    ingestOrigins:
+      raw.ingestOrigins === undefined ? d.ingestOrigins : ingestOrigins(raw.ingestOrigins, 'ingestOrigins'),
     historyTtlDays:
       raw.historyTtlDays === undefined
         ? d.historyTtlDays

@@ -1,5 +1,6 @@
+import { Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { Bucket, type IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ConversationPlaceholder } from '../functions/conversation-functions';
 import { EVENT_PREFIX, SYNC_PREFIX, THREAD_PREFIX } from '../functions/core/stores/keys';
@@ -153,6 +154,26 @@ function useSyncItems(fn: BotFunction, r: BotResources, actions: TableAction[]):
   fn.bindTable(r.table, TABLE, { actions, keyPrefixes: [SYNC_PREFIX] });
 }
 
+/**
+ * Read access to the S3 prefixes of `bot:ingestOrigins` (web sites need no grant: they are read over HTTP, and a
+ * site on an intranet needs the functions in a VPC that reaches it).
+ */
+function useExtraOrigins(fn: BotFunction, r: BotResources): void {
+  r.config.ingestOrigins
+    .filter((origin) => origin.startsWith('s3://'))
+    .forEach((origin, index) => {
+      const [bucketName = '', ...key] = origin.slice('s3://'.length).split('/');
+      const prefix = key.join('/').replace(/\/+$/, '');
+      fn.bindBucketPrefix(Bucket.fromBucketName(fn, `IngestOrigin${index}`, bucketName), prefix, 'read');
+      Validations.of(fn.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${bucketName}/${prefix === '' ? '' : `${prefix}/`}*]`,
+        reason:
+          `Object-level read access to ${origin}, an origin named in bot:ingestOrigins: the object keys are only ` +
+          'known at run time. Listing is limited to the same prefix.',
+      });
+    });
+}
+
 /** Each step of statemachine/ingest.asl.json and what it may touch (see functions/ingest-functions.ts). */
 export const ingestStepAccess: Record<IngestPlaceholder, StepBinder> = {
   // Takes the lock (conditional PutItem; GetItem names the holder) and reads the manifest (Query).
@@ -161,7 +182,11 @@ export const ingestStepAccess: Record<IngestPlaceholder, StepBinder> = {
     useSyncItems(fn, r, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']);
     useModels(fn, r, { embeddings: true });
     fn.bindBucketPrefix(r.documentsBucket, '', 'read');
-    fn.setEnvironment('INGEST_ORIGINS', r.documentsBucket.s3UrlForObject());
+    useExtraOrigins(fn, r);
+    fn.setEnvironment(
+      'INGEST_ORIGINS',
+      [r.documentsBucket.s3UrlForObject(), ...r.config.ingestOrigins].join(','),
+    );
     useVectorStore(fn, r, 'read');
   },
   // No DynamoDB call: documents in, staged rows out.
@@ -169,6 +194,7 @@ export const ingestStepAccess: Record<IngestPlaceholder, StepBinder> = {
     useIngest(fn, r);
     useModels(fn, r, { embeddings: true });
     fn.bindBucketPrefix(r.documentsBucket, '', 'read');
+    useExtraOrigins(fn, r);
   },
   // No DynamoDB call: staging only.
   IngestBatchFailedFunctionArn: (fn, r) => useIngest(fn, r),

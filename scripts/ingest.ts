@@ -8,7 +8,7 @@ import { localStoreInUse, runningDev } from './local/local-store-lock';
 import { ProgressBar } from './local/progress-bar';
 
 /**
- * `npm run ingest -- [--json] [--prune] [--rebuild] [--collection NAME] <path|glob|s3://bucket/prefix>...`:
+ * `npm run ingest -- [--json] [--prune] [--rebuild] [--collection NAME] <path|glob|s3://bucket/prefix|https://site/path/>...`:
  * syncs the documents of the given origins into the vector store (`.local/lancedb`, or LANCEDB_URI) by running
  * statemachine/ingest.asl.json in the local executor, exactly as the scheduled sync runs in AWS. The manifest and
  * the sync lock are kept in `.local/dynamodb`, so a second run embeds only what changed.
@@ -16,7 +16,8 @@ import { ProgressBar } from './local/progress-bar';
 
 const INGEST = defineCommand({
   name: 'ingest',
-  synopsis: '[--json] [--prune] [--rebuild] [--collection NAME] <path|glob|s3://bucket/prefix>...',
+  synopsis:
+    '[--json] [--prune] [--rebuild] [--collection NAME] <path|glob|s3://bucket/prefix|https://site/path/>...',
   summary:
     'Syncs the documents of the given folders, globs or S3 prefixes into the vector store (.local/lancedb, or\n' +
     'LANCEDB_URI) through the ingest state machine, as the scheduled sync runs in AWS. The manifest and the sync lock\n' +
@@ -45,7 +46,7 @@ const INGEST = defineCommand({
         'when nothing could be committed',
     },
   },
-  positionals: { name: 'at least one folder, glob or s3://bucket/prefix', min: 1 },
+  positionals: { name: 'at least one folder, glob, s3://bucket/prefix or web site', min: 1 },
   notes:
     'Markdown (.md, .markdown), plain text (.txt), PDF (.pdf), Word (.docx) and HTML (.html, .htm) are indexed.\n' +
     'Other files, and symbolic links (never followed), are listed as skipped; hidden files and folders and\n' +

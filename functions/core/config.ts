@@ -129,6 +129,12 @@ export interface IngestConfig {
   keepVersionsSeconds: number;
   /** Retries of one embedding request, 429s honouring Retry-After (`INGEST_EMBED_MAX_RETRIES`). */
   embedMaxRetries: number;
+  /** Pages listed from one web site at most (`INGEST_WEB_MAX_PAGES`, 1,000); the rest are reported as skipped. */
+  webMaxPages: number;
+  /** How long one request to a web site may take, body included (`INGEST_WEB_TIMEOUT_MS`, 15,000). */
+  webTimeoutMs: number;
+  /** Requests a second to one web site at most (`INGEST_WEB_REQUESTS_PER_SECOND`, 5); Crawl-delay may slow it. */
+  webRequestsPerSecond: number;
 }
 
 function text(env: Env, name: string): string | undefined {
@@ -286,6 +292,9 @@ function ingestConfig(env: Env): IngestConfig {
     lockTtlSeconds: integer(env, 'INGEST_LOCK_TTL_SECONDS', 7_200, 10, 86_400),
     keepVersionsSeconds: integer(env, 'INGEST_KEEP_VERSIONS_SECONDS', 3_600, 0, 30 * 86_400),
     embedMaxRetries: integer(env, 'INGEST_EMBED_MAX_RETRIES', 5, 0, 10),
+    webMaxPages: integer(env, 'INGEST_WEB_MAX_PAGES', 1_000, 1, 100_000),
+    webTimeoutMs: integer(env, 'INGEST_WEB_TIMEOUT_MS', 15_000, 100, 120_000),
+    webRequestsPerSecond: integer(env, 'INGEST_WEB_REQUESTS_PER_SECOND', 5, 1, 100),
   };
 }
 

@@ -9,6 +9,7 @@ import {
   createIngestServices,
   createS3Client,
   type IngestServices,
+  webOriginOptions,
 } from '../../functions/core/ingest/ingest-services';
 import { MemoryManifestStore } from '../../functions/core/ingest/manifest-store';
 import { getJson, MemoryStagingStore } from '../../functions/core/ingest/staging-store';
@@ -20,6 +21,7 @@ import {
   type SyncRequest,
   stagingKeys,
 } from '../../functions/core/ingest/sync-types';
+import { WebOrigin } from '../../functions/core/ingest/web-origin';
 import { memoAsync } from '../../functions/core/memo';
 import { createRuntime, type Runtime } from '../../functions/core/runtime';
 import { ingestFunctions } from '../../functions/ingest-functions';
@@ -174,7 +176,11 @@ export async function startLocalIngest(options: LocalIngestOptions): Promise<Loc
     ...(options.baseDir !== undefined
       ? {
           origins: constant(
-            new DocumentOrigins([new S3Origin(s3.client), new LocalFileOrigin(options.baseDir)]),
+            new DocumentOrigins([
+              new S3Origin(s3.client),
+              new WebOrigin(webOriginOptions(runtime.config.ingest)),
+              new LocalFileOrigin(options.baseDir),
+            ]),
           ),
         }
       : {}),

@@ -28,7 +28,25 @@ describe('the deployment configuration', () => {
     });
   });
 
+  it('takes extra origins for the scheduled sync: web sites and S3 prefixes', () => {
+    const fromJson = readConfig(
+      reader({ 'bot:ingestOrigins': ['https://docs.example.internal/handbook/', 's3://wiki-export/pages/'] }),
+    );
+    const fromString = readConfig(
+      reader({ 'bot:ingestOrigins': 'https://docs.example.internal/, s3://wiki-export' }),
+    );
+
+    expect(fromJson.ingestOrigins).toEqual([
+      'https://docs.example.internal/handbook/',
+      's3://wiki-export/pages/',
+    ]);
+    expect(fromString.ingestOrigins).toEqual(['https://docs.example.internal/', 's3://wiki-export']);
+  });
+
   it.each([
+    ['bot:ingestOrigins', ['https://user:secret@docs.example.internal/'], /bot:ingestOrigins must be a list/],
+    ['bot:ingestOrigins', ['ftp://docs.example.internal/'], /bot:ingestOrigins must be a list/],
+    ['bot:ingestOrigins', ['docs/'], /bot:ingestOrigins must be a list/],
     ['bot:temperature', '3', /bot:temperature must be a number from 0 to 2/],
     ['bot:historyTtlDays', 1.5, /bot:historyTtlDays must be a whole number/],
     ['bot:allowedChannels', 'general', /bot:allowedChannels must be a list of Slack channel ids/],

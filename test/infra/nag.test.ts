@@ -76,3 +76,21 @@ describe('the app', () => {
     expect(() => app.synth()).toThrow(/AwsSolutions-S1'[\s\S]*AwsSolutions-S10'/);
   });
 });
+
+describe('extra origins of the scheduled sync (bot:ingestOrigins)', () => {
+  const origins = ['s3://wiki-export/pages/', 'https://docs.example.internal/handbook/'];
+  const { stack, template } = synthWithoutBundling({ 'bot:ingestOrigins': origins });
+
+  it('reach the Plan function beside the documents bucket, with read access to the S3 prefix only', () => {
+    const plan = Object.values(template.findResources('AWS::Lambda::Function')).find((fn) =>
+      JSON.stringify(fn.Properties.Environment?.Variables?.INGEST_ORIGINS ?? '').includes('wiki-export'),
+    );
+    const value = JSON.stringify(plan?.Properties.Environment.Variables.INGEST_ORIGINS);
+    expect(value).toContain(',s3://wiki-export/pages/,https://docs.example.internal/handbook/');
+    expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).toContain('wiki-export/pages/*');
+  });
+
+  it('leave no finding unacknowledged', () => {
+    expect(findings(stack)).toEqual([]);
+  });
+});

@@ -12,6 +12,7 @@ import {
 import { PermanentError } from '../errors';
 import { DOCUMENT_FORMATS_SENTENCE, isDocumentName } from './formats/catalog';
 import { isS3Uri, parseS3Uri, s3UriOf } from './s3-uri';
+import { isWebUrl } from './web-url';
 
 /**
  * Where documents come from. An origin is named by the person or schedule starting a sync: a local folder, file
@@ -61,6 +62,11 @@ export interface OriginListing {
 export interface ListOptions {
   /** Files larger than this are listed without being read (they will be reported as too large). */
   maxBytes?: number;
+  /**
+   * The version each source was last indexed at (the manifest's), by source: an origin that pays per download (a
+   * web site) asks for each document only if it changed since (see `WebOrigin`).
+   */
+  previousVersions?: ReadonlyMap<string, string>;
 }
 
 export interface ReadOptions {
@@ -241,7 +247,7 @@ export class LocalFileOrigin implements DocumentOrigin {
   constructor(private readonly baseDir: string = process.cwd()) {}
 
   handles(specOrSource: string): boolean {
-    return !isS3Uri(specOrSource);
+    return !isS3Uri(specOrSource) && !isWebUrl(specOrSource);
   }
 
   async list(spec: string, options: ListOptions = {}): Promise<OriginListing> {
@@ -285,7 +291,9 @@ export class LocalFileOrigin implements DocumentOrigin {
       sources,
       skipped: skipped.sort((a, b) => a.source.localeCompare(b.source)),
       covers: (source) =>
-        everything ? !isS3Uri(source) && !source.startsWith('../') : source.startsWith(`${name}/`),
+        everything
+          ? !isS3Uri(source) && !isWebUrl(source) && !source.startsWith('../')
+          : source.startsWith(`${name}/`),
     };
   }
 
@@ -322,7 +330,7 @@ export class LocalFileOrigin implements DocumentOrigin {
       shape: 'glob',
       sources: await this.describeAll(files, options),
       skipped: skipped.sort((a, b) => a.source.localeCompare(b.source)),
-      covers: (source) => !isS3Uri(source) && matchesGlob(source, pattern),
+      covers: (source) => !isS3Uri(source) && !isWebUrl(source) && matchesGlob(source, pattern),
     };
   }
 

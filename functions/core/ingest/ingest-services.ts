@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Connection } from '@lancedb/lancedb';
 import type { Embeddings } from '@langchain/core/embeddings';
-import { type AppConfig, required } from '../config';
+import { type AppConfig, type IngestConfig, required } from '../config';
 import { PermanentError } from '../errors';
 import { memo, memoAsync } from '../memo';
 import type { Runtime } from '../runtime';
@@ -16,6 +16,7 @@ import { S3StagingStore } from './s3-staging-store';
 import { isS3Uri, parseS3Uri } from './s3-uri';
 import type { StagingStore } from './staging-store';
 import type { SyncLock } from './sync-lock';
+import { WebOrigin, type WebOriginOptions } from './web-origin';
 
 /**
  * Everything the ingest steps work with, behind the project's own interfaces, built lazily from the runtime's
@@ -68,6 +69,15 @@ export function createS3Client(config: AppConfig): S3Client {
   });
 }
 
+/** A web origin's limits, from the `INGEST_WEB_*` settings. */
+export function webOriginOptions(ingest: IngestConfig): WebOriginOptions {
+  return {
+    maxPages: ingest.webMaxPages,
+    timeoutMs: ingest.webTimeoutMs,
+    requestsPerSecond: ingest.webRequestsPerSecond,
+  };
+}
+
 /** Builds the services from the runtime; `overrides` replace any of them (in-memory stores in tests). */
 export function createIngestServices(
   runtime: Runtime,
@@ -104,7 +114,15 @@ export function createIngestServices(
         return new S3StagingStore(s3Client(), bucket, prefix);
       }),
     origins:
-      overrides.origins ?? memo(() => new DocumentOrigins([new S3Origin(s3Client), new LocalFileOrigin()])),
+      overrides.origins ??
+      memo(
+        () =>
+          new DocumentOrigins([
+            new S3Origin(s3Client),
+            new WebOrigin(webOriginOptions(config.ingest)),
+            new LocalFileOrigin(),
+          ]),
+      ),
     connection:
       overrides.connection ??
       memoAsync(async () => {

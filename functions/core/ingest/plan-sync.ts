@@ -45,11 +45,13 @@ export function resolveSyncSettings(input: unknown, ingest: IngestConfig): SyncS
   const request = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
   const origins = request.origins ?? [...ingest.origins];
   if (!Array.isArray(origins) || !origins.every((o) => typeof o === 'string' && o.trim() !== '')) {
-    throw new PermanentError('the sync input "origins" must be a list of paths, globs or s3:// URIs');
+    throw new PermanentError(
+      'the sync input "origins" must be a list of paths, globs, s3:// URIs or web sites',
+    );
   }
   if (origins.length === 0) {
     throw new PermanentError(
-      'nothing to sync: name one or more origins (a folder, a glob, s3://bucket/prefix), or set INGEST_ORIGINS',
+      'nothing to sync: name one or more origins (a folder, a glob, s3://bucket/prefix, https://site/path/), or set INGEST_ORIGINS',
     );
   }
   for (const flag of ['prune', 'rebuild'] as const) {
@@ -140,9 +142,17 @@ export async function planSync(
   }
   const manifest = await services.manifest().load();
 
+  // Only versions of rows still in the table: a web page is then not downloaded when it answers 304.
+  const previousVersions = new Map(
+    [...manifest.values()]
+      .filter((entry) => indexed.get(entry.source) === entry.contentHash)
+      .map((entry) => [entry.source, entry.version]),
+  );
   const listings: OriginListing[] = [];
   for (const origin of settings.origins) {
-    listings.push(await services.origins().list(origin, { maxBytes: settings.maxFileBytes }));
+    listings.push(
+      await services.origins().list(origin, { maxBytes: settings.maxFileBytes, previousVersions }),
+    );
   }
   const listed = new Map<string, ListedSource>();
   for (const listing of listings) {
