@@ -5,7 +5,6 @@ import type { DocumentFormat } from '../../functions/core/ingest/formats/documen
 import { docxFormat } from '../../functions/core/ingest/formats/docx';
 import { htmlFormat } from '../../functions/core/ingest/formats/html';
 import { loadDocument } from '../../functions/core/ingest/load-document';
-import { markdownSections } from '../../functions/core/ingest/markdown-headings';
 import {
   DEBIAN_DOCUMENTS,
   DEBIAN_INSTALL_HINT,
@@ -122,8 +121,8 @@ export async function benchDocumentsWeb(ctx: BenchContext): Promise<SectionResul
   const markdownMs = await medianPassMs(async () => {
     markdownSectionCount = 0;
     for (const file of markdown.files) {
-      const loaded = loadDocument(file.bytes, file.name, { maxBytes: Number.POSITIVE_INFINITY });
-      if (loaded.ok) markdownSectionCount += markdownSections(loaded.document.text).length;
+      const loaded = await loadDocument(file.bytes, file.name, { maxBytes: Number.POSITIVE_INFINITY });
+      if (loaded.ok) markdownSectionCount += loaded.document.sections.length;
     }
   }, runs);
   measured.markdown = {
@@ -142,7 +141,7 @@ export async function benchDocumentsWeb(ctx: BenchContext): Promise<SectionResul
     title: 'HTML and Word documents: documents per second',
     workload: `the Debian Reference's ${english.files.length} HTML pages in English (${(totalBytes(english) / 1e6).toFixed(1)} MB) and ${japanese.files.length} in Japanese (${(totalBytes(japanese) / 1e6).toFixed(1)} MB) through htmlFormat.read, and the English ones made into Word files by pandoc (${(totalBytes(word) / 1e6).toFixed(1)} MB) through docxFormat.read; bytes to sections; median of ${runs} passes after a warm-up`,
     baseline:
-      'Markdown: the English pages as the HTML reader writes them, one Markdown document each, through loadDocument and markdownSections',
+      'Markdown: the English pages as the HTML reader writes them, one Markdown document each, through loadDocument (sections included)',
     figures: [
       { name: 'HTML, English', value: perSecond('html-en'), unit: 'per s', baseline: perSecond('markdown') },
       { name: 'HTML, Japanese', value: perSecond('html-ja'), unit: 'per s', baseline: perSecond('markdown') },

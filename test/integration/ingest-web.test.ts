@@ -1,4 +1,4 @@
-import { type FakeOpenAI, startFakeOpenAI } from '../../scripts/local/fake-openai';
+import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { type DocSite, startDocSite } from '../support/doc-site';
 import { embeddingRequests, fakeOpenAIEnv, ingestWorkspace, readRows } from '../support/ingest';
 
