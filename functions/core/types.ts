@@ -64,6 +64,11 @@ export interface Passage {
   heading: string;
   text: string;
   score: number;
+  /** The first and last page of the passage in a paged document (a PDF). */
+  pageStart?: number;
+  pageEnd?: number;
+  /** Where a person can open the passage's section: a web page, with its anchor. */
+  url?: string;
 }
 
 export interface RetrievalResult {
@@ -78,6 +83,11 @@ export interface SourceRef {
   source: string;
   title: string;
   heading: string;
+  /** The pages of a paged document the answer's passages from this section are on. */
+  pageStart?: number;
+  pageEnd?: number;
+  /** Where a person can open the section (a web page, with its anchor). */
+  url?: string;
   /** The citation numbers (`[2]`) in the answer that point at this section. */
   cites?: number[];
 }

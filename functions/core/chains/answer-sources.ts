@@ -61,24 +61,38 @@ export function headingUnderTitle(title: string, heading: string): string {
 }
 
 /** The document section a passage comes from, as listed under an answer. */
-export function sectionOf(passage: Pick<Passage, 'source' | 'title' | 'heading'>): SourceRef {
+export function sectionOf(
+  passage: Pick<Passage, 'source' | 'title' | 'heading' | 'pageStart' | 'pageEnd' | 'url'>,
+): SourceRef {
   return {
     source: passage.source,
     title: passage.title,
     heading: headingUnderTitle(passage.title, passage.heading),
+    ...(passage.pageStart !== undefined
+      ? { pageStart: passage.pageStart, pageEnd: passage.pageEnd ?? passage.pageStart }
+      : {}),
+    ...(passage.url !== undefined ? { url: passage.url } : {}),
   };
 }
 
 /** The distinct sections of `passages`, in their order: several chunks of one section count once. */
 export function distinctSections(passages: readonly Passage[], max = Number.POSITIVE_INFINITY): SourceRef[] {
-  const seen = new Set<string>();
+  const seen = new Map<string, SourceRef>();
   const sources: SourceRef[] = [];
   for (const passage of passages) {
     if (sources.length >= max) break;
     const section = sectionOf(passage);
     const key = `${section.source}\u0000${section.heading}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
+    const listed = seen.get(key);
+    if (listed !== undefined) {
+      // Several passages of one section: the section is listed once, with every page they are on.
+      if (section.pageStart !== undefined) {
+        listed.pageStart = Math.min(listed.pageStart ?? section.pageStart, section.pageStart);
+        listed.pageEnd = Math.max(listed.pageEnd ?? 0, section.pageEnd ?? section.pageStart);
+      }
+      continue;
+    }
+    seen.set(key, section);
     sources.push(section);
   }
   return sources;

@@ -133,8 +133,8 @@ function progressOf(input: GenerateAnswerInput): StreamProgress {
     searchOutput: t.taskSearchOutput(input.retrieval.passages.length),
     searchDetails: sections.map((s) => (s.heading ? `${s.title} › ${s.heading}` : s.title)).join('\n'),
     sources: sections
-      .filter((s) => /^https?:\/\//i.test(s.source))
-      .map((s) => ({ url: s.source, text: s.heading ? `${s.title} › ${s.heading}` : s.title })),
+      .filter((s) => /^https?:\/\//i.test(s.url ?? s.source))
+      .map((s) => ({ url: s.url ?? s.source, text: s.heading ? `${s.title} › ${s.heading}` : s.title })),
     writeTitle: t.taskWrite,
   };
 }

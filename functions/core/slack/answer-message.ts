@@ -102,14 +102,24 @@ function sourceLabels(sources: SourceRef[]): string[] {
     const key = `${source.source}\u0000${title}\u0000${heading}`;
     if (title === '' || seen.has(key)) continue;
     seen.add(key);
-    const name = /^https?:\/\//i.test(source.source)
-      ? `<${source.source.replace(/&/g, '&amp;').replace(/[<>|]/g, encodeURIComponent)}|${escapeMrkdwn(title)}>`
-      : escapeMrkdwn(title);
+    const link = source.url ?? (/^https?:\/\//i.test(source.source) ? source.source : undefined);
+    const name =
+      link !== undefined && /^https?:\/\//i.test(link)
+        ? `<${link.replace(/&/g, '&amp;').replace(/[<>|]/g, encodeURIComponent)}|${escapeMrkdwn(title)}>`
+        : escapeMrkdwn(title);
     const cites = (source.cites ?? []).map((n) => `[${n}]`).join('');
     const label = heading === '' || heading === title ? name : `${name} › ${escapeMrkdwn(heading)}`;
-    labels.push(cites === '' ? label : `${cites} ${label}`);
+    const located = `${label}${pagesLabel(source)}`;
+    labels.push(cites === '' ? located : `${cites} ${located}`);
   }
   return labels;
+}
+
+/** `, p. 33` or `, pp. 33–36` for a section of a paged document; `''` otherwise. */
+export function pagesLabel(source: Pick<SourceRef, 'pageStart' | 'pageEnd'>): string {
+  if (source.pageStart === undefined) return '';
+  const end = source.pageEnd ?? source.pageStart;
+  return end > source.pageStart ? `, pp. ${source.pageStart}–${end}` : `, p. ${source.pageStart}`;
 }
 
 function truncate(text: string, limit: number): string {

@@ -1,4 +1,13 @@
-import { DataType, Field, FixedSizeList, Float32, Schema, TimestampMillisecond, Utf8 } from 'apache-arrow';
+import {
+  DataType,
+  Field,
+  FixedSizeList,
+  Float32,
+  Int32,
+  Schema,
+  TimestampMillisecond,
+  Utf8,
+} from 'apache-arrow';
 import { EmbeddingMismatchError, IncompatibleTableError } from './errors';
 
 /**
@@ -34,6 +43,33 @@ export interface DocumentRow {
   contentHash: string;
   /** When the chunk was written, in epoch milliseconds. */
   updatedAt: number;
+  /** The first and last page of the chunk in a paged document (a PDF); `null` or absent otherwise. */
+  pageStart?: number | null;
+  pageEnd?: number | null;
+  /** Where a person can open the chunk's section (a web page, with its anchor); `null` or absent otherwise. */
+  url?: string | null;
+}
+
+/**
+ * The columns that say where a chunk sits in its original (pages, link). A table made before they existed lacks
+ * them: the writer adds them, all null, before its first write ({@link locationFields}), and readers of such a
+ * table read without them, so an upgrade needs no rebuild.
+ */
+export const LOCATION_COLUMNS = ['pageStart', 'pageEnd', 'url'] as const;
+
+/** The location columns' fields, nullable. */
+export function locationFields(): Field[] {
+  return [
+    new Field('pageStart', new Int32(), true),
+    new Field('pageEnd', new Int32(), true),
+    new Field('url', new Utf8(), true),
+  ];
+}
+
+/** Whether a stored table has the location columns. */
+export function hasLocationColumns(schema: Schema): boolean {
+  const names = new Set(schema.fields.map((f) => f.name));
+  return LOCATION_COLUMNS.every((column) => names.has(column));
 }
 
 /** The columns the code reads; a table missing any of them cannot be served. */
@@ -75,6 +111,7 @@ export function documentSchema(spec: Pick<DocumentTableSpec, 'embedderName' | 'd
       new Field('collection', new Utf8(), true),
       new Field('contentHash', new Utf8(), false),
       new Field('updatedAt', new TimestampMillisecond(), false),
+      ...locationFields(),
     ],
     new Map([
       [METADATA_KEYS.embedder, spec.embedderName],

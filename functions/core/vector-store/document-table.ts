@@ -5,6 +5,8 @@ import {
   type DocumentRow,
   type DocumentTableSpec,
   documentSchema,
+  hasLocationColumns,
+  locationFields,
   verifyDocumentSchema,
 } from './document-schema';
 import { type WatchdogOptions, watchProgress } from './index-watchdog';
@@ -29,6 +31,8 @@ export interface DocumentTable {
   readonly embeddings: Embeddings;
   readonly embedderName: string;
   readonly dimensions: number;
+  /** Whether the table has the location columns (pages, link): a table made before them is read without them. */
+  readonly locationColumns?: boolean;
   close(): void;
 }
 
@@ -77,17 +81,28 @@ export async function createDocumentTable(
   return checked(table, options);
 }
 
-/** Opens the document table for writing, creating it on first use. */
+/**
+ * Opens the document table for writing, creating it on first use. A table made before the location columns gets
+ * them, all null, so its old chunks stay served and new ones carry their pages and links.
+ */
 export async function openOrCreateDocumentTable(
   conn: Connection,
   options: DocumentTableOptions,
 ): Promise<DocumentTable> {
-  return (await openDocumentTable(conn, options)) ?? createDocumentTable(conn, options);
+  const handle = (await openDocumentTable(conn, options)) ?? (await createDocumentTable(conn, options));
+  if (handle.locationColumns) return handle;
+  const names = new Set((await handle.table.schema()).fields.map((f) => f.name));
+  const missing = locationFields().filter((field) => !names.has(field.name));
+  await handle.table.addColumns(missing);
+  return { ...handle, locationColumns: true };
 }
 
 async function checked(table: Table, options: DocumentTableOptions): Promise<DocumentTable> {
+  let locationColumns: boolean;
   try {
-    verifyDocumentSchema(await table.schema(), options);
+    const schema = await table.schema();
+    verifyDocumentSchema(schema, options);
+    locationColumns = hasLocationColumns(schema);
   } catch (error) {
     table.close();
     throw error;
@@ -98,6 +113,7 @@ async function checked(table: Table, options: DocumentTableOptions): Promise<Doc
     embeddings: options.embeddings,
     embedderName: options.embedderName,
     dimensions: options.dimensions,
+    locationColumns,
     close: () => table.close(),
   };
 }
@@ -161,7 +177,7 @@ export async function replaceSources(
     .whenMatchedUpdateAll()
     .whenNotMatchedInsertAll()
     .whenNotMatchedBySourceDelete({ where: sqlIn('source', [...listed]) })
-    .execute([...unique.values()].map(toRecord));
+    .execute([...unique.values()].map((row) => toRecord(row, handle.locationColumns === true)));
   return { inserted: result.numInsertedRows, updated: result.numUpdatedRows, deleted: result.numDeletedRows };
 }
 
@@ -389,8 +405,12 @@ export function optimize(
 }
 
 /** Only the schema's columns: a row built from a chunk may carry more, which the table would reject. */
-function toRecord(row: DocumentRow): Record<string, unknown> {
+function toRecord(row: DocumentRow, locationColumns: boolean): Record<string, unknown> {
+  const location = locationColumns
+    ? { pageStart: row.pageStart ?? null, pageEnd: row.pageEnd ?? null, url: row.url ?? null }
+    : {};
   return {
+    ...location,
     id: row.id,
     vector: row.vector,
     text: row.text,

@@ -11,6 +11,9 @@ export interface ChunkToEmbed {
   heading: string;
   collection?: string;
   contentHash: string;
+  pageStart?: number;
+  pageEnd?: number;
+  url?: string;
 }
 
 /** Options for {@link embedChunks}. */
@@ -66,6 +69,10 @@ export async function embedChunks(
       collection: chunk.collection ?? null,
       contentHash: chunk.contentHash,
       updatedAt: options.updatedAt,
+      ...(chunk.pageStart !== undefined
+        ? { pageStart: chunk.pageStart, pageEnd: chunk.pageEnd ?? chunk.pageStart }
+        : {}),
+      ...(chunk.url !== undefined ? { url: chunk.url } : {}),
     };
   });
 }

@@ -1,5 +1,6 @@
 import type { Table } from '@lancedb/lancedb';
 import type { Passage, RetrievalResult } from '../types';
+import { LOCATION_COLUMNS } from './document-schema';
 import type { DocumentTable } from './document-table';
 import { EmbeddingMismatchError } from './errors';
 import { sqlIn } from './sql';
@@ -51,6 +52,11 @@ const EMPTY_INDEX: RetrievalResult = { status: 'empty-index', search: 'none', pa
  */
 const PASSAGE_COLUMNS = ['text', 'source', 'title', 'heading'];
 
+/** The passage's columns of this table: with its pages and link when the table has them. */
+function passageColumns(handle: { locationColumns?: boolean }): string[] {
+  return handle.locationColumns ? [...PASSAGE_COLUMNS, ...LOCATION_COLUMNS] : PASSAGE_COLUMNS;
+}
+
 /** What a search needs to know of a table version: how many rows it has and which indexes. */
 export interface TableLayout {
   version: number;
@@ -89,6 +95,9 @@ interface PassageRow {
   source: string;
   title: string;
   heading: string;
+  pageStart?: number | null;
+  pageEnd?: number | null;
+  url?: string | null;
   /** Cosine distance, from the vector search. */
   _distance?: number;
 }
@@ -138,7 +147,7 @@ export async function searchPassages(
     .distanceType('cosine')
     .limit(query.k)
     .ef(Math.max(HNSW_CANDIDATES, query.k * 4))
-    .select([...PASSAGE_COLUMNS, '_distance']);
+    .select([...passageColumns(handle), '_distance']);
   if (layout.vectorIndex) nearest = nearest.refineFactor(Math.ceil(REFINE_CANDIDATES / query.k));
   if (where !== undefined) nearest = nearest.where(where);
 
@@ -151,7 +160,7 @@ export async function searchPassages(
       .query()
       .fullTextSearch(query.queryText, { columns: 'text' })
       .limit(query.k)
-      .select([...PASSAGE_COLUMNS, '_score']);
+      .select([...passageColumns(handle), '_score']);
     if (where !== undefined) fullText = fullText.where(where);
     matching = fullText.toArray({ timeoutMs: query.timeoutMs });
   }
@@ -167,6 +176,10 @@ export async function searchPassages(
     heading: row.heading,
     text: trimPassage(row.text, maxChars),
     score,
+    ...(typeof row.pageStart === 'number'
+      ? { pageStart: row.pageStart, pageEnd: typeof row.pageEnd === 'number' ? row.pageEnd : row.pageStart }
+      : {}),
+    ...(typeof row.url === 'string' && row.url !== '' ? { url: row.url } : {}),
   });
   if (!hybrid) {
     return {
