@@ -117,6 +117,11 @@ export interface IngestConfig {
   chunkOverlap: number;
   /** Largest document accepted, in bytes (`INGEST_MAX_FILE_BYTES`); larger ones are reported and skipped. */
   maxFileBytes: number;
+  /**
+   * Largest PDF or Word file accepted, in bytes (`INGEST_MAX_PDF_WORD_BYTES`): their bytes are mostly layout, fonts
+   * and images, so the same text takes several times the bytes of Markdown.
+   */
+  maxPdfWordBytes: number;
   /** Documents per batch of the Map (`INGEST_BATCH_DOCUMENTS`); raised automatically for very large syncs. */
   batchDocuments: number;
   /** Batches embedded at once (`INGEST_CONCURRENCY`): the Map's MaxConcurrency. */
@@ -285,6 +290,7 @@ function ingestConfig(env: Env): IngestConfig {
     chunkSize,
     chunkOverlap,
     maxFileBytes: integer(env, 'INGEST_MAX_FILE_BYTES', 2 * 1024 * 1024, 1, 100 * 1024 * 1024),
+    maxPdfWordBytes: integer(env, 'INGEST_MAX_PDF_WORD_BYTES', 32 * 1024 * 1024, 1, 200 * 1024 * 1024),
     batchDocuments: integer(env, 'INGEST_BATCH_DOCUMENTS', 25, 1, 1_000),
     concurrency: integer(env, 'INGEST_CONCURRENCY', 4, 1, 40),
     // DEFAULT_VECTOR_INDEX_MIN_ROWS of vector-store/document-table.ts, not imported: config loads no LanceDB.

@@ -12,6 +12,7 @@ describe('the ingest configuration', () => {
       chunkSize: 1_000,
       chunkOverlap: 150,
       maxFileBytes: 2 * 1024 * 1024,
+      maxPdfWordBytes: 32 * 1024 * 1024,
       batchDocuments: 25,
       concurrency: 4,
       vectorIndexMinRows: 256,

@@ -19,6 +19,7 @@ import {
   type BatchResult,
   type DocumentOutcome,
   type FailedOutcome,
+  maxBytesOf,
   reasonWithoutSource,
   type StagedBatch,
   type StagedPlan,
@@ -215,7 +216,7 @@ async function loadJob(
   try {
     content = await services
       .origins()
-      .read(job.source, { version: job.version, maxBytes: settings.maxFileBytes });
+      .read(job.source, { version: job.version, maxBytes: maxBytesOf(job.source, settings) });
   } catch (error) {
     if (isTransient(error)) throw error;
     const reason = readFailure(job.source, error);
@@ -227,7 +228,7 @@ async function loadJob(
     return { index, job, outcome };
   }
   const result = await loadDocument(content.bytes, job.source, {
-    maxBytes: settings.maxFileBytes,
+    maxBytes: maxBytesOf(job.source, settings),
     ...(content.contentType !== undefined ? { contentType: content.contentType } : {}),
     ...(content.url !== undefined ? { url: content.url } : {}),
   });

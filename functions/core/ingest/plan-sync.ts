@@ -12,6 +12,7 @@ import type { IngestServices } from './ingest-services';
 import { putJson } from './staging-store';
 import {
   type FailedDocument,
+  maxBytesOf,
   type PlanResult,
   type StagedPlan,
   type SyncJob,
@@ -75,6 +76,7 @@ export function resolveSyncSettings(input: unknown, ingest: IngestConfig): SyncS
     chunkSize: ingest.chunkSize,
     chunkOverlap: ingest.chunkOverlap,
     maxFileBytes: ingest.maxFileBytes,
+    maxPdfWordBytes: ingest.maxPdfWordBytes,
   };
 }
 
@@ -151,7 +153,13 @@ export async function planSync(
   const listings: OriginListing[] = [];
   for (const origin of settings.origins) {
     listings.push(
-      await services.origins().list(origin, { maxBytes: settings.maxFileBytes, previousVersions }),
+      await services.origins().list(origin, {
+        // A folder or bucket may hold PDF and Word files up to their own limit; a web site's pages are HTML.
+        maxBytes: /^https?:\/\//i.test(origin)
+          ? settings.maxFileBytes
+          : Math.max(settings.maxFileBytes, settings.maxPdfWordBytes ?? 0),
+        previousVersions,
+      }),
     );
   }
   const listed = new Map<string, ListedSource>();
@@ -173,10 +181,11 @@ export async function planSync(
   const rejected: FailedDocument[] = [];
   let unchanged = 0;
   for (const entry of [...listed.values()].sort((a, b) => a.source.localeCompare(b.source))) {
-    if (entry.size > settings.maxFileBytes) {
+    const maxBytes = maxBytesOf(entry.source, settings);
+    if (entry.size > maxBytes) {
       rejected.push({
         source: entry.source,
-        reason: `the file is ${entry.size} bytes, over the ${settings.maxFileBytes}-byte limit`,
+        reason: `the file is ${entry.size} bytes, over the ${maxBytes}-byte limit`,
       });
       continue;
     }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { DocumentRow } from '../vector-store/document-schema';
 import type { EnsureIndexesResult } from '../vector-store/document-table';
 import type { SkippedSource } from './document-origins';
+import { isPdfOrWordName } from './formats/catalog';
 
 /**
  * The documents the ingest steps exchange. What travels in the state machine's state is small by construction
@@ -30,6 +31,18 @@ export interface SyncSettings {
   chunkSize: number;
   chunkOverlap: number;
   maxFileBytes: number;
+  /** The limit for PDF and Word files; an older plan without it applies `maxFileBytes` to them too. */
+  maxPdfWordBytes?: number;
+}
+
+/** The byte limit of one document: PDF and Word files have their own (`INGEST_MAX_PDF_WORD_BYTES`). */
+export function maxBytesOf(
+  source: string,
+  settings: Pick<SyncSettings, 'maxFileBytes' | 'maxPdfWordBytes'>,
+): number {
+  return isPdfOrWordName(source)
+    ? (settings.maxPdfWordBytes ?? settings.maxFileBytes)
+    : settings.maxFileBytes;
 }
 
 /** A document that was not indexed, and why, as the report lists it. */

@@ -40,6 +40,12 @@ export function baseNameWithExtension(source: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
+/** True for a PDF or Word file's name: those have their own size limit (`INGEST_MAX_PDF_WORD_BYTES`). */
+export function isPdfOrWordName(name: string): boolean {
+  const extension = extensionOf(name);
+  return extension === '.pdf' || extension === '.docx';
+}
+
 /**
  * True when a file of this name would be indexed. A folder or prefix lists only these; a file named on its own is
  * always tried, so that an unsupported one is reported rather than ignored.
