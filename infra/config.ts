@@ -44,6 +44,11 @@ export interface BotConfig {
    * @default []
    */
   ingestOrigins: string[];
+  /**
+   * `INGEST_SOURCE_LINKS`: public base addresses of origin prefixes, so the sources of their documents become links
+   * (`{"s3://wiki-export/pages/": "https://wiki.example.internal/"}`: a wiki exported to S3). @default {}
+   */
+  sourceLinks: Record<string, string>;
   /** `HISTORY_TTL_DAYS`: how long a thread's questions and answers are kept. @default 30 */
   historyTtlDays: number;
   /** `ALLOWED_CHANNELS`: the channel ids the bot answers in; empty means every channel it is invited to. @default [] */
@@ -119,6 +124,7 @@ export const DEFAULT_CONFIG: BotConfig = {
   ingestSchedule: 'cron(0 3 * * ? *)',
   ingestScheduleTimeZone: 'UTC',
   ingestOrigins: [],
+  sourceLinks: {},
   historyTtlDays: 30,
   allowedChannels: [],
   channelCollections: undefined,
@@ -200,6 +206,18 @@ function channelIds(raw: unknown, key: string): string[] {
 
 const INGEST_ORIGIN = /^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/\S*)?|https?:\/\/[^\s/@]+(\/\S*)?)$/;
 
+/** Origin prefixes (s3:// or a folder) mapped to public http(s) base addresses without credentials. */
+function sourceLinks(raw: unknown, key: string): Record<string, string> {
+  const expected = 'an object mapping origin prefixes to https:// base addresses, without credentials';
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(key, expected, raw);
+  for (const [prefix, base] of Object.entries(raw)) {
+    if (prefix.trim() === '' || typeof base !== 'string' || !/^https?:\/\/[^\s/@]+(\/\S*)?$/.test(base)) {
+      fail(key, expected, raw);
+    }
+  }
+  return raw as Record<string, string>;
+}
+
 /**
  * Extra origins of the scheduled sync, as a JSON array or a comma-separated string: `s3://` prefixes and http(s)
  * sites, without credentials in the address (a secret in cdk.json would end in the template).
@@ -259,6 +277,7 @@ export function readConfig(context: ContextReader): BotConfig {
     ingestSchedule: get('ingestSchedule'),
     ingestScheduleTimeZone: get('ingestScheduleTimeZone'),
     ingestOrigins: get('ingestOrigins'),
+    sourceLinks: get('sourceLinks'),
     historyTtlDays: get('historyTtlDays'),
     allowedChannels: get('allowedChannels'),
     channelCollections: get('channelCollections'),
@@ -324,6 +343,7 @@ export function readConfig(context: ContextReader): BotConfig {
           ),
     ingestOrigins:
       raw.ingestOrigins === undefined ? d.ingestOrigins : ingestOrigins(raw.ingestOrigins, 'ingestOrigins'),
+    sourceLinks: isBlank(raw.sourceLinks) ? d.sourceLinks : sourceLinks(raw.sourceLinks, 'sourceLinks'),
     historyTtlDays:
       raw.historyTtlDays === undefined
         ? d.historyTtlDays

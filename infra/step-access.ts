@@ -187,6 +187,9 @@ export const ingestStepAccess: Record<IngestPlaceholder, StepBinder> = {
       'INGEST_ORIGINS',
       [r.documentsBucket.s3UrlForObject(), ...r.config.ingestOrigins].join(','),
     );
+    if (Object.keys(r.config.sourceLinks).length > 0) {
+      fn.setEnvironment('INGEST_SOURCE_LINKS', JSON.stringify(r.config.sourceLinks));
+    }
     useVectorStore(fn, r, 'read');
   },
   // No DynamoDB call: documents in, staged rows out.

@@ -122,6 +122,11 @@ export interface IngestConfig {
    * and images, so the same text takes several times the bytes of Markdown.
    */
   maxPdfWordBytes: number;
+  /**
+   * Public base addresses of origins (`INGEST_SOURCE_LINKS`, JSON): a document under a prefix gets the base address
+   * followed by its path under the prefix as its link, so its sources link to it (a wiki exported to S3, say).
+   */
+  sourceLinks: Readonly<Record<string, string>>;
   /** Documents per batch of the Map (`INGEST_BATCH_DOCUMENTS`); raised automatically for very large syncs. */
   batchDocuments: number;
   /** Batches embedded at once (`INGEST_CONCURRENCY`): the Map's MaxConcurrency. */
@@ -238,6 +243,47 @@ function collectionMap(env: Env, name: string): Record<string, string[]> | undef
   return parsed as Record<string, string[]>;
 }
 
+/**
+ * `INGEST_SOURCE_LINKS`: where the documents under an origin can be opened by a person, as JSON mapping an origin
+ * prefix to a public base address (`{"s3://wiki-export/pages/":"https://wiki.example.internal/"}`). Only http(s)
+ * addresses, without credentials.
+ */
+function sourceLinks(env: Env, name: string): Record<string, string> {
+  const raw = text(env, name);
+  if (raw === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(
+      `${name} must be JSON such as {"s3://bucket/wiki/":"https://wiki.example.internal/"}`,
+    );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`${name} must map origin prefixes to public base addresses`);
+  }
+  const links: Record<string, string> = {};
+  for (const [prefix, base] of Object.entries(parsed)) {
+    let url: URL | undefined;
+    try {
+      url = typeof base === 'string' ? new URL(base) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (
+      prefix.trim() === '' ||
+      url === undefined ||
+      !/^https?:$/.test(url.protocol) ||
+      url.username ||
+      url.password
+    ) {
+      throw new ConfigError(`${name}: "${prefix}" must map to an http(s) address without credentials`);
+    }
+    links[prefix] = String(base);
+  }
+  return links;
+}
+
 /** The prompts shown when the agent pane opens, unless `SUGGESTED_PROMPTS` names others. */
 export const DEFAULT_SUGGESTED_PROMPTS = [
   { title: 'What can you answer?', message: 'What kinds of questions can you answer from our documents?' },
@@ -291,6 +337,7 @@ function ingestConfig(env: Env): IngestConfig {
     chunkOverlap,
     maxFileBytes: integer(env, 'INGEST_MAX_FILE_BYTES', 2 * 1024 * 1024, 1, 100 * 1024 * 1024),
     maxPdfWordBytes: integer(env, 'INGEST_MAX_PDF_WORD_BYTES', 32 * 1024 * 1024, 1, 200 * 1024 * 1024),
+    sourceLinks: sourceLinks(env, 'INGEST_SOURCE_LINKS'),
     batchDocuments: integer(env, 'INGEST_BATCH_DOCUMENTS', 25, 1, 1_000),
     concurrency: integer(env, 'INGEST_CONCURRENCY', 4, 1, 40),
     // DEFAULT_VECTOR_INDEX_MIN_ROWS of vector-store/document-table.ts, not imported: config loads no LanceDB.

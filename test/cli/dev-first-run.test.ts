@@ -59,7 +59,7 @@ describe('npm run dev on a fresh clone', () => {
       'The vector store .local/lancedb holds no documents yet (a first start): indexing the samples in samples/docs…',
     );
     expect(dev.banner).toMatch(
-      /^Documents: {13}the 4 sample documents in samples\/docs \(\d+ chunks\), indexed in \d+\.\d s because the store held none$/m,
+      /^Documents: {13}the 6 sample documents in samples\/docs \(\d+ chunks\), indexed in \d+\.\d s because the store held none$/m,
     );
     expect(dev.banner).toContain(
       'To answer from your own documents instead: npm run ingest -- --rebuild path/to/your/docs',

@@ -13,6 +13,7 @@ describe('the ingest configuration', () => {
       chunkOverlap: 150,
       maxFileBytes: 2 * 1024 * 1024,
       maxPdfWordBytes: 32 * 1024 * 1024,
+      sourceLinks: {},
       batchDocuments: 25,
       concurrency: 4,
       vectorIndexMinRows: 256,

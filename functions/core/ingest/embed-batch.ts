@@ -24,6 +24,7 @@ import {
   type StagedBatch,
   type StagedPlan,
   type SyncJob,
+  sourceLinkOf,
   stagingKeys,
   toStagedRow,
 } from './sync-types';
@@ -227,10 +228,11 @@ async function loadJob(
         : keptFailure(job.source, reason);
     return { index, job, outcome };
   }
+  const link = content.url ?? sourceLinkOf(job.source, settings.sourceLinks);
   const result = await loadDocument(content.bytes, job.source, {
     maxBytes: maxBytesOf(job.source, settings),
     ...(content.contentType !== undefined ? { contentType: content.contentType } : {}),
-    ...(content.url !== undefined ? { url: content.url } : {}),
+    ...(link !== undefined ? { url: link } : {}),
   });
   if (!result.ok) {
     return {

@@ -77,6 +77,7 @@ export function resolveSyncSettings(input: unknown, ingest: IngestConfig): SyncS
     chunkOverlap: ingest.chunkOverlap,
     maxFileBytes: ingest.maxFileBytes,
     maxPdfWordBytes: ingest.maxPdfWordBytes,
+    ...(Object.keys(ingest.sourceLinks).length > 0 ? { sourceLinks: ingest.sourceLinks } : {}),
   };
 }
 

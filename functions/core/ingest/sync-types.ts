@@ -33,6 +33,26 @@ export interface SyncSettings {
   maxFileBytes: number;
   /** The limit for PDF and Word files; an older plan without it applies `maxFileBytes` to them too. */
   maxPdfWordBytes?: number;
+  /** Public base addresses of origin prefixes (`INGEST_SOURCE_LINKS`). */
+  sourceLinks?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Where a person can open a document of an origin that declared a public base address: the longest declared prefix
+ * the source starts with, replaced by the base address, the rest of the path kept with each part URL-encoded.
+ */
+export function sourceLinkOf(
+  source: string,
+  links: Readonly<Record<string, string>> = {},
+): string | undefined {
+  const prefix = Object.keys(links)
+    .filter((candidate) => source.startsWith(candidate))
+    .sort((a, b) => b.length - a.length)[0];
+  if (prefix === undefined) return undefined;
+  const base = links[prefix] as string;
+  const rest = source.slice(prefix.length).replace(/^\/+/, '');
+  const path = rest.split('/').map(encodeURIComponent).join('/');
+  return `${base.endsWith('/') || path === '' ? base : `${base}/`}${path}`;
 }
 
 /** The byte limit of one document: PDF and Word files have their own (`INGEST_MAX_PDF_WORD_BYTES`). */
@@ -323,13 +343,21 @@ const SPLITTER_VERSION = 1;
  * What, besides a document's bytes, decides its chunks: a document indexed with other settings is re-indexed
  * even though its bytes did not change.
  */
-export function syncFingerprint(settings: Pick<SyncSettings, 'chunkSize' | 'chunkOverlap' | 'collection'>) {
-  return createHash('sha256')
-    .update(
-      JSON.stringify([SPLITTER_VERSION, settings.chunkSize, settings.chunkOverlap, settings.collection]),
-    )
-    .digest('hex')
-    .slice(0, 16);
+export function syncFingerprint(
+  settings: Pick<SyncSettings, 'chunkSize' | 'chunkOverlap' | 'collection' | 'sourceLinks'>,
+) {
+  const fields: unknown[] = [
+    SPLITTER_VERSION,
+    settings.chunkSize,
+    settings.chunkOverlap,
+    settings.collection,
+  ];
+  // The links chunks carry: declaring one re-splits the documents it covers once (left out when none is declared,
+  // so that fingerprints from before the setting existed still match).
+  if (settings.sourceLinks !== undefined && Object.keys(settings.sourceLinks).length > 0) {
+    fields.push(Object.entries(settings.sourceLinks).sort());
+  }
+  return createHash('sha256').update(JSON.stringify(fields)).digest('hex').slice(0, 16);
 }
 
 /** A failure's reason without the source name that load and read messages start with. */
