@@ -5,6 +5,8 @@ import { benchAck } from './bench/ack';
 import { benchColdStart } from './bench/cold-start';
 import type { BenchContext } from './bench/context';
 import { benchCost } from './bench/cost';
+import { benchDocumentsPdf } from './bench/documents-pdf';
+import { benchDocumentsWeb } from './bench/documents-web';
 import { benchEndToEnd } from './bench/end-to-end';
 import { benchIngest } from './bench/ingest';
 import { benchMarkdown } from './bench/markdown';
@@ -39,6 +41,8 @@ const SECTIONS: { key: SectionKey; run(ctx: BenchContext): Promise<SectionResult
   { key: 'retrievalS3', run: benchRetrievalS3 },
   { key: 'ingest', run: benchIngest },
   { key: 'markdown', run: benchMarkdown },
+  { key: 'documentsPdf', run: benchDocumentsPdf },
+  { key: 'documentsWeb', run: benchDocumentsWeb },
   { key: 'streaming', run: benchStreaming },
   { key: 'memory', run: benchMemory },
   { key: 'cost', run: benchCost },

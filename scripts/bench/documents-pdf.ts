@@ -23,12 +23,9 @@ const run = promisify(execFile);
  * (193 pages, an outline) and the FHS (an outline-less layout), in this process after a warm-up; and, from the
  * reader as the Batch function bundles it, in a fresh Node each: its load time, the first PDF's cost (pdf.js is
  * evaluated on the first PDF), and the peak resident memory reading a 300-page PDF (policy.pdf's 193 pages and its
- * first 107 again, joined by qpdf). Not registered in scripts/bench.ts: `key` is a proposal (`documentsPdf`), which
- * report.ts's SectionKey does not list yet.
+ * first 107 again, joined by qpdf). Section `documentsPdf` of `npm run bench`.
  */
-export async function benchDocumentsPdf(
-  ctx: BenchContext,
-): Promise<Omit<SectionResult, 'key'> & { key: 'documentsPdf' }> {
+export async function benchDocumentsPdf(ctx: BenchContext): Promise<SectionResult> {
   const missing = missingDebianDocuments(['policyPdf', 'fhsPdf']);
   if (missing.length > 0) {
     return {

@@ -15,6 +15,7 @@ export type SectionKey =
   | 'retrievalS3'
   | 'ingest'
   | 'markdown'
+  | 'documentsPdf'
   | 'documentsWeb'
   | 'streaming'
   | 'slackLoad'

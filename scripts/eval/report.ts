@@ -1,3 +1,5 @@
+import { pagesLabel } from '../../functions/core/slack/answer-message';
+import type { SourceRef } from '../../functions/core/types';
 import type { Summary, ThresholdCheck } from './metrics';
 import type { QuestionResult, RunOutcome } from './run';
 
@@ -26,10 +28,15 @@ function tokens(pair: { input: number; output: number }): string {
   return `${pair.input} / ${pair.output}`;
 }
 
-/** A short label of a section: `vpn-guide.md › Troubleshooting`. */
-function label(section: { source: string; heading: string }): string {
-  const file = section.source.split('/').pop() ?? section.source;
-  return section.heading === '' ? file : `${file} › ${section.heading}`;
+/**
+ * A section as the sources under an answer show it: the document's title (its file name when it has none), the
+ * section, and its pages: `Debian Policy Manual › 4.9 Main building script: debian/rules, pp. 33–36`. Titles tell
+ * apart documents that share a file name (a corpus of READMEs).
+ */
+function label(section: Pick<SourceRef, 'source' | 'title' | 'heading' | 'pageStart' | 'pageEnd'>): string {
+  const name = section.title?.trim() || (section.source.split('/').pop() ?? section.source);
+  const path = section.heading === '' || section.heading === name ? name : `${name} › ${section.heading}`;
+  return `${path}${pagesLabel(section)}`;
 }
 
 /** One row a question: what retrieval found, and what the answer did. */

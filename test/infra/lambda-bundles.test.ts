@@ -126,7 +126,8 @@ describe('a sync and questions through the bundles alone (OpenAI provider, again
         status: 'committed',
         error: undefined,
       });
-      expect(synced.report).toMatchObject({ added: 4, failedCount: 0, optimize: { status: 'optimized' } });
+      // Six samples, among them a PDF and a Word file: the Batch bundle reads them with the readers it ships.
+      expect(synced.report).toMatchObject({ added: 6, failedCount: 0, optimize: { status: 'optimized' } });
       expect(synced.execution.trace.map((t) => t.state)).toEqual(
         expect.arrayContaining(['Record the failed batch [0]', 'Commit', 'Optimize', 'Report']),
       );

@@ -146,7 +146,7 @@ function startIngest({ counting = false } = {}) {
 }
 
 describe('an S3 origin', () => {
-  it('indexes the Markdown and text under a prefix, naming each by its s3:// URI, staging in S3', async () => {
+  it('indexes the documents under a prefix (Markdown, a PDF, a Word file), naming each by its s3:// URI, staging in S3', async () => {
     // Arrange
     const ingest = await startIngest();
     try {
@@ -155,7 +155,7 @@ describe('an S3 origin', () => {
 
       // Assert
       expect(result.status).toBe('committed');
-      expect(result.report).toMatchObject({ added: 4, failedCount: 0, skippedCount: 1 });
+      expect(result.report).toMatchObject({ added: 6, failedCount: 0, skippedCount: 1 });
       expect(result.report?.skipped).toEqual([
         {
           source: `s3://${DOCS_BUCKET}/handbook/logo.png`,
@@ -165,9 +165,14 @@ describe('an S3 origin', () => {
       const sources = new Set((await readRows(workspace.lancedbUri)).map((r) => r.source));
       expect(sources).toEqual(
         new Set(
-          ['expense-policy.md', 'leave-policy-ja.md', 'onboarding.md', 'vpn-guide.md'].map(
-            (name) => `s3://${DOCS_BUCKET}/handbook/${name}`,
-          ),
+          [
+            'equipment-handbook.docx',
+            'expense-policy.md',
+            'leave-policy-ja.md',
+            'onboarding.md',
+            'travel-policy.pdf',
+            'vpn-guide.md',
+          ].map((name) => `s3://${DOCS_BUCKET}/handbook/${name}`),
         ),
       );
       // The run's staged rows are gone; its report stays.
@@ -175,7 +180,7 @@ describe('an S3 origin', () => {
       const staged = await client.send(
         new GetObjectCommand({ Bucket: STAGING_BUCKET, Key: `syncs/reports/${result.execution.name}.json` }),
       );
-      expect(JSON.parse(await (staged.Body?.transformToString() ?? '{}'))).toMatchObject({ added: 4 });
+      expect(JSON.parse(await (staged.Body?.transformToString() ?? '{}'))).toMatchObject({ added: 6 });
     } finally {
       await ingest.close();
     }
@@ -198,10 +203,10 @@ describe('an S3 origin', () => {
       const changed = await ingest.sync({ origins: [`s3://${DOCS_BUCKET}/handbook/`] });
 
       // Assert
-      expect(unchanged.report).toMatchObject({ unchanged: 4, added: 0, updated: 0, deleted: 0 });
+      expect(unchanged.report).toMatchObject({ unchanged: 6, added: 0, updated: 0, deleted: 0 });
       expect(downloadsWhenUnchanged).toBe(0);
       expect(callsWhenUnchanged).toBe(0);
-      expect(changed.report).toMatchObject({ updated: 1, deleted: 1, unchanged: 2 });
+      expect(changed.report).toMatchObject({ updated: 1, deleted: 1, unchanged: 4 });
       const rows = await readRows(workspace.lancedbUri);
       expect(rows.some((r) => r.source.endsWith('/onboarding.md'))).toBe(false);
       expect(rows.filter((r) => r.source.endsWith('/vpn-guide.md')).map((r) => r.text)).toEqual([
@@ -231,7 +236,7 @@ describe('an S3 origin', () => {
       const after = await ingest.sync({ origins: [`s3://${DOCS_BUCKET}/handbook/`] });
 
       // Assert
-      expect(during.report).toMatchObject({ added: 3, failedCount: 1 });
+      expect(during.report).toMatchObject({ added: 5, failedCount: 1 });
       expect(during.report?.failed).toEqual([
         {
           source: `s3://${DOCS_BUCKET}/handbook/vpn-guide.md`,
@@ -241,7 +246,7 @@ describe('an S3 origin', () => {
         },
       ]);
       expect(rowsDuring.some((r) => r.source.endsWith('/vpn-guide.md'))).toBe(false);
-      expect(after.report).toMatchObject({ added: 1, unchanged: 3, failedCount: 0 });
+      expect(after.report).toMatchObject({ added: 1, unchanged: 5, failedCount: 0 });
       const rows = await readRows(workspace.lancedbUri);
       expect(rows.filter((r) => r.source.endsWith('/vpn-guide.md')).map((r) => r.text)).toEqual([
         'The VPN moved to vpn3.example.com.',
@@ -280,7 +285,7 @@ describe('an S3 origin', () => {
       sample();
 
       // Assert
-      expect(result.report).toMatchObject({ added: 3, failedCount: 1 });
+      expect(result.report).toMatchObject({ added: 5, failedCount: 1 });
       expect(result.report?.failed[0]).toEqual({
         source: `s3://${DOCS_BUCKET}/handbook/vpn-guide.md`,
         reason: expect.stringMatching(/^the object was replaced while the sync ran/),

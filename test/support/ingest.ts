@@ -76,11 +76,13 @@ export async function writeFiles(root: string, files: Record<string, string | Ui
 }
 
 /**
- * A workspace for syncs: a temporary directory holding a copy of the sample documents under `docs/`, the
- * LanceDB database and the staging directory; source names are relative to it, as `npm run ingest` run there
- * would name them.
+ * A workspace for syncs: a temporary directory holding a copy of the sample documents under `docs/`, the LanceDB
+ * database and the staging directory; source names are relative to it, as `npm run ingest` run there would name
+ * them. By default only the four Markdown samples: the tests of how a sync treats changes count documents and
+ * chunks, and each format is read by tests of its own (through the same state machine in ingest-real-documents);
+ * `samples: 'all'` adds the PDF and the Word file, as `npm run dev` indexes them.
  */
-export async function ingestWorkspace(): Promise<{
+export async function ingestWorkspace(options: { samples?: 'markdown' | 'all' } = {}): Promise<{
   root: string;
   lancedbUri: string;
   /** Starts the local ingest state machine over this workspace (dynalite in memory unless `store` says). */
@@ -88,7 +90,10 @@ export async function ingestWorkspace(): Promise<{
   remove(): Promise<void>;
 }> {
   const dir = await temporaryDirectory('slack-rag-ingest-');
-  await cp(join(REPO_ROOT, 'samples/docs'), join(dir.path, 'docs'), { recursive: true });
+  await cp(join(REPO_ROOT, 'samples/docs'), join(dir.path, 'docs'), {
+    recursive: true,
+    filter: (source) => options.samples === 'all' || !/\.(pdf|docx)$/i.test(source),
+  });
   const lancedbUri = join(dir.path, 'lancedb');
   return {
     root: dir.path,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DocumentSection, FormatResult } from '../../functions/core/ingest/formats/document-format';
 import { MAX_PAGES, pdfFormat } from '../../functions/core/ingest/formats/pdf';
+import { REPO_ROOT } from '../../scripts/local/stack';
 import {
   DEBIAN_DOCUMENTS,
   describeWithDebianDocuments,
@@ -13,8 +14,9 @@ import { deflateBomb, handWrittenPdf, streamObject } from '../support/hand-writt
 
 /**
  * The PDF reader on real PDFs nobody on this project wrote (the Debian Policy Manual, with an outline; the FHS,
- * without one), and on the hostile inputs a sync must survive, each refused alone with its reason, fast and within
- * the Batch function's memory.
+ * without one), and on the hostile inputs a sync must survive, each refused alone with its reason and within the
+ * Batch function's memory. How long each takes is the bench's to measure (`npm run bench -- --only documentsPdf`):
+ * a time bound here would fail on a busy machine, not on a slow reader; a reader that hangs fails on Jest's timeout.
  */
 
 const context = { source: 'test.pdf', maxBytes: 50 * 1024 * 1024 };
@@ -30,9 +32,6 @@ function sectionAt(sections: DocumentSection[], last: string): DocumentSection {
   if (section === undefined) throw new Error(`no section "${last}"`);
   return section;
 }
-
-/** Peak resident memory of this process so far, in MB (it only grows). */
-const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
 
 describeWithDebianDocuments('PDF reader on the Debian Policy Manual (an outline)', ['policyPdf'], () => {
   let policy: Read;
@@ -139,25 +138,34 @@ describeWithDebianDocuments(
   },
 );
 
-describe('PDF reader on hostile inputs: each refused alone, with its reason, fast and within memory', () => {
+describe('PDF reader on hostile inputs: each refused alone, with its reason, within memory', () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'format-pdf-'));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const timed = async (bytes: Uint8Array) => {
-    const started = Date.now();
-    const result = await pdfFormat.read(bytes, context);
-    return { result, ms: Date.now() - started, peakRssMb: peakRssMb() };
+  const readPdf = (bytes: Uint8Array) => pdfFormat.read(bytes, context);
+
+  /** Reads a PDF in a fresh Node process: its peak memory is the reader's, not a Jest worker's whole history. */
+  const readInChild = (bytes: Uint8Array): { result: FormatResult; ms: number; peakRssMb: number } => {
+    const file = join(dir, 'child.pdf');
+    writeFileSync(file, bytes);
+    const child = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(REPO_ROOT, 'test/support/read-pdf-child.ts'), file],
+      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 50_000 },
+    );
+    if (child.status !== 0)
+      throw new Error(`the child reading the PDF failed: ${child.stderr || child.error}`);
+    return JSON.parse(child.stdout);
   };
 
   describeWithDebianDocuments('from the Debian Policy Manual', ['policyPdf'], () => {
     it('a truncated PDF (the first half of its bytes) is malformed', async () => {
       const policy = readDebianDocument(DEBIAN_DOCUMENTS.policyPdf);
-      const { result, ms } = await timed(policy.subarray(0, Math.floor(policy.length / 2)));
+      const result = await readPdf(policy.subarray(0, Math.floor(policy.length / 2)));
       expect(result).toMatchObject({ ok: false, reason: 'malformed' });
-      expect(ms).toBeLessThan(5_000);
     });
 
     const qpdf = spawnSync('qpdf', ['--version']).status === 0;
@@ -170,10 +178,9 @@ describe('PDF reader on hostile inputs: each refused alone, with its reason, fas
         const made = spawnSync('qpdf', ['--encrypt', 'user', 'owner', '256', '--', plain, locked]);
         expect(made.status).toBe(0);
 
-        const { result, ms } = await timed(readFileSync(locked));
+        const result = await readPdf(readFileSync(locked));
 
         expect(result).toEqual({ ok: false, reason: 'encrypted', message: 'the PDF is password-protected' });
-        expect(ms).toBeLessThan(5_000);
       },
     );
   });
@@ -197,7 +204,7 @@ describe('PDF reader on hostile inputs: each refused alone, with its reason, fas
     ]);
 
     // Act
-    const { result } = await timed(pdf);
+    const result = await readPdf(pdf);
 
     // Assert
     expect(result).toMatchObject({ ok: false, reason: 'no-text' });
@@ -217,12 +224,11 @@ describe('PDF reader on hostile inputs: each refused alone, with its reason, fas
     ]);
 
     // Act
-    const { result, ms } = await timed(pdf);
+    const result = await readPdf(pdf);
 
     // Assert
     expect(result).toMatchObject({ ok: false, reason: 'too-complex' });
     expect(!result.ok && result.message).toContain('10000 pages');
-    expect(ms).toBeLessThan(5_000);
   });
 
   it('a decompression bomb (a page whose Flate stream inflates to 1.1 GB) is too complex, within memory', async () => {
@@ -237,13 +243,13 @@ describe('PDF reader on hostile inputs: each refused alone, with its reason, fas
     ]);
 
     // Act
-    const { result, ms, peakRssMb: peak } = await timed(pdf);
+    const { result, peakRssMb: peak } = readInChild(pdf);
 
     // Assert
     expect(result).toMatchObject({ ok: false, reason: 'too-complex' });
     expect(!result.ok && result.message).toMatch(/inflates to more than/);
-    expect(ms).toBeLessThan(5_000);
-    // The Batch function has 1,024 MB; the reader held at most one capped stream's output.
+    // The Batch function has 1,024 MB; the reader (in a process of its own, Node and pdf.js included) held at
+    // most one capped stream's output.
     expect(peak).toBeLessThan(700);
   }, 60_000);
 

@@ -288,6 +288,62 @@ describe('LocalExtractiveChatModel, deciding whether the passages answer', () =>
     expect(reply.text).toBe('The documents do not cover this question, so I cannot answer it from them.');
   });
 
+  const EQUIPMENT: Passage = {
+    source: 'docs/equipment-handbook.docx',
+    title: 'Equipment handbook',
+    heading: 'Equipment handbook › Returning equipment',
+    text: 'When you leave the company, return every item on your last working day.\nThe IT desk wipes a lost laptop remotely.',
+    score: 0.03,
+  };
+  const ONBOARDING: Passage = {
+    source: 'docs/onboarding.md',
+    title: 'Onboarding checklist',
+    heading: 'Onboarding checklist › First week',
+    text: 'Your onboarding buddy books a call every day of the first week.\nCollect your laptop at the IT desk.',
+    score: 0.02,
+  };
+  const BOOKING: Passage = {
+    source: 'docs/travel-policy.pdf',
+    title: 'Travel policy',
+    heading: 'Travel policy › Booking a trip',
+    text: 'Book flights through the travel portal at least 14 days before you leave.',
+    score: 0.02,
+  };
+
+  it('meets an irregular verb in another form: "lose" finds "a lost laptop"', async () => {
+    // Arrange: "laptop" is in both passages, so it tells little; "lose" is what the question is about.
+    const model = new LocalExtractiveChatModel();
+    const messages = await answerMessages('What happens if I lose my laptop?', [EQUIPMENT, ONBOARDING]);
+
+    // Act
+    const reply = await model.invoke(messages);
+
+    // Assert
+    expect(reply.text).toBe(
+      'From *Equipment handbook › Returning equipment* [1]:\n> The IT desk wipes a lost laptop remotely.',
+    );
+  });
+
+  it('declines when the best sentence meets only one of three things the question asks about', async () => {
+    // Arrange: "week" is in one passage, "leave" in two, "parental" in none: the week sentence holds 30% of the
+    // question's weight, enough on coverage alone.
+    const model = new LocalExtractiveChatModel();
+    const messages = await answerMessages('How many weeks of parental leave do I get?', [
+      EQUIPMENT,
+      ONBOARDING,
+      BOOKING,
+      CONNECTING,
+      TROUBLESHOOTING,
+      CLAIMS,
+    ]);
+
+    // Act
+    const reply = await model.invoke(messages);
+
+    // Assert
+    expect(reply.text).toBe('The documents do not cover this question, so I cannot answer it from them.');
+  });
+
   it('reads a Japanese question that names its subject in Latin letters without its particles', async () => {
     // Arrange: the hiragana after "VPN" is inflection, as it would be after a kanji.
     const model = new LocalExtractiveChatModel();

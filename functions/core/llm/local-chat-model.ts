@@ -45,6 +45,8 @@ const ONLY_DOCUMENTS = {
  * rest. A named thing (an acronym) that no passage mentions is declined whatever the share: see `namedTerms`.
  */
 const MIN_COVERAGE = 0.3;
+/** A question asking about this many terms or more is answered only by a sentence that meets two of them. */
+const MIN_TERMS_FOR_TWO = 3;
 /** Further sentences are quoted only when nearly as good as the best one. */
 const RUNNER_UP_RATIO = 0.75;
 const MAX_QUOTES = 3;
@@ -378,6 +380,12 @@ function answer(question: string, passages: Passage[]): string {
   const ranked = rankCandidates(question, passages);
   const best = ranked[0];
   if (best === undefined || best.score < MIN_COVERAGE) return NOT_COVERED[language];
+  // A sentence that meets one of three or more things the question asks about answers another question, whatever
+  // that one term weighs: "weeks of *parental* leave" against "the first week", or "when you leave the company".
+  const asked = new Set(
+    matchTerms(question).filter((term) => !ASKING_TERMS.has(term) && !/^\d+$/.test(term)),
+  );
+  if (asked.size >= MIN_TERMS_FOR_TWO && best.covered.size < 2) return NOT_COVERED[language];
   const passageTerms = new Set(passages.flatMap((p) => matchTerms(`${p.title}\n${p.heading}\n${p.text}`)));
   if (namedTerms(question).some((term) => !passageTerms.has(term))) return NOT_COVERED[language];
 

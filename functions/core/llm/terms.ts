@@ -1,3 +1,5 @@
+import irregularVerbs from 'wink-lexicon/src/irregular-verbs.js';
+
 /**
  * The tokenizer shared by the `local` provider's embeddings and extractive chat model, so that what the
  * embeddings find similar and what the chat model quotes agree. It knows two kinds of text:
@@ -49,10 +51,19 @@ export function segments(text: string): Segment[] {
 }
 
 /**
- * A light suffix stripper, not a full Porter stemmer: enough for "keys"/"key", "rotating"/"rotated"/"rotate"
- * to meet, while keeping short words and words with digits ("v2", "s3") intact.
+ * The base form of an irregular verb's other forms ("lost" → "lose", "paid" → "pay", "sent" → "send"), from the
+ * list wink-lexicon keeps (435 forms, 14 KB; only this file of the package is bundled). A Map, for the reason
+ * NEGATIONS gives.
  */
-function stem(word: string, loose: boolean): string {
+const IRREGULAR_VERBS = new Map(Object.entries(irregularVerbs));
+
+/**
+ * A light suffix stripper, not a full Porter stemmer: enough for "keys"/"key", "rotating"/"rotated"/"rotate"
+ * to meet, while keeping short words and words with digits ("v2", "s3") intact. When matching, an irregular
+ * verb's forms meet its base form first ("I lost my laptop" and "what if I lose it").
+ */
+function stem(form: string, loose: boolean): string {
+  const word = loose ? (IRREGULAR_VERBS.get(form) ?? form) : form;
   if (word.length <= 3 || /\d/.test(word)) return word;
   if (!loose) return indexStem(word);
   // "policies", "applied" → "policy", "apply": the y the plural or past tense turned into i.
