@@ -5,11 +5,14 @@ import type { DocumentFormat } from '../../functions/core/ingest/formats/documen
 import { docxFormat } from '../../functions/core/ingest/formats/docx';
 import { htmlFormat } from '../../functions/core/ingest/formats/html';
 import { loadDocument } from '../../functions/core/ingest/load-document';
+import { startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import {
   DEBIAN_DOCUMENTS,
   DEBIAN_INSTALL_HINT,
   missingDebianDocuments,
 } from '../../test/support/debian-documents';
+import { startDocSite } from '../../test/support/doc-site';
+import { startLocalIngest } from '../local/ingest-local';
 import type { BenchContext } from './context';
 import type { SectionResult } from './report';
 import { median } from './stats';
@@ -62,6 +65,69 @@ async function asMarkdown(corpus: Corpus): Promise<Corpus> {
 }
 
 const totalBytes = (corpus: Corpus) => corpus.files.reduce((sum, file) => sum + file.bytes.length, 0);
+
+/**
+ * The Debian Reference's English pages served as a site on loopback (ETag and Last-Modified, a sitemap), synced as a
+ * web origin through the ingest state machine (dynalite, LanceDB on disk, the fake OpenAI's embeddings) at the
+ * default pace, twice: the second sync is the unchanged re-sync a schedule runs, conditional requests only.
+ */
+async function webResync(ctx: BenchContext, corpus: Corpus) {
+  const routes = Object.fromEntries(
+    corpus.files.map((file) => [
+      `/reference/${file.name}`,
+      { kind: 'page' as const, body: file.bytes.toString('utf8'), contentType: 'text/html; charset=utf-8' },
+    ]),
+  );
+  const site = await startDocSite({
+    routes,
+    robots: 'User-agent: *\nAllow: /\n',
+    sitemap: Object.keys(routes),
+  });
+  const openai = await startFakeOpenAI();
+  const embeddingCalls = () => openai.requests.filter((r) => r.path === '/v1/embeddings').length;
+  const ingest = await startLocalIngest({
+    lancedbUri: join(ctx.workDir, 'web-lancedb'),
+    stagingUri: join(ctx.workDir, 'web-staging'),
+    baseDir: ctx.workDir,
+    store: 'dynalite',
+    env: {
+      LLM_PROVIDER: 'openai',
+      OPENAI_API_KEY: 'sk-bench-not-a-key',
+      OPENAI_BASE_URL: openai.url,
+      OPENAI_EMBEDDING_MODEL: 'text-embedding-3-small',
+    },
+  });
+  try {
+    const sync = async (label: string) => {
+      ctx.log(`documents-web: web origin, ${label}`);
+      const requestsBefore = site.requests.length;
+      const callsBefore = embeddingCalls();
+      const started = performance.now();
+      const result = await ingest.sync({ origins: [`${site.origin}/reference/`], prune: true });
+      const ms = performance.now() - started;
+      if (result.status !== 'committed' || result.report === undefined)
+        throw new Error(`the web ${label} did not commit: ${result.error ?? result.status}`);
+      const requests = site.requests.slice(requestsBefore);
+      return {
+        ms,
+        pages: result.report.added + result.report.updated + result.report.unchanged,
+        added: result.report.added,
+        unchanged: result.report.unchanged,
+        embeddingCalls: embeddingCalls() - callsBefore,
+        requests: requests.length,
+        notModified: requests.filter((r) => r.status === 304).length,
+        bodyBytes: requests.reduce((sum, r) => sum + r.bodyBytes, 0),
+      };
+    };
+    const first = await sync('first sync');
+    const unchanged = await sync('re-sync, nothing changed');
+    return { first, unchanged };
+  } finally {
+    await ingest.close();
+    await openai.close();
+    await site.close();
+  }
+}
 
 /**
  * Section: documents per second through the HTML and Word readers (bytes to sections, as the Batch function reads
@@ -132,19 +198,28 @@ export async function benchDocumentsWeb(ctx: BenchContext): Promise<SectionResul
     ms: markdownMs,
   };
 
+  const web = await webResync(ctx, english);
+
   const perSecond = (key: string) => {
     const entry = measured[key];
     return entry ? entry.documents / (entry.ms / 1000) : Number.NaN;
   };
   return {
     key: 'documentsWeb',
-    title: 'HTML and Word documents: documents per second',
+    title: 'HTML and Word documents: documents per second, and a web origin re-synced',
     workload: `the Debian Reference's ${english.files.length} HTML pages in English (${(totalBytes(english) / 1e6).toFixed(1)} MB) and ${japanese.files.length} in Japanese (${(totalBytes(japanese) / 1e6).toFixed(1)} MB) through htmlFormat.read, and the English ones made into Word files by pandoc (${(totalBytes(word) / 1e6).toFixed(1)} MB) through docxFormat.read; bytes to sections; median of ${runs} passes after a warm-up`,
     baseline:
       'Markdown: the English pages as the HTML reader writes them, one Markdown document each, through loadDocument (sections included)',
     figures: [
       { name: 'HTML, English', value: perSecond('html-en'), unit: 'per s', baseline: perSecond('markdown') },
       { name: 'HTML, Japanese', value: perSecond('html-ja'), unit: 'per s', baseline: perSecond('markdown') },
+      { name: 'Web origin, unchanged re-sync', value: web.unchanged.ms, unit: 'ms' },
+      {
+        name: 'Web origin, unchanged re-sync: embedding calls',
+        value: web.unchanged.embeddingCalls,
+        unit: 'count',
+        target: { max: 0 },
+      },
       {
         name: 'Word (pandoc-made)',
         value: perSecond('docx-en'),
@@ -154,7 +229,8 @@ export async function benchDocumentsWeb(ctx: BenchContext): Promise<SectionResul
     ],
     notes: [
       'A Debian Reference page is a long chapter (up to 600 KB of HTML): ordinary web pages and Word files are smaller and faster.',
+      `Web origin: the ${web.first.pages} English pages served on loopback with ETags and a sitemap, synced at the default pace (INGEST_WEB_REQUESTS_PER_SECOND 5): the first sync took ${(web.first.ms / 1000).toFixed(1)} s, ${web.first.requests} requests (${(web.first.bodyBytes / 1e6).toFixed(1)} MB of bodies) and ${web.first.embeddingCalls} embedding calls; the unchanged re-sync made ${web.unchanged.requests} requests, ${web.unchanged.notModified} of them answered 304 (${(web.unchanged.bodyBytes / 1e3).toFixed(1)} KB of bodies: robots.txt and the sitemap), and ${web.unchanged.embeddingCalls} embedding calls.`,
     ],
-    details: measured,
+    details: { ...measured, web },
   };
 }

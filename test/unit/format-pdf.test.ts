@@ -138,6 +138,44 @@ describeWithDebianDocuments(
   },
 );
 
+describe('PDF reader on tagged PDFs without an outline', () => {
+  it("cuts sections at the heading elements when the headings are in the body's size (Chromium-made)", async () => {
+    // Arrange: H1 and H2 in 11 pt bold, as the body; no outline, so layout alone would find no heading.
+    const bytes = readFileSync(join(REPO_ROOT, 'test/fixtures/pdf/tagged-same-size-headings.pdf'));
+
+    // Act
+    const result = read(await pdfFormat.read(bytes, context));
+
+    // Assert
+    expect(result.sections.map((s) => s.path)).toEqual([
+      ['Visitor policy'],
+      ['Visitor policy', 'Parking'],
+      ['Visitor policy', 'Wi-Fi for visitors'],
+    ]);
+    expect(sectionAt(result.sections, 'Wi-Fi for visitors').text).toContain(
+      'The visitor network is called Acme-Guest',
+    );
+  });
+
+  it('reads the sample travel policy (Chromium-made, tagged) into its sections, each with its page', async () => {
+    // Act
+    const result = read(
+      await pdfFormat.read(readFileSync(join(REPO_ROOT, 'samples/docs/travel-policy.pdf')), context),
+    );
+
+    // Assert
+    expect(result.sections.map((s) => s.path.at(-1))).toEqual([
+      'Travel policy',
+      'Booking a trip',
+      'Hotels',
+      'Meals while travelling',
+      'Claiming expenses after a trip',
+      'Safety while travelling',
+    ]);
+    expect(sectionAt(result.sections, 'Meals while travelling').pages[0]?.page).toBe(2);
+  });
+});
+
 describe('PDF reader on hostile inputs: each refused alone, with its reason, within memory', () => {
   let dir: string;
   beforeAll(() => {

@@ -5,8 +5,10 @@ import type { DocumentFormat, DocumentSection, FormatResult, PageMark } from './
  * PDF through Mozilla's pdf.js, in the serverless build `unpdf` ships (no worker, no canvas; ES module only,
  * loaded on the first PDF so that a Batch run without PDFs does not pay for it). The text layer is read page by
  * page; headings come from the outline (bookmarks), each item resolved to its page and the line its destination
- * points at, else from layout (lines in a larger font than the body's). Tagged structure is not read: the outline
- * is what the PDFs we know carry, and a tagged PDF without an outline still gets headings from layout.
+ * points at; else from the tagged structure (the H1–H6 and H elements a tagged PDF wraps its headings in: what
+ * Chromium, Word and LibreOffice write when they export); else from layout (lines in a larger font than the
+ * body's). Bold text in the body's size is not a heading here: pdf.js names a run's font only once the page's
+ * fonts are loaded, which text extraction does not do.
  *
  * Memory and time are bounded before and while pdf.js works: a PDF of more than MAX_PAGES pages, a stream that
  * inflates past MAX_STREAM_BYTES (checked with zlib before pdf.js sees the file, since pdf.js inflates a content or
@@ -37,6 +39,8 @@ interface Line {
   right: number;
   /** Font size (the text matrix's vertical scale). */
   size: number;
+  /** In a tagged PDF, the heading element the line's text sits in: its level (1–6) and its marked content's id. */
+  heading?: { level: number; id: string };
 }
 
 interface PageLines {
@@ -108,6 +112,8 @@ async function readPdf(bytes: Uint8Array): Promise<FormatResult> {
         `the PDF has ${doc.numPages} pages, more than the ${MAX_PAGES} a document may have`,
       );
     }
+    // The outline first: a PDF with one needs no structure tree read.
+    const starts = await outlineStarts(doc);
     const pages: PageLines[] = [];
     let characters = 0;
     for (let number = 1; number <= doc.numPages; number++) {
@@ -115,8 +121,9 @@ async function readPdf(bytes: Uint8Array): Promise<FormatResult> {
         throw new RejectedPdf('too-complex', `reading the PDF took more than ${MAX_READ_MS / 1000} s`);
       }
       const page = await doc.getPage(number);
-      const content = await page.getTextContent();
-      const lines = toLines(content.items);
+      const headings = starts.length > 0 ? new Map<string, number>() : await headingContent(page);
+      const content = await page.getTextContent({ includeMarkedContent: headings.size > 0 });
+      const lines = toLines(content.items, headings);
       page.cleanup();
       for (const line of lines) characters += line.text.length;
       if (characters > MAX_CHARACTERS) {
@@ -134,8 +141,12 @@ async function readPdf(bytes: Uint8Array): Promise<FormatResult> {
       );
     }
     dropRunningHeadersAndFooters(pages);
-    const starts = await outlineStarts(doc);
-    const sections = starts.length > 0 ? sectionsFromOutline(pages, starts) : sectionsFromLayout(pages);
+    const sections =
+      starts.length > 0
+        ? sectionsFromOutline(pages, starts)
+        : pages.some(({ lines }) => lines.some((line) => line.heading !== undefined))
+          ? sectionsFromTags(pages)
+          : sectionsFromLayout(pages);
     const metadata = await doc.getMetadata().catch(() => undefined);
     const info = metadata?.info as { Title?: unknown } | undefined;
     const title = meaningfulTitle(info?.Title) ?? sections.find((s) => s.path.length > 0)?.path[0];
@@ -222,13 +233,28 @@ interface TextRun {
   hasEOL: boolean;
 }
 
-/** pdf.js's runs of a page joined into lines, in content order: a run on another baseline starts a line. */
-function toLines(items: readonly unknown[]): Line[] {
+/**
+ * pdf.js's runs of a page joined into lines, in content order: a run on another baseline starts a line. With
+ * `headings` (a tagged page's marked-content ids inside heading elements, with their level), a line whose text
+ * sits in one of them carries it.
+ */
+function toLines(items: readonly unknown[], headings: ReadonlyMap<string, number> = new Map()): Line[] {
   const lines: Line[] = [];
   let current: Line | undefined;
+  // The marked content the runs sit in, innermost last (an id only for the content a structure element owns).
+  const marked: (string | undefined)[] = [];
   for (const item of items) {
-    if (typeof item !== 'object' || item === null || !('str' in item)) continue;
+    if (typeof item !== 'object' || item === null) continue;
+    if ('type' in item) {
+      const { type, id } = item as { type: unknown; id?: unknown };
+      if (type === 'beginMarkedContent' || type === 'beginMarkedContentProps')
+        marked.push(typeof id === 'string' ? id : undefined);
+      else if (type === 'endMarkedContent') marked.pop();
+      continue;
+    }
+    if (!('str' in item)) continue;
     const run = item as TextRun;
+    const headingId = marked.findLast((id) => id !== undefined && headings.has(id));
     const [, , , d = 0, x = 0, y = 0] = run.transform;
     const size = Math.abs(d);
     if (run.str !== '') {
@@ -240,6 +266,10 @@ function toLines(items: readonly unknown[]): Line[] {
         current = { text: '', x, y, right: x, size };
         lines.push(current);
       }
+      const level = headingId === undefined ? undefined : headings.get(headingId);
+      if (headingId !== undefined && level !== undefined && current.text.trim() === '')
+        current.heading = { level, id: headingId };
+      else if (headingId === undefined && run.str.trim() !== '') delete current.heading;
       if (current.text !== '' && x - current.right > size * 0.15 && !/\s$/.test(current.text)) {
         current.text += ' ';
       }
@@ -469,39 +499,24 @@ function headingLines(
 }
 
 /**
- * Without an outline: a line in a font at least 1.2 times the body's most common size (counted in characters),
- * short enough to be a title, is a heading; the larger the font, the higher its level.
+ * Sections cut at the lines `levelOf` calls headings (a level from 0, the outermost), each path the headings above;
+ * a heading wrapped onto further lines (`continues` says when a line goes on the heading above it) is one heading.
  */
-function sectionsFromLayout(pages: PageLines[]): DocumentSection[] {
-  const bySize = new Map<number, number>();
-  for (const { lines } of pages)
-    for (const line of lines)
-      bySize.set(Math.round(line.size), (bySize.get(Math.round(line.size)) ?? 0) + line.text.length);
-  let body = 0;
-  let most = -1;
-  for (const [size, count] of bySize) if (count > most) [body, most] = [size, count];
-  const isHeading = (line: Line) =>
-    body > 0 && line.size >= body * 1.2 && line.text.length <= 150 && /\p{L}/u.test(line.text);
-  const sizes = [
-    ...new Set(pages.flatMap(({ lines }) => lines.filter(isHeading).map((l) => Math.round(l.size)))),
-  ].sort((a, b) => b - a);
-  const levelOf = (line: Line) => Math.min(sizes.indexOf(Math.round(line.size)), 5);
+function sectionsAtHeadings(
+  pages: PageLines[],
+  levelOf: (line: Line) => number | undefined,
+  continues: (previous: Line, line: Line) => boolean,
+): DocumentSection[] {
   const writer = new SectionWriter();
   const path: { level: number; title: string }[] = [];
   for (const { page, lines } of pages) {
     const margin = rightMargin(lines);
     let previousHeading: Line | undefined;
     for (const line of lines) {
-      if (isHeading(line)) {
-        const level = levelOf(line);
+      const level = levelOf(line);
+      if (level !== undefined) {
         const last = path[path.length - 1];
-        // A title wrapped onto a second line, in the same font right below the first, is one heading.
-        if (
-          previousHeading !== undefined &&
-          last !== undefined &&
-          Math.round(previousHeading.size) === Math.round(line.size) &&
-          previousHeading.y - line.y <= line.size * 1.6
-        ) {
+        if (previousHeading !== undefined && last !== undefined && continues(previousHeading, line)) {
           last.title = `${last.title} ${line.text}`;
           writer.start(path.map((p) => p.title));
           previousHeading = line;
@@ -519,6 +534,71 @@ function sectionsFromLayout(pages: PageLines[]): DocumentSection[] {
   }
   writer.flush();
   return writer.sections;
+}
+
+/** A tagged PDF without an outline: its heading elements, at their levels; a heading's lines share its content. */
+function sectionsFromTags(pages: PageLines[]): DocumentSection[] {
+  return sectionsAtHeadings(
+    pages,
+    (line) => (line.heading === undefined ? undefined : line.heading.level - 1),
+    (previous, line) => previous.heading?.id === line.heading?.id,
+  );
+}
+
+/**
+ * Without an outline or tags: a line in a font at least 1.2 times the body's most common size (counted in
+ * characters), short enough to be a title, is a heading; the larger the font, the higher its level.
+ */
+function sectionsFromLayout(pages: PageLines[]): DocumentSection[] {
+  const bySize = new Map<number, number>();
+  for (const { lines } of pages)
+    for (const line of lines)
+      bySize.set(Math.round(line.size), (bySize.get(Math.round(line.size)) ?? 0) + line.text.length);
+  let body = 0;
+  let most = -1;
+  for (const [size, count] of bySize) if (count > most) [body, most] = [size, count];
+  const isHeading = (line: Line) =>
+    body > 0 && line.size >= body * 1.2 && line.text.length <= 150 && /\p{L}/u.test(line.text);
+  const sizes = [
+    ...new Set(pages.flatMap(({ lines }) => lines.filter(isHeading).map((l) => Math.round(l.size)))),
+  ].sort((a, b) => b - a);
+  return sectionsAtHeadings(
+    pages,
+    (line) => (isHeading(line) ? Math.min(sizes.indexOf(Math.round(line.size)), 5) : undefined),
+    // A title wrapped onto a second line, in the same font right below the first, is one heading.
+    (previous, line) =>
+      Math.round(previous.size) === Math.round(line.size) && previous.y - line.y <= line.size * 1.6,
+  );
+}
+
+/** The most structure elements of a page looked at for headings: a tree bigger than that is read as untagged. */
+const MAX_STRUCTURE_NODES = 100_000;
+
+/**
+ * A tagged page's headings: the marked-content ids inside its H1–H6 (and H) elements, with their level (H counts
+ * as 1). Empty for an untagged page, or one whose structure cannot be read (its text is read all the same).
+ */
+async function headingContent(page: { getStructTree(): Promise<unknown> }): Promise<Map<string, number>> {
+  const headings = new Map<string, number>();
+  const tree = await page.getStructTree().catch(() => null);
+  if (tree === null || typeof tree !== 'object') return headings;
+  const stack: { node: unknown; level: number | undefined }[] = [{ node: tree, level: undefined }];
+  for (let seen = 0; stack.length > 0; seen++) {
+    if (seen > MAX_STRUCTURE_NODES) return new Map();
+    const { node, level } = stack.pop() as { node: unknown; level: number | undefined };
+    if (typeof node !== 'object' || node === null) continue;
+    const { role, type, id, children } = node as {
+      role?: unknown;
+      type?: unknown;
+      id?: unknown;
+      children?: unknown;
+    };
+    if (type === 'content' && typeof id === 'string' && level !== undefined) headings.set(id, level);
+    const match = typeof role === 'string' ? /^H([1-6])?$/.exec(role) : null;
+    const inner = match === null ? level : Number(match[1] ?? 1);
+    if (Array.isArray(children)) for (const child of children) stack.push({ node: child, level: inner });
+  }
+  return headings;
 }
 
 /** The metadata title unless it is empty, a placeholder or a file name. */
