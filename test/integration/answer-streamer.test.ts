@@ -173,6 +173,24 @@ describe('createUpdateStreamer', () => {
     expect(fake.maxUpdatesPerSecond()).toBe(1);
   });
 
+  it("makes no more partial edits once Slack rate-limits one, leaving the workspace's edits to final answers", async () => {
+    // Arrange: the first partial edit is refused with a 429; the answer goes on streaming for about 4 s.
+    const { threadTs, placeholderTs } = await startThread();
+    fake.failNext('chat.update', { status: 429, retryAfterSeconds: 1 });
+    const streamer = createUpdateStreamer(client, { channel: CHANNEL, threadTs, placeholderTs });
+
+    // Act
+    await streamOverTime(streamer, tokens(ANSWER, 16), 250);
+    const editsWhileStreaming = fake.calls.filter((call) => call.method === 'chat.update');
+    await streamer.finish({ answerMarkdown: ANSWER, sources: SOURCES, model: MODEL });
+
+    // Assert: the client waited out the Retry-After and sent the refused edit again, and no partial edit followed
+    // it in the 3 s of streaming left (before, three more went out); the final edit shows the whole answer.
+    expect(editsWhileStreaming.map((call) => call.status)).toEqual([429, 200]);
+    const [placeholder] = fake.messages(CHANNEL).filter((message) => message.ts === placeholderTs);
+    expect(placeholder?.text).toBe(toSlackMrkdwn(ANSWER));
+  });
+
   it('skips an edit Slack refuses, logging it, and carries on', async () => {
     // Arrange
     const { threadTs, placeholderTs } = await startThread();

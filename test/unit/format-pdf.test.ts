@@ -172,7 +172,7 @@ describe('PDF reader on tagged PDFs without an outline', () => {
       'Claiming expenses after a trip',
       'Safety while travelling',
     ]);
-    expect(sectionAt(result.sections, 'Meals while travelling').pages[0]?.page).toBe(2);
+    expect(sectionAt(result.sections, 'Meals while travelling').pages?.[0]?.page).toBe(2);
   });
 });
 

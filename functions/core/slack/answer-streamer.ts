@@ -1,4 +1,4 @@
-import type { WebClient } from '@slack/web-api';
+import { type WebClient, WebClientEvent } from '@slack/web-api';
 import { PermanentError, TransientError } from '../errors';
 import {
   ANSWER_CHARS_PER_MESSAGE,
@@ -404,13 +404,30 @@ interface Io {
   /** Runs a call whose failure is only logged. */
   quietly(what: string, call: () => Promise<unknown>): Promise<void>;
   update(ts: string, message: AnswerMessage): Promise<void>;
+  /** Whether Slack answered any call of this client with a 429 at or after `time` (Date.now's clock). */
+  rateLimitedSince(time: number): boolean;
   /** Updates the continuations an earlier run posted, posts the others, deletes any no longer needed. */
   publishContinuations(messages: AnswerMessage[]): Promise<string[]>;
   /** Puts the first message in the placeholder and publishes the others as continuations. */
   publishInPlaceholder(messages: AnswerMessage[]): Promise<string[]>;
 }
 
+/**
+ * When each client last met a 429, by the WebClient's `rate_limited` event: it fires for a 429 the client then
+ * waits out and retries itself, which the call's result never shows. One listener per client, however many answers
+ * it streams (a Lambda container keeps its client across invocations).
+ */
+const lastRateLimited = new WeakMap<object, number>();
+
+function watchRateLimits(client: StreamingSlackClient): void {
+  const emitter = client as Partial<Pick<WebClient, 'on'>>;
+  if (lastRateLimited.has(client) || typeof emitter.on !== 'function') return;
+  lastRateLimited.set(client, Number.NEGATIVE_INFINITY);
+  emitter.on.call(client, WebClientEvent.RATE_LIMITED, () => lastRateLimited.set(client, Date.now()));
+}
+
 function createIo(client: StreamingSlackClient, options: AnswerStreamerOptions): Io {
+  watchRateLimits(client);
   const logger = options.logger ?? { warn: (message, attributes) => console.warn(message, attributes ?? '') };
   // Kept across calls, so that finishing twice on one streamer updates what the first call posted.
   const continuationTs = [...(options.existingContinuationTs ?? [])];
@@ -436,6 +453,9 @@ function createIo(client: StreamingSlackClient, options: AnswerStreamerOptions):
           await io.sleep(retryAfterMs + Math.floor(Math.random() * 250));
         }
       }
+    },
+    rateLimitedSince(time) {
+      return (lastRateLimited.get(client) ?? Number.NEGATIVE_INFINITY) >= time;
     },
     async quietly(what, call) {
       try {
@@ -516,8 +536,9 @@ function createPacer(
   let inFlight: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
-  /** No edit before this time: Slack's Retry-After. */
-  let pausedUntil = 0;
+  /** Slack rate-limited an edit: no more partial edits, only the final one. */
+  let untilFinal = false;
+  const startedAt = Date.now();
 
   const pacer: Pacer = {
     schedule,
@@ -525,18 +546,7 @@ function createPacer(
       return stopped;
     },
     poke() {
-      if (stopped || inFlight !== undefined) return;
-      if (io.now() < pausedUntil) {
-        // Slack said when to come back (Retry-After): text arriving meanwhile goes out with the next edit.
-        if (timer === undefined) {
-          timer = setTimeout(() => {
-            timer = undefined;
-            pacer.poke();
-          }, pausedUntil - io.now());
-          timer.unref();
-        }
-        return;
-      }
+      if (stopped || untilFinal || inFlight !== undefined) return;
       const text = visible();
       const length = text.trim() === '' ? 0 : text.length;
       if (!schedule.shouldFlush(length)) {
@@ -549,18 +559,16 @@ function createPacer(
         }
         return;
       }
-      const sentAt = io.now();
       inFlight = send(length)
         .then(() => {
-          // The client waited out a 429 before this edit went through: Slack is busy, so edit less often.
-          if (io.now() - sentAt > SLOW_EDIT_MS) schedule.slowDown();
+          // The client waited out a 429 before this edit went through: as below.
+          if (io.rateLimitedSince(startedAt)) untilFinal = true;
         })
         .catch((error: unknown) => {
-          const retryAfterMs = rateLimitOf(error);
-          if (retryAfterMs !== undefined) {
-            pausedUntil = io.now() + retryAfterMs;
-            schedule.slowDown();
-          }
+          // The workspace's edit bucket is empty (chat.update is Tier 3: about 50 a minute for every answer
+          // streaming in it). Further partial edits would only take edits other answers' final ones need: this
+          // answer shows what it has until its final edit, which waits out the limit (see `final`).
+          if (rateLimitOf(error) !== undefined || io.rateLimitedSince(startedAt)) untilFinal = true;
           io.logger.warn('Slack: skipped a streaming edit of the answer', describe(error));
         })
         .finally(() => {
@@ -578,9 +586,6 @@ function createPacer(
   };
   return pacer;
 }
-
-/** An edit slower than this went through only after the client waited out a rate limit (or Slack is struggling). */
-const SLOW_EDIT_MS = 1_500;
 
 /**
  * How long Slack asked to wait when `error` is a rate limit, in ms; undefined for any other error. WebClient reports

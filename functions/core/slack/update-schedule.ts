@@ -63,14 +63,6 @@ export class UpdateSchedule {
       this.interval = Math.min(this.interval * 2, this.maxIntervalMs);
   }
 
-  /**
-   * Doubles the interval (up to twice the cap) because Slack pushed back: a 429, or an edit that went through only
-   * after the client waited out one. Many answers streaming at once share one workspace's limit this way.
-   */
-  slowDown(): void {
-    this.interval = Math.min(Math.max(this.interval, this.minIntervalMs) * 2, this.maxIntervalMs * 2);
-  }
-
   /** How long until the interval since the previous edit has passed, in milliseconds; 0 when it has. */
   msUntilNextFlush(): number {
     if (this.lastSettledAt === undefined) return 0;
