@@ -204,6 +204,8 @@ export interface FakeSlack {
   addUser(user: FakeUser): void;
   /** Makes the next call(s) of `method` fail as described. */
   failNext(method: string, fault: FaultOptions): void;
+  /** Drops the faults still queued for `method`: Slack has recovered. */
+  clearFaults(method: string): void;
   /** The calls Slack's rate limits refused (429 with Retry-After), in order; injected faults are not among them. */
   rateLimited(): FakeCall[];
   /** How often one message was edited (posting it is not an edit). */
@@ -669,6 +671,9 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       const queue = faults.get(method) ?? [];
       queue.push({ ...fault, remaining: Math.max(1, fault.times ?? 1) });
       faults.set(method, queue);
+    },
+    clearFaults: (method) => {
+      faults.delete(method);
     },
     updateStats: (channel, ts) => {
       const message = messages.find((m) => m.channel === channel && m.ts === ts);

@@ -96,6 +96,7 @@ function storeWithFault(real: EventStore, fault: AckFault, slowMs: number): Even
     claimAnswer: (...args) => real.claimAnswer(...args),
     recordContinuation: (...args) => real.recordContinuation(...args),
     recordStream: (...args) => real.recordStream(...args),
+    recordWrittenAnswer: (...args) => real.recordWrittenAnswer(...args),
     completeAnswer: (...args) => real.completeAnswer(...args),
     workspaceStreamFallback: (...args) => real.workspaceStreamFallback(...args),
     recordWorkspaceStreamFallback: (...args) => real.recordWorkspaceStreamFallback(...args),

@@ -1,4 +1,5 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { FakeListChatModel } from '@langchain/core/utils/testing';
 import { generateAnswer } from '../../functions/core/conversation/generate-answer';
 import { reportFailure } from '../../functions/core/conversation/steps';
 import { chatModelFor } from '../../functions/core/models';
@@ -393,6 +394,41 @@ describe('Slack AI-app experience (local stack)', () => {
       expect(replies.map((m) => m.ts)).not.toContain(halfTs);
       expect(replies).toHaveLength(1);
       expect(replies[0]?.text).toContain('corpvpn rotate-key');
+    });
+
+    it("a retry after Slack refused an attempt's final edit shows the answer that attempt wrote, without asking the model again", async () => {
+      // Arrange: Slack refuses every edit of the first attempt (a workspace out of chat.update calls)
+      const { slack, turn } = await crashedAttempt('EvWRITTEN0001');
+      const deps = {
+        slack,
+        model: await chatModelFor(native.runtime),
+        eventStore: native.runtime.eventStore(),
+        historyStore: native.runtime.historyStore(),
+        streamMode: 'update' as const,
+        logger: native.runtime.logger,
+        now: Date.now,
+      };
+      const input = {
+        turn,
+        question: turn.question,
+        retrieval: RETRIEVAL,
+        executionName: 'x',
+        runId: 'run-1',
+      };
+      native.slack.failNext('chat.update', { status: 503, times: 1_000 });
+      await expect(generateAnswer(deps, input)).rejects.toThrow(/Slack: update the answer message/);
+      native.slack.clearFaults('chat.update');
+
+      // Act: the step's retry, with a model whose answer would say it was asked again
+      const asked = new FakeListChatModel({ responses: ['The model was asked again.'] });
+      const retried = await generateAnswer({ ...deps, model: asked }, input);
+
+      // Assert
+      expect(retried.kind).toBe('answer');
+      expect(retried.text).toContain('corpvpn rotate-key');
+      expect(retried.text).not.toContain('asked again');
+      const placeholder = native.slack.messages(turn.channel).find((m) => m.ts === turn.placeholderTs);
+      expect(placeholder?.text).toContain('corpvpn rotate-key');
     });
 
     it('the apology after an attempt that died mid-stream removes the half-written stream too', async () => {

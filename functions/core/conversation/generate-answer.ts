@@ -247,29 +247,42 @@ export async function generateAnswer(
     };
   }
   const model = modelNameOf(deps.model);
-  const streamMode = await streamModeFor(deps, turn);
   const pendingFallbacks: Promise<void>[] = [];
-  const streamer = streamerFor(deps, input, claim.continuationTs, streamMode, pendingFallbacks);
-  await setThreadStatus(deps, turn, t.statusWriting);
-  await streamer.begin();
   let answer: { text: string; usage: AnswerResult['usage'] };
-  try {
-    answer = await streamAnswer(
-      deps.model,
-      input.question,
-      input.retrieval.passages,
-      (delta) => streamer.append(delta),
-      deps.signal ? { signal: deps.signal } : {},
-    );
-  } catch (error) {
-    // Stop editing so the half-written answer can be replaced by a retry or by the apology.
-    await streamer.fail();
-    if (deps.signal?.aborted) {
-      throw new TransientError("the model did not finish the answer within the step's time", {
-        cause: error,
-      });
+  let streamer: AnswerStreamer;
+  if (claim.written !== undefined) {
+    // An earlier attempt of this run finished the answer but Slack did not show it (its final edit was refused
+    // for longer than the attempt lasted): show that answer, in the placeholder, without asking the model again.
+    deps.logger.info('delivering the answer an earlier attempt wrote', { eventId: turn.eventId });
+    answer = claim.written;
+    streamer = streamerFor(deps, input, claim.continuationTs, 'update', pendingFallbacks);
+  } else {
+    const streamMode = await streamModeFor(deps, turn);
+    streamer = streamerFor(deps, input, claim.continuationTs, streamMode, pendingFallbacks);
+    await setThreadStatus(deps, turn, t.statusWriting);
+    await streamer.begin();
+    try {
+      answer = await streamAnswer(
+        deps.model,
+        input.question,
+        input.retrieval.passages,
+        (delta) => streamer.append(delta),
+        deps.signal ? { signal: deps.signal } : {},
+      );
+    } catch (error) {
+      // Stop editing so the half-written answer can be replaced by a retry or by the apology.
+      await streamer.fail();
+      if (deps.signal?.aborted) {
+        throw new TransientError("the model did not finish the answer within the step's time", {
+          cause: error,
+        });
+      }
+      throw error;
     }
-    throw error;
+    // Kept before Slack is asked to show it: a retry then delivers it rather than writing it again.
+    await deps.eventStore.recordWrittenAnswer(turn.eventId, input.runId, answer).catch((error: unknown) => {
+      deps.logger.warn('could not keep the written answer for a retry', { error: String(error) });
+    });
   }
   const feedback: FeedbackTarget = {
     teamId: turn.teamId,

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { AnswerClaim, EventClaim, EventStore } from './event-store';
+import type { AnswerClaim, EventClaim, EventStore, WrittenAnswer } from './event-store';
 import { epochSeconds, eventKey } from './keys';
 
 export interface DynamoDbEventStoreOptions {
@@ -151,11 +151,13 @@ export class DynamoDbEventStore implements EventStore {
       );
       const continuationTs = result.Attributes?.continuationTs;
       const streamTs = result.Attributes?.streamTs;
+      const written = writtenAnswerOf(result.Attributes?.writtenAnswer);
       return {
         granted: true,
         complete: result.Attributes?.answerComplete === true,
         continuationTs: Array.isArray(continuationTs) ? (continuationTs as string[]) : [],
         streamTs: Array.isArray(streamTs) ? (streamTs as string[]) : [],
+        ...(written === undefined ? {} : { written }),
       };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -185,6 +187,27 @@ export class DynamoDbEventStore implements EventStore {
         UpdateExpression: 'SET streamTs = list_append(if_not_exists(streamTs, :none), :ts)',
         ConditionExpression: 'answeredBy = :run',
         ExpressionAttributeValues: { ':none': [], ':ts': [ts], ':run': runId },
+      }),
+    );
+  }
+
+  async recordWrittenAnswer(eventId: string, runId: string, written: WrittenAnswer): Promise<void> {
+    // An item holds 400 KB; an answer is a few KB. One that would not fit is not kept: a retry asks the model again.
+    if (Buffer.byteLength(written.text) > MAX_WRITTEN_ANSWER_BYTES) return;
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.options.tableName,
+        Key: { pk: eventKey(eventId), sk: SORT_KEY },
+        UpdateExpression: 'SET writtenAnswer = :written',
+        ConditionExpression: 'answeredBy = :run',
+        ExpressionAttributeValues: {
+          ':written': {
+            text: written.text,
+            inputTokens: written.usage.inputTokens,
+            outputTokens: written.usage.outputTokens,
+          },
+          ':run': runId,
+        },
       }),
     );
   }
@@ -267,4 +290,20 @@ const STREAM_FALLBACK_TTL_SECONDS = 7 * 86_400;
 /** Under the `EVENT#` prefix, which the ack and Generate may already read and write. */
 function workspaceStreamKey(teamId: string): { pk: string; sk: string } {
   return { pk: eventKey(`workspace#${teamId}`), sk: 'STREAM' };
+}
+
+/** The most of an answer's text kept on its event's item (DynamoDB's item limit is 400 KB). */
+const MAX_WRITTEN_ANSWER_BYTES = 300 * 1024;
+
+function writtenAnswerOf(value: unknown): WrittenAnswer | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { text, inputTokens, outputTokens } = value as Record<string, unknown>;
+  if (typeof text !== 'string' || text === '') return undefined;
+  return {
+    text,
+    usage: {
+      inputTokens: typeof inputTokens === 'number' ? inputTokens : 0,
+      outputTokens: typeof outputTokens === 'number' ? outputTokens : 0,
+    },
+  };
 }

@@ -1,3 +1,5 @@
+import type { TokenUsage } from '../types';
+
 /**
  * Remembers Slack events so that each mention has exactly one visible outcome, although Slack retries deliveries
  * (`X-Slack-Retry-Num`) and asynchronous Express executions run at least once.
@@ -15,12 +17,28 @@ export type EventClaim =
   | { status: 'held' };
 
 /** The answer claim as a run of the state machine finds it. */
+/**
+ * An answer the model finished for a run, kept until Slack shows it: when Slack refuses the final edit for longer
+ * than an attempt of Generate lasts (a workspace out of chat.update calls), the step's retry delivers this answer
+ * instead of asking the model again, which would spend the tokens and the edits twice.
+ */
+export interface WrittenAnswer {
+  text: string;
+  usage: TokenUsage;
+}
+
 export type AnswerClaim =
   /**
    * This run answers the event; `complete` once its answer was finished in Slack. `continuationTs`: the
    * continuation messages an earlier attempt of this run posted, for a retried step to update, not post again.
    */
-  | { granted: true; complete: boolean; continuationTs: string[]; streamTs: string[] }
+  | {
+      granted: true;
+      complete: boolean;
+      continuationTs: string[];
+      streamTs: string[];
+      written?: WrittenAnswer;
+    }
   /** Another run answers it, into `placeholderTs`. */
   | { granted: false; placeholderTs?: string };
 
@@ -56,6 +74,8 @@ export interface EventStore {
    * step after a crash, or the apology, removes it rather than leave a second, half-written answer.
    */
   recordStream(eventId: string, runId: string, ts: string): Promise<void>;
+  /** Keeps the answer the run's model finished, before it is shown in Slack (see {@link WrittenAnswer}). */
+  recordWrittenAnswer(eventId: string, runId: string, written: WrittenAnswer): Promise<void>;
   /** Marks the answering run's answer finished in Slack: no apology may replace it afterwards. */
   completeAnswer(eventId: string, runId: string): Promise<void>;
   /**
