@@ -1,19 +1,10 @@
 import { parseArgs } from 'node:util';
 import { type Env, loadConfig } from '../functions/core/config';
-import { createChatModel } from '../functions/core/llm/providers';
 import { type EvalQuestion, readEvalSet } from './eval/dataset';
-import { estimateGradeCost, type Grade, gradeAnswers, meanOf } from './eval/grade';
-import {
-  checkThresholds,
-  parseThreshold,
-  type Summary,
-  summarize,
-  type Threshold,
-  type ThresholdCheck,
-} from './eval/metrics';
-import { costOf } from './eval/prices';
-import { questionTable, summaryTable, thresholdLines } from './eval/report';
-import { type RunOutcome, type RunSettings, runEval, settingsFor } from './eval/run';
+import { gradeRuns } from './eval/grade';
+import { checkThresholds, parseThreshold, summarize, type Threshold } from './eval/metrics';
+import { jsonOf, questionTable, type RunReport, summaryTable, thresholdLines } from './eval/report';
+import { type RunSettings, runEval, settingsFor } from './eval/run';
 import { readVariants, type Variant } from './eval/variants';
 import { localLanceDbUri, shellSettings, withoutMetricLines } from './local/cli-env';
 import { ProgressBar } from './local/progress-bar';
@@ -133,79 +124,6 @@ function baseSettings(env: Env, docs: string[]): RunSettings {
   };
 }
 
-interface RunReport {
-  name: string;
-  outcome: RunOutcome;
-  summary: Summary;
-  grades?: Grade[];
-}
-
-function jsonOf(runs: RunReport[], checks: ThresholdCheck[], questionsPath: string) {
-  return {
-    questions: questionsPath,
-    passed: checks.every((c) => c.passed),
-    thresholds: checks,
-    runs: runs.map((r) => ({
-      name: r.name,
-      model: r.outcome.model,
-      embeddingModel: r.outcome.embeddingModel,
-      topK: r.outcome.settings.topK,
-      search: r.outcome.results[0]?.search ?? r.outcome.settings.search,
-      ...(r.outcome.indexedChunks === undefined ? {} : { indexedChunks: r.outcome.indexedChunks }),
-      summary: r.summary,
-      ...(r.grades === undefined
-        ? {}
-        : {
-            grades: r.grades,
-            faithfulness: meanOf(r.grades.map((g) => g.faithful)),
-            agreement: meanOf(r.grades.map((g) => g.agrees)),
-          }),
-      results: r.outcome.results.map(({ passages, ...rest }) => ({
-        ...rest,
-        retrieved: passages.map((p) => ({ source: p.source, heading: p.heading, score: p.score })),
-      })),
-    })),
-  };
-}
-
-async function grade(
-  runs: RunReport[],
-  questions: EvalQuestion[],
-  settings: RunSettings,
-  json: boolean,
-): Promise<void> {
-  const graderModel = process.env.EVAL_GRADER_MODEL?.trim() || 'gpt-4.1-mini';
-  const references = new Map(
-    questions.flatMap((q) => (q.reference === undefined ? [] : [[q.id, q.reference] as const])),
-  );
-  const estimates = runs.map((r) => estimateGradeCost(r.outcome.results, references, graderModel));
-  const calls = estimates.reduce((t, e) => t + e.calls, 0);
-  const input = estimates.reduce((t, e) => t + e.inputTokens, 0);
-  const output = estimates.reduce((t, e) => t + e.outputTokens, 0);
-  const usd = costOf(graderModel, input, output);
-  // On stderr, so that --json's stdout stays one object; before any call, so a person can interrupt.
-  console.error(
-    `model-graded check: ${calls} calls to ${graderModel}, about ${input} input and ${output} output tokens, ${usd === undefined ? 'price unknown' : `about $${usd.toFixed(4)}`}`,
-  );
-  const model = createChatModel(
-    { ...settings.llm, provider: 'openai', chatModel: graderModel },
-    settings.apiKey,
-  );
-  for (const run of runs) {
-    const { grades } = await gradeAnswers(model, run.outcome.results, references);
-    run.grades = grades;
-  }
-  if (!json) {
-    for (const run of runs) {
-      const faithful = meanOf((run.grades ?? []).map((g) => g.faithful));
-      const agrees = meanOf((run.grades ?? []).map((g) => g.agrees));
-      console.log(
-        `${run.name}: faithfulness ${faithful === null ? '–' : faithful.toFixed(2)}, agreement with the reference ${agrees === null ? '–' : agrees.toFixed(2)}`,
-      );
-    }
-  }
-}
-
 export async function main(argv: string[]): Promise<number> {
   let options: Options | 'help';
   let questions: EvalQuestion[];
@@ -244,7 +162,7 @@ export async function main(argv: string[]): Promise<number> {
       runs.push({ name: run.name, outcome, summary: summarize(outcome) });
     }
     progress.clear();
-    if (options.grade) await grade(runs, questions, settings[0] as RunSettings, options.json);
+    if (options.grade) await gradeRuns(runs, questions, settings[0] as RunSettings, options.json);
   } catch (error) {
     progress.clear();
     console.error(`eval failed: ${error instanceof Error ? error.message : String(error)}`);

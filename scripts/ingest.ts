@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { SyncReport } from '../functions/core/ingest/sync-types';
 import { defineCommand, EXIT as EXIT_CODES, type ParsedCommand, runCommand } from './local/cli';
 import { ingestSettings, localLanceDbUri, withoutMetricLines } from './local/cli-env';
-import type { IngestProgress } from './local/ingest-local';
+import { jsonResult, progressReporter, summary } from './local/ingest-report';
 import { localStoreInUse, runningDev } from './local/local-store-lock';
 import { ProgressBar } from './local/progress-bar';
 
@@ -72,153 +72,8 @@ const EXIT = {
   interrupted: EXIT_CODES.interrupted,
 } as const;
 
-/** Skipped files named one by one in the summary; the rest are counted. */
-const SKIPPED_ROWS = 20;
-
 const DYNAMO_PATH = '.local/dynamodb';
 const DEFAULT_STAGING = '.local/ingest-staging';
-
-type JsonResult = {
-  added: number;
-  updated: number;
-  unchanged: number;
-  deleted: number;
-  failed: { source: string; reason: string }[];
-  skipped: { source: string; reason: string }[];
-  chunks: number;
-  embeddedChunks: number;
-  ms: number;
-  emptyOrigins?: { origin: string; message: string }[];
-  error?: string;
-};
-
-function jsonResult(report: SyncReport | undefined, ms: number, error?: string): JsonResult {
-  return {
-    added: report?.added ?? 0,
-    updated: report?.updated ?? 0,
-    unchanged: report?.unchanged ?? 0,
-    deleted: report?.deleted ?? 0,
-    failed: (report?.failed ?? []).map(({ source, reason }) => ({ source, reason })),
-    skipped: (report?.skipped ?? []).map(({ source, reason }) => ({ source, reason })),
-    chunks: report?.chunks ?? 0,
-    embeddedChunks: report?.embeddedChunks ?? 0,
-    ms,
-    ...(report !== undefined && report.emptyOrigins.length > 0 ? { emptyOrigins: report.emptyOrigins } : {}),
-    ...(error !== undefined ? { error } : {}),
-  };
-}
-
-function table(rows: string[][]): string {
-  const widths =
-    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  return rows
-    .map((row) =>
-      row
-        .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
-        .join('   ')
-        .trimEnd(),
-    )
-    .join('\n');
-}
-
-function summary(report: SyncReport, lancedbUri: string, tableName: string, ms: number): string {
-  const lines: string[] = [];
-  lines.push(
-    `Synced ${report.origins.join(', ')} into ${lancedbUri} (table ${tableName}) in ${(ms / 1000).toFixed(1)} s`,
-  );
-  const rows: string[][] = [
-    ...(report.changes ?? []).map((c) => [
-      c.source,
-      c.change,
-      c.change === 'deleted' ? '' : String(c.chunks),
-      '',
-    ]),
-    ...report.failed.map((f) => [f.source, 'failed', '', f.reason]),
-    ...report.skipped.slice(0, SKIPPED_ROWS).map((f) => [f.source, 'skipped', '', f.reason]),
-    ...(report.skippedCount > SKIPPED_ROWS
-      ? [[`… and ${report.skippedCount - SKIPPED_ROWS} more`, 'skipped', '', '']]
-      : []),
-  ];
-  if (rows.length > 0) {
-    lines.push('', table([['document', 'change', 'chunks', ''], ...rows]).replace(/^/gm, '  '));
-  } else if (report.emptyOrigins.length === 0) {
-    lines.push('', '  Everything is up to date: nothing was embedded.');
-  }
-  lines.push(
-    '',
-    table([
-      [
-        'added',
-        'updated',
-        'unchanged',
-        'deleted',
-        'failed',
-        'skipped',
-        'chunks in the table',
-        'embedded now',
-      ],
-      [
-        report.added,
-        report.updated,
-        report.unchanged,
-        report.deleted,
-        report.failedCount,
-        report.skippedCount,
-        report.chunks,
-        report.embeddedChunks,
-      ].map(String),
-    ]).replace(/^/gm, '  '),
-  );
-  if (report.skippedCount > 0) {
-    const files = report.skippedCount === 1 ? '1 file' : `${report.skippedCount} files`;
-    lines.push('', `  ${files} skipped (${report.skippedKinds}).`);
-  }
-  for (const { message } of report.emptyOrigins) lines.push('', `  ${capitalized(message)}.`);
-  const stale = report.staleSources ?? [];
-  if (stale.length > 0) {
-    const shown = stale.slice(0, 5).join(', ') + (stale.length > 5 ? `, and ${stale.length - 5} more` : '');
-    lines.push(
-      '',
-      `  ${stale.length} indexed document(s) no longer exist in these origins and were kept: ${shown}.`,
-      '  Run again with --prune to remove them.',
-    );
-  }
-  if (report.optimize !== undefined && 'error' in report.optimize) {
-    lines.push(
-      '',
-      `  The index could not be optimized (the documents are committed): ${report.optimize.error}`,
-    );
-  }
-  return lines.join('\n');
-}
-
-function capitalized(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-function progressReporter(bar: ProgressBar): (event: IngestProgress) => void {
-  let total = 0;
-  let done = 0;
-  let embedded = 0;
-  return (event) => {
-    if (event.type === 'planned') {
-      if (event.plan.status !== 'planned') return;
-      total = event.plan.changed;
-      const label = total === 0 ? 'nothing changed' : 'embedding the changed documents';
-      bar.update(`${event.plan.unchanged} unchanged, ${label}`, 0, total, true);
-    } else if (event.type === 'batch') {
-      done += event.result.documents;
-      embedded += event.result.embeddedChunks;
-      bar.update(`documents · ${embedded} chunks embedded`, done, total);
-    } else if (event.type === 'batch-failed') {
-      if (event.document !== undefined) done += 1;
-      const what = event.document !== undefined ? 'a document failed' : 'a batch failed';
-      bar.update(`documents · ${what}, carrying on`, done, total, true);
-    } else if (event.phase === 'started') {
-      bar.update(event.step === 'Commit' ? 'writing the table' : 'refreshing the indexes', done, total, true);
-    }
-  };
-}
 
 async function main({ values, positionals }: ParsedCommand<typeof INGEST.options>): Promise<number> {
   const started = Date.now();

@@ -3,9 +3,12 @@ import { StringOutputParser } from '@langchain/core/output_parsers';
 import { ChatPromptTemplate } from '@langchain/core/prompts';
 import { escapeBlockText, formatPassages } from '../../functions/core/chains/prompts';
 import { UsageCollector } from '../../functions/core/chains/usage-collector';
+import { createChatModel } from '../../functions/core/llm/providers';
 import type { TokenUsage } from '../../functions/core/types';
+import type { EvalQuestion } from './dataset';
 import { costOf, estimateTokens } from './prices';
-import type { QuestionResult } from './run';
+import type { RunReport } from './report';
+import type { QuestionResult, RunSettings } from './run';
 
 /**
  * The optional model-graded check (`--grade`, needs OPENAI_API_KEY): a chat model reads each answer with its
@@ -105,4 +108,46 @@ export async function gradeAnswers(
 export function meanOf(values: (number | null)[]): number | null {
   const graded = values.filter((v): v is number => v !== null);
   return graded.length === 0 ? null : graded.reduce((a, b) => a + b, 0) / graded.length;
+}
+
+/**
+ * `--grade`: says on stderr what grading will cost before the first call (a person can interrupt), then grades every
+ * run's answers with an OpenAI model (EVAL_GRADER_MODEL, default gpt-4.1-mini) and prints each run's means.
+ */
+export async function gradeRuns(
+  runs: RunReport[],
+  questions: EvalQuestion[],
+  settings: RunSettings,
+  json: boolean,
+): Promise<void> {
+  const graderModel = process.env.EVAL_GRADER_MODEL?.trim() || 'gpt-4.1-mini';
+  const references = new Map(
+    questions.flatMap((q) => (q.reference === undefined ? [] : [[q.id, q.reference] as const])),
+  );
+  const estimates = runs.map((r) => estimateGradeCost(r.outcome.results, references, graderModel));
+  const calls = estimates.reduce((t, e) => t + e.calls, 0);
+  const input = estimates.reduce((t, e) => t + e.inputTokens, 0);
+  const output = estimates.reduce((t, e) => t + e.outputTokens, 0);
+  const usd = costOf(graderModel, input, output);
+  // On stderr, so that --json's stdout stays one object; before any call, so a person can interrupt.
+  console.error(
+    `model-graded check: ${calls} calls to ${graderModel}, about ${input} input and ${output} output tokens, ${usd === undefined ? 'price unknown' : `about $${usd.toFixed(4)}`}`,
+  );
+  const model = createChatModel(
+    { ...settings.llm, provider: 'openai', chatModel: graderModel },
+    settings.apiKey,
+  );
+  for (const run of runs) {
+    const { grades } = await gradeAnswers(model, run.outcome.results, references);
+    run.grades = grades;
+  }
+  if (!json) {
+    for (const run of runs) {
+      const faithful = meanOf((run.grades ?? []).map((g) => g.faithful));
+      const agrees = meanOf((run.grades ?? []).map((g) => g.agrees));
+      console.log(
+        `${run.name}: faithfulness ${faithful === null ? '–' : faithful.toFixed(2)}, agreement with the reference ${agrees === null ? '–' : agrees.toFixed(2)}`,
+      );
+    }
+  }
 }

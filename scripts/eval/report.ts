@@ -1,5 +1,6 @@
 import { pagesLabel } from '../../functions/core/slack/answer-message';
 import type { SourceRef } from '../../functions/core/types';
+import { type Grade, meanOf } from './grade';
 import type { Summary, ThresholdCheck } from './metrics';
 import type { QuestionResult, RunOutcome } from './run';
 
@@ -97,4 +98,41 @@ export function thresholdLines(checks: ThresholdCheck[], runName: string): strin
         `${c.passed ? 'ok  ' : 'FAIL'} ${c.metric} = ${c.value === null ? 'no question counts' : c.value.toFixed(2)} (at least ${c.min}) on ${runName}`,
     )
     .join('\n');
+}
+
+/** One run of the eval (the configured settings or a variant), as printed. */
+export interface RunReport {
+  name: string;
+  outcome: RunOutcome;
+  summary: Summary;
+  grades?: Grade[];
+}
+
+/** What `--json` prints: one object, every run with its summary and each question's result. */
+export function jsonOf(runs: RunReport[], checks: ThresholdCheck[], questionsPath: string) {
+  return {
+    questions: questionsPath,
+    passed: checks.every((c) => c.passed),
+    thresholds: checks,
+    runs: runs.map((r) => ({
+      name: r.name,
+      model: r.outcome.model,
+      embeddingModel: r.outcome.embeddingModel,
+      topK: r.outcome.settings.topK,
+      search: r.outcome.results[0]?.search ?? r.outcome.settings.search,
+      ...(r.outcome.indexedChunks === undefined ? {} : { indexedChunks: r.outcome.indexedChunks }),
+      summary: r.summary,
+      ...(r.grades === undefined
+        ? {}
+        : {
+            grades: r.grades,
+            faithfulness: meanOf(r.grades.map((g) => g.faithful)),
+            agreement: meanOf(r.grades.map((g) => g.agrees)),
+          }),
+      results: r.outcome.results.map(({ passages, ...rest }) => ({
+        ...rest,
+        retrieved: passages.map((p) => ({ source: p.source, heading: p.heading, score: p.score })),
+      })),
+    })),
+  };
 }

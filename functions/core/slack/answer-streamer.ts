@@ -71,7 +71,8 @@ export interface AnswerStreamerOptions {
   /** @default console */
   logger?: StreamerLogger;
   /**
-   * How long the final edit keeps waiting out Slack's rate limits (429 with Retry-After) before the step fails.
+   * How long the final edit keeps waiting out Slack's rate limits (429 with Retry-After) before the step fails. In
+   * the Generate step its Lambda's time (38 s) ends the wait first; the answer it wrote is kept for the retry.
    * @default 45000
    */
   rateLimitBudgetMs?: number;
