@@ -412,8 +412,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
         text(env, 'OPENAI_EMBEDDING_MODEL') ??
         (provider === 'openai' ? 'text-embedding-3-small' : 'local-hash-512'),
       baseUrl: url(env, 'OPENAI_BASE_URL'),
-      // Time to the response's first byte (the SDK clears it once headers arrive, so a long stream is not cut):
-      // two tries of 12 s fit the 28 s Lambda timeout of Condense question and Retrieve.
+      // Time to the response's first byte (the SDK clears it once headers arrive, so a long stream is not cut).
+      // Condense question and Retrieve have 13 s Lambdas: their step deadline (step-deadline.ts) ends a try that
+      // would outlive the attempt, and the state machine's retry of the step is then the second try.
       timeoutMs: integer(env, 'OPENAI_TIMEOUT_MS', 12_000, 1_000, 600_000),
       maxRetries: integer(env, 'OPENAI_MAX_RETRIES', 1, 0, 10),
     },

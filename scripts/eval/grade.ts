@@ -7,7 +7,6 @@ import { createChatModel } from '../../functions/core/llm/providers';
 import type { TokenUsage } from '../../functions/core/types';
 import type { EvalQuestion } from './dataset';
 import { costOf, estimateTokens } from './prices';
-import type { RunReport } from './report';
 import type { QuestionResult, RunSettings } from './run';
 
 /**
@@ -115,7 +114,7 @@ export function meanOf(values: (number | null)[]): number | null {
  * run's answers with an OpenAI model (EVAL_GRADER_MODEL, default gpt-4.1-mini) and prints each run's means.
  */
 export async function gradeRuns(
-  runs: RunReport[],
+  runs: { name: string; outcome: { results: QuestionResult[] }; grades?: Grade[] }[],
   questions: EvalQuestion[],
   settings: RunSettings,
   json: boolean,

@@ -347,7 +347,10 @@ describe('exactly one outcome per mention, over interleavings of deliveries and 
   it('workflow: Generate retried after posting a continuation updates it instead of posting it again', async () => {
     // An answer of three messages: the placeholder and two continuations (12,000 characters each at most).
     const paragraph = `${'To rotate it, run corpvpn rotate-key and approve the push notification. '.repeat(40)}\n\n`;
-    openai.script(paragraph.repeat(11), paragraph.repeat(11));
+    // One reply: the retry shows the answer the first attempt wrote, without asking the model again.
+    openai.script(paragraph.repeat(11));
+    const answersAsked = () => openai.requests.filter((r) => r.path === '/v1/chat/completions').length;
+    const askedBefore = answersAsked();
     // The second continuation's post fails past WebClient's retries (3 tries), after the placeholder and the first
     // continuation were posted.
     stack.slack.failNext('chat.postMessage', { status: 500, times: 3, after: 2 });
@@ -364,6 +367,7 @@ describe('exactly one outcome per mention, over interleavings of deliveries and 
       (e) => (e.input as { turn: { eventId: string } }).turn.eventId === payload.event_id,
     );
     expect(execution?.trace.find((t) => t.state === 'Generate and stream')?.attempts).toBe(2);
+    expect(answersAsked() - askedBefore).toBe(1);
   });
 
   it('operators see failures: every ack 5xx and every apology emits its metric (EMF on stdout)', async () => {
