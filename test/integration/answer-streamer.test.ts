@@ -140,8 +140,17 @@ describe('createUpdateStreamer', () => {
     const answer = longAnswer(30_000);
     const streamer = createUpdateStreamer(client, { channel: CHANNEL, threadTs, placeholderTs });
 
-    // Act: long enough for an edit after the first, when the answer no longer fits one message.
+    // Act: the whole answer streamed, then time for the pacer's next edit (however slowly this machine runs), which
+    // shows it no longer fits one message.
     await streamOverTime(streamer, tokens(answer, 600), 25);
+    await fake.waitFor(
+      () =>
+        fake
+          .messages(CHANNEL)
+          .find((message) => message.ts === placeholderTs)
+          ?.updates.some((update) => update.text.endsWith('\n…\n\n_Typing…_')),
+      15_000,
+    );
     const ts = await streamer.finish({ answerMarkdown: answer, sources: SOURCES, model: MODEL });
 
     // Assert

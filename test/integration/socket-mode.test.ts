@@ -26,6 +26,7 @@ import { type FakeSlack, startFakeSlack } from '../../stand-ins/slack/fake-slack
 import { type FakeSocketMode, startFakeSocketMode } from '../../stand-ins/slack/fake-socket-mode';
 import { feedbackClickBody, mentionPayload, messagePayload } from '../../stand-ins/slack/slack-request';
 import { indexSampleDocuments, temporaryDirectory, visibleText } from '../support/local-stack';
+import { TSX_NODE_ARGS } from '../support/run-command';
 
 /**
  * `npm run dev -- --socket`, against loopback stand-ins of Slack: Socket Mode's `apps.connections.open` and
@@ -436,8 +437,7 @@ function socketFeatures(features: Manifest['features']): Manifest['features'] {
 
 /** `npm run dev` with `args` in a child process, its output collected as it comes. */
 function startDev(args: string[], env: NodeJS.ProcessEnv, cwd = REPO_ROOT) {
-  const cli = join(REPO_ROOT, 'node_modules/tsx/dist/cli.mjs');
-  const child = spawn(process.execPath, [cli, join(REPO_ROOT, 'scripts/dev.ts'), ...args], {
+  const child = spawn(process.execPath, [...TSX_NODE_ARGS, join(REPO_ROOT, 'scripts/dev.ts'), ...args], {
     cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -487,15 +487,11 @@ function runDev(
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(REPO_ROOT, 'node_modules/tsx/dist/cli.mjs'), 'scripts/dev.ts', ...args],
-      {
-        cwd: REPO_ROOT,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, [...TSX_NODE_ARGS, 'scripts/dev.ts', ...args], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from '../../scripts/local/stack';
 
 /** A command's run as a person sees it: its exit code and everything it printed. */
@@ -16,17 +17,27 @@ export function shellEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
+/**
+ * Node's arguments that load TypeScript through tsx's loader in the same process, as `npm run dev` does. Not tsx's
+ * CLI: it runs the script in a second process and relays a signal only if that process says within 30 ms that it
+ * got it, else kills it (exit 143), which a loaded machine misses.
+ */
+export const TSX_NODE_ARGS = [
+  '--import',
+  pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href,
+];
+
 /** Starts `scripts/<script>` as `npm run` would (through tsx), in `cwd`, where it keeps its `.local/`. */
 export function startScript(
   script: string,
   args: string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): ChildProcess & { output(): { stdout: string; stderr: string }; exited: Promise<CommandRun> } {
-  const child = spawn(
-    process.execPath,
-    [join(REPO_ROOT, 'node_modules/tsx/dist/cli.mjs'), join(REPO_ROOT, 'scripts', script), ...args],
-    { cwd: options.cwd ?? REPO_ROOT, env: options.env ?? shellEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawn(process.execPath, [...TSX_NODE_ARGS, join(REPO_ROOT, 'scripts', script), ...args], {
+    cwd: options.cwd ?? REPO_ROOT,
+    env: options.env ?? shellEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (data: Buffer) => {
