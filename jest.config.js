@@ -71,4 +71,8 @@ module.exports = {
   reporters: ['default', '<rootDir>/test/support/skipped-reporter.js'],
   testTimeout: 60000,
   maxWorkers: 2,
+  // A worker that holds more than this between test files is replaced: the heavy suites (local stacks, bundles,
+  // 200 executions at once) leave heap behind, and one worker that ran eight of them hit Node's 4 GB heap limit
+  // in the load test while another suite ran beside it.
+  workerIdleMemoryLimit: '1GB',
 };
