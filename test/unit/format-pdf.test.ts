@@ -130,6 +130,13 @@ describeWithDebianDocuments(
       );
     });
 
+    it('finds a bold heading in the body\'s size ("Abstract") and leaves the tables\' bold header rows in the text', () => {
+      const abstract = fhs.sections.find((s) => s.path.at(-1) === 'Abstract');
+      expect(abstract?.text).toMatch(/^This standard consists of a set of requirements and guidelines/);
+      expect(fhs.sections.some((s) => s.path.at(-1) === 'Directory Description')).toBe(false);
+      expect(fhs.sections.some((s) => s.path.at(-1)?.startsWith('•'))).toBe(false);
+    });
+
     it('joins a heading wrapped over two lines into one', () => {
       expect(fhs.sections.map((s) => s.path[1])).toContain(
         '3.4. /bin : Essential user command binaries (for use by all users)',
@@ -155,6 +162,28 @@ describe('PDF reader on tagged PDFs without an outline', () => {
     expect(sectionAt(result.sections, 'Wi-Fi for visitors').text).toContain(
       'The visitor network is called Acme-Guest',
     );
+  });
+
+  it("cuts sections at bold lines in the body's size when the PDF has neither outline nor tags (Chromium-made)", async () => {
+    // Arrange: a 16 pt title, then 11 pt bold section names, after a logo; a bold "Note:", a bold sentence, a
+    // table's bold header row and a bold list item in the body are not headings.
+    const bytes = readFileSync(join(REPO_ROOT, 'test/fixtures/pdf/untagged-bold-headings.pdf'));
+
+    // Act
+    const result = read(await pdfFormat.read(bytes, context));
+
+    // Assert
+    expect(result.sections.map((s) => s.path)).toEqual([
+      ['Visitor policy'],
+      ['Visitor policy', 'Signing in'],
+      ['Visitor policy', 'Parking'],
+      ['Visitor policy', 'Wi-Fi for visitors'],
+    ]);
+    expect(sectionAt(result.sections, 'Signing in').text).toContain(
+      'Note: a visitor who stays after six in the evening is signed out by security.\n\nVisitors never enter the server room, even with an escort.',
+    );
+    expect(sectionAt(result.sections, 'Parking').text).toContain('Level Spaces');
+    expect(sectionAt(result.sections, 'Parking').text).toContain('Electric cars');
   });
 
   it('reads the sample travel policy (Chromium-made, tagged) into its sections, each with its page', async () => {
@@ -186,7 +215,9 @@ describe('PDF reader on hostile inputs: each refused alone, with its reason, wit
   const readPdf = (bytes: Uint8Array) => pdfFormat.read(bytes, context);
 
   /** Reads a PDF in a fresh Node process: its peak memory is the reader's, not a Jest worker's whole history. */
-  const readInChild = (bytes: Uint8Array): { result: FormatResult; ms: number; peakRssMb: number } => {
+  const readInChild = (
+    bytes: Uint8Array,
+  ): { result: FormatResult | { ok: true; paths: string[][] }; ms: number; peakRssMb: number } => {
     const file = join(dir, 'child.pdf');
     writeFileSync(file, bytes);
     const child = spawnSync(
@@ -288,6 +319,37 @@ describe('PDF reader on hostile inputs: each refused alone, with its reason, wit
     expect(!result.ok && result.message).toMatch(/inflates to more than/);
     // The Batch function has 1,024 MB; the reader (in a process of its own, Node and pdf.js included) held at
     // most one capped stream's output.
+    expect(peak).toBeLessThan(700);
+  }, 60_000);
+
+  it('an image bomb beside text in two fonts (an image inflating to 1.1 GB) reads the text, within memory', async () => {
+    // Arrange: a page in Helvetica and Helvetica-Bold (so its fonts are named, through its operator list) that
+    // first draws a 20,000 × 19,000 RGB image whose Flate stream inflates to 1.1 GB.
+    const pdf = handWrittenPdf([
+      '<< /Type /Catalog /Pages 2 0 R >>',
+      '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+      '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 600 800] /Contents 4 0 R /Resources << /Font << /F1 5 0 R /F2 6 0 R >> /XObject << /Im1 7 0 R >> >> >>',
+      streamObject(
+        '',
+        Buffer.from(
+          'q 100 0 0 100 72 720 cm /Im1 Do Q BT /F2 12 Tf 72 700 Td (Badges) Tj ET BT /F1 12 Tf 72 680 Td (Badges are worn at all times.) Tj ET',
+          'latin1',
+        ),
+      ),
+      '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+      '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold >>',
+      streamObject(
+        '/Type /XObject /Subtype /Image /Width 20000 /Height 19000 /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /FlateDecode',
+        deflateBomb(1_100 * 1024 * 1024),
+      ),
+    ]);
+
+    // Act
+    const { result, peakRssMb: peak } = readInChild(pdf);
+
+    // Assert: the image is never decoded (pdf.js would hold its 1.1 GB of pixels); the text is read, and the bold
+    // line is its section's heading.
+    expect(result).toEqual({ ok: true, paths: [['Badges']] });
     expect(peak).toBeLessThan(700);
   }, 60_000);
 

@@ -6,9 +6,11 @@ import type { DocumentFormat, DocumentSection, FormatResult, PageMark } from './
  * loaded on the first PDF so that a Batch run without PDFs does not pay for it). The text layer is read page by
  * page; headings come from the outline (bookmarks), each item resolved to its page and the line its destination
  * points at; else from the tagged structure (the H1–H6 and H elements a tagged PDF wraps its headings in: what
- * Chromium, Word and LibreOffice write when they export); else from layout (lines in a larger font than the
- * body's). Bold text in the body's size is not a heading here: pdf.js names a run's font only once the page's
- * fonts are loaded, which text extraction does not do.
+ * Chromium, Word and LibreOffice write when they export); else from layout: lines in a larger font than the
+ * body's, and short lines wholly in a bold font. pdf.js names a run's font only once the page's operator list is
+ * built (text extraction alone does not load fonts for the caller), so a page without an outline or tags, in
+ * more than one font, pays that too (+65 % reading time on the Debian Policy Manual); images are skipped, never
+ * decoded (`maxImageSize`).
  *
  * Memory and time are bounded before and while pdf.js works: a PDF of more than MAX_PAGES pages, a stream that
  * inflates past MAX_STREAM_BYTES (checked with zlib before pdf.js sees the file, since pdf.js inflates a content or
@@ -41,6 +43,10 @@ interface Line {
   size: number;
   /** In a tagged PDF, the heading element the line's text sits in: its level (1–6) and its marked content's id. */
   heading?: { level: number; id: string };
+  /** Every run with a letter or digit is in a bold (not monospaced) font. */
+  bold?: boolean;
+  /** Two runs of the line are more than two ems apart: columns (a table's row), not a phrase. */
+  columns?: boolean;
 }
 
 interface PageLines {
@@ -101,7 +107,13 @@ async function readPdf(bytes: Uint8Array): Promise<FormatResult> {
     data: new Uint8Array(bytes),
     disableFontFace: true,
     useSystemFonts: false,
-    stopAtErrors: true,
+    // As a viewer does, a part of a page pdf.js cannot parse is skipped (with a warning, not shown) and the rest is
+    // read: with stopAtErrors, the first image of a page would end its operator list (below), and the fonts after it
+    // would go unnamed. A file pdf.js cannot open at all still throws (malformed), and the checks above still hold.
+    stopAtErrors: false,
+    // Building a page's operator list (for its fonts' names) would decode its images: any image of more than one
+    // pixel is left out instead, so a page of photos costs no more than a page of text.
+    maxImageSize: 1,
     verbosity: 0,
   });
   const doc = await task.promise;
@@ -123,7 +135,9 @@ async function readPdf(bytes: Uint8Array): Promise<FormatResult> {
       const page = await doc.getPage(number);
       const headings = starts.length > 0 ? new Map<string, number>() : await headingContent(page);
       const content = await page.getTextContent({ includeMarkedContent: headings.size > 0 });
-      const lines = toLines(content.items, headings);
+      const bold =
+        starts.length === 0 && headings.size === 0 ? await boldFonts(page, content.styles) : undefined;
+      const lines = toLines(content.items, headings, bold);
       page.cleanup();
       for (const line of lines) characters += line.text.length;
       if (characters > MAX_CHARACTERS) {
@@ -231,6 +245,39 @@ interface TextRun {
   transform: number[];
   width: number;
   hasEOL: boolean;
+  fontName?: string;
+}
+
+interface FontStyle {
+  fontFamily?: string;
+}
+
+/**
+ * Which of a page's fonts (pdf.js's names for them, as its text runs give them) are bold: by the font's own
+ * flags when pdf.js sets them, else by its name ("AAAAAA+LiberationSans-Bold", "Helvetica-Bold",
+ * "FreeSerifBold"). Monospaced fonts are left out: bold code is not a heading. Undefined when the page is in one
+ * font (nothing can stand out) or its fonts cannot be loaded.
+ */
+async function boldFonts(
+  page: {
+    getOperatorList(): Promise<unknown>;
+    commonObjs: { has(name: string): boolean; get(name: string): unknown };
+  },
+  styles: Record<string, FontStyle>,
+): Promise<ReadonlySet<string> | undefined> {
+  const names = Object.keys(styles).filter((name) => styles[name]?.fontFamily !== 'monospace');
+  if (Object.keys(styles).length < 2 || names.length === 0) return undefined;
+  // A page whose list cannot be built has its fonts loaded so far named all the same.
+  await page.getOperatorList().catch(() => undefined);
+  const bold = new Set<string>();
+  for (const name of names) {
+    if (!page.commonObjs.has(name)) continue;
+    const font = page.commonObjs.get(name) as { name?: unknown; bold?: unknown; black?: unknown } | null;
+    if (font === null || typeof font !== 'object') continue;
+    const named = typeof font.name === 'string' && /bold|black|heavy|semibold|demi/i.test(font.name);
+    if (font.bold === true || font.black === true || named) bold.add(name);
+  }
+  return bold;
 }
 
 /**
@@ -238,7 +285,11 @@ interface TextRun {
  * `headings` (a tagged page's marked-content ids inside heading elements, with their level), a line whose text
  * sits in one of them carries it.
  */
-function toLines(items: readonly unknown[], headings: ReadonlyMap<string, number> = new Map()): Line[] {
+function toLines(
+  items: readonly unknown[],
+  headings: ReadonlyMap<string, number> = new Map(),
+  bold?: ReadonlySet<string>,
+): Line[] {
   const lines: Line[] = [];
   let current: Line | undefined;
   // The marked content the runs sit in, innermost last (an id only for the content a structure element owns).
@@ -263,13 +314,19 @@ function toLines(items: readonly unknown[], headings: ReadonlyMap<string, number
         Math.abs(current.y - y) <= Math.max(current.size, size) * 0.5 &&
         x >= current.x;
       if (!sameLine || current === undefined) {
-        current = { text: '', x, y, right: x, size };
+        current = { text: '', x, y, right: x, size, ...(bold === undefined ? {} : { bold: true }) };
         lines.push(current);
+      }
+      if (current.bold === true && /[\p{L}\p{N}]/u.test(run.str) && !bold?.has(run.fontName ?? '')) {
+        current.bold = false;
       }
       const level = headingId === undefined ? undefined : headings.get(headingId);
       if (headingId !== undefined && level !== undefined && current.text.trim() === '')
         current.heading = { level, id: headingId };
       else if (headingId === undefined && run.str.trim() !== '') delete current.heading;
+      // A gap, or a space run pdf.js puts in for one, wider than two ems.
+      const gap = run.str.trim() === '' ? run.width : x - current.right;
+      if (current.text.trim() !== '' && gap > size * 2) current.columns = true;
       if (current.text !== '' && x - current.right > size * 0.15 && !/\s$/.test(current.text)) {
         current.text += ' ';
       }
@@ -547,7 +604,11 @@ function sectionsFromTags(pages: PageLines[]): DocumentSection[] {
 
 /**
  * Without an outline or tags: a line in a font at least 1.2 times the body's most common size (counted in
- * characters), short enough to be a title, is a heading; the larger the font, the higher its level.
+ * characters), short enough to be a title, is a heading; the larger the font, the higher its level. Below those, a
+ * block of lines wholly in bold, in at least the body's size, is a heading when it reads like one: at most 150
+ * characters, with a letter, not ending as a sentence or a lead-in does (".", ",", ";", ":"), not in columns, not
+ * indented, not a list item; a bold sentence inside a paragraph, a bold "Note:", a bold paragraph, a table's
+ * header row and a bold bullet are not.
  */
 function sectionsFromLayout(pages: PageLines[]): DocumentSection[] {
   const bySize = new Map<number, number>();
@@ -557,18 +618,73 @@ function sectionsFromLayout(pages: PageLines[]): DocumentSection[] {
   let body = 0;
   let most = -1;
   for (const [size, count] of bySize) if (count > most) [body, most] = [size, count];
-  const isHeading = (line: Line) =>
+  const isLarger = (line: Line) =>
     body > 0 && line.size >= body * 1.2 && line.text.length <= 150 && /\p{L}/u.test(line.text);
   const sizes = [
-    ...new Set(pages.flatMap(({ lines }) => lines.filter(isHeading).map((l) => Math.round(l.size)))),
+    ...new Set(pages.flatMap(({ lines }) => lines.filter(isLarger).map((l) => Math.round(l.size)))),
   ].sort((a, b) => b - a);
+  const boldHeadings = boldHeadingLines(pages, body, isLarger);
+  const boldLevel = Math.min(sizes.length, 5);
   return sectionsAtHeadings(
     pages,
-    (line) => (isHeading(line) ? Math.min(sizes.indexOf(Math.round(line.size)), 5) : undefined),
+    (line) =>
+      isLarger(line)
+        ? Math.min(sizes.indexOf(Math.round(line.size)), 5)
+        : boldHeadings.has(line)
+          ? boldLevel
+          : undefined,
     // A title wrapped onto a second line, in the same font right below the first, is one heading.
     (previous, line) =>
       Math.round(previous.size) === Math.round(line.size) && previous.y - line.y <= line.size * 1.6,
   );
+}
+
+/** The lines of the bold blocks (bold lines one below the other, in one size) that read like headings. */
+function boldHeadingLines(pages: PageLines[], body: number, isLarger: (line: Line) => boolean): Set<Line> {
+  const headings = new Set<Line>();
+  for (const { lines } of pages) {
+    // A heading starts at the text's left edge (the x most of the page's characters start at) or is centred; an
+    // indented bold line is a list item or a term.
+    const starts = new Map<number, number>();
+    for (const line of lines)
+      starts.set(Math.round(line.x), (starts.get(Math.round(line.x)) ?? 0) + line.text.length);
+    const left = [...starts].reduce((a, b) => (b[1] > a[1] ? b : a), [0, -1])[0];
+    const middle = (left + rightMargin(lines)) / 2;
+    const placed = (line: Line) =>
+      Math.abs(line.x - left) <= line.size || Math.abs((line.x + line.right) / 2 - middle) <= line.size;
+    let block: Line[] = [];
+    const close = () => {
+      const text = block.map((l) => l.text).join(' ');
+      const reads =
+        text.length <= 150 && /\p{L}/u.test(text) && !/[.,;:]$/.test(text) && !/^[•·◦▪‣*–—-]/.test(text);
+      if (block.length > 0 && reads) {
+        for (const line of block) headings.add(line);
+      }
+      block = [];
+    };
+    for (const line of lines) {
+      const candidate =
+        line.bold === true &&
+        line.columns !== true &&
+        !isLarger(line) &&
+        Math.round(line.size) >= body &&
+        (placed(line) || (block.length > 0 && Math.abs(line.x - (block[0] as Line).x) <= line.size));
+      const previous = block[block.length - 1];
+      if (
+        previous !== undefined &&
+        !(
+          candidate &&
+          Math.round(previous.size) === Math.round(line.size) &&
+          previous.y - line.y <= line.size * 1.6
+        )
+      ) {
+        close();
+      }
+      if (candidate) block.push(line);
+    }
+    close();
+  }
+  return headings;
 }
 
 /** The most structure elements of a page looked at for headings: a tree bigger than that is read as untagged. */
