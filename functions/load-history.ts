@@ -1,13 +1,12 @@
+import { reachOf } from './core/access/asker-reach';
 import { loadHistory } from './core/conversation/steps';
 import { defineStep, type StepInput } from './core/step-handler';
 
-/** Load history: the thread's earlier turns from DynamoDB, within the configured budget. */
+/**
+ * Load history: what the asker may read here (their reach: the channel's collections and their own, with their
+ * Slack user groups), and the thread's earlier turns they may read, from DynamoDB, within the configured budget.
+ */
 export const { createHandler, handler } = defineStep('Load history', async (runtime, input: StepInput) => {
-  const history = await loadHistory(
-    runtime.historyStore(),
-    input.turn,
-    runtime.config.history,
-    runtime.now(),
-  );
-  return history;
+  const reach = await reachOf(runtime, input.turn);
+  return loadHistory(runtime.historyStore(), input.turn, runtime.config.history, runtime.now(), reach);
 });

@@ -1,11 +1,23 @@
-import { persistTurn } from './core/conversation/steps';
+import { accessLimited } from './core/access/asker-reach';
+import { drawnOnCollections, persistTurn } from './core/conversation/steps';
 import { defineStep, type StepInput } from './core/step-handler';
 import type { AnswerResult, StandaloneQuestion } from './core/types';
 
-/** Persist turn: appends the question and answer to the thread's history, once per Slack event. */
+/**
+ * Persist turn: appends the question and answer to the thread's history, once per Slack event, with the
+ * collections the answer drew on where the deployment limits who reads what.
+ */
 export const { createHandler, handler } = defineStep(
   'Persist turn',
-  (runtime, input: StepInput & { answer: AnswerResult; standalone: StandaloneQuestion }) =>
+  (
+    runtime,
+    input: StepInput & {
+      answer: AnswerResult;
+      standalone: StandaloneQuestion;
+      historyCollections?: string[] | null;
+      passageCollections?: string[] | null;
+    },
+  ) =>
     persistTurn(
       runtime.historyStore(),
       input.turn,
@@ -13,5 +25,10 @@ export const { createHandler, handler } = defineStep(
       input.standalone,
       runtime.now(),
       runtime.metrics(),
+      drawnOnCollections(
+        accessLimited(runtime.config.access),
+        input.historyCollections,
+        input.passageCollections,
+      ),
     ),
 );

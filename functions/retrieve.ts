@@ -1,5 +1,6 @@
 import { conversationFunctions } from './conversation-functions';
-import { collectionsForChannel } from './core/config';
+import { accessLimited } from './core/access/asker-reach';
+import { NO_COLLECTION, needsUserGroups, type Reach, reachFor } from './core/access/reach';
 import { retrievePassages } from './core/conversation/retrieve';
 import { embeddingDimensionsOf, embeddingNameOf } from './core/llm/providers';
 import { memoPer } from './core/memo';
@@ -36,22 +37,36 @@ const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader>
   });
 });
 
-/** Retrieve: the passages that best answer the standalone question. */
+/**
+ * Retrieve: the passages that best answer the standalone question, among the documents the asker may read here
+ * (the reach Load history worked out; without one, what is open to everyone: never more).
+ */
 export const { createHandler, handler } = defineStep(
   'Retrieve',
-  async (runtime, input: StepInput & { question: string }, deadline) => {
+  async (runtime, input: StepInput & { question: string; reach?: Reach }, deadline) => {
     const { config } = runtime;
+    const limited = accessLimited(config.access);
+    const reach = !limited
+      ? undefined
+      : (input.reach ??
+        reachFor(config.access, input.turn, needsUserGroups(config.access) ? undefined : new Set<string>()));
     const embeddings = await embeddingsFor(runtime);
     // A hung embedding call or search ends at the step's deadline, retryably; it has no side effect to undo.
-    return untilAborted(
+    const result = await untilAborted(
       retrievePassages(await readerFor(runtime), embeddings, input.question, {
         k: config.vectorStore.topK,
         dimensions: embeddingDimensionsOf(embeddings),
-        // Access control: the channel's collections, filtered inside the query itself.
-        collections: collectionsForChannel(config.access, input.turn.channel),
+        // Access control: the asker's reach, filtered inside the query itself.
+        ...(reach === undefined ? {} : { reach }),
+        withCollection: limited,
       }),
       deadline.signal,
       'the search',
     );
+    // What the answer draws on, for the turn's record (Persist turn names this field: it is always there).
+    const collections = limited
+      ? [...new Set(result.passages.map((p) => p.collection ?? NO_COLLECTION))].sort()
+      : null;
+    return { ...result, passages: result.passages.map(({ collection: _, ...p }) => p), collections };
   },
 );

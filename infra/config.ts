@@ -1,4 +1,5 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { parseCollectionAudiences } from '../functions/core/access/reach';
 
 /**
  * What a deployment can change without touching code. Every setting has a default that deploys as it is; set
@@ -59,6 +60,13 @@ export interface BotConfig {
    * @default undefined
    */
   channelCollections?: Record<string, string[]>;
+  /**
+   * `COLLECTION_AUDIENCES`: who may read each collection: Slack user groups (`S…`), people (`U…`), channels
+   * (`C…`/`G…`) or everyone (`*`); a collection not named is open to everyone. Combined with
+   * `channelCollections`, a question reads only what both allow.
+   * @default undefined
+   */
+  collectionAudiences?: Record<string, string[]>;
   /** `SLACK_STREAM_MODE`: `update` (throttled `chat.update`) or `native` (`chat.startStream`). @default 'update' */
   slackStreamMode: 'update' | 'native';
   /** `SLACK_BOT_USER_ID`, when known, saves the ack an `auth.test` call on each cold start. @default undefined */
@@ -128,6 +136,7 @@ export const DEFAULT_CONFIG: BotConfig = {
   historyTtlDays: 30,
   allowedChannels: [],
   channelCollections: undefined,
+  collectionAudiences: undefined,
   slackStreamMode: 'update',
   slackBotUserId: undefined,
   slackTeamId: undefined,
@@ -256,6 +265,18 @@ function collections(raw: unknown, key: string): Record<string, string[]> {
   return value as Record<string, string[]>;
 }
 
+function audiences(raw: unknown, key: string): Record<string, string[]> {
+  const parsed = parseCollectionAudiences(raw);
+  if (!parsed.ok) {
+    fail(
+      key,
+      `an object mapping collection names to audiences such as {"hr":["S0HRTEAM"],"it":["*"]} (${parsed.problem})`,
+      raw,
+    );
+  }
+  return parsed.value as Record<string, string[]>;
+}
+
 const RETENTION_DAYS = Object.values(RetentionDays).filter((v): v is RetentionDays => typeof v === 'number');
 
 /**
@@ -281,6 +302,7 @@ export function readConfig(context: ContextReader): BotConfig {
     historyTtlDays: get('historyTtlDays'),
     allowedChannels: get('allowedChannels'),
     channelCollections: get('channelCollections'),
+    collectionAudiences: get('collectionAudiences'),
     slackStreamMode: get('slackStreamMode'),
     slackBotUserId: get('slackBotUserId'),
     slackTeamId: get('slackTeamId'),
@@ -356,6 +378,9 @@ export function readConfig(context: ContextReader): BotConfig {
       raw.channelCollections === undefined
         ? d.channelCollections
         : collections(raw.channelCollections, 'channelCollections'),
+    collectionAudiences: isBlank(raw.collectionAudiences)
+      ? d.collectionAudiences
+      : audiences(raw.collectionAudiences, 'collectionAudiences'),
     slackStreamMode:
       raw.slackStreamMode === undefined
         ? d.slackStreamMode

@@ -3,6 +3,7 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Bucket, type IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ConversationPlaceholder } from '../functions/conversation-functions';
+import { needsUserGroups } from '../functions/core/access/reach';
 import { EVENT_PREFIX, SYNC_PREFIX, THREAD_PREFIX } from '../functions/core/stores/keys';
 import type { IngestPlaceholder } from '../functions/ingest-functions';
 import type { BotFunction, PrefixAccess, TableAction } from './bot-function';
@@ -63,6 +64,18 @@ function useSlack(fn: BotFunction, r: BotResources): void {
   fn.bindSecret(r.slackBotToken, 'SLACK_BOT_TOKEN');
 }
 
+/**
+ * Who may read what (`CHANNEL_COLLECTIONS`, `COLLECTION_AUDIENCES`): the steps that work out a question's reach,
+ * search within it and record what a turn drew on. Load history asks Slack for the asker's user groups (the bot
+ * token) only when an audience names a group.
+ */
+function useAccess(fn: BotFunction, r: BotResources, options: { groups?: boolean } = {}): void {
+  const { channelCollections, collectionAudiences } = r.config;
+  if (channelCollections) fn.setEnvironment('CHANNEL_COLLECTIONS', JSON.stringify(channelCollections));
+  if (collectionAudiences) fn.setEnvironment('COLLECTION_AUDIENCES', JSON.stringify(collectionAudiences));
+  if (options.groups && needsUserGroups({ collectionAudiences })) useSlack(fn, r);
+}
+
 /** The ack, behind the Request URL: dedupe records, the two Slack secrets, and StartExecution (bound by the stack). */
 export const bindAck: StepBinder = (fn, r) => {
   fn.bindTable(r.table, TABLE, {
@@ -95,14 +108,15 @@ export const bindAck: StepBinder = (fn, r) => {
  * so a new step does not compile until its access is declared here.
  */
 export const conversationStepAccess: Record<ConversationPlaceholder, StepBinder> = {
-  LoadHistoryFunctionArn: (fn, r) => useHistory(fn, r, ['dynamodb:Query']),
+  LoadHistoryFunctionArn: (fn, r) => {
+    useHistory(fn, r, ['dynamodb:Query']);
+    useAccess(fn, r, { groups: true });
+  },
   CondenseQuestionFunctionArn: (fn, r) => useModels(fn, r, { chat: true }),
   RetrieveFunctionArn: (fn, r) => {
     useModels(fn, r, { embeddings: true });
     useVectorStore(fn, r, 'read');
-    if (r.config.channelCollections) {
-      fn.setEnvironment('CHANNEL_COLLECTIONS', JSON.stringify(r.config.channelCollections));
-    }
+    useAccess(fn, r);
   },
   GenerateAnswerFunctionArn: (fn, r) => {
     useModels(fn, r, { chat: true });
@@ -117,7 +131,10 @@ export const conversationStepAccess: Record<ConversationPlaceholder, StepBinder>
     fn.bindTable(r.table, TABLE, { actions: ['dynamodb:GetItem'], keyPrefixes: [THREAD_PREFIX] });
   },
   // The turn, and its registration on the thread's forget marker (UpdateItem).
-  PersistTurnFunctionArn: (fn, r) => useHistory(fn, r, ['dynamodb:PutItem', 'dynamodb:UpdateItem']),
+  PersistTurnFunctionArn: (fn, r) => {
+    useHistory(fn, r, ['dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    useAccess(fn, r);
+  },
   ForgetThreadFunctionArn: (fn, r) => {
     // The forget marker (UpdateItem, GetItem) and the tombstones of turns in flight (PutItem).
     useHistory(fn, r, [

@@ -1,3 +1,4 @@
+import { type CollectionAudiences, parseCollectionAudiences } from './access/reach';
 import { ConfigError } from './errors';
 
 /**
@@ -89,6 +90,11 @@ export interface AppConfig {
      * channel. Undefined means no restriction: every channel reads every document.
      */
     channelCollections?: Readonly<Record<string, readonly string[]>>;
+    /**
+     * Who may read each collection (`COLLECTION_AUDIENCES`, JSON): user groups (`S…`), people (`U…`), channels
+     * (`C…`/`G…`) or everyone (`*`). A collection not named is open to everyone. See core/access/reach.ts.
+     */
+    collectionAudiences?: CollectionAudiences;
     /**
      * Whether people from other organisations (Slack Connect) and channels shared with them are answered
      * (`ALLOW_SLACK_CONNECT`). Off by default: only members of the installing workspace get answers.
@@ -241,6 +247,18 @@ function collectionMap(env: Env, name: string): Record<string, string[]> | undef
     Object.values(parsed).every((v) => Array.isArray(v) && v.every((c) => typeof c === 'string' && c !== ''));
   if (!valid) throw new ConfigError(`${name} must map channel ids (or "*") to lists of collection names`);
   return parsed as Record<string, string[]>;
+}
+
+function collectionAudiences(env: Env, name: string): CollectionAudiences | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  const parsed = parseCollectionAudiences(raw);
+  if (!parsed.ok) {
+    throw new ConfigError(
+      `${name} must be JSON such as {"hr":["S0HRTEAM"],"it":["*"],"finance":["S0FINANCE","U0CFO0001"]}: ${parsed.problem}`,
+    );
+  }
+  return parsed.value;
 }
 
 /**
@@ -434,6 +452,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     access: {
       allowedChannels: idList(env, 'ALLOWED_CHANNELS'),
       channelCollections: collectionMap(env, 'CHANNEL_COLLECTIONS'),
+      collectionAudiences: collectionAudiences(env, 'COLLECTION_AUDIENCES'),
       allowSlackConnect: flag(env, 'ALLOW_SLACK_CONNECT', false),
       allowGuests: flag(env, 'ALLOW_GUESTS', false),
     },
@@ -446,17 +465,4 @@ export function loadConfig(env: Env = process.env): AppConfig {
 export function required<T>(value: T | undefined, variable: string): T {
   if (value === undefined) throw new ConfigError(`${variable} is not set`);
   return value;
-}
-
-/**
- * The collections a channel may read: its own entry, else the `*` entry, else none at all when a mapping is
- * configured (a channel nobody listed reads nothing); `undefined` (no filter) only when no mapping is configured.
- */
-export function collectionsForChannel(
-  access: AppConfig['access'],
-  channel: string,
-): readonly string[] | undefined {
-  const map = access.channelCollections;
-  if (map === undefined) return undefined;
-  return map[channel] ?? map['*'] ?? [];
 }

@@ -40,6 +40,8 @@ export interface Texts {
   usageHint: string;
   forgotten(deleted: number): string;
   noDocuments: string;
+  /** Under an answer drawn only from what is open to everyone, because Slack could not say the asker's groups. */
+  reachLimited: string;
   notEnabledHere: string;
   textOnly: string;
   tooLong(length: number, max: number): string;
@@ -99,6 +101,9 @@ const en: Texts = {
   noDocuments:
     "I can't answer from documents yet: none have been added for me to search. " +
     'Please let the person who set me up know; I will be able to answer once they add some.',
+  reachLimited:
+    'Slack could not tell me which user groups you are in just now, so this answer uses only the documents ' +
+    'open to everyone. Ask again in a few minutes to have your groups’ documents searched too.',
   notEnabledHere:
     "I'm not enabled in this channel, so I can't answer here. Please ask in a channel where your admin has enabled me.",
   textOnly:
@@ -157,6 +162,9 @@ const ja: Texts = {
   noDocuments:
     'まだドキュメントが登録されていないため、ドキュメントに基づいて回答できません。' +
     '私を設定した担当者に伝えてください。ドキュメントが追加されれば回答できるようになります。',
+  reachLimited:
+    'いま Slack からあなたの所属ユーザーグループを確認できなかったため、この回答は全員に公開されたドキュメントだけを使っています。' +
+    '数分後にもう一度質問すると、所属グループのドキュメントも検索します。',
   notEnabledHere:
     'このチャンネルでは有効になっていないため、ここでは回答できません。管理者が有効にしたチャンネルで質問してください。',
   textOnly:

@@ -1,3 +1,4 @@
+import type { Reach } from './access/reach';
 import type { Lang } from './i18n';
 
 /**
@@ -43,6 +44,10 @@ export interface HistoryResult {
   /** Turns (question + answer pairs) loaded within the budget. */
   turnCount: number;
   messages: StoredMessage[];
+  /** What this question may read, when the deployment limits who reads what: Retrieve and the answer follow it. */
+  reach?: Reach;
+  /** The collections the loaded turns drew on (null: a turn stored before they were recorded); with `reach`. */
+  collections?: string[] | null;
 }
 
 export interface TokenUsage {
@@ -69,6 +74,8 @@ export interface Passage {
   pageEnd?: number;
   /** Where a person can open the passage's section: a web page, with its anchor. */
   url?: string;
+  /** The passage's collection (null: its document has none), when the deployment limits who reads what. */
+  collection?: string | null;
 }
 
 export interface RetrievalResult {
@@ -77,6 +84,11 @@ export interface RetrievalResult {
   search: 'vector' | 'hybrid' | 'none';
   passages: Passage[];
   usage?: TokenUsage;
+  /**
+   * The collections the passages are of (`''` for none), recorded with the turn; null when the deployment does not
+   * limit who reads what (nothing to record). The Retrieve step always sets it: Persist turn's input names it.
+   */
+  collections?: string[] | null;
 }
 
 export interface SourceRef {

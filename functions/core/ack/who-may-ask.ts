@@ -1,4 +1,5 @@
 import { type Lang, textsFor } from '../i18n';
+import { rateLimitedFor } from '../slack/slack-errors';
 
 /**
  * Who may ask the bot. Two questions, asked before a mention is handled:
@@ -125,14 +126,6 @@ export class PersonLookupRateLimitedError extends Error {
     super(`users.info is rate limited for ${retryAfterSeconds} s`);
     this.name = 'PersonLookupRateLimitedError';
   }
-}
-
-/** A 429 rejected at once by a client with `rejectRateLimitedCalls`, or Slack's `ratelimited` error. */
-function rateLimitedFor(error: unknown): number | undefined {
-  const e = error as { code?: string; retryAfter?: number; data?: { error?: string } } | null;
-  if (e?.code === 'slack_webapi_rate_limited_error') return Math.max(1, Number(e.retryAfter) || 1);
-  if (e?.data?.error === 'ratelimited') return 1;
-  return undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { WebClient } from '@slack/web-api';
+import type { Reach } from '../access/reach';
 import type { FeedbackTarget } from '../ack/feedback';
 import { streamAnswer } from '../chains/answer-chain';
 import {
@@ -58,6 +59,8 @@ export interface GenerateAnswerInput {
   runId: string;
   /** Continuations a previous attempt of this step already posted, to update rather than post again. */
   existingContinuationTs?: string[];
+  /** What the asker may read (Load history's): when their user groups were unknown, the answer says so. */
+  reach?: Reach;
 }
 
 const NO_USAGE = { inputTokens: 0, outputTokens: 0 };
@@ -298,6 +301,7 @@ export async function generateAnswer(
     model,
     lang: turn.lang,
     feedback,
+    ...(input.reach?.groupsUnknown ? { notice: t.reachLimited } : {}),
   });
   await clearThreadStatus(deps, turn);
   await Promise.all(pendingFallbacks);

@@ -1,4 +1,5 @@
 import type { Embeddings } from '@langchain/core/embeddings';
+import type { Reach } from '../access/reach';
 import type { RetrievalResult } from '../types';
 import type { DocumentTableReader } from '../vector-store/document-table-reader';
 import { searchPassages } from '../vector-store/search-passages';
@@ -7,8 +8,10 @@ export interface RetrieveOptions {
   k: number;
   /** The length of the embedder's vectors, when known without calling it: the table then opens during the call. */
   dimensions?: number;
-  /** When set, only passages of these collections (access control, applied inside the query). */
-  collections?: readonly string[];
+  /** What the asker may read here (access control, applied inside the query); undefined: everything. */
+  reach?: Reach;
+  /** Record each passage's collection (the deployment limits who reads what). */
+  withCollection?: boolean;
 }
 
 const NOTHING_INDEXED: RetrievalResult = { status: 'empty-index', search: 'none', passages: [] };
@@ -37,7 +40,10 @@ export async function retrievePassages(
       queryText: question,
       queryVector,
       k: options.k,
-      collections: options.collections,
+      ...(options.reach?.only !== undefined
+        ? { collections: options.reach.only }
+        : { excludedCollections: options.reach?.closed ?? [] }),
+      withCollection: options.withCollection ?? false,
     });
   } catch (error) {
     reader.forget();

@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { WebClient } from '@slack/web-api';
+import { mayReadTurn, type Reach, UNLIMITED } from '../access/reach';
 import { isDecline } from '../chains/answer-sources';
 import { textsFor } from '../i18n';
 import { METRIC } from '../metric-names';
@@ -18,15 +19,34 @@ import type {
   Turn,
 } from '../types';
 
-/** Load history: the thread's earlier turns within the budget, as the messages the chains read. */
+/**
+ * Load history: the thread's earlier turns within the budget, as the messages the chains read. With a reach (the
+ * deployment limits who reads what), only the turns this asker may read: a turn whose answer drew on a collection
+ * closed to them is left out, so neither Condense nor the answer carries it to them. The result always has a reach
+ * (unlimited without one) and the kept turns' `collections` (null when one was stored without them, or when
+ * nothing is tracked), since the state machine's next states name both.
+ */
 export async function loadHistory(
   store: HistoryStore,
   turn: Turn,
   budget: HistoryBudget,
   now: number,
+  reach?: Reach,
 ): Promise<HistoryResult> {
-  const turns = await store.loadTurns(turn, budget, now);
-  return { turnCount: turns.length, messages: turnsToMessages(turns) };
+  const turns = await store.loadTurns(
+    turn,
+    budget,
+    now,
+    reach === undefined ? undefined : (record) => mayReadTurn(reach, record.collections),
+  );
+  const unknown =
+    reach === undefined || turns.some((t) => t.collections === undefined || t.collections === null);
+  return {
+    turnCount: turns.length,
+    messages: turnsToMessages(turns),
+    reach: reach ?? UNLIMITED,
+    collections: unknown ? null : [...new Set(turns.flatMap((t) => t.collections ?? []))].sort(),
+  };
 }
 
 function addUsage(...usages: (TokenUsage | undefined)[]): TokenUsage {
@@ -51,6 +71,8 @@ export async function persistTurn(
   standalone: StandaloneQuestion,
   now: number,
   metrics?: Pick<BotMetrics, 'count'>,
+  /** The collections the answer's history and passages were of (see {@link drawnOnCollections}). */
+  drawnOn?: string[] | null,
 ): Promise<PersistResult> {
   if (answer.kind === 'already-answered') return { written: false };
   const written = await store.appendTurn(
@@ -67,6 +89,7 @@ export async function persistTurn(
       usage: addUsage(standalone.usage, answer.usage),
       answerTs: answer.messageTs,
       createdAt: new Date(now).toISOString(),
+      ...(drawnOn === undefined ? {} : { collections: drawnOn }),
       ...(turn.lang !== undefined ? { lang: turn.lang } : {}),
     },
     now,
@@ -76,6 +99,21 @@ export async function persistTurn(
     metrics?.count(declined ? METRIC.Declined : METRIC.Answered);
   }
   return { written };
+}
+
+/**
+ * What a turn records as drawn on, where the deployment limits who reads what: the collections of the history it
+ * was given and of its passages, or null when either is unknown (history stored before collections were
+ * recorded). Undefined (nothing recorded) where it does not.
+ */
+export function drawnOnCollections(
+  limited: boolean,
+  historyCollections: string[] | null | undefined,
+  passageCollections: string[] | null | undefined,
+): string[] | null | undefined {
+  if (!limited) return undefined;
+  if (historyCollections == null || passageCollections == null) return null;
+  return [...new Set([...historyCollections, ...passageCollections])].sort();
 }
 
 export function apologyText(executionName: string, lang?: string): string {

@@ -15,3 +15,14 @@ export const CHANNEL_OR_TOKEN_ERRORS: readonly string[] = [
   'not_in_channel',
   'is_archived',
 ];
+
+/**
+ * The seconds Slack asked to wait: a 429 refused at once by a client with `rejectRateLimitedCalls` (its
+ * Retry-After), or Slack's `ratelimited` error (1 s); undefined for any other error.
+ */
+export function rateLimitedFor(error: unknown): number | undefined {
+  const e = error as { code?: string; retryAfter?: number; data?: { error?: string } } | null;
+  if (e?.code === 'slack_webapi_rate_limited_error') return Math.max(1, Number(e.retryAfter) || 1);
+  if (e?.data?.error === 'ratelimited') return 1;
+  return undefined;
+}

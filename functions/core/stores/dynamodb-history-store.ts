@@ -56,7 +56,12 @@ export class DynamoDbHistoryStore implements HistoryStore {
     private readonly options: DynamoDbHistoryStoreOptions,
   ) {}
 
-  async loadTurns(turn: Turn, budget: HistoryBudget, now: number): Promise<TurnRecord[]> {
+  async loadTurns(
+    turn: Turn,
+    budget: HistoryBudget,
+    now: number,
+    keep: (record: TurnRecord) => boolean = () => true,
+  ): Promise<TurnRecord[]> {
     if (budget.maxTurns === 0 || budget.maxChars === 0) return [];
     const newestFirst: TurnRecord[] = [];
     let startKey: Record<string, unknown> | undefined;
@@ -79,7 +84,9 @@ export class DynamoDbHistoryStore implements HistoryStore {
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of page.Items ?? []) newestFirst.push(item.record as TurnRecord);
+      for (const item of page.Items ?? []) {
+        if (keep(item.record as TurnRecord)) newestFirst.push(item.record as TurnRecord);
+      }
       startKey = page.LastEvaluatedKey;
     } while (startKey && newestFirst.length < budget.maxTurns);
     return fitBudget(newestFirst, budget);

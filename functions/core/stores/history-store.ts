@@ -16,6 +16,12 @@ export interface TurnRecord {
   createdAt: string;
   /** The language the bot answered in. */
   lang?: string;
+  /**
+   * The collections the answer drew on (its passages', and those of the earlier turns it was given; `''` for
+   * documents without one), so that the turn is shown later only to askers who may read them all. Absent on turns
+   * stored before access was recorded, and null where the deployment does not limit who reads what.
+   */
+  collections?: string[] | null;
 }
 
 /** One person's vote on an answer, stored with its turn; a later click replaces it. */
@@ -55,8 +61,16 @@ export interface HistoryBudget {
 
 /** A thread's conversation history. */
 export interface HistoryStore {
-  /** The turns before `beforeTs`, oldest first, newest kept within the budget; expired turns are skipped. */
-  loadTurns(turn: Turn, budget: HistoryBudget, now: number): Promise<TurnRecord[]>;
+  /**
+   * The turns before `beforeTs`, oldest first, newest kept within the budget; expired turns are skipped, and so are
+   * turns `keep` refuses (before the budget is counted: a refused turn takes no room).
+   */
+  loadTurns(
+    turn: Turn,
+    budget: HistoryBudget,
+    now: number,
+    keep?: (record: TurnRecord) => boolean,
+  ): Promise<TurnRecord[]>;
   /** The stored turn of this mention, if it was answered already. */
   getTurn(turn: Turn): Promise<TurnRecord | undefined>;
   /**

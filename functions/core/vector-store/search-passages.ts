@@ -20,6 +20,13 @@ export interface PassageQuery {
    */
   collections?: readonly string[];
   /**
+   * Never passages of these collections (a person's closed collections, when no allow-list applies), inside the
+   * query as `collections` is; documents without a collection stay readable. Ignored when `collections` is given.
+   */
+  excludedCollections?: readonly string[];
+  /** Each passage says its collection (one more column read per row): a stored turn records what it drew on. */
+  withCollection?: boolean;
+  /**
    * Longest passage text, in characters; longer text is cut at a word or sentence boundary.
    * @default 1500
    */
@@ -98,6 +105,7 @@ interface PassageRow {
   pageStart?: number | null;
   pageEnd?: number | null;
   url?: string | null;
+  collection?: string | null;
   /** Cosine distance, from the vector search. */
   _distance?: number;
 }
@@ -138,7 +146,13 @@ export async function searchPassages(
       { embedderName: 'the query embedder', dimensions: vector.length },
     );
   }
-  const where = query.collections === undefined ? undefined : sqlIn('collection', query.collections);
+  const where =
+    query.collections !== undefined
+      ? sqlIn('collection', query.collections)
+      : query.excludedCollections !== undefined && query.excludedCollections.length > 0
+        ? `(collection IS NULL OR NOT (${sqlIn('collection', query.excludedCollections)}))`
+        : undefined;
+  const columns = [...passageColumns(handle), ...(query.withCollection ? ['collection'] : [])];
   const hybrid = query.queryText.trim() !== '' && layout.fullText;
 
   let nearest = handle.table
@@ -147,7 +161,7 @@ export async function searchPassages(
     .distanceType('cosine')
     .limit(query.k)
     .ef(Math.max(HNSW_CANDIDATES, query.k * 4))
-    .select([...passageColumns(handle), '_distance']);
+    .select([...columns, '_distance']);
   if (layout.vectorIndex) nearest = nearest.refineFactor(Math.ceil(REFINE_CANDIDATES / query.k));
   if (where !== undefined) nearest = nearest.where(where);
 
@@ -160,7 +174,7 @@ export async function searchPassages(
       .query()
       .fullTextSearch(query.queryText, { columns: 'text' })
       .limit(query.k)
-      .select([...passageColumns(handle), '_score']);
+      .select([...columns, '_score']);
     if (where !== undefined) fullText = fullText.where(where);
     matching = fullText.toArray({ timeoutMs: query.timeoutMs });
   }
@@ -180,6 +194,9 @@ export async function searchPassages(
       ? { pageStart: row.pageStart, pageEnd: typeof row.pageEnd === 'number' ? row.pageEnd : row.pageStart }
       : {}),
     ...(typeof row.url === 'string' && row.url !== '' ? { url: row.url } : {}),
+    ...(query.withCollection
+      ? { collection: typeof row.collection === 'string' ? row.collection : null }
+      : {}),
   });
   if (!hybrid) {
     return {

@@ -1,0 +1,55 @@
+import type { AppConfig } from '../config';
+import { memoPer } from '../memo';
+import type { Runtime } from '../runtime';
+import type { Turn } from '../types';
+import { needsUserGroups, type Reach, reachFor } from './reach';
+import { createUserGroupDirectory, type UserGroupDirectory } from './user-groups';
+
+/** Whether the deployment limits who reads what (`CHANNEL_COLLECTIONS` or `COLLECTION_AUDIENCES` is set). */
+export function accessLimited(access: AppConfig['access']): boolean {
+  return access.channelCollections !== undefined || access.collectionAudiences !== undefined;
+}
+
+// One directory per warm container. Its client never waits: no retries, a 429 refused at once, 2 s at most, so a
+// slow or throttled Slack closes the groups' collections for this question instead of outliving the step.
+const directoryFor = memoPer(async (runtime: Runtime): Promise<UserGroupDirectory> => {
+  const { config } = runtime;
+  const token = await runtime.secrets.read(config.secrets.slackBotToken, 'SLACK_BOT_TOKEN');
+  // Loaded here, not at the top: a deployment whose audiences name no user group never evaluates it.
+  const { WebClient } = await import('@slack/web-api');
+  const client = new WebClient(token, {
+    slackApiUrl: config.endpoints.slackApi,
+    rejectRateLimitedCalls: true,
+    retryConfig: { retries: 0 },
+    timeout: 2_000,
+  });
+  return createUserGroupDirectory(client, {
+    now: runtime.now,
+    onUnknown: (reason) =>
+      runtime.logger.warn('user groups unknown: only collections open to everyone are read', { reason }),
+  });
+});
+
+/**
+ * What `turn`'s asker may read where they asked, or undefined where the deployment does not limit it. Their user
+ * groups are asked of Slack only when an audience names one; when Slack cannot say, the reach is what is open to
+ * everyone (fail closed), marked `groupsUnknown`.
+ */
+export async function reachOf(
+  runtime: Runtime,
+  turn: Pick<Turn, 'user' | 'channel'>,
+): Promise<Reach | undefined> {
+  const { access } = runtime.config;
+  if (!accessLimited(access)) return undefined;
+  const groups = needsUserGroups(access)
+    ? await directoryFor(runtime)
+        .then((directory) => directory.groupsOf(turn.user))
+        .catch((error: unknown) => {
+          runtime.logger.warn('user groups unknown: only collections open to everyone are read', {
+            reason: error instanceof Error ? error.message : String(error),
+          });
+          return undefined;
+        })
+    : new Set<string>();
+  return reachFor(access, { user: turn.user, channel: turn.channel }, groups);
+}
