@@ -22,6 +22,11 @@ const PASSED_THROUGH = [
   'SLACK_STREAM_MODE',
   'MAX_QUESTION_CHARS',
   'LOG_LEVEL',
+  // Who may read what: the local stack answers as a deployment with these settings would.
+  'CHANNEL_COLLECTIONS',
+  'COLLECTION_AUDIENCES',
+  'ALLOWED_CHANNELS',
+  'FOLLOW_UPS',
 ];
 
 export function shellSettings(env: Env = process.env): Env {

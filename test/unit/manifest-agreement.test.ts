@@ -30,6 +30,8 @@ const METHOD_SCOPES: Record<string, string[] | null> = {
   'assistant.threads.setSuggestedPrompts': ['assistant:write'],
   // A trigger_id from the interaction is the permission.
   'views.open': null,
+  // Which user groups the asker is in (COLLECTION_AUDIENCES).
+  'usergroups.list': ['usergroups:read'],
 };
 
 /** The subscription and the scope each handled event needs. */
@@ -71,7 +73,7 @@ const ackSource = sourceFiles(join(ROOT, 'functions/core/ack'))
 /** Every Web API method the functions call through a WebClient (`client.chat.update(`, `slack.users.info(`…). */
 function calledMethods(): string[] {
   const methods = new Set<string>();
-  const call = /\.(auth|chat|users|conversations|views|reactions|assistant\.threads)\.([a-zA-Z]+)\s*\(/g;
+  const call = /\.(auth|chat|users|usergroups|conversations|views|reactions|assistant\.threads)\.([a-zA-Z]+)\s*\(/g;
   for (const source of functionSources) {
     for (const match of source.matchAll(call)) methods.add(`${match[1]}.${match[2]}`);
   }
