@@ -1,4 +1,5 @@
 import { accessLimited } from './core/access/asker-reach';
+import type { Reach } from './core/access/reach';
 import { drawnOnCollections, persistTurn } from './core/conversation/steps';
 import { defineStep, type StepInput } from './core/step-handler';
 import type { AnswerResult, StandaloneQuestion } from './core/types';
@@ -16,6 +17,7 @@ export const { createHandler, handler } = defineStep(
       standalone: StandaloneQuestion;
       historyCollections?: string[] | null;
       passageCollections?: string[] | null;
+      reach?: Reach;
     },
   ) =>
     persistTurn(
@@ -30,5 +32,6 @@ export const { createHandler, handler } = defineStep(
         input.historyCollections,
         input.passageCollections,
       ),
+      input.reach,
     ),
 );

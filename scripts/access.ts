@@ -10,6 +10,7 @@ import {
   explainReach,
   type UserGroupListing,
 } from './access/reach-report';
+import { listGroups } from './access/user-group-source';
 import { defineCommand, EXIT, type ParsedCommand, runCommand, UsageError } from './local/cli';
 import { localLanceDbUri } from './local/cli-env';
 import { runningDev } from './local/local-store-lock';
@@ -104,41 +105,6 @@ function readSettings(env: NodeJS.ProcessEnv): { settings: AccessSettings; from:
     LLM_PROVIDER: 'local',
   } as Env);
   return { settings: config.access, from: 'cdk.json (bot:collectionAudiences, bot:channelCollections)' };
-}
-
-async function listGroups(env: NodeJS.ProcessEnv): Promise<UserGroupListing | { unavailable: string }> {
-  const fromSlack = async (token: string, slackApiUrl: string | undefined, source: string) => {
-    const { WebClient } = await import('@slack/web-api');
-    const client = new WebClient(token, {
-      ...(slackApiUrl === undefined ? {} : { slackApiUrl }),
-      retryConfig: { retries: 2 },
-    });
-    const { usergroups = [] } = await client.usergroups.list({ include_users: true, include_disabled: true });
-    return {
-      source,
-      groups: usergroups.map((g) => ({
-        id: g.id ?? '',
-        ...(g.name === undefined ? {} : { name: g.name }),
-        users: g.users ?? [],
-        disabled: (g.date_delete ?? 0) > 0,
-      })),
-    };
-  };
-  const token = env.SLACK_BOT_TOKEN?.trim();
-  if (token) return fromSlack(token, env.SLACK_API_URL?.trim() || undefined, 'Slack (usergroups.list)');
-  const dev = await runningDev();
-  if (dev !== undefined) {
-    return fromSlack('xoxb-local-access-command', dev.slackApiUrl, "the running npm run dev's fake Slack");
-  }
-  const file = env.LOCAL_SLACK_USERGROUPS?.trim();
-  if (file) {
-    const map = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string[]>;
-    return { source: file, groups: Object.entries(map).map(([id, users]) => ({ id, users })) };
-  }
-  return {
-    unavailable:
-      'no source of user groups: set SLACK_BOT_TOKEN (the deployed workspace), run npm run dev, or set LOCAL_SLACK_USERGROUPS',
-  };
 }
 
 async function countDocuments(env: NodeJS.ProcessEnv): Promise<{ counts: DocumentCounts; from: string }> {

@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
-import { type Env, loadConfig } from '../functions/core/config';
+import { needsUserGroups } from '../functions/core/access/reach';
+import { type AppConfig, type Env, loadConfig } from '../functions/core/config';
+import { listGroups } from './access/user-group-source';
 import { type EvalQuestion, readEvalSet } from './eval/dataset';
 import { gradeRuns } from './eval/grade';
 import { checkThresholds, parseThreshold, summarize, type Threshold } from './eval/metrics';
@@ -31,8 +33,9 @@ and their cost.
   --help            print this
 
 Each line of questions.jsonl: {"id","question","sources":["vpn-guide.md#Troubleshooting"],"reference",
-"thread":[{"role":"human"|"ai","content"}],"language":"en"|"ja"}; "sources": [] for a question the documents
-cannot answer. See samples/eval/questions.jsonl.
+"thread":[{"role":"human"|"ai","content"}],"language":"en"|"ja","user":"U…","channel":"C…"}; "sources": [] for a
+question the documents cannot answer (or that this "user" may not have answered: asked as that person, in "channel"
+or a DM, within COLLECTION_AUDIENCES and CHANNEL_COLLECTIONS). See samples/eval/questions.jsonl.
 
 exit codes:
   0    done, every --min threshold met
@@ -124,6 +127,30 @@ function baseSettings(env: Env, docs: string[]): RunSettings {
   };
 }
 
+/**
+ * For questions that name their asker: the access settings of the shell, and the user groups from the source
+ * `npm run access` reads (Slack with SLACK_BOT_TOKEN, a running `npm run dev`, or LOCAL_SLACK_USERGROUPS). Without
+ * a source, groups are unknown and only what is open to everyone is read, as the bot does when Slack cannot say.
+ */
+async function accessFor(settings: AppConfig['access']): Promise<NonNullable<RunSettings['access']>> {
+  const listing = needsUserGroups(settings) ? await listGroups(process.env) : undefined;
+  if (listing !== undefined && 'unavailable' in listing) {
+    console.error(
+      `eval: user groups unknown (${listing.unavailable}); questions with "user" read only what is open to everyone`,
+    );
+  }
+  const groups = listing === undefined || 'unavailable' in listing ? undefined : listing.groups;
+  return {
+    settings,
+    groupsOf: (user) =>
+      listing === undefined
+        ? new Set()
+        : groups === undefined
+          ? undefined
+          : new Set(groups.filter((g) => !g.disabled && g.users.includes(user)).map((g) => g.id)),
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
   let options: Options | 'help';
   let questions: EvalQuestion[];
@@ -142,6 +169,7 @@ export async function main(argv: string[]): Promise<number> {
     if (options.grade && (base.apiKey === undefined || base.apiKey === '')) {
       throw new UsageError('--grade needs an OpenAI model to grade with: set OPENAI_API_KEY');
     }
+    if (questions.some((q) => q.user !== undefined)) base.access = await accessFor(loadConfig(env).access);
     settings = [
       base,
       ...variants.map((v) => settingsFor(base, v, options === 'help' ? [] : options.docs, env)),

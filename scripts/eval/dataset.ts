@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { Reach } from '../../functions/core/access/reach';
 import type { StoredMessage } from '../../functions/core/types';
 
 /**
@@ -20,6 +21,12 @@ import type { StoredMessage } from '../../functions/core/types';
  *   the product's condense chain before retrieval.
  * - `language`: `en` or `ja`, the language the answer should be in; by default the question's.
  * - `reference`: a reference answer, for the model-graded check.
+ * - `user` (a Slack user id) and `channel`: who asks, and where (a DM by default). With them the question is
+ *   answered from what that person may read there (`COLLECTION_AUDIENCES`, `CHANNEL_COLLECTIONS`, their user
+ *   groups), so a set can check that a question is declined for someone outside a collection's audience. Without
+ *   `user`, from every document.
+ * - `reach`: instead of `user`, the collections the question may read, as a feedback export keeps them from the
+ *   turn (`{"only": ["it"]}` or `{"closed": ["hr"]}`), so a real question is replayed with the reach it had.
  */
 export interface EvalQuestion {
   /** Names the question in reports: `id` when given, else its line number (`line 7`). */
@@ -30,6 +37,12 @@ export interface EvalQuestion {
   reference?: string;
   thread: StoredMessage[];
   language?: 'en' | 'ja';
+  /** Who asks (a Slack user id): the question is answered within their reach. */
+  user?: string;
+  /** Where they ask (a channel id); a DM when absent. */
+  channel?: string;
+  /** The reach to answer within, as a feedback export records it (instead of `user`). */
+  reach?: Reach;
 }
 
 export interface ExpectedSource {
@@ -44,7 +57,17 @@ export class EvalSetError extends Error {
   override name = 'EvalSetError';
 }
 
-const KEYS = new Set(['id', 'question', 'sources', 'reference', 'thread', 'language']);
+const KEYS = new Set([
+  'id',
+  'question',
+  'sources',
+  'reference',
+  'thread',
+  'language',
+  'user',
+  'channel',
+  'reach',
+]);
 
 function parseSource(value: unknown, where: string): ExpectedSource {
   if (typeof value !== 'string' || value.trim() === '') {
@@ -75,6 +98,18 @@ function parseThread(value: unknown, where: string): StoredMessage[] {
     );
   }
   return (value as StoredMessage[]).map((m) => ({ role: m.role, content: m.content }));
+}
+
+function isReach(value: unknown): value is Reach {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const { only, closed, ...rest } = value as Record<string, unknown>;
+  const names = (v: unknown) => Array.isArray(v) && v.every((c) => typeof c === 'string' && c !== '');
+  return (
+    Object.keys(rest).filter((k) => k !== 'groupsUnknown').length === 0 &&
+    (only === undefined || names(only)) &&
+    (closed === undefined || names(closed)) &&
+    (only !== undefined || closed !== undefined)
+  );
 }
 
 /** Parses the text of an eval set; blank lines and lines starting with `//` are skipped. */
@@ -118,6 +153,29 @@ export function parseEvalSet(text: string, name = 'the eval set'): EvalQuestion[
     if (record.id !== undefined && (typeof record.id !== 'string' || record.id === '')) {
       throw new EvalSetError(`${where}: "id" must be a non-empty string`);
     }
+    if (
+      record.user !== undefined &&
+      (typeof record.user !== 'string' || !/^[UW][A-Z0-9]{2,}$/.test(record.user))
+    ) {
+      throw new EvalSetError(`${where}: "user" must be a Slack user id such as U0123ABCD`);
+    }
+    if (
+      record.channel !== undefined &&
+      (typeof record.channel !== 'string' || !/^[CGD][A-Z0-9]{2,}$/.test(record.channel))
+    ) {
+      throw new EvalSetError(`${where}: "channel" must be a Slack channel id such as C0123ABCD`);
+    }
+    if (record.channel !== undefined && record.user === undefined) {
+      throw new EvalSetError(`${where}: "channel" needs "user" (who asks there)`);
+    }
+    if (record.reach !== undefined && !isReach(record.reach)) {
+      throw new EvalSetError(
+        `${where}: "reach" must be {"only": [collections…]} or {"closed": [collections…]}, as npm run feedback -- export writes it`,
+      );
+    }
+    if (record.reach !== undefined && record.user !== undefined) {
+      throw new EvalSetError(`${where}: give "user" or "reach", not both`);
+    }
     const id = (record.id as string | undefined) ?? `line ${index + 1}`;
     if (ids.has(id)) throw new EvalSetError(`${where}: the id "${id}" is used twice`);
     ids.add(id);
@@ -129,6 +187,11 @@ export function parseEvalSet(text: string, name = 'the eval set'): EvalQuestion[
       ...(record.reference === undefined ? {} : { reference: record.reference as string }),
       thread: parseThread(record.thread, where),
       ...(record.language === undefined ? {} : { language: record.language as 'en' | 'ja' }),
+      ...(record.user === undefined ? {} : { user: record.user as string }),
+      ...(record.channel === undefined ? {} : { channel: record.channel as string }),
+      ...(record.reach === undefined
+        ? {}
+        : { reach: { ...(record.reach as Reach), closed: (record.reach as Reach).closed ?? [] } }),
     });
   }
   if (questions.length === 0) throw new EvalSetError(`${name} holds no questions`);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Embeddings } from '@langchain/core/embeddings';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import { type AccessSettings, type Reach, reachFor } from '../../functions/core/access/reach';
 import { streamAnswer } from '../../functions/core/chains/answer-chain';
 import { answerSources, distinctSections, isDecline } from '../../functions/core/chains/answer-sources';
 import type { AppConfig, Env } from '../../functions/core/config';
@@ -70,6 +71,11 @@ export interface RunSettings {
   systemPrompt?: string;
   /** The configuration to re-index with, when the variant changes the chunking. */
   reindex?: { docs: string[]; env: Env };
+  /**
+   * Who may read what, for the questions that name their asker (`user`): the access settings, and each person's
+   * user groups (undefined when no source could say: then only what is open to everyone, as the bot does).
+   */
+  access?: { settings: AccessSettings; groupsOf(user: string): ReadonlySet<string> | undefined };
 }
 
 export interface RunOutcome {
@@ -170,14 +176,26 @@ async function retrieve(
   embeddings: Embeddings,
   question: string,
   settings: RunSettings,
+  reach: Reach | undefined,
 ): Promise<RetrievalResult> {
-  const options = { k: settings.topK, dimensions: embeddingDimensionsOf(embeddings) };
+  const options = {
+    k: settings.topK,
+    dimensions: embeddingDimensionsOf(embeddings),
+    ...(reach === undefined ? {} : { reach }),
+  };
   if (settings.search === 'hybrid') return retrievePassages(reader, embeddings, question, options);
   if (!(await reader.exists())) return { status: 'empty-index', search: 'none', passages: [] };
   const queryVector = await embeddings.embedQuery(question);
   const handle = await reader.open(queryVector.length);
   // Without query text the search is the vector half alone.
-  return searchPassages(handle, { queryText: '', queryVector, k: settings.topK });
+  return searchPassages(handle, {
+    queryText: '',
+    queryVector,
+    k: settings.topK,
+    ...(reach?.only !== undefined
+      ? { collections: reach.only }
+      : { excludedCollections: reach?.closed ?? [] }),
+  });
 }
 
 async function runQuestion(
@@ -223,7 +241,17 @@ async function runQuestion(
   result.ms.condense = performance.now() - started;
 
   started = performance.now();
-  const retrieval = await retrieve(reader, embeddings, result.standalone, settings);
+  const reach =
+    q.reach !== undefined
+      ? q.reach
+      : q.user === undefined
+        ? undefined
+        : reachFor(
+            settings.access?.settings ?? {},
+            { user: q.user, channel: q.channel ?? 'D' },
+            settings.access === undefined ? new Set() : settings.access.groupsOf(q.user),
+          );
+  const retrieval = await retrieve(reader, embeddings, result.standalone, settings, reach);
   result.ms.retrieve = performance.now() - started;
   if (retrieval.status === 'empty-index') {
     throw new EvalRunError(

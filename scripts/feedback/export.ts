@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { isUnlimited, mayReadTurn, type Reach } from '../../functions/core/access/reach';
 import { DynamoDbHistoryStore } from '../../functions/core/stores/dynamodb-history-store';
 import type { Feedback, HistoryBudget, TurnRecord } from '../../functions/core/stores/history-store';
 import { THREAD_PREFIX } from '../../functions/core/stores/keys';
@@ -35,6 +36,8 @@ export interface EvalLine {
   thread?: StoredMessage[];
   language?: 'en' | 'ja';
   reference?: string;
+  /** What the asker could read (the turn's reach), so the question is replayed with the same; absent: everything. */
+  reach?: Reach;
 }
 
 /** A turn with feedback, as exported: its eval line and what the eval line cannot hold. */
@@ -51,6 +54,8 @@ export interface ExportedTurn {
   answer: string;
   answerSources: string[];
   model: string;
+  /** The collections the answer drew on, when recorded (`''`: documents without one). */
+  collections?: string[] | null;
 }
 
 export interface ExportOptions {
@@ -179,7 +184,13 @@ export async function exportFeedback(
     const earlier =
       turn.messageTs === turn.threadTs
         ? []
-        : await history.loadTurns(turn as Turn, options.historyBudget ?? DEFAULT_HISTORY, now());
+        : await history.loadTurns(
+            turn as Turn,
+            options.historyBudget ?? DEFAULT_HISTORY,
+            now(),
+            // The thread as the asker's history had it: only the turns within their reach.
+            record.reach === undefined ? undefined : (t) => mayReadTurn(record.reach as Reach, t.collections),
+          );
     const thread = earlier.flatMap((t): StoredMessage[] => [
       { role: 'human', content: redactIdentifiers(t.question) },
       { role: 'ai', content: redactIdentifiers(t.answer) },
@@ -199,6 +210,7 @@ export async function exportFeedback(
         ...(thread.length > 0 ? { thread } : {}),
         ...(language !== undefined ? { language } : {}),
         ...(verdict === 'positive' && answer.trim() !== '' ? { reference: answer } : {}),
+        ...(record.reach === undefined || isUnlimited(record.reach) ? {} : { reach: record.reach }),
       },
       verdict,
       votes: votes
@@ -216,6 +228,7 @@ export async function exportFeedback(
       answer,
       answerSources: sources,
       model: record.model,
+      ...(record.collections === undefined ? {} : { collections: record.collections }),
     };
   }
 }

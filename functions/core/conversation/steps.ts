@@ -73,6 +73,8 @@ export async function persistTurn(
   metrics?: Pick<BotMetrics, 'count'>,
   /** The collections the answer's history and passages were of (see {@link drawnOnCollections}). */
   drawnOn?: string[] | null,
+  /** What the asker could read (recorded with `drawnOn`, where the deployment limits who reads what). */
+  reach?: Reach,
 ): Promise<PersistResult> {
   if (answer.kind === 'already-answered') return { written: false };
   const written = await store.appendTurn(
@@ -90,6 +92,7 @@ export async function persistTurn(
       answerTs: answer.messageTs,
       createdAt: new Date(now).toISOString(),
       ...(drawnOn === undefined ? {} : { collections: drawnOn }),
+      ...(drawnOn === undefined || reach === undefined ? {} : { reach }),
       ...(turn.lang !== undefined ? { lang: turn.lang } : {}),
     },
     now,

@@ -1,3 +1,4 @@
+import type { Reach } from '../access/reach';
 import type { SourceRef, StoredMessage, TokenUsage, Turn } from '../types';
 
 /** One answered question of a thread, as persisted. */
@@ -22,6 +23,11 @@ export interface TurnRecord {
    * stored before access was recorded, and null where the deployment does not limit who reads what.
    */
   collections?: string[] | null;
+  /**
+   * What the asker could read when asking (where the deployment limits it): a feedback export keeps it, so the
+   * question is replayed with the same reach.
+   */
+  reach?: Reach;
 }
 
 /** One person's vote on an answer, stored with its turn; a later click replaces it. */
