@@ -96,6 +96,11 @@ export interface AppConfig {
      */
     collectionAudiences?: CollectionAudiences;
     /**
+     * How long a warm function uses Slack's answer about who is in which user group, in seconds
+     * (`USER_GROUPS_CACHE_SECONDS`, at most 300): how long someone removed from a group keeps its collections.
+     */
+    userGroupsCacheSeconds: number;
+    /**
      * Whether people from other organisations (Slack Connect) and channels shared with them are answered
      * (`ALLOW_SLACK_CONNECT`). Off by default: only members of the installing workspace get answers.
      */
@@ -453,6 +458,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       allowedChannels: idList(env, 'ALLOWED_CHANNELS'),
       channelCollections: collectionMap(env, 'CHANNEL_COLLECTIONS'),
       collectionAudiences: collectionAudiences(env, 'COLLECTION_AUDIENCES'),
+      userGroupsCacheSeconds: integer(env, 'USER_GROUPS_CACHE_SECONDS', 120, 0, 300),
       allowSlackConnect: flag(env, 'ALLOW_SLACK_CONNECT', false),
       allowGuests: flag(env, 'ALLOW_GUESTS', false),
     },

@@ -27,6 +27,7 @@ const PASSED_THROUGH = [
   'COLLECTION_AUDIENCES',
   'ALLOWED_CHANNELS',
   'FOLLOW_UPS',
+  'USER_GROUPS_CACHE_SECONDS',
 ];
 
 export function shellSettings(env: Env = process.env): Env {

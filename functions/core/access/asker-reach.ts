@@ -1,5 +1,4 @@
 import type { AppConfig } from '../config';
-import { memoPer } from '../memo';
 import type { Runtime } from '../runtime';
 import type { Turn } from '../types';
 import { needsUserGroups, type Reach, reachFor } from './reach';
@@ -10,9 +9,11 @@ export function accessLimited(access: AppConfig['access']): boolean {
   return access.channelCollections !== undefined || access.collectionAudiences !== undefined;
 }
 
-// One directory per warm container. Its client never waits: no retries, a 429 refused at once, 2 s at most, so a
-// slow or throttled Slack closes the groups' collections for this question instead of outliving the step.
-const directoryFor = memoPer(async (runtime: Runtime): Promise<UserGroupDirectory> => {
+// One directory per warm container (per runtime). Its client never waits: no retries, a 429 refused at once, 2 s at
+// most, so a slow or throttled Slack closes the groups' collections for this question instead of outliving the step.
+const directories = new WeakMap<Runtime, Promise<UserGroupDirectory>>();
+
+async function makeDirectory(runtime: Runtime): Promise<UserGroupDirectory> {
   const { config } = runtime;
   const token = await runtime.secrets.read(config.secrets.slackBotToken, 'SLACK_BOT_TOKEN');
   // Loaded here, not at the top: a deployment whose audiences name no user group never evaluates it.
@@ -25,10 +26,26 @@ const directoryFor = memoPer(async (runtime: Runtime): Promise<UserGroupDirector
   });
   return createUserGroupDirectory(client, {
     now: runtime.now,
+    ttlMs: config.access.userGroupsCacheSeconds * 1000,
     onUnknown: (reason) =>
       runtime.logger.warn('user groups unknown: only collections open to everyone are read', { reason }),
   });
-});
+}
+
+function directoryFor(runtime: Runtime): Promise<UserGroupDirectory> {
+  let directory = directories.get(runtime);
+  if (directory === undefined) {
+    directory = makeDirectory(runtime);
+    directory.catch(() => directories.delete(runtime));
+    directories.set(runtime, directory);
+  }
+  return directory;
+}
+
+/** Drops what this runtime knows of user groups, as a new container would start: for the local stack's tests. */
+export function forgetUserGroups(runtime: Runtime): void {
+  directories.delete(runtime);
+}
 
 /**
  * What `turn`'s asker may read where they asked, or undefined where the deployment does not limit it. Their user

@@ -4,8 +4,9 @@ import { rateLimitedFor } from '../slack/slack-errors';
  * Which Slack user groups a person is in, for `COLLECTION_AUDIENCES`. One `usergroups.list` call with
  * `include_users` answers for every person and every group of the workspace, where `usergroups.users.list` would
  * take a call per group: both are Tier 2 (about 20 calls a minute per workspace), so the one call is what Slack's
- * limits favour. The answer is kept for `ttlMs` (2 minutes) per warm container: a person removed from a group keeps
- * its collections for at most that long, and one added gains them as soon.
+ * limits favour. The answer is kept for `ttlMs` (2 minutes by default, `USER_GROUPS_CACHE_SECONDS`) per warm
+ * container: a person removed from a group keeps its collections for at most that long, one added gains them as
+ * soon.
  *
  * Fail closed: when Slack cannot say (an error, a missing `usergroups:read` scope, a rate limit, a timeout), the
  * person's groups are unknown (`undefined`) and the caller reads only what is open to everyone. A rate limit is
