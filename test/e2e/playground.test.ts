@@ -379,6 +379,55 @@ function describePlayground(chromiumPath: string): void {
     expect(text).not.toContain(':warning:');
   });
 
+  it('lets the person typing choose who they are once user groups are configured: the bot hears from that person', async () => {
+    // Without user groups there is no one else to be: the page has no chooser.
+    const who = page.getByRole('combobox', { name: 'You are' });
+    expect(await who.isHidden()).toBe(true);
+    stack.slack.setUserGroups({ S0HRTEAM: ['U0ALICE'], S0ENG: ['U0BOB', 'U0ALICE'] });
+    try {
+      await eventually(async () => expect(await who.isVisible()).toBe(true));
+      expect(await who.locator('option').allInnerTexts()).toEqual([
+        'U0HUMAN001 (no user group)',
+        'U0ALICE (S0HRTEAM, S0ENG)',
+        'U0BOB (S0ENG)',
+      ]);
+
+      await who.selectOption('U0ALICE');
+      const question = 'How do I rotate my VPN key?';
+      const asked = await askInChannel(question);
+      expect(await shown(asked.locator('.author'))).toBe('you');
+      await eventually(async () => expect(await shown(thread())).toContain('corpvpn rotate-key'));
+      await say('How often do I have to do that?', 'thread');
+      await eventually(async () =>
+        expect(await shown(thread().locator('article.from-bot').nth(1))).toContain('every 90 days'),
+      );
+
+      // The bot was asked by Alice, the question and its follow-up alike.
+      const alicesQuestions = stack.stepFunctions.executions
+        .map((e) => (e.input as { turn?: { user?: string; question?: string } }).turn)
+        .filter((turn) => turn?.user === 'U0ALICE')
+        .map((turn) => turn?.question);
+      expect(alicesQuestions).toEqual([question, 'How often do I have to do that?']);
+      // As the local person again, Alice's question is hers, not yours.
+      await who.selectOption('U0HUMAN001');
+      await eventually(async () =>
+        expect(
+          await shown(channel().locator('article', { hasText: question }).last().locator('.author')),
+        ).toBe('U0ALICE'),
+      );
+      // Someone no user group names cannot be chosen.
+      const response = await fetch(new URL('/api/messages', playground.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: new URL(playground.url).origin },
+        body: JSON.stringify({ channel: DEFAULT_CHANNEL, text: 'hello', user: 'U0MALLORY' }),
+      });
+      const refused = { status: response.status, body: await response.json() };
+      expect(refused).toEqual({ status: 400, body: { error: 'unknown_user' } });
+    } finally {
+      stack.slack.setUserGroups({});
+    }
+  });
+
   it('shows a natively streamed answer live: the text as it grows, the streaming flag, the plan', async () => {
     const person = stack.slack.addMessage({
       channel: DEFAULT_CHANNEL,
