@@ -407,8 +407,26 @@ function describePlayground(chromiumPath: string): void {
         .filter((turn) => turn?.user === 'U0ALICE')
         .map((turn) => turn?.question);
       expect(alicesQuestions).toEqual([question, 'How often do I have to do that?']);
-      // As the local person again, Alice's question is hers, not yours.
+      // Her DM with the bot is her own, as in Slack.
+      await page.getByRole('navigation').getByRole('button', { name: 'docs-assistant' }).click();
+      await page.getByRole('heading', { name: 'docs-assistant' }).waitFor();
+      const dmQuestion = 'Alice, privately: when must expenses be submitted?';
+      await say(dmQuestion);
+      await channel().locator('article', { hasText: dmQuestion }).waitFor();
+      const inHerDm = await eventually(async () => {
+        const execution = stack.stepFunctions.executions.find(
+          (e) => (e.input as { turn?: { question?: string } }).turn?.question === dmQuestion,
+        );
+        expect(execution?.status).toBe('SUCCEEDED');
+        return (execution?.input as { turn?: { user: string; channel: string } } | undefined)?.turn;
+      });
+      expect(inHerDm).toEqual(expect.objectContaining({ user: 'U0ALICE', channel: 'DU0ALICE' }));
+
+      // As the local person again: Alice's question in #general is hers, not yours; her DM is not shown.
       await who.selectOption('U0HUMAN001');
+      await eventually(async () => expect(await shown(channel())).not.toContain(dmQuestion));
+      expect(await page.getByRole('heading', { name: 'docs-assistant' }).isVisible()).toBe(true);
+      await page.getByRole('navigation').getByRole('button', { name: '# general' }).click();
       await eventually(async () =>
         expect(
           await shown(channel().locator('article', { hasText: question }).last().locator('.author')),

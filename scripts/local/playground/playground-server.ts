@@ -24,7 +24,9 @@ import {
  * The local playground: a web page that looks and behaves like a Slack channel and a DM with the bot. The page
  * never calls the bot's steps: what a person types is added to the fake Slack and delivered to the stack's
  * Request URL as the signed request Slack would send (an `app_mention`, a `message` event, a `block_actions`
- * click), and the page renders what the fake Slack holds, polling its state.
+ * click), and the page renders what the fake Slack holds, polling its state. The person typing is the local person
+ * (DEFAULT_USER) unless the page names another one it may be (`user` in what it posts, `?user=` on `/api/state`):
+ * a member of one of the fake Slack's user groups (LOCAL_SLACK_USERGROUPS), each with a DM of their own ({@link dmOf}).
  */
 
 /** Options of {@link startPlayground}. */
@@ -114,9 +116,10 @@ export async function startPlayground(
     botUserId: stack.slack.botUserId,
     botId: stack.slack.botId,
   };
-  const conversations: Conversation[] = [
+  /** What `user` sees in the sidebar: #general, and their own DM with the bot (each person has one, as in Slack). */
+  const conversationsOf = (user: string): Conversation[] => [
     { id: DEFAULT_CHANNEL, name: 'general', kind: 'channel' },
-    { id: PLAYGROUND_DM, name: botName, kind: 'im' },
+    { id: dmOf(user), name: botName, kind: 'im' },
   ];
   const deliveries: Delivery[] = [];
   const ephemerals: EphemeralMessage[] = [];
@@ -183,7 +186,7 @@ export async function startPlayground(
     if (user === undefined) return { status: 400, body: { error: 'unknown_user' } };
     const channel = typeof input.channel === 'string' ? input.channel : '';
     const typed = typeof input.text === 'string' ? input.text.trim() : '';
-    if (!conversations.some((c) => c.id === channel))
+    if (!conversationsOf(user).some((c) => c.id === channel))
       return { status: 400, body: { error: 'unknown_channel' } };
     if (typed === '') return { status: 400, body: { error: 'no_text' } };
     const threadTs = typeof input.threadTs === 'string' && input.threadTs !== '' ? input.threadTs : undefined;
@@ -233,7 +236,7 @@ export async function startPlayground(
     if (button === undefined) return { status: 400, body: { error: 'button_not_found' } };
     const payload = blockActionsPayload(workspace, {
       user,
-      channelName: conversations.find((c) => c.id === channel)?.name ?? channel,
+      channelName: conversationsOf(user).find((c) => c.id === channel)?.name ?? channel,
       message: {
         channel,
         ts: message.ts,
@@ -295,7 +298,7 @@ export async function startPlayground(
     const user = personOf(input);
     if (user === undefined) return { status: 400, body: { error: 'unknown_user' } };
     const channel = typeof input.channel === 'string' ? input.channel : '';
-    if (channelTypeOf(channel) !== 'im') return { status: 400, body: { error: 'not_a_dm' } };
+    if (channel !== dmOf(user)) return { status: 400, body: { error: 'not_a_dm' } };
     const payload = appHomeOpened(workspace, { channel, user });
     return {
       status: 200,
@@ -317,7 +320,7 @@ export async function startPlayground(
     const user = personOf(input);
     if (user === undefined) return { status: 400, body: { error: 'unknown_user' } };
     const channel = typeof input.channel === 'string' ? input.channel : '';
-    if (channelTypeOf(channel) !== 'im') return { status: 400, body: { error: 'not_a_dm' } };
+    if (channel !== dmOf(user)) return { status: 400, body: { error: 'not_a_dm' } };
     const root = stack.slack.addMessage({ channel, text: 'New chat', user: workspace.botUserId });
     const contextChannel =
       typeof input.contextChannel === 'string' && input.contextChannel !== ''
@@ -395,8 +398,11 @@ export async function startPlayground(
   function state(asked: string | null) {
     const everyone = people();
     const user = everyone.find((person) => person.id === asked)?.id ?? DEFAULT_USER;
-    const known = new Set(conversations.map((c) => c.id));
-    const messages = stack.slack.messages().filter((m) => !m.deleted);
+    const conversations = conversationsOf(user);
+    // The other people's DMs with the bot are theirs: neither listed nor drawn.
+    const othersDms = new Set(everyone.filter((p) => p.id !== user).map((p) => dmOf(p.id)));
+    const known = new Set([...conversations.map((c) => c.id), ...othersDms]);
+    const messages = stack.slack.messages().filter((m) => !m.deleted && !othersDms.has(m.channel));
     // A conversation the bot posted in that the page does not list yet (a DM it opened, say) is shown too.
     const extra = [...new Set(messages.map((m) => m.channel))]
       .filter((id) => !known.has(id))
@@ -549,6 +555,11 @@ export async function startPlayground(
         server.close(() => done());
       }),
   };
+}
+
+/** The DM between `user` and the bot: the local person's is {@link PLAYGROUND_DM}, another's `D` and their id. */
+export function dmOf(user: string): string {
+  return user === DEFAULT_USER ? PLAYGROUND_DM : `D${user}`;
 }
 
 /** The suggested prompts each DM (no thread_ts) or assistant thread shows: the last ones set for it. */

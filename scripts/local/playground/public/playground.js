@@ -307,7 +307,11 @@ function renderWho() {
 }
 
 function renderConversation() {
-  const conversation = conversationOf(view.conversation) ?? view.state.conversations[0];
+  // Someone else chosen in "You are": their own DM in place of the last person's.
+  const conversation =
+    conversationOf(view.conversation) ??
+    (view.conversation.startsWith('D') ? view.state.conversations.find((c) => c.kind === 'im') : undefined) ??
+    view.state.conversations[0];
   view.conversation = conversation.id;
   if (conversation.kind === 'channel') view.lastChannel = conversation.id;
   const ws = view.state.workspace;
@@ -623,6 +627,8 @@ $('new-chat').addEventListener('click', () => newChat());
 $('who').addEventListener('change', (event) => {
   view.user = event.target.value;
   view.stateText = '';
+  // A thread in the last person's DM is theirs.
+  if (view.thread?.channel.startsWith('D')) view.thread = undefined;
   refresh().catch(() => {});
 });
 $('close-thread').addEventListener('click', () => {
