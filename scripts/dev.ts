@@ -10,6 +10,7 @@ import {
   writeDevState,
 } from './local/local-store-lock';
 import { logRequest } from './local/request-log';
+import { USERGROUPS_VARIABLE, userGroupsFromEnv } from './local/usergroups-file';
 
 /**
  * `npm run dev`: the local stack as a long-running server. Send it signed requests (curl, or your own Slack
@@ -19,6 +20,8 @@ import { logRequest } from './local/request-log';
  * fail on them; it logs one line per Slack request and one per answer. On a first start, when the vector store holds
  * no documents, it indexes the samples (samples/docs) so that the first question has something to answer from;
  * `--docs DIR` indexes DIR instead (on any start), through the same local ingest as `npm run ingest`.
+ * LOCAL_SLACK_USERGROUPS names a JSON file of the fake Slack's user groups (`{"S0HRTEAM":["U0ALICE"]}`); the
+ * playground then lets the person typing choose who they are.
  */
 
 const DYNAMO_PATH = '.local/dynamodb';
@@ -63,7 +66,7 @@ const DEV = defineCommand({
   ],
   exitCodes: {
     0: 'stopped with Ctrl+C (or SIGTERM)',
-    1: 'could not start: another npm run dev is running, the port is taken, .local/dynamodb is in use, the documents could not be indexed (--docs DIR does not exist), or (--socket) a Slack token is missing or refused',
+    1: 'could not start: another npm run dev is running, the port is taken, .local/dynamodb is in use, the documents could not be indexed (--docs DIR does not exist), LOCAL_SLACK_USERGROUPS names a file that is missing or not a map of user groups, or (--socket) a Slack token is missing or refused',
     2: 'usage error',
   },
 });
@@ -75,6 +78,8 @@ runCommand(DEV, async ({ values }) => {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new Error(`PORT must be a port number, not ${JSON.stringify(portText)}`);
   }
+  // Read before anything starts: a bad file stops dev with one line, as a bad PORT does.
+  const userGroups = values.socket ? undefined : userGroupsFromEnv();
   const other = await runningDev();
   if (other !== undefined) {
     console.error(
@@ -96,6 +101,8 @@ runCommand(DEV, async ({ values }) => {
 
   if (values.socket) {
     for (const line of documents) console.log(line);
+    if (process.env[USERGROUPS_VARIABLE]?.trim())
+      console.log(`${USERGROUPS_VARIABLE} is not used with --socket: your workspace's own user groups are.`);
     return socketMode();
   }
   const { startLocalStack } = await import('./local/stack');
@@ -108,6 +115,7 @@ runCommand(DEV, async ({ values }) => {
       env: shellSettings(),
       signingSecret: process.env.SLACK_SIGNING_SECRET?.trim() || undefined,
       port,
+      ...(userGroups === undefined ? {} : { slackUserGroups: userGroups }),
       onRequest: (log) => logRequest(log, caughtError),
     });
   } catch (error) {
@@ -148,6 +156,12 @@ runCommand(DEV, async ({ values }) => {
       : `Signing secret:        ${stack.signingSecret} (local only)`,
   );
   console.log(`Vector store:          ${lancedbUri}`);
+  if (userGroups !== undefined) {
+    const count = Object.keys(userGroups).length;
+    console.log(
+      `User groups:           ${count} from ${USERGROUPS_VARIABLE} (${process.env[USERGROUPS_VARIABLE]?.trim()}); choose who you are in the playground`,
+    );
+  }
   for (const line of documents) console.log(line);
   console.log(
     `Try, in another terminal: npm run ask -- "How do I rotate my VPN key?"  (it asks this server)`,

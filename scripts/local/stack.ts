@@ -105,6 +105,12 @@ export interface LocalStackOptions {
   /** Slack's rate limits in the fake Slack: on, in real time, by default (fake-slack.ts, `rateLimits`). */
   slackRateLimits?: FakeSlackOptions['rateLimits'];
   /**
+   * The user groups the fake Slack answers `usergroups.list` and `usergroups.users.list` from (fake-slack.ts,
+   * `usergroups`): `{ S0HRTEAM: ['U0ALICE'] }`. None by default; `npm run dev` reads them from the file
+   * LOCAL_SLACK_USERGROUPS names (usergroups-file.ts). `slack.setUserGroups` changes them while the stack runs.
+   */
+  slackUserGroups?: FakeSlackOptions['usergroups'];
+  /**
    * Runs a function otherwise than by importing its module into this process: given its entry (`functions/ack.ts`,
    * a step's) and the configuration every function of the stack gets, returns its handler (its production bundle
    * in a child process, say: test/infra/lambda-bundles.test.ts), or undefined for the module here.
@@ -259,6 +265,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     teamId: LOCAL_TEAM_ID,
     appId: LOCAL_APP_ID,
     ...(options.slackRateLimits === undefined ? {} : { rateLimits: options.slackRateLimits }),
+    ...(options.slackUserGroups === undefined ? {} : { usergroups: options.slackUserGroups }),
   });
   const dynamo = await startDynalite({ path: options.dynamoPath });
   await ensureConversationTable(dynamo.endpoint, TABLE_NAME);

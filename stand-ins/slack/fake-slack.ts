@@ -27,7 +27,30 @@ export interface FakeSlackOptions {
    * test that bursts past them on purpose (and says so); `timeScale` runs their clock faster.
    */
   rateLimits?: false | RateLimitOptions;
+  /**
+   * The workspace's user groups (`usergroups.list`, `usergroups.users.list`), by group id (`S…`): the ids of their
+   * members (`U…` or `W…`), or a group described more fully. None by default. {@link FakeSlack.setUserGroups} and
+   * {@link FakeSlack.setUserGroupMembers} change them while the fake runs.
+   */
+  usergroups?: FakeUserGroups;
 }
+
+/** A user group described more fully than by its members: its name, handle, and whether it is disabled. */
+export interface FakeUserGroup {
+  /** Member user ids, `U…` or `W…`. */
+  users: readonly string[];
+  /** @default the group id, e.g. `S0HRTEAM` */
+  name?: string;
+  /** The mention handle (`@handle`). @default the group id in lower case, e.g. `s0hrteam` */
+  handle?: string;
+  /** @default '' */
+  description?: string;
+  /** A disabled group (`date_delete` > 0): left out unless asked for with `include_disabled`. @default false */
+  disabled?: boolean;
+}
+
+/** User groups by id (`S…`): each its members' ids, or a {@link FakeUserGroup}. */
+export type FakeUserGroups = Readonly<Record<string, readonly string[] | FakeUserGroup>>;
 
 /** How the fake counts Slack's rate limits. */
 export interface RateLimitOptions {
@@ -202,6 +225,15 @@ export interface FakeSlack {
    * (real Slack would answer `user_not_found`; the fake stands in for a workspace whose people all exist).
    */
   addUser(user: FakeUser): void;
+  /** Replaces every user group (`usergroups.list` and `usergroups.users.list` answer from them from the next call). */
+  setUserGroups(groups: FakeUserGroups): void;
+  /**
+   * Sets one group's members (an empty list empties it), creating the group when it does not exist; its name, handle
+   * and whether it is disabled are kept. The next call sees the change, as Slack's would.
+   */
+  setUserGroupMembers(groupId: string, users: readonly string[]): void;
+  /** The user groups as they are now, disabled ones included, by id. */
+  userGroups(): Record<string, Required<FakeUserGroup>>;
   /** Makes the next call(s) of `method` fail as described. */
   failNext(method: string, fault: FaultOptions): void;
   /** Drops the faults still queued for `method`: Slack has recovered. */
@@ -243,6 +275,16 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const teamId = options.teamId ?? 'T0FAKE';
   const appId = options.appId ?? 'A0LOCAL001';
   const users = new Map<string, FakeUser>();
+  const startedAt = Math.floor(Date.now() / 1000);
+  const groups = new Map<string, StoredUserGroup>();
+  const setUserGroups = (given: FakeUserGroups): void => {
+    const problem = userGroupsProblem(given);
+    if (problem !== undefined) throw new Error(`user groups: ${problem}`);
+    groups.clear();
+    const now = Math.max(startedAt, Math.floor(Date.now() / 1000));
+    for (const [id, group] of Object.entries(given)) groups.set(id, storedUserGroup(id, group, now));
+  };
+  setUserGroups(options.usergroups ?? {});
   const messages: FakeMessage[] = [];
   const calls: FakeCall[] = [];
   const statuses: FakeThreadStatus[] = [];
@@ -351,6 +393,34 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
           },
         },
       };
+    },
+    // https://docs.slack.dev/reference/methods/usergroups.list (usergroups:read): every group in no particular
+    // order, disabled ones only with include_disabled, members only with include_users. team_id only matters with
+    // an org-level token, which the fake does not have: ignored, as Slack ignores it for a workspace token.
+    'usergroups.list': (args) => {
+      const withUsers = flag(args, 'include_users');
+      const withDisabled = flag(args, 'include_disabled');
+      return {
+        usergroups: [...groups.values()]
+          .filter((group) => withDisabled || group.date_delete === 0)
+          .map(({ users: members, ...group }) => ({
+            ...group,
+            team_id: teamId,
+            prefs: { channels: [], groups: [] },
+            user_count: members.length,
+            ...(withUsers ? { users: [...members] } : {}),
+          })),
+      };
+    },
+    // https://docs.slack.dev/reference/methods/usergroups.users.list (usergroups:read): the members' ids;
+    // no_such_subteam for an unknown group, and (the fake's reading of "allow results that involve disabled User
+    // Groups") for a disabled one unless include_disabled.
+    'usergroups.users.list': (args) => {
+      const id = requireString(args, 'usergroup', 'invalid_arguments');
+      const group = groups.get(id);
+      if (group === undefined || (group.date_delete !== 0 && !flag(args, 'include_disabled')))
+        throw new SlackApiError('no_such_subteam');
+      return { users: [...group.users] };
     },
     'chat.postMessage': (args) => {
       const channel = requireString(args, 'channel', 'channel_not_found');
@@ -666,6 +736,27 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     addUser: (user) => {
       users.set(user.id, { ...user });
     },
+    setUserGroups,
+    setUserGroupMembers: (groupId, members) => {
+      const problem = userGroupsProblem({ [groupId]: members });
+      if (problem !== undefined) throw new Error(`user groups: ${problem}`);
+      const now = Math.floor(Date.now() / 1000);
+      const group = groups.get(groupId) ?? storedUserGroup(groupId, [], now);
+      groups.set(groupId, { ...group, users: [...members], date_update: now, updated_by: 'USLACKBOT' });
+    },
+    userGroups: () =>
+      Object.fromEntries(
+        [...groups.values()].map((group) => [
+          group.id,
+          {
+            users: [...group.users],
+            name: group.name,
+            handle: group.handle,
+            description: group.description,
+            disabled: group.date_delete !== 0,
+          },
+        ]),
+      ),
     rateLimited: () => structuredClone(calls.filter((call) => call.rateLimit !== undefined)),
     failNext: (method, fault) => {
       const queue = faults.get(method) ?? [];
@@ -734,6 +825,8 @@ export const SLACK_RATE_LIMITS: Readonly<Record<string, readonly SlackRateLimit[
   'chat.postEphemeral': workspaceTier(4),
   'reactions.add': workspaceTier(3),
   'users.info': workspaceTier(4),
+  'usergroups.list': workspaceTier(2),
+  'usergroups.users.list': workspaceTier(2),
   'conversations.replies': workspaceTier(3),
   'views.open': workspaceTier(4),
 };
@@ -840,6 +933,12 @@ function optionalString(args: Args, name: string): string | undefined {
   const value = args[name];
   if (typeof value === 'number') return String(value);
   return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** A boolean argument: `true` in JSON, `true` or `1` form-encoded (WebClient sends `true`). */
+function flag(args: Args, name: string): boolean {
+  const value = args[name];
+  return value === true || value === 'true' || value === '1' || value === 1;
 }
 
 function requireString(args: Args, name: string, error: string): string {
@@ -1057,4 +1156,80 @@ function pageOfReplies<T extends { ts: string }>(thread: T[], args: Args): { pag
     page: inWindow.slice(start, end),
     nextCursor: end < inWindow.length ? Buffer.from(`offset:${end}`).toString('base64') : '',
   };
+}
+
+// ---- user groups (issue 21, point 6) ----------------------------------------------------------------------------------
+
+/** A user group as `usergroups.list` describes it (less the fields the fake fills in per call), with its members. */
+interface StoredUserGroup {
+  id: string;
+  is_usergroup: true;
+  name: string;
+  description: string;
+  handle: string;
+  is_external: false;
+  date_create: number;
+  date_update: number;
+  date_delete: number;
+  auto_type: null;
+  created_by: string;
+  updated_by: string;
+  deleted_by: string | null;
+  users: string[];
+}
+
+const USER_GROUP_ID = /^S[A-Z0-9]+$/;
+const USER_ID = /^[UW][A-Z0-9]+$/;
+
+function storedUserGroup(id: string, given: readonly string[] | FakeUserGroup, now: number): StoredUserGroup {
+  const group: FakeUserGroup = isMemberList(given) ? { users: given } : given;
+  return {
+    id,
+    is_usergroup: true,
+    name: group.name ?? id,
+    description: group.description ?? '',
+    handle: group.handle ?? id.toLowerCase(),
+    is_external: false,
+    date_create: now,
+    date_update: now,
+    date_delete: group.disabled === true ? now : 0,
+    auto_type: null,
+    created_by: 'USLACKBOT',
+    updated_by: 'USLACKBOT',
+    deleted_by: group.disabled === true ? 'USLACKBOT' : null,
+    users: [...group.users],
+  };
+}
+
+function isMemberList(value: readonly string[] | FakeUserGroup): value is readonly string[] {
+  return Array.isArray(value);
+}
+
+/**
+ * What is wrong with a map of user groups, in a few words naming the first bad entry, or undefined when it is good: an
+ * object whose keys are group ids (`S…`), each a list of user ids (`U…` or `W…`) or an object with such a `users`
+ * list and optionally a string `name`, `handle`, `description` and a boolean `disabled`.
+ */
+export function userGroupsProblem(value: unknown): string | undefined {
+  const expected = 'a JSON object mapping user group ids (S…) to lists of user ids (U… or W…)';
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return `expected ${expected}, not ${Array.isArray(value) ? 'a list' : value === null ? 'null' : typeof value}`;
+  for (const [id, group] of Object.entries(value)) {
+    if (!USER_GROUP_ID.test(id))
+      return `${JSON.stringify(id)} is not a user group id (S followed by capital letters and digits, e.g. S0HRTEAM)`;
+    const members: unknown = Array.isArray(group) ? group : (group as { users?: unknown } | null)?.users;
+    if (!Array.isArray(members))
+      return `${id}: expected a list of user ids (U… or W…), or {"users": [...]} with a name, handle or description`;
+    const bad = members.find((member) => typeof member !== 'string' || !USER_ID.test(member));
+    if (bad !== undefined)
+      return `${id}: ${JSON.stringify(bad)} is not a user id (U or W followed by capital letters and digits, e.g. U0ALICE)`;
+    if (!Array.isArray(group)) {
+      const { name, handle, description, disabled } = group as Record<string, unknown>;
+      for (const [field, text] of Object.entries({ name, handle, description }))
+        if (text !== undefined && typeof text !== 'string') return `${id}: ${field} must be a string`;
+      if (disabled !== undefined && typeof disabled !== 'boolean')
+        return `${id}: disabled must be true or false`;
+    }
+  }
+  return undefined;
 }

@@ -379,6 +379,72 @@ function describePlayground(chromiumPath: string): void {
     expect(text).not.toContain(':warning:');
   });
 
+  it('lets the person typing choose who they are once user groups are configured: the bot hears from that person', async () => {
+    // Without user groups there is no one else to be: the page has no chooser.
+    const who = page.getByRole('combobox', { name: 'You are' });
+    expect(await who.isHidden()).toBe(true);
+    stack.slack.setUserGroups({ S0HRTEAM: ['U0ALICE'], S0ENG: ['U0BOB', 'U0ALICE'] });
+    try {
+      await eventually(async () => expect(await who.isVisible()).toBe(true));
+      expect(await who.locator('option').allInnerTexts()).toEqual([
+        'U0HUMAN001 (no user group)',
+        'U0ALICE (S0HRTEAM, S0ENG)',
+        'U0BOB (S0ENG)',
+      ]);
+
+      await who.selectOption('U0ALICE');
+      // A question of her own (the same words as another test's would find that test's message first).
+      const question = 'Alice here: how do I rotate my VPN key?';
+      const asked = await askInChannel(question);
+      expect(await shown(asked.locator('.author'))).toBe('you');
+      await eventually(async () => expect(await shown(thread())).toContain('VPN guide'));
+      await say('How often do I have to do that?', 'thread');
+      await eventually(async () => expect(await thread().locator('article.from-bot').count()).toBe(2));
+
+      // The bot was asked by Alice, the question and its follow-up alike.
+      const alicesQuestions = stack.stepFunctions.executions
+        .map((e) => (e.input as { turn?: { user?: string; question?: string } }).turn)
+        .filter((turn) => turn?.user === 'U0ALICE')
+        .map((turn) => turn?.question);
+      expect(alicesQuestions).toEqual([question, 'How often do I have to do that?']);
+      // Her DM with the bot is her own, as in Slack.
+      await page.getByRole('navigation').getByRole('button', { name: 'docs-assistant' }).click();
+      await page.getByRole('heading', { name: 'docs-assistant' }).waitFor();
+      const dmQuestion = 'Alice, privately: when must expenses be submitted?';
+      await say(dmQuestion);
+      await channel().locator('article', { hasText: dmQuestion }).waitFor();
+      const inHerDm = await eventually(async () => {
+        const execution = stack.stepFunctions.executions.find(
+          (e) => (e.input as { turn?: { question?: string } }).turn?.question === dmQuestion,
+        );
+        expect(execution?.status).toBe('SUCCEEDED');
+        return (execution?.input as { turn?: { user: string; channel: string } } | undefined)?.turn;
+      });
+      expect(inHerDm).toEqual(expect.objectContaining({ user: 'U0ALICE', channel: 'DU0ALICE' }));
+
+      // As the local person again: Alice's question in #general is hers, not yours; her DM is not shown.
+      await who.selectOption('U0HUMAN001');
+      await eventually(async () => expect(await shown(channel())).not.toContain(dmQuestion));
+      expect(await page.getByRole('heading', { name: 'docs-assistant' }).isVisible()).toBe(true);
+      await page.getByRole('navigation').getByRole('button', { name: '# general' }).click();
+      await eventually(async () =>
+        expect(
+          await shown(channel().locator('article', { hasText: question }).last().locator('.author')),
+        ).toBe('U0ALICE'),
+      );
+      // Someone no user group names cannot be chosen.
+      const response = await fetch(new URL('/api/messages', playground.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: new URL(playground.url).origin },
+        body: JSON.stringify({ channel: DEFAULT_CHANNEL, text: 'hello', user: 'U0MALLORY' }),
+      });
+      const refused = { status: response.status, body: await response.json() };
+      expect(refused).toEqual({ status: 400, body: { error: 'unknown_user' } });
+    } finally {
+      stack.slack.setUserGroups({});
+    }
+  });
+
   it('shows a natively streamed answer live: the text as it grows, the streaming flag, the plan', async () => {
     const person = stack.slack.addMessage({
       channel: DEFAULT_CHANNEL,

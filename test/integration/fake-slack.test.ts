@@ -400,6 +400,142 @@ describe("fake Slack: the AI-app methods, checked as Slack's documentation state
   });
 });
 
+describe('fake Slack: user groups (usergroups.list, usergroups.users.list)', () => {
+  beforeEach(async () => {
+    await fake.close();
+    fake = await startFakeSlack({
+      botUserId: 'U0BOT',
+      teamId: 'T0TEAM',
+      usergroups: {
+        S0HRTEAM: ['U0ALICE'],
+        S0ENG: { users: ['U0BOB', 'W0CAROL'], name: 'Engineering', handle: 'eng' },
+        S0OLD: { users: ['U0ALICE'], disabled: true },
+      },
+    });
+    client = new WebClient(fake.token, {
+      slackApiUrl: fake.apiUrl,
+      retryConfig: { retries: 0 },
+      logLevel: LogLevel.ERROR,
+    });
+  });
+
+  it('lists the groups as Slack does, their members only with include_users', async () => {
+    // Act
+    const bare = await client.usergroups.list();
+    const withUsers = await client.usergroups.list({ include_users: true });
+
+    // Assert
+    expect(bare.usergroups?.map((g) => g.id).sort()).toEqual(['S0ENG', 'S0HRTEAM']);
+    const hr = bare.usergroups?.find((g) => g.id === 'S0HRTEAM');
+    expect(hr).toEqual({
+      id: 'S0HRTEAM',
+      team_id: 'T0TEAM',
+      is_usergroup: true,
+      name: 'S0HRTEAM',
+      description: '',
+      handle: 's0hrteam',
+      is_external: false,
+      date_create: expect.any(Number),
+      date_update: expect.any(Number),
+      date_delete: 0,
+      auto_type: null,
+      created_by: 'USLACKBOT',
+      updated_by: 'USLACKBOT',
+      deleted_by: null,
+      prefs: { channels: [], groups: [] },
+      user_count: 1,
+    });
+    expect(hr).not.toHaveProperty('users');
+    expect(Object.fromEntries((withUsers.usergroups ?? []).map((g) => [g.id, g.users]))).toEqual({
+      S0HRTEAM: ['U0ALICE'],
+      S0ENG: ['U0BOB', 'W0CAROL'],
+    });
+    expect(withUsers.usergroups?.find((g) => g.id === 'S0ENG')).toMatchObject({
+      name: 'Engineering',
+      handle: 'eng',
+      user_count: 2,
+    });
+  });
+
+  it('leaves disabled groups out unless include_disabled, and then shows when they were disabled', async () => {
+    // Act
+    const all = await client.usergroups.list({ include_disabled: true, include_users: true });
+    const members = await callJson('usergroups.users.list', { usergroup: 'S0OLD' });
+    const membersWithDisabled = await client.usergroups.users.list({
+      usergroup: 'S0OLD',
+      include_disabled: true,
+    });
+
+    // Assert
+    const old = all.usergroups?.find((g) => g.id === 'S0OLD');
+    expect(old?.date_delete).toBeGreaterThan(0);
+    expect(old?.users).toEqual(['U0ALICE']);
+    expect(all.usergroups).toHaveLength(3);
+    expect(members).toEqual({ ok: false, error: 'no_such_subteam' });
+    expect(membersWithDisabled.users).toEqual(['U0ALICE']);
+  });
+
+  it('lists the members of one group; an unknown group is no_such_subteam, a missing one invalid_arguments', async () => {
+    // Act
+    const eng = await client.usergroups.users.list({ usergroup: 'S0ENG' });
+    const unknown = await callJson('usergroups.users.list', { usergroup: 'S0NOSUCH' });
+    const missing = await callJson('usergroups.users.list', {});
+
+    // Assert
+    expect(eng.users).toEqual(['U0BOB', 'W0CAROL']);
+    expect(unknown).toEqual({ ok: false, error: 'no_such_subteam' });
+    expect(missing).toEqual({ ok: false, error: 'invalid_arguments' });
+  });
+
+  it('answers the next call with a membership changed while it runs', async () => {
+    // Arrange
+    const before = await client.usergroups.users.list({ usergroup: 'S0HRTEAM' });
+
+    // Act: Alice leaves HR, Dave joins; a new group appears; then all groups are replaced.
+    fake.setUserGroupMembers('S0HRTEAM', ['U0DAVE']);
+    fake.setUserGroupMembers('S0NEW', ['U0ALICE']);
+    const after = await client.usergroups.list({ include_users: true });
+    fake.setUserGroups({ S0ONLY: [] });
+    const replaced = await client.usergroups.list({ include_users: true });
+
+    // Assert
+    expect(before.users).toEqual(['U0ALICE']);
+    const byId = Object.fromEntries((after.usergroups ?? []).map((g) => [g.id, g.users]));
+    expect(byId).toMatchObject({ S0HRTEAM: ['U0DAVE'], S0NEW: ['U0ALICE'] });
+    expect(replaced.usergroups?.map((g) => [g.id, g.users, g.user_count])).toEqual([['S0ONLY', [], 0]]);
+    expect(() => fake.setUserGroupMembers('HR', ['U0ALICE'])).toThrow(/"HR" is not a user group id/);
+    expect(() => fake.setUserGroupMembers('S0HR', ['alice'])).toThrow(/"alice" is not a user id/);
+  });
+
+  it('fails as a test asks, like any other method: missing_scope, then a 429 with Retry-After', async () => {
+    // Arrange
+    fake.failNext('usergroups.list', { error: 'missing_scope' });
+    fake.failNext('usergroups.users.list', { status: 429, retryAfterSeconds: 7 });
+
+    // Act
+    const scope = await callJson('usergroups.list', { include_users: true });
+    const limited = await fetch(`${fake.apiUrl}usergroups.users.list`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${fake.token}` },
+      body: JSON.stringify({ usergroup: 'S0HRTEAM' }),
+    });
+    const recovered = await client.usergroups.list({ include_users: true });
+
+    // Assert
+    expect(scope).toEqual({ ok: false, error: 'missing_scope' });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('7');
+    expect(await limited.json()).toEqual({ ok: false, error: 'ratelimited' });
+    expect(recovered.ok).toBe(true);
+  });
+
+  it('refuses user groups that are not a map of S… ids to U…/W… ids', async () => {
+    await expect(startFakeSlack({ usergroups: { S0HR: 'U0ALICE' as unknown as string[] } })).rejects.toThrow(
+      /S0HR: expected a list of user ids/,
+    );
+  });
+});
+
 describe("fake Slack: Slack's rate limits (429 + Retry-After), on by default", () => {
   // The counts below are exact: with Slack's clock at 1/100 of real time, nothing refills while a burst is sent,
   // however slowly a busy machine sends it (at real time, Tier 3 refills one call every 1.2 s).
@@ -508,6 +644,28 @@ describe("fake Slack: Slack's rate limits (429 + Retry-After), on by default", (
     // Assert
     expect(people.filter((r) => r.status === 200)).toHaveLength(100);
     expect(threads.filter((r) => r.status === 200)).toHaveLength(50);
+  });
+
+  it('usergroups.list and usergroups.users.list: Tier 2, the 21st call in a minute refused', async () => {
+    // Arrange
+    fake.setUserGroups({ S0HRTEAM: ['U0ALICE'] });
+
+    // Act
+    const lists = await burst('usergroups.list', 21, () => ({ include_users: true }));
+    const members = await burst('usergroups.users.list', 21, () => ({ usergroup: 'S0HRTEAM' }));
+
+    // Assert
+    for (const results of [lists, members]) {
+      expect(results.filter((r) => r.status === 200)).toHaveLength(20);
+      const refused = results.filter((r) => r.status === 429);
+      expect(refused).toHaveLength(1);
+      expect(refused[0]?.error).toBe('ratelimited');
+      expect(Number(refused[0]?.retryAfter)).toBeGreaterThanOrEqual(1);
+    }
+    expect(fake.rateLimited().map((c) => c.rateLimit)).toEqual([
+      'usergroups.list per workspace (Tier 2)',
+      'usergroups.users.list per workspace (Tier 2)',
+    ]);
   });
 
   it('with a time scale, a minute of Slack lasts less and the same counts hold; Retry-After is then in real seconds', async () => {

@@ -24,6 +24,8 @@ export async function startTestStack(
     /** @default 20 ms for every Retry pause; `null` keeps the ASL's pauses (scaled with `timeScale`). */
     retryIntervalMs?: number | null;
     slackRateLimits?: LocalStackOptions['slackRateLimits'];
+    /** The fake Slack's user groups, as LOCAL_SLACK_USERGROUPS gives them to npm run dev: `{ S0HRTEAM: ['U0ALICE'] }`. */
+    slackUserGroups?: LocalStackOptions['slackUserGroups'];
   } = {},
 ): Promise<{
   stack: LocalStack;
@@ -40,6 +42,7 @@ export async function startTestStack(
     timeoutOverrides: options.timeoutOverrides,
     ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
     ...(options.slackRateLimits === undefined ? {} : { slackRateLimits: options.slackRateLimits }),
+    ...(options.slackUserGroups === undefined ? {} : { slackUserGroups: options.slackUserGroups }),
   });
   return {
     stack,

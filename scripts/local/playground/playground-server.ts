@@ -24,7 +24,9 @@ import {
  * The local playground: a web page that looks and behaves like a Slack channel and a DM with the bot. The page
  * never calls the bot's steps: what a person types is added to the fake Slack and delivered to the stack's
  * Request URL as the signed request Slack would send (an `app_mention`, a `message` event, a `block_actions`
- * click), and the page renders what the fake Slack holds, polling its state.
+ * click), and the page renders what the fake Slack holds, polling its state. The person typing is the local person
+ * (DEFAULT_USER) unless the page names another one it may be (`user` in what it posts, `?user=` on `/api/state`):
+ * a member of one of the fake Slack's user groups (LOCAL_SLACK_USERGROUPS), each with a DM of their own ({@link dmOf}).
  */
 
 /** Options of {@link startPlayground}. */
@@ -56,11 +58,20 @@ export interface Delivery {
 
 /** What a `response_url` received that the fake Slack has no place for: an ephemeral reply. */
 interface EphemeralMessage {
+  /** Who clicked: the one person who sees it. */
+  user: string;
   channel: string;
   ts: string;
   thread_ts?: string;
   text: string;
   blocks?: unknown[];
+}
+
+/** Someone the person typing may be: the local person, or a member of a user group (LOCAL_SLACK_USERGROUPS). */
+export interface PlaygroundPerson {
+  id: string;
+  /** The ids of the enabled user groups they are in now. */
+  groups: string[];
 }
 
 interface Conversation {
@@ -105,15 +116,34 @@ export async function startPlayground(
     botUserId: stack.slack.botUserId,
     botId: stack.slack.botId,
   };
-  const conversations: Conversation[] = [
+  /** What `user` sees in the sidebar: #general, and their own DM with the bot (each person has one, as in Slack). */
+  const conversationsOf = (user: string): Conversation[] => [
     { id: DEFAULT_CHANNEL, name: 'general', kind: 'channel' },
-    { id: PLAYGROUND_DM, name: botName, kind: 'im' },
+    { id: dmOf(user), name: botName, kind: 'im' },
   ];
   const deliveries: Delivery[] = [];
   const ephemerals: EphemeralMessage[] = [];
   /** Modals the person submitted or closed: the page shows the latest other one. */
   const doneViews = new Set<string>();
   let base = '';
+  /** Everyone a user group has named since the playground started: who the person typing may choose to be. */
+  const named = new Set<string>();
+
+  /** The local person first, then every member of a user group, each with the groups they are in now. */
+  function people(): PlaygroundPerson[] {
+    const groups = Object.entries(stack.slack.userGroups()).filter(([, group]) => !group.disabled);
+    for (const [, group] of groups) for (const user of group.users) named.add(user);
+    return [DEFAULT_USER, ...[...named].filter((id) => id !== DEFAULT_USER).sort()].map((id) => ({
+      id,
+      groups: groups.filter(([, group]) => group.users.includes(id)).map(([groupId]) => groupId),
+    }));
+  }
+
+  /** Who the page says is typing: the local person unless it names someone else it may be. */
+  function personOf(input: { user?: unknown }): string | undefined {
+    if (input.user === undefined || input.user === null || input.user === '') return DEFAULT_USER;
+    return people().find((person) => person.id === input.user)?.id;
+  }
   /** In every `response_url` handed to the bot, so that only who received one can post to it (as Slack's are secret). */
   const responseUrlToken = randomBytes(16).toString('hex');
 
@@ -146,10 +176,17 @@ export async function startPlayground(
     return delivery;
   }
 
-  async function postMessage(input: { channel?: unknown; text?: unknown; threadTs?: unknown }) {
+  async function postMessage(input: {
+    channel?: unknown;
+    text?: unknown;
+    threadTs?: unknown;
+    user?: unknown;
+  }) {
+    const user = personOf(input);
+    if (user === undefined) return { status: 400, body: { error: 'unknown_user' } };
     const channel = typeof input.channel === 'string' ? input.channel : '';
     const typed = typeof input.text === 'string' ? input.text.trim() : '';
-    if (!conversations.some((c) => c.id === channel))
+    if (!conversationsOf(user).some((c) => c.id === channel))
       return { status: 400, body: { error: 'unknown_channel' } };
     if (typed === '') return { status: 400, body: { error: 'no_text' } };
     const threadTs = typeof input.threadTs === 'string' && input.threadTs !== '' ? input.threadTs : undefined;
@@ -163,12 +200,12 @@ export async function startPlayground(
       (_, space: string) => `${space}<@${workspace.botUserId}>`,
     );
     // The person's message exists in Slack before Slack delivers the event about it.
-    const posted = stack.slack.addMessage({ channel, text, user: DEFAULT_USER, thread_ts: threadTs });
+    const posted = stack.slack.addMessage({ channel, text, user, thread_ts: threadTs });
     const events = eventsForMessage(workspace, {
       channel,
       ts: posted.ts,
       text,
-      user: DEFAULT_USER,
+      user,
       threadTs,
       parentUserId: parent?.user,
     });
@@ -183,15 +220,23 @@ export async function startPlayground(
     return { status: 200, body: { ts: posted.ts, deliveries: sent } };
   }
 
-  async function click(input: { channel?: unknown; ts?: unknown; actionId?: unknown; value?: unknown }) {
+  async function click(input: {
+    channel?: unknown;
+    ts?: unknown;
+    actionId?: unknown;
+    value?: unknown;
+    user?: unknown;
+  }) {
+    const user = personOf(input);
+    if (user === undefined) return { status: 400, body: { error: 'unknown_user' } };
     const channel = typeof input.channel === 'string' ? input.channel : '';
     const message = stack.slack.messages(channel).find((m) => m.ts === input.ts && !m.deleted);
     if (message === undefined) return { status: 400, body: { error: 'message_not_found' } };
     const button = findButton(message, String(input.actionId ?? ''), String(input.value ?? ''));
     if (button === undefined) return { status: 400, body: { error: 'button_not_found' } };
     const payload = blockActionsPayload(workspace, {
-      user: DEFAULT_USER,
-      channelName: conversations.find((c) => c.id === channel)?.name ?? channel,
+      user,
+      channelName: conversationsOf(user).find((c) => c.id === channel)?.name ?? channel,
       message: {
         channel,
         ts: message.ts,
@@ -202,7 +247,7 @@ export async function startPlayground(
         botId: message.bot_id,
       },
       button,
-      responseUrl: `${base}/api/response-url/${responseUrlToken}/${encodeURIComponent(channel)}/${encodeURIComponent(message.ts)}`,
+      responseUrl: `${base}/api/response-url/${responseUrlToken}/${encodeURIComponent(channel)}/${encodeURIComponent(message.ts)}/${encodeURIComponent(user)}`,
     });
     const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
     const delivery = await deliver('block_actions', channel, body, 'application/x-www-form-urlencoded');
@@ -210,7 +255,7 @@ export async function startPlayground(
   }
 
   /** What the bot posts to a click's `response_url`, handled as Slack would (docs.slack.dev, handling interactions). */
-  async function respond(channel: string, ts: string, input: Record<string, unknown>) {
+  async function respond(channel: string, ts: string, user: string, input: Record<string, unknown>) {
     const message = stack.slack.messages(channel).find((m) => m.ts === ts);
     if (message === undefined) return { status: 404, body: { ok: false, error: 'expired_url' } };
     const threadTs = typeof input.thread_ts === 'string' ? input.thread_ts : message.thread_ts;
@@ -236,6 +281,7 @@ export async function startPlayground(
       });
     } else {
       ephemerals.push({
+        user,
         channel,
         ts: `${(Date.now() / 1000).toFixed(6)}r${ephemerals.length}`,
         ...(threadTs === undefined ? {} : { thread_ts: threadTs }),
@@ -248,10 +294,12 @@ export async function startPlayground(
   }
 
   /** The person opens the DM with the app (its Messages tab): Slack sends `app_home_opened`. */
-  async function openAppHome(input: { channel?: unknown }) {
+  async function openAppHome(input: { channel?: unknown; user?: unknown }) {
+    const user = personOf(input);
+    if (user === undefined) return { status: 400, body: { error: 'unknown_user' } };
     const channel = typeof input.channel === 'string' ? input.channel : '';
-    if (channelTypeOf(channel) !== 'im') return { status: 400, body: { error: 'not_a_dm' } };
-    const payload = appHomeOpened(workspace, { channel, user: DEFAULT_USER });
+    if (channel !== dmOf(user)) return { status: 400, body: { error: 'not_a_dm' } };
+    const payload = appHomeOpened(workspace, { channel, user });
     return {
       status: 200,
       body: {
@@ -264,9 +312,15 @@ export async function startPlayground(
    * The person starts a new chat in the agent pane: Slack opens a thread in the DM with the app and sends
    * `assistant_thread_started`. The thread's first message stands for the pane's own (Slack shows none there).
    */
-  async function startAssistantThread(input: { channel?: unknown; contextChannel?: unknown }) {
+  async function startAssistantThread(input: {
+    channel?: unknown;
+    contextChannel?: unknown;
+    user?: unknown;
+  }) {
+    const user = personOf(input);
+    if (user === undefined) return { status: 400, body: { error: 'unknown_user' } };
     const channel = typeof input.channel === 'string' ? input.channel : '';
-    if (channelTypeOf(channel) !== 'im') return { status: 400, body: { error: 'not_a_dm' } };
+    if (channel !== dmOf(user)) return { status: 400, body: { error: 'not_a_dm' } };
     const root = stack.slack.addMessage({ channel, text: 'New chat', user: workspace.botUserId });
     const contextChannel =
       typeof input.contextChannel === 'string' && input.contextChannel !== ''
@@ -275,7 +329,7 @@ export async function startPlayground(
     const payload = assistantThreadStarted(workspace, {
       channel,
       threadTs: root.ts,
-      user: DEFAULT_USER,
+      user,
       contextChannel,
     });
     const delivery = await deliver(
@@ -288,7 +342,9 @@ export async function startPlayground(
   }
 
   /** The person submits a modal: Slack posts `view_submission`; a `response_action: errors` answer keeps it open. */
-  async function submitView(viewId: string, input: { values?: unknown }) {
+  async function submitView(viewId: string, input: { values?: unknown; user?: unknown }) {
+    const user = personOf(input);
+    if (user === undefined) return { status: 400, body: { error: 'unknown_user' } };
     const opened = stack.slack.views().find((v) => v.id === viewId);
     if (opened === undefined || doneViews.has(viewId))
       return { status: 400, body: { error: 'view_not_found' } };
@@ -297,7 +353,7 @@ export async function startPlayground(
       string | undefined
     >;
     const payload = viewSubmissionPayload(workspace, {
-      user: DEFAULT_USER,
+      user,
       viewId,
       view: opened.view,
       values: modalStateValues(opened.view, entered),
@@ -315,13 +371,15 @@ export async function startPlayground(
   }
 
   /** The person closes a modal: Slack tells the app only when the view asked (`notify_on_close`). */
-  async function closeView(viewId: string) {
+  async function closeView(viewId: string, input: { user?: unknown }) {
+    const user = personOf(input);
+    if (user === undefined) return { status: 400, body: { error: 'unknown_user' } };
     const opened = stack.slack.views().find((v) => v.id === viewId);
     if (opened === undefined) return { status: 400, body: { error: 'view_not_found' } };
     doneViews.add(viewId);
     if (opened.view.notify_on_close !== true) return { status: 200, body: {} };
     const submission = viewSubmissionPayload(workspace, {
-      user: DEFAULT_USER,
+      user,
       viewId,
       view: opened.view,
       values: modalStateValues(opened.view, {}),
@@ -336,9 +394,15 @@ export async function startPlayground(
     };
   }
 
-  function state() {
-    const known = new Set(conversations.map((c) => c.id));
-    const messages = stack.slack.messages().filter((m) => !m.deleted);
+  /** What the page draws for `user` (the local person when it is not someone they may be). */
+  function state(asked: string | null) {
+    const everyone = people();
+    const user = everyone.find((person) => person.id === asked)?.id ?? DEFAULT_USER;
+    const conversations = conversationsOf(user);
+    // The other people's DMs with the bot are theirs: neither listed nor drawn.
+    const othersDms = new Set(everyone.filter((p) => p.id !== user).map((p) => dmOf(p.id)));
+    const known = new Set([...conversations.map((c) => c.id), ...othersDms]);
+    const messages = stack.slack.messages().filter((m) => !m.deleted && !othersDms.has(m.channel));
     // A conversation the bot posted in that the page does not list yet (a DM it opened, say) is shown too.
     const extra = [...new Set(messages.map((m) => m.channel))]
       .filter((id) => !known.has(id))
@@ -351,7 +415,13 @@ export async function startPlayground(
       return status === undefined ? [] : [{ channel, thread_ts: threadTs, status }];
     });
     return {
-      workspace: { teamId: workspace.teamId, botUserId: workspace.botUserId, botName, userId: DEFAULT_USER },
+      workspace: {
+        teamId: workspace.teamId,
+        botUserId: workspace.botUserId,
+        botName,
+        userId: user,
+        people: everyone,
+      },
       conversations: [...conversations, ...extra],
       messages: messages.map((m) => ({
         channel: m.channel,
@@ -368,10 +438,10 @@ export async function startPlayground(
         tasks: tasksOf(stack, m),
       })),
       ephemerals: [
-        ...ephemerals,
+        ...ephemerals.filter((e) => e.user === user).map(({ user: _, ...e }) => e),
         ...stack.slack
           .ephemerals()
-          .filter((e) => e.user === DEFAULT_USER)
+          .filter((e) => e.user === user)
           .map((e, index) => ({
             channel: e.channel,
             ts: `${(e.at / 1000).toFixed(6)}e${index}`,
@@ -403,7 +473,7 @@ export async function startPlayground(
     // Another site's page, or one rebound to 127.0.0.1, neither reads the conversation nor acts in the person's name
     // (loopback-guard.ts): this server signs what it sends to the Request URL.
     if (refuse(res, foreignRequest(req, { ownPage: true }))) return;
-    const responseUrl = /^\/api\/response-url\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+    const responseUrl = /^\/api\/response-url\/([^/]+)\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
     if (req.method === 'POST' && responseUrl) {
       // Posted by the bot (no Origin): the token in the URL it was given stands for the page's Origin.
       if (responseUrl[1] !== responseUrlToken) return json(res, 404, { ok: false, error: 'expired_url' });
@@ -411,6 +481,7 @@ export async function startPlayground(
       const result = await respond(
         decodeURIComponent(responseUrl[2] ?? ''),
         decodeURIComponent(responseUrl[3] ?? ''),
+        decodeURIComponent(responseUrl[4] ?? ''),
         await readJson(req),
       );
       return json(res, result.status, result.body);
@@ -430,7 +501,8 @@ export async function startPlayground(
       res.end(content);
       return;
     }
-    if (req.method === 'GET' && url.pathname === '/api/state') return json(res, 200, state());
+    if (req.method === 'GET' && url.pathname === '/api/state')
+      return json(res, 200, state(url.searchParams.get('user')));
     if (req.method === 'POST' && url.pathname === '/api/messages') {
       const result = await postMessage(await readJson(req));
       return json(res, result.status, result.body);
@@ -451,7 +523,9 @@ export async function startPlayground(
     if (req.method === 'POST' && viewAction) {
       const [, viewId = '', action] = viewAction;
       const result =
-        action === 'submit' ? await submitView(viewId, await readJson(req)) : await closeView(viewId);
+        action === 'submit'
+          ? await submitView(viewId, await readJson(req))
+          : await closeView(viewId, await readJson(req));
       return json(res, result.status, result.body);
     }
     json(res, 404, { error: 'not_found' });
@@ -481,6 +555,11 @@ export async function startPlayground(
         server.close(() => done());
       }),
   };
+}
+
+/** The DM between `user` and the bot: the local person's is {@link PLAYGROUND_DM}, another's `D` and their id. */
+export function dmOf(user: string): string {
+  return user === DEFAULT_USER ? PLAYGROUND_DM : `D${user}`;
 }
 
 /** The suggested prompts each DM (no thread_ts) or assistant thread shows: the last ones set for it. */

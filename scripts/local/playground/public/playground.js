@@ -7,6 +7,10 @@ const view = {
   state: undefined,
   stateText: '',
   conversation: 'C0GENERAL01',
+  /** Who the person typing is (the chooser, when user groups are configured); the server's local person until chosen. */
+  user: '',
+  /** The people the chooser lists, as last drawn. */
+  peopleText: '',
   /** The open thread: { channel, ts }. */
   thread: undefined,
   /** Feedback given, by `channel ts action_id`: the value clicked. */
@@ -279,8 +283,35 @@ function renderSidebar() {
   }
 }
 
+/** The chooser of who you are: the local person and every member of a user group, with their groups. */
+function renderWho() {
+  const people = view.state.workspace.people ?? [];
+  const text = JSON.stringify(people);
+  $('who-field').hidden = people.length < 2;
+  const select = $('who');
+  if (text !== view.peopleText) {
+    view.peopleText = text;
+    select.replaceChildren(
+      ...people.map((person) => {
+        const option = el(
+          'option',
+          undefined,
+          `${person.id} (${person.groups.length > 0 ? person.groups.join(', ') : 'no user group'})`,
+        );
+        option.value = person.id;
+        return option;
+      }),
+    );
+  }
+  select.value = view.state.workspace.userId;
+}
+
 function renderConversation() {
-  const conversation = conversationOf(view.conversation) ?? view.state.conversations[0];
+  // Someone else chosen in "You are": their own DM in place of the last person's.
+  const conversation =
+    conversationOf(view.conversation) ??
+    (view.conversation.startsWith('D') ? view.state.conversations.find((c) => c.kind === 'im') : undefined) ??
+    view.state.conversations[0];
   view.conversation = conversation.id;
   if (conversation.kind === 'channel') view.lastChannel = conversation.id;
   const ws = view.state.workspace;
@@ -390,7 +421,7 @@ function renderModal() {
     await fetch(`/api/views/${modal.id}/close`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: '{}',
+      body: JSON.stringify({ user: view.user }),
     });
   });
   buttons.append(close);
@@ -406,7 +437,7 @@ function renderModal() {
     const response = await fetch(`/api/views/${modal.id}/submit`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ values }),
+      body: JSON.stringify({ values, user: view.user }),
     });
     const body = await response.json();
     for (const f of fields) f.error.textContent = body.errors?.[f.blockId] ?? '';
@@ -440,6 +471,7 @@ function renderPrompts(container, channel, threadTs) {
 
 function render() {
   if (!view.state) return;
+  renderWho();
   renderSidebar();
   renderConversation();
   renderThread();
@@ -460,9 +492,11 @@ function openThread(channel, ts) {
 
 /** Fetches the fake Slack's state and redraws what changed. */
 async function refresh() {
-  const response = await fetch('/api/state', { cache: 'no-store' });
+  const asked = view.user;
+  const response = await fetch(`/api/state?user=${encodeURIComponent(asked)}`, { cache: 'no-store' });
   const text = await response.text();
-  if (response.ok && text !== view.stateText) {
+  // A state asked for before the person chose someone else is not theirs.
+  if (response.ok && text !== view.stateText && asked === view.user) {
     view.stateText = text;
     view.state = JSON.parse(text);
     render();
@@ -486,7 +520,7 @@ async function sendText(text, channel, threadTs, error) {
     const response = await fetch('/api/messages', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ channel, text, threadTs }),
+      body: JSON.stringify({ channel, text, threadTs, user: view.user }),
     });
     const body = await response.json();
     if (!response.ok) throw new Error(body.error ?? `HTTP ${response.status}`);
@@ -527,7 +561,7 @@ function openConversation(id) {
     fetch('/api/app-home-opened', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ channel: id }),
+      body: JSON.stringify({ channel: id, user: view.user }),
     }).catch(() => {});
   }
 }
@@ -538,7 +572,7 @@ async function newChat() {
   const response = await fetch('/api/assistant-threads', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ channel, contextChannel: view.lastChannel }),
+    body: JSON.stringify({ channel, contextChannel: view.lastChannel, user: view.user }),
   });
   const body = await response.json();
   if (!response.ok) return;
@@ -555,7 +589,13 @@ async function clickButton(message, element, value, key) {
     const response = await fetch('/api/actions', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ channel: message.channel, ts: message.ts, actionId: element.action_id, value }),
+      body: JSON.stringify({
+        channel: message.channel,
+        ts: message.ts,
+        actionId: element.action_id,
+        value,
+        user: view.user,
+      }),
     });
     const body = await response.json();
     if (!response.ok || body.delivery.status !== 200) throw new Error('not delivered');
@@ -584,6 +624,13 @@ function wireComposer(formId, inputId, errorId, threadTs) {
 wireComposer('composer', 'composer-input', 'composer-error', () => undefined);
 wireComposer('thread-composer', 'thread-input', 'thread-error', () => view.thread?.ts);
 $('new-chat').addEventListener('click', () => newChat());
+$('who').addEventListener('change', (event) => {
+  view.user = event.target.value;
+  view.stateText = '';
+  // A thread in the last person's DM is theirs.
+  if (view.thread?.channel.startsWith('D')) view.thread = undefined;
+  refresh().catch(() => {});
+});
 $('close-thread').addEventListener('click', () => {
   view.thread = undefined;
   render();
