@@ -175,6 +175,14 @@ interface BuiltTable {
 /** The collections of the bench tables; the filtered questions may read two of them. */
 const COLLECTIONS = ['team-a', 'team-b', 'team-c', 'team-d'];
 const ALLOWED = ['team-b', 'team-c'];
+/**
+ * A person's reach without a channel list: COLLECTION_AUDIENCES opens these two to a user group the asker is not in,
+ * so the search leaves them out (a deny-list kept inside the query) and keeps the other two.
+ */
+const CLOSED = ['team-a', 'team-d'];
+const PERSONAL_ACCESS = {
+  COLLECTION_AUDIENCES: JSON.stringify(Object.fromEntries(CLOSED.map((c) => [c, ['S0OTHERS01']]))),
+};
 
 /** Writes the first `rows` chunks and finishes the table as the ingest Optimize step does, in a child process. */
 async function buildTable(ctx: BenchContext, corpus: VectorCorpus, rows: number): Promise<BuiltTable> {
@@ -212,6 +220,8 @@ interface SizeResult {
   local: ChildResult;
   s3: Run;
   filtered: Run;
+  /** The same questions from a person to whom two collections are closed (COLLECTION_AUDIENCES). */
+  personal: Run;
   recall: number;
   vectorIndexed: boolean;
 }
@@ -237,7 +247,7 @@ async function measureSize(
   const prefix = `t${rows}`;
   const uploaded = await s3.uploadDirectory(table.dir, prefix);
 
-  const child = async (lancedbUri: string, channelCollections?: string[]): Promise<ChildResult> => {
+  const child = async (lancedbUri: string, access: Record<string, string> = {}): Promise<ChildResult> => {
     const { stdout } = await run(
       process.execPath,
       [join(ctx.workDir, 'retrieval-s3-child.js'), setup.bundle, setup.questionsFile],
@@ -257,18 +267,16 @@ async function measureSize(
           LANCEDB_URI: lancedbUri,
           LANCEDB_TABLE: table.table,
           S3_ENDPOINT: s3.endpoint,
-          ...(channelCollections === undefined
-            ? {}
-            : { CHANNEL_COLLECTIONS: JSON.stringify({ [CHILD_CHANNEL]: channelCollections }) }),
+          ...access,
         },
         maxBuffer: 1 << 24,
       },
     );
     return JSON.parse(stdout) as ChildResult;
   };
-  const onS3 = async (channelCollections?: string[]): Promise<Run> => {
+  const onS3 = async (access?: Record<string, string>): Promise<Run> => {
     s3.reset();
-    const result = await child(`s3://${BUCKET}/${prefix}`, channelCollections);
+    const result = await child(`s3://${BUCKET}/${prefix}`, access);
     const [first, ...warm] = result.calls;
     if (first === undefined) throw new Error('no question asked');
     const inside = result.calls.reduce(
@@ -288,12 +296,20 @@ async function measureSize(
   ctx.log(`retrievalS3: ${label} chunks: Retrieve in a fresh process, S3 model`);
   const unfiltered = await onS3();
   ctx.log(`retrievalS3: ${label} chunks: the same, for a channel that may read 2 of the 4 collections`);
-  const filtered = await onS3(ALLOWED);
+  const filtered = await onS3({ CHANNEL_COLLECTIONS: JSON.stringify({ [CHILD_CHANNEL]: ALLOWED }) });
   const leaked = filtered.child.calls
     .flatMap((c) => c.sources)
     .filter((source) => !ALLOWED.includes(collectionOf(rowOf(source), COLLECTIONS)));
   if (leaked.length > 0)
     throw new Error(`a filtered question returned ${leaked[0]}, outside ${ALLOWED.join(', ')}`);
+  ctx.log(`retrievalS3: ${label} chunks: the same, for a person to whom 2 of the 4 collections are closed`);
+  // The child's Retrieve gets no reach from Load history, so it works one out itself, without the asker's user
+  // groups: the two collections open only to a group are closed, as for a person outside it.
+  const personal = await onS3(PERSONAL_ACCESS);
+  const shown = personal.child.calls
+    .flatMap((c) => c.sources)
+    .filter((source) => CLOSED.includes(collectionOf(rowOf(source), COLLECTIONS)));
+  if (shown.length > 0) throw new Error(`a person's question returned ${shown[0]}, closed to them`);
 
   ctx.log(`retrievalS3: ${label} chunks: recall@${RECALL_K} of the vector search against exact`);
   const connection = await connectVectorStore(table.dir);
@@ -323,7 +339,17 @@ async function measureSize(
   } finally {
     connection.close();
   }
-  return { rows, table, tableBytes: uploaded.bytes, local, s3: unfiltered, filtered, recall, vectorIndexed };
+  return {
+    rows,
+    table,
+    tableBytes: uploaded.bytes,
+    local,
+    s3: unfiltered,
+    filtered,
+    personal,
+    recall,
+    vectorIndexed,
+  };
 }
 
 const ms = (c: ChildCall) => c.end - c.start;
@@ -380,7 +406,7 @@ export async function benchRetrievalS3(ctx: BenchContext): Promise<SectionResult
   for (const r of results) {
     const size = `${r.rows / 1000}k`;
     const warmBytes = r.s3.warm.map((t) => megabytes(t.bytes));
-    const filteredBytes = r.filtered.warm.map((t) => megabytes(t.bytes));
+    const filteredBytes = [...r.filtered.warm, ...r.personal.warm].map((t) => megabytes(t.bytes));
     figures.push(
       {
         name: `${size}: warm question, MB read from S3 (most)`,
@@ -414,6 +440,25 @@ export async function benchRetrievalS3(ctx: BenchContext): Promise<SectionResult
         target: { max: 100 },
       },
       {
+        name: `${size}: warm p50, a person's reach (2 of 4 collections closed)`,
+        value: percentile(warmMs(r.personal.child), 50),
+        unit: 'ms',
+        baseline: percentile(warmMs(r.s3.child), 50),
+        target: { max: 100 },
+      },
+      {
+        name: `${size}: warm question with a person's reach, S3 GETs (mean)`,
+        value: mean(r.personal.warm.map((t) => t.get)),
+        unit: 'count',
+        baseline: mean(r.s3.warm.map((t) => t.get)),
+      },
+      {
+        name: `${size}: first question, a person's reach`,
+        value: firstMs(r.personal.child),
+        unit: 'ms',
+        baseline: firstMs(r.s3.child),
+      },
+      {
         name: `${size}: first question in a new process, S3 model`,
         value: firstMs(r.s3.child),
         unit: 'ms',
@@ -423,7 +468,7 @@ export async function benchRetrievalS3(ctx: BenchContext): Promise<SectionResult
       { name: `${size}: first question, MB read from S3`, value: megabytes(r.s3.first.bytes), unit: 'MB' },
       {
         name: `${size}: peak RSS`,
-        value: megabytes(Math.max(r.s3.child.peak, r.filtered.child.peak)),
+        value: megabytes(Math.max(r.s3.child.peak, r.filtered.child.peak, r.personal.child.peak)),
         unit: 'MB',
         baseline: megabytes(r.local.peak),
         target: { max: 0.6 * memoryMb, text: `≤ ${Math.round(0.6 * memoryMb)} MB (60 % of ${memoryMb})` },
@@ -441,14 +486,18 @@ export async function benchRetrievalS3(ctx: BenchContext): Promise<SectionResult
   const describeIndexes = (r: SizeResult) =>
     r.table.build.indexes.map((i) => `${i.name} ${formatNumber(megabytes(i.bytes ?? 0))} MB`).join(', ');
   const lists = results.reduce(
-    (n, r) => n + sum(r.s3.warm.map((t) => t.list)) + sum(r.filtered.warm.map((t) => t.list)),
+    (n, r) =>
+      n +
+      sum(r.s3.warm.map((t) => t.list)) +
+      sum(r.filtered.warm.map((t) => t.list)) +
+      sum(r.personal.warm.map((t) => t.list)),
     0,
   );
   const notes = [
     `S3 model: each response's first byte ${LAMBDA_S3_MODEL.firstByteMs} ms after its request, then ${LAMBDA_S3_MODEL.bytesPerSecond / MB} MB/s per connection, connections in parallel; MB = 10^6 bytes of response bodies. The stand-in's own time counts too: s3rver serves a GET in about 1 ms of CPU, so a question's burst of 30–60 GETs queues behind itself for tens of ms that S3 would not add.`,
     `Tables as ingest leaves them (INGEST_VECTOR_INDEX_MIN_ROWS=${config.ingest.vectorIndexMinRows}): ${results.map((r) => `${r.rows.toLocaleString('en')} chunks, ${megabytes(r.tableBytes).toFixed(0)} MB on S3, ${describeIndexes(r)} (indexes built in ${(r.table.build.indexMs / 1000).toFixed(0)} s)`).join('; ')}.`,
-    `What a question reads: the vector index (IVF-RQ, ${VECTOR_INDEX.numBits} bits per dimension) and the full-text index (ICU words) are loaded into LanceDB's cache by the first question and kept; a warm question reads only the ${REFINE_CANDIDATES} candidates it re-ranks on their full vectors (6 KB each) and the 4 columns of each passage it returns, from the table kept open: ${lists} LISTs in all ${results.length * 2 * warmCount} warm questions (LanceDB checks for a new version every ${config.vectorStore.readConsistencySeconds} s).`,
-    `Every question is hybrid (vector and full-text searches in parallel, fused by reciprocal rank) at the product's k=${config.vectorStore.topK}; filtered questions come from a channel that may read ${ALLOWED.length} of the table's ${COLLECTIONS.length} collections (every passage returned was checked to be in them). The first question is the handler's first call in a fresh process (the bundle's require before it, ${results.map((r) => `${r.s3.child.loadMs.toFixed(0)} ms`).join(', ')}, is not included); in AWS the question's embedding (OpenAI, 100–300 ms, instant here) overlaps the table's opening.`,
+    `What a question reads: the vector index (IVF-RQ, ${VECTOR_INDEX.numBits} bits per dimension) and the full-text index (ICU words) are loaded into LanceDB's cache by the first question and kept; a warm question reads only the ${REFINE_CANDIDATES} candidates it re-ranks on their full vectors (6 KB each) and the 4 columns of each passage it returns, from the table kept open: ${lists} LISTs in all ${results.length * 3 * warmCount} warm questions (LanceDB checks for a new version every ${config.vectorStore.readConsistencySeconds} s).`,
+    `Every question is hybrid (vector and full-text searches in parallel, fused by reciprocal rank) at the product's k=${config.vectorStore.topK}; filtered questions come from a channel that may read ${ALLOWED.length} of the table's ${COLLECTIONS.length} collections (an allow-list: \`collection IN (…)\`), and a person's questions from someone to whom ${CLOSED.length} of them are closed by COLLECTION_AUDIENCES (a deny-list that keeps documents without a collection: \`collection IS NULL OR NOT collection IN (…)\`); every passage returned was checked. Both also read each passage's collection (recorded with the turn), one more short column per row. The first question is the handler's first call in a fresh process (the bundle's require before it, ${results.map((r) => `${r.s3.child.loadMs.toFixed(0)} ms`).join(', ')}, is not included); in AWS the question's embedding (OpenAI, 100–300 ms, instant here) overlaps the table's opening.`,
     `Recall@10: the product's vector search (k=10, the same index files) against brute force, ${recallCount} queries.`,
   ];
   return {

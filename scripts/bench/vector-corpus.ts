@@ -2,6 +2,7 @@ import type { Connection } from '@lancedb/lancedb';
 import {
   type FixedSizeList,
   Float32,
+  Int32,
   makeData,
   makeVector,
   RecordBatch,
@@ -180,6 +181,19 @@ export async function writeCorpusTable(
       updatedAt: vectorFromArray(
         ids.map(() => now),
         new TimestampMillisecond(),
+      ),
+      // Where a passage sits (a PDF's pages, a web page's link): none for the bench's Markdown-like chunks.
+      pageStart: vectorFromArray(
+        ids.map(() => null),
+        new Int32(),
+      ),
+      pageEnd: vectorFromArray(
+        ids.map(() => null),
+        new Int32(),
+      ),
+      url: vectorFromArray(
+        ids.map(() => null),
+        new Utf8(),
       ),
     };
     const children = schema.fields.map((field) => {
