@@ -13,6 +13,7 @@ const COMMANDS = [
   { script: 'bench.ts', name: 'bench' },
   { script: 'lambda-native.ts', name: 'lambda:native' },
   { script: 'feedback.ts', name: 'feedback' },
+  { script: 'access.ts', name: 'access' },
 ];
 
 function oneLine(run: CommandRun): string {
