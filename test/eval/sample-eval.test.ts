@@ -176,6 +176,41 @@ describe('npm run eval on the shipped eval set, offline', () => {
     expect(followUp?.sources.map((s) => s.heading)).toEqual(['Rotating your VPN key']);
   });
 
+  it('answers a line as the person it names: the HR question answered for a group member, declined for another', async () => {
+    // Arrange: the people collection (onboarding, leave) open only to S0HRTEAM01, whose one member is Alice.
+    const set = join(workspace.root, 'reach.jsonl');
+    const groups = join(workspace.root, 'usergroups.json');
+    const question = 'What does the hiring manager order before day one?';
+    await writeFile(groups, JSON.stringify({ S0HRTEAM01: ['U0ALICE001'] }));
+    await writeFile(
+      set,
+      [
+        { id: 'alice', question, user: 'U0ALICE001', sources: ['onboarding.md#Before day one'] },
+        { id: 'bob', question, user: 'U0BOB00001', sources: [] },
+        { id: 'bob-exported', question, reach: { closed: ['people'] }, sources: [] },
+        { id: 'anyone', question, sources: ['onboarding.md#Before day one'] },
+      ]
+        .map((line) => JSON.stringify(line))
+        .join('\n'),
+    );
+
+    // Act
+    const run = await runEval(['--json', set], {
+      COLLECTION_AUDIENCES: JSON.stringify({ people: ['S0HRTEAM01'] }),
+      LOCAL_SLACK_USERGROUPS: groups,
+    });
+
+    // Assert
+    expect(run.code).toBe(0);
+    const [configured] = (JSON.parse(run.stdout) as EvalJson).runs;
+    const byId = Object.fromEntries((configured?.results ?? []).map((r) => [r.id, r]));
+    expect(byId.alice?.declined).toBe(false);
+    expect(byId.alice?.sources.map((s) => s.source)).toContain('docs/onboarding.md');
+    expect(byId.bob?.declined).toBe(true);
+    expect(byId['bob-exported']?.declined).toBe(true);
+    expect(byId.anyone?.declined).toBe(false);
+  });
+
   it('exits 1 and names the metric when a threshold is not met', async () => {
     // Act
     const run = await runEval(['--min', 'hit@1=0.99', QUESTIONS]);

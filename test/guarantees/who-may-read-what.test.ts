@@ -1,6 +1,7 @@
 import { forgetUserGroups } from '../../functions/core/access/asker-reach';
 import { textsFor } from '../../functions/core/i18n';
 import type { HistoryResult, RetrievalResult } from '../../functions/core/types';
+import { exportFeedback } from '../../scripts/feedback/export';
 import { askThroughSlack } from '../../scripts/local/ask-client';
 import type { SentMention } from '../../scripts/local/stack';
 import type { ExecutionRecord } from '../../stand-ins/aws/step-functions-local';
@@ -45,6 +46,7 @@ interface Outcome {
   history?: HistoryResult;
   /** The bot's final message in the thread, as people see it (text and blocks). */
   shown: string;
+  answerTs?: string;
 }
 
 function visible(message: FakeMessage | undefined): string {
@@ -88,6 +90,7 @@ describe('who may read what (issue 21): answers from what the asker may read, wh
       sources: output.retrieval?.passages.map((p) => p.source) ?? [],
       ...(output.history === undefined ? {} : { history: output.history }),
       shown: visible(replies.at(-1)),
+      ...(replies.at(-1) === undefined ? {} : { answerTs: replies.at(-1)?.ts }),
     };
   }
 
@@ -196,6 +199,31 @@ describe('who may read what (issue 21): answers from what the asker may read, wh
       const alice = await outcomeOf(aliceAgain, OTHER_CHANNEL, first.sent.threadTs);
       expect(alice.history?.turnCount).toBe(2);
       expect(fromPeople(alice)).not.toEqual([]);
+
+      // The feedback export keeps each turn's reach, and a follow-up's thread as its asker's history had it.
+      await stack.clickFeedback({
+        channel: OTHER_CHANNEL,
+        answerTs: bob.answerTs ?? '',
+        vote: 'negative',
+        user: BOB,
+      });
+      await stack.clickFeedback({
+        channel: OTHER_CHANNEL,
+        answerTs: alice.answerTs ?? '',
+        vote: 'positive',
+        user: ALICE,
+      });
+      const { turns } = await exportFeedback(
+        stack.runtime.documentClient(),
+        stack.env.CONVERSATION_TABLE as string,
+      );
+      const exportedBob = turns.find(
+        (t) => t.line.question === 'And what happens in the first week?' && t.verdict === 'negative',
+      );
+      const exportedAlice = turns.find((t) => t.verdict === 'positive' && t.line.thread?.length === 4);
+      expect(exportedBob?.line.reach).toEqual({ only: ['it'], closed: ['finance', 'people'] });
+      expect(exportedBob?.line.thread).toBeUndefined();
+      expect(exportedAlice?.line.reach).toEqual({ only: ['it', 'people'], closed: ['finance'] });
     });
   });
 
