@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { benchAccess } from './bench/access';
 import { benchAck } from './bench/ack';
 import { benchColdStart } from './bench/cold-start';
 import type { BenchContext } from './bench/context';
@@ -47,6 +48,7 @@ const SECTIONS: { key: SectionKey; run(ctx: BenchContext): Promise<SectionResult
   { key: 'memory', run: benchMemory },
   { key: 'cost', run: benchCost },
   { key: 'slackLoad', run: benchSlackLoad },
+  { key: 'access', run: benchAccess },
 ];
 
 const BENCH = defineCommand({
