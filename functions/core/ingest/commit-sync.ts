@@ -9,6 +9,7 @@ import {
   openDocumentTable,
   replaceSources,
 } from '../vector-store/document-table';
+import { sqlIn, sqlString } from '../vector-store/sql';
 import { readPlan } from './batch-staging';
 import type { IngestServices } from './ingest-services';
 import type { ManifestEntry } from './manifest-store';
@@ -19,6 +20,7 @@ import {
   type DocumentOutcome,
   type FailedDocument,
   fromStagedRow,
+  type RefiledDocument,
   type SourceChange,
   type StagedBatch,
   type StagedBatchFailure,
@@ -48,7 +50,9 @@ export const DEFAULT_LOCK_TTL_SECONDS = 7_200;
  * old ones, and a document whose content can no longer be indexed loses its old ones), removes the deleted
  * documents, then updates the manifest, the table first so that a crash in between costs a re-index, never a
  * lost document. Every write is idempotent, so
- * a retried Commit converges on the same table.
+ * a retried Commit converges on the same table. A document whose rows are right but for their collection (its
+ * origin's or the sync's collection changed) is re-filed: the `collection` column of its rows is updated in place,
+ * with no row re-embedded.
  *
  * The lock is renewed as Commit starts and while it runs, so that a long Commit cannot lose it to a second sync.
  *
@@ -104,7 +108,13 @@ async function commitUnderLock(
   const changes: SourceChange[] = [];
   let written = false;
   let embeddedChunks = 0;
-  const counts = { added: 0, updated: 0, unchanged: plan.unchanged };
+  const counts = { added: 0, updated: 0, unchanged: plan.unchanged, refiled: 0 };
+  // Unchanged documents whose collection changed (Plan found them, or a batch did on reading them).
+  const refiled: Array<Pick<RefiledDocument, 'source' | 'collection' | 'previousCollection' | 'chunks'>> = [];
+  for (const { previousCollection, ...entry } of plan.refiles ?? []) {
+    put.push({ ...entry, syncedAt: options.now });
+    if (entry.collection !== previousCollection) refiled.push({ ...entry, previousCollection });
+  }
   try {
     for (let batch = 0; batch < plan.batches; batch++) {
       const { outcomes, rows: stagedRows } = await gatherBatch(staging, executionName, batch, staged(batch));
@@ -125,10 +135,15 @@ async function commitUnderLock(
           fingerprint: plan.fingerprint,
           chunks: outcome.chunks,
           collection: outcome.collection,
+          ...(outcome.ownCollection !== undefined ? { ownCollection: outcome.ownCollection } : {}),
           syncedAt: options.now,
         });
         if (outcome.status === 'unchanged') {
           counts.unchanged += 1;
+          continue;
+        }
+        if (outcome.status === 'refiled') {
+          refiled.push(outcome);
           continue;
         }
         replaced.push(outcome.source);
@@ -142,6 +157,21 @@ async function commitUnderLock(
         await replaceSources(handle, replaced, rows);
         written = true;
       }
+    }
+
+    if (handle !== undefined && refiled.length > 0) {
+      lease.check();
+      await refileSources(handle, refiled);
+      written = true;
+    }
+    counts.refiled = refiled.length;
+    for (const { source, chunks, collection, previousCollection } of refiled) {
+      changes.push({
+        source,
+        change: 'refiled',
+        chunks,
+        collection: { from: previousCollection, to: collection },
+      });
     }
 
     const deletions = [...plan.deletions, ...plan.rejected.map((r) => r.source)];
@@ -179,6 +209,32 @@ async function commitUnderLock(
     return result;
   } finally {
     handle?.close();
+  }
+}
+
+/** Sources per update: one predicate stays small enough to parse quickly. */
+const REFILE_BATCH = 500;
+
+/**
+ * Moves the rows of each document to its new collection: one update of the `collection` column per collection (and
+ * per {@link REFILE_BATCH} sources), the vectors and every other column left as they are. The collection is an
+ * access-control boundary: both the sources and the name reach the SQL only as escaped literals.
+ */
+async function refileSources(
+  handle: DocumentTable,
+  documents: ReadonlyArray<Pick<RefiledDocument, 'source' | 'collection'>>,
+): Promise<void> {
+  const byCollection = new Map<string | null, string[]>();
+  for (const { source, collection } of documents) {
+    byCollection.set(collection, [...(byCollection.get(collection) ?? []), source]);
+  }
+  for (const [collection, sources] of byCollection) {
+    for (let start = 0; start < sources.length; start += REFILE_BATCH) {
+      await handle.table.update({
+        where: sqlIn('source', sources.slice(start, start + REFILE_BATCH)),
+        valuesSql: { collection: collection === null ? 'NULL' : sqlString(collection) },
+      });
+    }
   }
 }
 
