@@ -215,6 +215,52 @@ describe('an origin that declares a collection', () => {
     }
   });
 
+  it("re-files a Markdown document whose front matter's collection alone changed, and re-embeds one whose text changed", async () => {
+    // Arrange
+    const canteen = (collection: string, hours = 'noon') =>
+      `---\ntitle: Canteen\ncollection: ${collection}\n---\n# Canteen\n\nThe zephyrine canteen opens at ${hours}.\n`;
+    await writeFiles(workspace.root, { 'hr-files/canteen.md': canteen('public') });
+    const ingest = await workspace.start({ env: fakeOpenAIEnv(fake) });
+    try {
+      await ingest.sync({ origins: [{ uri: 'hr-files', collection: 'hr' }], prune: false });
+      const before = (await readRows(workspace.lancedbUri)).filter((r) => r.source === 'hr-files/canteen.md');
+      fake.requests.splice(0);
+
+      // Act
+      await writeFiles(workspace.root, { 'hr-files/canteen.md': canteen('staff') });
+      const moved = await ingest.sync({ origins: [{ uri: 'hr-files', collection: 'hr' }], prune: false });
+      const requestsForMove = embeddingRequests(fake).length;
+      const after = (await readRows(workspace.lancedbUri)).filter((r) => r.source === 'hr-files/canteen.md');
+      const again = await ingest.sync({ origins: [{ uri: 'hr-files', collection: 'hr' }], prune: false });
+      await writeFiles(workspace.root, { 'hr-files/canteen.md': canteen('staff', 'one') });
+      const edited = await ingest.sync({ origins: [{ uri: 'hr-files', collection: 'hr' }], prune: false });
+
+      // Assert
+      expect(before.map((r) => r.collection)).toEqual(['public']);
+      expect(requestsForMove).toBe(0);
+      expect(moved.report).toMatchObject({ refiled: 1, updated: 0, unchanged: 2, embeddedChunks: 0 });
+      expect(moved.report?.changes).toEqual([
+        expect.objectContaining({
+          source: 'hr-files/canteen.md',
+          change: 'refiled',
+          collection: { from: 'public', to: 'staff' },
+        }),
+      ]);
+      expect(after.map(({ id, updatedAt, collection }) => ({ id, updatedAt, collection }))).toEqual(
+        before.map(({ id, updatedAt }) => ({ id, updatedAt, collection: 'staff' })),
+      );
+      expect(after[0]?.contentHash).not.toBe(before[0]?.contentHash);
+      expect(again.report).toMatchObject({ unchanged: 3, refiled: 0, updated: 0 });
+      expect(await sourcesFound('When does the zephyrine canteen open?', ['public'])).toEqual([]);
+      expect(await sourcesFound('When does the zephyrine canteen open?', ['staff'])).toEqual([
+        'hr-files/canteen.md',
+      ]);
+      expect(edited.report).toMatchObject({ updated: 1, refiled: 0, embeddedChunks: 1 });
+    } finally {
+      await ingest.close();
+    }
+  });
+
   it('gives a document listed by two origins the collection of the one with the longer address', async () => {
     // Arrange
     const ingest = await workspace.start();

@@ -111,6 +111,8 @@ async function commitUnderLock(
   const counts = { added: 0, updated: 0, unchanged: plan.unchanged, refiled: 0 };
   // Unchanged documents whose collection changed (Plan found them, or a batch did on reading them).
   const refiled: Array<Pick<RefiledDocument, 'source' | 'collection' | 'previousCollection' | 'chunks'>> = [];
+  // Documents whose bytes changed and whose chunks did not: their rows take the new content hash (and collection).
+  const rehashed: Array<{ source: string; collection: string | null; contentHash: string }> = [];
   for (const { previousCollection, ...entry } of plan.refiles ?? []) {
     put.push({ ...entry, syncedAt: options.now });
     if (entry.collection !== previousCollection) refiled.push({ ...entry, previousCollection });
@@ -136,6 +138,7 @@ async function commitUnderLock(
           chunks: outcome.chunks,
           collection: outcome.collection,
           ...(outcome.ownCollection !== undefined ? { ownCollection: outcome.ownCollection } : {}),
+          ...(outcome.splitHash !== undefined ? { splitHash: outcome.splitHash } : {}),
           syncedAt: options.now,
         });
         if (outcome.status === 'unchanged') {
@@ -143,7 +146,9 @@ async function commitUnderLock(
           continue;
         }
         if (outcome.status === 'refiled') {
-          refiled.push(outcome);
+          if (outcome.contentChanged === true) rehashed.push(outcome);
+          if (outcome.collection !== outcome.previousCollection) refiled.push(outcome);
+          else counts.unchanged += 1;
           continue;
         }
         replaced.push(outcome.source);
@@ -159,9 +164,13 @@ async function commitUnderLock(
       }
     }
 
-    if (handle !== undefined && refiled.length > 0) {
+    // The rows of the others keep their content hash: only their collection changes.
+    const rehashedSources = new Set(rehashed.map((d) => d.source));
+    const moved = refiled.filter((d) => !rehashedSources.has(d.source));
+    if (handle !== undefined && moved.length + rehashed.length > 0) {
       lease.check();
-      await refileSources(handle, refiled);
+      await refileSources(handle, moved);
+      await rehashSources(handle, rehashed);
       written = true;
     }
     counts.refiled = refiled.length;
@@ -235,6 +244,25 @@ async function refileSources(
         valuesSql: { collection: collection === null ? 'NULL' : sqlString(collection) },
       });
     }
+  }
+}
+
+/**
+ * Gives the rows of each document its new content hash and collection, one update per document: what a batch found
+ * re-filed after reading it (its bytes may have changed while its chunks did not).
+ */
+async function rehashSources(
+  handle: DocumentTable,
+  documents: ReadonlyArray<{ source: string; collection: string | null; contentHash: string }>,
+): Promise<void> {
+  for (const { source, collection, contentHash } of documents) {
+    await handle.table.update({
+      where: sqlIn('source', [source]),
+      valuesSql: {
+        collection: collection === null ? 'NULL' : sqlString(collection),
+        contentHash: sqlString(contentHash),
+      },
+    });
   }
 }
 

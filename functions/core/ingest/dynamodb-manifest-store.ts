@@ -54,6 +54,7 @@ export class DynamoDbManifestStore implements ManifestStore {
           ...(typeof item.ownCollection === 'string' || item.ownCollection === null
             ? { ownCollection: item.ownCollection as string | null }
             : {}),
+          ...(typeof item.splitHash === 'string' ? { splitHash: item.splitHash } : {}),
           syncedAt: Number(item.syncedAt),
         };
         entries.set(entry.source, entry);

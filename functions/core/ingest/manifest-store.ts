@@ -25,6 +25,12 @@ export interface ManifestEntry {
    * sync's collection re-files it without reading it. Absent in entries written before it was recorded.
    */
   ownCollection?: string | null;
+  /**
+   * A hash of the document's chunks as split, but for their collection and content hash (see `splitHashOf`): a
+   * document whose bytes changed and whose chunks did not (only its front matter's collection changed) is then
+   * re-filed rather than re-embedded. Absent in entries written before it was recorded.
+   */
+  splitHash?: string;
   /** When the entry was written, epoch milliseconds. */
   syncedAt: number;
 }

@@ -250,7 +250,14 @@ export async function planSync(
       change: tableHash === undefined ? 'added' : 'updated',
       collection: defaultCollection,
       ...(rowsAreCurrent
-        ? { reuse: { contentHash: known.contentHash, chunks: known.chunks, collection: known.collection } }
+        ? {
+            reuse: {
+              contentHash: known.contentHash,
+              chunks: known.chunks,
+              collection: known.collection,
+              ...(known.splitHash !== undefined ? { splitHash: known.splitHash } : {}),
+            },
+          }
         : {}),
     });
   }

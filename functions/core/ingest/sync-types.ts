@@ -117,7 +117,7 @@ export interface SyncJob {
    * origin's change token moved (a `touch`, an identical upload), or its collection may have (see
    * {@link RefiledDocument}). The batch then embeds nothing.
    */
-  reuse?: { contentHash: string; chunks: number; collection: string | null };
+  reuse?: { contentHash: string; chunks: number; collection: string | null; splitHash?: string };
 }
 
 /** The plan, staged by Plan for the other steps. */
@@ -170,6 +170,8 @@ export type DocumentOutcome =
       collection: string | null;
       /** The collection its front matter names (null: none). Absent in an older batch's outcome. */
       ownCollection?: string | null;
+      /** See `ManifestEntry.splitHash`. */
+      splitHash?: string;
       chunks: number;
     }
   | {
@@ -179,10 +181,14 @@ export type DocumentOutcome =
       contentHash: string;
       collection: string | null;
       ownCollection?: string | null;
+      splitHash?: string;
       chunks: number;
     }
   | {
-      /** Its rows are still right but for their collection, which Commit changes in place. */
+      /**
+       * Its rows are still right but for their collection (and, when only its front matter's collection changed,
+       * their content hash), which Commit changes in place.
+       */
       status: 'refiled';
       source: string;
       version: string;
@@ -190,6 +196,9 @@ export type DocumentOutcome =
       collection: string | null;
       previousCollection: string | null;
       ownCollection: string | null;
+      splitHash?: string;
+      /** Its bytes changed and its chunks did not: its rows take the new content hash too. */
+      contentChanged?: boolean;
       chunks: number;
     }
   | FailedOutcome;
