@@ -144,7 +144,8 @@ export function progressReporter(bar: ProgressBar): (event: IngestProgress) => v
       if (event.plan.status !== 'planned') return;
       total = event.plan.changed;
       const label = total === 0 ? 'nothing changed' : 'embedding the changed documents';
-      bar.update(`${event.plan.unchanged} unchanged, ${label}`, 0, total, true);
+      const refiling = event.plan.refiling > 0 ? `${event.plan.refiling} to re-file, ` : '';
+      bar.update(`${event.plan.unchanged} unchanged, ${refiling}${label}`, 0, total, true);
     } else if (event.type === 'batch') {
       done += event.result.documents;
       embedded += event.result.embeddedChunks;

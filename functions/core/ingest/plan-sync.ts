@@ -100,7 +100,10 @@ export function resolveSyncSettings(input: unknown, ingest: IngestConfig): SyncS
  * files are hashed while listed), nothing is embedded, nothing is written to the table.
  *
  * A listed document is unchanged when its manifest entry has the same origin version and settings and the table
- * holds its rows with the entry's content hash; anything else is re-read. An indexed document no origin lists
+ * holds its rows with the entry's content hash; anything else is re-read. An unchanged document whose collection
+ * changed (its origin's declaration, the sync's collection) is re-filed by Commit without being read, unless its
+ * entry cannot say whether its front matter names one (an entry from before that was recorded): then its batch
+ * reads it, and embeds nothing. An indexed document no origin lists
  * any more is deleted when an origin of this sync covers it and pruning is on (and always on a rebuild).
  *
  * @throws {EmbeddingMismatchError} when the table was built by another embedder (and this is no rebuild), before
