@@ -143,8 +143,13 @@ export function progressReporter(bar: ProgressBar): (event: IngestProgress) => v
     if (event.type === 'planned') {
       if (event.plan.status !== 'planned') return;
       total = event.plan.changed;
-      const label = total === 0 ? 'nothing changed' : 'embedding the changed documents';
       const refiling = event.plan.refiling > 0 ? `${event.plan.refiling} to re-file, ` : '';
+      const label =
+        total > 0
+          ? 'embedding the changed documents'
+          : refiling !== ''
+            ? 'nothing to embed'
+            : 'nothing changed';
       bar.update(`${event.plan.unchanged} unchanged, ${refiling}${label}`, 0, total, true);
     } else if (event.type === 'batch') {
       done += event.result.documents;
