@@ -1,5 +1,6 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { parseCollectionAudiences } from '../functions/core/access/reach';
+import { type OriginSpec, readOriginSpec } from '../functions/core/ingest/origin-spec';
 
 /**
  * What a deployment can change without touching code. Every setting has a default that deploys as it is; set
@@ -41,10 +42,11 @@ export interface BotConfig {
   /**
    * Origins the scheduled sync reads besides the documents bucket (`INGEST_ORIGINS`): documentation web sites
    * (`https://docs.example.internal/handbook/`) or S3 prefixes (`s3://wiki-export/pages/`), which the ingest
-   * functions are granted to read. A site on an intranet needs the functions in a VPC that reaches it.
+   * functions are granted to read. A site on an intranet needs the functions in a VPC that reaches it. An origin
+   * may declare the collection of the documents it holds: `{"uri": "s3://wiki-export/hr/", "collection": "hr"}`.
    * @default []
    */
-  ingestOrigins: string[];
+  ingestOrigins: OriginSpec[];
   /**
    * `INGEST_SOURCE_LINKS`: public base addresses of origin prefixes, so the sources of their documents become links
    * (`{"s3://wiki-export/pages/": "https://wiki.example.internal/"}`: a wiki exported to S3). @default {}
@@ -228,16 +230,36 @@ function sourceLinks(raw: unknown, key: string): Record<string, string> {
 }
 
 /**
- * Extra origins of the scheduled sync, as a JSON array or a comma-separated string: `s3://` prefixes and http(s)
- * sites, without credentials in the address (a secret in cdk.json would end in the template).
+ * Extra origins of the scheduled sync, as a JSON array (in cdk.json, or as a string with `-c`) or a comma-separated
+ * string: `s3://` prefixes and http(s) sites, without credentials in the address (a secret in cdk.json would end in
+ * the template), each alone or as `{"uri": "...", "collection": "..."}` declaring its documents' collection.
  */
-function ingestOrigins(raw: unknown, key: string): string[] {
-  const expected = 'a list of s3://bucket/prefix and https://site/path/ origins, without credentials';
-  const items = typeof raw === 'string' ? raw.split(',') : raw;
+function ingestOrigins(raw: unknown, key: string): OriginSpec[] {
+  const expected =
+    'a list of s3://bucket/prefix and https://site/path/ origins without credentials, each a string or ' +
+    '{"uri": "...", "collection": "..."}';
+  let items: unknown = raw;
+  if (typeof raw === 'string') {
+    if (raw.trim().startsWith('[')) {
+      try {
+        items = JSON.parse(raw);
+      } catch {
+        fail(key, expected, raw);
+      }
+    } else {
+      items = raw.split(',');
+    }
+  }
   if (!Array.isArray(items)) fail(key, expected, raw);
-  const origins = items.map((o) => (typeof o === 'string' ? o.trim() : o)).filter((o) => o !== '');
-  if (!origins.every((o): o is string => typeof o === 'string' && INGEST_ORIGIN.test(o))) {
-    fail(key, expected, raw);
+  const origins: OriginSpec[] = [];
+  for (const item of items) {
+    if (typeof item === 'string' && item.trim() === '') continue;
+    const origin = readOriginSpec(item);
+    if ('problem' in origin) fail(key, `${expected} (${origin.problem})`, raw);
+    if (!INGEST_ORIGIN.test(origin.uri)) fail(key, expected, raw);
+    origins.push(
+      origin.collection === undefined ? origin.uri : { uri: origin.uri, collection: origin.collection },
+    );
   }
   return origins;
 }

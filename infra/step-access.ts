@@ -4,6 +4,7 @@ import { Bucket, type IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ConversationPlaceholder } from '../functions/conversation-functions';
 import { needsUserGroups } from '../functions/core/access/reach';
+import { uriOf } from '../functions/core/ingest/origin-spec';
 import { EVENT_PREFIX, SYNC_PREFIX, THREAD_PREFIX } from '../functions/core/stores/keys';
 import type { IngestPlaceholder } from '../functions/ingest-functions';
 import type { BotFunction, PrefixAccess, TableAction } from './bot-function';
@@ -177,6 +178,7 @@ function useSyncItems(fn: BotFunction, r: BotResources, actions: TableAction[]):
  */
 function useExtraOrigins(fn: BotFunction, r: BotResources): void {
   r.config.ingestOrigins
+    .map(uriOf)
     .filter((origin) => origin.startsWith('s3://'))
     .forEach((origin, index) => {
       const [bucketName = '', ...key] = origin.slice('s3://'.length).split('/');
@@ -200,9 +202,11 @@ export const ingestStepAccess: Record<IngestPlaceholder, StepBinder> = {
     useModels(fn, r, { embeddings: true });
     fn.bindBucketPrefix(r.documentsBucket, '', 'read');
     useExtraOrigins(fn, r);
+    // Comma-separated, unless an origin declares a collection: then a JSON array (functions/core/config.ts).
+    const origins = [r.documentsBucket.s3UrlForObject(), ...r.config.ingestOrigins];
     fn.setEnvironment(
       'INGEST_ORIGINS',
-      [r.documentsBucket.s3UrlForObject(), ...r.config.ingestOrigins].join(','),
+      origins.every((origin) => typeof origin === 'string') ? origins.join(',') : JSON.stringify(origins),
     );
     if (Object.keys(r.config.sourceLinks).length > 0) {
       fn.setEnvironment('INGEST_SOURCE_LINKS', JSON.stringify(r.config.sourceLinks));

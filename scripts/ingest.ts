@@ -1,14 +1,19 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import {
+  COLLECTION_NAME_RULE,
+  collectionNameProblem,
+  type OriginSpec,
+} from '../functions/core/ingest/origin-spec';
 import type { SyncReport } from '../functions/core/ingest/sync-types';
-import { defineCommand, EXIT as EXIT_CODES, type ParsedCommand, runCommand } from './local/cli';
+import { defineCommand, EXIT as EXIT_CODES, type ParsedCommand, runCommand, UsageError } from './local/cli';
 import { ingestSettings, localLanceDbUri, withoutMetricLines } from './local/cli-env';
 import { jsonResult, progressReporter, summary } from './local/ingest-report';
 import { localStoreInUse, runningDev } from './local/local-store-lock';
 import { ProgressBar } from './local/progress-bar';
 
 /**
- * `npm run ingest -- [--json] [--prune] [--rebuild] [--collection NAME] <path|glob|s3://bucket/prefix|https://site/path/>...`:
+ * `npm run ingest -- [--json] [--prune] [--rebuild] [--collection NAME] [COLLECTION=]<path|glob|s3://bucket/prefix|https://site/path/>...`:
  * syncs the documents of the given origins into the vector store (`.local/lancedb`, or LANCEDB_URI) by running
  * statemachine/ingest.asl.json in the local executor, exactly as the scheduled sync runs in AWS. The manifest and
  * the sync lock are kept in `.local/dynamodb`, so a second run embeds only what changed.
@@ -17,7 +22,7 @@ import { ProgressBar } from './local/progress-bar';
 const INGEST = defineCommand({
   name: 'ingest',
   synopsis:
-    '[--json] [--prune] [--rebuild] [--collection NAME] <path|glob|s3://bucket/prefix|https://site/path/>...',
+    '[--json] [--prune] [--rebuild] [--collection NAME] [COLLECTION=]<path|glob|s3://bucket/prefix|https://site/path/>...',
   summary:
     'Syncs the documents of the given folders, globs or S3 prefixes into the vector store (.local/lancedb, or\n' +
     'LANCEDB_URI) through the ingest state machine, as the scheduled sync runs in AWS. The manifest and the sync lock\n' +
@@ -34,14 +39,20 @@ const INGEST = defineCommand({
     collection: {
       type: 'string',
       valueName: 'NAME',
-      description: 'the collection of documents whose front matter names none',
+      description:
+        'the collection of documents whose front matter names none and whose origin declares none\n' +
+        `(${COLLECTION_NAME_RULE})`,
       validate: (value: string) =>
-        value.trim() === '' ? '--collection needs a name that is not empty' : undefined,
+        value.trim() === ''
+          ? '--collection needs a name that is not empty'
+          : collectionNameProblem(value.trim()) === undefined
+            ? undefined
+            : `--collection ${JSON.stringify(value)}: a collection name is ${COLLECTION_NAME_RULE}`,
     },
     json: {
       type: 'boolean',
       description:
-        'print one JSON object: {"added","updated","unchanged","deleted","failed","skipped","chunks",\n' +
+        'print one JSON object: {"added","updated","unchanged","refiled","deleted","failed","skipped","chunks",\n' +
         '"embeddedChunks","ms"}, with "emptyOrigins" when an origin holds nothing to index and "error"\n' +
         'when nothing could be committed',
     },
@@ -50,10 +61,16 @@ const INGEST = defineCommand({
   notes:
     'Markdown (.md, .markdown), plain text (.txt), PDF (.pdf), Word (.docx) and HTML (.html, .htm) are indexed.\n' +
     'Other files, and symbolic links (never followed), are listed as skipped; hidden files and folders and\n' +
-    'node_modules are passed over.',
+    'node_modules are passed over.\n' +
+    '\n' +
+    'An origin written COLLECTION=ORIGIN (hr=docs/hr/, hr=s3://bucket/hr/) places the documents it holds in that\n' +
+    "collection. A document's collection: its front matter's, else its origin's, else --collection, else none.\n" +
+    "Changing an origin's collection (or --collection) re-files its documents in place, with nothing re-embedded.\n" +
+    'A local path whose first part holds "=" is written with ./ before it (./a=b/).',
   examples: [
     'npm run ingest -- samples/docs',
     "npm run ingest -- --prune --json 'wiki/**/*.md' s3://my-bucket/handbook/",
+    'npm run ingest -- --collection public docs/ hr=docs/hr/',
   ],
   exitCodes: {
     0: 'the sync committed (failed and skipped documents are listed)',
@@ -75,7 +92,29 @@ const EXIT = {
 const DYNAMO_PATH = '.local/dynamodb';
 const DEFAULT_STAGING = '.local/ingest-staging';
 
+/**
+ * The origins as the command line names them: `COLLECTION=ORIGIN` declares the collection of an origin's documents
+ * (the part before the first `=` holds no `/` or `:`, so `./a=b/`, `s3://…?x=y` and `https://…?x=y` are plain).
+ *
+ * @throws {UsageError} for a collection name that is not one.
+ */
+function originsOfArguments(positionals: readonly string[]): OriginSpec[] {
+  return positionals.map((argument) => {
+    const match = /^([^/:=\\]+)=(.*)$/.exec(argument);
+    if (match === null) return argument;
+    const [, collection = '', uri = ''] = match;
+    if (collectionNameProblem(collection) !== undefined) {
+      throw new UsageError(
+        `${JSON.stringify(argument)}: "${collection}" is not a collection name (${COLLECTION_NAME_RULE}); a local path with "=" in its first part is written ./${argument}`,
+      );
+    }
+    if (uri.trim() === '') throw new UsageError(`${JSON.stringify(argument)} names no origin after "="`);
+    return { uri, collection };
+  });
+}
+
 async function main({ values, positionals }: ParsedCommand<typeof INGEST.options>): Promise<number> {
+  const origins = originsOfArguments(positionals);
   const started = Date.now();
   const json = values.json === true;
   const bar = new ProgressBar();
@@ -125,10 +164,10 @@ async function main({ values, positionals }: ParsedCommand<typeof INGEST.options
     bar.update('listing the documents', undefined, undefined, true);
     const result = await ingest.sync(
       {
-        origins: positionals,
+        origins,
         prune: values.prune === true,
         rebuild: values.rebuild === true,
-        ...(values.collection !== undefined ? { collection: values.collection } : {}),
+        ...(values.collection !== undefined ? { collection: values.collection.trim() } : {}),
       },
       { name },
     );

@@ -1,5 +1,6 @@
 import { type CollectionAudiences, parseCollectionAudiences } from './access/reach';
 import { ConfigError } from './errors';
+import { type OriginSpec, originSpecOf, readOriginSpecs } from './ingest/origin-spec';
 
 /**
  * The one place that reads the environment. `loadConfig` validates every variable it knows, applies the
@@ -117,9 +118,9 @@ export interface AppConfig {
 export interface IngestConfig {
   /**
    * What a sync started without origins reads (the scheduled one): `s3://bucket/prefix`, local paths or globs
-   * (`INGEST_ORIGINS`, comma-separated).
+   * (`INGEST_ORIGINS`: comma-separated, or a JSON array whose items may be `{"uri", "collection"}` objects).
    */
-  origins: readonly string[];
+  origins: readonly OriginSpec[];
   /** Where batches stage their embedded rows for Commit: `s3://bucket/prefix` or a local directory. */
   stagingUri: string;
   /** Longest chunk, in characters (`INGEST_CHUNK_SIZE`). */
@@ -338,6 +339,29 @@ function suggestedPrompts(env: Env, name: string): Array<{ title: string; messag
   });
 }
 
+/**
+ * `INGEST_ORIGINS`: comma-separated addresses, or a JSON array of addresses and `{"uri": "...", "collection": "..."}`
+ * objects (`[{"uri":"s3://docs/hr/","collection":"hr"},"s3://docs/public/"]`), an origin declaring the collection of
+ * the documents it holds.
+ */
+function origins(env: Env, name: string): OriginSpec[] {
+  const raw = text(env, name);
+  if (raw === undefined || !raw.startsWith('[')) return list(env, name);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(
+      `${name} must be comma-separated origins, or a JSON array such as ["s3://docs/public/",{"uri":"s3://docs/hr/","collection":"hr"}]`,
+    );
+  }
+  const read = Array.isArray(parsed)
+    ? readOriginSpecs(parsed)
+    : { problem: 'a JSON value that is not an array' };
+  if ('problem' in read) throw new ConfigError(`${name}: ${read.problem}`);
+  return read.map(originSpecOf);
+}
+
 function list(env: Env, name: string): string[] {
   return (text(env, name) ?? '')
     .split(',')
@@ -354,7 +378,7 @@ function ingestConfig(env: Env): IngestConfig {
     );
   }
   return {
-    origins: list(env, 'INGEST_ORIGINS'),
+    origins: origins(env, 'INGEST_ORIGINS'),
     stagingUri: text(env, 'INGEST_STAGING_URI') ?? '.local/ingest-staging',
     chunkSize,
     chunkOverlap,

@@ -14,6 +14,8 @@ export type JsonResult = {
   added: number;
   updated: number;
   unchanged: number;
+  /** Documents moved to another collection without re-embedding. */
+  refiled: number;
   deleted: number;
   failed: { source: string; reason: string }[];
   skipped: { source: string; reason: string }[];
@@ -29,6 +31,7 @@ export function jsonResult(report: SyncReport | undefined, ms: number, error?: s
     added: report?.added ?? 0,
     updated: report?.updated ?? 0,
     unchanged: report?.unchanged ?? 0,
+    refiled: report?.refiled ?? 0,
     deleted: report?.deleted ?? 0,
     failed: (report?.failed ?? []).map(({ source, reason }) => ({ source, reason })),
     skipped: (report?.skipped ?? []).map(({ source, reason }) => ({ source, reason })),
@@ -61,9 +64,11 @@ export function summary(report: SyncReport, lancedbUri: string, tableName: strin
   const rows: string[][] = [
     ...(report.changes ?? []).map((c) => [
       c.source,
-      c.change,
+      c.change === 'refiled' ? 're-filed' : c.change,
       c.change === 'deleted' ? '' : String(c.chunks),
-      '',
+      c.collection === undefined
+        ? ''
+        : `collection ${c.collection.from ?? '(none)'} → ${c.collection.to ?? '(none)'}, not re-embedded`,
     ]),
     ...report.failed.map((f) => [f.source, 'failed', '', f.reason]),
     ...report.skipped.slice(0, SKIPPED_ROWS).map((f) => [f.source, 'skipped', '', f.reason]),
@@ -83,6 +88,7 @@ export function summary(report: SyncReport, lancedbUri: string, tableName: strin
         'added',
         'updated',
         'unchanged',
+        ...(report.refiled > 0 ? ['re-filed'] : []),
         'deleted',
         'failed',
         'skipped',
@@ -93,6 +99,7 @@ export function summary(report: SyncReport, lancedbUri: string, tableName: strin
         report.added,
         report.updated,
         report.unchanged,
+        ...(report.refiled > 0 ? [report.refiled] : []),
         report.deleted,
         report.failedCount,
         report.skippedCount,
@@ -136,8 +143,14 @@ export function progressReporter(bar: ProgressBar): (event: IngestProgress) => v
     if (event.type === 'planned') {
       if (event.plan.status !== 'planned') return;
       total = event.plan.changed;
-      const label = total === 0 ? 'nothing changed' : 'embedding the changed documents';
-      bar.update(`${event.plan.unchanged} unchanged, ${label}`, 0, total, true);
+      const refiling = event.plan.refiling > 0 ? `${event.plan.refiling} to re-file, ` : '';
+      const label =
+        total > 0
+          ? 'embedding the changed documents'
+          : refiling !== ''
+            ? 'nothing to embed'
+            : 'nothing changed';
+      bar.update(`${event.plan.unchanged} unchanged, ${refiling}${label}`, 0, total, true);
     } else if (event.type === 'batch') {
       done += event.result.documents;
       embedded += event.result.embeddedChunks;

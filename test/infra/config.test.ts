@@ -43,10 +43,36 @@ describe('the deployment configuration', () => {
     expect(fromString.ingestOrigins).toEqual(['https://docs.example.internal/', 's3://wiki-export']);
   });
 
+  it('takes origins that declare the collection of their documents, in cdk.json or as JSON with -c', () => {
+    const declared = [
+      'https://docs.example.internal/handbook/',
+      { uri: 's3://wiki-export/hr/', collection: 'hr' },
+    ];
+
+    const fromJson = readConfig(reader({ 'bot:ingestOrigins': declared }));
+    const fromString = readConfig(reader({ 'bot:ingestOrigins': JSON.stringify(declared) }));
+
+    expect(fromJson.ingestOrigins).toEqual(declared);
+    expect(fromString.ingestOrigins).toEqual(declared);
+  });
+
   it.each([
     ['bot:ingestOrigins', ['https://user:secret@docs.example.internal/'], /bot:ingestOrigins must be a list/],
     ['bot:ingestOrigins', ['ftp://docs.example.internal/'], /bot:ingestOrigins must be a list/],
     ['bot:ingestOrigins', ['docs/'], /bot:ingestOrigins must be a list/],
+    [
+      'bot:ingestOrigins',
+      [{ uri: 's3://wiki-export/hr/', collection: 'h r' }],
+      /bot:ingestOrigins must be a list .*\(origin s3:\/\/wiki-export\/hr\/: the collection name "h r" must be 1 to 64 letters/,
+    ],
+    [
+      'bot:ingestOrigins',
+      [{ uri: 's3://wiki-export/hr/', colection: 'hr' }],
+      /bot:ingestOrigins must be .*has "colection"; an origin object takes only "uri" and "collection"/,
+    ],
+    ['bot:ingestOrigins', [{ collection: 'hr' }], /bot:ingestOrigins must be .*needs a "uri"/],
+    ['bot:ingestOrigins', [{ uri: 'docs/hr/', collection: 'hr' }], /bot:ingestOrigins must be a list/],
+    ['bot:ingestOrigins', '[{"uri": "s3://wiki-export/hr/",', /bot:ingestOrigins must be a list/],
     ['bot:temperature', '3', /bot:temperature must be a number from 0 to 2/],
     ['bot:historyTtlDays', 1.5, /bot:historyTtlDays must be a whole number/],
     ['bot:allowedChannels', 'general', /bot:allowedChannels must be a list of Slack channel ids/],

@@ -94,3 +94,18 @@ describe('extra origins of the scheduled sync (bot:ingestOrigins)', () => {
     expect(findings(stack)).toEqual([]);
   });
 });
+
+describe('an extra origin that declares a collection (bot:ingestOrigins)', () => {
+  const { template } = synthWithoutBundling({
+    'bot:ingestOrigins': [{ uri: 's3://wiki-export/hr/', collection: 'hr' }],
+  });
+
+  it('reaches the Plan function as a JSON INGEST_ORIGINS, with read access to its S3 prefix', () => {
+    const plan = Object.values(template.findResources('AWS::Lambda::Function')).find((fn) =>
+      JSON.stringify(fn.Properties.Environment?.Variables?.INGEST_ORIGINS ?? '').includes('wiki-export'),
+    );
+    const value = JSON.stringify(plan?.Properties.Environment.Variables.INGEST_ORIGINS);
+    expect(value).toContain('{\\"uri\\":\\"s3://wiki-export/hr/\\",\\"collection\\":\\"hr\\"}]');
+    expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).toContain('wiki-export/hr/*');
+  });
+});

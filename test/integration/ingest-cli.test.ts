@@ -3,7 +3,7 @@ import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DOCUMENT_FORMATS_SENTENCE } from '../../functions/core/ingest/formats/catalog';
 import { REPO_ROOT } from '../../scripts/local/stack';
-import { ingestWorkspace } from '../support/ingest';
+import { ingestWorkspace, readRows } from '../support/ingest';
 
 /**
  * `npm run ingest` as a person runs it: the real script in a child process, in a working directory of its own
@@ -40,6 +40,7 @@ const JSON_KEYS = [
   'added',
   'updated',
   'unchanged',
+  'refiled',
   'deleted',
   'failed',
   'skipped',
@@ -179,5 +180,53 @@ describe('npm run ingest', () => {
     expect(missing.stderr).toMatch(/the sync failed, and nothing was committed: no such file or folder/);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/^usage: npm run ingest -- /);
+  });
+
+  it('places the documents of an origin written COLLECTION=ORIGIN in that collection, and re-files them without embedding', async () => {
+    // Arrange
+    await mkdir(join(workspace.root, 'hr'));
+    await writeFile(
+      join(workspace.root, 'hr/benefits.html'),
+      '<h1>Benefits</h1><p>Dental cover starts on day one.</p>',
+    );
+
+    // Act
+    const placed = await runIngest(workspace.root, ['--json', 'hr=hr']);
+    const rows = await readRows(join(workspace.root, '.local/lancedb'));
+    const moved = await runIngest(workspace.root, ['people=hr']);
+
+    // Assert
+    expect(placed.code).toBe(0);
+    expect(JSON.parse(placed.stdout)).toMatchObject({ added: 1, refiled: 0 });
+    expect(moved.code).toBe(0);
+    expect(moved.stdout).toMatch(
+      /hr\/benefits\.html\s+re-filed\s+1\s+collection hr → people, not re-embedded/,
+    );
+    expect(moved.stdout).toMatch(
+      /added\s+updated\s+unchanged\s+re-filed\s+deleted[^\n]+embedded now\n\s+0\s+0\s+0\s+1\s+0\s+0\s+0\s+\d+\s+0$/m,
+    );
+    expect(rows.filter((r) => r.source === 'hr/benefits.html').map((r) => r.collection)).toEqual(['hr']);
+    expect(
+      (await readRows(join(workspace.root, '.local/lancedb')))
+        .filter((r) => r.source === 'hr/benefits.html')
+        .map((r) => r.collection),
+    ).toEqual(['people']);
+  });
+
+  it('refuses a collection name that is not one, with exit code 2 and what a name may be', async () => {
+    // Act
+    const origin = await runIngest(workspace.root, ['h r=hr']);
+    const flag = await runIngest(workspace.root, ['--collection', "hr' OR '1'='1", 'hr']);
+    const help = await runIngest(workspace.root, ['--help']);
+
+    // Assert
+    expect(origin.code).toBe(2);
+    expect(origin.stderr).toMatch(
+      /^npm run ingest: "h r=hr": "h r" is not a collection name \(1 to 64 letters, digits, ".", "_" or "-"\)/,
+    );
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/--collection "hr' OR '1'='1": a collection name is 1 to 64 letters/);
+    expect(help.stdout).toMatch(/COLLECTION=ORIGIN \(hr=docs\/hr\/, hr=s3:\/\/bucket\/hr\/\)/);
+    expect(help.stdout).toMatch(/its front matter's, else its origin's, else --collection, else none/);
   });
 });

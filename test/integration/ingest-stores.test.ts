@@ -188,6 +188,23 @@ describe.each<[string, () => ManifestStore]>([
     expect(loaded.get('docs/4.md')).toEqual(entry('docs/4.md', 4));
     expect(loaded.has('docs/2.md')).toBe(false);
   });
+
+  it("keeps an entry's front matter collection and chunk hash, and leaves them out of an entry written without them", async () => {
+    // Arrange
+    const manifest = makeManifest();
+    const recorded = { ...entry('docs/hr.md'), ownCollection: null, splitHash: 'split-1' };
+    const tagged = { ...entry('docs/tagged.md'), collection: 'public', ownCollection: 'public' };
+
+    // Act
+    await manifest.apply({ put: [recorded, tagged, entry('docs/old.md')], remove: [] });
+    const loaded = await manifest.load();
+
+    // Assert
+    expect(loaded.get('docs/hr.md')).toEqual(recorded);
+    expect(loaded.get('docs/tagged.md')).toEqual(tagged);
+    expect(loaded.get('docs/old.md')).toEqual(entry('docs/old.md'));
+    expect(loaded.get('docs/old.md')).not.toHaveProperty('ownCollection');
+  });
 });
 
 describe.each<[string, () => Promise<{ store: StagingStore; done(): Promise<void> }>]>([

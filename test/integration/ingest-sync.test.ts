@@ -284,7 +284,7 @@ describe('an incremental sync', () => {
     }
   });
 
-  it('gives a document without a collection in its front matter the collection of the sync, and re-indexes when it changes', async () => {
+  it('gives a document without a collection in its front matter the collection of the sync, and re-files it in place when it changes', async () => {
     // Arrange
     await writeFiles(workspace.root, {
       'hr/pay.md': '# Pay\n\nSalaries are paid on the 25th.\n',
@@ -303,8 +303,17 @@ describe('an incremental sync', () => {
         ['hr/pay.md', 'people'],
         ['hr/tagged.md', 'public'],
       ]);
-      expect(moved.report).toMatchObject({ updated: 2, unchanged: 0 });
+      expect(moved.report).toMatchObject({ updated: 0, unchanged: 1, refiled: 1, embeddedChunks: 0 });
+      expect(moved.report?.changes).toEqual([
+        {
+          source: 'hr/pay.md',
+          change: 'refiled',
+          chunks: 1,
+          collection: { from: 'people', to: 'people-ops' },
+        },
+      ]);
       expect(second.map((r) => r.collection)).toEqual(['people-ops', 'public']);
+      expect(second.map((r) => [r.id, r.updatedAt])).toEqual(first.map((r) => [r.id, r.updatedAt]));
     } finally {
       await ingest.close();
     }

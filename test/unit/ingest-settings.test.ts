@@ -1,7 +1,12 @@
+import { createHash } from 'node:crypto';
 import { loadConfig } from '../../functions/core/config';
 import { ConfigError, PermanentError } from '../../functions/core/errors';
 import { resolveSyncSettings } from '../../functions/core/ingest/plan-sync';
-import { describeStepError, syncFingerprint } from '../../functions/core/ingest/sync-types';
+import {
+  describeStepError,
+  fingerprintMatches,
+  syncFingerprint,
+} from '../../functions/core/ingest/sync-types';
 
 describe('the ingest configuration', () => {
   it('has defaults that suit English and Japanese and a local staging directory', () => {
@@ -31,6 +36,20 @@ describe('the ingest configuration', () => {
     );
     expect(() => loadConfig({ INGEST_CONCURRENCY: '0' })).toThrow(ConfigError);
   });
+
+  it('reads INGEST_ORIGINS as a JSON array whose origins may declare a collection, and refuses a bad one', () => {
+    expect(
+      loadConfig({ INGEST_ORIGINS: '["s3://docs/public/", {"uri": "s3://docs/hr/", "collection": "hr"}]' })
+        .ingest.origins,
+    ).toEqual(['s3://docs/public/', { uri: 's3://docs/hr/', collection: 'hr' }]);
+    expect(() => loadConfig({ INGEST_ORIGINS: '[{"uri": "s3://docs/hr/", "collection": "h r"}]' })).toThrow(
+      /INGEST_ORIGINS: origin s3:\/\/docs\/hr\/: the collection name "h r" must be 1 to 64 letters/,
+    );
+    expect(() => loadConfig({ INGEST_ORIGINS: '[{"url": "s3://docs/hr/"}]' })).toThrow(
+      /INGEST_ORIGINS: .*"url".*takes only "uri" and "collection"/,
+    );
+    expect(() => loadConfig({ INGEST_ORIGINS: '["s3://docs/hr/",' })).toThrow(/INGEST_ORIGINS must be/);
+  });
 });
 
 describe('resolveSyncSettings', () => {
@@ -54,6 +73,36 @@ describe('resolveSyncSettings', () => {
     ).toMatchObject({ origins: ['docs'], prune: false, rebuild: true, collection: 'hr' });
   });
 
+  it('takes origins that declare the collection of their documents', () => {
+    expect(
+      resolveSyncSettings(
+        { origins: ['docs', { uri: 'docs/hr/', collection: 'hr' }, { uri: 'docs', collection: 'all' }] },
+        ingest,
+      ),
+    ).toMatchObject({ origins: ['docs', 'docs/hr/'], originCollections: { 'docs/hr/': 'hr', docs: 'all' } });
+    expect(resolveSyncSettings({ origins: ['docs'] }, ingest)).not.toHaveProperty('originCollections');
+  });
+
+  it('refuses an origin object that is not one, or a collection name that is not one, naming it', () => {
+    const settings = (input: unknown) => () => resolveSyncSettings(input, ingest);
+    expect(settings({ origins: [{ uri: 'docs/hr/', collection: '' }] })).toThrow(
+      /"origins": origin docs\/hr\/: the collection name "" must be 1 to 64 letters, digits/,
+    );
+    expect(settings({ origins: [{ uri: 'docs/hr/', collection: "hr' OR 1=1" }] })).toThrow(PermanentError);
+    expect(settings({ origins: [{ collection: 'hr' }] })).toThrow(/needs a "uri"/);
+    expect(settings({ origins: [{ uri: 'docs/', colection: 'hr' }] })).toThrow(/"colection"/);
+    expect(settings({ origins: [42] })).toThrow(/must be a string or \{"uri"/);
+    expect(
+      settings({
+        origins: [
+          { uri: 'docs/', collection: 'a' },
+          { uri: 'docs/', collection: 'b' },
+        ],
+      }),
+    ).toThrow(/given twice, with the collections "a" and "b"/);
+    expect(settings({ collection: 'people ops' })).toThrow(/"collection" must be a collection name/);
+  });
+
   it('refuses a malformed input, or no origin at all, as a permanent error', () => {
     const none = loadConfig({}).ingest;
     expect(() => resolveSyncSettings({}, none)).toThrow(/nothing to sync/);
@@ -64,11 +113,29 @@ describe('resolveSyncSettings', () => {
 });
 
 describe('syncFingerprint', () => {
+  const base = { chunkSize: 1000, chunkOverlap: 150 };
+  /** The fingerprint as it was computed before the collection was tracked apart (`[version, size, overlap, collection]`). */
+  const fingerprintBefore = (collection: string | null, chunkSize = 1000) =>
+    createHash('sha256')
+      .update(JSON.stringify([1, chunkSize, 150, collection]))
+      .digest('hex')
+      .slice(0, 16);
+
   it('changes with the settings that decide the chunks, so their change re-indexes', () => {
-    const base = { chunkSize: 1000, chunkOverlap: 150, collection: null };
     expect(syncFingerprint(base)).toBe(syncFingerprint({ ...base }));
     expect(syncFingerprint({ ...base, chunkSize: 800 })).not.toBe(syncFingerprint(base));
-    expect(syncFingerprint({ ...base, collection: 'hr' })).not.toBe(syncFingerprint(base));
+  });
+
+  it('leaves the collection out, and is what it was for a sync that named no collection', () => {
+    expect(syncFingerprint(base)).toBe(fingerprintBefore(null));
+  });
+
+  it("matches an older entry's fingerprint made with the entry's or the sync's collection, never other chunk settings", () => {
+    expect(fingerprintMatches(fingerprintBefore(null), base, [])).toBe(true);
+    expect(fingerprintMatches(fingerprintBefore('hr'), base, ['hr', null])).toBe(true);
+    expect(fingerprintMatches(fingerprintBefore('hr'), base, [null, 'hr'])).toBe(true);
+    expect(fingerprintMatches(fingerprintBefore('hr'), base, ['people', null])).toBe(false);
+    expect(fingerprintMatches(fingerprintBefore('hr', 800), base, ['hr'])).toBe(false);
   });
 });
 

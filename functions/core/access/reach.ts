@@ -1,3 +1,5 @@
+import { COLLECTION_NAME } from '../ingest/origin-spec';
+
 /**
  * Who may read what. Two settings decide, and a question is answered only from what both allow:
  *
@@ -49,8 +51,6 @@ export const UNLIMITED: Reach = { closed: [] };
 
 /** One audience entry: everyone, a user group, a person, or a channel. */
 export const AUDIENCE_ENTRY = /^(\*|S[A-Z0-9]{2,}|[UW][A-Z0-9]{2,}|[CG][A-Z0-9]{2,})$/;
-/** A collection name as documents and origins declare it. */
-export const COLLECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /**
  * `COLLECTION_AUDIENCES` (or `bot:collectionAudiences`) checked: a JSON object (or its text) mapping collection names

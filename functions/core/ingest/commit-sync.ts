@@ -9,6 +9,7 @@ import {
   openDocumentTable,
   replaceSources,
 } from '../vector-store/document-table';
+import { sqlIn, sqlString } from '../vector-store/sql';
 import { readPlan } from './batch-staging';
 import type { IngestServices } from './ingest-services';
 import type { ManifestEntry } from './manifest-store';
@@ -19,6 +20,7 @@ import {
   type DocumentOutcome,
   type FailedDocument,
   fromStagedRow,
+  type RefiledDocument,
   type SourceChange,
   type StagedBatch,
   type StagedBatchFailure,
@@ -48,7 +50,9 @@ export const DEFAULT_LOCK_TTL_SECONDS = 7_200;
  * old ones, and a document whose content can no longer be indexed loses its old ones), removes the deleted
  * documents, then updates the manifest, the table first so that a crash in between costs a re-index, never a
  * lost document. Every write is idempotent, so
- * a retried Commit converges on the same table.
+ * a retried Commit converges on the same table. A document whose rows are right but for their collection (its
+ * origin's or the sync's collection changed) is re-filed: the `collection` column of its rows is updated in place,
+ * with no row re-embedded.
  *
  * The lock is renewed as Commit starts and while it runs, so that a long Commit cannot lose it to a second sync.
  *
@@ -104,7 +108,15 @@ async function commitUnderLock(
   const changes: SourceChange[] = [];
   let written = false;
   let embeddedChunks = 0;
-  const counts = { added: 0, updated: 0, unchanged: plan.unchanged };
+  const counts = { added: 0, updated: 0, unchanged: plan.unchanged, refiled: 0 };
+  // Unchanged documents whose collection changed (Plan found them, or a batch did on reading them).
+  const refiled: Array<Pick<RefiledDocument, 'source' | 'collection' | 'previousCollection' | 'chunks'>> = [];
+  // Documents whose bytes changed and whose chunks did not: their rows take the new content hash (and collection).
+  const rehashed: Array<{ source: string; collection: string | null; contentHash: string }> = [];
+  for (const { previousCollection, ...entry } of plan.refiles ?? []) {
+    put.push({ ...entry, syncedAt: options.now });
+    if (entry.collection !== previousCollection) refiled.push({ ...entry, previousCollection });
+  }
   try {
     for (let batch = 0; batch < plan.batches; batch++) {
       const { outcomes, rows: stagedRows } = await gatherBatch(staging, executionName, batch, staged(batch));
@@ -125,10 +137,18 @@ async function commitUnderLock(
           fingerprint: plan.fingerprint,
           chunks: outcome.chunks,
           collection: outcome.collection,
+          ...(outcome.ownCollection !== undefined ? { ownCollection: outcome.ownCollection } : {}),
+          ...(outcome.splitHash !== undefined ? { splitHash: outcome.splitHash } : {}),
           syncedAt: options.now,
         });
         if (outcome.status === 'unchanged') {
           counts.unchanged += 1;
+          continue;
+        }
+        if (outcome.status === 'refiled') {
+          if (outcome.contentChanged === true) rehashed.push(outcome);
+          if (outcome.collection !== outcome.previousCollection) refiled.push(outcome);
+          else counts.unchanged += 1;
           continue;
         }
         replaced.push(outcome.source);
@@ -142,6 +162,25 @@ async function commitUnderLock(
         await replaceSources(handle, replaced, rows);
         written = true;
       }
+    }
+
+    // The rows of the others keep their content hash: only their collection changes.
+    const rehashedSources = new Set(rehashed.map((d) => d.source));
+    const moved = refiled.filter((d) => !rehashedSources.has(d.source));
+    if (handle !== undefined && moved.length + rehashed.length > 0) {
+      lease.check();
+      await refileSources(handle, moved);
+      await rehashSources(handle, rehashed);
+      written = true;
+    }
+    counts.refiled = refiled.length;
+    for (const { source, chunks, collection, previousCollection } of refiled) {
+      changes.push({
+        source,
+        change: 'refiled',
+        chunks,
+        collection: { from: previousCollection, to: collection },
+      });
     }
 
     const deletions = [...plan.deletions, ...plan.rejected.map((r) => r.source)];
@@ -179,6 +218,51 @@ async function commitUnderLock(
     return result;
   } finally {
     handle?.close();
+  }
+}
+
+/** Sources per update: one predicate stays small enough to parse quickly. */
+const REFILE_BATCH = 500;
+
+/**
+ * Moves the rows of each document to its new collection: one update of the `collection` column per collection (and
+ * per {@link REFILE_BATCH} sources), the vectors and every other column left as they are. The collection is an
+ * access-control boundary: both the sources and the name reach the SQL only as escaped literals.
+ */
+async function refileSources(
+  handle: DocumentTable,
+  documents: ReadonlyArray<Pick<RefiledDocument, 'source' | 'collection'>>,
+): Promise<void> {
+  const byCollection = new Map<string | null, string[]>();
+  for (const { source, collection } of documents) {
+    byCollection.set(collection, [...(byCollection.get(collection) ?? []), source]);
+  }
+  for (const [collection, sources] of byCollection) {
+    for (let start = 0; start < sources.length; start += REFILE_BATCH) {
+      await handle.table.update({
+        where: sqlIn('source', sources.slice(start, start + REFILE_BATCH)),
+        valuesSql: { collection: collection === null ? 'NULL' : sqlString(collection) },
+      });
+    }
+  }
+}
+
+/**
+ * Gives the rows of each document its new content hash and collection, one update per document: what a batch found
+ * re-filed after reading it (its bytes may have changed while its chunks did not).
+ */
+async function rehashSources(
+  handle: DocumentTable,
+  documents: ReadonlyArray<{ source: string; collection: string | null; contentHash: string }>,
+): Promise<void> {
+  for (const { source, collection, contentHash } of documents) {
+    await handle.table.update({
+      where: sqlIn('source', [source]),
+      valuesSql: {
+        collection: collection === null ? 'NULL' : sqlString(collection),
+        contentHash: sqlString(contentHash),
+      },
+    });
   }
 }
 

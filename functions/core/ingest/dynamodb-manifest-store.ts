@@ -51,6 +51,10 @@ export class DynamoDbManifestStore implements ManifestStore {
           fingerprint: String(item.fingerprint),
           chunks: Number(item.chunks),
           collection: typeof item.collection === 'string' ? item.collection : null,
+          ...(typeof item.ownCollection === 'string' || item.ownCollection === null
+            ? { ownCollection: item.ownCollection as string | null }
+            : {}),
+          ...(typeof item.splitHash === 'string' ? { splitHash: item.splitHash } : {}),
           syncedAt: Number(item.syncedAt),
         };
         entries.set(entry.source, entry);
@@ -69,7 +73,14 @@ export class DynamoDbManifestStore implements ManifestStore {
         .filter((source) => !putSources.has(source))
         .map((source) => ({ DeleteRequest: { Key: { pk, sk: sortKeyOf(source) } } })),
       ...changes.put.map((entry) => ({
-        PutRequest: { Item: { pk, sk: sortKeyOf(entry.source), ...entry } },
+        // An entry from before `ownCollection` was recorded has none: left out rather than written as undefined.
+        PutRequest: {
+          Item: {
+            pk,
+            sk: sortKeyOf(entry.source),
+            ...Object.fromEntries(Object.entries(entry).filter(([, value]) => value !== undefined)),
+          },
+        },
       })),
     ];
     for (let start = 0; start < requests.length; start += WRITE_BATCH) {

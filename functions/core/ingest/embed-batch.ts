@@ -12,7 +12,7 @@ import {
 import { embedInRequests } from './embedding-requests';
 import type { IngestServices } from './ingest-services';
 import { loadDocument } from './load-document';
-import { splitDocument } from './split-document';
+import { splitDocument, splitHashOf } from './split-document';
 import type { StagingStore } from './staging-store';
 import { getJson, putJson } from './staging-store';
 import {
@@ -49,7 +49,13 @@ async function readJobs(staging: StagingStore, executionName: string, batch: num
 
 type Loaded = { index: number; job: SyncJob } & (
   | { outcome: DocumentOutcome }
-  | { chunks: ChunkToEmbed[]; contentHash: string; collection: string | null }
+  | {
+      chunks: ChunkToEmbed[];
+      contentHash: string;
+      collection: string | null;
+      ownCollection: string | null;
+      splitHash: string;
+    }
 );
 
 export interface EmbedBatchOptions {
@@ -142,6 +148,8 @@ export async function embedBatch(
         version: l.job.version,
         contentHash: l.contentHash,
         collection: l.collection,
+        ownCollection: l.ownCollection,
+        splitHash: l.splitHash,
         chunks: l.chunks.length,
       });
     } else {
@@ -173,7 +181,7 @@ export async function embedBatch(
     ...(alone ? { document } : {}),
     documents: outcomes.length,
     indexed: outcomes.filter((o) => o.status === 'indexed').length,
-    unchanged: outcomes.filter((o) => o.status === 'unchanged').length,
+    unchanged: outcomes.filter((o) => o.status === 'unchanged' || o.status === 'refiled').length,
     failed: outcomes.filter((o) => o.status === 'failed').length,
     embeddedChunks: rows.length,
     embeddingRequests: requests,
@@ -247,19 +255,31 @@ async function loadJob(
     };
   }
   const document = result.document;
-  const collection = document.collection ?? settings.collection;
+  // Front matter first, then the origin's collection, then the sync's (an older plan's job carries neither).
+  const ownCollection = document.collection ?? null;
+  const collection = ownCollection ?? (job.collection !== undefined ? job.collection : settings.collection);
   if (job.reuse !== undefined && job.reuse.contentHash === document.contentHash) {
+    const { reuse } = job;
+    const same = {
+      source: job.source,
+      version: job.version,
+      contentHash: document.contentHash,
+      ...(reuse.splitHash !== undefined ? { splitHash: reuse.splitHash } : {}),
+    };
     return {
       index,
       job,
-      outcome: {
-        status: 'unchanged',
-        source: job.source,
-        version: job.version,
-        contentHash: document.contentHash,
-        collection: job.reuse.collection,
-        chunks: job.reuse.chunks,
-      },
+      outcome:
+        collection === reuse.collection
+          ? { status: 'unchanged', ...same, collection, ownCollection, chunks: reuse.chunks }
+          : {
+              status: 'refiled',
+              ...same,
+              collection,
+              previousCollection: reuse.collection,
+              ownCollection,
+              chunks: reuse.chunks,
+            },
     };
   }
   const chunks = await splitDocument(
@@ -280,7 +300,28 @@ async function loadJob(
       },
     };
   }
-  return { index, job, chunks, contentHash: document.contentHash, collection };
+  const splitHash = splitHashOf(chunks);
+  if (job.reuse !== undefined && job.reuse.splitHash === splitHash) {
+    // Its bytes changed and its chunks did not (only its front matter's collection did, say): the rows stay, their
+    // collection and content hash are updated in place.
+    return {
+      index,
+      job,
+      outcome: {
+        status: 'refiled',
+        source: job.source,
+        version: job.version,
+        contentHash: document.contentHash,
+        collection,
+        previousCollection: job.reuse.collection,
+        ownCollection,
+        splitHash,
+        contentChanged: true,
+        chunks: chunks.length,
+      },
+    };
+  }
+  return { index, job, chunks, contentHash: document.contentHash, collection, ownCollection, splitHash };
 }
 
 function readFailure(source: string, error: unknown): string {

@@ -11,11 +11,26 @@ export interface ManifestEntry {
   contentHash: string;
   /** The origin's change token when it was read (see `ListedSource.version`). */
   version: string;
-  /** The settings the chunks were made with (chunk size, overlap, default collection); see `syncFingerprint`. */
+  /**
+   * The settings the chunks were made with (chunk size, overlap, source links); see `syncFingerprint`. An entry
+   * written before the collection was tracked apart mixed in the sync's default collection (`fingerprintMatches`).
+   */
   fingerprint: string;
   /** Rows the document has in the table. */
   chunks: number;
+  /** The collection the document's rows are in (its front matter's, else its origin's, else the sync's). */
   collection: string | null;
+  /**
+   * The collection the document's own front matter names (null: none), so that a change of its origin's or the
+   * sync's collection re-files it without reading it. Absent in entries written before it was recorded.
+   */
+  ownCollection?: string | null;
+  /**
+   * A hash of the document's chunks as split, but for their collection and content hash (see `splitHashOf`): a
+   * document whose bytes changed and whose chunks did not (only its front matter's collection changed) is then
+   * re-filed rather than re-embedded. Absent in entries written before it was recorded.
+   */
+  splitHash?: string;
   /** When the entry was written, epoch milliseconds. */
   syncedAt: number;
 }

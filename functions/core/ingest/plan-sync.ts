@@ -9,11 +9,20 @@ import {
   type SkippedSource,
 } from './document-origins';
 import type { IngestServices } from './ingest-services';
+import {
+  COLLECTION_NAME_RULE,
+  collectionNameProblem,
+  collectionOfListing,
+  readOriginSpecs,
+} from './origin-spec';
 import { putJson } from './staging-store';
 import {
   type FailedDocument,
+  fingerprintMatches,
   maxBytesOf,
+  ownCollectionOf,
   type PlanResult,
+  type RefiledDocument,
   type StagedPlan,
   type SyncJob,
   type SyncSettings,
@@ -44,12 +53,14 @@ export interface PlanSyncOptions {
  */
 export function resolveSyncSettings(input: unknown, ingest: IngestConfig): SyncSettings {
   const request = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
-  const origins = request.origins ?? [...ingest.origins];
-  if (!Array.isArray(origins) || !origins.every((o) => typeof o === 'string' && o.trim() !== '')) {
+  const given = request.origins ?? [...ingest.origins];
+  if (!Array.isArray(given)) {
     throw new PermanentError(
-      'the sync input "origins" must be a list of paths, globs, s3:// URIs or web sites',
+      'the sync input "origins" must be a list of paths, globs, s3:// URIs or web sites, each alone or as {"uri": "...", "collection": "..."}',
     );
   }
+  const origins = readOriginSpecs(given);
+  if ('problem' in origins) throw new PermanentError(`the sync input "origins": ${origins.problem}`);
   if (origins.length === 0) {
     throw new PermanentError(
       'nothing to sync: name one or more origins (a folder, a glob, s3://bucket/prefix, https://site/path/), or set INGEST_ORIGINS',
@@ -60,19 +71,21 @@ export function resolveSyncSettings(input: unknown, ingest: IngestConfig): SyncS
       throw new PermanentError(`the sync input "${flag}" must be true or false`);
     }
   }
-  const collection = request.collection;
-  if (
-    collection !== undefined &&
-    collection !== null &&
-    (typeof collection !== 'string' || collection.trim() === '' || collection.length > 200)
-  ) {
-    throw new PermanentError('the sync input "collection" must be a non-empty name');
+  const collection = typeof request.collection === 'string' ? request.collection.trim() : request.collection;
+  if (collection !== undefined && collection !== null && collectionNameProblem(collection) !== undefined) {
+    throw new PermanentError(
+      `the sync input "collection" must be a collection name (${COLLECTION_NAME_RULE}); got ${JSON.stringify(request.collection)}`,
+    );
   }
+  const originCollections = Object.fromEntries(
+    origins.flatMap((o) => (o.collection === undefined ? [] : [[o.uri, o.collection]])),
+  );
   return {
-    origins: [...new Set(origins.map((o: string) => o.trim()))],
+    origins: origins.map((o) => o.uri),
+    ...(Object.keys(originCollections).length > 0 ? { originCollections } : {}),
     prune: (request.prune as boolean | undefined) ?? true,
     rebuild: (request.rebuild as boolean | undefined) ?? false,
-    collection: typeof collection === 'string' ? collection.trim() : null,
+    collection: typeof collection === 'string' ? collection : null,
     chunkSize: ingest.chunkSize,
     chunkOverlap: ingest.chunkOverlap,
     maxFileBytes: ingest.maxFileBytes,
@@ -87,7 +100,10 @@ export function resolveSyncSettings(input: unknown, ingest: IngestConfig): SyncS
  * files are hashed while listed), nothing is embedded, nothing is written to the table.
  *
  * A listed document is unchanged when its manifest entry has the same origin version and settings and the table
- * holds its rows with the entry's content hash; anything else is re-read. An indexed document no origin lists
+ * holds its rows with the entry's content hash; anything else is re-read. An unchanged document whose collection
+ * changed (its origin's declaration, the sync's collection) is re-filed by Commit without being read, unless its
+ * entry cannot say whether its front matter names one (an entry from before that was recorded): then its batch
+ * reads it, and embeds nothing. An indexed document no origin lists
  * any more is deleted when an origin of this sync covers it and pruning is on (and always on a rebuild).
  *
  * @throws {EmbeddingMismatchError} when the table was built by another embedder (and this is no rebuild), before
@@ -164,9 +180,17 @@ export async function planSync(
     );
   }
   const listed = new Map<string, ListedSource>();
+  // The origins that list each document, for the collection they declare.
+  const listedBy = new Map<string, string[]>();
   for (const listing of listings) {
-    for (const entry of listing.sources) if (!listed.has(entry.source)) listed.set(entry.source, entry);
+    for (const entry of listing.sources) {
+      if (!listed.has(entry.source)) listed.set(entry.source, entry);
+      listedBy.set(entry.source, [...(listedBy.get(entry.source) ?? []), listing.origin]);
+    }
   }
+  /** The collection a document gets unless its front matter names one: its origins', else the sync's. */
+  const defaultCollectionOf = (source: string): string | null =>
+    collectionOfListing(listedBy.get(source) ?? [], settings.originCollections ?? {}) ?? settings.collection;
   const skipped = new Map<string, SkippedSource>();
   for (const listing of listings) {
     for (const entry of listing.skipped) {
@@ -180,6 +204,7 @@ export async function planSync(
   const fingerprint = syncFingerprint(settings);
   const jobs: SyncJob[] = [];
   const rejected: FailedDocument[] = [];
+  const refiles: RefiledDocument[] = [];
   let unchanged = 0;
   for (const entry of [...listed.values()].sort((a, b) => a.source.localeCompare(b.source))) {
     const maxBytes = maxBytesOf(entry.source, settings);
@@ -192,21 +217,50 @@ export async function planSync(
     }
     const known = manifest.get(entry.source);
     const tableHash = indexed.get(entry.source);
+    const defaultCollection = defaultCollectionOf(entry.source);
     const rowsAreCurrent =
       !settings.rebuild &&
       known !== undefined &&
       tableHash === known.contentHash &&
-      known.fingerprint === fingerprint;
+      fingerprintMatches(known.fingerprint, settings, [known.collection, settings.collection]);
     if (rowsAreCurrent && known.version === entry.version) {
-      unchanged += 1;
-      continue;
+      const own = ownCollectionOf(known);
+      // Unknown front matter (an entry from before it was recorded): its rows' collection is still right when it
+      // is the one the document would get without front matter, or it came from the front matter, which did not
+      // change. Otherwise only reading the document tells: a job, whose batch embeds nothing (`reuse`).
+      const collection = own === undefined ? known.collection : (own ?? defaultCollection);
+      if (own !== undefined || known.collection === defaultCollection) {
+        if (
+          collection !== known.collection ||
+          known.fingerprint !== fingerprint ||
+          own !== known.ownCollection
+        ) {
+          refiles.push({
+            ...known,
+            fingerprint,
+            collection,
+            ...(own !== undefined ? { ownCollection: own } : {}),
+            previousCollection: known.collection,
+          });
+        }
+        if (collection === known.collection) unchanged += 1;
+        continue;
+      }
     }
     jobs.push({
       source: entry.source,
       version: entry.version,
       change: tableHash === undefined ? 'added' : 'updated',
+      collection: defaultCollection,
       ...(rowsAreCurrent
-        ? { reuse: { contentHash: known.contentHash, chunks: known.chunks, collection: known.collection } }
+        ? {
+            reuse: {
+              contentHash: known.contentHash,
+              chunks: known.chunks,
+              collection: known.collection,
+              ...(known.splitHash !== undefined ? { splitHash: known.splitHash } : {}),
+            },
+          }
         : {}),
     });
   }
@@ -251,6 +305,7 @@ export async function planSync(
     stale,
     skipped: [...skipped.values()].sort((a, b) => a.source.localeCompare(b.source)),
     emptyOrigins,
+    refiles,
   };
   await putJson(staging, stagingKeys.plan(executionName), plan);
   return {
@@ -261,6 +316,7 @@ export async function planSync(
     unchanged,
     changed: jobs.length,
     deleting: deletions.length,
+    refiling: refiles.filter((r) => r.collection !== r.previousCollection).length,
     rejected: rejected.length,
     skipped: skipped.size,
   };

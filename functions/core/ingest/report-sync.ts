@@ -49,6 +49,7 @@ export async function reportSync(
     added: details?.added ?? 0,
     updated: details?.updated ?? 0,
     unchanged: details?.unchanged ?? 0,
+    refiled: details?.refiled ?? 0,
     deleted: details?.deleted ?? 0,
     failed,
     failedCount: failed.length,

@@ -133,6 +133,23 @@ export async function splitDocument(
   return chunks;
 }
 
+/**
+ * A hash of what a document's chunks are but for their collection and content hash: their ids (which hash their
+ * text), titles, heading paths, pages and links, in order. Equal hashes mean equal rows but for those two columns,
+ * whatever else changed in the bytes (a front matter's collection).
+ */
+export function splitHashOf(chunks: readonly DocumentChunk[]): string {
+  const fields = chunks.map((c) => [
+    c.id,
+    c.title,
+    c.heading,
+    c.pageStart ?? null,
+    c.pageEnd ?? null,
+    c.url ?? null,
+  ]);
+  return createHash('sha256').update(JSON.stringify(fields)).digest('hex').slice(0, 32);
+}
+
 /** The first and last page of the text between `start` and `end` (exclusive), from a section's page marks. */
 export function pageRange(
   marks: readonly PageMark[],

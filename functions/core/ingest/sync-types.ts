@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import type { DocumentRow } from '../vector-store/document-schema';
 import type { EnsureIndexesResult } from '../vector-store/document-table';
 import type { SkippedSource } from './document-origins';
-import { isPdfOrWordName } from './formats/catalog';
+import { extensionOf, isPdfOrWordName } from './formats/catalog';
+import type { ManifestEntry } from './manifest-store';
+import type { OriginSpec } from './origin-spec';
 
 /**
  * The documents the ingest steps exchange. What travels in the state machine's state is small by construction
@@ -12,19 +14,25 @@ import { isPdfOrWordName } from './formats/catalog';
 
 /** What a sync is started with: the execution input. An empty input syncs `INGEST_ORIGINS`, pruning. */
 export interface SyncRequest {
-  /** Local folders, files or globs, and `s3://bucket/prefix` URIs. @default INGEST_ORIGINS */
-  origins?: string[];
+  /**
+   * Local folders, files or globs, `s3://bucket/prefix` URIs and web sites, each alone or as
+   * `{"uri": ..., "collection": ...}` to place the documents it holds in a collection. @default INGEST_ORIGINS
+   */
+  origins?: OriginSpec[];
   /** Remove indexed documents that an origin covers but no longer lists. @default true */
   prune?: boolean;
   /** Drop the table and re-embed everything (after changing the embedding model). @default false */
   rebuild?: boolean;
-  /** The collection of documents whose front matter names none. */
+  /** The collection of documents whose front matter names none and whose origin declares none. */
   collection?: string;
 }
 
 /** The request with its defaults applied, and the splitting settings in force. */
 export interface SyncSettings {
+  /** The origins' addresses. */
   origins: string[];
+  /** The collection each origin that declares one gives its documents, by address; absent when none does. */
+  originCollections?: Readonly<Record<string, string>>;
   prune: boolean;
   rebuild: boolean;
   collection: string | null;
@@ -100,10 +108,16 @@ export interface SyncJob {
   version: string;
   change: 'added' | 'updated';
   /**
-   * Set when the table's rows of this source are still right if its bytes hash to `contentHash`: only its
-   * origin's change token moved (a `touch`, an identical upload). The batch then embeds nothing.
+   * The collection the document gets unless its front matter names one: its origin's, else the sync's. An older
+   * plan's job has none: the sync's applies.
    */
-  reuse?: { contentHash: string; chunks: number; collection: string | null };
+  collection?: string | null;
+  /**
+   * Set when the table's rows of this source are still right if its bytes hash to `contentHash`: only its
+   * origin's change token moved (a `touch`, an identical upload), or its collection may have (see
+   * {@link RefiledDocument}). The batch then embeds nothing.
+   */
+  reuse?: { contentHash: string; chunks: number; collection: string | null; splitHash?: string };
 }
 
 /** The plan, staged by Plan for the other steps. */
@@ -128,6 +142,21 @@ export interface StagedPlan {
   skipped: SkippedSource[];
   /** The origins that hold nothing to index. */
   emptyOrigins: EmptyOrigin[];
+  /**
+   * Unchanged documents whose manifest entry Commit rewrites without reading them: those whose collection changed
+   * (their rows are re-filed), and those whose entry predates the collection's tracking apart from the fingerprint.
+   * Absent in an older plan.
+   */
+  refiles?: RefiledDocument[];
+}
+
+/**
+ * An unchanged document's manifest entry as Commit writes it, and the collection its rows are in. When the two
+ * differ, Commit moves the rows to the entry's collection in place (the `collection` column alone: nothing is
+ * split or embedded again).
+ */
+export interface RefiledDocument extends Omit<ManifestEntry, 'syncedAt'> {
+  previousCollection: string | null;
 }
 
 /** What a batch did with one document. */
@@ -139,6 +168,10 @@ export type DocumentOutcome =
       version: string;
       contentHash: string;
       collection: string | null;
+      /** The collection its front matter names (null: none). Absent in an older batch's outcome. */
+      ownCollection?: string | null;
+      /** See `ManifestEntry.splitHash`. */
+      splitHash?: string;
       chunks: number;
     }
   | {
@@ -147,6 +180,25 @@ export type DocumentOutcome =
       version: string;
       contentHash: string;
       collection: string | null;
+      ownCollection?: string | null;
+      splitHash?: string;
+      chunks: number;
+    }
+  | {
+      /**
+       * Its rows are still right but for their collection (and, when only its front matter's collection changed,
+       * their content hash), which Commit changes in place.
+       */
+      status: 'refiled';
+      source: string;
+      version: string;
+      contentHash: string;
+      collection: string | null;
+      previousCollection: string | null;
+      ownCollection: string | null;
+      splitHash?: string;
+      /** Its bytes changed and its chunks did not: its rows take the new content hash too. */
+      contentChanged?: boolean;
       chunks: number;
     }
   | FailedOutcome;
@@ -195,6 +247,8 @@ export type PlanResult =
       unchanged: number;
       changed: number;
       deleting: number;
+      /** Unchanged documents whose rows move to another collection, without reading them. */
+      refiling: number;
       rejected: number;
       /** Files the origins hold and do not index (another type, a symbolic link). */
       skipped: number;
@@ -234,15 +288,19 @@ export interface FailedBatchResult {
 /** One change to the table, for the report. */
 export interface SourceChange {
   source: string;
-  change: 'added' | 'updated' | 'deleted';
+  change: 'added' | 'updated' | 'deleted' | 'refiled';
   chunks: number;
+  /** A re-filed document's collections, before and after. */
+  collection?: { from: string | null; to: string | null };
 }
 
-/** The sync's counts: documents in the first five, rows in the last two. */
+/** The sync's counts: documents in the first six, rows in the last two. */
 export interface SyncCounts {
   added: number;
   updated: number;
   unchanged: number;
+  /** Documents moved to another collection in place: their rows' `collection` changed, nothing was embedded. */
+  refiled: number;
   deleted: number;
   failed: number;
   /** Rows in the table after the sync. */
@@ -339,25 +397,60 @@ function pad(batch: number): string {
 /** Bumped when splitting changes in a way that should re-index every document. */
 const SPLITTER_VERSION = 1;
 
+type FingerprintSettings = Pick<SyncSettings, 'chunkSize' | 'chunkOverlap' | 'sourceLinks'>;
+
 /**
  * What, besides a document's bytes, decides its chunks: a document indexed with other settings is re-indexed
- * even though its bytes did not change.
+ * even though its bytes did not change. Its collection is not among them: a document whose collection changes is
+ * re-filed in place (see {@link RefiledDocument}), and the manifest tracks the collection apart.
  */
-export function syncFingerprint(
-  settings: Pick<SyncSettings, 'chunkSize' | 'chunkOverlap' | 'collection' | 'sourceLinks'>,
-) {
-  const fields: unknown[] = [
-    SPLITTER_VERSION,
-    settings.chunkSize,
-    settings.chunkOverlap,
-    settings.collection,
-  ];
+export function syncFingerprint(settings: FingerprintSettings): string {
+  return fingerprintWith(settings, null);
+}
+
+/**
+ * True when a manifest entry's fingerprint says its chunks were made with these settings. An entry written before
+ * the collection was tracked apart has a fingerprint that mixed in the sync's collection of its day (null when the
+ * sync named none, which is what {@link syncFingerprint} mixes in now): it still matches when made with the same
+ * splitting settings and any of `collections` (the entry's own collection, the sync's), so upgrading re-embeds
+ * nothing.
+ */
+export function fingerprintMatches(
+  fingerprint: string,
+  settings: FingerprintSettings,
+  collections: readonly (string | null)[],
+): boolean {
+  return (
+    fingerprint === syncFingerprint(settings) ||
+    collections.some(
+      (collection) => collection !== null && fingerprint === fingerprintWith(settings, collection),
+    )
+  );
+}
+
+function fingerprintWith(settings: FingerprintSettings, collection: string | null): string {
+  // The collection's place is kept (always null now) so that fingerprints from before stay what they were.
+  const fields: unknown[] = [SPLITTER_VERSION, settings.chunkSize, settings.chunkOverlap, collection];
   // The links chunks carry: declaring one re-splits the documents it covers once (left out when none is declared,
   // so that fingerprints from before the setting existed still match).
   if (settings.sourceLinks !== undefined && Object.keys(settings.sourceLinks).length > 0) {
     fields.push(Object.entries(settings.sourceLinks).sort());
   }
   return createHash('sha256').update(JSON.stringify(fields)).digest('hex').slice(0, 16);
+}
+
+/**
+ * The collection a document's own front matter names, as far as its manifest entry tells: the entry's record of it,
+ * else none for a format without front matter (PDF, Word, HTML, text), else undefined (an entry from before it was
+ * recorded, of a Markdown document or a web page).
+ */
+export function ownCollectionOf(
+  entry: Pick<ManifestEntry, 'source' | 'ownCollection'>,
+): string | null | undefined {
+  if (entry.ownCollection !== undefined) return entry.ownCollection;
+  const extension = extensionOf(entry.source);
+  const local = !/^https?:\/\//i.test(entry.source);
+  return local && ['.pdf', '.docx', '.html', '.htm', '.txt'].includes(extension) ? null : undefined;
 }
 
 /** A failure's reason without the source name that load and read messages start with. */
