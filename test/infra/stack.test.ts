@@ -373,6 +373,35 @@ describe('configuration from the cdk context', () => {
     }
   });
 
+  it('gives who-may-read-what to the steps that use it, and the bot token to Load history only when a group is named', () => {
+    const stepsWith = (template: Template, name: string) =>
+      resourcesOf(template, 'AWS::Lambda::Function')
+        .filter(([, fn]) => name in fn.Properties.Environment.Variables)
+        .map(([, fn]) => String(fn.Properties.Description).split(' (')[0]);
+    const withGroups = synthWithoutBundling({
+      'bot:collectionAudiences': '{"hr":["S0HRTEAM"],"it":["*"]}',
+      'bot:channelCollections': '{"*":["hr","it"]}',
+    }).template;
+    const withPeopleOnly = synthWithoutBundling({
+      'bot:collectionAudiences': { hr: ['U0CFO0001'] },
+    }).template;
+
+    expect(stepsWith(withGroups, 'COLLECTION_AUDIENCES').sort()).toEqual([
+      'Conversation / LoadHistory',
+      'Conversation / PersistTurn',
+      'Conversation / Retrieve',
+    ]);
+    expect(stepsWith(withGroups, 'CHANNEL_COLLECTIONS').sort()).toEqual(
+      stepsWith(withGroups, 'COLLECTION_AUDIENCES').sort(),
+    );
+    // usergroups.list needs the bot token: only where an audience names a user group.
+    expect(stepsWith(withGroups, 'SLACK_BOT_TOKEN_ARN')).toContain('Conversation / LoadHistory');
+    expect(stepsWith(withPeopleOnly, 'SLACK_BOT_TOKEN_ARN')).not.toContain('Conversation / LoadHistory');
+    expect(() => synthWithoutBundling({ 'bot:collectionAudiences': '{"hr":["the hr team"]}' })).toThrow(
+      /bot:collectionAudiences must be an object mapping collection names to audiences .*"the hr team" \(in "hr"\) is not/,
+    );
+  });
+
   it("sets who may ask and the ack's reserved concurrency from the context", () => {
     const ackOf = (template: Template) => {
       const [, url] = resourcesOf(template, 'AWS::Lambda::Url')[0] as [string, CfnResource];
