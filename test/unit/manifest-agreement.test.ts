@@ -73,7 +73,8 @@ const ackSource = sourceFiles(join(ROOT, 'functions/core/ack'))
 /** Every Web API method the functions call through a WebClient (`client.chat.update(`, `slack.users.info(`…). */
 function calledMethods(): string[] {
   const methods = new Set<string>();
-  const call = /\.(auth|chat|users|usergroups|conversations|views|reactions|assistant\.threads)\.([a-zA-Z]+)\s*\(/g;
+  const call =
+    /\.(auth|chat|users|usergroups|conversations|views|reactions|assistant\.threads)\.([a-zA-Z]+)\s*\(/g;
   for (const source of functionSources) {
     for (const match of source.matchAll(call)) methods.add(`${match[1]}.${match[2]}`);
   }
