@@ -1,3 +1,4 @@
+import { loadConfig } from '../../functions/core/config';
 import { withSlackMessages } from '../../functions/core/conversation/retrieve';
 import { searchSlackMessages, withoutQuotedMessages } from '../../functions/core/slack/slack-search';
 import type { Passage, RetrievalResult } from '../../functions/core/types';
@@ -122,5 +123,13 @@ describe('withoutQuotedMessages: what the turn keeps of an answer that quoted Sl
     expect(withoutQuotedMessages('Use the VPN guide [1].', ['Something else entirely was said here.'])).toBe(
       'Use the VPN guide [1].',
     );
+  });
+});
+
+describe('SLACK_SEARCH', () => {
+  it('is off by default, on with true, and anything else fails naming it', () => {
+    expect(loadConfig({}).slack.search).toBe(false);
+    expect(loadConfig({ SLACK_SEARCH: 'true' }).slack.search).toBe(true);
+    expect(() => loadConfig({ SLACK_SEARCH: 'sometimes' })).toThrow(/SLACK_SEARCH must be true or false/);
   });
 });
