@@ -38,6 +38,11 @@ export interface FakeSlackOptions {
    * the messages in them. None by default. {@link FakeSlack.setSearchable} replaces it while the fake runs.
    */
   searchable?: FakeSearchable;
+  /**
+   * Whether the workspace has the Real-time Search API (`assistant.search.info`'s `is_ai_search_enabled`). Without
+   * it `assistant.search.context` answers `ok: false` with `ai_search_not_enabled` (the fake's name). @default true
+   */
+  aiSearchEnabled?: boolean;
 }
 
 /** A conversation the Real-time Search fake knows, with who is in it. */
@@ -462,6 +467,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     // API needs the action_token; the fake refuses a call without one, or with one it did not issue, as
     // `invalid_action_token` (a name of the fake's: the pages read did not list the method's errors).
     'assistant.search.context': (args) => {
+      if (options.aiSearchEnabled === false) throw new SlackApiError('ai_search_not_enabled');
       const query = requireString(args, 'query', 'invalid_arguments');
       const token = requireString(args, 'action_token', 'invalid_action_token');
       const asker = actionTokens.get(token);
@@ -502,6 +508,9 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
         },
       };
     },
+    // https://docs.slack.dev/reference/methods/assistant.search.info ("Returns search capabilities on a given
+    // team", search:read.public, Tier 2): the node SDK's AssistantSearchInfoResponse has `is_ai_search_enabled`.
+    'assistant.search.info': () => ({ is_ai_search_enabled: options.aiSearchEnabled !== false }),
     'chat.postMessage': (args) => {
       const channel = requireString(args, 'channel', 'channel_not_found');
       const { text, blocks } = content(args, true);
@@ -917,6 +926,7 @@ export const SLACK_RATE_LIMITS: Readonly<Record<string, readonly SlackRateLimit[
   'usergroups.users.list': workspaceTier(2),
   'conversations.replies': workspaceTier(3),
   // assistant.search.context: the pages read did not state its tier; not enforced (inject 429s with failNext).
+  'assistant.search.info': workspaceTier(2),
   'views.open': workspaceTier(4),
 };
 
