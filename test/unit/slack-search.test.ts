@@ -55,6 +55,7 @@ describe('searchSlackMessages', () => {
           messages: [
             {
               author_user_id: 'U1',
+              author_name: 'Ann',
               channel_id: 'C1',
               channel_name: 'general',
               message_ts: '1.2',
@@ -81,7 +82,7 @@ describe('searchSlackMessages', () => {
         {
           source: 'slack:C1/1.2',
           title: 'Slack message in #general',
-          heading: '<@U1>',
+          heading: 'Ann',
           text: 'hello there',
           score: 1,
           url: 'https://x.slack.com/archives/C1/p12',

@@ -6,7 +6,8 @@ import type { Passage } from '../types';
  * https://docs.slack.dev/ai/using-data-access-api/) searches the messages the asking person can see, at the moment
  * they ask, with the short-lived `action_token` Slack put in the event of their message. Nothing it returns is
  * stored: the messages become passages for this one answer (their text goes to the model and nowhere else), and the
- * turn keeps only their permalinks, as it keeps a document's link.
+ * turn keeps only their titles, authors' names and permalinks, as it keeps a document's section and link. The
+ * tier of assistant.search.context is not stated in the pages read; a rate-limited call falls back like any other.
  */
 
 /** The conversation types searched: each needs its `search:read.*` scope (slack/app-manifest.yaml). */
@@ -29,6 +30,7 @@ export const SLACK_SOURCE_PREFIX = 'slack:';
  * The node SDK (8.2) has no type for the method; fields not used here are left out.
  */
 interface SearchMessage {
+  author_name?: string;
   author_user_id?: string;
   channel_id?: string;
   channel_name?: string;
@@ -45,8 +47,8 @@ export type SlackSearchOutcome =
 /**
  * Asks `assistant.search.context` for the messages `actionToken`'s person can see that match `question`, as
  * passages ranked best first (Slack's order). A Slack passage's `source` is `slack:<channel>/<ts>`, its `url` the
- * message's permalink, its title "#channel". Never throws: any failure is an outcome, and the reason given is
- * Slack's error code (never the message text, nor the token).
+ * message's permalink, its title "Slack message in #channel", its heading the author's name. Never throws: any
+ * failure is an outcome, and the reason given is Slack's error code (never the message text, nor the token).
  */
 export async function searchSlackMessages(
   client: Pick<WebClient, 'apiCall'>,
@@ -97,7 +99,8 @@ function toPassage(message: SearchMessage, index: number): Passage[] {
     {
       source: `${SLACK_SOURCE_PREFIX}${channel}/${ts}`,
       title: `Slack message in ${where}`,
-      heading: message.author_user_id ? `<@${message.author_user_id}>` : '',
+      // Who wrote it, as Slack names them (a mention would show escaped in the sources' list).
+      heading: message.author_name ?? '',
       text: content.slice(0, MAX_MESSAGE_CHARS),
       // Slack's rank, as a score that falls with it (the fusion reads ranks, not scores).
       score: 1 / (index + 1),
