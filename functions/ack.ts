@@ -25,6 +25,7 @@ function buildHandler(runtime: Runtime, signingSecret: string, botToken: string)
     appId: config.slack.appId,
     allowSlackConnect: config.access.allowSlackConnect,
     allowGuests: config.access.allowGuests,
+    slackSearch: config.slack.search,
     historyStore: runtime.historyStore(),
     followUps: config.slack.followUps,
     suggestedPrompts: config.slack.suggestedPrompts,

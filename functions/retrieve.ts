@@ -1,11 +1,12 @@
 import { conversationFunctions } from './conversation-functions';
 import { accessLimited } from './core/access/asker-reach';
 import { NO_COLLECTION, needsUserGroups, type Reach, reachFor } from './core/access/reach';
-import { retrievePassages } from './core/conversation/retrieve';
+import { retrievePassages, withSlackMessages } from './core/conversation/retrieve';
 import { embeddingDimensionsOf, embeddingNameOf } from './core/llm/providers';
 import { memoPer } from './core/memo';
 import { embeddingsFor } from './core/models';
 import type { Runtime } from './core/runtime';
+import { searchSlackMessages } from './core/slack/slack-search';
 import { untilAborted } from './core/step-deadline';
 import { defineStep, type StepInput } from './core/step-handler';
 import { connectVectorStore, searchCacheSizes } from './core/vector-store/connect-vector-store';
@@ -51,6 +52,17 @@ export const { createHandler, handler } = defineStep(
       : (input.reach ??
         reachFor(config.access, input.turn, needsUserGroups(config.access) ? undefined : new Set<string>()));
     const embeddings = await embeddingsFor(runtime);
+    // Slack's Real-time Search (SLACK_SEARCH), alongside the documents: only with the token of the asker's own
+    // event, so Slack answers with what they can see. Its failure is an outcome (the documents alone answer).
+    const token = config.slack.search ? input.turn.actionToken : undefined;
+    const slackSearch = !config.slack.search
+      ? undefined
+      : token === undefined
+        ? Promise.resolve({ status: 'unavailable' as const, reason: 'no action_token in the event' })
+        : runtime
+            .slackClient()
+            .then((client) => searchSlackMessages(client, input.question, token))
+            .catch(() => ({ status: 'unavailable' as const, reason: 'no Slack client' }));
     // A hung embedding call or search ends at the step's deadline, retryably; it has no side effect to undo.
     const result = await untilAborted(
       retrievePassages(await readerFor(runtime), embeddings, input.question, {
@@ -67,6 +79,19 @@ export const { createHandler, handler } = defineStep(
     const collections = limited
       ? [...new Set(result.passages.map((p) => p.collection ?? NO_COLLECTION))].sort()
       : null;
-    return { ...result, passages: result.passages.map(({ collection: _, ...p }) => p), collections };
+    const documents = {
+      ...result,
+      passages: result.passages.map(({ collection: _, ...p }) => p),
+      collections,
+    };
+    if (slackSearch === undefined) return documents;
+    const slack = await slackSearch;
+    if (slack.status === 'unavailable') {
+      // Slack's error code only: never the token, the question or any message.
+      runtime.logger.warn('Slack search unavailable; answering from the documents alone', {
+        reason: slack.reason,
+      });
+    }
+    return withSlackMessages(documents, slack, config.vectorStore.topK);
   },
 );

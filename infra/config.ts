@@ -85,6 +85,12 @@ export interface BotConfig {
   /** `ALLOW_GUESTS`: answer guests (restricted and ultra-restricted accounts). @default false */
   allowGuests: boolean;
   /**
+   * `SLACK_SEARCH`: Retrieve also searches the Slack messages the asker can see (Slack's Real-time Search API, with
+   * the event's action_token) and fuses them with the documents' passages. Needs the `search:read.*` scopes of
+   * slack/app-manifest.yaml. See README "Slack messages as sources". @default false
+   */
+  slackSearch: boolean;
+  /**
    * `FOLLOW_UPS`: which replies in a channel thread the bot answered it answers without a mention: `off`, `asker`
    * (the person who asked first) or `anyone`. @default 'asker'
    */
@@ -145,6 +151,7 @@ export const DEFAULT_CONFIG: BotConfig = {
   slackAppId: undefined,
   allowSlackConnect: false,
   allowGuests: false,
+  slackSearch: false,
   followUps: 'asker',
   dailyQuestionLimit: 0,
   dailyTokenBudget: undefined,
@@ -331,6 +338,7 @@ export function readConfig(context: ContextReader): BotConfig {
     slackAppId: get('slackAppId'),
     allowSlackConnect: get('allowSlackConnect'),
     allowGuests: get('allowGuests'),
+    slackSearch: get('slackSearch'),
     followUps: get('followUps'),
     suggestedPrompts: get('suggestedPrompts'),
     dailyQuestionLimit: get('dailyQuestionLimit'),
@@ -424,6 +432,7 @@ export function readConfig(context: ContextReader): BotConfig {
         ? d.allowSlackConnect
         : bool(raw.allowSlackConnect, 'allowSlackConnect'),
     allowGuests: raw.allowGuests === undefined ? d.allowGuests : bool(raw.allowGuests, 'allowGuests'),
+    slackSearch: raw.slackSearch === undefined ? d.slackSearch : bool(raw.slackSearch, 'slackSearch'),
     followUps:
       raw.followUps === undefined
         ? d.followUps

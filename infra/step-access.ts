@@ -102,6 +102,8 @@ export const bindAck: StepBinder = (fn, r) => {
   if (r.config.slackAppId) fn.setEnvironment('SLACK_APP_ID', r.config.slackAppId);
   if (r.config.allowSlackConnect) fn.setEnvironment('ALLOW_SLACK_CONNECT', 'true');
   if (r.config.allowGuests) fn.setEnvironment('ALLOW_GUESTS', 'true');
+  // The ack carries the event's action_token into the execution only when Retrieve searches Slack.
+  if (r.config.slackSearch) fn.setEnvironment('SLACK_SEARCH', 'true');
 };
 
 /**
@@ -118,6 +120,11 @@ export const conversationStepAccess: Record<ConversationPlaceholder, StepBinder>
     useModels(fn, r, { embeddings: true });
     useVectorStore(fn, r, 'read');
     useAccess(fn, r);
+    // Slack's Real-time Search (bot:slackSearch): the bot token, with the asker's action_token, and nothing else.
+    if (r.config.slackSearch) {
+      useSlack(fn, r);
+      fn.setEnvironment('SLACK_SEARCH', 'true');
+    }
   },
   GenerateAnswerFunctionArn: (fn, r) => {
     useModels(fn, r, { chat: true });

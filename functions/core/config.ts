@@ -51,6 +51,12 @@ export interface AppConfig {
     suggestedPrompts: Array<{ title: string; message: string }>;
     /** Questions one person may ask per UTC day (`DAILY_QUESTION_LIMIT`); unset or 0: no limit. */
     dailyQuestionLimit?: number;
+    /**
+     * Whether Retrieve also searches Slack messages the asker can see, with Slack's Real-time Search API
+     * (`SLACK_SEARCH`; off by default). The ack then carries the event's short-lived `action_token` to Retrieve.
+     * See README "Slack messages as sources".
+     */
+    search: boolean;
   };
   llm: {
     provider: LlmProvider;
@@ -449,6 +455,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       followUps: oneOf(env, 'FOLLOW_UPS', ['off', 'asker', 'anyone'] as const, 'asker'),
       suggestedPrompts: suggestedPrompts(env, 'SUGGESTED_PROMPTS'),
       dailyQuestionLimit: integer(env, 'DAILY_QUESTION_LIMIT', 0, 0, 100_000) || undefined,
+      search: flag(env, 'SLACK_SEARCH', false),
     },
     llm: {
       provider,

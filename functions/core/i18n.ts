@@ -42,6 +42,8 @@ export interface Texts {
   noDocuments: string;
   /** Under an answer drawn only from what is open to everyone, because Slack could not say the asker's groups. */
   reachLimited: string;
+  /** Under an answer drawn from the documents alone because Slack's message search was unavailable (SLACK_SEARCH). */
+  slackSearchUnavailable: string;
   notEnabledHere: string;
   textOnly: string;
   tooLong(length: number, max: number): string;
@@ -104,6 +106,9 @@ const en: Texts = {
   reachLimited:
     'Slack could not tell me which user groups you are in just now, so this answer uses only the documents ' +
     'open to everyone. Ask again in a few minutes to have your groups’ documents searched too.',
+  slackSearchUnavailable:
+    'I could not search Slack messages just now, so this answer uses the documents alone. ' +
+    'Ask again in a few minutes to have messages you can see searched too.',
   notEnabledHere:
     "I'm not enabled in this channel, so I can't answer here. Please ask in a channel where your admin has enabled me.",
   textOnly:
@@ -165,6 +170,9 @@ const ja: Texts = {
   reachLimited:
     'いま Slack からあなたの所属ユーザーグループを確認できなかったため、この回答は全員に公開されたドキュメントだけを使っています。' +
     '数分後にもう一度質問すると、所属グループのドキュメントも検索します。',
+  slackSearchUnavailable:
+    'いま Slack のメッセージを検索できなかったため、この回答はドキュメントだけを使っています。' +
+    '数分後にもう一度質問すると、あなたが見られるメッセージも検索します。',
   notEnabledHere:
     'このチャンネルでは有効になっていないため、ここでは回答できません。管理者が有効にしたチャンネルで質問してください。',
   textOnly:

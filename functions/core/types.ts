@@ -28,6 +28,12 @@ export interface Turn {
   lang?: Lang;
   /** How the question came: a mention in a channel, a direct message (or the agent pane), a thread reply. */
   via?: 'mention' | 'dm' | 'follow-up';
+  /**
+   * The short-lived token Slack put in the event of the question (`assistant_thread.action_token`), with which
+   * Retrieve may search the Slack messages the asker can see. Only when `SLACK_SEARCH` is on; a credential: never
+   * logged nor stored (it lives in the execution's input, see README "Slack messages as sources").
+   */
+  actionToken?: string;
 }
 
 export interface ConversationInput {
@@ -89,6 +95,12 @@ export interface RetrievalResult {
    * limit who reads what (nothing to record). The Retrieve step always sets it: Persist turn's input names it.
    */
   collections?: string[] | null;
+  /**
+   * Slack's Real-time Search, when `SLACK_SEARCH` is on: `used` (its messages are fused with the documents'
+   * passages), `unavailable` (it failed, was rate limited, or the question came without an action_token: the
+   * documents alone answer, and the footer says so). Absent when the setting is off.
+   */
+  slackSearch?: 'used' | 'unavailable';
 }
 
 export interface SourceRef {

@@ -33,6 +33,33 @@ export interface FakeSlackOptions {
    * {@link FakeSlack.setUserGroupMembers} change them while the fake runs.
    */
   usergroups?: FakeUserGroups;
+  /**
+   * What `assistant.search.context` (Slack's Real-time Search API) searches: conversations with their members, and
+   * the messages in them. None by default. {@link FakeSlack.setSearchable} replaces it while the fake runs.
+   */
+  searchable?: FakeSearchable;
+  /**
+   * Whether the workspace has the Real-time Search API (`assistant.search.info`'s `is_ai_search_enabled`). Without
+   * it `assistant.search.context` answers `ok: false` with `ai_search_not_enabled` (the fake's name). @default true
+   */
+  aiSearchEnabled?: boolean;
+}
+
+/** A conversation the Real-time Search fake knows, with who is in it. */
+export interface FakeSearchChannel {
+  /** `C…` (public or private), `G…` (private), `D…` (a DM) or an mpim's id. */
+  id: string;
+  /** The channel's name (`general`), or for a DM the other person's id. */
+  name: string;
+  type: 'public_channel' | 'private_channel' | 'mpim' | 'im';
+  /** Who is in it. A public channel's messages are found by anyone in the workspace (search:read.public). */
+  members: readonly string[];
+}
+
+/** The conversations and messages `assistant.search.context` searches. */
+export interface FakeSearchable {
+  channels: readonly FakeSearchChannel[];
+  messages: readonly { channel: string; ts: string; user: string; text: string }[];
 }
 
 /** A user group described more fully than by its members: its name, handle, and whether it is disabled. */
@@ -234,6 +261,13 @@ export interface FakeSlack {
   setUserGroupMembers(groupId: string, users: readonly string[]): void;
   /** The user groups as they are now, disabled ones included, by id. */
   userGroups(): Record<string, Required<FakeUserGroup>>;
+  /** Replaces what `assistant.search.context` searches. */
+  setSearchable(searchable: FakeSearchable): void;
+  /**
+   * An `action_token` as Slack would put in the event of `user`'s message: `assistant.search.context` called with
+   * it searches what that person can see. Tokens the fake did not issue are refused.
+   */
+  actionTokenFor(user: string): string;
   /** Makes the next call(s) of `method` fail as described. */
   failNext(method: string, fault: FaultOptions): void;
   /** Drops the faults still queued for `method`: Slack has recovered. */
@@ -285,6 +319,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     for (const [id, group] of Object.entries(given)) groups.set(id, storedUserGroup(id, group, now));
   };
   setUserGroups(options.usergroups ?? {});
+  let searchable: FakeSearchable = options.searchable ?? { channels: [], messages: [] };
+  const actionTokens = new Map<string, string>();
   const messages: FakeMessage[] = [];
   const calls: FakeCall[] = [];
   const statuses: FakeThreadStatus[] = [];
@@ -422,6 +458,59 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
         throw new SlackApiError('no_such_subteam');
       return { users: [...group.users] };
     },
+    // https://docs.slack.dev/reference/methods/assistant.search.context (the Real-time Search API): messages the
+    // person whose action_token it is can see, best match first, each with its permalink. The fake's model: a
+    // public channel is found by anyone in the workspace (the search:read.public scope's page: "The searching user
+    // need not be a member of the public channels"); a private channel, mpim or DM only by its members. Only the
+    // channel types asked for (`channel_types`, default public_channel) and content type `messages`. Matching is
+    // the fake's own: messages sharing the most words (of 3+ letters) with the query. With a bot token the real
+    // API needs the action_token; the fake refuses a call without one, or with one it did not issue, as
+    // `invalid_action_token` (a name of the fake's: the pages read did not list the method's errors).
+    'assistant.search.context': (args) => {
+      if (options.aiSearchEnabled === false) throw new SlackApiError('ai_search_not_enabled');
+      const query = requireString(args, 'query', 'invalid_arguments');
+      const token = requireString(args, 'action_token', 'invalid_action_token');
+      const asker = actionTokens.get(token);
+      if (asker === undefined) throw new SlackApiError('invalid_action_token');
+      const types = new Set(
+        (optionalString(args, 'channel_types') ?? 'public_channel').split(',').map((t) => t.trim()),
+      );
+      const limit = Math.min(Math.max(Number(optionalString(args, 'limit') ?? 20) || 20, 1), 20);
+      const visible = new Map(
+        searchable.channels
+          .filter((c) => types.has(c.type) && (c.type === 'public_channel' || c.members.includes(asker)))
+          .map((c) => [c.id, c]),
+      );
+      const words = (text: string) => new Set(text.toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) ?? []);
+      const wanted = words(query);
+      const found = searchable.messages
+        .filter((m) => visible.has(m.channel))
+        .map((m) => ({ m, hits: [...words(m.text)].filter((w) => wanted.has(w)).length }))
+        .filter(({ hits }) => hits > 0)
+        .sort((a, b) => b.hits - a.hits || compareTs(b.m.ts, a.m.ts))
+        .slice(0, limit);
+      return {
+        results: {
+          messages: found.map(({ m }) => {
+            const channel = visible.get(m.channel) as FakeSearchChannel;
+            return {
+              author_user_id: m.user,
+              author_name: `Person ${m.user}`,
+              team_id: teamId,
+              channel_id: m.channel,
+              channel_name: channel.name,
+              message_ts: m.ts,
+              content: m.text,
+              is_author_bot: false,
+              permalink: `https://fake-slack.local/archives/${m.channel}/p${m.ts.replace('.', '')}`,
+            };
+          }),
+        },
+      };
+    },
+    // https://docs.slack.dev/reference/methods/assistant.search.info ("Returns search capabilities on a given
+    // team", search:read.public, Tier 2): the node SDK's AssistantSearchInfoResponse has `is_ai_search_enabled`.
+    'assistant.search.info': () => ({ is_ai_search_enabled: options.aiSearchEnabled !== false }),
     'chat.postMessage': (args) => {
       const channel = requireString(args, 'channel', 'channel_not_found');
       const { text, blocks } = content(args, true);
@@ -737,6 +826,14 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       users.set(user.id, { ...user });
     },
     setUserGroups,
+    setSearchable: (given) => {
+      searchable = structuredClone(given);
+    },
+    actionTokenFor: (user) => {
+      const token = `${startedAt}.${actionTokens.size + 1}.${user.toLowerCase()}`;
+      actionTokens.set(token, user);
+      return token;
+    },
     setUserGroupMembers: (groupId, members) => {
       const problem = userGroupsProblem({ [groupId]: members });
       if (problem !== undefined) throw new Error(`user groups: ${problem}`);
@@ -828,6 +925,8 @@ export const SLACK_RATE_LIMITS: Readonly<Record<string, readonly SlackRateLimit[
   'usergroups.list': workspaceTier(2),
   'usergroups.users.list': workspaceTier(2),
   'conversations.replies': workspaceTier(3),
+  // assistant.search.context: the pages read did not state its tier; not enforced (inject 429s with failNext).
+  'assistant.search.info': workspaceTier(2),
   'views.open': workspaceTier(4),
 };
 

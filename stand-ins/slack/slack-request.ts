@@ -125,6 +125,11 @@ export interface MessageOptions {
   eventId?: string;
   teamId?: string;
   botUserId?: string;
+  /**
+   * The Real-time Search token Slack adds to the event (`event.assistant_thread.action_token`, as in an agent
+   * pane's message); none by default.
+   */
+  actionToken?: string;
 }
 
 /** Builds a `message` event delivery from the captured fixtures. */
@@ -151,6 +156,10 @@ export function messagePayload(options: MessageOptions): typeof dmFixture {
     delete payload.event.thread_ts;
     delete payload.event.parent_user_id;
   } else payload.event.thread_ts = options.threadTs;
+  if (options.actionToken !== undefined)
+    (payload.event as { assistant_thread?: { action_token: string } }).assistant_thread = {
+      action_token: options.actionToken,
+    };
   const authorization = payload.authorizations[0];
   if (authorization) {
     authorization.user_id = options.botUserId ?? authorization.user_id;

@@ -402,6 +402,22 @@ describe('configuration from the cdk context', () => {
     );
   });
 
+  it('bot:slackSearch: SLACK_SEARCH on the ack and Retrieve, and the bot token to Retrieve, only when on; a bad value fails synth', () => {
+    const stepsWith = (template: Template, name: string) =>
+      resourcesOf(template, 'AWS::Lambda::Function')
+        .filter(([, fn]) => name in fn.Properties.Environment.Variables)
+        .map(([, fn]) => String(fn.Properties.Description).split(' (')[0]);
+    const on = synthWithoutBundling({ 'bot:slackSearch': true }).template;
+    const off = synthWithoutBundling({}).template;
+
+    expect(stepsWith(on, 'SLACK_SEARCH')).toHaveLength(2);
+    expect(stepsWith(on, 'SLACK_SEARCH')).toContain('Conversation / Retrieve');
+    expect(stepsWith(on, 'SLACK_BOT_TOKEN_ARN')).toContain('Conversation / Retrieve');
+    expect(stepsWith(off, 'SLACK_SEARCH')).toEqual([]);
+    expect(stepsWith(off, 'SLACK_BOT_TOKEN_ARN')).not.toContain('Conversation / Retrieve');
+    expect(() => synthWithoutBundling({ 'bot:slackSearch': 'sometimes' })).toThrow(/slackSearch/);
+  });
+
   it("sets who may ask and the ack's reserved concurrency from the context", () => {
     const ackOf = (template: Template) => {
       const [, url] = resourcesOf(template, 'AWS::Lambda::Url')[0] as [string, CfnResource];

@@ -536,6 +536,94 @@ describe('fake Slack: user groups (usergroups.list, usergroups.users.list)', () 
   });
 });
 
+describe('fake Slack: Real-time Search (assistant.search.context, assistant.search.info)', () => {
+  const searchable = {
+    channels: [
+      { id: 'C0PUB', name: 'general', type: 'public_channel' as const, members: ['U0ANN'] },
+      { id: 'G0PRIV', name: 'secret', type: 'private_channel' as const, members: ['U0ANN'] },
+      { id: 'D0ANNBEN', name: 'U0BEN', type: 'im' as const, members: ['U0ANN', 'U0BEN'] },
+    ],
+    messages: [
+      { channel: 'C0PUB', ts: '100.000001', user: 'U0ANN', text: 'the deploy freeze is on Friday' },
+      { channel: 'G0PRIV', ts: '100.000002', user: 'U0ANN', text: 'deploy freeze exception for launch' },
+      { channel: 'D0ANNBEN', ts: '100.000003', user: 'U0BEN', text: 'can you deploy after the freeze?' },
+    ],
+  };
+  const search = (token: string, channelTypes = 'public_channel,private_channel,mpim,im') =>
+    client.apiCall('assistant.search.context', {
+      query: 'deploy freeze',
+      action_token: token,
+      channel_types: channelTypes,
+    });
+  const channelsOf = (answer: unknown) =>
+    ((answer as { results: { messages: { channel_id: string }[] } }).results.messages ?? [])
+      .map((m) => m.channel_id)
+      .sort();
+
+  it('answers only what the token’s person can see: public channels for anyone, the rest for members', async () => {
+    fake.setSearchable(searchable);
+    expect(channelsOf(await search(fake.actionTokenFor('U0ANN')))).toEqual(['C0PUB', 'D0ANNBEN', 'G0PRIV']);
+    expect(channelsOf(await search(fake.actionTokenFor('U0BEN')))).toEqual(['C0PUB', 'D0ANNBEN']);
+    expect(channelsOf(await search(fake.actionTokenFor('U0CAT')))).toEqual(['C0PUB']);
+  });
+
+  it('searches only the channel types asked for (public channels by default), with permalinks', async () => {
+    fake.setSearchable(searchable);
+    const token = fake.actionTokenFor('U0ANN');
+    expect(channelsOf(await search(token, 'im'))).toEqual(['D0ANNBEN']);
+    const byDefault = await client.apiCall('assistant.search.context', {
+      query: 'deploy freeze',
+      action_token: token,
+    });
+    expect(byDefault).toMatchObject({
+      ok: true,
+      results: {
+        messages: [
+          {
+            channel_id: 'C0PUB',
+            channel_name: 'general',
+            message_ts: '100.000001',
+            content: 'the deploy freeze is on Friday',
+            permalink: 'https://fake-slack.local/archives/C0PUB/p100000001',
+          },
+        ],
+      },
+    });
+  });
+
+  it('refuses a call without an action_token, or with one it did not issue', async () => {
+    fake.setSearchable(searchable);
+    await expect(client.apiCall('assistant.search.context', { query: 'deploy' })).rejects.toMatchObject({
+      data: { ok: false, error: 'invalid_action_token' },
+    });
+    await expect(search('made.up.token')).rejects.toMatchObject({ data: { error: 'invalid_action_token' } });
+  });
+
+  it('assistant.search.info says whether the workspace has the API; without it the search is refused', async () => {
+    expect(await client.apiCall('assistant.search.info')).toMatchObject({
+      ok: true,
+      is_ai_search_enabled: true,
+    });
+    const without = await startFakeSlack({ aiSearchEnabled: false, searchable });
+    const other = new WebClient(without.token, {
+      slackApiUrl: without.apiUrl,
+      retryConfig: { retries: 0 },
+      logLevel: LogLevel.ERROR,
+    });
+    try {
+      expect(await other.apiCall('assistant.search.info')).toMatchObject({ is_ai_search_enabled: false });
+      await expect(
+        other.apiCall('assistant.search.context', {
+          query: 'deploy',
+          action_token: without.actionTokenFor('U0ANN'),
+        }),
+      ).rejects.toMatchObject({ data: { error: 'ai_search_not_enabled' } });
+    } finally {
+      await without.close();
+    }
+  });
+});
+
 describe("fake Slack: Slack's rate limits (429 + Retry-After), on by default", () => {
   // The counts below are exact: with Slack's clock at 1/100 of real time, nothing refills while a burst is sent,
   // however slowly a busy machine sends it (at real time, Tier 3 refills one call every 1.2 s).

@@ -32,6 +32,15 @@ const METHOD_SCOPES: Record<string, string[] | null> = {
   'views.open': null,
   // Which user groups the asker is in (COLLECTION_AUDIENCES).
   'usergroups.list': ['usergroups:read'],
+  // Slack messages as sources (SLACK_SEARCH): the scope of each conversation type asked for in channel_types
+  // (public_channel, private_channel, mpim, im; search:read.files and search:read.users are not needed, only
+  // messages are asked for). docs.slack.dev/reference/scopes/search.read.public and its siblings.
+  'assistant.search.context': [
+    'search:read.public',
+    'search:read.private',
+    'search:read.mpim',
+    'search:read.im',
+  ],
 };
 
 /** The subscription and the scope each handled event needs. */
@@ -77,6 +86,9 @@ function calledMethods(): string[] {
     /\.(auth|chat|users|usergroups|conversations|views|reactions|assistant\.threads)\.([a-zA-Z]+)\s*\(/g;
   for (const source of functionSources) {
     for (const match of source.matchAll(call)) methods.add(`${match[1]}.${match[2]}`);
+    // Methods the SDK has no typed call for, called by name.
+    for (const match of source.matchAll(/\.apiCall\(\s*'([a-z]+(?:\.[a-zA-Z]+)+)'/g))
+      methods.add(match[1] as string);
   }
   return [...methods].sort();
 }
@@ -91,7 +103,7 @@ describe('slack/app-manifest.yaml and the code', () => {
 
   it('finds the calls and handlers it checks (the scan itself works)', () => {
     expect(calledMethods()).toEqual(
-      expect.arrayContaining(['chat.postMessage', 'chat.update', 'users.info']),
+      expect.arrayContaining(['chat.postMessage', 'chat.update', 'users.info', 'assistant.search.context']),
     );
     expect(handledEvents()).toEqual(expect.arrayContaining(['app_mention', 'message']));
   });

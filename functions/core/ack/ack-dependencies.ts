@@ -51,6 +51,11 @@ export interface AckDependencies {
    * not a redelivery's arrival); no limit when undefined.
    */
   dailyQuestionLimit?: number;
+  /**
+   * Whether Retrieve searches Slack (`SLACK_SEARCH`): the event's `action_token` then goes into the execution's
+   * input (it goes nowhere otherwise). @default false
+   */
+  slackSearch?: boolean;
   /** Counts questions started and votes stored, for the usage dashboard. */
   metrics?: Pick<BotMetrics, 'count'>;
 }

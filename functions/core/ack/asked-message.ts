@@ -11,6 +11,11 @@ export interface AskedMessage {
   subtype?: string;
   edited?: unknown;
   channel_type?: string;
+  /**
+   * In the agent pane's threads (and where else Slack adds it), the token with which the Real-time Search API
+   * searches what the sender can see: "Send action_token as received in a message event" (assistant.search.context).
+   */
+  assistant_thread?: { action_token?: string };
 }
 
 /**

@@ -146,6 +146,10 @@ async function handleQuestion(
       placeholderTs,
       lang,
       via,
+      // Carried only when the deployment searches Slack (SLACK_SEARCH): otherwise it has no use, so it never travels.
+      ...(deps.slackSearch === true && event.assistant_thread?.action_token
+        ? { actionToken: event.assistant_thread.action_token }
+        : {}),
     };
     const executionName = executionNameFor(eventId, deps.now());
     await deps.startExecution(executionName, { turn });

@@ -22,6 +22,7 @@ import {
   type StreamProgress,
 } from '../slack/answer-streamer';
 import { removeStreams } from '../slack/remove-streams';
+import { isSlackSource, withoutQuotedMessages } from '../slack/slack-search';
 import { clearThreadStatus, setThreadStatus } from '../slack/thread-status';
 import type { EventStore } from '../stores/event-store';
 import type { HistoryStore } from '../stores/history-store';
@@ -250,6 +251,7 @@ export async function generateAnswer(
     };
   }
   const model = modelNameOf(deps.model);
+  const slackTexts = input.retrieval.passages.filter(isSlackSource).map((p) => p.text);
   const pendingFallbacks: Promise<void>[] = [];
   let answer: { text: string; usage: AnswerResult['usage'] };
   let streamer: AnswerStreamer;
@@ -282,10 +284,12 @@ export async function generateAnswer(
       }
       throw error;
     }
-    // Kept before Slack is asked to show it: a retry then delivers it rather than writing it again.
-    await deps.eventStore.recordWrittenAnswer(turn.eventId, input.runId, answer).catch((error: unknown) => {
-      deps.logger.warn('could not keep the written answer for a retry', { error: String(error) });
-    });
+    // Kept before Slack is asked to show it: a retry then delivers it rather than writing it again. Not when it drew
+    // on Slack messages (it may quote them, and messages read are never kept): a retry then writes it again.
+    if (slackTexts.length === 0)
+      await deps.eventStore.recordWrittenAnswer(turn.eventId, input.runId, answer).catch((error: unknown) => {
+        deps.logger.warn('could not keep the written answer for a retry', { error: String(error) });
+      });
   }
   const feedback: FeedbackTarget = {
     teamId: turn.teamId,
@@ -295,16 +299,23 @@ export async function generateAnswer(
     lang: turn.lang ?? 'en',
   };
   const sources = usedSources(input.retrieval.passages, answer.text);
+  const notices = [
+    ...(input.reach?.groupsUnknown ? [t.reachLimited] : []),
+    ...(input.retrieval.slackSearch === 'unavailable' ? [t.slackSearchUnavailable] : []),
+  ];
   const messageTs = await streamer.finish({
     answerMarkdown: answer.text,
     sources,
     model,
     lang: turn.lang,
     feedback,
-    ...(input.reach?.groupsUnknown ? { notice: t.reachLimited } : {}),
+    ...(notices.length > 0 ? { notice: notices.join('\n') } : {}),
   });
   await clearThreadStatus(deps, turn);
   await Promise.all(pendingFallbacks);
   await deps.eventStore.completeAnswer(turn.eventId, input.runId);
-  return { kind: 'answer', text: answer.text, sources, model, usage: answer.usage, messageTs };
+  // What the turn keeps (Persist turn stores this text): the answer without word-for-word quotations of the Slack
+  // messages it drew on. Slack shows the answer as written.
+  const kept = slackTexts.length === 0 ? answer.text : withoutQuotedMessages(answer.text, slackTexts);
+  return { kind: 'answer', text: kept, sources, model, usage: answer.usage, messageTs };
 }

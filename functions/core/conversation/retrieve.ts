@@ -1,8 +1,9 @@
 import type { Embeddings } from '@langchain/core/embeddings';
 import type { Reach } from '../access/reach';
+import type { SlackSearchOutcome } from '../slack/slack-search';
 import type { RetrievalResult } from '../types';
 import type { DocumentTableReader } from '../vector-store/document-table-reader';
-import { searchPassages } from '../vector-store/search-passages';
+import { fuseByRank, searchPassages } from '../vector-store/search-passages';
 
 export interface RetrieveOptions {
   k: number;
@@ -49,4 +50,30 @@ export async function retrievePassages(
     reader.forget();
     throw error;
   }
+}
+
+/**
+ * The documents' passages and Slack's messages as one ranking: reciprocal-rank fusion, as the hybrid search fuses
+ * its two halves (each list best first; the best `k`). When Slack's search was unavailable the documents' passages
+ * stand alone and the result says so; with no documents indexed, Slack's messages alone can still answer.
+ */
+export function withSlackMessages(
+  result: RetrievalResult,
+  slack: SlackSearchOutcome,
+  k: number,
+): RetrievalResult {
+  if (slack.status === 'unavailable') return { ...result, slackSearch: 'unavailable' };
+  if (slack.passages.length === 0) return { ...result, slackSearch: 'used' };
+  const passages = fuseByRank(
+    [result.passages, slack.passages],
+    k,
+    (p) => `${p.source}\u0000${p.heading}\u0000${p.text}`,
+  ).map(({ row, score }) => ({ ...row, score }));
+  return {
+    ...result,
+    status: 'ok',
+    search: result.search === 'none' ? 'vector' : result.search,
+    passages,
+    slackSearch: 'used',
+  };
 }
