@@ -55,6 +55,8 @@ export interface EventEnvelope {
   team_id?: string | null;
   /** The organisation the event happened in, on Enterprise Grid (null or absent elsewhere). */
   enterprise_id?: string | null;
+  /** The organisation through which the app receives the event (Bolt's `EnvelopedEvent`). */
+  context_enterprise_id?: string | null;
   is_ext_shared_channel?: boolean;
   authorizations?: Array<{
     team_id?: string | null;
@@ -85,8 +87,10 @@ export function foreignDelivery(body: EventEnvelope, installation: Installation)
   const { teamId, enterpriseId } = installation;
   if (enterpriseId !== undefined) {
     // An org-wide install: any workspace of the organisation may deliver (team_id is that workspace's).
-    if (body.enterprise_id !== enterpriseId)
-      return `enterprise_id ${body.enterprise_id ?? '(none)'} is not the installing organisation`;
+    // Bolt's envelope (EnvelopedEvent) names both; either may be the one Slack filled in.
+    const organisation = body.enterprise_id ?? body.context_enterprise_id;
+    if (organisation !== enterpriseId)
+      return `enterprise_id ${organisation ?? '(none)'} is not the installing organisation`;
     const authorizations = body.authorizations ?? [];
     if (authorizations.length > 0 && !authorizations.some((a) => a.enterprise_id === enterpriseId))
       return 'no authorization is for the installing organisation';
