@@ -59,6 +59,7 @@ interface Manifest {
   settings: {
     event_subscriptions: { request_url: string; bot_events: string[] };
     interactivity?: { is_enabled: boolean; request_url?: string };
+    org_deploy_enabled?: boolean;
   };
   features: { agent_view?: { agent_description?: string; suggested_prompts?: unknown[] } };
 }
@@ -73,7 +74,8 @@ const ackSource = sourceFiles(join(ROOT, 'functions/core/ack'))
 /** Every Web API method the functions call through a WebClient (`client.chat.update(`, `slack.users.info(`…). */
 function calledMethods(): string[] {
   const methods = new Set<string>();
-  const call = /\.(auth|chat|users|usergroups|conversations|views|reactions|assistant\.threads)\.([a-zA-Z]+)\s*\(/g;
+  const call =
+    /\.(auth|chat|users|usergroups|conversations|views|reactions|assistant\.threads)\.([a-zA-Z]+)\s*\(/g;
   for (const source of functionSources) {
     for (const match of source.matchAll(call)) methods.add(`${match[1]}.${match[2]}`);
   }
@@ -145,6 +147,14 @@ describe('slack/app-manifest.yaml and the code', () => {
     );
     expect(ackSource).toMatch(/app\.action\(/);
     expect(ackSource).toMatch(/app\.view\(/);
+  });
+
+  it('is org-ready in both manifests, as the ack is: an org-wide install on Enterprise Grid is recognised', () => {
+    const socket = parse(readFileSync(join(ROOT, 'slack/app-manifest.socket.yaml'), 'utf8')) as Manifest;
+
+    expect(manifest.settings.org_deploy_enabled).toBe(true);
+    expect(socket.settings.org_deploy_enabled).toBe(true);
+    expect(ackSource).toMatch(/is_enterprise_install/);
   });
 
   it('declares the agent pane with a description and at most 4 suggested prompts', () => {
