@@ -45,6 +45,10 @@ export const LOCAL_TEAM_ID = 'T0LOCAL001';
  * (`slackEnterpriseId`, LOCAL_SLACK_ENTERPRISE): its people are members of the organisation, as LOCAL_TEAM_ID's are.
  */
 export const LOCAL_SISTER_TEAM_ID = 'T0LOCAL002';
+/** A member of LOCAL_SISTER_TEAM_ID, in the fake Slack when the stack plays an org-wide install. */
+export const LOCAL_SISTER_USER = 'W0SISTER001';
+/** A channel the organisation's two workspaces share, when the stack plays an org-wide install. */
+export const LOCAL_SHARED_CHANNEL = 'C0ORGSHARE1';
 /** The app id of the local app, as in stand-ins/slack/fixtures/app-mention.json. */
 export const LOCAL_APP_ID = 'A0LOCAL001';
 export const DEFAULT_CHANNEL = 'C0GENERAL01';
@@ -283,6 +287,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ...(options.slackRateLimits === undefined ? {} : { rateLimits: options.slackRateLimits }),
     ...(options.slackUserGroups === undefined ? {} : { usergroups: options.slackUserGroups }),
   });
+  if (slackEnterpriseId !== undefined)
+    slack.addUser({ id: LOCAL_SISTER_USER, team_id: LOCAL_SISTER_TEAM_ID });
   const dynamo = await startDynalite({ path: options.dynamoPath });
   await ensureConversationTable(dynamo.endpoint, TABLE_NAME);
   const dynamoFaults = await startFaultProxy(dynamo.endpoint);
