@@ -420,8 +420,11 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     },
     // https://docs.slack.dev/reference/methods/usergroups.list (usergroups:read): every group in no particular
     // order, disabled ones only with include_disabled, members only with include_users. team_id only matters with
-    // an org-level token, which the fake does not have: ignored, as Slack ignores it for a workspace token.
+    // an org-level token: ignored for a workspace token, as Slack ignores it; "required if org token is used", so
+    // the fake playing an org-wide install refuses a call without it (the error name is the fake's own: the
+    // documentation names none for it). Its groups are the same whichever workspace is named.
     'usergroups.list': (args) => {
+      if (enterpriseId !== undefined) requireString(args, 'team_id', 'invalid_arguments');
       const withUsers = flag(args, 'include_users');
       const withDisabled = flag(args, 'include_disabled');
       return {

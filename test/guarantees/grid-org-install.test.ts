@@ -2,6 +2,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { GUESTS_NOT_ALLOWED, SLACK_CONNECT_NOT_ALLOWED } from '../../functions/core/ack/who-may-ask';
 import { textsFor } from '../../functions/core/i18n';
 import { threadKey } from '../../functions/core/stores/keys';
+import type { RetrievalResult } from '../../functions/core/types';
 import {
   LOCAL_BOT_USER_ID,
   LOCAL_SISTER_TEAM_ID,
@@ -252,6 +253,48 @@ describe('an org-wide install on Enterprise Grid', () => {
 
     expect(otherOrg).toEqual({ status: 200, executions: 0, chatCalls: 0 });
     expect(noOrg).toEqual({ status: 200, executions: 0, chatCalls: 0 });
+  });
+});
+
+describe('who may read what, on an org-wide install', () => {
+  const HR_GROUP = 'S0HRTEAM01';
+  let stack: LocalStack;
+  let close: () => Promise<void>;
+
+  beforeAll(async () => {
+    ({ stack, close } = await startTestStack({
+      slackEnterpriseId: ORG,
+      slackUserGroups: { [HR_GROUP]: [BOB] },
+      env: { COLLECTION_AUDIENCES: JSON.stringify({ people: [HR_GROUP] }) },
+    }));
+    stack.slack.addUser({ id: BOB, team_id: LOCAL_SISTER_TEAM_ID });
+  });
+  afterAll(() => close());
+
+  async function sourcesFor(user: string, teamId: string): Promise<string[]> {
+    const sent = await stack.mention({
+      text: 'What does the hiring manager order before day one?',
+      user,
+      channel: SHARED,
+      teamId,
+    });
+    const execution = stack.stepFunctions.executions.find(
+      (e) => (e.input as { turn?: { eventId?: string } }).turn?.eventId === sent.eventId,
+    );
+    await execution?.done;
+    const output = (execution?.output ?? {}) as { retrieval?: RetrievalResult };
+    return output.retrieval?.passages.map((p) => p.source) ?? [];
+  }
+
+  it("a member of a user group reads its collection from their workspace, and a colleague outside it doesn't", async () => {
+    const bob = await sourcesFor(BOB, LOCAL_SISTER_TEAM_ID);
+    const dave = await sourcesFor(DAVE, LOCAL_TEAM_ID);
+
+    expect(bob).toContain('samples/docs/onboarding.md');
+    expect(dave).not.toContain('samples/docs/onboarding.md');
+    // The groups were listed for the workspace the question came through, as Slack requires with an org token.
+    const listed = stack.slack.calls.filter((c) => c.method === 'usergroups.list');
+    expect(listed.map((c) => (c.args as { team_id?: string }).team_id)).toContain(LOCAL_SISTER_TEAM_ID);
   });
 });
 
