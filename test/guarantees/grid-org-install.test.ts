@@ -1,5 +1,9 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { GUESTS_NOT_ALLOWED, SLACK_CONNECT_NOT_ALLOWED } from '../../functions/core/ack/who-may-ask';
+import {
+  GUESTS_NOT_ALLOWED_IN_ORG,
+  SLACK_CONNECT_NOT_ALLOWED,
+  SLACK_CONNECT_NOT_ALLOWED_IN_ORG,
+} from '../../functions/core/ack/who-may-ask';
 import { textsFor } from '../../functions/core/i18n';
 import { threadKey } from '../../functions/core/stores/keys';
 import type { RetrievalResult } from '../../functions/core/types';
@@ -122,6 +126,7 @@ describe('an org-wide install on Enterprise Grid', () => {
 
     expect(sent.status).toBe(200);
     expect(answerWithButtons(SHARED, sent.threadTs)).toBeDefined();
+    expect(botReplies(SHARED, sent.threadTs)).not.toContain(SLACK_CONNECT_NOT_ALLOWED_IN_ORG);
     expect(botReplies(SHARED, sent.threadTs)).not.toContain(SLACK_CONNECT_NOT_ALLOWED);
   });
 
@@ -219,7 +224,7 @@ describe('an org-wide install on Enterprise Grid', () => {
     expect(member).toMatchObject({ status: 200, executions: 0, chatCalls: 1 });
     const refusals = stack.slack
       .messages(SHARED)
-      .filter((m) => m.bot_id !== undefined && m.text === SLACK_CONNECT_NOT_ALLOWED);
+      .filter((m) => m.bot_id !== undefined && m.text === SLACK_CONNECT_NOT_ALLOWED_IN_ORG);
     expect(refusals.length).toBeGreaterThanOrEqual(2);
   });
 
@@ -234,9 +239,9 @@ describe('an org-wide install on Enterprise Grid', () => {
       expect(sent?.status).toBe(200);
       expect(await executionOf(sent?.eventId ?? '')).toBeUndefined();
     }
-    expect(botReplies(SHARED, stranger?.threadTs ?? '')).toEqual([SLACK_CONNECT_NOT_ALLOWED]);
-    expect(botReplies(SHARED, otherOrg?.threadTs ?? '')).toEqual([SLACK_CONNECT_NOT_ALLOWED]);
-    expect(botReplies(SHARED, guest?.threadTs ?? '')).toEqual([GUESTS_NOT_ALLOWED]);
+    expect(botReplies(SHARED, stranger?.threadTs ?? '')).toEqual([SLACK_CONNECT_NOT_ALLOWED_IN_ORG]);
+    expect(botReplies(SHARED, otherOrg?.threadTs ?? '')).toEqual([SLACK_CONNECT_NOT_ALLOWED_IN_ORG]);
+    expect(botReplies(SHARED, guest?.threadTs ?? '')).toEqual([GUESTS_NOT_ALLOWED_IN_ORG]);
   });
 
   it('a delivery for another organisation, or without one, is refused without a word', async () => {

@@ -76,6 +76,9 @@ export interface AskingEvent {
 
 export const SLACK_CONNECT_NOT_ALLOWED = textsFor('en').slackConnectNotAllowed;
 export const GUESTS_NOT_ALLOWED = textsFor('en').guestsNotAllowed;
+/** The refusals' English texts on an org-wide install on Enterprise Grid. */
+export const SLACK_CONNECT_NOT_ALLOWED_IN_ORG = textsFor('en').slackConnectNotAllowedInOrg;
+export const GUESTS_NOT_ALLOWED_IN_ORG = textsFor('en').guestsNotAllowedInOrg;
 
 /**
  * Why a delivery is not for this installation (another app, another workspace), or undefined when it is.
@@ -117,9 +120,17 @@ export async function outsiderReply(
   /** The language of the reply (the question's). @default 'en' */
   lang: Lang = 'en',
 ): Promise<string | undefined> {
-  const t = textsFor(lang);
+  const texts = textsFor(lang);
   const home = installation.teamId;
   const organisation = installation.enterpriseId;
+  // On an org-wide install the refusals speak of the organisation: its members are asked, in any of its workspaces.
+  const t =
+    organisation === undefined
+      ? texts
+      : {
+          slackConnectNotAllowed: texts.slackConnectNotAllowedInOrg,
+          guestsNotAllowed: texts.guestsNotAllowedInOrg,
+        };
   const teams = [event.user_team, event.user_profile?.team, event.source_team, event.team].filter(
     (team): team is string => team !== undefined && team !== '',
   );
