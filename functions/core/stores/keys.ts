@@ -3,7 +3,7 @@ import type { Turn } from '../types';
 /**
  * One DynamoDB table holds these kinds of item, each under its own partition-key prefix so IAM can grant a
  * function only the prefixes it needs (`dynamodb:LeadingKeys`):
- *   THREAD#team#channel#thread / TURN#messageTs   one turn of a thread's history
+ *   THREAD#team#channel#thread / TURN#messageTs   one turn of a thread's history (team: see keyScope below)
  *   EVENT#eventId / EVENT                          the ack's dedupe record and the answer claim
  *   SYNC#store / SOURCE#source                     the ingest manifest: one indexed document of a vector store
  *   SYNC#store / LOCK                              the ingest sync lock of a vector store
