@@ -75,7 +75,9 @@ export interface BotConfig {
   slackBotUserId?: string;
   /**
    * `SLACK_TEAM_ID`: the installing workspace; events for another are refused and people of another are
-   * external. With `slackAppId` and `slackBotUserId`, saves the ack its `auth.test` call. @default undefined (auth.test's)
+   * external. `E…` on Enterprise Grid: the organisation of an org-wide install, all of whose workspaces and members
+   * are the bot's. With `slackAppId` and `slackBotUserId`, saves the ack its `auth.test` call. @default undefined
+   * (auth.test's)
    */
   slackTeamId?: string;
   /** `SLACK_APP_ID`: events for another app are refused. @default undefined (auth.test's `app_id`) */
@@ -422,7 +424,12 @@ export function readConfig(context: ContextReader): BotConfig {
     slackTeamId:
       raw.slackTeamId === undefined
         ? d.slackTeamId
-        : str(raw.slackTeamId, 'slackTeamId', /^[TE][A-Z0-9]+$/, 'a Slack team id such as T0123ABCD'),
+        : str(
+            raw.slackTeamId,
+            'slackTeamId',
+            /^[TE][A-Z0-9]+$/,
+            'a Slack team id such as T0123ABCD (or E0123ABCD, the organisation of an org-wide install)',
+          ),
     slackAppId:
       raw.slackAppId === undefined
         ? d.slackAppId

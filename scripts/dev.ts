@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { defineCommand, EXIT, runCommand } from './local/cli';
 import { localLanceDbUri, shellSettings, withoutMetricLines } from './local/cli-env';
 import { indexDocuments } from './local/dev-documents';
+import { ENTERPRISE_VARIABLE, enterpriseFromEnv } from './local/enterprise-env';
 import {
   DEV_STATE_FILE,
   localStoreInUse,
@@ -21,7 +22,8 @@ import { USERGROUPS_VARIABLE, userGroupsFromEnv } from './local/usergroups-file'
  * no documents, it indexes the samples (samples/docs) so that the first question has something to answer from;
  * `--docs DIR` indexes DIR instead (on any start), through the same local ingest as `npm run ingest`.
  * LOCAL_SLACK_USERGROUPS names a JSON file of the fake Slack's user groups (`{"S0HRTEAM":["U0ALICE"]}`); the
- * playground then lets the person typing choose who they are.
+ * playground then lets the person typing choose who they are. LOCAL_SLACK_ENTERPRISE=E… makes the stack an org-wide
+ * install on Enterprise Grid of that organisation, with two workspaces (enterprise-env.ts).
  */
 
 const DYNAMO_PATH = '.local/dynamodb';
@@ -66,7 +68,7 @@ const DEV = defineCommand({
   ],
   exitCodes: {
     0: 'stopped with Ctrl+C (or SIGTERM)',
-    1: 'could not start: another npm run dev is running, the port is taken, .local/dynamodb is in use, the documents could not be indexed (--docs DIR does not exist), LOCAL_SLACK_USERGROUPS names a file that is missing or not a map of user groups, or (--socket) a Slack token is missing or refused',
+    1: 'could not start: another npm run dev is running, the port is taken, .local/dynamodb is in use, the documents could not be indexed (--docs DIR does not exist), LOCAL_SLACK_USERGROUPS names a file that is missing or not a map of user groups, LOCAL_SLACK_ENTERPRISE is not an E… id, or (--socket) a Slack token is missing or refused',
     2: 'usage error',
   },
 });
@@ -80,6 +82,7 @@ runCommand(DEV, async ({ values }) => {
   }
   // Read before anything starts: a bad file stops dev with one line, as a bad PORT does.
   const userGroups = values.socket ? undefined : userGroupsFromEnv();
+  const enterpriseId = values.socket ? undefined : enterpriseFromEnv();
   const other = await runningDev();
   if (other !== undefined) {
     console.error(
@@ -103,6 +106,8 @@ runCommand(DEV, async ({ values }) => {
     for (const line of documents) console.log(line);
     if (process.env[USERGROUPS_VARIABLE]?.trim())
       console.log(`${USERGROUPS_VARIABLE} is not used with --socket: your workspace's own user groups are.`);
+    if (process.env[ENTERPRISE_VARIABLE]?.trim())
+      console.log(`${ENTERPRISE_VARIABLE} is not used with --socket: your app's own installation is.`);
     return socketMode();
   }
   const { startLocalStack } = await import('./local/stack');
@@ -116,6 +121,7 @@ runCommand(DEV, async ({ values }) => {
       signingSecret: process.env.SLACK_SIGNING_SECRET?.trim() || undefined,
       port,
       ...(userGroups === undefined ? {} : { slackUserGroups: userGroups }),
+      ...(enterpriseId === undefined ? {} : { slackEnterpriseId: enterpriseId }),
       onRequest: (log) => logRequest(log, caughtError),
     });
   } catch (error) {

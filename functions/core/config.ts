@@ -37,7 +37,9 @@ export interface AppConfig {
     botUserId?: string;
     /**
      * The installing workspace (`SLACK_TEAM_ID`): events for another workspace are refused, and a person whose
-     * team is another one is an external (Slack Connect) user. Read from `auth.test` when unset.
+     * team is another one is an external (Slack Connect) user. Read from `auth.test` when unset. An `E…` id is an
+     * org-wide install on Enterprise Grid: events from any workspace of that organisation are accepted, and its
+     * members are insiders whichever workspace they are in (who-may-ask.ts).
      */
     teamId?: string;
     /** The app's id (`SLACK_APP_ID`): events for another app are refused. Read from `auth.test` when unset. */

@@ -69,6 +69,10 @@ export interface Texts {
   slackConnectNotAllowed: string;
   /** A guest, when not allowed. */
   guestsNotAllowed: string;
+  /** {@link slackConnectNotAllowed} on an org-wide install on Enterprise Grid: the organisation, not a workspace. */
+  slackConnectNotAllowedInOrg: string;
+  /** {@link guestsNotAllowed} on an org-wide install on Enterprise Grid. */
+  guestsNotAllowedInOrg: string;
   /** Slack could not say who is asking (`users.info` rate limited or failing): nothing was started. */
   tryAgainInAMinute: string;
   /** "forget this thread" from someone other than the person who started the thread. */
@@ -136,6 +140,12 @@ const en: Texts = {
   guestsNotAllowed:
     "Sorry, I only answer full members of this workspace, so I can't answer guests. " +
     'Please ask a member of the workspace to look it up for you.',
+  slackConnectNotAllowedInOrg:
+    "Sorry, I only answer members of this organisation, in channels that aren't shared with other organisations. " +
+    'Please ask a member of the organisation, or ask in one of its own channels.',
+  guestsNotAllowedInOrg:
+    "Sorry, I only answer full members of this organisation, so I can't answer guests. " +
+    'Please ask a member of the organisation to look it up for you.',
   tryAgainInAMinute: "Sorry, I can't take questions just now: Slack is busy. Please try again in a minute.",
   forgetNotYours:
     'Sorry, only the person who started this thread can ask me to forget it. You can start a new thread instead.',
@@ -201,6 +211,12 @@ const ja: Texts = {
   guestsNotAllowed:
     '申し訳ありません。このワークスペースの正規メンバーにのみお答えしているため、ゲストの方にはお答えできません。' +
     'ワークスペースのメンバーに調べてもらうようお願いしてください。',
+  slackConnectNotAllowedInOrg:
+    '申し訳ありません。この組織のメンバーにのみ、他の組織と共有されていないチャンネルでお答えしています。' +
+    '組織のメンバーに尋ねるか、組織のチャンネルで質問してください。',
+  guestsNotAllowedInOrg:
+    '申し訳ありません。この組織の正規メンバーにのみお答えしているため、ゲストの方にはお答えできません。' +
+    '組織のメンバーに調べてもらうようお願いしてください。',
   tryAgainInAMinute:
     '申し訳ありません。Slack が混み合っているため、今は質問を受け付けられません。1 分ほどしてからもう一度お試しください。',
   forgetNotYours:

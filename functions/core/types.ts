@@ -13,7 +13,14 @@ export interface Turn {
   intent: 'question' | 'forget';
   /** Slack's `event_id`: the idempotency key for every side effect of this question. */
   eventId: string;
+  /** The workspace whose envelope delivered the question (on Enterprise Grid: one of the organisation's). */
   teamId: string;
+  /**
+   * The organisation of an org-wide install on Enterprise Grid, absent otherwise. The thread's history, votes and
+   * the daily limit key on it rather than on `teamId` (stores/keys.ts): a shared channel's events arrive with the
+   * `team_id` of whichever workspace delivered them, and must not split one thread into two histories.
+   */
+  enterpriseId?: string;
   channel: string;
   /** The thread the conversation lives in (the mention's own ts when it started the thread). */
   threadTs: string;

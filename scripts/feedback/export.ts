@@ -86,7 +86,10 @@ interface TurnItem {
 
 const DEFAULT_HISTORY: HistoryBudget = { maxTurns: 5, maxChars: 8_000 };
 
-/** `THREAD#team#channel#thread` / `TURN#messageTs` back into the turn they key. */
+/**
+ * `THREAD#team#channel#thread` / `TURN#messageTs` back into the turn they key (`team` is the organisation's id on an
+ * org-wide install on Enterprise Grid, which keys the same thread again: keys.ts).
+ */
 function turnOf(item: TurnItem): Pick<Turn, 'teamId' | 'channel' | 'threadTs' | 'messageTs'> | undefined {
   const [, teamId, channel, threadTs] = item.pk.split('#');
   const messageTs = item.sk.slice('TURN#'.length);

@@ -40,6 +40,15 @@ export const REPO_ROOT = resolve(__dirname, '../..');
 export const CONVERSATION_DEFINITION = resolve(REPO_ROOT, 'statemachine/conversation.asl.json');
 export const LOCAL_BOT_USER_ID = 'U0LOCALBOT';
 export const LOCAL_TEAM_ID = 'T0LOCAL001';
+/**
+ * A second workspace of the organisation when the stack plays an org-wide install on Enterprise Grid
+ * (`slackEnterpriseId`, LOCAL_SLACK_ENTERPRISE): its people are members of the organisation, as LOCAL_TEAM_ID's are.
+ */
+export const LOCAL_SISTER_TEAM_ID = 'T0LOCAL002';
+/** A member of LOCAL_SISTER_TEAM_ID, in the fake Slack when the stack plays an org-wide install. */
+export const LOCAL_SISTER_USER = 'W0SISTER001';
+/** A channel the organisation's two workspaces share, when the stack plays an org-wide install. */
+export const LOCAL_SHARED_CHANNEL = 'C0ORGSHARE1';
 /** The app id of the local app, as in stand-ins/slack/fixtures/app-mention.json. */
 export const LOCAL_APP_ID = 'A0LOCAL001';
 export const DEFAULT_CHANNEL = 'C0GENERAL01';
@@ -111,6 +120,13 @@ export interface LocalStackOptions {
    */
   slackUserGroups?: FakeSlackOptions['usergroups'];
   /**
+   * Plays an org-wide install on Enterprise Grid of this organisation (`E…`; `npm run dev` reads it from
+   * LOCAL_SLACK_ENTERPRISE): the fake Slack's `auth.test` says so, every delivery the stack sends names it (its
+   * `team_id` the person's workspace: LOCAL_TEAM_ID unless told, LOCAL_SISTER_TEAM_ID say), and everyone not added
+   * otherwise to the fake Slack is a member of it. Unset: the single workspace LOCAL_TEAM_ID.
+   */
+  slackEnterpriseId?: string;
+  /**
    * Runs a function otherwise than by importing its module into this process: given its entry (`functions/ack.ts`,
    * a step's) and the configuration every function of the stack gets, returns its handler (its production bundle
    * in a child process, say: test/infra/lambda-bundles.test.ts), or undefined for the module here.
@@ -164,7 +180,7 @@ export interface LocalStack {
    * channel thread without a mention, after adding the person's message to the fake Slack.
    */
   message(
-    options: Omit<MessageOptions, 'botUserId' | 'teamId'> & { retryNum?: number },
+    options: Omit<MessageOptions, 'botUserId' | 'enterpriseId'> & { retryNum?: number },
   ): Promise<SentMention>;
   /** Sends any signed body to the Request URL (JSON, or a form `payload=` with `contentType`). */
   deliver(
@@ -181,6 +197,8 @@ export interface LocalStack {
     vote: 'positive' | 'negative';
     user?: string;
     actionTs?: string;
+    /** The clicker's workspace (on an org-wide install, one of the organisation's). @default LOCAL_TEAM_ID */
+    teamId?: string;
   }): Promise<{ status: number; body: string }>;
   /** Submits the comment modal the latest 👎 opened, with `comment`. */
   submitComment(options: { comment: string; user?: string }): Promise<{ status: number; body: string }>;
@@ -260,13 +278,17 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const signingSecret = options.signingSecret ?? crypto.randomUUID().replace(/-/g, '');
+  const slackEnterpriseId = options.slackEnterpriseId;
   const slack = await startFakeSlack({
     botUserId: LOCAL_BOT_USER_ID,
     teamId: LOCAL_TEAM_ID,
     appId: LOCAL_APP_ID,
+    ...(slackEnterpriseId === undefined ? {} : { enterpriseId: slackEnterpriseId }),
     ...(options.slackRateLimits === undefined ? {} : { rateLimits: options.slackRateLimits }),
     ...(options.slackUserGroups === undefined ? {} : { usergroups: options.slackUserGroups }),
   });
+  if (slackEnterpriseId !== undefined)
+    slack.addUser({ id: LOCAL_SISTER_USER, team_id: LOCAL_SISTER_TEAM_ID });
   const dynamo = await startDynalite({ path: options.dynamoPath });
   await ensureConversationTable(dynamo.endpoint, TABLE_NAME);
   const dynamoFaults = await startFaultProxy(dynamo.endpoint);
@@ -454,6 +476,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         teamId: LOCAL_TEAM_ID,
         channel,
         ts: posted.ts,
+        ...(slackEnterpriseId === undefined ? {} : { enterpriseId: slackEnterpriseId }),
         ...mention,
       });
       const body = mention.body ?? JSON.stringify(payload);
@@ -485,7 +508,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         channel,
         ts: posted.ts,
         botUserId: LOCAL_BOT_USER_ID,
-        teamId: LOCAL_TEAM_ID,
+        teamId: options.teamId ?? LOCAL_TEAM_ID,
+        ...(slackEnterpriseId === undefined ? {} : { enterpriseId: slackEnterpriseId }),
       });
       const sent = await (local as LocalStack).deliver(JSON.stringify(payload), {
         retryNum: options.retryNum,
@@ -524,6 +548,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         threadTs: answer.thread_ts ?? answer.ts,
         ...(click.user === undefined ? {} : { user: click.user }),
         ...(click.actionTs === undefined ? {} : { actionTs: click.actionTs }),
+        ...(click.teamId === undefined ? {} : { teamId: click.teamId }),
+        ...(slackEnterpriseId === undefined ? {} : { enterpriseId: slackEnterpriseId }),
       });
       return (local as LocalStack).deliver(body, { contentType: FORM_CONTENT_TYPE });
     },

@@ -18,6 +18,13 @@ export interface FakeSlackOptions {
   botId?: string;
   /** @default 'T0FAKE' */
   teamId?: string;
+  /**
+   * Plays an org-wide install on Enterprise Grid of this organisation (`E…`): `auth.test` says
+   * `is_enterprise_install: true` and names it (its `team_id` is the organisation's id, no workspace), and
+   * `users.info` describes everyone not added otherwise as a member of it (`enterprise_user`). `teamId` is then
+   * one of its workspaces, the one the bot's own messages say they come from. Unset: a single workspace.
+   */
+  enterpriseId?: string;
   /** The app id `auth.test` reports. @default 'A0LOCAL001', the app of stand-ins/slack/fixtures/app-mention.json */
   appId?: string;
   /** @default 0 (any free port) */
@@ -200,6 +207,11 @@ export interface FakeUser {
   id: string;
   /** The person's home workspace: another one for a Slack Connect user. @default the fake's team */
   team_id?: string;
+  /**
+   * The person's Enterprise Grid organisation (`users.info`'s `enterprise_user.enterprise_id`); null for a person
+   * of no organisation, or of a workspace outside Grid. @default the fake's `enterpriseId`
+   */
+  enterprise_id?: string | null;
   /** A multi-channel guest. @default false */
   is_restricted?: boolean;
   /** A single-channel guest. @default false */
@@ -224,6 +236,8 @@ export interface FakeSlack {
   readonly botUserId: string;
   readonly botId: string;
   readonly teamId: string;
+  /** The organisation of an org-wide install it plays (`enterpriseId`), if any. */
+  readonly enterpriseId?: string;
   /** Every call answered, in order. */
   readonly calls: readonly FakeCall[];
   /** Snapshots of the messages (deleted ones included, flagged), in order of ts; of one channel if given. */
@@ -307,6 +321,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const botUserId = options.botUserId ?? 'U0FAKEBOT';
   const botId = options.botId ?? 'B0FAKEBOT';
   const teamId = options.teamId ?? 'T0FAKE';
+  const enterpriseId = options.enterpriseId;
   const appId = options.appId ?? 'A0LOCAL001';
   const users = new Map<string, FakeUser>();
   const startedAt = Math.floor(Date.now() / 1000);
@@ -394,12 +409,16 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       url: 'https://fake-slack.local/',
       team: 'Fake Workspace',
       user: 'bot',
-      team_id: teamId,
+      // An org-level token (https://docs.slack.dev/enterprise/developing-for-enterprise-orgs): the organisation,
+      // no workspace.
+      team_id: enterpriseId ?? teamId,
       user_id: botUserId,
       bot_id: botId,
       app_id: appId,
       app_name: 'Docs Assistant',
-      is_enterprise_install: false,
+      ...(enterpriseId === undefined
+        ? { is_enterprise_install: false }
+        : { enterprise_id: enterpriseId, is_enterprise_install: true }),
     }),
     // Shaped as Slack's users.info answer (https://docs.slack.dev/reference/methods/users.info), trimmed to
     // the fields that say who a person is; needs the users:read scope.
@@ -407,10 +426,15 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       const id = requireString(args, 'user', 'user_not_found');
       const user = users.get(id) ?? { id };
       const restricted = user.is_restricted === true || user.is_ultra_restricted === true;
+      const organisation = user.enterprise_id === undefined ? enterpriseId : user.enterprise_id;
       return {
         user: {
           id,
           team_id: user.team_id ?? teamId,
+          // On Grid: the person's organisation and the workspaces of it they are in.
+          ...(organisation == null
+            ? {}
+            : { enterprise_user: { id, enterprise_id: organisation, teams: [user.team_id ?? teamId] } }),
           name: id.toLowerCase(),
           deleted: false,
           real_name: `Person ${id}`,
@@ -432,8 +456,11 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     },
     // https://docs.slack.dev/reference/methods/usergroups.list (usergroups:read): every group in no particular
     // order, disabled ones only with include_disabled, members only with include_users. team_id only matters with
-    // an org-level token, which the fake does not have: ignored, as Slack ignores it for a workspace token.
+    // an org-level token: ignored for a workspace token, as Slack ignores it; "required if org token is used", so
+    // the fake playing an org-wide install refuses a call without it (the error name is the fake's own: the
+    // documentation names none for it). Its groups are the same whichever workspace is named.
     'usergroups.list': (args) => {
+      if (enterpriseId !== undefined) requireString(args, 'team_id', 'invalid_arguments');
       const withUsers = flag(args, 'include_users');
       const withDisabled = flag(args, 'include_disabled');
       return {
@@ -794,6 +821,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     botUserId,
     botId,
     teamId,
+    enterpriseId,
     calls,
     messages: (channel) =>
       structuredClone(messages.filter((m) => channel === undefined || m.channel === channel)).sort((a, b) =>

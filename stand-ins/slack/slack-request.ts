@@ -20,6 +20,8 @@ export interface MentionOptions {
   threadTs?: string;
   eventId?: string;
   teamId?: string;
+  /** An org-wide install on Enterprise Grid of this organisation: `teamId` is the workspace of the person asking. */
+  enterpriseId?: string;
   botUserId?: string;
 }
 
@@ -69,7 +71,30 @@ export function mentionPayload(options: MentionOptions): MentionPayload {
     authorization.user_id = botUserId;
     authorization.team_id = teamId;
   }
+  orgWide(payload, options.enterpriseId);
   return payload;
+}
+
+/**
+ * Makes an envelope one of an org-wide install on Enterprise Grid, as Slack sends it
+ * (https://docs.slack.dev/enterprise/developing-for-enterprise-orgs, Bolt's `EnvelopedEvent`): the organisation in
+ * `enterprise_id` and `context_enterprise_id`, `team_id` the workspace the event happened in, and the one
+ * authorization the org-level install's, with `is_enterprise_install: true`.
+ */
+function orgWide(
+  payload: {
+    context_enterprise_id: string | null;
+    authorizations: Array<{ enterprise_id: string | null; is_enterprise_install: boolean }>;
+  },
+  enterpriseId: string | undefined,
+): void {
+  if (enterpriseId === undefined) return;
+  (payload as { enterprise_id?: string }).enterprise_id = enterpriseId;
+  payload.context_enterprise_id = enterpriseId;
+  for (const authorization of payload.authorizations) {
+    authorization.enterprise_id = enterpriseId;
+    authorization.is_enterprise_install = true;
+  }
 }
 
 /** Slack's request signature: `v0=` + HMAC-SHA256 of `v0:timestamp:body` with the signing secret. */
@@ -124,6 +149,8 @@ export interface MessageOptions {
   threadTs?: string;
   eventId?: string;
   teamId?: string;
+  /** An org-wide install on Enterprise Grid of this organisation: `teamId` is the workspace of the person asking. */
+  enterpriseId?: string;
   botUserId?: string;
   /**
    * The Real-time Search token Slack adds to the event (`event.assistant_thread.action_token`, as in an agent
@@ -165,6 +192,7 @@ export function messagePayload(options: MessageOptions): typeof dmFixture {
     authorization.user_id = options.botUserId ?? authorization.user_id;
     authorization.team_id = teamId;
   }
+  orgWide(payload, options.enterpriseId);
   return payload;
 }
 
@@ -191,9 +219,23 @@ export function feedbackClickBody(options: {
   threadTs: string;
   user?: string;
   actionTs?: string;
+  /** The clicker's workspace. @default the fixture's */
+  teamId?: string;
+  /** An org-wide install on Enterprise Grid of this organisation. */
+  enterpriseId?: string;
 }): string {
-  const payload = structuredClone(blockActionsFixture);
+  const payload = structuredClone(blockActionsFixture) as Omit<typeof blockActionsFixture, 'enterprise'> & {
+    enterprise: { id: string; name: string } | null;
+  };
   payload.user.id = options.user ?? payload.user.id;
+  if (options.teamId !== undefined) {
+    payload.team.id = options.teamId;
+    payload.user.team_id = options.teamId;
+  }
+  if (options.enterpriseId !== undefined) {
+    payload.enterprise = { id: options.enterpriseId, name: 'Local Org' };
+    payload.is_enterprise_install = true;
+  }
   payload.channel.id = options.channel;
   payload.container.channel_id = options.channel;
   payload.container.message_ts = options.messageTs;

@@ -58,6 +58,44 @@ describe('fake Slack', () => {
     expect(missing).toEqual({ ok: false, error: 'user_not_found' });
   });
 
+  it('plays an org-wide install on Enterprise Grid: auth.test names the organisation, users.info its members', async () => {
+    // Arrange
+    const org = await startFakeSlack({ botUserId: 'U0BOT', teamId: 'T0TEAM', enterpriseId: 'E0ORG' });
+    const orgClient = new WebClient(org.token, { slackApiUrl: org.apiUrl, logLevel: LogLevel.ERROR });
+    org.addUser({ id: 'W0SISTER', team_id: 'T0SISTER' });
+    org.addUser({ id: 'U0PARTNER', team_id: 'T0PARTNER', enterprise_id: null });
+
+    try {
+      // Act
+      const auth = await orgClient.auth.test();
+      const [member, sister, partner] = await Promise.all(
+        ['W0MEMBER', 'W0SISTER', 'U0PARTNER'].map((user) => orgClient.users.info({ user })),
+      );
+
+      // Assert
+      expect(auth).toMatchObject({ ok: true, enterprise_id: 'E0ORG', is_enterprise_install: true });
+      expect(member?.user).toMatchObject({ team_id: 'T0TEAM', enterprise_user: { enterprise_id: 'E0ORG' } });
+      expect(sister?.user).toMatchObject({
+        team_id: 'T0SISTER',
+        enterprise_user: { enterprise_id: 'E0ORG', teams: ['T0SISTER'] },
+      });
+      expect(partner?.user?.team_id).toBe('T0PARTNER');
+      expect(partner?.user?.enterprise_user).toBeUndefined();
+    } finally {
+      await org.close();
+    }
+  });
+
+  it('a single workspace says it is no org-wide install, and its people belong to no organisation', async () => {
+    // Act
+    const auth = await client.auth.test();
+    const member = await client.users.info({ user: 'U0MEMBER' });
+
+    // Assert
+    expect(auth.is_enterprise_install).toBe(false);
+    expect(member.user?.enterprise_user).toBeUndefined();
+  });
+
   it('refuses a token that is not a bot token', async () => {
     // Act
     const result = await callJson('auth.test', {}, 'xoxp-user-token');

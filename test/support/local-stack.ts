@@ -26,6 +26,8 @@ export async function startTestStack(
     slackRateLimits?: LocalStackOptions['slackRateLimits'];
     /** The fake Slack's user groups, as LOCAL_SLACK_USERGROUPS gives them to npm run dev: `{ S0HRTEAM: ['U0ALICE'] }`. */
     slackUserGroups?: LocalStackOptions['slackUserGroups'];
+    /** An org-wide install on Enterprise Grid of this organisation, as LOCAL_SLACK_ENTERPRISE gives it to npm run dev. */
+    slackEnterpriseId?: LocalStackOptions['slackEnterpriseId'];
   } = {},
 ): Promise<{
   stack: LocalStack;
@@ -43,6 +45,7 @@ export async function startTestStack(
     ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
     ...(options.slackRateLimits === undefined ? {} : { slackRateLimits: options.slackRateLimits }),
     ...(options.slackUserGroups === undefined ? {} : { slackUserGroups: options.slackUserGroups }),
+    ...(options.slackEnterpriseId === undefined ? {} : { slackEnterpriseId: options.slackEnterpriseId }),
   });
   return {
     stack,

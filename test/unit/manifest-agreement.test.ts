@@ -68,6 +68,7 @@ interface Manifest {
   settings: {
     event_subscriptions: { request_url: string; bot_events: string[] };
     interactivity?: { is_enabled: boolean; request_url?: string };
+    org_deploy_enabled?: boolean;
   };
   features: { agent_view?: { agent_description?: string; suggested_prompts?: unknown[] } };
 }
@@ -158,6 +159,14 @@ describe('slack/app-manifest.yaml and the code', () => {
     );
     expect(ackSource).toMatch(/app\.action\(/);
     expect(ackSource).toMatch(/app\.view\(/);
+  });
+
+  it('is org-ready in both manifests, as the ack is: an org-wide install on Enterprise Grid is recognised', () => {
+    const socket = parse(readFileSync(join(ROOT, 'slack/app-manifest.socket.yaml'), 'utf8')) as Manifest;
+
+    expect(manifest.settings.org_deploy_enabled).toBe(true);
+    expect(socket.settings.org_deploy_enabled).toBe(true);
+    expect(ackSource).toMatch(/is_enterprise_install/);
   });
 
   it('declares the agent pane with a description and at most 4 suggested prompts', () => {

@@ -17,7 +17,12 @@ import { rateLimitedFor } from '../slack/slack-errors';
 /** The slice of `WebClient` the lookup needs. */
 export interface UserGroupsClient {
   usergroups: {
-    list(args: { include_users: boolean; include_disabled?: boolean; include_count?: boolean }): Promise<{
+    list(args: {
+      include_users: boolean;
+      include_disabled?: boolean;
+      include_count?: boolean;
+      team_id?: string;
+    }): Promise<{
       usergroups?: { id?: string; users?: string[]; date_delete?: number }[];
     }>;
   };
@@ -36,6 +41,11 @@ export interface UserGroupDirectoryOptions {
   failureBackoffMs?: number;
   /** Told why the groups are unknown (never with any person's data). */
   onUnknown?(reason: string): void;
+  /**
+   * The workspace whose groups to list, on an org-wide install on Enterprise Grid: Slack requires `team_id` with an
+   * org-level token (and ignores it with a workspace token). Unset for a single-workspace install.
+   */
+  teamId?: string;
 }
 
 /** How long a removed member keeps reading their group's collections, at most (documented in the README). */
@@ -53,7 +63,11 @@ export function createUserGroupDirectory(
 
   const fetchAll = async (): Promise<Map<string, Set<string>> | undefined> => {
     try {
-      const { usergroups } = await client.usergroups.list({ include_users: true, include_disabled: false });
+      const { usergroups } = await client.usergroups.list({
+        include_users: true,
+        include_disabled: false,
+        ...(options.teamId === undefined ? {} : { team_id: options.teamId }),
+      });
       const byUser = new Map<string, Set<string>>();
       for (const group of usergroups ?? []) {
         if (group.id === undefined || (group.date_delete ?? 0) > 0) continue;

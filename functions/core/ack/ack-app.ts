@@ -55,7 +55,7 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
     allowGuests: deps.allowGuests === true,
   };
   const refusals = createRefusals({ identity, lookUpPerson, access, logger: deps.logger });
-  registerListeners(app, { deps, answer: createAnswer(deps, identity, refusals), refusals });
+  registerListeners(app, { deps, answer: createAnswer(deps, identity, refusals), refusals, identity });
 
   const boltHandler = receiver.toHandler();
   return async (awsEvent) => {

@@ -32,7 +32,10 @@ export interface AckDependencies {
   maxQuestionChars: number;
   /** Channels the bot answers in; every channel when undefined. */
   allowedChannels?: readonly string[];
-  /** The installing workspace (`SLACK_TEAM_ID`); `auth.test`'s `team_id` when undefined. */
+  /**
+   * The installing workspace (`SLACK_TEAM_ID`), or with an `E…` id the organisation of an org-wide install on
+   * Enterprise Grid; `auth.test`'s answer when undefined.
+   */
   teamId?: string;
   /** This app's id (`SLACK_APP_ID`); `auth.test`'s `app_id` when undefined. */
   appId?: string;

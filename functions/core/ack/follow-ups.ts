@@ -12,7 +12,8 @@ const ADDRESSED = /<(?:@[UW][A-Z0-9]+|!(?:here|channel|everyone|subteam\^[A-Z0-9
 export async function isFollowUp(
   deps: Pick<AckDependencies, 'followUps' | 'historyStore' | 'now'>,
   message: AskedMessage,
-  teamId: string,
+  /** The workspace that delivered the reply, and the organisation of an org-wide install (keys.ts). */
+  scope: { teamId: string; enterpriseId?: string },
   botUserId: string | undefined,
 ): Promise<boolean> {
   const policy = deps.followUps ?? 'asker';
@@ -23,7 +24,7 @@ export async function isFollowUp(
   if (botUserId !== undefined && addressed.some((a) => a.startsWith(`<@${botUserId}`))) return false;
   if (addressed.length > 0) return false;
   const asker = await deps.historyStore.threadAsker(
-    { teamId, channel: message.channel, threadTs: message.thread_ts },
+    { ...scope, channel: message.channel, threadTs: message.thread_ts },
     deps.now(),
   );
   if (asker === undefined) return false;

@@ -13,13 +13,20 @@ export function refuseForeignDeliveries(
 ): Middleware<AnyMiddlewareArgs> {
   return async ({ body, next }) => {
     const envelope = body as EventEnvelope;
-    const interaction = body as { type?: string; api_app_id?: string; team?: { id?: string } | null };
+    const interaction = body as {
+      type?: string;
+      api_app_id?: string;
+      team?: { id?: string } | null;
+      enterprise?: { id?: string } | null;
+    };
     if (interaction.type === 'block_actions' || interaction.type === 'view_submission') {
-      const { appId, teamId } = await identity();
-      if (
-        (appId !== undefined && interaction.api_app_id !== appId) ||
-        (teamId !== undefined && interaction.team?.id !== undefined && interaction.team.id !== teamId)
-      ) {
+      const { appId, teamId, enterpriseId } = await identity();
+      // On an org-wide install any workspace of the organisation may click: its organisation must be ours.
+      const foreignScope =
+        enterpriseId !== undefined
+          ? interaction.enterprise?.id !== enterpriseId
+          : teamId !== undefined && interaction.team?.id !== undefined && interaction.team.id !== teamId;
+      if ((appId !== undefined && interaction.api_app_id !== appId) || foreignScope) {
         logger.warn('interaction for another app or workspace refused', { type: interaction.type });
         return;
       }

@@ -11,6 +11,8 @@ export interface AskedQuestion {
   event: AskedMessage;
   eventId: string;
   teamId: string;
+  /** The organisation of an org-wide install on Enterprise Grid: the thread and the daily limit key on it. */
+  enterpriseId?: string;
   user: string;
   threadTs: string;
   /** The text asked, Slack's markup made readable. */
@@ -54,7 +56,12 @@ export async function immediateReplyFor(
     // Only the thread's asker (the person who asked its first stored question) may have it forgotten, whichever
     // way the request came (a mention, a follow-up under any FOLLOW_UPS policy, a DM).
     const asker = await deps.historyStore.threadAsker(
-      { teamId: asked.teamId, channel: event.channel, threadTs: asked.threadTs },
+      {
+        teamId: asked.teamId,
+        enterpriseId: asked.enterpriseId,
+        channel: event.channel,
+        threadTs: asked.threadTs,
+      },
       deps.now(),
     );
     if (asker !== undefined && asker !== asked.user) {
@@ -67,7 +74,7 @@ export async function immediateReplyFor(
   if (
     deps.dailyQuestionLimit !== undefined &&
     !(await deps.eventStore.countQuestion(
-      { teamId: asked.teamId, user: asked.user },
+      { teamId: asked.teamId, enterpriseId: asked.enterpriseId, user: asked.user },
       eventId,
       deps.dailyQuestionLimit,
       askedAt(event, deps.now()),

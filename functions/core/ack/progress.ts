@@ -25,7 +25,15 @@ export async function showProgress(
   );
   if (turn.via !== 'dm') return;
   const asked = await deps.historyStore
-    .threadAsker({ teamId: turn.teamId, channel: turn.channel, threadTs: turn.threadTs }, deps.now())
+    .threadAsker(
+      {
+        teamId: turn.teamId,
+        enterpriseId: turn.enterpriseId,
+        channel: turn.channel,
+        threadTs: turn.threadTs,
+      },
+      deps.now(),
+    )
     .catch(() => 'unknown');
   if (asked !== undefined) return;
   await quietly(deps.logger, 'set the thread title', () =>

@@ -49,8 +49,9 @@ export function createAnswer(
     if (!isPersonMessage(asked, botUserId)) return;
     const lang = languageOf(questionFromMentionText(asked.text ?? '', botUserId));
     const refusal = await refusals.forAsker(asked, body, lang, retryNumber(context.retryNum));
+    const { botId, enterpriseId } = await identity();
     try {
-      await handleQuestion(deps, client, asked, via, body, botUserId, refusal, (await identity()).botId);
+      await handleQuestion(deps, client, asked, via, body, botUserId, refusal, botId, enterpriseId);
     } catch (error) {
       const slackError = permanentSlackError(error);
       if (slackError === undefined) throw error;
@@ -80,6 +81,8 @@ async function handleQuestion(
   refusal?: string,
   /** The bot's `bot_id` (`auth.test`), when known: its messages are the ones a placeholder lookup reads. */
   botId?: string,
+  /** The organisation of an org-wide install on Enterprise Grid (keys.ts). */
+  enterpriseId?: string,
 ): Promise<void> {
   const { logger } = deps;
   // Edits re-deliver a mention, and another bot's message is never a question for us. A reply also sent to the
@@ -112,7 +115,7 @@ async function handleQuestion(
     }
     const immediateReply = await immediateReplyFor(
       deps,
-      { event, eventId, teamId, user: event.user, threadTs, question, lang },
+      { event, eventId, teamId, enterpriseId, user: event.user, threadTs, question, lang },
       refusal,
     );
     if (immediateReply !== undefined) {
@@ -138,6 +141,7 @@ async function handleQuestion(
       intent: isForgetRequest(question) ? 'forget' : 'question',
       eventId,
       teamId,
+      ...(enterpriseId === undefined ? {} : { enterpriseId }),
       channel: event.channel,
       threadTs,
       messageTs: event.ts,

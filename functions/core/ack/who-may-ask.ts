@@ -10,11 +10,24 @@ import { rateLimitedFor } from '../slack/slack-errors';
  *   (their team is another one), channels shared with other organisations and guests (restricted and
  *   ultra-restricted accounts) get one short, polite reply unless the configuration allows them; the documents
  *   are the organisation's own, and an answer in a shared channel is read by everyone in it.
+ *
+ * On Slack Enterprise Grid the app may be installed org-wide (`Installation.enterpriseId`): then a delivery is ours
+ * when it is for the installing organisation, whichever of its workspaces sent it (`team_id` is that workspace),
+ * and every member of any workspace of the organisation is an insider: a person's organisation is `users.info`'s
+ * `enterprise_user.enterprise_id`, since a sister workspace's team id alone cannot say it is the organisation's.
+ * Channels shared with other organisations (`is_ext_shared_channel`), their people and guests are refused as on a
+ * single workspace. A single-workspace install in a Grid organisation (envelopes carry `enterprise_id` too) is
+ * checked as any single-workspace install: its workspace is home.
  */
 
 /** The app and workspace the bot was installed as: the configured ids, else `auth.test`'s. */
 export interface Installation {
   teamId?: string;
+  /**
+   * The organisation of an org-wide install on Enterprise Grid (`SLACK_TEAM_ID=E…`, else `auth.test`'s
+   * `enterprise_id` when it says `is_enterprise_install`); undefined for a single-workspace install.
+   */
+  enterpriseId?: string;
   appId?: string;
 }
 
@@ -27,6 +40,8 @@ export interface AccessPolicy {
 /** What the ack needs to know about a person: read from `users.info`, cached. */
 export interface PersonInfo {
   teamId?: string;
+  /** The person's Enterprise Grid organisation (`enterprise_user.enterprise_id`), when they belong to one. */
+  enterpriseId?: string;
   guest: boolean;
 }
 
@@ -37,9 +52,17 @@ export type PersonLookup = (userId: string) => Promise<PersonInfo>;
 export interface EventEnvelope {
   type?: string;
   api_app_id?: string;
-  team_id?: string;
+  team_id?: string | null;
+  /** The organisation the event happened in, on Enterprise Grid (null or absent elsewhere). */
+  enterprise_id?: string | null;
+  /** The organisation through which the app receives the event (Bolt's `EnvelopedEvent`). */
+  context_enterprise_id?: string | null;
   is_ext_shared_channel?: boolean;
-  authorizations?: Array<{ team_id?: string | null; enterprise_id?: string | null }>;
+  authorizations?: Array<{
+    team_id?: string | null;
+    enterprise_id?: string | null;
+    is_enterprise_install?: boolean;
+  }>;
 }
 
 /** The parts of a message event this module reads: what Slack adds in shared channels included. */
@@ -53,6 +76,9 @@ export interface AskingEvent {
 
 export const SLACK_CONNECT_NOT_ALLOWED = textsFor('en').slackConnectNotAllowed;
 export const GUESTS_NOT_ALLOWED = textsFor('en').guestsNotAllowed;
+/** The refusals' English texts on an org-wide install on Enterprise Grid. */
+export const SLACK_CONNECT_NOT_ALLOWED_IN_ORG = textsFor('en').slackConnectNotAllowedInOrg;
+export const GUESTS_NOT_ALLOWED_IN_ORG = textsFor('en').guestsNotAllowedInOrg;
 
 /**
  * Why a delivery is not for this installation (another app, another workspace), or undefined when it is.
@@ -61,7 +87,18 @@ export const GUESTS_NOT_ALLOWED = textsFor('en').guestsNotAllowed;
 export function foreignDelivery(body: EventEnvelope, installation: Installation): string | undefined {
   if (installation.appId !== undefined && body.api_app_id !== installation.appId)
     return `api_app_id ${body.api_app_id ?? '(none)'} is not this app`;
-  const { teamId } = installation;
+  const { teamId, enterpriseId } = installation;
+  if (enterpriseId !== undefined) {
+    // An org-wide install: any workspace of the organisation may deliver (team_id is that workspace's).
+    // Bolt's envelope (EnvelopedEvent) names both; either may be the one Slack filled in.
+    const organisation = body.enterprise_id ?? body.context_enterprise_id;
+    if (organisation !== enterpriseId)
+      return `enterprise_id ${organisation ?? '(none)'} is not the installing organisation`;
+    const authorizations = body.authorizations ?? [];
+    if (authorizations.length > 0 && !authorizations.some((a) => a.enterprise_id === enterpriseId))
+      return 'no authorization is for the installing organisation';
+    return undefined;
+  }
   if (teamId === undefined) return undefined;
   if (body.team_id !== teamId) return `team_id ${body.team_id ?? '(none)'} is not the installing workspace`;
   const authorizations = body.authorizations ?? [];
@@ -83,27 +120,39 @@ export async function outsiderReply(
   /** The language of the reply (the question's). @default 'en' */
   lang: Lang = 'en',
 ): Promise<string | undefined> {
-  const t = textsFor(lang);
+  const texts = textsFor(lang);
   const home = installation.teamId;
+  const organisation = installation.enterpriseId;
+  // On an org-wide install the refusals speak of the organisation: its members are asked, in any of its workspaces.
+  const t =
+    organisation === undefined
+      ? texts
+      : {
+          slackConnectNotAllowed: texts.slackConnectNotAllowedInOrg,
+          guestsNotAllowed: texts.guestsNotAllowedInOrg,
+        };
   const teams = [event.user_team, event.user_profile?.team, event.source_team, event.team].filter(
     (team): team is string => team !== undefined && team !== '',
   );
-  const externalByEvent = home !== undefined && teams.some((team) => team !== home);
+  // On an org-wide install a team id other than one's own may be a sister workspace's: only the lookup can say.
+  const externalByEvent =
+    organisation === undefined && home !== undefined && teams.some((team) => team !== home);
   if (!policy.allowSlackConnect && (body.is_ext_shared_channel === true || externalByEvent))
     return t.slackConnectNotAllowed;
   if (policy.allowSlackConnect && policy.allowGuests) return undefined;
   const profile = event.user_profile;
   const person: PersonInfo =
-    profile !== undefined && profile.is_restricted !== undefined && profile.team !== undefined
+    organisation === undefined &&
+    profile !== undefined &&
+    profile.is_restricted !== undefined &&
+    profile.team !== undefined
       ? { teamId: profile.team, guest: profile.is_restricted || profile.is_ultra_restricted === true }
       : await lookUp(event.user ?? '');
-  if (
-    !policy.allowSlackConnect &&
-    home !== undefined &&
-    person.teamId !== undefined &&
-    person.teamId !== home
-  )
-    return t.slackConnectNotAllowed;
+  const outsider =
+    organisation !== undefined
+      ? person.enterpriseId !== organisation && (home === undefined || person.teamId !== home)
+      : home !== undefined && person.teamId !== undefined && person.teamId !== home;
+  if (!policy.allowSlackConnect && outsider) return t.slackConnectNotAllowed;
   if (!policy.allowGuests && person.guest) return t.guestsNotAllowed;
   return undefined;
 }
@@ -112,7 +161,13 @@ export async function outsiderReply(
 export interface UsersInfoClient {
   users: {
     info(args: { user: string }): Promise<{
-      user?: { team_id?: string; is_restricted?: boolean; is_ultra_restricted?: boolean };
+      user?: {
+        team_id?: string;
+        is_restricted?: boolean;
+        is_ultra_restricted?: boolean;
+        /** On Enterprise Grid: the person's organisation and the workspaces of it they belong to. */
+        enterprise_user?: { enterprise_id?: string; teams?: string[] };
+      };
     }>;
   };
 }
@@ -151,6 +206,7 @@ export function cachedPersonLookup(
     const info = client.users.info({ user: userId }).then(
       ({ user }) => ({
         teamId: user?.team_id,
+        enterpriseId: user?.enterprise_user?.enterprise_id,
         guest: user?.is_restricted === true || user?.is_ultra_restricted === true,
       }),
       (error: unknown) => {

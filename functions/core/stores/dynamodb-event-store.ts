@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { AnswerClaim, EventClaim, EventStore, WrittenAnswer } from './event-store';
-import { epochSeconds, eventKey } from './keys';
+import { epochSeconds, eventKey, keyScope } from './keys';
 
 export interface DynamoDbEventStoreOptions {
   tableName: string;
@@ -234,7 +234,7 @@ export class DynamoDbEventStore implements EventStore {
   }
 
   async countQuestion(
-    person: { teamId: string; user: string },
+    person: { teamId: string; enterpriseId?: string; user: string },
     eventId: string,
     limit: number,
     now: number,
@@ -243,7 +243,7 @@ export class DynamoDbEventStore implements EventStore {
       await this.client.send(
         new UpdateCommand({
           TableName: this.options.tableName,
-          Key: usageKey(person.teamId, person.user, now),
+          Key: usageKey(keyScope(person), person.user, now),
           UpdateExpression: 'ADD events :event SET expiresAt = :expiresAt',
           ConditionExpression:
             'attribute_not_exists(events) OR size(events) < :limit OR contains(events, :id)',
@@ -278,7 +278,10 @@ export class DynamoDbEventStore implements EventStore {
   }
 }
 
-/** `EVENT#usage#team#user#day`: the events a person asked about on one UTC day (a set, so a retry counts once). */
+/**
+ * `EVENT#usage#team#user#day`: the events a person asked about on one UTC day (a set, so a retry counts once); on an
+ * org-wide install `team` is the organisation's id (keys.ts).
+ */
 function usageKey(teamId: string, user: string, now: number): { pk: string; sk: string } {
   const day = new Date(now).toISOString().slice(0, 10);
   return { pk: eventKey(`usage#${teamId}#${user}#${day}`), sk: 'USAGE' };

@@ -87,10 +87,11 @@ export interface EventStore {
   /**
    * Counts a question of `user` against their daily limit (the UTC day of `askedAt`, the question's own time, so
    * a redelivery after midnight counts on the day it was asked) and says whether it may be answered. The same
-   * event counted twice (a retried delivery) counts once.
+   * event counted twice (a retried delivery) counts once. On an org-wide install the count is the organisation's
+   * (`enterpriseId`): a person asking from two of its workspaces has one allowance.
    */
   countQuestion(
-    person: { teamId: string; user: string },
+    person: { teamId: string; enterpriseId?: string; user: string },
     eventId: string,
     limit: number,
     askedAt: number,

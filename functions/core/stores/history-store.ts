@@ -45,7 +45,7 @@ export interface Feedback {
 }
 
 /** A thread as the ack and the feedback handler name it. */
-export type ThreadRef = Pick<Turn, 'teamId' | 'channel' | 'threadTs'>;
+export type ThreadRef = Pick<Turn, 'teamId' | 'enterpriseId' | 'channel' | 'threadTs'>;
 
 /** What became of a click. */
 export type FeedbackOutcome =

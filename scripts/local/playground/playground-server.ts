@@ -6,7 +6,15 @@ import { extname, resolve } from 'node:path';
 import { foreignPageWrite, foreignRequest, nonJson, refuse } from '../../../stand-ins/loopback-guard';
 import type { FakeMessage } from '../../../stand-ins/slack/fake-slack';
 import { signedHeaders } from '../../../stand-ins/slack/slack-request';
-import { DEFAULT_CHANNEL, DEFAULT_USER, LOCAL_APP_ID, type LocalStack } from '../stack';
+import {
+  DEFAULT_CHANNEL,
+  DEFAULT_USER,
+  LOCAL_APP_ID,
+  LOCAL_SHARED_CHANNEL,
+  LOCAL_SISTER_TEAM_ID,
+  LOCAL_SISTER_USER,
+  type LocalStack,
+} from '../stack';
 import {
   appHomeOpened,
   assistantThreadStarted,
@@ -72,6 +80,8 @@ export interface PlaygroundPerson {
   id: string;
   /** The ids of the enabled user groups they are in now. */
   groups: string[];
+  /** Their workspace, when the stack plays an Enterprise Grid organisation of two (LOCAL_SLACK_ENTERPRISE). */
+  workspace?: string;
 }
 
 interface Conversation {
@@ -116,9 +126,27 @@ export async function startPlayground(
     botUserId: stack.slack.botUserId,
     botId: stack.slack.botId,
   };
-  /** What `user` sees in the sidebar: #general, and their own DM with the bot (each person has one, as in Slack). */
+  /**
+   * On an org-wide install (LOCAL_SLACK_ENTERPRISE) the organisation has two workspaces: the local person's, with
+   * #general, and a sister one, whose member LOCAL_SISTER_USER the person typing may also be; both see
+   * #org-shared. Each delivery names the organisation and the workspace of the person it is from.
+   */
+  const enterpriseId = stack.slack.enterpriseId;
+  const teamOf = (user: string): string =>
+    enterpriseId !== undefined && user === LOCAL_SISTER_USER ? LOCAL_SISTER_TEAM_ID : workspace.teamId;
+  const workspaceOf = (user: string): SlackWorkspace =>
+    enterpriseId === undefined ? workspace : { ...workspace, teamId: teamOf(user), enterpriseId };
+  /**
+   * What `user` sees in the sidebar: #general (not in the sister workspace), #org-shared on an org-wide install,
+   * and their own DM with the bot (each person has one, as in Slack).
+   */
   const conversationsOf = (user: string): Conversation[] => [
-    { id: DEFAULT_CHANNEL, name: 'general', kind: 'channel' },
+    ...(teamOf(user) === workspace.teamId
+      ? [{ id: DEFAULT_CHANNEL, name: 'general', kind: 'channel' as const }]
+      : []),
+    ...(enterpriseId === undefined
+      ? []
+      : [{ id: LOCAL_SHARED_CHANNEL, name: 'org-shared', kind: 'channel' as const }]),
     { id: dmOf(user), name: botName, kind: 'im' },
   ];
   const deliveries: Delivery[] = [];
@@ -133,9 +161,11 @@ export async function startPlayground(
   function people(): PlaygroundPerson[] {
     const groups = Object.entries(stack.slack.userGroups()).filter(([, group]) => !group.disabled);
     for (const [, group] of groups) for (const user of group.users) named.add(user);
-    return [DEFAULT_USER, ...[...named].filter((id) => id !== DEFAULT_USER).sort()].map((id) => ({
+    const first = enterpriseId === undefined ? [DEFAULT_USER] : [DEFAULT_USER, LOCAL_SISTER_USER];
+    return [...first, ...[...named].filter((id) => !first.includes(id)).sort()].map((id) => ({
       id,
       groups: groups.filter(([, group]) => group.users.includes(id)).map(([groupId]) => groupId),
+      ...(enterpriseId === undefined ? {} : { workspace: teamOf(id) }),
     }));
   }
 
@@ -201,7 +231,7 @@ export async function startPlayground(
     );
     // The person's message exists in Slack before Slack delivers the event about it.
     const posted = stack.slack.addMessage({ channel, text, user, thread_ts: threadTs });
-    const events = eventsForMessage(workspace, {
+    const events = eventsForMessage(workspaceOf(user), {
       channel,
       ts: posted.ts,
       text,
@@ -234,7 +264,7 @@ export async function startPlayground(
     if (message === undefined) return { status: 400, body: { error: 'message_not_found' } };
     const button = findButton(message, String(input.actionId ?? ''), String(input.value ?? ''));
     if (button === undefined) return { status: 400, body: { error: 'button_not_found' } };
-    const payload = blockActionsPayload(workspace, {
+    const payload = blockActionsPayload(workspaceOf(user), {
       user,
       channelName: conversationsOf(user).find((c) => c.id === channel)?.name ?? channel,
       message: {
@@ -299,7 +329,7 @@ export async function startPlayground(
     if (user === undefined) return { status: 400, body: { error: 'unknown_user' } };
     const channel = typeof input.channel === 'string' ? input.channel : '';
     if (channel !== dmOf(user)) return { status: 400, body: { error: 'not_a_dm' } };
-    const payload = appHomeOpened(workspace, { channel, user });
+    const payload = appHomeOpened(workspaceOf(user), { channel, user });
     return {
       status: 200,
       body: {
@@ -326,7 +356,7 @@ export async function startPlayground(
       typeof input.contextChannel === 'string' && input.contextChannel !== ''
         ? input.contextChannel
         : DEFAULT_CHANNEL;
-    const payload = assistantThreadStarted(workspace, {
+    const payload = assistantThreadStarted(workspaceOf(user), {
       channel,
       threadTs: root.ts,
       user,
@@ -352,7 +382,7 @@ export async function startPlayground(
       string,
       string | undefined
     >;
-    const payload = viewSubmissionPayload(workspace, {
+    const payload = viewSubmissionPayload(workspaceOf(user), {
       user,
       viewId,
       view: opened.view,
@@ -378,7 +408,7 @@ export async function startPlayground(
     if (opened === undefined) return { status: 400, body: { error: 'view_not_found' } };
     doneViews.add(viewId);
     if (opened.view.notify_on_close !== true) return { status: 200, body: {} };
-    const submission = viewSubmissionPayload(workspace, {
+    const submission = viewSubmissionPayload(workspaceOf(user), {
       user,
       viewId,
       view: opened.view,
@@ -401,8 +431,10 @@ export async function startPlayground(
     const conversations = conversationsOf(user);
     // The other people's DMs with the bot are theirs: neither listed nor drawn.
     const othersDms = new Set(everyone.filter((p) => p.id !== user).map((p) => dmOf(p.id)));
-    const known = new Set([...conversations.map((c) => c.id), ...othersDms]);
-    const messages = stack.slack.messages().filter((m) => !m.deleted && !othersDms.has(m.channel));
+    // A sister workspace's member does not see the local person's workspace's own channels.
+    const unseen = new Set(teamOf(user) === workspace.teamId ? othersDms : [...othersDms, DEFAULT_CHANNEL]);
+    const known = new Set([...conversations.map((c) => c.id), ...unseen]);
+    const messages = stack.slack.messages().filter((m) => !m.deleted && !unseen.has(m.channel));
     // A conversation the bot posted in that the page does not list yet (a DM it opened, say) is shown too.
     const extra = [...new Set(messages.map((m) => m.channel))]
       .filter((id) => !known.has(id))
@@ -416,7 +448,8 @@ export async function startPlayground(
     });
     return {
       workspace: {
-        teamId: workspace.teamId,
+        teamId: teamOf(user),
+        ...(enterpriseId === undefined ? {} : { enterpriseId }),
         botUserId: workspace.botUserId,
         botName,
         userId: user,

@@ -19,6 +19,8 @@ import {
 /** Who and where: the workspace, the app and its bot user, as Slack fills them in every delivery. */
 export interface SlackWorkspace {
   teamId: string;
+  /** The organisation of an org-wide install on Enterprise Grid (LOCAL_SLACK_ENTERPRISE); `teamId` is then the person's workspace. */
+  enterpriseId?: string;
   appId: string;
   botUserId: string;
   botId: string;
@@ -78,6 +80,7 @@ export function eventsForMessage(workspace: SlackWorkspace, message: PostedMessa
     threadTs: message.threadTs,
     teamId: workspace.teamId,
     botUserId: workspace.botUserId,
+    ...(workspace.enterpriseId === undefined ? {} : { enterpriseId: workspace.enterpriseId }),
   };
   // One message, two deliveries: the same client_msg_id and blocks in both, each event its own event_id.
   const clientMsgId = randomUUID();
@@ -114,6 +117,7 @@ export function assistantThreadStarted(
   thread.context.channel_id = options.contextChannel;
   thread.context.team_id = workspace.teamId;
   payload.event.event_ts = nextTs();
+  orgWideEnvelope(payload, workspace);
   return payload;
 }
 
@@ -134,6 +138,7 @@ export function appHomeOpened(
     tab: 'messages',
     event_ts: nextTs(),
   });
+  orgWideEnvelope(payload, workspace);
   return payload;
 }
 
@@ -211,6 +216,7 @@ export function blockActionsPayload(
   payload.api_app_id = workspace.appId;
   payload.team.id = workspace.teamId;
   payload.team.domain = 'local-playground';
+  orgWideInteraction(payload, workspace);
   payload.container.message_ts = message.ts;
   payload.container.channel_id = message.channel;
   if (message.threadTs === undefined) delete payload.container.thread_ts;
@@ -259,6 +265,7 @@ export function viewSubmissionPayload(
   const payload = structuredClone(viewSubmissionFixture) as ViewSubmissionPayload;
   Object.assign(payload.user, userFields(workspace, options.user));
   payload.team = { id: workspace.teamId, domain: 'local-playground' };
+  orgWideInteraction(payload, workspace);
   payload.api_app_id = workspace.appId;
   payload.trigger_id = triggerId(workspace);
   payload.view = {
@@ -302,6 +309,26 @@ export function modalStateValues(
     };
   }
   return values;
+}
+
+/** An event delivery of an org-wide install names the organisation, as mentionPayload's do (slack-request.ts). */
+function orgWideEnvelope(payload: EventCallback, workspace: SlackWorkspace): void {
+  if (workspace.enterpriseId === undefined) return;
+  payload.enterprise_id = workspace.enterpriseId;
+  payload.context_enterprise_id = workspace.enterpriseId;
+  for (const authorization of (payload.authorizations ?? []) as Array<Record<string, unknown>>) {
+    authorization.enterprise_id = workspace.enterpriseId;
+    authorization.is_enterprise_install = true;
+  }
+}
+
+/** A click or a submission on an org-wide install names the organisation (`enterprise`), the person's workspace `team`. */
+function orgWideInteraction(payload: object, workspace: SlackWorkspace): void {
+  if (workspace.enterpriseId === undefined) return;
+  Object.assign(payload, {
+    enterprise: { id: workspace.enterpriseId, name: 'Local Org' },
+    is_enterprise_install: true,
+  });
 }
 
 function userFields(workspace: SlackWorkspace, user: string) {

@@ -1,5 +1,6 @@
 import type { App } from '@slack/bolt';
 import type { AckDependencies } from '../ack-dependencies';
+import type { BotIdentityLookup } from '../bot-identity';
 import type { AnswerQuestion } from '../question';
 import type { Refusals } from '../refusals';
 import * as actions from './actions';
@@ -13,6 +14,8 @@ export interface ListenerDependencies {
   deps: AckDependencies;
   answer: AnswerQuestion;
   refusals: Refusals;
+  /** The bot's identity and installation: on an org-wide install, the organisation thread keys are scoped by. */
+  identity: BotIdentityLookup;
 }
 
 /** One folder per Slack surface, each registering its own listeners: adding a surface is adding a file. */

@@ -296,7 +296,7 @@ function renderWho() {
         const option = el(
           'option',
           undefined,
-          `${person.id} (${person.groups.length > 0 ? person.groups.join(', ') : 'no user group'})`,
+          `${person.id} (${person.workspace ? `workspace ${person.workspace}, ` : ''}${person.groups.length > 0 ? person.groups.join(', ') : 'no user group'})`,
         );
         option.value = person.id;
         return option;

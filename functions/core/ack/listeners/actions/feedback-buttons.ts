@@ -3,6 +3,7 @@ import type { WebClient } from '@slack/web-api';
 import { textsFor } from '../../../i18n';
 import { DIMENSION, METRIC } from '../../../metric-names';
 import type { AckDependencies } from '../../ack-dependencies';
+import type { BotIdentityLookup } from '../../bot-identity';
 import { replyToPersonAlone } from '../../ephemeral-reply';
 import { commentModal, type FeedbackTarget, parseFeedbackValue } from '../../feedback';
 import { quietly } from '../../quietly';
@@ -14,6 +15,7 @@ type FeedbackDependencies = Pick<AckDependencies, 'historyStore' | 'logger' | 'n
 export function feedbackButtons(
   deps: FeedbackDependencies,
   refusals: Refusals,
+  identity: BotIdentityLookup,
 ): Middleware<SlackActionMiddlewareArgs<BlockAction>> {
   return async ({ ack, body, action, client }) => {
     await ack();
@@ -21,7 +23,8 @@ export function feedbackButtons(
     // The answer's language, which the button carries, is the one the person reads.
     const lang = parseFeedbackValue((action as { value?: string }).value)?.target.lang ?? 'en';
     const refusal = await refusals.forVoter(click.user, lang);
-    await handleFeedbackClick(deps, client, click, action as { value?: string }, refusal);
+    const { enterpriseId } = await identity();
+    await handleFeedbackClick(deps, client, click, action as { value?: string }, refusal, enterpriseId);
   };
 }
 
@@ -31,6 +34,7 @@ interface FeedbackClick {
   trigger_id?: string;
   action_ts?: string;
   team?: { id?: string } | null;
+  enterprise?: { id?: string } | null;
   channel?: { id?: string };
   container?: { message_ts?: string; thread_ts?: string; channel_id?: string };
   message?: { ts?: string; thread_ts?: string };
@@ -48,13 +52,17 @@ async function handleFeedbackClick(
   action: { value?: string; action_ts?: string },
   /** The polite reply for a person the configuration does not allow: their vote is not stored. */
   refusal: string | undefined,
+  /** The organisation of an org-wide install on Enterprise Grid: the turn's thread is keyed on it (keys.ts). */
+  enterpriseId: string | undefined,
 ): Promise<void> {
   const parsed = parseFeedbackValue(action.value);
-  if (parsed === undefined || !carriedBy(click, parsed.target)) {
+  if (parsed === undefined || !carriedBy(click, parsed.target, enterpriseId)) {
     deps.logger.warn('feedback click with a value that is not ours, or not the message carrying it; ignored');
     return;
   }
-  const { vote, target } = parsed;
+  const { vote } = parsed;
+  const target: FeedbackTarget =
+    enterpriseId === undefined ? parsed.target : { ...parsed.target, enterpriseId };
   const voter = { channel: target.channel, user: click.user.id, threadTs: target.threadTs };
   if (refusal !== undefined) {
     deps.logger.info('feedback from a person the configuration does not allow; not stored');
@@ -92,9 +100,12 @@ async function handleFeedbackClick(
  * workspace, channel and thread (the answer is posted in its question's thread). Slack builds the payload from
  * the message, so a mismatch is a forged or a replayed value.
  */
-function carriedBy(click: FeedbackClick, target: FeedbackTarget): boolean {
-  const team = click.team?.id;
+function carriedBy(click: FeedbackClick, target: FeedbackTarget, enterpriseId: string | undefined): boolean {
   const channel = click.container?.channel_id ?? click.channel?.id;
   const threadTs = click.container?.thread_ts ?? click.message?.thread_ts;
-  return team === target.teamId && channel === target.channel && threadTs === target.threadTs;
+  // On an org-wide install the clicker's workspace may be a sister of the one that asked (a channel shared inside
+  // the organisation): the organisation must be the installing one, the channel and thread the turn's.
+  const scoped =
+    enterpriseId === undefined ? click.team?.id === target.teamId : click.enterprise?.id === enterpriseId;
+  return scoped && channel === target.channel && threadTs === target.threadTs;
 }

@@ -2,6 +2,6 @@ import type { App } from '@slack/bolt';
 import type { ListenerDependencies } from '..';
 import { message } from './message';
 
-export function register(app: App, { deps, answer }: ListenerDependencies): void {
-  app.event('message', message(deps, answer));
+export function register(app: App, { deps, answer, identity }: ListenerDependencies): void {
+  app.event('message', message(deps, answer, identity));
 }

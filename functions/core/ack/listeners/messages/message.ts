@@ -1,6 +1,7 @@
 import type { Middleware, SlackEventMiddlewareArgs } from '@slack/bolt';
 import type { AckDependencies } from '../../ack-dependencies';
 import { type AskedMessage, isPersonMessage } from '../../asked-message';
+import type { BotIdentityLookup } from '../../bot-identity';
 import { isFollowUp } from '../../follow-ups';
 import type { AnswerQuestion } from '../../question';
 
@@ -8,6 +9,7 @@ import type { AnswerQuestion } from '../../question';
 export function message(
   deps: Pick<AckDependencies, 'followUps' | 'historyStore' | 'now'>,
   answer: AnswerQuestion,
+  identity: BotIdentityLookup,
 ): Middleware<SlackEventMiddlewareArgs<'message'>> {
   return async ({ event, body, context, client }) => {
     const message = event as unknown as AskedMessage;
@@ -19,7 +21,11 @@ export function message(
     }
     if (message.channel_type !== 'channel' && message.channel_type !== 'group') return;
     const envelope = body as { team_id?: string };
-    if (!(await isFollowUp(deps, message, envelope.team_id ?? message.team ?? '', botUserId))) return;
+    const thread = {
+      teamId: envelope.team_id ?? message.team ?? '',
+      enterpriseId: (await identity()).enterpriseId,
+    };
+    if (!(await isFollowUp(deps, message, thread, botUserId))) return;
     await answer(message, 'follow-up', { body, client, context });
   };
 }
