@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { AccessSettings } from '../functions/core/access/reach';
+import { type AccessSettings, needsUserGroups } from '../functions/core/access/reach';
 import { type Env, loadConfig } from '../functions/core/config';
 import { connectVectorStore } from '../functions/core/vector-store/connect-vector-store';
 import {
@@ -10,7 +10,7 @@ import {
   explainReach,
   type UserGroupListing,
 } from './access/reach-report';
-import { listGroups } from './access/user-group-source';
+import { groupsOfUser, listGroups } from './access/user-group-source';
 import { defineCommand, EXIT, type ParsedCommand, runCommand, UsageError } from './local/cli';
 import { localLanceDbUri } from './local/cli-env';
 import { runningDev } from './local/local-store-lock';
@@ -183,14 +183,7 @@ async function main({ values, positionals }: ParsedCommand<typeof ACCESS.options
   if (subcommand === 'explain') {
     if (values.user === undefined) throw new UsageError('explain needs --user U… (the person to explain)');
     const sources = await gather(process.env);
-    const groups =
-      sources.groups === undefined
-        ? undefined
-        : new Set(
-            sources.groups.groups
-              .filter((g) => !g.disabled && g.users.includes(values.user as string))
-              .map((g) => g.id),
-          );
+    const groups = sources.groups === undefined ? undefined : groupsOfUser(sources.groups, values.user);
     const explanation = explainReach(
       sources.settings,
       sources.documents,
@@ -215,10 +208,10 @@ async function main({ values, positionals }: ParsedCommand<typeof ACCESS.options
     }
     const sources = await gather(process.env);
     const problems = checkSettings(sources.settings, sources.documents, sources.groups);
-    const namesGroups = Object.values(sources.settings.collectionAudiences ?? {}).some((a) =>
-      a.some((e) => e.startsWith('S')),
-    );
-    const unchecked = namesGroups && sources.groups === undefined ? sources.groupsUnavailable : undefined;
+    const unchecked =
+      needsUserGroups(sources.settings) && sources.groups === undefined
+        ? sources.groupsUnavailable
+        : undefined;
     const errors = problems.filter((p) => p.severity === 'error').length;
     if (values.json === true) {
       console.log(

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { needsUserGroups } from '../functions/core/access/reach';
 import { type AppConfig, type Env, loadConfig } from '../functions/core/config';
-import { listGroups } from './access/user-group-source';
+import { groupsOfUser, listGroups } from './access/user-group-source';
 import { type EvalQuestion, readEvalSet } from './eval/dataset';
 import { gradeRuns } from './eval/grade';
 import { checkThresholds, parseThreshold, summarize, type Threshold } from './eval/metrics';
@@ -139,15 +139,10 @@ async function accessFor(settings: AppConfig['access']): Promise<NonNullable<Run
       `eval: user groups unknown (${listing.unavailable}); questions with "user" read only what is open to everyone`,
     );
   }
-  const groups = listing === undefined || 'unavailable' in listing ? undefined : listing.groups;
   return {
     settings,
     groupsOf: (user) =>
-      listing === undefined
-        ? new Set()
-        : groups === undefined
-          ? undefined
-          : new Set(groups.filter((g) => !g.disabled && g.users.includes(user)).map((g) => g.id)),
+      listing === undefined ? new Set() : 'unavailable' in listing ? undefined : groupsOfUser(listing, user),
   };
 }
 

@@ -43,3 +43,8 @@ export async function listGroups(
       'no source of user groups: set SLACK_BOT_TOKEN (the deployed workspace), run npm run dev, or set LOCAL_SLACK_USERGROUPS',
   };
 }
+
+/** The enabled groups `user` is a member of, by id. */
+export function groupsOfUser(listing: UserGroupListing, user: string): Set<string> {
+  return new Set(listing.groups.filter((g) => !g.disabled && g.users.includes(user)).map((g) => g.id));
+}

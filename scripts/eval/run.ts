@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Embeddings } from '@langchain/core/embeddings';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
-import { type AccessSettings, type Reach, reachFor } from '../../functions/core/access/reach';
+import { type AccessSettings, type Reach, reachFor, searchFilter } from '../../functions/core/access/reach';
 import { streamAnswer } from '../../functions/core/chains/answer-chain';
 import { answerSources, distinctSections, isDecline } from '../../functions/core/chains/answer-sources';
 import type { AppConfig, Env } from '../../functions/core/config';
@@ -192,9 +192,7 @@ async function retrieve(
     queryText: '',
     queryVector,
     k: settings.topK,
-    ...(reach?.only !== undefined
-      ? { collections: reach.only }
-      : { excludedCollections: reach?.closed ?? [] }),
+    ...searchFilter(reach),
   });
 }
 

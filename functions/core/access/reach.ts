@@ -156,6 +156,18 @@ export function mayRead(reach: Reach, collection: string | null): boolean {
   return collection === null || !reach.closed.includes(collection);
 }
 
+/**
+ * The reach as a search filter: its allow-list when it has one, else its closed collections (a deny-list that
+ * keeps documents without a collection); nothing for no reach.
+ */
+export function searchFilter(
+  reach: Reach | undefined,
+): { collections: readonly string[] } | { excludedCollections: readonly string[] } {
+  return reach?.only !== undefined
+    ? { collections: reach.only }
+    : { excludedCollections: reach?.closed ?? [] };
+}
+
 /** Whether nothing is kept from this reach: no place limit and no collection closed. */
 export function isUnlimited(reach: Reach): boolean {
   return reach.only === undefined && reach.closed.length === 0;

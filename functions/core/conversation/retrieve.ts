@@ -1,5 +1,5 @@
 import type { Embeddings } from '@langchain/core/embeddings';
-import type { Reach } from '../access/reach';
+import { type Reach, searchFilter } from '../access/reach';
 import type { SlackSearchOutcome } from '../slack/slack-search';
 import type { RetrievalResult } from '../types';
 import type { DocumentTableReader } from '../vector-store/document-table-reader';
@@ -41,9 +41,7 @@ export async function retrievePassages(
       queryText: question,
       queryVector,
       k: options.k,
-      ...(options.reach?.only !== undefined
-        ? { collections: options.reach.only }
-        : { excludedCollections: options.reach?.closed ?? [] }),
+      ...searchFilter(options.reach),
       withCollection: options.withCollection ?? false,
     });
   } catch (error) {
