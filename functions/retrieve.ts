@@ -61,7 +61,9 @@ export const { createHandler, handler } = defineStep(
         ? Promise.resolve({ status: 'unavailable' as const, reason: 'no action_token in the event' })
         : runtime
             .slackClient()
-            .then((client) => searchSlackMessages(client, input.question, token))
+            .then((client) =>
+              searchSlackMessages(client, input.question, token, { scope: input.turn.slackSearchScope }),
+            )
             .catch(() => ({ status: 'unavailable' as const, reason: 'no Slack client' }));
     // A hung embedding call or search ends at the step's deadline, retryably; it has no side effect to undo.
     const result = await untilAborted(

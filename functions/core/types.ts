@@ -41,7 +41,16 @@ export interface Turn {
    * logged nor stored (it lives in the execution's input, see README "Slack messages as sources").
    */
   actionToken?: string;
+  /**
+   * Whose eyes the answer is for, which bounds what Slack's search may read (`slackSearchScopeFor`): `asker` in the
+   * asker's own DM with the bot (the agent pane), where only they see the answer; `public` in a channel, where
+   * everyone in it does. Absent with an `actionToken` (a turn from before this field): `public`.
+   */
+  slackSearchScope?: SlackSearchScope;
 }
+
+/** What Slack's search may read for a turn: see `Turn.slackSearchScope`. */
+export type SlackSearchScope = 'asker' | 'public';
 
 export interface ConversationInput {
   turn: Turn;

@@ -519,13 +519,11 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       return {
         results: {
           messages: found.map(({ m }) => {
-            const channel = visible.get(m.channel) as FakeSearchChannel;
             return {
+              // The fields of the method reference's example, no more (no author or channel name).
               author_user_id: m.user,
-              author_name: `Person ${m.user}`,
               team_id: teamId,
               channel_id: m.channel,
-              channel_name: channel.name,
               message_ts: m.ts,
               content: m.text,
               is_author_bot: false,
@@ -953,7 +951,12 @@ export const SLACK_RATE_LIMITS: Readonly<Record<string, readonly SlackRateLimit[
   'usergroups.list': workspaceTier(2),
   'usergroups.users.list': workspaceTier(2),
   'conversations.replies': workspaceTier(3),
-  // assistant.search.context: the pages read did not state its tier; not enforced (inject 429s with failNext).
+  // assistant.search.context (beta reference page): "for most teams, the limit is 10+ requests per minute while
+  // allowing for occasional bursts of more requests"; up to 180+ a minute for larger teams. The fake takes the
+  // smaller, with a burst of 20 (the method's page caps a call's results at 20; the burst size is not stated).
+  'assistant.search.context': [
+    { per: 'workspace', perMinute: 10, burst: 20, tier: 'special: 10+ a minute for most teams, with bursts' },
+  ],
   'assistant.search.info': workspaceTier(2),
   'views.open': workspaceTier(4),
 };

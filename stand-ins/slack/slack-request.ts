@@ -23,6 +23,14 @@ export interface MentionOptions {
   /** An org-wide install on Enterprise Grid of this organisation: `teamId` is the workspace of the person asking. */
   enterpriseId?: string;
   botUserId?: string;
+  /**
+   * An `action_token` in the event (`event.assistant_thread.action_token`), as in the agent pane's messages. Whether
+   * Slack puts one in a channel's mention is not documented in the pages read; this lets a test ask what the bot
+   * would do if it did.
+   */
+  actionToken?: string;
+  /** A channel shared with another organisation (Slack Connect): the envelope's `is_ext_shared_channel`. */
+  extShared?: boolean;
 }
 
 let sequence = 0;
@@ -66,6 +74,11 @@ export function mentionPayload(options: MentionOptions): MentionPayload {
     },
   ];
   if (options.threadTs) payload.event.thread_ts = options.threadTs;
+  if (options.actionToken !== undefined)
+    (payload.event as { assistant_thread?: { action_token: string } }).assistant_thread = {
+      action_token: options.actionToken,
+    };
+  if (options.extShared !== undefined) payload.is_ext_shared_channel = options.extShared;
   const authorization = payload.authorizations[0];
   if (authorization) {
     authorization.user_id = botUserId;

@@ -147,7 +147,10 @@ describe('Slack messages as sources (issue 22 point 2)', () => {
 
   beforeAll(async () => {
     const started = await Promise.all([
-      startTestStack({ env: { SLACK_SEARCH: 'true', RETRIEVE_TOP_K: '10', LOG_LEVEL: 'debug' } }),
+      // Slack Connect allowed, so that a question in a shared channel is answered (and shows what is searched there).
+      startTestStack({
+        env: { SLACK_SEARCH: 'true', ALLOW_SLACK_CONNECT: 'true', RETRIEVE_TOP_K: '10', LOG_LEVEL: 'debug' },
+      }),
       startTestStack({ env: { RETRIEVE_TOP_K: '10', LOG_LEVEL: 'debug' } }),
     ]);
     [on, off] = started.map((s) => s.stack) as [LocalStack, LocalStack];
@@ -177,7 +180,8 @@ describe('Slack messages as sources (issue 22 point 2)', () => {
       expect(outcome.retrieval?.passages.some((p) => p.source.startsWith('samples/docs/'))).toBe(true);
       for (const p of found) {
         expect(p.url).toMatch(/^https:\/\/fake-slack\.local\/archives\//);
-        expect(p.title).toMatch(/^Slack message in (#\w|a direct message)/);
+        // The reference's fields name neither the author nor the channel: the permalink says where it is.
+        expect(p.title).toMatch(/^Slack message( in a direct message)?$/);
       }
       // Nothing the asker cannot see appears in what they are shown.
       const unseen = ALL_MARKERS.filter((m) => !seen.includes(m));
@@ -197,6 +201,51 @@ describe('Slack messages as sources (issue 22 point 2)', () => {
     });
   });
 
+  /** A mention in a channel whose event carries an action_token (should Slack put one there). */
+  async function askInChannel(user: string, channel: string, extShared: boolean): Promise<Outcome> {
+    const token = tokenFor(on, user);
+    const sent = await on.mention({ text: QUESTION, user, channel, actionToken: token, extShared });
+    const execution = on.stepFunctions.executions.find(
+      (e) => (e.input as { turn?: { eventId?: string } }).turn?.eventId === sent.eventId,
+    );
+    await execution?.done;
+    const last = on.slack
+      .threadReplies(channel, sent.threadTs)
+      .filter((m) => m.bot_id !== undefined && m.ts > sent.ts)
+      .at(-1);
+    const output = (execution?.output ?? {}) as { retrieval?: RetrievalResult };
+    return {
+      sent,
+      ...(execution === undefined ? {} : { execution }),
+      ...(output.retrieval === undefined ? {} : { retrieval: output.retrieval }),
+      shown: last === undefined ? '' : JSON.stringify([last.text, last.blocks ?? []]),
+    };
+  }
+
+  it('in a channel, where everyone in it reads the answer: public channels only, never the asker’s private ones', async () => {
+    // Alice can see the private channel and her DM with Bob; the answer in #general must not carry them.
+    const outcome = await capturingLogs(logs, () => askInChannel(ALICE, 'C0GENERAL1', false));
+    expect((outcome.execution?.input as { turn?: Turn } | undefined)?.turn?.slackSearchScope).toBe('public');
+    expect(
+      markersIn(
+        slackPassages(outcome)
+          .map((p) => p.text)
+          .join('\n'),
+      ),
+    ).toEqual([MARKERS.public]);
+    expect(markersIn(outcome.shown).filter((m) => m !== MARKERS.public)).toEqual([]);
+  });
+
+  it('in a channel shared with another organisation: Slack is not searched, and the footer says so', async () => {
+    const before = on.slack.calls.filter((c) => c.method === 'assistant.search.context').length;
+    const outcome = await capturingLogs(logs, () => askInChannel(ALICE, 'C0SHARED01', true));
+    expect(outcome.execution?.status).toBe('SUCCEEDED');
+    expect((outcome.execution?.input as { turn?: Turn } | undefined)?.turn?.actionToken).toBeUndefined();
+    expect(on.slack.calls.filter((c) => c.method === 'assistant.search.context')).toHaveLength(before);
+    expect(slackPassages(outcome)).toEqual([]);
+    expect(outcome.shown).toContain(textsFor('en').slackSearchUnavailable);
+  });
+
   it('setting off: assistant.search.context is never called', () => {
     expect(off.slack.calls.filter((c) => c.method === 'assistant.search.context')).toEqual([]);
   });
@@ -208,7 +257,7 @@ describe('Slack messages as sources (issue 22 point 2)', () => {
     // The offline model quotes the passages that best match the question: a Slack message is among them here.
     const cited = slackPassages(outcome).filter((p) => outcome.shown.includes(`<${p.url}|`));
     expect(cited.length).toBeGreaterThan(0);
-    expect(outcome.shown).toContain('Slack message in ');
+    expect(outcome.shown).toContain('Slack message');
     expect(outcome.shown).toMatch(/\*Sources\*[^"]*VPN guide/);
     expect(markersIn(outcome.shown).length).toBeGreaterThan(0); // shown in Slack (and, below, kept nowhere)
   });

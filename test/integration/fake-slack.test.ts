@@ -619,7 +619,6 @@ describe('fake Slack: Real-time Search (assistant.search.context, assistant.sear
         messages: [
           {
             channel_id: 'C0PUB',
-            channel_name: 'general',
             message_ts: '100.000001',
             content: 'the deploy freeze is on Friday',
             permalink: 'https://fake-slack.local/archives/C0PUB/p100000001',
@@ -724,6 +723,32 @@ describe("fake Slack: Slack's rate limits (429 + Retry-After), on by default", (
       expect(Number(r.retryAfter)).toBeGreaterThanOrEqual(1);
     }
     expect(fake.rateLimited().map((c) => c.method)).toEqual(Array(10).fill('chat.update'));
+  });
+
+  it('assistant.search.context: 10 a minute for the workspace after a burst of 20; then 429 with Retry-After', async () => {
+    // Arrange
+    fake.setSearchable({
+      channels: [{ id: 'C0PUB', name: 'general', type: 'public_channel', members: [] }],
+      messages: [
+        { channel: 'C0PUB', ts: '100.000001', user: 'U0ANN', text: 'the deploy freeze is on Friday' },
+      ],
+    });
+    const token = fake.actionTokenFor('U0ANN');
+
+    // Act
+    const results = await burst('assistant.search.context', 25, () => ({
+      query: 'deploy freeze',
+      action_token: token,
+    }));
+
+    // Assert
+    expect(results.filter((r) => r.status === 200)).toHaveLength(20);
+    const refused = results.filter((r) => r.status === 429);
+    expect(refused).toHaveLength(5);
+    for (const r of refused) {
+      expect(r.error).toBe('ratelimited');
+      expect(Number(r.retryAfter)).toBeGreaterThanOrEqual(1);
+    }
   });
 
   it('chat.postMessage: about one a second per channel after a short burst; another channel is not held back', async () => {

@@ -1,6 +1,10 @@
 import { loadConfig } from '../../functions/core/config';
 import { withSlackMessages } from '../../functions/core/conversation/retrieve';
-import { searchSlackMessages, withoutQuotedMessages } from '../../functions/core/slack/slack-search';
+import {
+  searchSlackMessages,
+  slackSearchScopeFor,
+  withoutQuotedMessages,
+} from '../../functions/core/slack/slack-search';
 import type { Passage, RetrievalResult } from '../../functions/core/types';
 
 const doc = (n: number): Passage => ({
@@ -67,7 +71,7 @@ describe('searchSlackMessages', () => {
         },
       }),
     };
-    const outcome = await searchSlackMessages(client, 'q', 'tok');
+    const outcome = await searchSlackMessages(client, 'q', 'tok', { scope: 'asker' });
     expect(client.apiCall).toHaveBeenCalledWith(
       'assistant.search.context',
       expect.objectContaining({
@@ -91,6 +95,47 @@ describe('searchSlackMessages', () => {
     });
   });
 
+  it('with only the fields of the reference’s example: "Slack message", no channel id shown, no author', async () => {
+    const client = {
+      apiCall: jest.fn().mockResolvedValue({
+        ok: true,
+        results: {
+          messages: [
+            {
+              author_user_id: 'U1',
+              team_id: 'T1',
+              channel_id: 'C0123456',
+              message_ts: '1.2',
+              content: 'hello there',
+              is_author_bot: false,
+              permalink: 'https://x.slack.com/archives/C0123456/p12',
+            },
+            {
+              author_user_id: 'U2',
+              channel_id: 'D0123456',
+              message_ts: '1.3',
+              content: 'hi',
+              permalink: 'https://x.slack.com/archives/D0123456/p13',
+            },
+          ],
+        },
+      }),
+    };
+    const outcome = await searchSlackMessages(client, 'q', 'tok', { scope: 'asker' });
+    expect(outcome.status === 'ok' && outcome.passages.map((p) => [p.title, p.heading])).toEqual([
+      ['Slack message', ''],
+      ['Slack message in a direct message', ''],
+    ]);
+  });
+
+  it('where others read the answer (a channel), only public channels are searched', async () => {
+    const client = { apiCall: jest.fn().mockResolvedValue({ ok: true, results: { messages: [] } }) };
+    await searchSlackMessages(client, 'q', 'tok', { scope: 'public' });
+    await searchSlackMessages(client, 'q', 'tok');
+    for (const call of client.apiCall.mock.calls)
+      expect(call[1]).toMatchObject({ channel_types: 'public_channel' });
+  });
+
   it('a failure is an outcome with Slack’s error code, never thrown', async () => {
     const failing = {
       apiCall: jest.fn().mockRejectedValue(Object.assign(new Error('x'), { data: { error: 'ratelimited' } })),
@@ -107,6 +152,23 @@ describe('searchSlackMessages', () => {
       status: 'unavailable',
       reason: 'timeout',
     });
+  });
+});
+
+describe('slackSearchScopeFor: whose eyes the answer is for', () => {
+  it('the asker’s own DM with the bot (the agent pane): theirs alone', () => {
+    expect(slackSearchScopeFor({ channel: 'D0ABC', channel_type: 'im' }, {})).toBe('asker');
+    expect(slackSearchScopeFor({ channel: 'D0ABC' }, { is_ext_shared_channel: false })).toBe('asker');
+  });
+
+  it('a channel, private channel or group DM: public channels only', () => {
+    expect(slackSearchScopeFor({ channel: 'C0ABC', channel_type: 'channel' }, {})).toBe('public');
+    expect(slackSearchScopeFor({ channel: 'G0ABC', channel_type: 'group' }, {})).toBe('public');
+    expect(slackSearchScopeFor({ channel: 'G0ABC', channel_type: 'mpim' }, {})).toBe('public');
+  });
+
+  it('a channel shared with another organisation: no search at all', () => {
+    expect(slackSearchScopeFor({ channel: 'C0ABC' }, { is_ext_shared_channel: true })).toBeUndefined();
   });
 });
 

@@ -1,6 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import { languageOf, textsFor } from '../i18n';
 import { METRIC } from '../metric-names';
+import { slackSearchScopeFor } from '../slack/slack-search';
 import type { Turn } from '../types';
 import type { AckDependencies } from './ack-dependencies';
 import { type AskedMessage, isPersonMessage } from './asked-message';
@@ -17,7 +18,7 @@ export const PLACEHOLDER_TEXT = textsFor('en').placeholder;
 
 /** What Bolt hands a listener that the question's handling reads. */
 export interface Delivery {
-  body: { event_id?: string; team_id?: string };
+  body: { event_id?: string; team_id?: string; is_ext_shared_channel?: boolean };
   client: WebClient;
   /** Bolt's context: the bot's user id, and `retryNum`, which Bolt copies from the header as text. */
   context: { botUserId?: string; retryNum?: unknown };
@@ -75,7 +76,7 @@ async function handleQuestion(
   client: WebClient,
   event: AskedMessage,
   via: Turn['via'],
-  body: { event_id?: string; team_id?: string },
+  body: Delivery['body'],
   botUserId: string | undefined,
   /** The polite reply for a person the configuration does not allow (who-may-ask.ts). */
   refusal?: string,
@@ -137,6 +138,7 @@ async function handleQuestion(
       // Before the execution starts: a delivery that takes this claim over (this one killed) reuses it.
       await deps.eventStore.recordPlaceholder(eventId, placeholderTs);
     }
+    const searchScope = slackSearchScopeFor(event, body);
     const turn: Turn = {
       intent: isForgetRequest(question) ? 'forget' : 'question',
       eventId,
@@ -151,8 +153,9 @@ async function handleQuestion(
       lang,
       via,
       // Carried only when the deployment searches Slack (SLACK_SEARCH): otherwise it has no use, so it never travels.
-      ...(deps.slackSearch === true && event.assistant_thread?.action_token
-        ? { actionToken: event.assistant_thread.action_token }
+      // Never in a channel shared with another organisation; in a channel, public channels only (slack-search.ts).
+      ...(deps.slackSearch === true && event.assistant_thread?.action_token && searchScope !== undefined
+        ? { actionToken: event.assistant_thread.action_token, slackSearchScope: searchScope }
         : {}),
     };
     const executionName = executionNameFor(eventId, deps.now());

@@ -1,5 +1,5 @@
 import type { WebClient } from '@slack/web-api';
-import type { Passage } from '../types';
+import type { Passage, SlackSearchScope } from '../types';
 
 /**
  * Slack's own knowledge, the sanctioned way: the Real-time Search API (`assistant.search.context`,
@@ -7,11 +7,36 @@ import type { Passage } from '../types';
  * they ask, with the short-lived `action_token` Slack put in the event of their message. Nothing it returns is
  * stored: the messages become passages for this one answer (their text goes to the model and nowhere else), and the
  * turn keeps only their titles, authors' names and permalinks, as it keeps a document's section and link. The
- * tier of assistant.search.context is not stated in the pages read; a rate-limited call falls back like any other.
+ * method's rate limit is special: "for most teams, the limit is 10+ requests per minute while allowing for
+ * occasional bursts", up to 180+ for larger teams (the method's reference page, beta version); a rate-limited call
+ * falls back to the documents like any other failure.
  */
 
 /** The conversation types searched: each needs its `search:read.*` scope (slack/app-manifest.yaml). */
 export const SLACK_SEARCH_CHANNEL_TYPES = ['public_channel', 'private_channel', 'mpim', 'im'] as const;
+
+/**
+ * The conversation types searched for a turn of `scope`. Slack returns what the asker can see, but the answer is
+ * posted where the question was: in the asker's own DM with the bot only they read it, so all four types; in a
+ * channel everyone in it reads it, so public channels only (what anyone in the workspace could find), lest a
+ * private channel's or a DM's words reach people who were never in it.
+ */
+export function slackSearchChannelTypes(scope: SlackSearchScope | undefined): readonly string[] {
+  return scope === 'asker' ? SLACK_SEARCH_CHANNEL_TYPES : ['public_channel'];
+}
+
+/**
+ * Whose eyes an answer to `event` is for, or undefined where Slack must not be searched at all: a channel shared
+ * with other organisations (Slack Connect, when allowed), whose outside members must not read even the
+ * organisation's public channels. A DM with the bot (the agent pane included) is the asker's alone.
+ */
+export function slackSearchScopeFor(
+  event: { channel: string; channel_type?: string },
+  body: { is_ext_shared_channel?: boolean },
+): SlackSearchScope | undefined {
+  if (body.is_ext_shared_channel === true) return undefined;
+  return event.channel_type === 'im' || event.channel.startsWith('D') ? 'asker' : 'public';
+}
 
 /** How many messages are asked for: as many as the documents' passages, so that neither swamps the other. */
 const DEFAULT_LIMIT = 6;
@@ -26,8 +51,10 @@ const MAX_MESSAGE_CHARS = 2_000;
 export const SLACK_SOURCE_PREFIX = 'slack:';
 
 /**
- * One message of the answer's `results.messages`, with the fields the Real-time Search page's example shows.
- * The node SDK (8.2) has no type for the method; fields not used here are left out.
+ * One message of the answer's `results.messages`: the method reference's example shows `author_user_id`,
+ * `team_id`, `channel_id`, `message_ts`, `content`, `is_author_bot` and `permalink`. `author_name` and
+ * `channel_name` are read when present (the reference does not promise them): without them the source is named
+ * "Slack message" and its permalink says where it is. The node SDK (8.2) has no type for the method.
  */
 interface SearchMessage {
   author_name?: string;
@@ -54,7 +81,7 @@ export async function searchSlackMessages(
   client: Pick<WebClient, 'apiCall'>,
   question: string,
   actionToken: string,
-  options: { limit?: number; timeoutMs?: number } = {},
+  options: { limit?: number; timeoutMs?: number; scope?: SlackSearchScope } = {},
 ): Promise<SlackSearchOutcome> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<SlackSearchOutcome>((resolve) => {
@@ -69,7 +96,7 @@ export async function searchSlackMessages(
         query: question,
         action_token: actionToken,
         // Comma-separated, as the method's reference describes both lists.
-        channel_types: SLACK_SEARCH_CHANNEL_TYPES.join(','),
+        channel_types: slackSearchChannelTypes(options.scope).join(','),
         content_types: 'messages',
         limit: options.limit ?? DEFAULT_LIMIT,
       })) as { ok?: boolean; error?: string; results?: { messages?: SearchMessage[] } };
@@ -89,16 +116,17 @@ export async function searchSlackMessages(
 function toPassage(message: SearchMessage, index: number): Passage[] {
   const { channel_id: channel, message_ts: ts, content, permalink } = message;
   if (!channel || !ts || !content || !permalink) return [];
-  // A DM's or group DM's "name" is no channel name (the page read does not say what Slack puts there).
+  // A DM's or group DM's (`mpdm-…`) "name" is no channel name (the page read does not say what Slack puts there). Without a
+  // name the channel's id is not shown: it means nothing to a reader, and `<#C…>` would not render inside a link.
   const where = channel.startsWith('D')
-    ? 'a direct message'
-    : message.channel_name
-      ? `#${message.channel_name}`
-      : channel;
+    ? ' in a direct message'
+    : message.channel_name && !message.channel_name.startsWith('mpdm-')
+      ? ` in #${message.channel_name}`
+      : '';
   return [
     {
       source: `${SLACK_SOURCE_PREFIX}${channel}/${ts}`,
-      title: `Slack message in ${where}`,
+      title: `Slack message${where}`,
       // Who wrote it, as Slack names them (a mention would show escaped in the sources' list).
       heading: message.author_name ?? '',
       text: content.slice(0, MAX_MESSAGE_CHARS),
