@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Connection, Index } from '@lancedb/lancedb';
+import { retrievePassages } from '../../functions/core/conversation/retrieve';
 import { loadDocument } from '../../functions/core/ingest/load-document';
 import { splitDocument } from '../../functions/core/ingest/split-document';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
@@ -11,6 +12,7 @@ import {
   type DocumentTable,
   type DocumentTableOptions,
   ensureIndexes,
+  optimize,
   replaceSourceChunks,
   VECTOR_INDEX,
 } from '../../functions/core/vector-store/document-table';
@@ -107,6 +109,34 @@ describe('the document table reader of a warm Retrieve', () => {
     expect(first).toBeDefined();
     expect(withinInterval).not.toContain('parking.md');
     expect(afterInterval).toContain('parking.md');
+  });
+
+  it('a warm reader whose version was cleaned up under it answers from the current version', async () => {
+    // Arrange: a warm reader on the first version, which it keeps (the interval has not passed).
+    const table = await writer();
+    await replaceSourceChunks(table, 'vpn.md', await rowsOf('vpn.md', VPN));
+    await ensureIndexes(table);
+    const reader = await readerWith(3_600);
+    const answer = (question: string) =>
+      retrievePassages(reader, embeddings, question, { k: 5, dimensions: 64 }).then((r) =>
+        r.passages.map((p) => p.source),
+      );
+    expect(await answer('rotate the VPN key')).toContain('vpn.md');
+
+    // Act: a sync rewrites the document and compacts, and the cleanup removes every older version's files.
+    await replaceSourceChunks(
+      table,
+      'vpn.md',
+      await rowsOf('vpn.md', `${VPN}\n\nThe portal is vpn.example.com.`),
+    );
+    await replaceSourceChunks(table, 'parking.md', await rowsOf('parking.md', PARKING));
+    await ensureIndexes(table);
+    const stats = await optimize(table, { keepVersionsMs: 0, now: Date.now() + 60_000 });
+    const after = await answer('rotate the VPN key');
+
+    // Assert
+    expect(stats.prune.oldVersionsRemoved).toBeGreaterThan(0);
+    expect(after).toContain('vpn.md');
   });
 
   it('opens the table once for questions asked at the same time', async () => {

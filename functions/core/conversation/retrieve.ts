@@ -35,19 +35,36 @@ export async function retrievePassages(
   // Awaited below; until then a failure to open must not count as unhandled while the embedding is pending.
   opening?.catch(() => undefined);
   const queryVector = await embeddings.embedQuery(question);
-  const handle = await (opening ?? reader.open(queryVector.length));
-  try {
-    return await searchPassages(handle, {
+  const search = (handle: Awaited<ReturnType<DocumentTableReader['open']>>) =>
+    searchPassages(handle, {
       queryText: question,
       queryVector,
       k: options.k,
       ...searchFilter(options.reach),
       withCollection: options.withCollection ?? false,
     });
+  const handle = await (opening ?? reader.open(queryVector.length));
+  try {
+    return await search(handle);
   } catch (error) {
     reader.forget();
-    throw error;
+    if (!isFileGone(error)) throw error;
+    // The version this warm container kept was cleaned up under it (Optimize removes versions past its keep
+    // time; a container idle that long still holds one): the current version answers, opened afresh, once.
+    try {
+      return await search(await reader.open(queryVector.length));
+    } catch (again) {
+      reader.forget();
+      throw again;
+    }
   }
+}
+
+/** A read of a data or index file that is no longer there (LanceDB's "Object at location … not found"). */
+function isFileGone(error: unknown): boolean {
+  // Not `instanceof Error`: the native module's errors may come from another realm (a test runner's sandbox).
+  const message = (error as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' && /Object at location .* not found/.test(message);
 }
 
 /**
