@@ -117,12 +117,17 @@ async function ask(
     text: question,
     ...(actionToken === undefined ? {} : { actionToken }),
   });
+  return outcomeOf(stack, sent);
+}
+
+/** What came of a delivered question: its execution, what Retrieve found and the bot's last reply in the thread. */
+async function outcomeOf(stack: LocalStack, sent: SentMention): Promise<Outcome> {
   const execution = stack.stepFunctions.executions.find(
     (e) => (e.input as { turn?: { eventId?: string } }).turn?.eventId === sent.eventId,
   );
   await execution?.done;
   const replies = stack.slack
-    .threadReplies(channel, sent.threadTs)
+    .threadReplies(sent.channel, sent.threadTs)
     .filter((m) => m.bot_id !== undefined && m.ts > sent.ts);
   const last = replies.at(-1);
   const output = (execution?.output ?? {}) as { retrieval?: RetrievalResult };
@@ -204,22 +209,7 @@ describe('Slack messages as sources (issue 22 point 2)', () => {
   /** A mention in a channel whose event carries an action_token (should Slack put one there). */
   async function askInChannel(user: string, channel: string, extShared: boolean): Promise<Outcome> {
     const token = tokenFor(on, user);
-    const sent = await on.mention({ text: QUESTION, user, channel, actionToken: token, extShared });
-    const execution = on.stepFunctions.executions.find(
-      (e) => (e.input as { turn?: { eventId?: string } }).turn?.eventId === sent.eventId,
-    );
-    await execution?.done;
-    const last = on.slack
-      .threadReplies(channel, sent.threadTs)
-      .filter((m) => m.bot_id !== undefined && m.ts > sent.ts)
-      .at(-1);
-    const output = (execution?.output ?? {}) as { retrieval?: RetrievalResult };
-    return {
-      sent,
-      ...(execution === undefined ? {} : { execution }),
-      ...(output.retrieval === undefined ? {} : { retrieval: output.retrieval }),
-      shown: last === undefined ? '' : JSON.stringify([last.text, last.blocks ?? []]),
-    };
+    return outcomeOf(on, await on.mention({ text: QUESTION, user, channel, actionToken: token, extShared }));
   }
 
   it('in a channel, where everyone in it reads the answer: public channels only, never the asker’s private ones', async () => {

@@ -50,27 +50,25 @@ describe('Slack messages fused with the documents (reciprocal rank)', () => {
   });
 });
 
+/** A client whose assistant.search.context answers these messages. */
+const answering = (messages: Record<string, unknown>[]) => ({
+  apiCall: jest.fn().mockResolvedValue({ ok: true, results: { messages } }),
+});
+
 describe('searchSlackMessages', () => {
   it('turns Slack’s results into passages with the permalink as their link', async () => {
-    const client = {
-      apiCall: jest.fn().mockResolvedValue({
-        ok: true,
-        results: {
-          messages: [
-            {
-              author_user_id: 'U1',
-              author_name: 'Ann',
-              channel_id: 'C1',
-              channel_name: 'general',
-              message_ts: '1.2',
-              content: 'hello there',
-              permalink: 'https://x.slack.com/archives/C1/p12',
-            },
-            { channel_id: 'C1', message_ts: '1.3' }, // no content nor permalink: left out
-          ],
-        },
-      }),
-    };
+    const client = answering([
+      {
+        author_user_id: 'U1',
+        author_name: 'Ann',
+        channel_id: 'C1',
+        channel_name: 'general',
+        message_ts: '1.2',
+        content: 'hello there',
+        permalink: 'https://x.slack.com/archives/C1/p12',
+      },
+      { channel_id: 'C1', message_ts: '1.3' }, // no content nor permalink: left out
+    ]);
     const outcome = await searchSlackMessages(client, 'q', 'tok', { scope: 'asker' });
     expect(client.apiCall).toHaveBeenCalledWith(
       'assistant.search.context',
@@ -96,31 +94,24 @@ describe('searchSlackMessages', () => {
   });
 
   it('with only the fields of the reference’s example: "Slack message", no channel id shown, no author', async () => {
-    const client = {
-      apiCall: jest.fn().mockResolvedValue({
-        ok: true,
-        results: {
-          messages: [
-            {
-              author_user_id: 'U1',
-              team_id: 'T1',
-              channel_id: 'C0123456',
-              message_ts: '1.2',
-              content: 'hello there',
-              is_author_bot: false,
-              permalink: 'https://x.slack.com/archives/C0123456/p12',
-            },
-            {
-              author_user_id: 'U2',
-              channel_id: 'D0123456',
-              message_ts: '1.3',
-              content: 'hi',
-              permalink: 'https://x.slack.com/archives/D0123456/p13',
-            },
-          ],
-        },
-      }),
-    };
+    const client = answering([
+      {
+        author_user_id: 'U1',
+        team_id: 'T1',
+        channel_id: 'C0123456',
+        message_ts: '1.2',
+        content: 'hello there',
+        is_author_bot: false,
+        permalink: 'https://x.slack.com/archives/C0123456/p12',
+      },
+      {
+        author_user_id: 'U2',
+        channel_id: 'D0123456',
+        message_ts: '1.3',
+        content: 'hi',
+        permalink: 'https://x.slack.com/archives/D0123456/p13',
+      },
+    ]);
     const outcome = await searchSlackMessages(client, 'q', 'tok', { scope: 'asker' });
     expect(outcome.status === 'ok' && outcome.passages.map((p) => [p.title, p.heading])).toEqual([
       ['Slack message', ''],
@@ -129,7 +120,7 @@ describe('searchSlackMessages', () => {
   });
 
   it('where others read the answer (a channel), only public channels are searched', async () => {
-    const client = { apiCall: jest.fn().mockResolvedValue({ ok: true, results: { messages: [] } }) };
+    const client = answering([]);
     await searchSlackMessages(client, 'q', 'tok', { scope: 'public' });
     await searchSlackMessages(client, 'q', 'tok');
     for (const call of client.apiCall.mock.calls)
