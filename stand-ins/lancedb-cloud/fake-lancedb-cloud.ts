@@ -475,29 +475,23 @@ async function createIndex(table: LanceTable, body: Record<string, unknown>): Pr
 async function listIndexes(table: LanceTable) {
   const indexes = await table.listIndices();
   return {
-    indexes: await Promise.all(
-      indexes.map(async (index) => {
-        const stats = await table.indexStats(index.name);
-        return {
-          index_name: index.name,
-          columns: index.columns,
-          index_type: index.indexType,
-          ...(index.indexUuid === undefined ? {} : { index_uuid: index.indexUuid }),
-          ...(stats === undefined
-            ? {}
-            : { num_indexed_rows: stats.numIndexedRows, num_unindexed_rows: stats.numUnindexedRows }),
-          ...(index.sizeBytes === undefined ? {} : { size_bytes: index.sizeBytes }),
-          ...(index.indexDetails === undefined
-            ? {}
-            : {
-                index_details:
-                  typeof index.indexDetails === 'string'
-                    ? index.indexDetails
-                    : JSON.stringify(index.indexDetails),
-              }),
-        };
-      }),
-    ),
+    indexes: indexes.map((index) => ({
+      index_name: index.name,
+      columns: index.columns,
+      index_type: index.indexType,
+      ...(index.indexUuid === undefined ? {} : { index_uuid: index.indexUuid }),
+      ...(index.numIndexedRows === undefined ? {} : { num_indexed_rows: index.numIndexedRows }),
+      ...(index.numUnindexedRows === undefined ? {} : { num_unindexed_rows: index.numUnindexedRows }),
+      ...(index.sizeBytes === undefined ? {} : { size_bytes: index.sizeBytes }),
+      ...(index.indexDetails === undefined
+        ? {}
+        : {
+            index_details:
+              typeof index.indexDetails === 'string'
+                ? index.indexDetails
+                : JSON.stringify(index.indexDetails),
+          }),
+    })),
   };
 }
 

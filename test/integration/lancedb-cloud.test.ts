@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { connect } from '@lancedb/lancedb';
 import { ConfigError } from '../../functions/core/errors';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
 import { askThroughSlack } from '../../scripts/local/ask-client';
@@ -10,6 +11,18 @@ import {
   startFakeLanceDbCloud,
 } from '../../stand-ins/lancedb-cloud/fake-lancedb-cloud';
 import { temporaryDirectory } from '../support/local-stack';
+
+/** The sources of the rows the stand-in holds: what LanceDB Cloud would hold. */
+async function sourcesInCloud(): Promise<Set<string>> {
+  const db = await connect(cloud.directoryOf(DATABASE));
+  try {
+    const table = await db.openTable('documents');
+    const rows = (await table.query().select(['source']).toArray()) as { source: string }[];
+    return new Set(rows.map((r) => r.source));
+  } finally {
+    db.close();
+  }
+}
 
 /** A sync of the samples and a question, each through a real HTTP client and server, on 2 shared CPUs. */
 jest.setTimeout(180_000);
@@ -38,7 +51,10 @@ beforeAll(async () => {
     LLM_PROVIDER: 'local',
     LANCEDB_API_KEY: API_KEY,
     LANCEDB_HOST_OVERRIDE: cloud.url,
+    // A vector index from the samples' few dozen chunks on, so that its build and its searches go over the wire too.
+    INGEST_VECTOR_INDEX_MIN_ROWS: '16',
   };
+  await cp(join(REPO_ROOT, 'samples/docs'), join(dir.path, 'docs'), { recursive: true });
 });
 
 afterAll(async () => {
@@ -61,18 +77,18 @@ describe('a db:// vector store (LanceDB Cloud)', () => {
       lancedbUri: `db://${DATABASE}`,
       env: cloudEnv,
       store: 'memory',
-      baseDir: REPO_ROOT,
+      baseDir: dir.path,
     });
 
     // Act
-    const synced = await ingest.sync({ origins: ['samples/docs'], prune: true });
+    const synced = await ingest.sync({ origins: ['docs'], prune: true });
 
     // Assert
     expect(synced.error).toBeUndefined();
     expect(synced.status).toBe('committed');
     expect(synced.report?.chunks).toBeGreaterThan(10);
-    // The rows are in the database the stand-in serves, and nowhere on this side.
-    expect(existsSync(join(cloud.directoryOf(DATABASE), 'documents.lance'))).toBe(true);
+    // The rows are in the database the stand-in serves.
+    expect(await sourcesInCloud()).toContain('docs/vpn-guide.md');
     expect(cloud.requests.every((r) => r.auth === 'ok' && r.database === DATABASE)).toBe(true);
     const routes = new Set(cloud.requests.map((r) => r.path.replace(/^\/v1\/table\/documents\//, '')));
     expect([...routes]).toEqual(
@@ -86,7 +102,31 @@ describe('a db:// vector store (LanceDB Cloud)', () => {
       ]),
     );
     // LanceDB Cloud compacts by itself, and its API has no optimize: Optimize only makes sure of the indexes.
-    expect(synced.report?.optimize).toMatchObject({ compacted: false });
+    expect(synced.report?.optimize).toMatchObject({
+      fullText: 'created',
+      vector: 'created',
+      compacted: false,
+    });
+  });
+
+  it('follows a changed and a removed document on the next sync', async () => {
+    // Arrange
+    const vpn = join(dir.path, 'docs/vpn-guide.md');
+    await writeFile(
+      vpn,
+      `${await readFile(vpn, 'utf8')}\n## Lost token\n\nReport a lost hardware token to the service desk.\n`,
+    );
+    await rm(join(dir.path, 'docs/travel-policy.pdf'));
+
+    // Act
+    const synced = await ingest.sync({ origins: ['docs'], prune: true });
+
+    // Assert
+    expect(synced.error).toBeUndefined();
+    expect(synced.report).toMatchObject({ updated: 1, deleted: 1 });
+    const sources = await sourcesInCloud();
+    expect(sources).not.toContain('docs/travel-policy.pdf');
+    expect(sources).toContain('docs/vpn-guide.md');
   });
 
   it('answers a question from it through Retrieve, hybrid, citing the document', async () => {
@@ -100,7 +140,7 @@ describe('a db:// vector store (LanceDB Cloud)', () => {
     // Assert
     expect(asked.failure).toBeUndefined();
     expect(asked.retrieval?.search).toBe('hybrid');
-    expect(asked.retrieval?.passages[0]?.source).toBe('samples/docs/vpn-guide.md');
+    expect(asked.retrieval?.passages[0]?.source).toBe('docs/vpn-guide.md');
     expect(asked.answer?.text).toMatch(/VPN/i);
     const queries = cloud.requests.filter((r) => r.path.endsWith('/query/')).slice(queriesBefore);
     expect(queries.length).toBeGreaterThanOrEqual(2);
