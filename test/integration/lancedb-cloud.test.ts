@@ -170,6 +170,8 @@ describe('a wrong LanceDB Cloud key', () => {
       env: { ...cloudEnv, LANCEDB_API_KEY: 'sk-wrong-key-9999' },
     });
 
+    const refusedBefore = cloud.requests.filter((r) => r.auth === 'wrong-key').length;
+
     try {
       // Act
       const asked = await askThroughSlack(stack, 'How do I rotate my VPN key?');
@@ -178,7 +180,10 @@ describe('a wrong LanceDB Cloud key', () => {
       expect(asked.answer).toBeUndefined();
       expect(asked.failure?.cause).toMatch(/refused the API key/);
       expect(asked.failure?.cause).not.toContain('sk-wrong-key-9999');
-      expect(asked.replies.at(-1)?.text).toBeTruthy();
+      expect(asked.replies.at(-1)?.text).toMatch(/Sorry/);
+      expect(asked.replies.at(-1)?.text).toContain(String(asked.execution?.name));
+      // A setting to fix, not a fault to retry: LanceDB Cloud saw the wrong key once.
+      expect(cloud.requests.filter((r) => r.auth === 'wrong-key').length - refusedBefore).toBe(1);
     } finally {
       await stack.close();
     }
