@@ -9,7 +9,9 @@ import type { StepFunctionSpec } from './conversation-functions';
  * - every function: `CONVERSATION_TABLE` (the manifest and the sync lock live there under `SYNC#` partition
  *   keys; read and write, `dynamodb:LeadingKeys` `SYNC#*`), `INGEST_STAGING_URI` (`s3://bucket/prefix`: read,
  *   write, list and delete under that prefix; give the prefix a lifecycle rule expiring objects after a few
- *   days, for runs that died before cleaning up), `LANCEDB_URI` and `LANCEDB_TABLE`.
+ *   days, for runs that died before cleaning up), `LANCEDB_URI` and `LANCEDB_TABLE`. With a LanceDB Cloud store
+ *   (`LANCEDB_URI=db://…`), Plan, Commit and Optimize also need `LANCEDB_API_KEY_ARN` (and `LANCEDB_REGION`), and
+ *   no access to the LanceDB prefix below.
  * - Plan: read access to the document origins (`s3:ListBucket` and `s3:GetObject` on each), the default
  *   origins of a scheduled sync in `INGEST_ORIGINS` (comma-separated `s3://bucket/prefix`, so the EventBridge
  *   Scheduler target's input can be `{}`), read access to the LanceDB prefix, and the embedding model's

@@ -1,7 +1,10 @@
 import { defineIngestStep, type IngestStepInput } from './core/ingest/ingest-step';
 import { optimizeSync } from './core/ingest/optimize-sync';
 
-/** Optimize: full-text index, vector index past the threshold, compaction and old-version cleanup. */
+/**
+ * Optimize: full-text index, vector index past the threshold, compaction and old-version cleanup (which LanceDB
+ * Cloud does by itself: with a `db://` store only the indexes are made sure of).
+ */
 export const { createHandler, handler } = defineIngestStep(
   'Optimize',
   (context, input: IngestStepInput & { written?: boolean }) =>
@@ -12,5 +15,6 @@ export const { createHandler, handler } = defineIngestStep(
       vectorIndexMinRows: context.config.ingest.vectorIndexMinRows,
       keepVersionsSeconds: context.config.ingest.keepVersionsSeconds,
       lockTtlSeconds: context.config.ingest.lockTtlSeconds,
+      managedStore: context.config.vectorStore.cloud !== undefined,
     }),
 );

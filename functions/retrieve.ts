@@ -9,7 +9,11 @@ import type { Runtime } from './core/runtime';
 import { searchSlackMessages } from './core/slack/slack-search';
 import { untilAborted } from './core/step-deadline';
 import { defineStep, type StepInput } from './core/step-handler';
-import { connectVectorStore, searchCacheSizes } from './core/vector-store/connect-vector-store';
+import {
+  configuredStoreAccess,
+  connectVectorStore,
+  searchCacheSizes,
+} from './core/vector-store/connect-vector-store';
 import {
   createDocumentTableReader,
   type DocumentTableReader,
@@ -24,8 +28,7 @@ const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader>
     Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) || conversationFunctions.RetrieveFunctionArn.memoryMb;
   const cache = searchCacheSizes(memoryMb);
   const connection = await connectVectorStore(runtime.config.vectorStore.uri, {
-    region: runtime.config.region,
-    s3Endpoint: runtime.config.endpoints.s3,
+    ...(await configuredStoreAccess(runtime.config, runtime.secrets)),
     readConsistencySeconds: runtime.config.vectorStore.readConsistencySeconds,
     cache,
   });
@@ -34,7 +37,8 @@ const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader>
     table: runtime.config.vectorStore.table,
     embedderName: embeddingNameOf(embeddings),
     embeddings,
-    prewarmIndexBytes: cache.indexBytes,
+    // LanceDB Cloud holds the indexes in its own caches: nothing to load into this container.
+    ...(runtime.config.vectorStore.cloud === undefined ? { prewarmIndexBytes: cache.indexBytes } : {}),
   });
 });
 

@@ -33,6 +33,14 @@ export interface BotConfig {
    */
   embeddingModel: string;
   /**
+   * `LANCEDB_URI` of a LanceDB Cloud database (`db://name`): every function that reads or writes the vectors uses it
+   * instead of the data bucket, with the API key from a secret the stack then creates (output `LanceDbApiKeyArn`).
+   * See README "LanceDB Cloud". @default undefined (LanceDB on the data bucket, `s3://…/lancedb`)
+   */
+  lancedbUri?: string;
+  /** `LANCEDB_REGION`: the LanceDB Cloud region of `lancedbUri`'s database. @default 'us-east-1' */
+  lancedbRegion: string;
+  /**
    * When the ingest workflow syncs the documents: an EventBridge Scheduler expression (`cron(...)`, `rate(...)`).
    * @default 'cron(0 3 * * ? *)' (every night at 03:00 in `ingestScheduleTimeZone`)
    */
@@ -139,6 +147,8 @@ export const DEFAULT_CONFIG: BotConfig = {
   chatModel: 'gpt-4.1-mini',
   temperature: 0,
   embeddingModel: 'text-embedding-3-small',
+  lancedbUri: undefined,
+  lancedbRegion: 'us-east-1',
   ingestSchedule: 'cron(0 3 * * ? *)',
   ingestScheduleTimeZone: 'UTC',
   ingestOrigins: [],
@@ -326,6 +336,8 @@ export function readConfig(context: ContextReader): BotConfig {
     chatModel: get('chatModel'),
     temperature: get('temperature'),
     embeddingModel: get('embeddingModel'),
+    lancedbUri: get('lancedbUri'),
+    lancedbRegion: get('lancedbRegion'),
     ingestSchedule: get('ingestSchedule'),
     ingestScheduleTimeZone: get('ingestScheduleTimeZone'),
     ingestOrigins: get('ingestOrigins'),
@@ -377,6 +389,19 @@ export function readConfig(context: ContextReader): BotConfig {
       raw.temperature === undefined ? d.temperature : num(raw.temperature, 'temperature', 0, 2, false),
     embeddingModel:
       raw.embeddingModel === undefined ? d.embeddingModel : str(raw.embeddingModel, 'embeddingModel'),
+    lancedbUri:
+      raw.lancedbUri === undefined
+        ? d.lancedbUri
+        : str(
+            raw.lancedbUri,
+            'lancedbUri',
+            /^db:\/\/[A-Za-z0-9][A-Za-z0-9_-]*(\/\S*)?$/,
+            'a LanceDB Cloud URI such as db://my-database (the key goes in the LanceDbApiKey secret, never here)',
+          ),
+    lancedbRegion:
+      raw.lancedbRegion === undefined
+        ? d.lancedbRegion
+        : str(raw.lancedbRegion, 'lancedbRegion', /^[a-z0-9-]+$/, 'a LanceDB Cloud region such as us-east-1'),
     ingestSchedule:
       raw.ingestSchedule === undefined
         ? d.ingestSchedule

@@ -45,7 +45,7 @@ export interface SlackRagBotStackProps extends StackProps {
 /**
  * The whole bot in one stack: the ack behind a Function URL (Slack's Request URL), the conversation state
  * machine (Express) of small Lambdas, the ingest state machine (Standard) on a schedule, one DynamoDB table,
- * the documents and data buckets, the three secrets, and alarms. Environment-agnostic: the account and region
+ * the documents and data buckets, the three secrets (a fourth with bot:lancedbUri: the LanceDB Cloud key), and alarms. Environment-agnostic: the account and region
  * are the CLI's.
  */
 export class SlackRagBotStack extends Stack {
@@ -101,7 +101,7 @@ export class SlackRagBotStack extends Stack {
       Validations.of(created).acknowledge({
         id: 'AwsSolutions-SMG4',
         reason:
-          'Issued by Slack or OpenAI, which Secrets Manager has no rotation function for: rotate it there, then ' +
+          'Issued by Slack, OpenAI or LanceDB, which Secrets Manager has no rotation function for: rotate it there, then ' +
           'put-secret-value (docs/deploy.md); the steps re-read it within 5 minutes, the ack on its next cold start.',
       });
       return created;
@@ -114,6 +114,10 @@ export class SlackRagBotStack extends Stack {
       slackSigningSecret: secret('SlackSigningSecret', "The Slack app's signing secret"),
       slackBotToken: secret('SlackBotToken', "The Slack app's bot token (xoxb-...)"),
       openAiApiKey: secret('OpenAiApiKey', 'The OpenAI API key'),
+      // Only when the vectors live in LanceDB Cloud (bot:lancedbUri); then no function reads the bucket's LanceDB prefix.
+      ...(config.lancedbUri === undefined
+        ? {}
+        : { lancedbApiKey: secret('LanceDbApiKey', `The LanceDB Cloud API key of ${config.lancedbUri}`) }),
     };
 
     const conversation = new Workflow(this, 'Conversation', {
@@ -203,6 +207,9 @@ export class SlackRagBotStack extends Stack {
     );
     output('SlackBotTokenArn', resources.slackBotToken.secretArn, 'Put the Slack bot token (xoxb-...) here');
     output('OpenAiApiKeyArn', resources.openAiApiKey.secretArn, 'Put the OpenAI API key here');
+    if (resources.lancedbApiKey !== undefined) {
+      output('LanceDbApiKeyArn', resources.lancedbApiKey.secretArn, 'Put the LanceDB Cloud API key here');
+    }
     output('ConversationTableName', table.tableName, 'History, event dedupe, the ingest manifest and lock');
     output(
       'AckLogGroupName',

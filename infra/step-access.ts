@@ -22,6 +22,8 @@ export interface BotResources {
   slackSigningSecret: ISecret;
   slackBotToken: ISecret;
   openAiApiKey: ISecret;
+  /** LanceDB Cloud's API key: only when `bot:lancedbUri` puts the vectors there. */
+  lancedbApiKey?: ISecret;
 }
 
 export const LANCEDB_PREFIX = 'lancedb';
@@ -47,8 +49,19 @@ function useModels(fn: BotFunction, r: BotResources, use: { chat?: boolean; embe
   }
 }
 
+/**
+ * Where the vectors are: the data bucket's LanceDB prefix (read, or read-write), or, with `bot:lancedbUri`, LanceDB
+ * Cloud, which this function then reaches with the API key's secret and no S3 grant at all.
+ */
 function useVectorStore(fn: BotFunction, r: BotResources, access: PrefixAccess): void {
-  fn.bindBucketPrefix(r.dataBucket, LANCEDB_PREFIX, access, 'LANCEDB_URI');
+  const { lancedbUri } = r.config;
+  if (lancedbUri !== undefined && r.lancedbApiKey !== undefined) {
+    fn.setEnvironment('LANCEDB_URI', lancedbUri);
+    fn.setEnvironment('LANCEDB_REGION', r.config.lancedbRegion);
+    fn.bindSecret(r.lancedbApiKey, 'LANCEDB_API_KEY');
+  } else {
+    fn.bindBucketPrefix(r.dataBucket, LANCEDB_PREFIX, access, 'LANCEDB_URI');
+  }
   fn.setEnvironment('LANCEDB_TABLE', LANCEDB_TABLE);
 }
 
@@ -167,7 +180,7 @@ export const conversationStepAccess: Record<ConversationPlaceholder, StepBinder>
 /** Every ingest step: the staged rows, and where the vector store is. */
 function useIngest(fn: BotFunction, r: BotResources): void {
   fn.bindBucketPrefix(r.dataBucket, STAGING_PREFIX, 'read-write', 'INGEST_STAGING_URI');
-  fn.setEnvironment('LANCEDB_URI', r.dataBucket.s3UrlForObject(LANCEDB_PREFIX));
+  fn.setEnvironment('LANCEDB_URI', r.config.lancedbUri ?? r.dataBucket.s3UrlForObject(LANCEDB_PREFIX));
   fn.setEnvironment('LANCEDB_TABLE', LANCEDB_TABLE);
 }
 

@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type AccessSettings, needsUserGroups } from '../functions/core/access/reach';
 import { type Env, loadConfig } from '../functions/core/config';
-import { connectVectorStore } from '../functions/core/vector-store/connect-vector-store';
+import { createSecretReader } from '../functions/core/secrets';
+import {
+  configuredStoreAccess,
+  connectVectorStore,
+} from '../functions/core/vector-store/connect-vector-store';
 import {
   checkSettings,
   type DocumentCounts,
@@ -111,9 +115,16 @@ async function countDocuments(env: NodeJS.ProcessEnv): Promise<{ counts: Documen
   const dev = env.LANCEDB_URI?.trim() ? undefined : await runningDev();
   const uri = dev?.lancedbUri ?? localLanceDbUri(env);
   const tableName = env.LANCEDB_TABLE?.trim() || 'documents';
+  const cloudSettings = ['LANCEDB_API_KEY', 'LANCEDB_API_KEY_ARN', 'LANCEDB_REGION', 'LANCEDB_HOST_OVERRIDE'];
+  const config = loadConfig({
+    ...Object.fromEntries(cloudSettings.map((name) => [name, env[name]])),
+    LLM_PROVIDER: 'local',
+    LANCEDB_URI: uri,
+    AWS_REGION: env.AWS_REGION,
+    S3_ENDPOINT: env.S3_ENDPOINT,
+  } as Env);
   const connection = await connectVectorStore(uri, {
-    region: env.AWS_REGION,
-    ...(env.S3_ENDPOINT ? { s3Endpoint: env.S3_ENDPOINT } : {}),
+    ...(await configuredStoreAccess(config, createSecretReader({ region: config.region }))),
   });
   try {
     const counts = new Map<string | null, number>();

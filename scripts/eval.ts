@@ -115,11 +115,16 @@ function baseSettings(env: Env, docs: string[]): RunSettings {
   const key = config.secrets.openaiApiKey;
   if (key !== undefined && !('value' in key))
     throw new UsageError('npm run eval takes OPENAI_API_KEY as a value, not an ARN');
+  const lancedbKey = config.secrets.lancedbApiKey;
+  if (lancedbKey !== undefined && !('value' in lancedbKey))
+    throw new UsageError('npm run eval takes LANCEDB_API_KEY as a value, not an ARN');
+  const cloud = config.vectorStore.cloud;
   return {
     name: 'configured',
     llm: config.llm,
     apiKey: key?.value,
     lancedbUri: config.vectorStore.uri,
+    ...(cloud === undefined ? {} : { lancedbCloud: { apiKey: lancedbKey?.value ?? '', ...cloud } }),
     table: config.vectorStore.table,
     topK: config.vectorStore.topK,
     search: 'hybrid',

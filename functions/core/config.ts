@@ -28,6 +28,8 @@ export interface AppConfig {
     slackSigningSecret?: SecretRef;
     slackBotToken?: SecretRef;
     openaiApiKey?: SecretRef;
+    /** LanceDB Cloud's API key (`LANCEDB_API_KEY`, or `LANCEDB_API_KEY_ARN` in AWS): only for a `db://` store. */
+    lancedbApiKey?: SecretRef;
   };
   slack: {
     streamMode: StreamMode;
@@ -72,7 +74,13 @@ export interface AppConfig {
     maxRetries: number;
   };
   vectorStore: {
+    /**
+     * `LANCEDB_URI`: a local directory, `s3://bucket/prefix`, or `db://database` for LanceDB Cloud (then `cloud` is
+     * set and the key is `secrets.lancedbApiKey`).
+     */
     uri: string;
+    /** LanceDB Cloud's settings, for a `db://` URI only. */
+    cloud?: LanceDbCloudConfig;
     table: string;
     topK: number;
     /**
@@ -120,6 +128,14 @@ export interface AppConfig {
   /** Document ingestion: the `INGEST_*` variables. */
   ingest: IngestConfig;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+}
+
+/** Where a `db://` vector store is served: LanceDB Cloud's region, or another host (LanceDB Enterprise, a stand-in). */
+export interface LanceDbCloudConfig {
+  /** The database's LanceDB Cloud region (`LANCEDB_REGION`). @default 'us-east-1' */
+  region: string;
+  /** Another address than `https://<database>.<region>.api.lancedb.com` (`LANCEDB_HOST_OVERRIDE`). */
+  hostOverride?: string;
 }
 
 /** How documents are synced into the vector store (`npm run ingest`, the scheduled ingest state machine). */
@@ -406,6 +422,22 @@ function ingestConfig(env: Env): IngestConfig {
   };
 }
 
+/** `LANCEDB_URI=db://name` (LanceDB Cloud) or `db://name/prefix`: the name is the database's, as LanceDB shows it. */
+const LANCEDB_CLOUD_URI = /^db:\/\/[A-Za-z0-9][A-Za-z0-9_-]*(\/[^\s]*)?$/;
+
+function lancedbCloud(env: Env, uri: string): LanceDbCloudConfig | undefined {
+  if (!uri.startsWith('db://')) return undefined;
+  if (!LANCEDB_CLOUD_URI.test(uri)) {
+    throw new ConfigError(`LANCEDB_URI must be db://<database name> for LanceDB Cloud; got "${uri}"`);
+  }
+  const region = text(env, 'LANCEDB_REGION') ?? 'us-east-1';
+  if (!/^[a-z0-9-]+$/.test(region)) {
+    throw new ConfigError(`LANCEDB_REGION must be a LanceDB Cloud region such as us-east-1; got "${region}"`);
+  }
+  const hostOverride = url(env, 'LANCEDB_HOST_OVERRIDE');
+  return { region, ...(hostOverride === undefined ? {} : { hostOverride }) };
+}
+
 function secret(env: Env, name: string): SecretRef | undefined {
   const arn = text(env, `${name}_ARN`);
   const value = text(env, name);
@@ -431,6 +463,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (provider === 'openai' && !openaiApiKey) {
     throw new ConfigError('LLM_PROVIDER is openai but neither OPENAI_API_KEY nor OPENAI_API_KEY_ARN is set');
   }
+  const lancedbUri = text(env, 'LANCEDB_URI') ?? '.local/lancedb';
   const logLevel = oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info');
   return {
     region: text(env, 'AWS_REGION') ?? text(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1',
@@ -447,6 +480,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       slackSigningSecret: secret(env, 'SLACK_SIGNING_SECRET'),
       slackBotToken: secret(env, 'SLACK_BOT_TOKEN'),
       openaiApiKey,
+      lancedbApiKey: secret(env, 'LANCEDB_API_KEY'),
     },
     slack: {
       streamMode: oneOf<StreamMode>(env, 'SLACK_STREAM_MODE', ['update', 'native'], 'update'),
@@ -475,7 +509,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxRetries: integer(env, 'OPENAI_MAX_RETRIES', 1, 0, 10),
     },
     vectorStore: {
-      uri: text(env, 'LANCEDB_URI') ?? '.local/lancedb',
+      uri: lancedbUri,
+      cloud: lancedbCloud(env, lancedbUri),
       table: text(env, 'LANCEDB_TABLE') ?? 'documents',
       topK: integer(env, 'RETRIEVE_TOP_K', 6, 1, 50),
       readConsistencySeconds: integer(env, 'LANCEDB_READ_CONSISTENCY_SECONDS', 30, 0, 3_600),

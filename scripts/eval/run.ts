@@ -19,7 +19,10 @@ import {
 } from '../../functions/core/llm/providers';
 import { isMainlyJapanese } from '../../functions/core/llm/terms';
 import type { Passage, RetrievalResult, SourceRef, TokenUsage } from '../../functions/core/types';
-import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
+import {
+  connectVectorStore,
+  type LanceDbCloudAccess,
+} from '../../functions/core/vector-store/connect-vector-store';
 import {
   createDocumentTableReader,
   type DocumentTableReader,
@@ -65,6 +68,8 @@ export interface RunSettings {
   llm: AppConfig['llm'];
   apiKey?: string;
   lancedbUri: string;
+  /** LanceDB Cloud's key and host, when `lancedbUri` is `db://…`. */
+  lancedbCloud?: LanceDbCloudAccess;
   table: string;
   topK: number;
   search: 'hybrid' | 'vector';
@@ -309,7 +314,10 @@ export async function runEval(
   }
   const model = createChatModel(settings.llm, settings.apiKey);
   const embeddings = createEmbeddings(settings.llm, settings.apiKey);
-  const connection = await connectVectorStore(lancedbUri, { readConsistencySeconds: 0 });
+  const connection = await connectVectorStore(lancedbUri, {
+    readConsistencySeconds: 0,
+    ...(settings.lancedbCloud === undefined ? {} : { cloud: settings.lancedbCloud }),
+  });
   try {
     const reader = createDocumentTableReader(connection, {
       table: settings.table,

@@ -128,10 +128,11 @@ export function createIngestServices(
       memoAsync(async () => {
         // Imported here, not at the top: only Plan, Commit and Optimize connect, and the other ingest Lambdas
         // must load without LanceDB's native module (their bundles do not ship it).
-        const { connectVectorStore } = await import('../vector-store/connect-vector-store');
+        const { configuredStoreAccess, connectVectorStore } = await import(
+          '../vector-store/connect-vector-store'
+        );
         connected = await connectVectorStore(config.vectorStore.uri, {
-          region: config.region,
-          s3Endpoint: config.endpoints.s3,
+          ...(await configuredStoreAccess(config, runtime.secrets)),
           readConsistencySeconds: 0,
         });
         return connected;

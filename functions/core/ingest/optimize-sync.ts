@@ -17,6 +17,11 @@ export interface OptimizeSyncOptions {
   lockTtlSeconds?: number;
   /** Time between renewals of the sync lock while Optimize runs. @default a third of the TTL */
   renewLockEveryMs?: number;
+  /**
+   * The store compacts, folds new rows into its indexes and removes old versions by itself (LanceDB Cloud, whose
+   * API offers no optimize): only the indexes are made sure of. @default false
+   */
+  managedStore?: boolean;
 }
 
 /**
@@ -71,7 +76,7 @@ async function optimizeUnderLock(
     const indexes = await ensureIndexes(handle, { vectorIndexMinRows: options.vectorIndexMinRows });
     const changed = options.written || indexes.fullText === 'created' || indexes.vector === 'created';
     let oldVersionsRemoved = 0;
-    if (changed && indexes.rows > 0) {
+    if (changed && indexes.rows > 0 && options.managedStore !== true) {
       lease.check();
       const stats = await optimize(handle, {
         keepVersionsMs: options.keepVersionsSeconds * 1000,
@@ -84,7 +89,7 @@ async function optimizeUnderLock(
       rows: indexes.rows,
       fullText: indexes.fullText,
       vector: indexes.vector,
-      compacted: changed && indexes.rows > 0,
+      compacted: changed && indexes.rows > 0 && options.managedStore !== true,
       oldVersionsRemoved,
     };
   } finally {

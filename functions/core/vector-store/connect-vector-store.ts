@@ -1,4 +1,7 @@
 import { type Connection, connect, Session } from '@lancedb/lancedb';
+import type { AppConfig } from '../config';
+import { ConfigError } from '../errors';
+import type { SecretReader } from '../secrets';
 import { applyLanceDbThreadSettings } from './lancedb-threads';
 
 /** Where and how to reach the vector store. */
@@ -19,6 +22,42 @@ export interface VectorStoreConnectionOptions {
    * @default LanceDB's own: 6 GB for indexes and 1 GB for metadata, more than a Lambda function has
    */
   cache?: LanceDbCacheSizes;
+  /** For a `db://` URI (LanceDB Cloud): the API key, and where the database is served. */
+  cloud?: LanceDbCloudAccess;
+}
+
+/** How to reach a LanceDB Cloud database. The key is never logged, nor put in an error. */
+export interface LanceDbCloudAccess {
+  apiKey: string;
+  /** LanceDB Cloud's region of the database. @default 'us-east-1' */
+  region?: string;
+  /** Another address than `https://<database>.<region>.api.lancedb.com`: LanceDB Enterprise, or a stand-in. */
+  hostOverride?: string;
+}
+
+/** Whether `uri` names a LanceDB Cloud database (`db://name`) rather than files (a directory, `s3://`). */
+export function isLanceDbCloudUri(uri: string): boolean {
+  return uri.startsWith('db://');
+}
+
+/**
+ * The connection options of the configured store that depend on where it is: the bucket's region and endpoint for
+ * `s3://`, and for `db://` LanceDB Cloud's region and host with the API key, read here (from Secrets Manager in AWS)
+ * so that every function and script connects the same way. Only a `db://` store reads the key.
+ */
+export async function configuredStoreAccess(
+  config: Pick<AppConfig, 'region' | 'endpoints' | 'vectorStore' | 'secrets'>,
+  secrets: SecretReader,
+): Promise<Pick<VectorStoreConnectionOptions, 'region' | 's3Endpoint' | 'cloud'>> {
+  const { cloud } = config.vectorStore;
+  if (cloud === undefined) {
+    return {
+      region: config.region,
+      ...(config.endpoints.s3 === undefined ? {} : { s3Endpoint: config.endpoints.s3 }),
+    };
+  }
+  const apiKey = await secrets.read(config.secrets.lancedbApiKey, 'LANCEDB_API_KEY');
+  return { cloud: { apiKey, ...cloud } };
 }
 
 /** Bytes LanceDB's caches may hold. */
@@ -59,8 +98,14 @@ export function vectorStoreStorageOptions(
 }
 
 /**
- * Connects to the LanceDB database at `uri`: a local directory (created on first write) or `s3://bucket/prefix`.
- * The connection is cheap to keep for a warm Lambda's lifetime; `close()` it when a script is done.
+ * Connects to the LanceDB database at `uri`: a local directory (created on first write), `s3://bucket/prefix`, or
+ * `db://name` on LanceDB Cloud (with `options.cloud`). The connection is cheap to keep for a warm Lambda's lifetime;
+ * `close()` it when a script is done.
+ *
+ * A LanceDB Cloud connection is checked at once with one listing of a single table name, so that a refused key fails
+ * here as a {@link ConfigError} naming the setting, not later as an HTTP error inside a search or a commit.
+ * LanceDB Cloud keeps its own caches and compacts by itself: `cache` is ignored there, and `optimize` is not
+ * offered by it (see `document-table.ts`).
  *
  * LanceDB commits with conditional writes, which S3 honours and some S3 stand-ins do not: run a single
  * writer (the ingest Commit step) against such a stand-in.
@@ -73,6 +118,7 @@ export function connectVectorStore(
   options: VectorStoreConnectionOptions = {},
 ): Promise<Connection> {
   applyLanceDbThreadSettings();
+  if (isLanceDbCloudUri(uri)) return connectLanceDbCloud(uri, options);
   return connect(uri, {
     storageOptions: vectorStoreStorageOptions(uri, options),
     readConsistencyInterval: options.readConsistencySeconds ?? DEFAULT_READ_CONSISTENCY_SECONDS,
@@ -80,4 +126,52 @@ export function connectVectorStore(
       ? {}
       : { session: new Session(BigInt(options.cache.indexBytes), BigInt(options.cache.metadataBytes)) }),
   });
+}
+
+async function connectLanceDbCloud(uri: string, options: VectorStoreConnectionOptions): Promise<Connection> {
+  const cloud = options.cloud;
+  if (cloud === undefined || cloud.apiKey.trim() === '') {
+    throw new ConfigError(
+      `LANCEDB_URI is ${uri} (LanceDB Cloud): set LANCEDB_API_KEY (or LANCEDB_API_KEY_ARN)`,
+    );
+  }
+  const connection = await connect(uri, {
+    apiKey: cloud.apiKey,
+    region: cloud.region ?? 'us-east-1',
+    ...(cloud.hostOverride === undefined ? {} : { hostOverride: cloud.hostOverride }),
+    // Reads ask LanceDB Cloud for data no older than this (its x-lancedb-min-timestamp), as a directory's reader
+    // checks for a new version.
+    readConsistencyInterval: options.readConsistencySeconds ?? DEFAULT_READ_CONSISTENCY_SECONDS,
+  });
+  try {
+    await connection.tableNames({ limit: 1 });
+  } catch (error) {
+    connection.close();
+    throw cloudConnectionError(uri, error);
+  }
+  return connection;
+}
+
+/**
+ * LanceDB's client reports a refusal as `Http error: (request_id=…) 401 Unauthorized: …`; its text never holds the
+ * key. A refused key or database is a setting to fix ({@link ConfigError}, not retried); anything else is passed on
+ * for the step to classify (a 5xx or a timeout is retried).
+ */
+function cloudConnectionError(uri: string, error: unknown): unknown {
+  const message = error instanceof Error ? error.message : String(error);
+  const status = /\b(40[134]) (?:Unauthorized|Forbidden|Not Found)/.exec(message)?.[1];
+  if (status === '401' || status === '403') {
+    return new ConfigError(
+      `LanceDB Cloud refused the API key for ${uri} (HTTP ${status}): check the key LANCEDB_API_KEY ` +
+        '(or the secret LANCEDB_API_KEY_ARN names) and that it belongs to this database',
+      { cause: error },
+    );
+  }
+  if (status === '404') {
+    return new ConfigError(
+      `LanceDB Cloud has no database ${uri} (HTTP 404): check LANCEDB_URI and LANCEDB_REGION`,
+      { cause: error },
+    );
+  }
+  return error;
 }
