@@ -5,6 +5,7 @@ import { Message as FbMessage } from 'apache-arrow/fb/message';
 import { RecordBatch as FbRecordBatch } from 'apache-arrow/fb/record-batch';
 import { BufferRegion, FieldNode, Message, RecordBatch } from 'apache-arrow/ipc/metadata/message';
 import { ByteBuffer } from 'flatbuffers';
+import * as lz4 from 'lz4js';
 
 /**
  * LanceDB's remote client sends its rows as an Arrow IPC stream whose record batches are compressed with LZ4 frames
@@ -12,9 +13,8 @@ import { ByteBuffer } from 'flatbuffers';
  * ("Record batch compression not implemented"). This rewrites such a stream into the same stream uncompressed: each
  * compressed record batch's buffers are decompressed and its metadata written again without the compression field;
  * every other message is copied as it is. ZSTD (the other codec of the format) is decompressed with Node's zlib.
- *
- * Written here rather than taken from a library: no LZ4 package is among the project's dependencies, and the frame
- * format needs only its decoder (a few dozen lines, below); `lz4js` would do if the project takes it on.
+ * LZ4 frames are decoded by `lz4js`; the stream's framing (Arrow's IPC messages) is rewritten here, as apache-arrow
+ * exposes its flatbuffer types but no writer for a batch's metadata without compression.
  */
 export function uncompressedIpcStream(stream: Uint8Array): Uint8Array {
   const parts: Uint8Array[] = [];
@@ -100,83 +100,13 @@ function decompressBuffer(buffer: Uint8Array, codec: CompressionType): Uint8Arra
   const data = buffer.subarray(8);
   if (length === -1) return data;
   const out =
-    codec === CompressionType.ZSTD ? new Uint8Array(zstdDecompressSync(data)) : lz4Frames(data, length);
+    codec === CompressionType.ZSTD
+      ? new Uint8Array(zstdDecompressSync(data))
+      : Uint8Array.from(lz4.decompress(data, length));
   if (out.byteLength !== length) {
     throw new Error(`a buffer decompressed to ${out.byteLength} bytes instead of ${length}`);
   }
   return out;
-}
-
-const LZ4_MAGIC = 0x184d2204;
-
-/** Decodes LZ4 frames (lz4_Frame_format.md): blocks, stored or LZ4-compressed, with their optional checksums. */
-function lz4Frames(input: Uint8Array, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
-  let at = 0;
-  let written = 0;
-  while (at + 4 <= input.byteLength) {
-    const magic = view.getUint32(at, true);
-    if ((magic & 0xfffffff0) === 0x184d2a50) {
-      at += 8 + view.getUint32(at + 4, true);
-      continue;
-    }
-    if (magic !== LZ4_MAGIC) throw new Error('not an LZ4 frame');
-    const flags = input[at + 4] as number;
-    at += 6 + (flags & 0x08 ? 8 : 0) + (flags & 0x01 ? 4 : 0) + 1;
-    const blockChecksum = (flags & 0x10) !== 0;
-    for (;;) {
-      const size = view.getUint32(at, true);
-      at += 4;
-      if (size === 0) break;
-      const blockLength = size & 0x7fffffff;
-      const block = input.subarray(at, at + blockLength);
-      if (size & 0x80000000) {
-        out.set(block, written);
-        written += blockLength;
-      } else {
-        written = lz4Block(block, out, written);
-      }
-      at += blockLength + (blockChecksum ? 4 : 0);
-    }
-    if (flags & 0x04) at += 4;
-  }
-  return written === length ? out : out.subarray(0, written);
-}
-
-/** Decodes one LZ4 block into `out` from `written` on; matches may reach into earlier blocks' output. */
-function lz4Block(block: Uint8Array, out: Uint8Array, written: number): number {
-  let i = 0;
-  let o = written;
-  while (i < block.byteLength) {
-    const token = block[i++] as number;
-    let literals = token >>> 4;
-    if (literals === 15) {
-      let more = 255;
-      while (more === 255) {
-        more = block[i++] as number;
-        literals += more;
-      }
-    }
-    out.set(block.subarray(i, i + literals), o);
-    i += literals;
-    o += literals;
-    if (i >= block.byteLength) break;
-    const distance = (block[i] as number) | ((block[i + 1] as number) << 8);
-    i += 2;
-    if (distance === 0 || distance > o) throw new Error('an LZ4 match points before the start of the data');
-    let match = (token & 15) + 4;
-    if ((token & 15) === 15) {
-      let more = 255;
-      while (more === 255) {
-        more = block[i++] as number;
-        match += more;
-      }
-    }
-    // Byte by byte: a match may overlap what it is copying (a run).
-    for (let from = o - distance, end = o + match; o < end; ) out[o++] = out[from++] as number;
-  }
-  return o;
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
