@@ -481,13 +481,15 @@ export async function startLocalStepFunctions(options: {
       });
     }
     const entry = machineOf(record.stateMachineArn);
+    // The definition was validated as registered; from another StartAt its first states are unreachable, which
+    // the validator would refuse.
+    const resumed = new StateMachine({ ...entry.definition, StartAt: from.state } as never, {
+      validationOptions: { noValidate: true },
+    });
     const mapRun = record.mapRuns.get(from.state);
     if (mapRun !== undefined) mapRun.redrivePending = true;
     record.redriveCount += 1;
     resetForRedrive(record);
-    const resumed = new StateMachine({ ...entry.definition, StartAt: from.state } as never, {
-      validationOptions,
-    });
     launch(record, resumed, from.input);
     return record;
   }
