@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { RedriveExecutionCommand } from '@aws-sdk/client-sfn';
 import { FileSystemStagingStore } from '../../functions/core/ingest/fs-staging-store';
 import type { StagingStore } from '../../functions/core/ingest/staging-store';
-import type { IngestProgress } from '../../scripts/local/ingest-local';
+import { createHandler as createCommitHandler } from '../../functions/ingest-commit';
+import type { IngestProgress, LocalIngest } from '../../scripts/local/ingest-local';
 import type { ExecutionRecord } from '../../stand-ins/aws/step-functions-local';
 import { ingestWorkspace, readRows, type StoredRow, writeFiles } from '../support/ingest';
 
@@ -87,7 +88,9 @@ describe('the Distributed Map of a sync', () => {
         'Plan sync',
         'Is another sync running?',
         'Embed changed documents',
+        'Start the commit',
         'Commit',
+        'Is everything committed?',
         'Optimize',
         'Report',
       ]);
@@ -178,6 +181,55 @@ describe('the Distributed Map of a sync', () => {
     } finally {
       await clean.close();
       await reference.remove();
+      await ingest.close();
+    }
+  });
+});
+
+describe('Commit in parts', () => {
+  /**
+   * A sync whose Commit has no time to spare: each invocation writes one batch, stages its progress and names the
+   * next, as a Commit of a very large sync does when half its 15 minutes are used.
+   */
+  async function startWithHurriedCommit() {
+    let ingest: LocalIngest | undefined;
+    ingest = await workspace.start({
+      env: SETTINGS,
+      runFunction: (entry) =>
+        entry === 'functions/ingest-commit.ts'
+          ? (input) => {
+              if (ingest === undefined) throw new Error('not started');
+              return createCommitHandler(ingest.runtime, ingest.services)(input as never, {
+                getRemainingTimeInMillis: () => 0,
+              });
+            }
+          : undefined,
+    });
+    return ingest;
+  }
+
+  it('writes one batch per invocation when its time is short, and the table holds every row once, on a rebuild too', async () => {
+    // Arrange
+    const ingest = await startWithHurriedCommit();
+    const reference = await workspace.start({ env: SETTINGS, lancedbUri: join(workspace.root, 'reference') });
+    try {
+      // Act
+      const first = await ingest.sync({ origins: ['docs'], prune: false });
+      const rebuilt = await ingest.sync({ origins: ['docs'], prune: false, rebuild: true });
+      const rows = await readRows(workspace.lancedbUri);
+      await reference.sync({ origins: ['docs'], prune: false });
+      const expectedRows = await readRows(join(workspace.root, 'reference'));
+
+      // Assert
+      for (const result of [first, rebuilt]) {
+        expect(result.status).toBe('committed');
+        expect((result.report?.added ?? 0) + (result.report?.updated ?? 0)).toBe(6);
+        expect(result.execution.trace.filter((t) => t.state === 'Commit')).toHaveLength(6);
+      }
+      expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length);
+      expect(rowSet(rows)).toEqual(rowSet(expectedRows));
+    } finally {
+      await reference.close();
       await ingest.close();
     }
   });

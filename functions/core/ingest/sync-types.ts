@@ -397,6 +397,8 @@ export const stagingKeys = {
   aloneClaim: (executionName: string, batch: number) => `runs/${executionName}/alone/${pad(batch)}.`,
   aloneClaims: (executionName: string) => `runs/${executionName}/alone/`,
   commit: (executionName: string) => `runs/${executionName}/commit.json`,
+  /** What a Commit in parts has done so far (commit-sync.ts). */
+  commitProgress: (executionName: string) => `runs/${executionName}/commit-progress.json`,
   report: (executionName: string) => `reports/${executionName}.json`,
 };
 
