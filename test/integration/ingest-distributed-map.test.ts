@@ -191,17 +191,26 @@ describe('Commit in parts', () => {
    * A sync whose Commit has no time to spare: each invocation writes one batch, stages its progress and names the
    * next, as a Commit of a very large sync does when half its 15 minutes are used.
    */
-  async function startWithHurriedCommit() {
+  async function startWithHurriedCommit(options: { loseReplyOfPart?: number } = {}) {
     let ingest: LocalIngest | undefined;
+    let parts = 0;
     ingest = await workspace.start({
       env: SETTINGS,
       runFunction: (entry) =>
         entry === 'functions/ingest-commit.ts'
-          ? (input) => {
+          ? async (input) => {
               if (ingest === undefined) throw new Error('not started');
-              return createCommitHandler(ingest.runtime, ingest.services)(input as never, {
+              const output = await createCommitHandler(ingest.runtime, ingest.services)(input as never, {
                 getRemainingTimeInMillis: () => 0,
               });
+              parts += 1;
+              // The part wrote its batch and staged its progress, then its Lambda died before answering.
+              if (parts === options.loseReplyOfPart) {
+                throw Object.assign(new Error('injected: the Commit Lambda died'), {
+                  name: 'Lambda.ServiceException',
+                });
+              }
+              return output;
             }
           : undefined,
     });
@@ -226,6 +235,30 @@ describe('Commit in parts', () => {
         expect((result.report?.added ?? 0) + (result.report?.updated ?? 0)).toBe(6);
         expect(result.execution.trace.filter((t) => t.state === 'Commit')).toHaveLength(6);
       }
+      expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length);
+      expect(rowSet(rows)).toEqual(rowSet(expectedRows));
+    } finally {
+      await reference.close();
+      await ingest.close();
+    }
+  });
+
+  it('retries a part whose Lambda died after writing, and the table still holds every row once', async () => {
+    // Arrange
+    const ingest = await startWithHurriedCommit({ loseReplyOfPart: 3 });
+    const reference = await workspace.start({ env: SETTINGS, lancedbUri: join(workspace.root, 'reference') });
+    try {
+      // Act
+      const result = await ingest.sync({ origins: ['docs'], prune: false });
+      const rows = await readRows(workspace.lancedbUri);
+      await reference.sync({ origins: ['docs'], prune: false });
+      const expectedRows = await readRows(join(workspace.root, 'reference'));
+
+      // Assert
+      expect(result.status).toBe('committed');
+      expect(result.report?.added).toBe(6);
+      const commits = result.execution.trace.filter((t) => t.state === 'Commit');
+      expect(commits.map((t) => t.attempts)).toEqual([1, 1, 2, 1, 1, 1]);
       expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length);
       expect(rowSet(rows)).toEqual(rowSet(expectedRows));
     } finally {

@@ -122,7 +122,7 @@ async function commitUnderLock(
   const progress =
     from === 0
       ? undefined
-      : await getJson<CommitProgress>(staging, stagingKeys.commitProgress(executionName));
+      : await getJson<CommitProgress>(staging, stagingKeys.commitProgress(executionName, from));
   if (from !== 0 && progress?.nextBatch !== from) {
     throw new PermanentError(
       `Commit of ${executionName} cannot resume at batch ${from}: its progress says ${progress?.nextBatch ?? 'nothing'}`,
@@ -181,7 +181,7 @@ async function commitUnderLock(
           refiled,
           rehashed,
         };
-        await putJson(staging, stagingKeys.commitProgress(executionName), next);
+        await putJson(staging, stagingKeys.commitProgress(executionName, batch), next);
         return { nextBatch: batch, batches: plan.batches };
       }
       const { outcomes, rows: stagedRows } = await gatherBatch(staging, executionName, batch, staged(batch));

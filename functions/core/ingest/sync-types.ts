@@ -397,8 +397,12 @@ export const stagingKeys = {
   aloneClaim: (executionName: string, batch: number) => `runs/${executionName}/alone/${pad(batch)}.`,
   aloneClaims: (executionName: string) => `runs/${executionName}/alone/`,
   commit: (executionName: string) => `runs/${executionName}/commit.json`,
-  /** What a Commit in parts has done so far (commit-sync.ts). */
-  commitProgress: (executionName: string) => `runs/${executionName}/commit-progress.json`,
+  /**
+   * What a Commit in parts had done when it stopped before `batch` (commit-sync.ts): one per part, so a retried
+   * part reads the progress it started from, not the one it staged itself.
+   */
+  commitProgress: (executionName: string, batch: number) =>
+    `runs/${executionName}/commit-progress/${pad(batch)}.json`,
   report: (executionName: string) => `reports/${executionName}.json`,
 };
 
