@@ -1,5 +1,6 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { parseCollectionAudiences } from '../functions/core/access/reach';
+import { MAX_INGEST_CONCURRENCY } from '../functions/core/config';
 import { type OriginSpec, readOriginSpec } from '../functions/core/ingest/origin-spec';
 
 /**
@@ -47,6 +48,12 @@ export interface BotConfig {
   ingestSchedule: string;
   /** IANA time zone of `ingestSchedule`. @default 'UTC' */
   ingestScheduleTimeZone: string;
+  /**
+   * `INGEST_CONCURRENCY`: how many child executions of the ingest's Distributed Map run at once, each embedding its
+   * batches one after another, so also the most Batch Lambdas (and embedding calls) a sync runs at once. Raise it
+   * with the embedding provider's rate limit and the account's Lambda concurrency in mind. @default 4
+   */
+  ingestMaxConcurrency: number;
   /**
    * Origins the scheduled sync reads besides the documents bucket (`INGEST_ORIGINS`): documentation web sites
    * (`https://docs.example.internal/handbook/`) or S3 prefixes (`s3://wiki-export/pages/`), which the ingest
@@ -151,6 +158,7 @@ export const DEFAULT_CONFIG: BotConfig = {
   lancedbRegion: 'us-east-1',
   ingestSchedule: 'cron(0 3 * * ? *)',
   ingestScheduleTimeZone: 'UTC',
+  ingestMaxConcurrency: 4,
   ingestOrigins: [],
   sourceLinks: {},
   historyTtlDays: 30,
@@ -340,6 +348,7 @@ export function readConfig(context: ContextReader): BotConfig {
     lancedbRegion: get('lancedbRegion'),
     ingestSchedule: get('ingestSchedule'),
     ingestScheduleTimeZone: get('ingestScheduleTimeZone'),
+    ingestMaxConcurrency: get('ingestMaxConcurrency'),
     ingestOrigins: get('ingestOrigins'),
     sourceLinks: get('sourceLinks'),
     historyTtlDays: get('historyTtlDays'),
@@ -471,6 +480,10 @@ export function readConfig(context: ContextReader): BotConfig {
         : oneOf(raw.followUps, 'followUps', ['off', 'asker', 'anyone']),
     suggestedPrompts:
       raw.suggestedPrompts === undefined ? d.suggestedPrompts : str(raw.suggestedPrompts, 'suggestedPrompts'),
+    ingestMaxConcurrency:
+      raw.ingestMaxConcurrency === undefined
+        ? d.ingestMaxConcurrency
+        : num(raw.ingestMaxConcurrency, 'ingestMaxConcurrency', 1, MAX_INGEST_CONCURRENCY, true),
     dailyQuestionLimit:
       raw.dailyQuestionLimit === undefined
         ? d.dailyQuestionLimit

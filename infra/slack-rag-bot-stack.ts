@@ -23,6 +23,7 @@ import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { conversationFunctions } from '../functions/conversation-functions';
+import { stagingKeys } from '../functions/core/ingest/sync-types';
 import { type FailureMetric, metricsNamesOf } from '../functions/core/metrics';
 import { ingestFunctions } from '../functions/ingest-functions';
 import { BotFunction } from './bot-function';
@@ -164,6 +165,12 @@ export class SlackRagBotStack extends Stack {
       type: sfn.StateMachineType.STANDARD,
       ...logging,
       executionLog: config.ingestExecutionLog,
+      // The batch numbers Plan stages for each sync, and the Map Run's results beside them (sync-types.ts).
+      distributedMapData: {
+        bucket: dataBucket,
+        itemKeys: `${STAGING_PREFIX}/${stagingKeys.items('*')}`,
+        resultPrefix: `${STAGING_PREFIX}/${stagingKeys.mapResults('*')}`,
+      },
     });
     new scheduler.Schedule(this, 'IngestSchedule', {
       description: 'Syncs the documents bucket into the vector store',

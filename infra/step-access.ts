@@ -228,6 +228,8 @@ export const ingestStepAccess: Record<IngestPlaceholder, StepBinder> = {
       'INGEST_ORIGINS',
       origins.every((origin) => typeof origin === 'string') ? origins.join(',') : JSON.stringify(origins),
     );
+    // The Distributed Map's MaxConcurrency, which Plan hands it (MaxConcurrencyPath).
+    fn.setEnvironment('INGEST_CONCURRENCY', String(r.config.ingestMaxConcurrency));
     if (Object.keys(r.config.sourceLinks).length > 0) {
       fn.setEnvironment('INGEST_SOURCE_LINKS', JSON.stringify(r.config.sourceLinks));
     }

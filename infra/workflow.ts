@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Arn, ArnFormat, type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { StepFunctionSpec } from '../functions/conversation-functions';
@@ -26,6 +27,32 @@ export interface WorkflowProps<P extends string> {
    * each state's input and output) or `errors` (only the failure events, with their error and cause).
    */
   executionLog: ExecutionLog;
+  /**
+   * Where the definition's Distributed Maps read their items (ItemReader, s3:getObject) and write their results
+   * (ResultWriter): object key patterns in `bucket`, `*` for the execution's part. Required when the definition has a
+   * Distributed Map, whose role is then granted exactly these.
+   */
+  distributedMapData?: { bucket: IBucket; itemKeys: string; resultPrefix: string };
+}
+
+/** The Label of each Distributed Map of a definition (`*` for one without: its children's label is generated). */
+export function distributedMapLabelsOf(definition: unknown): string[] {
+  const labels: string[] = [];
+  const visit = (states: Record<string, Record<string, unknown>>) => {
+    for (const state of Object.values(states)) {
+      const processor = (state.ItemProcessor ?? state.Iterator) as
+        | { ProcessorConfig?: { Mode?: string }; States: Record<string, Record<string, unknown>> }
+        | undefined;
+      if (state.Type === 'Map' && processor?.ProcessorConfig?.Mode === 'DISTRIBUTED') {
+        labels.push(typeof state.Label === 'string' ? state.Label : '*');
+      }
+      if (processor !== undefined) visit(processor.States);
+      for (const branch of (state.Branches ?? []) as { States: Record<string, Record<string, unknown>> }[])
+        visit(branch.States);
+    }
+  };
+  visit((definition as { States: Record<string, Record<string, unknown>> }).States);
+  return labels;
 }
 
 /** The `${Name}` placeholders of an ASL text. */
@@ -118,6 +145,7 @@ export class Workflow<P extends string> extends Construct {
         includeExecutionData: props.executionLog !== 'events',
       },
     });
+    this.grantDistributedMaps(definition, props);
     if (props.executionLog === 'errors') {
       Validations.of(this.stateMachine).acknowledge({
         id: 'AwsSolutions-SF1',
@@ -125,6 +153,81 @@ export class Workflow<P extends string> extends Construct {
           'Every event with its data would keep what the executions carry (questions, thread history, passages) ' +
           'in CloudWatch Logs beyond what "forget this thread" can delete; failures are logged with their error, ' +
           'and the X-Ray trace shows every step.',
+      });
+    }
+  }
+
+  /**
+   * What a Distributed Map needs of the state machine's role (docs: "IAM policies for using Distributed Map
+   * states"): starting its child executions of this state machine, describing and stopping them, redriving them
+   * (a redriven parent redrives its Map Run), reading the items and writing the results. In a policy of its own
+   * attached to the role, as CDK's DistributedMap does: it names the state machine, which itself depends on the role.
+   */
+  private grantDistributedMaps(definition: string, props: WorkflowProps<P>): void {
+    const labels = distributedMapLabelsOf(JSON.parse(definition));
+    if (labels.length === 0) return;
+    const data = props.distributedMapData;
+    if (data === undefined) {
+      throw new Error(
+        `${props.definitionFile} has a Distributed Map: give the workflow distributedMapData (where it reads and writes)`,
+      );
+    }
+    const stack = Stack.of(this);
+    const machineName = Arn.split(
+      this.stateMachine.stateMachineArn,
+      ArnFormat.COLON_RESOURCE_NAME,
+    ).resourceName;
+    const executions = (suffix: string) =>
+      stack.formatArn({
+        service: 'states',
+        resource: 'execution',
+        resourceName: `${machineName}/${suffix}`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
+    const policy = new iam.Policy(this, 'DistributedMapPolicy', {
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['states:StartExecution'],
+          resources: [this.stateMachine.stateMachineArn],
+        }),
+        new iam.PolicyStatement({
+          actions: ['states:DescribeExecution', 'states:StopExecution'],
+          resources: [executions('*')],
+        }),
+        new iam.PolicyStatement({
+          actions: ['states:RedriveExecution'],
+          resources: [...new Set(labels)].map((label) => executions(`${label}:*`)),
+        }),
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject'],
+          resources: [data.bucket.arnForObjects(data.itemKeys)],
+        }),
+        new iam.PolicyStatement({
+          actions: ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+          resources: [data.bucket.arnForObjects(`${data.resultPrefix}/*`)],
+        }),
+      ],
+    });
+    policy.attachToRole(this.stateMachine.role);
+    // cdk-nag names each wildcard resource as the template writes it (logical ids, the ARN's split for the name).
+    const machineId = stack.getLogicalId(this.stateMachine.node.defaultChild as CfnElement);
+    const machineInArn = `{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${machineId}"}]}]}`;
+    const executionsFinding = (suffix: string) =>
+      `Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${machineInArn}/${suffix}`;
+    const bucketId = stack.getLogicalId(data.bucket.node.defaultChild as CfnElement);
+    const findings = [
+      executionsFinding('*'),
+      ...[...new Set(labels)].map((label) => executionsFinding(`${label}:*`)),
+      `Resource::<${bucketId}.Arn>/${data.itemKeys}`,
+      `Resource::<${bucketId}.Arn>/${data.resultPrefix}/*`,
+    ];
+    for (const finding of findings) {
+      Validations.of(policy).acknowledge({
+        id: `AwsSolutions-IAM5[${finding}]`,
+        reason:
+          'A Distributed Map names its child executions at run time (<state machine>/<Map Run label>:<id>) and ' +
+          'each sync its own staging keys (runs/<execution>/items.json, runs/<execution>/map-results/…): the ' +
+          'wildcard stands for exactly that part, in this state machine or the staging prefix only.',
       });
     }
   }

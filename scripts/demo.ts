@@ -56,7 +56,8 @@ async function main(): Promise<number> {
       `Indexed ${synced.report?.added ?? 0} sample documents (${synced.report?.chunks ?? 0} chunks) from ` +
         `samples/docs into ${lancedbUri}, through statemachine/ingest.asl.json:`,
     );
-    // The Map's iterations ([0], [1]…) run inside "Embed changed documents", which already counts them.
+    // The batches run in the Distributed Map's child executions, each with its own trace; "Embed changed
+    // documents" counts them all.
     const states = synced.execution.trace.filter((t) => !/ \[\d+\]$/.test(t.state));
     console.log(`${renderTrace(states, '    ')}\n`);
 

@@ -16,6 +16,12 @@ export type SecretRef = { value: string } | { arn: string };
 export type LlmProvider = 'openai' | 'local';
 export type StreamMode = 'update' | 'native';
 
+/**
+ * Most child executions of the ingest's Distributed Map at once: Lambda's default concurrency quota per account,
+ * which the sync's Batch functions would otherwise exhaust for every other function.
+ */
+export const MAX_INGEST_CONCURRENCY = 1_000;
+
 export interface AppConfig {
   region: string;
   /** Endpoints of the local stand-ins; unset in AWS, where the SDKs find the real ones. */
@@ -165,7 +171,10 @@ export interface IngestConfig {
   sourceLinks: Readonly<Record<string, string>>;
   /** Documents per batch of the Map (`INGEST_BATCH_DOCUMENTS`); raised automatically for very large syncs. */
   batchDocuments: number;
-  /** Batches embedded at once (`INGEST_CONCURRENCY`): the Map's MaxConcurrency. */
+  /**
+   * Child executions of the Distributed Map at once (`INGEST_CONCURRENCY`, set from `bot:ingestMaxConcurrency`):
+   * each embeds its batches one after another, so this is also the most batches embedded at once.
+   */
   concurrency: number;
   /** Rows from which a vector index is built (`INGEST_VECTOR_INDEX_MIN_ROWS`, 256); exact search below it. */
   vectorIndexMinRows: number;
@@ -410,7 +419,7 @@ function ingestConfig(env: Env): IngestConfig {
     maxPdfWordBytes: integer(env, 'INGEST_MAX_PDF_WORD_BYTES', 32 * 1024 * 1024, 1, 200 * 1024 * 1024),
     sourceLinks: sourceLinks(env, 'INGEST_SOURCE_LINKS'),
     batchDocuments: integer(env, 'INGEST_BATCH_DOCUMENTS', 25, 1, 1_000),
-    concurrency: integer(env, 'INGEST_CONCURRENCY', 4, 1, 40),
+    concurrency: integer(env, 'INGEST_CONCURRENCY', 4, 1, MAX_INGEST_CONCURRENCY),
     // DEFAULT_VECTOR_INDEX_MIN_ROWS of vector-store/document-table.ts, not imported: config loads no LanceDB.
     vectorIndexMinRows: integer(env, 'INGEST_VECTOR_INDEX_MIN_ROWS', 256, 1, 1_000_000_000),
     lockTtlSeconds: integer(env, 'INGEST_LOCK_TTL_SECONDS', 7_200, 10, 86_400),

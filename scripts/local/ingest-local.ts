@@ -12,7 +12,7 @@ import {
   webOriginOptions,
 } from '../../functions/core/ingest/ingest-services';
 import { MemoryManifestStore } from '../../functions/core/ingest/manifest-store';
-import { getJson, MemoryStagingStore } from '../../functions/core/ingest/staging-store';
+import { getJson, MemoryStagingStore, type StagingStore } from '../../functions/core/ingest/staging-store';
 import { MemorySyncLock } from '../../functions/core/ingest/sync-lock';
 import {
   type BatchResult,
@@ -144,10 +144,30 @@ export async function startLocalIngest(options: LocalIngestOptions): Promise<Loc
       },
     ]),
   );
+  // The Distributed Map's ItemReader and ResultWriter name the staging store's bucket and keys (Plan says which,
+  // from `StagingStore.locate`): locally they are mapped back to the same store.
+  let stagingOf: (() => StagingStore) | undefined;
+  const readyStaging = (): StagingStore => {
+    if (stagingOf === undefined) throw new Error('the staging store is not ready');
+    return stagingOf();
+  };
+  const stagingKeyOf = (bucket: string, key: string): string => {
+    const staging = readyStaging();
+    const probe = staging.locate('probe');
+    const prefix = probe.key.slice(0, -'probe'.length);
+    if (bucket !== probe.bucket || !key.startsWith(prefix)) {
+      throw new Error(`s3://${bucket}/${key} is not in the staging store (${staging.location})`);
+    }
+    return key.slice(prefix.length);
+  };
   const stepFunctions = await startLocalStepFunctions({
     machines: [{ name: MACHINE_NAME, definitionFile: INGEST_DEFINITION, handlers: taskHandlers }],
     retryIntervalMs: options.retryIntervalMs,
     timeoutOverrides: options.timeoutOverrides,
+    objects: {
+      get: (bucket, key) => readyStaging().get(stagingKeyOf(bucket, key)),
+      put: (bucket, key, body) => readyStaging().put(stagingKeyOf(bucket, key), body),
+    },
   });
 
   const env: Env = {
@@ -186,6 +206,7 @@ export async function startLocalIngest(options: LocalIngestOptions): Promise<Loc
       : {}),
     ...options.services,
   });
+  stagingOf = () => services.staging();
   const progress = options.onProgress ?? (() => undefined);
   for (const [placeholder, spec] of Object.entries(ingestFunctions)) {
     const elsewhere = options.runFunction?.(spec.entry, env);

@@ -2,6 +2,17 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StateMachine } from 'aws-local-stepfunctions';
+import {
+  type ChildExecution,
+  type DistributedMapDefinition,
+  distributedMapHandler,
+  isDistributedMap,
+  type LocalObjectStore,
+  type MapRun,
+  standInTask,
+} from './distributed-map';
+
+export type { LocalObjectStore } from './distributed-map';
 
 /**
  * The part of the executor's event log the trace reads (the package does not export its types). A state inside
@@ -10,7 +21,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 type EventLog = {
   type: string;
   timestamp: number;
-  state?: { name: string };
+  state?: { name: string; input?: unknown };
   parentState?: unknown;
   index?: number;
 };
@@ -65,6 +76,14 @@ export interface ExecutionRecord {
   cause?: string;
   trace: TraceEntry[];
   done: Promise<void>;
+  /** How many times it was redriven (RedriveExecution). */
+  redriveCount: number;
+  /** The child executions its Distributed Maps started, in the order they started. */
+  children: ExecutionRecord[];
+  /** The execution whose Distributed Map started this one. */
+  parentExecutionArn?: string;
+  /** Its Distributed Maps' last Map Runs, by state name (a redrive runs their unsuccessful children again). */
+  mapRuns: Map<string, MapRun>;
 }
 
 export interface LocalStepFunctions {
@@ -73,6 +92,11 @@ export interface LocalStepFunctions {
   executions: ExecutionRecord[];
   /** Resolves when no execution is running (and at least `count` have been started, when given). */
   waitForIdle(options?: { count?: number; timeoutMs?: number }): Promise<ExecutionRecord[]>;
+  /**
+   * Redrives a failed execution as RedriveExecution does: from the top-level state it did not leave, with that
+   * state's input; a Distributed Map there runs again only its children that did not succeed.
+   */
+  redrive(executionArn: string): Promise<ExecutionRecord>;
   /** Makes the next StartExecution calls fail as Step Functions would under load. */
   failNextStart(fault: { type: string; status?: number; times?: number }): void;
   close(): Promise<void>;
@@ -88,7 +112,7 @@ type AslState = {
   Resource?: string;
   TimeoutSeconds?: number;
   Retry?: AslRetrier[];
-  ItemProcessor?: { States: Record<string, AslState> };
+  ItemProcessor?: { States: Record<string, AslState>; StartAt?: string; ProcessorConfig?: { Mode?: string } };
   Iterator?: { States: Record<string, AslState> };
   Branches?: { States: Record<string, AslState> }[];
 };
@@ -217,16 +241,65 @@ export async function startLocalStepFunctions(options: {
    * `timeoutOverrides`; with `retryIntervalMs` the pauses are that instead.
    */
   timeScale?: { scale: number; minTaskSeconds?: number };
+  /** The S3 a Distributed Map's ItemReader reads and its ResultWriter writes. */
+  objects?: LocalObjectStore;
 }): Promise<LocalStepFunctions> {
-  const machines = new Map<
-    string,
-    {
-      machine: StateMachine;
-      name: string;
-      overrides: Record<string, TaskHandler>;
-      retry: Record<string, number>;
+  type Entry = {
+    machine: StateMachine;
+    /** The definition the package runs (each Distributed Map replaced by its stand-in Task). */
+    definition: { StartAt: string; States: Record<string, unknown> };
+    name: string;
+    overrides: Record<string, (input: unknown) => Promise<unknown>>;
+    retry: Record<string, number>;
+  };
+  const machines = new Map<string, Entry>();
+  const validationOptions = { checkPaths: true, checkArn: true };
+  const executions: ExecutionRecord[] = [];
+
+  /**
+   * Registers a definition (substituted, scaled) under `arn`: each top-level Distributed Map becomes its stand-in
+   * Task, and its ItemProcessor a machine of its own, `arn/<state name>`, that its child executions run.
+   */
+  function register(
+    arn: string,
+    name: string,
+    definition: { StartAt: string; States: Record<string, AslState>; TimeoutSeconds?: number },
+    overrides: Record<string, (input: unknown) => Promise<unknown>>,
+    retry: Record<string, number>,
+  ): void {
+    const states: Record<string, unknown> = {};
+    const own = { ...overrides };
+    for (const [stateName, state] of Object.entries(definition.States)) {
+      if (!isDistributedMap(state)) {
+        states[stateName] = state;
+        continue;
+      }
+      const map = state as unknown as DistributedMapDefinition;
+      states[stateName] = standInTask(stateName, map);
+      const childArn = `${arn}/${stateName}`;
+      register(
+        childArn,
+        `${name}/${map.Label ?? stateName.replace(/[^A-Za-z0-9_-]/g, '')}`,
+        // A child execution runs the ItemProcessor as a machine of its own (ProcessorConfig is the Map's).
+        { StartAt: map.ItemProcessor.StartAt, States: map.ItemProcessor.States as Record<string, AslState> },
+        overrides,
+        retry,
+      );
+      own[stateName] = distributedMapHandler(name, stateName, map, {
+        ...(options.objects !== undefined ? { objects: options.objects } : {}),
+        mapRunsOf: (executionArn) => executions.find((e) => e.executionArn === executionArn)?.mapRuns,
+        runChild: (parent, input, previous) => runChild(childArn, parent, input, previous),
+      });
     }
-  >();
+    const runnable = { ...definition, States: states };
+    machines.set(arn, {
+      machine: new StateMachine(runnable as never, { validationOptions }),
+      definition: runnable,
+      name,
+      overrides: own,
+      retry,
+    });
+  }
   for (const registration of options.machines) {
     const text = readFileSync(registration.definitionFile, 'utf8');
     const raw = JSON.parse(text) as { TimeoutSeconds?: number; States: Record<string, AslState> };
@@ -242,52 +315,80 @@ export async function startLocalStepFunctions(options: {
     if (options.retryIntervalMs !== undefined) {
       for (const state of retryStatesOf(raw.States)) retry[state] = options.retryIntervalMs;
     }
-    machines.set(arn, {
-      machine: new StateMachine(substituted, { validationOptions: { checkPaths: true, checkArn: true } }),
-      name: registration.name,
-      overrides: taskHandlersOf(
+    register(
+      arn,
+      registration.name,
+      substituted,
+      taskHandlersOf(
         raw.States,
         (JSON.parse(text) as { States: Record<string, AslState> }).States,
         registration.handlers,
         registration.lambdaTimeoutSeconds,
       ),
       retry,
-    });
+    );
   }
 
-  const executions: ExecutionRecord[] = [];
   const faults: { type: string; status: number; times: number }[] = [];
+  /** The top-level state each execution entered and did not leave (with its input): where a redrive resumes. */
+  const unfinished = new Map<string, { state: string; input: unknown }>();
 
-  function start(stateMachineArn: string, name: string, input: unknown): ExecutionRecord {
+  function machineOf(stateMachineArn: string): Entry {
     const entry = machines.get(stateMachineArn);
     if (!entry)
       throw Object.assign(new Error(`State machine does not exist: ${stateMachineArn}`), {
         type: 'StateMachineDoesNotExist',
       });
-    const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:express:${entry.name}:${name}:${executions.length}`;
-    const startDate = Date.now();
-    const run = entry.machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: entry.overrides as never, retryIntervalOverrides: entry.retry },
-      context: {
-        Execution: {
-          Id: executionArn,
-          Name: name,
-          Input: input,
-          StartTime: new Date(startDate).toISOString(),
-        },
-        StateMachine: { Id: stateMachineArn, Name: entry.name },
-      } as never,
-    });
+    return entry;
+  }
+
+  function start(
+    stateMachineArn: string,
+    name: string,
+    input: unknown,
+    parentExecutionArn?: string,
+  ): ExecutionRecord {
+    const entry = machineOf(stateMachineArn);
+    // A child of a Distributed Map is `execution:<machine>/<label>:<id>`, as in AWS.
+    const executionArn =
+      parentExecutionArn === undefined
+        ? `arn:aws:states:${REGION}:${ACCOUNT}:express:${entry.name}:${name}:${executions.length}`
+        : `arn:aws:states:${REGION}:${ACCOUNT}:execution:${entry.name}:${name}`;
     const record: ExecutionRecord = {
       executionArn,
       name,
       stateMachineArn,
       input,
       status: 'RUNNING',
-      startDate,
+      startDate: Date.now(),
       trace: [],
       done: Promise.resolve(),
+      redriveCount: 0,
+      children: [],
+      mapRuns: new Map(),
+      ...(parentExecutionArn !== undefined ? { parentExecutionArn } : {}),
     };
+    executions.push(record);
+    launch(record, entry.machine, input);
+    return record;
+  }
+
+  /** Runs `record` (again, on a redrive) in `machine` from its StartAt, tracing its states. */
+  function launch(record: ExecutionRecord, machine: StateMachine, input: unknown): void {
+    const entry = machineOf(record.stateMachineArn);
+    const run = machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: entry.overrides as never, retryIntervalOverrides: entry.retry },
+      context: {
+        Execution: {
+          Id: record.executionArn,
+          Name: record.name,
+          Input: record.input,
+          StartTime: new Date(record.startDate).toISOString(),
+          RedriveCount: record.redriveCount,
+        },
+        StateMachine: { Id: record.stateMachineArn, Name: entry.name },
+      } as never,
+    });
     // The executor logs StateFailed before each retry (StateRetried) or catch (StateCaught) of the same state,
     // without entering it again; a state's entry closes when it exits, is caught, or the execution ends.
     const open = new Map<string, { at: number; attempts: number; failedAt?: number }>();
@@ -300,6 +401,12 @@ export async function startLocalStepFunctions(options: {
     const traceDone = (async () => {
       for await (const event of run.eventLogs as AsyncGenerator<EventLog>) {
         if (!event.state || event.parentState) continue;
+        if (event.index === undefined) {
+          if (event.type === 'StateEntered')
+            unfinished.set(record.executionArn, { state: event.state.name, input: event.state.input });
+          else if (event.type === 'StateExited' || event.type === 'StateCaught')
+            unfinished.delete(record.executionArn);
+        }
         // Iterations of a Map run the same states at once: each iteration's state is traced on its own.
         const stateName =
           event.index === undefined ? event.state.name : `${event.state.name} [${event.index}]`;
@@ -316,6 +423,7 @@ export async function startLocalStepFunctions(options: {
       .then((output) => {
         record.status = 'SUCCEEDED';
         record.output = output;
+        unfinished.delete(record.executionArn);
       })
       .catch((error: Error & { cause?: unknown }) => {
         record.status = error.name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED';
@@ -326,7 +434,63 @@ export async function startLocalStepFunctions(options: {
       .finally(() => {
         record.stopDate = Date.now();
       });
-    executions.push(record);
+  }
+
+  /** Starts a child execution of a Distributed Map (or runs a failed one again) and waits for its end. */
+  async function runChild(
+    childMachineArn: string,
+    parent: { executionArn: string; mapRunArn: string },
+    input: unknown,
+    previous?: ChildExecution,
+  ): Promise<ChildExecution> {
+    const known = executions.find((e) => e.executionArn === previous?.executionArn);
+    if (known !== undefined) {
+      known.redriveCount += 1;
+      redriveFromStart(known);
+      await known.done;
+      return known;
+    }
+    const record = start(childMachineArn, crypto.randomUUID(), input, parent.executionArn);
+    executions.find((e) => e.executionArn === parent.executionArn)?.children.push(record);
+    await record.done;
+    return record;
+  }
+
+  function resetForRedrive(record: ExecutionRecord): void {
+    record.status = 'RUNNING';
+    record.stopDate = undefined;
+    record.output = undefined;
+    record.error = undefined;
+    record.cause = undefined;
+  }
+
+  /** A failed child runs again from its start (the service resumes it at its failed state; see distributed-map.ts). */
+  function redriveFromStart(record: ExecutionRecord): void {
+    resetForRedrive(record);
+    launch(record, machineOf(record.stateMachineArn).machine, record.input);
+  }
+
+  function redrive(executionArn: string): ExecutionRecord {
+    const record = executions.find((e) => e.executionArn === executionArn);
+    if (!record)
+      throw Object.assign(new Error('Execution does not exist'), { type: 'ExecutionDoesNotExist' });
+    const from = unfinished.get(executionArn);
+    if (record.status === 'RUNNING' || record.status === 'SUCCEEDED' || from === undefined) {
+      throw Object.assign(new Error(`Execution ${record.name} is ${record.status} and cannot be redriven`), {
+        type: 'ExecutionNotRedrivable',
+      });
+    }
+    const entry = machineOf(record.stateMachineArn);
+    // The definition was validated as registered; from another StartAt its first states are unreachable, which
+    // the validator would refuse.
+    const resumed = new StateMachine({ ...entry.definition, StartAt: from.state } as never, {
+      validationOptions: { noValidate: true },
+    });
+    const mapRun = record.mapRuns.get(from.state);
+    if (mapRun !== undefined) mapRun.redrivePending = true;
+    record.redriveCount += 1;
+    resetForRedrive(record);
+    launch(record, resumed, from.input);
     return record;
   }
 
@@ -354,6 +518,10 @@ export async function startLocalStepFunctions(options: {
           return send(res, 200, { executionArn: record.executionArn, startDate: record.startDate / 1000 });
         await record.done;
         return send(res, 200, describe(record));
+      }
+      if (operation === 'RedriveExecution') {
+        redrive(String(body.executionArn));
+        return send(res, 200, { redriveDate: Date.now() / 1000 });
       }
       if (operation === 'DescribeExecution') {
         const record = executions.find((e) => e.executionArn === body.executionArn);
@@ -393,6 +561,11 @@ export async function startLocalStepFunctions(options: {
         await Promise.race([Promise.all(running.map((e) => e.done)), new Promise((r) => setTimeout(r, 20))]);
       }
     },
+    async redrive(executionArn) {
+      const record = redrive(executionArn);
+      await record.done;
+      return record;
+    },
     failNextStart({ type, status = 400, times = 1 }) {
       faults.push({ type, status, times });
     },
@@ -416,5 +589,6 @@ function describe(record: ExecutionRecord) {
     output: record.output === undefined ? undefined : JSON.stringify(record.output),
     error: record.error,
     cause: record.cause,
+    redriveCount: record.redriveCount,
   };
 }

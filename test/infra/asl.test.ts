@@ -40,3 +40,32 @@ describe('the validator', () => {
     expect(aslValidator(definition, { checkPaths: true, checkArn: true }).isValid).toBe(false);
   });
 });
+
+describe('the ingest definition', () => {
+  const definition = JSON.parse(
+    fs.readFileSync(path.join(REPO_ROOT, 'statemachine/ingest.asl.json'), 'utf8'),
+  );
+  const embed = definition.States['Embed changed documents'];
+
+  it('embeds in a Distributed Map of Standard child executions, reading its items from and writing its results to S3', () => {
+    expect(embed.ItemProcessor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
+    expect(embed.ItemReader).toMatchObject({
+      Resource: 'arn:aws:states:::s3:getObject',
+      ReaderConfig: { InputType: 'JSON' },
+      Parameters: { 'Bucket.$': '$.plan.items.bucket', 'Key.$': '$.plan.items.key' },
+    });
+    expect(embed.ItemBatcher).toMatchObject({ MaxItemsPerBatchPath: '$.plan.batchesPerChild' });
+    expect(embed.ResultWriter).toMatchObject({ Resource: 'arn:aws:states:::s3:putObject' });
+    expect(embed.MaxConcurrencyPath).toBe('$.plan.concurrency');
+    expect(embed.ToleratedFailurePercentage).toBeGreaterThan(0);
+    // A Map Run that fails past its tolerance must fail the execution there, holding the lock and the staged rows,
+    // so that RedriveExecution runs again only its unsuccessful children; a Catch would release and clean up.
+    expect(embed.Catch).toBeUndefined();
+  });
+
+  it('is refused by the validator with a tolerated failure percentage over 100, so the check above is not vacuous', () => {
+    const broken = structuredClone(definition);
+    broken.States['Embed changed documents'].ToleratedFailurePercentage = 150;
+    expect(aslValidator(broken, { checkPaths: true, checkArn: true }).isValid).toBe(false);
+  });
+});

@@ -90,6 +90,8 @@ describe('the deployment configuration', () => {
     ],
     ['bot:ingestExecutionLog', 'data', /bot:ingestExecutionLog must be one of events, all, errors/],
     ['bot:ackReservedConcurrency', 0, /bot:ackReservedConcurrency must be a number from 1 to 1000/],
+    ['bot:ingestMaxConcurrency', 0, /bot:ingestMaxConcurrency must be a number from 1 to 1000/],
+    ['bot:ingestMaxConcurrency', 2.5, /bot:ingestMaxConcurrency must be/],
   ])('refuses %s = %p, naming the key', (key, value, message) => {
     expect(() => readConfig(reader({ [key]: value }))).toThrow(BotConfigError);
     expect(() => readConfig(reader({ [key]: value }))).toThrow(message);

@@ -128,7 +128,11 @@ describe('a sync and questions through the bundles alone (OpenAI provider, again
       });
       // Six samples, among them a PDF and a Word file: the Batch bundle reads them with the readers it ships.
       expect(synced.report).toMatchObject({ added: 6, failedCount: 0, optimize: { status: 'optimized' } });
-      expect(synced.execution.trace.map((t) => t.state)).toEqual(
+      // The batches ran in a child execution of the Distributed Map, with its own trace.
+      const states = [synced.execution, ...synced.execution.children].flatMap((e) =>
+        e.trace.map((t) => t.state),
+      );
+      expect(states).toEqual(
         expect.arrayContaining(['Record the failed batch [0]', 'Commit', 'Optimize', 'Report']),
       );
     } finally {

@@ -180,6 +180,42 @@ describe('the synthesized stack (default configuration)', () => {
     });
   });
 
+  it("lets the ingest's Distributed Map start, watch, stop and redrive its own child executions, read the plan's items and write its results, and nothing more", () => {
+    const [machineId, machine] = stateMachineOf(template, 'STANDARD');
+    const statements = statementsOf(template, machine.Properties.RoleArn['Fn::GetAtt'][0]);
+    const machineName = { 'Fn::Select': [6, { 'Fn::Split': [':', { Ref: machineId }] }] };
+    const executionArn = (suffix: string) => ({
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':states:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':execution:',
+          machineName,
+          suffix,
+        ],
+      ],
+    });
+    const byAction = (action: string) => statements.filter((s) => asArray<string>(s.Action).includes(action));
+    expect(byAction('states:StartExecution').map((s) => s.Resource)).toEqual([{ Ref: machineId }]);
+    expect(byAction('states:DescribeExecution').map((s) => s.Resource)).toEqual([executionArn('/*')]);
+    expect(byAction('states:StopExecution').map((s) => s.Resource)).toEqual([executionArn('/*')]);
+    expect(byAction('states:RedriveExecution').map((s) => s.Resource)).toEqual([
+      executionArn('/EmbedBatches:*'),
+    ]);
+    const s3 = statements.filter((s) => asArray<string>(s.Action).some((a) => a.startsWith('s3:')));
+    const objects = s3.map((s) => JSON.stringify(s.Resource));
+    expect(objects).toHaveLength(2);
+    expect(objects[0]).toContain('/ingest-staging/runs/*/items.json');
+    expect(asArray(s3[0]?.Action)).toEqual(['s3:GetObject']);
+    expect(objects[1]).toContain('/ingest-staging/runs/*/map-results/*');
+    expect(asArray<string>(s3[1]?.Action)).not.toContain('s3:DeleteObject');
+  });
+
   it('grants no wildcard action, and `*` resources only to X-Ray and Step Functions log delivery', () => {
     for (const [, policy] of resourcesOf(template, 'AWS::IAM::Policy')) {
       for (const statement of policy.Properties.PolicyDocument.Statement) {
@@ -354,6 +390,7 @@ describe('configuration from the cdk context', () => {
       'bot:ingestSchedule': 'rate(6 hours)',
       'bot:ingestScheduleTimeZone': 'Europe/Paris',
       'bot:logRetentionDays': 90,
+      'bot:ingestMaxConcurrency': 32,
     });
     const envs = resourcesOf(template, 'AWS::Lambda::Function').map(
       ([, fn]) => fn.Properties.Environment.Variables,
@@ -364,6 +401,8 @@ describe('configuration from the cdk context', () => {
     expect(new Set(withVar('OPENAI_EMBEDDING_MODEL'))).toEqual(new Set(['text-embedding-3-large']));
     expect(withVar('ALLOWED_CHANNELS')).toEqual(['C0123ABCD,C0456EFGH']);
     expect(new Set(withVar('HISTORY_TTL_DAYS'))).toEqual(new Set(['7']));
+    // The Distributed Map's MaxConcurrency, which Plan hands it.
+    expect(withVar('INGEST_CONCURRENCY')).toEqual(['32']);
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(6 hours)',
       ScheduleExpressionTimezone: 'Europe/Paris',

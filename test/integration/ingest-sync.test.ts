@@ -8,6 +8,7 @@ import {
 import { DOCUMENT_FORMATS_SENTENCE } from '../../functions/core/ingest/formats/catalog';
 import { askThroughSlack } from '../../scripts/local/ask-client';
 import { startLocalStack } from '../../scripts/local/stack';
+import type { ExecutionRecord } from '../../stand-ins/aws/step-functions-local';
 import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import {
   embeddingRequests,
@@ -44,6 +45,11 @@ beforeEach(async () => {
 afterEach(async () => {
   await workspace.remove();
 });
+
+/** The states an execution went through, its Distributed Map's child executions' included. */
+function statesOf(execution: ExecutionRecord): string[] {
+  return [execution, ...execution.children].flatMap((e) => e.trace.map((t) => t.state));
+}
 
 function bySource(rows: StoredRow[]): Map<string, StoredRow[]> {
   const map = new Map<string, StoredRow[]>();
@@ -689,7 +695,7 @@ describe('embedding within the provider limits', () => {
         source: 'docs/expense-policy.md',
         reason: expect.stringMatching(/^not embedded: /),
       });
-      expect(result.execution.trace.map((t) => t.state)).toContain('Record the failed batch [0]');
+      expect(statesOf(result.execution)).toContain('Record the failed batch [0]');
       expect(retried.report).toMatchObject({ added: 1, unchanged: 3 });
     } finally {
       await ingest.close();
@@ -748,7 +754,7 @@ describe('a document that cannot be processed within its time', () => {
           reason: expect.stringMatching(/^not embedded: timed out \(States\.Timeout\)/),
         },
       ]);
-      const states = result.execution.trace.map((t) => t.state);
+      const states = statesOf(result.execution);
       expect(states).toContain('Record the failed batch [0]');
       expect(states.filter((s) => s === 'Load, split and embed one document [0]')).toHaveLength(5);
       expect(states).toContain('Record the failed document [0]');

@@ -21,9 +21,9 @@ import {
  */
 
 /**
- * Most documents of one sync that run alone (one per invocation). Each adds about ten events to the execution's
- * history, which Step Functions caps at 25,000 (and the batches themselves use up to about 5,000): past this
- * allowance, the documents of a failed batch are reported with the batch's error instead, and the next sync
+ * Most documents of one sync that run alone (one per invocation). Each adds about ten events to the history of
+ * the child execution of the Distributed Map that runs it, which Step Functions caps at 25,000 (and the child's own
+ * batches use a few hundred, see `MAX_BATCHES_PER_CHILD`): past this allowance, the documents of a failed batch are reported with the batch's error instead, and the next sync
  * tries them again. It is only reached when something fails everywhere in a way that does not look like an outage.
  */
 export const MAX_DOCUMENTS_ALONE = 1_000;

@@ -39,6 +39,39 @@ export interface CommitSyncOptions {
   lockTtlSeconds?: number;
   /** Time between renewals of the sync lock while Commit runs. @default a third of the TTL */
   renewLockEveryMs?: number;
+  /**
+   * The first batch this invocation writes: 0, or the `nextBatch` of the part before (whose progress is staged).
+   * @default 0
+   */
+  fromBatch?: number;
+  /**
+   * Asked after each batch written: whether this invocation should stop there and leave the rest to the next one
+   * (its time is running short). Every invocation writes at least one batch. @default never
+   */
+  shouldStop?: () => boolean;
+}
+
+/**
+ * What Commit has done when it stops before the last batch to keep within its invocation: the state machine runs it
+ * again from `nextBatch`. Its progress so far is staged (`stagingKeys.commitProgress`).
+ */
+export interface CommitPart {
+  nextBatch: number;
+  batches: number;
+}
+
+/** Everything a Commit in parts carries from one invocation to the next. */
+interface CommitProgress {
+  nextBatch: number;
+  put: ManifestEntry[];
+  removed: string[];
+  failed: FailedDocument[];
+  changes: SourceChange[];
+  written: boolean;
+  embeddedChunks: number;
+  counts: { added: number; updated: number; unchanged: number; refiled: number };
+  refiled: Array<Pick<RefiledDocument, 'source' | 'collection' | 'previousCollection' | 'chunks'>>;
+  rehashed: Array<{ source: string; collection: string | null; contentHash: string }>;
 }
 
 /** The default of `INGEST_LOCK_TTL_SECONDS` (config.ts). */
@@ -64,7 +97,7 @@ export async function commitSync(
   services: Pick<IngestServices, 'lock' | 'staging' | 'manifest' | 'connection'>,
   executionName: string,
   options: CommitSyncOptions,
-): Promise<CommitResult> {
+): Promise<CommitResult | CommitPart> {
   const lease = await holdLock(services.lock(), executionName, {
     now: options.now,
     ttlSeconds: options.lockTtlSeconds ?? DEFAULT_LOCK_TTL_SECONDS,
@@ -82,9 +115,19 @@ async function commitUnderLock(
   executionName: string,
   options: CommitSyncOptions,
   lease: LockLease,
-): Promise<CommitResult> {
+): Promise<CommitResult | CommitPart> {
   const plan = await readPlan(services, executionName);
   const staging = services.staging();
+  const from = options.fromBatch ?? 0;
+  const progress =
+    from === 0
+      ? undefined
+      : await getJson<CommitProgress>(staging, stagingKeys.commitProgress(executionName, from));
+  if (from !== 0 && progress?.nextBatch !== from) {
+    throw new PermanentError(
+      `Commit of ${executionName} cannot resume at batch ${from}: its progress says ${progress?.nextBatch ?? 'nothing'}`,
+    );
+  }
 
   const stagedKeys = await staging.list(`${stagingKeys.run(executionName)}batches/`);
   const staged = (batch: number) => {
@@ -101,24 +144,46 @@ async function commitUnderLock(
   }
 
   const connection = await services.connection();
-  const handle = await openTableForWriting(connection, plan, options.table);
-  const put: ManifestEntry[] = [];
-  const removed = new Set<string>([...plan.deletions, ...plan.rejected.map((r) => r.source)]);
-  const failed: FailedDocument[] = [...plan.rejected];
-  const changes: SourceChange[] = [];
-  let written = false;
-  let embeddedChunks = 0;
-  const counts = { added: 0, updated: 0, unchanged: plan.unchanged, refiled: 0 };
+  // A rebuild replaces the table in the first part only; the next parts add to it.
+  const handle = await openTableForWriting(connection, plan, options.table, from === 0);
+  const put: ManifestEntry[] = progress?.put ?? [];
+  const removed = new Set<string>(
+    progress?.removed ?? [...plan.deletions, ...plan.rejected.map((r) => r.source)],
+  );
+  const failed: FailedDocument[] = progress?.failed ?? [...plan.rejected];
+  const changes: SourceChange[] = progress?.changes ?? [];
+  let written = progress?.written ?? false;
+  let embeddedChunks = progress?.embeddedChunks ?? 0;
+  const counts = progress?.counts ?? { added: 0, updated: 0, unchanged: plan.unchanged, refiled: 0 };
   // Unchanged documents whose collection changed (Plan found them, or a batch did on reading them).
-  const refiled: Array<Pick<RefiledDocument, 'source' | 'collection' | 'previousCollection' | 'chunks'>> = [];
+  const refiled: CommitProgress['refiled'] = progress?.refiled ?? [];
   // Documents whose bytes changed and whose chunks did not: their rows take the new content hash (and collection).
-  const rehashed: Array<{ source: string; collection: string | null; contentHash: string }> = [];
-  for (const { previousCollection, ...entry } of plan.refiles ?? []) {
-    put.push({ ...entry, syncedAt: options.now });
-    if (entry.collection !== previousCollection) refiled.push({ ...entry, previousCollection });
+  const rehashed: CommitProgress['rehashed'] = progress?.rehashed ?? [];
+  if (progress === undefined) {
+    for (const { previousCollection, ...entry } of plan.refiles ?? []) {
+      put.push({ ...entry, syncedAt: options.now });
+      if (entry.collection !== previousCollection) refiled.push({ ...entry, previousCollection });
+    }
   }
   try {
-    for (let batch = 0; batch < plan.batches; batch++) {
+    for (let batch = from; batch < plan.batches; batch++) {
+      if (batch > from && options.shouldStop?.() === true) {
+        // Each batch's merge is idempotent: a part retried after this point writes its batches again, unchanged.
+        const next: CommitProgress = {
+          nextBatch: batch,
+          put,
+          removed: [...removed],
+          failed,
+          changes,
+          written,
+          embeddedChunks,
+          counts,
+          refiled,
+          rehashed,
+        };
+        await putJson(staging, stagingKeys.commitProgress(executionName, batch), next);
+        return { nextBatch: batch, batches: plan.batches };
+      }
       const { outcomes, rows: stagedRows } = await gatherBatch(staging, executionName, batch, staged(batch));
       const replaced: string[] = [];
       for (const outcome of outcomes) {
@@ -314,13 +379,14 @@ async function openTableForWriting(
   connection: Awaited<ReturnType<IngestServices['connection']>>,
   plan: StagedPlan,
   table: string,
+  firstPart: boolean,
 ): Promise<DocumentTable | undefined> {
   const stored = await storedEmbedder(connection, table);
   const dimensions =
     plan.embedder.dimensions ?? (plan.settings.rebuild ? null : (stored?.dimensions ?? null));
   if (dimensions === null) {
     // Nothing was embedded and no dimension is known: a rebuild of nothing leaves no table.
-    if (plan.settings.rebuild && stored !== undefined) await connection.dropTable(table);
+    if (plan.settings.rebuild && stored !== undefined && firstPart) await connection.dropTable(table);
     return undefined;
   }
   const spec: DocumentTableOptions = {
@@ -329,7 +395,7 @@ async function openTableForWriting(
     embedderName: plan.embedder.embedderName,
     dimensions,
   };
-  if (plan.settings.rebuild) return createDocumentTable(connection, spec, { overwrite: true });
+  if (plan.settings.rebuild && firstPart) return createDocumentTable(connection, spec, { overwrite: true });
   const existing = await openDocumentTable(connection, spec);
   if (existing !== undefined || plan.jobs === 0) return existing;
   return createDocumentTable(connection, spec);

@@ -1,7 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { assertStagingKey, type StagingStore } from './staging-store';
+import { assertStagingKey, LOCAL_STAGING_BUCKET, type StagingStore } from './staging-store';
 
 /** A staging store in a local directory (`npm run ingest`, tests): one file per key, created on first write. */
 export class FileSystemStagingStore implements StagingStore {
@@ -49,5 +49,10 @@ export class FileSystemStagingStore implements StagingStore {
     const count = (await this.list(prefix)).length;
     await rm(join(this.root, prefix), { recursive: true, force: true });
     return count;
+  }
+
+  locate(key: string): { bucket: string; key: string } {
+    assertStagingKey(key);
+    return { bucket: LOCAL_STAGING_BUCKET, key };
   }
 }

@@ -32,10 +32,20 @@ import {
 import { sourcesOfAnyTable, storedEmbedder } from './table-signature';
 
 /**
- * Most batches a sync makes: a Standard execution's history holds 25,000 events and each batch adds about
- * eight, so a very large sync gets larger batches instead of more of them.
+ * Most batches one child execution of the Distributed Map embeds, one after another. Each batch adds about eight
+ * events to the child's history (capped at 25,000, like any Standard execution's), and documents run alone up to
+ * `MAX_DOCUMENTS_ALONE` of the sync about ten each: 20 batches leave that room. A sync of any size keeps its
+ * batches at `INGEST_BATCH_DOCUMENTS` documents and gets more children instead.
  */
-export const MAX_BATCHES = 500;
+export const MAX_BATCHES_PER_CHILD = 20;
+
+/**
+ * How many batches each child execution gets: enough children to keep `concurrency` of them busy, none with more
+ * than {@link MAX_BATCHES_PER_CHILD}.
+ */
+export function batchesPerChild(batches: number, concurrency: number): number {
+  return Math.min(MAX_BATCHES_PER_CHILD, Math.max(1, Math.ceil(batches / Math.max(1, concurrency))));
+}
 
 export interface PlanSyncOptions {
   executionName: string;
@@ -284,7 +294,7 @@ export async function planSync(
     dimensions = (await embeddings.embedQuery('dimension probe')).length;
   }
 
-  const batchSize = Math.max(options.ingest.batchDocuments, Math.ceil(jobs.length / MAX_BATCHES));
+  const batchSize = options.ingest.batchDocuments;
   const batchCount = Math.ceil(jobs.length / batchSize);
   for (let batch = 0; batch < batchCount; batch++) {
     const slice = jobs.slice(batch * batchSize, (batch + 1) * batchSize);
@@ -308,9 +318,20 @@ export async function planSync(
     refiles,
   };
   await putJson(staging, stagingKeys.plan(executionName), plan);
+  // The Distributed Map's items, read from S3 by its ItemReader: one batch number each, so the state never
+  // carries the list, however long.
+  await putJson(
+    staging,
+    stagingKeys.items(executionName),
+    Array.from({ length: batchCount }, (_, i) => i),
+  );
+  const results = staging.locate(stagingKeys.mapResults(executionName));
   return {
     status: 'planned',
-    batches: Array.from({ length: batchCount }, (_, i) => i),
+    batches: batchCount,
+    items: staging.locate(stagingKeys.items(executionName)),
+    results: { bucket: results.bucket, prefix: results.key },
+    batchesPerChild: batchesPerChild(batchCount, options.ingest.concurrency),
     concurrency: options.ingest.concurrency,
     listed: listed.size,
     unchanged,

@@ -88,4 +88,9 @@ export class S3StagingStore implements StagingStore {
     }
     return keys.length;
   }
+
+  locate(key: string): { bucket: string; key: string } {
+    assertStagingKey(key);
+    return { bucket: this.bucket, key: this.prefix + key };
+  }
 }

@@ -14,7 +14,15 @@ export interface StagingStore {
   list(prefix: string): Promise<string[]>;
   /** Deletes every object under `prefix` (which ends with `/`); returns how many there were. */
   deletePrefix(prefix: string): Promise<number>;
+  /**
+   * Where Step Functions finds `key` (a Distributed Map's ItemReader and ResultWriter name a bucket and a key):
+   * the S3 object in AWS; locally, {@link LOCAL_STAGING_BUCKET} and the key, which the local stack maps back.
+   */
+  locate(key: string): { bucket: string; key: string };
 }
+
+/** The bucket name a local staging store (a directory, memory) answers `locate` with. */
+export const LOCAL_STAGING_BUCKET = 'local-staging';
 
 /** Writes `value` as JSON. */
 export function putJson(store: StagingStore, key: string, value: unknown): Promise<void> {
@@ -50,6 +58,11 @@ export class MemoryStagingStore implements StagingStore {
     const keys = await this.list(prefix);
     for (const key of keys) this.objects.delete(key);
     return keys.length;
+  }
+
+  locate(key: string): { bucket: string; key: string } {
+    assertStagingKey(key);
+    return { bucket: LOCAL_STAGING_BUCKET, key };
   }
 }
 

@@ -239,9 +239,15 @@ export type PlanResult =
     }
   | {
       status: 'planned';
-      /** The batch numbers the Map iterates over. */
-      batches: number[];
-      /** The Map's MaxConcurrency. */
+      /** How many batches the sync has (numbered from 0). */
+      batches: number;
+      /** Where the batch numbers are, as a JSON array: the Distributed Map's ItemReader reads them. */
+      items: { bucket: string; key: string };
+      /** Where the Distributed Map's ResultWriter writes each child execution's outcome. */
+      results: { bucket: string; prefix: string };
+      /** Batches per child execution: the Distributed Map's ItemBatcher MaxItemsPerBatch. */
+      batchesPerChild: number;
+      /** Child executions at once: the Distributed Map's MaxConcurrency. */
       concurrency: number;
       listed: number;
       unchanged: number;
@@ -369,6 +375,10 @@ export interface SyncReport extends Omit<SyncCounts, 'failed'> {
 export const stagingKeys = {
   run: (executionName: string) => `runs/${executionName}/`,
   plan: (executionName: string) => `runs/${executionName}/plan.json`,
+  /** The batch numbers, a JSON array the Distributed Map reads its items from. */
+  items: (executionName: string) => `runs/${executionName}/items.json`,
+  /** Where the Distributed Map's ResultWriter writes (a prefix, removed with the run). */
+  mapResults: (executionName: string) => `runs/${executionName}/map-results`,
   jobs: (executionName: string, batch: number) => `runs/${executionName}/jobs/${pad(batch)}.json`,
   batch: (executionName: string, batch: number) => `runs/${executionName}/batches/${pad(batch)}.json`,
   batchFailure: (executionName: string, batch: number) =>
@@ -387,6 +397,12 @@ export const stagingKeys = {
   aloneClaim: (executionName: string, batch: number) => `runs/${executionName}/alone/${pad(batch)}.`,
   aloneClaims: (executionName: string) => `runs/${executionName}/alone/`,
   commit: (executionName: string) => `runs/${executionName}/commit.json`,
+  /**
+   * What a Commit in parts had done when it stopped before `batch` (commit-sync.ts): one per part, so a retried
+   * part reads the progress it started from, not the one it staged itself.
+   */
+  commitProgress: (executionName: string, batch: number) =>
+    `runs/${executionName}/commit-progress/${pad(batch)}.json`,
   report: (executionName: string) => `reports/${executionName}.json`,
 };
 
