@@ -216,7 +216,11 @@ export async function embedInRequests(
   return { rows, requests: stats.requests, stats };
 }
 
-/** Waits as long as the limiter says a request of `tokens` needs, if that fits; returns the milliseconds waited. */
+/**
+ * Waits as long as the limiter says a request of `tokens` needs, if that fits, then asks again (requests sent
+ * meanwhile by other batches in the process may have spent what it waited for); returns the milliseconds waited.
+ * Each wait is lengthened by up to a tenth, at random, so that batches told the same reset do not all send at once.
+ */
 async function waitForRateLimit(
   limiter: EmbeddingRateLimiter,
   tokens: number,
@@ -224,19 +228,22 @@ async function waitForRateLimit(
   sleep: (ms: number) => Promise<void>,
   rateLimited: number,
 ): Promise<number> {
-  const delay = limiter.delayBeforeMs(tokens);
-  if (delay <= 0) return 0;
-  const allowed = options.maxWaitMs?.() ?? Number.POSITIVE_INFINITY;
-  if (delay > allowed) {
-    const seen = rateLimited > 0 ? ` after ${rateLimited} answer(s) 429` : '';
-    throw new EmbeddingRateLimitError(
-      `the embedding provider's rate limit needs a wait of ${seconds(delay)}${seen} before the next request ` +
-        `(${tokens} tokens), and this invocation has ${seconds(Math.max(0, allowed))} left for it; ` +
-        'the batch is retried later with nothing staged',
-    );
+  let waited = 0;
+  for (let delay = limiter.delayBeforeMs(tokens); delay > 0; delay = limiter.delayBeforeMs(tokens)) {
+    const allowed = options.maxWaitMs?.() ?? Number.POSITIVE_INFINITY;
+    if (delay > allowed) {
+      const seen = rateLimited > 0 ? ` after ${rateLimited} answer(s) 429` : '';
+      throw new EmbeddingRateLimitError(
+        `the embedding provider's rate limit needs a wait of ${seconds(delay)}${seen} before the next request ` +
+          `(${tokens} tokens), and this invocation has ${seconds(Math.max(0, allowed))} left for it; ` +
+          'the batch is retried later with nothing staged',
+      );
+    }
+    const jittered = Math.min(allowed, Math.ceil(delay * (1 + Math.random() / 10)));
+    await sleep(jittered);
+    waited += jittered;
   }
-  await sleep(delay);
-  return delay;
+  return waited;
 }
 
 function seconds(ms: number): string {
