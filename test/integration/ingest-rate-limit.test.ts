@@ -36,21 +36,32 @@ function syncRequests(status: number): { inputs: string[] }[] {
     });
 }
 
+/** What each test started, stopped after it in reverse order. */
+const cleanups: (() => Promise<void>)[] = [];
+
 afterEach(async () => {
-  await fake?.close();
-  await workspace?.remove();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+async function startFake(options?: Parameters<typeof startFakeOpenAI>[0]): Promise<void> {
+  fake = await startFakeOpenAI(options);
+  const started = fake;
+  cleanups.push(() => started.close());
+}
+
 async function arrange(limit: { tokensPerMinute: number; windowMs: number }): Promise<void> {
-  fake = await startFakeOpenAI({ embeddingRateLimit: limit });
+  await startFake({ embeddingRateLimit: limit });
   workspace = await ingestWorkspace();
+  cleanups.push(workspace.remove);
 }
 
 describe('a sync under the provider rate limit', () => {
   it('waits out the limit and its 429s, embeds every chunk exactly once, and reports its throughput', async () => {
-    // Arrange: 12 notes besides the samples, about 4,000 tokens in all, through a limit of 1,000 tokens per 2 s,
-    // already spent by another user of the key; four batches of two documents embed at once.
-    await arrange({ tokensPerMinute: 1_000, windowMs: 2_000 });
+    // Arrange: 12 notes besides the samples, about 3,000 tokens in all, through a limit of 1,000 tokens per 3 s,
+    // already spent by another user of the key; four batches of two documents embed at once. (Two ways to meet a
+    // 429, either enough: the budget is spent when the sync starts, and the four first requests, sent before any
+    // answer said where the budget stands, hold more than the whole of it.)
+    await arrange({ tokensPerMinute: 1_000, windowMs: 3_000 });
     await writeFiles(
       workspace.root,
       Object.fromEntries(
@@ -89,7 +100,7 @@ describe('a sync under the provider rate limit', () => {
       expect(embedding?.waitedMs).toBeGreaterThan(0);
       expect(embedding?.chunksPerSecond).toBeGreaterThan(0);
       expect(embedding?.tokensPerSecond).toBeGreaterThan(embedding?.chunksPerSecond ?? 0);
-      console.log(`under 1,000 tokens per 2 s: ${JSON.stringify(embedding)}`);
+      console.log(`under 1,000 tokens per 3 s: ${JSON.stringify(embedding)}`);
     } finally {
       await ingest.close();
     }
@@ -157,5 +168,51 @@ describe('a sync under the provider rate limit', () => {
         /^the embedding provider's rate limit needs a wait of \d+\.\d s after 1 answer\(s\) 429 before the next request \(\d+ tokens\), and this invocation has 5\.0 s left for it; the batch is retried later/,
       ),
     });
+  });
+});
+
+describe("the fake OpenAI's rate limit", () => {
+  it('answers past its requests per minute (FAKE_OPENAI_EMBEDDING_RPM) with OpenAI’s 429 body and headers', async () => {
+    // Arrange
+    const previous = process.env.FAKE_OPENAI_EMBEDDING_RPM;
+    process.env.FAKE_OPENAI_EMBEDDING_RPM = '2';
+    try {
+      await startFake();
+    } finally {
+      if (previous === undefined) delete process.env.FAKE_OPENAI_EMBEDDING_RPM;
+      else process.env.FAKE_OPENAI_EMBEDDING_RPM = previous;
+    }
+    const send = () =>
+      fetch(`${fake.url}/embeddings`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer sk-test', 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'text-embedding-3-small', input: 'hello' }),
+      });
+
+    // Act
+    const first = await send();
+    await send();
+    const refused = await send();
+
+    // Assert
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-ratelimit-limit-requests')).toBe('2');
+    expect(first.headers.get('x-ratelimit-remaining-requests')).toBe('1');
+    expect(first.headers.get('x-ratelimit-reset-requests')).toMatch(/^\d+(\.\d+)?(ms|s)$/);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after-ms'))).toBeGreaterThan(0);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(refused.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    expect(await refused.json()).toEqual({
+      error: {
+        message: expect.stringMatching(
+          /^Rate limit reached for text-embedding-3-small in organization org-fake on requests per min \(RPM\): Limit 2, Used 2, Requested 1\. Please try again in \d+(\.\d+)?(ms|s)\. Visit https:\/\/platform\.openai\.com\/account\/rate-limits to learn more\.$/,
+        ),
+        type: 'requests',
+        param: null,
+        code: 'rate_limit_exceeded',
+      },
+    });
+    expect(fake.requests.map((r) => r.status)).toEqual([200, 200, 429]);
   });
 });
