@@ -1,6 +1,8 @@
 import {
   EmbeddingRateLimiter,
   embeddingThroughputOf,
+  isQuotaExhausted,
+  isRateLimited,
   parseResetDuration,
   rateLimitStateOf,
   retryAfterInMessage,
@@ -46,6 +48,18 @@ describe("OpenAI's rate-limit headers", () => {
     expect(retryAfterInMessage(message)).toBe(240);
     expect(retryAfterInMessage('Please try again in 1m30s.')).toBe(90_000);
     expect(retryAfterInMessage('Something else went wrong.')).toBeUndefined();
+  });
+});
+
+describe('which 429 is a rate limit', () => {
+  it('waits out a rate limit, but not an exhausted quota, which OpenAI also answers with 429', () => {
+    const rateLimit = { status: 429, error: { code: 'rate_limit_exceeded' } };
+    const quota = { status: 429, code: 'insufficient_quota', error: { code: 'insufficient_quota' } };
+
+    expect(isRateLimited(rateLimit)).toBe(true);
+    expect(isRateLimited(quota)).toBe(false);
+    expect(isQuotaExhausted(quota)).toBe(true);
+    expect(isRateLimited({ status: 500 })).toBe(false);
   });
 });
 
