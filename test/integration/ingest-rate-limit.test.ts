@@ -26,9 +26,7 @@ async function spendTokens(tokens: number): Promise<void> {
 /** The embedding requests of the sync (not `spendTokens`'), answered or refused. */
 function syncRequests(status: number): { inputs: string[] }[] {
   return fake.requests
-    .filter(
-      (r) => r.path === '/v1/embeddings' && r.status === status && r.headers['user-agent'] !== undefined,
-    )
+    .filter((r) => r.path === '/v1/embeddings' && r.status === status)
     .filter((r) => !String((r.body as { input?: unknown }).input).startsWith('xxxx'))
     .map((r) => {
       const input = (r.body as { input?: unknown }).input;
@@ -107,8 +105,10 @@ describe('a sync under the provider rate limit', () => {
   });
 
   it('fails a batch whose wait does not fit its time, and the Retry embeds it with nothing staged twice', async () => {
-    // Arrange: the limit is spent and comes back over 6 s; a Batch invocation may run 4 s, and Retry waits 2 s.
-    await arrange({ tokensPerMinute: 1_000, windowMs: 6_000 });
+    // Arrange: the limit is spent and comes back over 9 s; a Batch invocation may run 4 s (3 s of it to wait, past
+    // the staging reserve), and Retry waits 2 s between attempts. The batch's one request (about 800 tokens) needs
+    // about 7 s of it back: the first attempts cannot wait that long, a later one can.
+    await arrange({ tokensPerMinute: 1_000, windowMs: 9_000 });
     await spendTokens(1_000);
     const ingest = await workspace.start({
       env: fakeOpenAIEnv(fake),
@@ -130,6 +130,9 @@ describe('a sync under the provider rate limit', () => {
       expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length);
       expect(rows).toHaveLength(result.report?.embeddedChunks ?? -1);
       expect(new Set(rows.map((r) => r.source)).size).toBe(4);
+      const answered = syncRequests(200).flatMap((r) => r.inputs);
+      expect(answered).toHaveLength(rows.length);
+      expect(new Set(answered).size).toBe(rows.length);
     } finally {
       await ingest.close();
     }
