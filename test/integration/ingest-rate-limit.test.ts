@@ -174,6 +174,44 @@ describe('a sync under the provider rate limit', () => {
   });
 });
 
+describe('a batch that has embedded something when the limit outlasts its time', () => {
+  it('keeps what it embedded and stops, for the rest to run one document per invocation', async () => {
+    // Arrange: 1,000 tokens a minute, two requests of about 560 tokens: the first fits, the second needs half a
+    // minute of the limit back, and the invocation has 5 s.
+    await startFake({ embeddingRateLimit: { tokensPerMinute: 1_000 } });
+    workspace = await ingestWorkspace();
+    cleanups.push(workspace.remove);
+    const embeddings = createEmbeddings(loadConfig(fakeOpenAIEnv(fake)).llm, 'sk-test-ingest', {
+      onFailedAttempt: (error) => {
+        throw error;
+      },
+    });
+    const chunks = ['a', 'b'].map((name) => ({
+      id: `${name}#0`,
+      text: `Section ${name}: rotate the VPN key every ninety days from the portal. `.repeat(34),
+      source: `docs/${name}.md`,
+      title: name,
+      heading: name,
+      contentHash: 'h',
+    }));
+    const options = {
+      dimensions: 1536,
+      updatedAt: 0,
+      limits: { maxInputs: 1, maxRequestTokens: 300_000, maxInputTokens: 8_191 },
+      maxWaitMs: () => 5_000,
+    };
+
+    // Act
+    const stopped = await embedInRequests(embeddings, chunks, { ...options, mayContinue: () => true });
+    const alone = embedInRequests(embeddings, chunks.slice(1), options);
+
+    // Assert
+    expect(stopped.rows.map((r) => r.id)).toEqual(['a#0']);
+    expect(stopped.stats).toMatchObject({ requests: 1, chunks: 1 });
+    await expect(alone).rejects.toMatchObject({ name: 'TransientError' });
+  });
+});
+
 describe("the fake OpenAI's rate limit", () => {
   it('answers past its requests per minute (FAKE_OPENAI_EMBEDDING_RPM) with OpenAI’s 429 body and headers', async () => {
     // Arrange

@@ -143,7 +143,9 @@ export const MAX_RATE_LIMITED_ATTEMPTS = 20;
  * ingest-embeddings.ts): before each request for as long as the provider's last headers say its tokens or
  * requests need to come back, and after a 429 for as long as it says (`retry-after-ms`, `retry-after`, "try again
  * in"). Each wait must fit in `maxWaitMs`; when it does not, {@link EmbeddingRateLimitError} (a transient error)
- * ends the batch for the state machine to retry later. What was waited and sent is returned as `stats`.
+ * ends the batch for the state machine to retry later, unless it may stop early (`mayContinue` given) and has
+ * embedded something: then it returns the rows so far, as when `mayContinue` says stop. What was waited and sent
+ * is returned as `stats`.
  */
 export async function embedInRequests(
   embeddings: Embeddings,
@@ -178,31 +180,40 @@ export async function embedInRequests(
         : { ...limits, maxRequestTokens: Math.max(1, Math.min(limits.maxRequestTokens, perMinute)) };
     const request = groupIntoRequests(fitted.slice(next), (f) => f.tokens, requestLimits)[0] ?? [];
     const tokens = request.reduce((sum, f) => sum + f.tokens, 0);
-    let waitedMs = await waitForRateLimit(limiter, tokens, options, sleep, 0);
-    stats.waitedMs += waitedMs;
-    if (options.mayContinue?.(waitedMs) === false) break;
     let embedded: DocumentRow[] | undefined;
-    for (let attempt = 1; embedded === undefined; attempt++) {
-      limiter.spend(tokens);
-      try {
-        embedded = await embedChunks(
-          embeddings,
-          request.map((f) => f.embedded),
-          { dimensions: options.dimensions, updatedAt: options.updatedAt },
-        );
-      } catch (error) {
-        if (!isRateLimited(error)) throw error;
-        stats.rateLimited += 1;
-        limiter.observeRateLimited(error);
-        if (attempt >= MAX_RATE_LIMITED_ATTEMPTS) {
-          throw new EmbeddingRateLimitError(
-            `the embedding provider answered ${attempt} requests in a row with 429 (rate limited); the batch is retried later`,
-            { cause: error },
+    try {
+      let waitedMs = await waitForRateLimit(limiter, tokens, options, sleep, 0);
+      stats.waitedMs += waitedMs;
+      if (options.mayContinue?.(waitedMs) === false) break;
+      for (let attempt = 1; embedded === undefined; attempt++) {
+        limiter.spend(tokens);
+        try {
+          embedded = await embedChunks(
+            embeddings,
+            request.map((f) => f.embedded),
+            { dimensions: options.dimensions, updatedAt: options.updatedAt },
           );
+        } catch (error) {
+          if (!isRateLimited(error)) throw error;
+          stats.rateLimited += 1;
+          limiter.observeRateLimited(error);
+          if (attempt >= MAX_RATE_LIMITED_ATTEMPTS) {
+            throw new EmbeddingRateLimitError(
+              `the embedding provider answered ${attempt} requests in a row with 429 (rate limited); the batch is retried later`,
+              { cause: error },
+            );
+          }
+          waitedMs = await waitForRateLimit(limiter, tokens, options, sleep, stats.rateLimited);
+          stats.waitedMs += waitedMs;
         }
-        waitedMs = await waitForRateLimit(limiter, tokens, options, sleep, stats.rateLimited);
-        stats.waitedMs += waitedMs;
       }
+    } catch (error) {
+      // A batch that may stop early and has embedded something keeps it: it stops here as if its time were short,
+      // so what it finished is staged and the rest runs one document per invocation, instead of a retry embedding
+      // it all again under the same limit.
+      if (error instanceof EmbeddingRateLimitError && options.mayContinue !== undefined && stats.requests > 0)
+        break;
+      throw error;
     }
     stats.requests += 1;
     stats.chunks += request.length;
