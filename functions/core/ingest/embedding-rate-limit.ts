@@ -284,6 +284,7 @@ export class EmbeddingRateLimiter {
           : seen.resetMs > 0
             ? Math.max(1, seen.remaining) / seen.resetMs
             : Number.POSITIVE_INFINITY;
+    if (!Number.isFinite(perMs)) return 0;
     const refilled = Math.min(missing ?? Number.POSITIVE_INFINITY, elapsed * perMs);
     const available = seen.remaining + refilled - seen.spent;
     // More than the whole limit can never be available: wait for it to be full and let the provider judge.
