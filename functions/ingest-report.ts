@@ -19,6 +19,7 @@ export const { createHandler, handler } = defineIngestStep(
     // Every sync ends here, a failed one through the Catch: the dashboard's syncs and their failures.
     metrics().count(METRIC.Syncs);
     if (report.status === 'failed') metrics().count(METRIC.SyncFailures);
+    if (report.embedding !== undefined) metrics().embedding(report.embedding);
     return report;
   },
 );

@@ -202,6 +202,24 @@ export class UsageDashboard extends Construct {
         height,
       }),
       new cloudwatch.GraphWidget({
+        title: "Sync embedding throughput, and the provider's rate limit",
+        left: [
+          botMetric(names, METRIC.EmbeddedChunksPerSecond, { statistic: 'Average', label: 'Chunks/s' }),
+          botMetric(names, METRIC.EmbeddingTokensPerSecond, {
+            statistic: 'Average',
+            label: 'Tokens/s (estimated)',
+          }),
+        ],
+        right: [
+          botMetric(names, METRIC.EmbeddingRateLimited, { label: '429s waited out' }),
+          botMetric(names, METRIC.EmbeddingRateLimitWait, { label: 'Time waited (ms)' }),
+        ],
+        leftYAxis: { min: 0, showUnits: false },
+        rightYAxis: { min: 0, showUnits: false },
+        width,
+        height,
+      }),
+      new cloudwatch.GraphWidget({
         title: 'Ack 5xx per day (Slack retries these)',
         left: [botMetric(names, METRIC.AckServerErrors, { label: 'Ack 5xx' })],
         leftYAxis: { min: 0, showUnits: false },

@@ -53,8 +53,9 @@ const INGEST = defineCommand({
       type: 'boolean',
       description:
         'print one JSON object: {"added","updated","unchanged","refiled","deleted","failed","skipped","chunks",\n' +
-        '"embeddedChunks","ms"}, with "emptyOrigins" when an origin holds nothing to index and "error"\n' +
-        'when nothing could be committed',
+        '"embeddedChunks","ms"}, with "embedding" (chunks/s, tokens/s, requests, 429s, time waited) when\n' +
+        'anything was embedded, "emptyOrigins" when an origin holds nothing to index and "error" when\n' +
+        'nothing could be committed',
     },
   },
   positionals: { name: 'at least one folder, glob, s3://bucket/prefix or web site', min: 1 },

@@ -182,7 +182,10 @@ export interface IngestConfig {
   lockTtlSeconds: number;
   /** Table versions younger than this survive compaction (`INGEST_KEEP_VERSIONS_SECONDS`), for warm readers. */
   keepVersionsSeconds: number;
-  /** Retries of one embedding request, 429s honouring Retry-After (`INGEST_EMBED_MAX_RETRIES`). */
+  /**
+   * LangChain's retries of one embedding request after a 5xx or a dropped connection (`INGEST_EMBED_MAX_RETRIES`);
+   * a 429 is the batch's to wait out (ingest/embedding-requests.ts).
+   */
   embedMaxRetries: number;
   /** Pages listed from one web site at most (`INGEST_WEB_MAX_PAGES`, 1,000); the rest are reported as skipped. */
   webMaxPages: number;

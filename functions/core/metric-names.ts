@@ -32,12 +32,29 @@ export const METRIC = {
   Syncs: 'Syncs',
   /** Count: a document sync that failed. */
   SyncFailures: 'SyncFailures',
+  /** Count/second, one per sync that embedded: chunks embedded over the span of its embedding requests. */
+  EmbeddedChunksPerSecond: 'EmbeddedChunksPerSecond',
+  /** Count/second, one per sync that embedded: estimated tokens sent over the same span. */
+  EmbeddingTokensPerSecond: 'EmbeddingTokensPerSecond',
+  /** Count, per sync: 429 answers from the embedding provider that its batches waited out. */
+  EmbeddingRateLimited: 'EmbeddingRateLimited',
+  /** Milliseconds, per sync: time its batches waited for the embedding provider's rate limit (summed). */
+  EmbeddingRateLimitWait: 'EmbeddingRateLimitWait',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 
 /** The metrics that count events (one per emission), as opposed to durations and token counts. */
-export type CountMetricName = Exclude<MetricName, 'StepDuration' | 'InputTokens' | 'OutputTokens'>;
+export type CountMetricName = Exclude<
+  MetricName,
+  | 'StepDuration'
+  | 'InputTokens'
+  | 'OutputTokens'
+  | 'EmbeddedChunksPerSecond'
+  | 'EmbeddingTokensPerSecond'
+  | 'EmbeddingRateLimited'
+  | 'EmbeddingRateLimitWait'
+>;
 
 /** The dimensions a metric is emitted with besides `service`. */
 export const DIMENSION = {

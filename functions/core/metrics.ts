@@ -1,4 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { EmbeddingThroughput } from './ingest/embedding-rate-limit';
 import { type CountMetricName, DIMENSION, type DimensionName, METRIC } from './metric-names';
 import type { TokenUsage } from './types';
 
@@ -52,6 +53,8 @@ export interface BotMetrics {
   stepDuration(step: string, ms: number): void;
   /** Tokens a model call used (`InputTokens`, `OutputTokens`), by `Model` and in total. */
   tokens(model: string, usage: TokenUsage): void;
+  /** A sync's embedding throughput and what the provider's rate limit cost it (the `Embedding…` metrics). */
+  embedding(throughput: EmbeddingThroughput): void;
 }
 
 /** The name the runtime and Report failure have long used for the bot's metrics. */
@@ -84,6 +87,22 @@ export function createBotMetrics(): BotMetrics {
       metrics.addDimensions({});
       metrics.addMetric(METRIC.InputTokens, MetricUnit.Count, usage.inputTokens);
       metrics.addMetric(METRIC.OutputTokens, MetricUnit.Count, usage.outputTokens);
+      metrics.publishStoredMetrics();
+    },
+    embedding(throughput) {
+      const metrics = new Metrics({ namespace, serviceName: service });
+      metrics.addMetric(
+        METRIC.EmbeddedChunksPerSecond,
+        MetricUnit.CountPerSecond,
+        throughput.chunksPerSecond,
+      );
+      metrics.addMetric(
+        METRIC.EmbeddingTokensPerSecond,
+        MetricUnit.CountPerSecond,
+        throughput.tokensPerSecond,
+      );
+      metrics.addMetric(METRIC.EmbeddingRateLimited, MetricUnit.Count, throughput.rateLimited);
+      metrics.addMetric(METRIC.EmbeddingRateLimitWait, MetricUnit.Milliseconds, throughput.waitedMs);
       metrics.publishStoredMetrics();
     },
   };

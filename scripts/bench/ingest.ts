@@ -7,7 +7,7 @@ import { splitDocument } from '../../functions/core/ingest/split-document';
 import { createEmbeddings } from '../../functions/core/llm/providers';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
 import { createDocumentTable, ensureIndexes } from '../../functions/core/vector-store/document-table';
-import { startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
+import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { startLocalIngest } from '../local/ingest-local';
 import type { BenchContext } from './context';
 import { copyPackageDocs } from './package-docs';
@@ -146,6 +146,11 @@ export async function benchIngest(ctx: BenchContext): Promise<SectionResult> {
     if (first.failed > 0) throw new Error(`${first.failed} documents failed to index`);
 
     const real = await syncPackageDocs(ctx, env);
+    const limited = await syncUnderRateLimit(
+      ctx,
+      env,
+      fakeTokens(openai.requests.slice(0, first.embeddingCalls)),
+    );
 
     return {
       key: 'ingest',
@@ -218,12 +223,117 @@ export async function benchIngest(ctx: BenchContext): Promise<SectionResult> {
           unit: 'ms',
           baseline: real.first.ms,
         },
+        {
+          name: 'under a modelled rate limit, first sync: time',
+          value: limited.ms,
+          unit: 'ms',
+          baseline: limited.floorMs,
+        },
+        {
+          name: 'under a modelled rate limit: share of the limit used',
+          value: limited.share,
+          unit: 'ratio',
+          target: { min: 0.7, text: '≥ 0.7' },
+        },
+        {
+          name: 'under a modelled rate limit: chunks per second',
+          value: limited.embedding.chunksPerSecond,
+          unit: 'chunks/s',
+        },
+        {
+          name: 'under a modelled rate limit: 429s waited out',
+          value: limited.embedding.rateLimited,
+          unit: 'count',
+          baseline: limited.embedding.requests,
+        },
+        {
+          name: 'under a modelled rate limit: chunks embedded twice or lost',
+          value: limited.duplicatedOrLost,
+          unit: 'count',
+          target: { max: 0 },
+        },
       ],
       notes: [
         `Real corpus: the Markdown shipped in this project's node_modules (${real.files.toLocaleString('en')} files, ${(real.bytes / 1e6).toFixed(1)} MB of READMEs, changelogs and docs by hundreds of authors), synced the same way; baseline: the generated corpus's chunks per second. Failures are files with nothing to index (only headings) or over the size limit, each listed with its reason.`,
+        `Under a modelled rate limit: the generated corpus's first sync again, into a new table, against a fake OpenAI limiting embeddings to ${limited.tokensPerWindow.toLocaleString('en')} tokens per ${limited.windowMs / 1000} s (a third of the corpus's ${limited.corpusTokens.toLocaleString('en')} tokens as the fake counts them: OpenAI's limits are per minute, shortened here so the bench waits seconds, not minutes; the proportion of burst to refill is the same), ${limited.concurrency} batches at once, each pacing itself by the x-ratelimit-* headers; baseline for its time: the floor the limit sets (everything past the first full budget at the refill rate). The share of the limit used is the tokens embedded over what the limit allowed in the sync's embedding span (burst plus refill).`,
         'The fake OpenAI embeds in this same process with the local hashing embedder, so chunks per second here is the pipeline’s own throughput; with OpenAI the embedding requests (each up to the provider’s batch limits) take most of a first sync.',
       ],
-      details: { documents, bytes, changedDocuments: changed, first, unchanged, edited, baseline, real },
+      details: {
+        documents,
+        bytes,
+        changedDocuments: changed,
+        first,
+        unchanged,
+        edited,
+        baseline,
+        real,
+        limited,
+      },
+    };
+  } finally {
+    await ingest.close();
+    await openai.close();
+  }
+}
+
+/** Tokens the fake OpenAI counted in the embedding requests it answered (a quarter of each input's characters). */
+function fakeTokens(requests: FakeOpenAI['requests']): number {
+  return requests
+    .filter((r) => r.path === '/v1/embeddings' && r.status === 200)
+    .flatMap((r) => {
+      const input = (r.body as { input?: unknown }).input;
+      return Array.isArray(input) ? input.map(String) : [String(input)];
+    })
+    .reduce((sum, input) => sum + Math.max(1, Math.ceil(input.length / 4)), 0);
+}
+
+/**
+ * The generated corpus synced again into a new table against a fake OpenAI whose embeddings are limited to a third
+ * of the corpus's tokens per window: how close to the limit the batches run, what they wait, and that every chunk
+ * is embedded exactly once.
+ */
+async function syncUnderRateLimit(ctx: BenchContext, env: Record<string, string>, corpusTokens: number) {
+  const windowMs = 10_000;
+  const tokensPerWindow = Math.ceil(corpusTokens / 3);
+  const openai = await startFakeOpenAI({
+    embeddingRateLimit: { tokensPerMinute: tokensPerWindow, windowMs },
+  });
+  const root = join(ctx.workDir, 'limited');
+  const limitedEnv = { ...env, OPENAI_BASE_URL: openai.url };
+  const ingest = await startLocalIngest({
+    lancedbUri: join(root, 'lancedb'),
+    stagingUri: join(root, 'staging'),
+    baseDir: ctx.workDir,
+    env: limitedEnv,
+    store: 'dynalite',
+  });
+  try {
+    ctx.log(`ingest: first sync under a limit of ${tokensPerWindow} tokens per ${windowMs / 1000} s`);
+    const started = performance.now();
+    const result = await ingest.sync({ origins: ['corpus'], prune: true });
+    const ms = performance.now() - started;
+    const embedding = result.report?.embedding;
+    if (result.status !== 'committed' || embedding === undefined) {
+      throw new Error(`the rate-limited sync did not commit: ${result.error ?? result.status}`);
+    }
+    const answered = openai.requests
+      .filter((r) => r.path === '/v1/embeddings' && r.status === 200)
+      .flatMap((r) => (r.body as { input: string[] }).input);
+    const duplicatedOrLost =
+      Math.abs(answered.length - new Set(answered).size) +
+      Math.abs(new Set(answered).size - embedding.chunks);
+    const embedded = fakeTokens(openai.requests);
+    const allowed = tokensPerWindow + (tokensPerWindow * embedding.ms) / windowMs;
+    return {
+      ms,
+      floorMs: ((corpusTokens - tokensPerWindow) / tokensPerWindow) * windowMs,
+      share: embedded / allowed,
+      embedding,
+      duplicatedOrLost,
+      corpusTokens,
+      tokensPerWindow,
+      windowMs,
+      concurrency: loadConfig(limitedEnv).ingest.concurrency,
     };
   } finally {
     await ingest.close();

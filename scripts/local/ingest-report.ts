@@ -1,3 +1,4 @@
+import type { EmbeddingThroughput } from '../../functions/core/ingest/embedding-rate-limit';
 import type { SyncReport } from '../../functions/core/ingest/sync-types';
 import type { IngestProgress } from './ingest-local';
 import type { ProgressBar } from './progress-bar';
@@ -21,6 +22,8 @@ export type JsonResult = {
   skipped: { source: string; reason: string }[];
   chunks: number;
   embeddedChunks: number;
+  /** How fast the sync embedded and what the provider's rate limit cost it, when it embedded anything. */
+  embedding?: EmbeddingThroughput;
   ms: number;
   emptyOrigins?: { origin: string; message: string }[];
   error?: string;
@@ -37,6 +40,7 @@ export function jsonResult(report: SyncReport | undefined, ms: number, error?: s
     skipped: (report?.skipped ?? []).map(({ source, reason }) => ({ source, reason })),
     chunks: report?.chunks ?? 0,
     embeddedChunks: report?.embeddedChunks ?? 0,
+    ...(report?.embedding !== undefined ? { embedding: report.embedding } : {}),
     ms,
     ...(report !== undefined && report.emptyOrigins.length > 0 ? { emptyOrigins: report.emptyOrigins } : {}),
     ...(error !== undefined ? { error } : {}),
@@ -108,6 +112,7 @@ export function summary(report: SyncReport, lancedbUri: string, tableName: strin
       ].map(String),
     ]).replace(/^/gm, '  '),
   );
+  if (report.embedding !== undefined) lines.push('', `  ${embeddingLine(report.embedding)}`);
   if (report.skippedCount > 0) {
     const files = report.skippedCount === 1 ? '1 file' : `${report.skippedCount} files`;
     lines.push('', `  ${files} skipped (${report.skippedKinds}).`);
@@ -129,6 +134,19 @@ export function summary(report: SyncReport, lancedbUri: string, tableName: strin
     );
   }
   return lines.join('\n');
+}
+
+/** "Embedded 1,200 chunks in 8 requests: 150 chunks/s, 45,000 tokens/s; 3 answers 429 waited out (2.1 s)." */
+export function embeddingLine(e: EmbeddingThroughput): string {
+  const n = (value: number) => value.toLocaleString('en-US');
+  const waited =
+    e.rateLimited > 0 || e.waitedMs > 0
+      ? `; rate limited: ${e.rateLimited} answer(s) 429, ${(e.waitedMs / 1000).toFixed(1)} s waited`
+      : '';
+  return (
+    `Embedded ${n(e.chunks)} chunks in ${n(e.requests)} request(s) over ${(e.ms / 1000).toFixed(1)} s: ` +
+    `${n(e.chunksPerSecond)} chunks/s, ${n(e.tokensPerSecond)} tokens/s (estimated)${waited}.`
+  );
 }
 
 function capitalized(text: string): string {

@@ -22,6 +22,8 @@ export interface RecordedRequest {
   auth: 'ok' | 'missing' | 'wrong-key';
   /** The parsed JSON body (undefined when it was not JSON). */
   body: unknown;
+  /** The status answered, once the answer is sent. */
+  status?: number;
 }
 
 export interface FailureOptions {
@@ -87,6 +89,24 @@ export interface FakeOpenAIOptions {
    * @default unpaced: every piece at once
    */
   streamPiecesPerSecond?: number;
+  /**
+   * OpenAI's rate limits for `/v1/embeddings`, per minute, refilled continuously as OpenAI's are: past them a request
+   * is answered 429 with OpenAI's error body and headers. @default the environment's `FAKE_OPENAI_EMBEDDING_RPM` and
+   * `FAKE_OPENAI_EMBEDDING_TPM`, else no limit
+   */
+  embeddingRateLimit?: EmbeddingRateLimitOptions;
+}
+
+/** Per-minute limits of the fake's embeddings endpoint (see `FakeOpenAIOptions.embeddingRateLimit`). */
+export interface EmbeddingRateLimitOptions {
+  requestsPerMinute?: number;
+  /** Tokens are counted as `usage` counts them: a quarter of the characters of each input. */
+  tokensPerMinute?: number;
+  /**
+   * The window the limits are "per": OpenAI's is a minute; tests shorten it so a few seconds show what minutes
+   * would (the headers then speak of the shortened window, as the client reads them). @default 60_000
+   */
+  windowMs?: number;
 }
 
 type OpenAIMessage = { role?: string; content?: unknown };
@@ -115,8 +135,8 @@ function sendError(res: ServerResponse, status: number, headers: Record<string, 
   res.end(JSON.stringify({ error: { ...error, param: null } }));
 }
 
-function sendJson(res: ServerResponse, body: unknown): void {
-  res.writeHead(200, { 'content-type': 'application/json' });
+function sendJson(res: ServerResponse, headers: Record<string, string>, body: unknown): void {
+  res.writeHead(200, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }
 
@@ -149,6 +169,57 @@ function toLangChain(messages: OpenAIMessage[]): BaseMessage[] {
 /** OpenAI's rule of thumb, about four characters a token; never zero, which clients read as "no usage". */
 function roughTokens(text: string): number {
   return Math.max(1, Math.ceil(text.length / 4));
+}
+
+/** A duration as Go's `time.Duration` prints it, as OpenAI's reset headers carry it: `6m0s`, `1.2s`, `20ms`. */
+export function goDuration(ms: number): string {
+  if (ms < 1_000) return `${Math.max(0, Math.ceil(ms))}ms`;
+  const seconds = Number(((ms % 60_000) / 1_000).toFixed(3));
+  const minutes = Math.floor(ms / 60_000);
+  return minutes > 0 ? `${minutes}m${seconds}s` : `${seconds}s`;
+}
+
+/** A per-minute budget refilled continuously, as OpenAI's limits are (not all at once each minute). */
+class MinuteBudget {
+  private level: number;
+  private at = Date.now();
+  constructor(
+    readonly limit: number,
+    private readonly windowMs = 60_000,
+  ) {
+    this.level = limit;
+  }
+  available(): number {
+    const now = Date.now();
+    this.level = Math.min(this.limit, this.level + ((now - this.at) * this.limit) / this.windowMs);
+    this.at = now;
+    return this.level;
+  }
+  take(amount: number): void {
+    this.available();
+    this.level -= amount;
+  }
+  /** Milliseconds until `amount` is available. */
+  msUntil(amount: number): number {
+    return Math.max(0, ((amount - this.available()) * this.windowMs) / this.limit);
+  }
+  headers(kind: 'requests' | 'tokens'): Record<string, string> {
+    const level = this.available();
+    return {
+      [`x-ratelimit-limit-${kind}`]: String(this.limit),
+      [`x-ratelimit-remaining-${kind}`]: String(Math.max(0, Math.floor(level))),
+      [`x-ratelimit-reset-${kind}`]: goDuration(((this.limit - level) * this.windowMs) / this.limit),
+    };
+  }
+}
+
+function limitFromEnv(name: string): number | undefined {
+  const raw = process.env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${name} must be a whole number of 1 or more; got "${raw}"`);
+  return value;
 }
 
 function inputsOf(input: unknown): string[] {
@@ -186,6 +257,81 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       ? 1000 / options.streamPiecesPerSecond
       : 0;
   const embeddingsBySize = new Map<number, LocalHashEmbeddings>();
+  const rpm = options.embeddingRateLimit?.requestsPerMinute ?? limitFromEnv('FAKE_OPENAI_EMBEDDING_RPM');
+  const tpm = options.embeddingRateLimit?.tokensPerMinute ?? limitFromEnv('FAKE_OPENAI_EMBEDDING_TPM');
+  const windowMs = options.embeddingRateLimit?.windowMs;
+  const requestBudget = rpm !== undefined ? new MinuteBudget(rpm, windowMs) : undefined;
+  const tokenBudget = tpm !== undefined ? new MinuteBudget(tpm, windowMs) : undefined;
+
+  /**
+   * Takes a request's share of the limits, or answers 429 as OpenAI does: its error body (type `requests` or
+   * `tokens`, code `rate_limit_exceeded`, "Please try again in …"), the `x-ratelimit-*` headers, `retry-after-ms`
+   * and `retry-after`. A request larger than the whole tokens-per-minute limit is "too large", with no wait that
+   * would cure it. Returns the headers of a successful answer, or undefined once the 429 is sent.
+   */
+  function takeRateLimit(
+    res: ServerResponse,
+    model: string,
+    tokens: number,
+  ): Record<string, string> | undefined {
+    const limitHeaders = () => ({
+      ...requestBudget?.headers('requests'),
+      ...tokenBudget?.headers('tokens'),
+    });
+    const tooMuch = (
+      kind: 'requests' | 'tokens',
+      budget: MinuteBudget,
+      requested: number,
+    ): { kind: 'requests' | 'tokens'; waitMs: number; message: string } | undefined => {
+      const available = budget.available();
+      if (available >= requested) return undefined;
+      const unit = kind === 'requests' ? 'requests per min (RPM)' : 'tokens per min (TPM)';
+      const where = `for ${model} in organization org-fake on ${unit}`;
+      if (requested > budget.limit) {
+        return {
+          kind,
+          waitMs: 0,
+          message:
+            `Request too large ${where}: Limit ${budget.limit}, Requested ${requested}. ` +
+            'The input or output tokens must be reduced in order to run successfully. ' +
+            'Visit https://platform.openai.com/account/rate-limits to learn more.',
+        };
+      }
+      const waitMs = budget.msUntil(requested);
+      return {
+        kind,
+        waitMs,
+        message:
+          `Rate limit reached ${where}: Limit ${budget.limit}, Used ${Math.ceil(budget.limit - available)}, ` +
+          `Requested ${requested}. Please try again in ${goDuration(waitMs)}. ` +
+          'Visit https://platform.openai.com/account/rate-limits to learn more.',
+      };
+    };
+    const refusal =
+      (requestBudget !== undefined ? tooMuch('requests', requestBudget, 1) : undefined) ??
+      (tokenBudget !== undefined ? tooMuch('tokens', tokenBudget, tokens) : undefined);
+    if (refusal !== undefined) {
+      res.writeHead(429, {
+        'content-type': 'application/json',
+        ...limitHeaders(),
+        ...(refusal.waitMs > 0
+          ? {
+              'retry-after-ms': String(Math.ceil(refusal.waitMs)),
+              'retry-after': String(Math.ceil(refusal.waitMs / 1_000)),
+            }
+          : {}),
+      });
+      res.end(
+        JSON.stringify({
+          error: { message: refusal.message, type: refusal.kind, param: null, code: 'rate_limit_exceeded' },
+        }),
+      );
+      return undefined;
+    }
+    requestBudget?.take(1);
+    tokenBudget?.take(tokens);
+    return limitHeaders();
+  }
 
   async function chatCompletion(
     res: ServerResponse,
@@ -205,21 +351,25 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     const created = Math.floor(Date.now() / 1000);
 
     if (body.stream !== true) {
-      sendJson(res, {
-        id,
-        object: 'chat.completion',
-        created,
-        model,
-        choices: [
-          {
-            index: 0,
-            message: { role: 'assistant', content: text, refusal: null },
-            logprobs: null,
-            finish_reason: 'stop',
-          },
-        ],
-        usage,
-      });
+      sendJson(
+        res,
+        {},
+        {
+          id,
+          object: 'chat.completion',
+          created,
+          model,
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant', content: text, refusal: null },
+              logprobs: null,
+              finish_reason: 'stop',
+            },
+          ],
+          usage,
+        },
+      );
       return;
     }
 
@@ -260,18 +410,21 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       embeddingsBySize.set(dimensions, embedder);
     }
     const inputs = inputsOf(body.input);
+    const model = typeof body.model === 'string' ? body.model : 'text-embedding-3-small';
+    const tokens = inputs.reduce((sum, input) => sum + roughTokens(input), 0);
+    const limitHeaders = takeRateLimit(res, model, tokens);
+    if (limitHeaders === undefined) return;
     const vectors = await embedder.embedDocuments(inputs);
     // The openai SDK asks for base64 unless told otherwise, and decodes it as little-endian float32.
     const base64 = body.encoding_format === 'base64';
-    const tokens = roughTokens(inputs.join(' '));
-    sendJson(res, {
+    sendJson(res, limitHeaders, {
       object: 'list',
       data: vectors.map((vector, index) => ({
         object: 'embedding',
         index,
         embedding: base64 ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector,
       })),
-      model: typeof body.model === 'string' ? body.model : 'text-embedding-3-small',
+      model,
       usage: { prompt_tokens: tokens, total_tokens: tokens },
     });
   }
@@ -293,7 +446,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         : options.apiKey !== undefined && bearer !== options.apiKey
           ? 'wrong-key'
           : 'ok';
-    requests.push({ method: req.method ?? 'GET', path, headers, auth, body });
+    const record: RecordedRequest = { method: req.method ?? 'GET', path, headers, auth, body };
+    requests.push(record);
+    res.once('finish', () => {
+      record.status = res.statusCode;
+    });
 
     if (auth !== 'ok') return sendError(res, 401);
     const known = path === '/v1/chat/completions' || path === '/v1/embeddings';

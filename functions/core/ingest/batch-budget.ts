@@ -78,16 +78,25 @@ export class BatchBudget {
 
   /**
    * Whether one more embedding request fits in the time left. Called before each request, it times the one
-   * before from the call before.
+   * before from the call before, leaving out `waitedMs`, the time this request waited for the rate limit.
    */
-  mayEmbedMore(): boolean {
+  mayEmbedMore(waitedMs = 0): boolean {
     if (!Number.isFinite(this.totalMs)) return true;
     const now = this.elapsedMs();
     if (this.lastRequestAt !== undefined) {
-      this.longestRequestMs = Math.max(this.longestRequestMs, now - this.lastRequestAt);
+      this.longestRequestMs = Math.max(this.longestRequestMs, now - this.lastRequestAt - waitedMs);
     }
     this.lastRequestAt = now;
     return this.invocation.remainingMs() > this.reserveMs + this.longestRequestMs * REQUEST_MARGIN;
+  }
+
+  /**
+   * How long the next embedding request may wait for the provider's rate limit: the time left, less the
+   * staging reserve and the request itself (judged as in {@link mayEmbedMore}).
+   */
+  maxWaitMs(): number {
+    if (!Number.isFinite(this.totalMs)) return Number.POSITIVE_INFINITY;
+    return this.invocation.remainingMs() - this.reserveMs - this.longestRequestMs * REQUEST_MARGIN;
   }
 
   /** True once the invocation's time is up. */

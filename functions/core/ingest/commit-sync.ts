@@ -11,6 +11,7 @@ import {
 } from '../vector-store/document-table';
 import { sqlIn, sqlString } from '../vector-store/sql';
 import { readPlan } from './batch-staging';
+import { addEmbeddingStats, type EmbeddingStats } from './embedding-rate-limit';
 import type { IngestServices } from './ingest-services';
 import type { ManifestEntry } from './manifest-store';
 import { getJson, putJson } from './staging-store';
@@ -69,6 +70,8 @@ interface CommitProgress {
   changes: SourceChange[];
   written: boolean;
   embeddedChunks: number;
+  /** The embedding figures of the batches written so far (the report sums every part). */
+  embedding?: EmbeddingStats;
   counts: { added: number; updated: number; unchanged: number; refiled: number };
   refiled: Array<Pick<RefiledDocument, 'source' | 'collection' | 'previousCollection' | 'chunks'>>;
   rehashed: Array<{ source: string; collection: string | null; contentHash: string }>;
@@ -154,6 +157,7 @@ async function commitUnderLock(
   const changes: SourceChange[] = progress?.changes ?? [];
   let written = progress?.written ?? false;
   let embeddedChunks = progress?.embeddedChunks ?? 0;
+  let embedding: EmbeddingStats | undefined = progress?.embedding;
   const counts = progress?.counts ?? { added: 0, updated: 0, unchanged: plan.unchanged, refiled: 0 };
   // Unchanged documents whose collection changed (Plan found them, or a batch did on reading them).
   const refiled: CommitProgress['refiled'] = progress?.refiled ?? [];
@@ -177,6 +181,7 @@ async function commitUnderLock(
           changes,
           written,
           embeddedChunks,
+          ...(embedding === undefined ? {} : { embedding }),
           counts,
           refiled,
           rehashed,
@@ -184,7 +189,9 @@ async function commitUnderLock(
         await putJson(staging, stagingKeys.commitProgress(executionName, batch), next);
         return { nextBatch: batch, batches: plan.batches };
       }
-      const { outcomes, rows: stagedRows } = await gatherBatch(staging, executionName, batch, staged(batch));
+      const gathered = await gatherBatch(staging, executionName, batch, staged(batch));
+      const { outcomes, rows: stagedRows } = gathered;
+      if (gathered.embedding !== undefined) embedding = addEmbeddingStats(embedding, gathered.embedding);
       const replaced: string[] = [];
       for (const outcome of outcomes) {
         if (outcome.status === 'failed') {
@@ -276,6 +283,7 @@ async function commitUnderLock(
     const details: StagedCommit = {
       ...result,
       failedDocuments: failed,
+      ...(embedding !== undefined ? { embedding } : {}),
       changes: changes.sort((a, b) => a.source.localeCompare(b.source)),
       staleSources: plan.stale,
     };
@@ -341,11 +349,12 @@ async function gatherBatch(
   executionName: string,
   batch: number,
   keys: readonly string[],
-): Promise<{ outcomes: DocumentOutcome[]; rows: StagedBatch['rows'] }> {
+): Promise<{ outcomes: DocumentOutcome[]; rows: StagedBatch['rows']; embedding?: EmbeddingStats }> {
   const jobs = (await getJson<SyncJob[]>(staging, stagingKeys.jobs(executionName, batch))) ?? [];
   const bySource = new Map<string, DocumentOutcome>();
   const rows: StagedBatch['rows'] = [];
   const failures = new Map<number | 'batch', string>();
+  let embedding: EmbeddingStats | undefined;
   for (const key of keys) {
     if (key.endsWith('.failed.json')) {
       const failure = await getJson<StagedBatchFailure>(staging, key);
@@ -354,6 +363,7 @@ async function gatherBatch(
     }
     const result = await getJson<StagedBatch>(staging, key);
     if (result === undefined) throw new PermanentError(`${key} of ${executionName} disappeared`);
+    if (result.embedding !== undefined) embedding = addEmbeddingStats(embedding, result.embedding);
     const fresh = result.outcomes.filter((o) => !bySource.has(o.source));
     for (const outcome of fresh) bySource.set(outcome.source, outcome);
     const freshSources = new Set(fresh.map((o) => o.source));
@@ -368,7 +378,7 @@ async function gatherBatch(
         keepsOldChunks: true,
       },
   );
-  return { outcomes, rows };
+  return { outcomes, rows, ...(embedding !== undefined ? { embedding } : {}) };
 }
 
 /**

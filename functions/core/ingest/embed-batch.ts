@@ -9,6 +9,7 @@ import {
   SourceTooLargeError,
   SYMLINK_REASON,
 } from './document-origins';
+import { type EmbeddingStats, isQuotaExhausted } from './embedding-rate-limit';
 import { embedInRequests } from './embedding-requests';
 import type { IngestServices } from './ingest-services';
 import { loadDocument } from './load-document';
@@ -113,6 +114,7 @@ export async function embedBatch(
   const toEmbed = loaded.flatMap((l) => ('chunks' in l ? l.chunks : []));
   let embeddedRows: Awaited<ReturnType<typeof embedInRequests>>['rows'] = [];
   let requests = 0;
+  let embedding: EmbeddingStats | undefined;
   if (toEmbed.length > 0) {
     const dimensions = plan.embedder.dimensions;
     if (dimensions === null) throw new PermanentError('the sync plan has no embedding dimension');
@@ -120,12 +122,14 @@ export async function embedBatch(
     const embedded = await embedInRequests(embeddings, toEmbed, {
       dimensions,
       updatedAt: now,
-      ...(alone ? {} : { mayContinue: () => budget.mayEmbedMore() }),
+      maxWaitMs: () => budget.maxWaitMs(),
+      ...(alone ? {} : { mayContinue: (waitedMs: number) => budget.mayEmbedMore(waitedMs) }),
     }).catch((error: unknown) => {
       throw refusal(error) ?? error;
     });
     embeddedRows = embedded.rows;
     requests = embedded.requests;
+    embedding = embedded.stats;
     if (embeddedRows.length < toEmbed.length) stoppedFor = 'time';
   }
 
@@ -171,7 +175,13 @@ export async function embedBatch(
   }
 
   assertTimeLeft(budget, batch);
-  const staged: StagedBatch = { batch, ...(alone ? { document } : {}), outcomes, rows };
+  const staged: StagedBatch = {
+    batch,
+    ...(alone ? { document } : {}),
+    outcomes,
+    rows,
+    ...(embedding !== undefined ? { embedding } : {}),
+  };
   const key = alone
     ? stagingKeys.document(executionName, batch, document)
     : stagingKeys.batch(executionName, batch);
@@ -185,6 +195,7 @@ export async function embedBatch(
     failed: outcomes.filter((o) => o.status === 'failed').length,
     embeddedChunks: rows.length,
     embeddingRequests: requests,
+    ...(embedding !== undefined ? { embedding } : {}),
     left: runAlone,
     ...(stoppedFor !== undefined && left.length > 0 ? { stoppedFor } : {}),
   };
@@ -202,6 +213,15 @@ function assertTimeLeft(budget: BatchBudget, batch: number): void {
 function refusal(error: unknown): EmbedderRefusedError | undefined {
   const record = (error ?? {}) as { status?: unknown; response?: { status?: unknown }; cause?: unknown };
   const status = record.status ?? record.response?.status ?? (record.cause as { status?: unknown })?.status;
+  if (isQuotaExhausted(error)) {
+    const message = error instanceof Error ? error.message : String(error);
+    return new EmbedderRefusedError(
+      `the embedder's quota is exhausted (HTTP 429 insufficient_quota): ${message}`,
+      {
+        cause: error,
+      },
+    );
+  }
   if (status !== 401 && status !== 403 && status !== 404) return undefined;
   const message = error instanceof Error ? error.message : String(error);
   return new EmbedderRefusedError(`the embedder refused the request (HTTP ${status}): ${message}`, {

@@ -2,6 +2,13 @@ import type { Embeddings } from '@langchain/core/embeddings';
 import { OpenAIEmbeddings } from '@langchain/openai';
 import type { DocumentRow } from '../vector-store/document-schema';
 import { type ChunkToEmbed, embedChunks, embeddingInput } from '../vector-store/embed-chunks';
+import {
+  EmbeddingRateLimitError,
+  type EmbeddingRateLimiter,
+  type EmbeddingStats,
+  isRateLimited,
+  rateLimiterOf,
+} from './embedding-rate-limit';
 
 /** What one embedding request may hold. */
 export interface EmbeddingLimits {
@@ -104,41 +111,154 @@ export interface EmbedInRequestsOptions {
   /** @default embeddingLimitsFor(embeddings) */
   limits?: EmbeddingLimits;
   /**
-   * Asked before each request; `false` stops there, and the rows returned are those of the chunks embedded so
-   * far, in order (a prefix of `chunks`). @default always go on
+   * Asked before each request, told how long this request waited for the rate limit; `false` stops there, and the
+   * rows returned are those of the chunks embedded so far, in order (a prefix of `chunks`). @default always go on
    */
-  mayContinue?: () => boolean;
+  mayContinue?: (waitedMs: number) => boolean;
+  /**
+   * The longest wait for the rate limit that still leaves time for the request; a longer one throws
+   * {@link EmbeddingRateLimitError}. @default no limit
+   */
+  maxWaitMs?: () => number;
+  /** @default rateLimiterOf(embeddings) */
+  limiter?: EmbeddingRateLimiter;
+  /** Waits; tests give a clock of their own. @default setTimeout */
+  sleep?: (ms: number) => Promise<void>;
+  /** @default Date.now */
+  clock?: () => number;
 }
+
+/**
+ * 429s in a row for one request before giving up. In Lambda the invocation's time ends the waiting first (see
+ * `maxWaitMs`); this bounds a run without a clock, against a provider that never lets a request through.
+ */
+export const MAX_RATE_LIMITED_ATTEMPTS = 20;
 
 /**
  * Embeds chunks into rows in as few requests as the provider's limits allow, one request at a time. A chunk
  * whose embedding input is over the per-input limit is embedded from its beginning; its row keeps the whole
- * text. Rate limits are the embedder's to wait out: LangChain retries a 429 after the server's `Retry-After`
- * (up to a minute), and a longer one surfaces as a transient error the state machine retries later.
+ * text.
+ *
+ * Rate limits are waited out here, not in LangChain (whose ingest embedder rethrows a 429 at once, see
+ * ingest-embeddings.ts): before each request for as long as the provider's last headers say its tokens or
+ * requests need to come back, and after a 429 for as long as it says (`retry-after-ms`, `retry-after`, "try again
+ * in"). Each wait must fit in `maxWaitMs`; when it does not, {@link EmbeddingRateLimitError} (a transient error)
+ * ends the batch for the state machine to retry later, unless it may stop early (`mayContinue` given) and has
+ * embedded something: then it returns the rows so far, as when `mayContinue` says stop. What was waited and sent
+ * is returned as `stats`.
  */
 export async function embedInRequests(
   embeddings: Embeddings,
   chunks: readonly ChunkToEmbed[],
   options: EmbedInRequestsOptions,
-): Promise<{ rows: DocumentRow[]; requests: number }> {
+): Promise<{ rows: DocumentRow[]; requests: number; stats: EmbeddingStats }> {
   const limits = options.limits ?? embeddingLimitsFor(embeddings);
-  const fitted = chunks.map((chunk) => fitChunk(chunk, limits.maxInputTokens));
-  const requests = groupIntoRequests(fitted, (f) => estimateTokens(embeddingInput(f.embedded)), limits);
+  const limiter = options.limiter ?? rateLimiterOf(embeddings);
+  const clock = options.clock ?? Date.now;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const fitted = chunks.map((chunk) => {
+    const f = fitChunk(chunk, limits.maxInputTokens);
+    return { ...f, tokens: Math.min(estimateTokens(embeddingInput(f.embedded)), limits.maxInputTokens) };
+  });
   const rows: DocumentRow[] = [];
-  let sent = 0;
-  for (const request of requests) {
-    if (options.mayContinue?.() === false) break;
-    sent += 1;
-    const embedded = await embedChunks(
-      embeddings,
-      request.map((f) => f.embedded),
-      { dimensions: options.dimensions, updatedAt: options.updatedAt },
-    );
+  const stats: EmbeddingStats = {
+    requests: 0,
+    chunks: 0,
+    tokens: 0,
+    rateLimited: 0,
+    waitedMs: 0,
+    startedAt: clock(),
+    endedAt: clock(),
+  };
+  let next = 0;
+  while (next < fitted.length) {
+    // Grouped one request at a time: once the provider has said its tokens per minute, no request holds more.
+    const perMinute = limiter.tokensPerMinute();
+    const requestLimits =
+      perMinute === undefined
+        ? limits
+        : { ...limits, maxRequestTokens: Math.max(1, Math.min(limits.maxRequestTokens, perMinute)) };
+    const request = groupIntoRequests(fitted.slice(next), (f) => f.tokens, requestLimits)[0] ?? [];
+    const tokens = request.reduce((sum, f) => sum + f.tokens, 0);
+    let embedded: DocumentRow[] | undefined;
+    try {
+      let waitedMs = await waitForRateLimit(limiter, tokens, options, sleep, 0);
+      stats.waitedMs += waitedMs;
+      if (options.mayContinue?.(waitedMs) === false) break;
+      for (let attempt = 1; embedded === undefined; attempt++) {
+        limiter.spend(tokens);
+        try {
+          embedded = await embedChunks(
+            embeddings,
+            request.map((f) => f.embedded),
+            { dimensions: options.dimensions, updatedAt: options.updatedAt },
+          );
+        } catch (error) {
+          if (!isRateLimited(error)) throw error;
+          stats.rateLimited += 1;
+          limiter.observeRateLimited(error);
+          if (attempt >= MAX_RATE_LIMITED_ATTEMPTS) {
+            throw new EmbeddingRateLimitError(
+              `the embedding provider answered ${attempt} requests in a row with 429 (rate limited); the batch is retried later`,
+              { cause: error },
+            );
+          }
+          waitedMs = await waitForRateLimit(limiter, tokens, options, sleep, stats.rateLimited);
+          stats.waitedMs += waitedMs;
+        }
+      }
+    } catch (error) {
+      // A batch that may stop early and has embedded something keeps it: it stops here as if its time were short,
+      // so what it finished is staged and the rest runs one document per invocation, instead of a retry embedding
+      // it all again under the same limit.
+      if (error instanceof EmbeddingRateLimitError && options.mayContinue !== undefined && stats.requests > 0)
+        break;
+      throw error;
+    }
+    stats.requests += 1;
+    stats.chunks += request.length;
+    stats.tokens += tokens;
     embedded.forEach((row, i) => {
       rows.push({ ...row, text: request[i]?.original.text ?? row.text });
     });
+    next += request.length;
   }
-  return { rows, requests: sent };
+  stats.endedAt = clock();
+  return { rows, requests: stats.requests, stats };
+}
+
+/**
+ * Waits as long as the limiter says a request of `tokens` needs, if that fits, then asks again (requests sent
+ * meanwhile by other batches in the process may have spent what it waited for); returns the milliseconds waited.
+ * Each wait is lengthened by up to a tenth, at random, so that batches told the same reset do not all send at once.
+ */
+async function waitForRateLimit(
+  limiter: EmbeddingRateLimiter,
+  tokens: number,
+  options: Pick<EmbedInRequestsOptions, 'maxWaitMs'>,
+  sleep: (ms: number) => Promise<void>,
+  rateLimited: number,
+): Promise<number> {
+  let waited = 0;
+  for (let delay = limiter.delayBeforeMs(tokens); delay > 0; delay = limiter.delayBeforeMs(tokens)) {
+    const allowed = options.maxWaitMs?.() ?? Number.POSITIVE_INFINITY;
+    if (delay > allowed) {
+      const seen = rateLimited > 0 ? ` after ${rateLimited} answer(s) 429` : '';
+      throw new EmbeddingRateLimitError(
+        `the embedding provider's rate limit needs a wait of ${seconds(delay)}${seen} before the next request ` +
+          `(${tokens} tokens), and this invocation has ${seconds(Math.max(0, allowed))} left for it; ` +
+          'the batch is retried later with nothing staged',
+      );
+    }
+    const jittered = Math.min(allowed, Math.ceil(delay * (1 + Math.random() / 10)));
+    await sleep(jittered);
+    waited += jittered;
+  }
+  return waited;
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
 }
 
 function fitChunk(

@@ -1,4 +1,5 @@
 import { countByKind } from './document-origins';
+import { embeddingThroughputOf } from './embedding-rate-limit';
 import type { IngestServices } from './ingest-services';
 import { getJson, putJson } from './staging-store';
 import {
@@ -60,6 +61,7 @@ export async function reportSync(
     chunks: details?.chunks ?? 0,
     embeddedChunks: details?.embeddedChunks ?? 0,
     stale: details?.stale ?? plan?.stale.length ?? 0,
+    ...(details?.embedding !== undefined ? { embedding: embeddingThroughputOf(details.embedding) } : {}),
     changes: details?.changes ?? [],
     staleSources: details?.staleSources ?? plan?.stale ?? [],
     ...(optimize === undefined

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { DocumentRow } from '../vector-store/document-schema';
 import type { EnsureIndexesResult } from '../vector-store/document-table';
 import type { SkippedSource } from './document-origins';
+import type { EmbeddingStats, EmbeddingThroughput } from './embedding-rate-limit';
 import { extensionOf, isPdfOrWordName } from './formats/catalog';
 import type { ManifestEntry } from './manifest-store';
 import type { OriginSpec } from './origin-spec';
@@ -216,6 +217,8 @@ export interface StagedBatch {
   document?: number;
   outcomes: DocumentOutcome[];
   rows: StagedRow[];
+  /** What its embedding requests cost and waited (absent when it embedded nothing). */
+  embedding?: EmbeddingStats;
 }
 
 /**
@@ -275,6 +278,8 @@ export interface BatchResult {
   failed: number;
   embeddedChunks: number;
   embeddingRequests: number;
+  /** What its embedding requests cost and waited (absent when it embedded nothing). */
+  embedding?: EmbeddingStats;
   /** The batch's documents (by index) this invocation did not finish, to run one per invocation. */
   left: number[];
   /** Why documents were left: the invocation's time or memory ran short. */
@@ -325,6 +330,8 @@ export interface CommitResult extends SyncCounts {
 /** Commit's details, staged for Report. */
 export interface StagedCommit extends CommitResult {
   failedDocuments: FailedDocument[];
+  /** The batches' embedding stats, summed (absent when nothing was embedded). */
+  embedding?: EmbeddingStats;
   changes: SourceChange[];
   staleSources: string[];
 }
@@ -363,6 +370,8 @@ export interface SyncReport extends Omit<SyncCounts, 'failed'> {
   emptyOrigins: EmptyOrigin[];
   /** Indexed documents gone from their origin and kept because pruning was off. */
   stale: number;
+  /** How fast the batches embedded, and what the provider's rate limit cost them (absent when nothing was). */
+  embedding?: EmbeddingThroughput;
   /** What changed, source by source (in the staged report only). */
   changes?: SourceChange[];
   /** The stale documents themselves (in the staged report only). */

@@ -73,13 +73,25 @@ export function createChatModel(
   });
 }
 
+/** How an OpenAI embedder talks to its server, for callers that need more than the defaults (the ingest). */
+export interface EmbeddingsClientOptions {
+  /** The `fetch` the OpenAI client uses (to read every response's rate-limit headers). @default global fetch */
+  fetch?: typeof fetch;
+  /** Replaces LangChain's decision to retry a failed attempt (throw to stop retrying). @default LangChain's */
+  onFailedAttempt?: (error: unknown) => unknown;
+}
+
 /**
  * The embeddings for `llmConfig`. For the `local` provider the model name `local-hash-<n>` sets the number of
  * dimensions; any other name (an OpenAI model left in the environment) gets the default local model.
  *
  * @throws ConfigError when the provider is `openai` and no key is given, or a `local-hash-` name is malformed.
  */
-export function createEmbeddings(llmConfig: LlmConfig, apiKey?: string): Embeddings {
+export function createEmbeddings(
+  llmConfig: LlmConfig,
+  apiKey?: string,
+  client: EmbeddingsClientOptions = {},
+): Embeddings {
   if (llmConfig.provider === 'local') {
     const model = llmConfig.embeddingModel;
     if (!model.startsWith('local-hash'))
@@ -98,7 +110,11 @@ export function createEmbeddings(llmConfig: LlmConfig, apiKey?: string): Embeddi
     timeout: llmConfig.timeoutMs,
     maxRetries: llmConfig.maxRetries,
     batchSize: 512,
-    configuration: { baseURL: llmConfig.baseUrl ?? OPENAI_DEFAULT_BASE_URL },
+    ...(client.onFailedAttempt !== undefined ? { onFailedAttempt: client.onFailedAttempt } : {}),
+    configuration: {
+      baseURL: llmConfig.baseUrl ?? OPENAI_DEFAULT_BASE_URL,
+      ...(client.fetch !== undefined ? { fetch: client.fetch } : {}),
+    },
   });
 }
 

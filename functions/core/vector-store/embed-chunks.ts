@@ -37,7 +37,8 @@ export function embeddingInput(chunk: Pick<ChunkToEmbed, 'title' | 'heading' | '
 }
 
 /**
- * Embeds chunks into table rows, in one `embedDocuments` call (the embedder batches and retries itself).
+ * Embeds chunks into table rows, in one `embedDocuments` call (the embedder batches, and retries what LangChain
+ * retries; the ingest waits out 429s itself, see ingest/embedding-requests.ts).
  *
  * @throws {PermanentError} when the embedder returns a vector of another dimension, or a different count.
  */
