@@ -21,6 +21,7 @@ import {
   toReport,
 } from './bench/report';
 import { benchRetrieval } from './bench/retrieval';
+import { benchRetrievalReal } from './bench/retrieval-real';
 import { benchRetrievalS3 } from './bench/retrieval-s3';
 import { benchSlackLoad } from './bench/slack-load';
 import { benchStreaming } from './bench/streaming';
@@ -40,6 +41,7 @@ const SECTIONS: { key: SectionKey; run(ctx: BenchContext): Promise<SectionResult
   { key: 'endToEnd', run: benchEndToEnd },
   { key: 'retrieval', run: benchRetrieval },
   { key: 'retrievalS3', run: benchRetrievalS3 },
+  { key: 'retrievalReal', run: benchRetrievalReal },
   { key: 'ingest', run: benchIngest },
   { key: 'markdown', run: benchMarkdown },
   { key: 'documentsPdf', run: benchDocumentsPdf },
