@@ -41,7 +41,6 @@ const SECTIONS: { key: SectionKey; run(ctx: BenchContext): Promise<SectionResult
   { key: 'endToEnd', run: benchEndToEnd },
   { key: 'retrieval', run: benchRetrieval },
   { key: 'retrievalS3', run: benchRetrievalS3 },
-  { key: 'retrievalReal', run: benchRetrievalReal },
   { key: 'ingest', run: benchIngest },
   { key: 'markdown', run: benchMarkdown },
   { key: 'documentsPdf', run: benchDocumentsPdf },
@@ -51,6 +50,7 @@ const SECTIONS: { key: SectionKey; run(ctx: BenchContext): Promise<SectionResult
   { key: 'cost', run: benchCost },
   { key: 'slackLoad', run: benchSlackLoad },
   { key: 'access', run: benchAccess },
+  { key: 'retrievalReal', run: benchRetrievalReal },
 ];
 
 const BENCH = defineCommand({

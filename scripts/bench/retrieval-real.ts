@@ -561,6 +561,20 @@ export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResu
       }
       ctx.log(`retrievalReal: ${label}: recall@${RECALL_K} of vector and hybrid search against exact`);
       const recall = await recallOf(lancedbDir, take(recallCount));
+      ctx.log(
+        `retrievalReal: ${label}: first question ${Math.round(live.firstFromStartMs)} ms from process start ` +
+          `(${Math.round(live.firstFromStartCpuMs)} ms CPU, load ${Math.round(live.loadMs)} ms), ` +
+          `${(live.first.bytes / MB).toFixed(1)} MB in ${live.first.gets} GETs, depth ${live.first.depth}; ` +
+          `full text ${(live.first.fullText.bytes / MB).toFixed(1)} MB in ${live.first.fullText.gets} GETs; ` +
+          `warm p50 ${Math.round(
+            percentile(
+              live.warm.map((w) => w.ms),
+              50,
+            ),
+          )} ms; ` +
+          `after re-sync ${live.firstAfterResync ? `${Math.round(live.firstAfterResync.ms)} ms, ${(live.firstAfterResync.bytes / MB).toFixed(1)} MB` : 'not seen'}; ` +
+          `recall vector ${recall.vector.toFixed(3)}, hybrid ${recall.hybrid.toFixed(3)}`,
+      );
       results.push({
         target,
         chunks: synced.report.chunks,
