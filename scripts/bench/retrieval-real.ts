@@ -154,7 +154,11 @@ async function startContainer(
         resolve(message);
       });
     });
-  const ready = (await next()) as unknown as Ready;
+  // A container that fails its init is ended here, its cgroup removed: the caller gets no handle to close.
+  const ready = (await next().catch(async (error: unknown) => {
+    await quota.release();
+    throw error;
+  })) as unknown as Ready;
   return {
     spawnedAt,
     ready,
@@ -417,7 +421,7 @@ export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResu
   const lancedbDir = join(root, 'lancedb');
   await mkdir(corpusDir, { recursive: true });
   ctx.log('retrievalReal: reading the documentation on this machine');
-  const sources = await collectSources({ manPages: ctx.quick ? 30 : 300 });
+  const sources = await collectSources({ manPages: ctx.quick ? 20 : 120 });
   const generator = corpusDocuments(
     sources,
     await chunkCounter(config.ingest.chunkSize, config.ingest.chunkOverlap),
