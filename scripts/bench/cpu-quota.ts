@@ -87,20 +87,23 @@ async function writableCgroup(
 }
 
 /**
- * Spawns `command args` under a CPU quota of `share` vCPUs (cgroup, else duty cycle); `share` ≥ the machine's cores,
- * or undefined, spawns it unconstrained.
+ * Spawns `command args` under a CPU quota of `share` vCPUs (cgroup, else duty cycle); undefined spawns it
+ * unconstrained. `cgroup: false` goes straight to the duty cycle (to test it where a cgroup is writable).
  */
 export async function spawnWithCpuShare(
   command: string,
   args: readonly string[],
   options: SpawnOptions,
   share: number | undefined,
+  { cgroup = true }: { cgroup?: boolean } = {},
 ): Promise<QuotaChild> {
   if (share === undefined) {
     const child = spawn(command, args, options);
     return { child, method: 'none', release: async () => end(child) };
   }
-  const group = await writableCgroup(`slack-rag-bench-${process.pid}-${Date.now()}`, share);
+  const group = cgroup
+    ? await writableCgroup(`slack-rag-bench-${process.pid}-${Date.now()}`, share)
+    : undefined;
   if (group !== undefined) {
     const procs = join(group.dir, 'cgroup.procs');
     // The shell joins the group, then becomes the command: nothing of the child runs outside the quota.

@@ -173,16 +173,18 @@ describe('the S3 model', () => {
 });
 
 describe('Lambda’s CPU share for a child process', () => {
-  it('holds a busy process to its share of one CPU', async () => {
-    const share = 0.3;
-    const busy =
-      'const s = Date.now(); while (Date.now() - s < 1500) {} const u = process.cpuUsage(); process.stdout.write(String((u.user + u.system) / 1000));';
+  const share = 0.3;
+  // Busy for 1.5 s, then reports its CPU time and its age (both in ms since the process started, boot included).
+  const busy =
+    'const s = Date.now(); while (Date.now() - s < 1500) {} const u = process.cpuUsage(); process.stdout.write(JSON.stringify({ cpuMs: (u.user + u.system) / 1000, ageMs: performance.now() }));';
 
+  async function cpuMsOfBusyChild(cgroup: boolean) {
     const { child, method, release } = await spawnWithCpuShare(
       process.execPath,
       ['-e', busy],
       { stdio: ['ignore', 'pipe', 'inherit'] },
       share,
+      { cgroup },
     );
     let out = '';
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -190,10 +192,19 @@ describe('Lambda’s CPU share for a child process', () => {
     });
     await new Promise((resolve) => child.once('exit', resolve));
     await release();
+    return { method, ...(JSON.parse(out) as { cpuMs: number; ageMs: number }) };
+  }
 
-    // 1.5 s of wall clock: at most a third of a CPU's worth and some slack for the quota's period (0.1 s), never 1.5 s.
-    expect(method).not.toBe('none');
-    expect(Number(out)).toBeGreaterThan(0);
-    expect(Number(out)).toBeLessThan(1500 * share + 250);
-  });
+  it.each([true, false])(
+    'holds a busy process to its share of one CPU (cgroup allowed: %s)',
+    async (cgroup) => {
+      const { method, cpuMs } = await cpuMsOfBusyChild(cgroup);
+
+      // 1.5 s of wall clock: at most about a third of it in CPU time (and a quota period's slack), never 1.5 s.
+      expect(method).not.toBe('none');
+      if (!cgroup) expect(method).toBe('duty-cycle SIGSTOP/SIGCONT');
+      expect(cpuMs).toBeGreaterThan(0);
+      expect(cpuMs).toBeLessThan(1500 * share + 250);
+    },
+  );
 });
