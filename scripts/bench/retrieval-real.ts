@@ -223,7 +223,19 @@ async function tableFacts(dir: string, embedderName: string) {
       rows: await handle.table.countRows(),
       version: await handle.table.version(),
       versions: (await handle.table.listVersions()).length,
-      indexes: indexes.map((i) => ({ name: i.name, type: i.indexType, bytes: i.sizeBytes ?? 0 })),
+      indexes: await Promise.all(
+        indexes.map(async (i) => {
+          // Rows the index does not cover yet, and the parts (deltas) it is made of, as the ingest left it.
+          const stats = await handle.table.indexStats(i.name);
+          return {
+            name: i.name,
+            type: i.indexType,
+            bytes: i.sizeBytes ?? 0,
+            unindexedRows: stats?.numUnindexedRows ?? 0,
+            parts: stats?.numIndices ?? 1,
+          };
+        }),
+      ),
       folders: {
         fullText: indexes.filter((i) => i.indexType === 'FTS').map((i) => folder(i.indexUuid)),
         vector: indexes.filter((i) => i.columns.includes('vector')).map((i) => folder(i.indexUuid)),
@@ -818,7 +830,7 @@ function report(
     );
   }
   const describe = (facts: SizeResult['facts']) =>
-    `${facts.rows.toLocaleString('en')} rows, ${facts.versions} versions kept, ${facts.stats.fragmentStats.numFragments} fragments, ${facts.indexes.map((i) => `${i.name} ${mb(i.bytes).toFixed(2)} MB`).join(', ')}`;
+    `${facts.rows.toLocaleString('en')} rows, ${facts.versions} versions kept, ${facts.stats.fragmentStats.numFragments} fragments, ${facts.indexes.map((i) => `${i.name} ${mb(i.bytes).toFixed(2)} MB in ${i.parts} part(s), ${i.unindexedRows} rows unindexed`).join(', ')}`;
   const notes = [
     `Corpus: ${r.sources.toLocaleString('en')} sources of real prose on this machine (node_modules Markdown, /usr/share/doc READMEs and text files, man pages rendered by man), then variants recombining each source's real sentences; ${r.results.map((s) => `${s.chunks.toLocaleString('en')} chunks from ${s.documents.toLocaleString('en')} documents, ${s.distinctTerms.toLocaleString('en')} distinct terms, full-text index ${mb(ftsBytes(s.facts)).toFixed(1)} MB`).join('; ')}${r.baseline ? `; baseline (generated) ${r.baseline.rows.toLocaleString('en')} chunks, ${r.baseline.distinctTerms.toLocaleString('en')} distinct terms, full-text index ${mb(ftsBytes(r.baseline.facts)).toFixed(2)} MB` : ''}.`,
     `Tables as the ingest leaves them (synced by the state machine, growing by syncs from one size to the next, then a re-sync of ${r.changedDocuments} edited documents): ${r.results.map((s) => describe(s.facts)).join('; ')}.`,
