@@ -2,7 +2,7 @@ import type { SectionReport } from './report';
 
 /** What every section gets: the mode, a scratch directory, a progress log, and the sections run before it. */
 export interface BenchContext {
-  /** `--quick`: smaller workloads, the whole run under 2 minutes on 2 cores. */
+  /** `--quick`: smaller workloads, the whole run in about 6 minutes on 2 cores (retrievalReal waits out LanceDB's 30-s consistency interval). */
   quick: boolean;
   /** A temporary directory, removed when the run ends. */
   workDir: string;

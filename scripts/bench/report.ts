@@ -13,6 +13,7 @@ export type SectionKey =
   | 'endToEnd'
   | 'retrieval'
   | 'retrievalS3'
+  | 'retrievalReal'
   | 'access'
   | 'ingest'
   | 'markdown'

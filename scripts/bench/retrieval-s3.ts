@@ -140,7 +140,7 @@ async function startQueryEmbedder(vectors: Map<string, Float32Array>) {
 }
 
 /** The Retrieve function bundled as CDK bundles it, under a directory whose node_modules stands for its layer. */
-async function bundleRetrieve(workDir: string): Promise<string> {
+export async function bundleRetrieve(workDir: string): Promise<string> {
   const outdir = join(workDir, 'bundle-retrieve-s3');
   await mkdir(outdir, { recursive: true });
   const { symlink } = await import('node:fs/promises');

@@ -1,9 +1,10 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join, relative } from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { LOCAL_CREDENTIALS, startLocalS3 } from '../../stand-ins/aws/s3-local';
+import { gaussian, seededRandom } from './stats';
 
 /**
  * S3 as a Lambda function sees it, on loopback: s3rver behind a proxy that counts every request and every byte it
@@ -17,8 +18,28 @@ import { LOCAL_CREDENTIALS, startLocalS3 } from '../../stand-ins/aws/s3-local';
  * client that reads in parallel (LanceDB does) is not held to one stream's bandwidth.
  */
 export interface S3Model {
+  /** The time to first byte; with `firstByteSigma`, its median. */
   firstByteMs: number;
   bytesPerSecond: number;
+  /**
+   * When set, each request's time to first byte is drawn from a lognormal spread around `firstByteMs` (its median)
+   * with this sigma, from a seeded generator: S3's latency has a long tail, and a question that waits for the
+   * slowest of many parallel GETs pays it. Unset, every request waits exactly `firstByteMs`.
+   */
+  firstByteSigma?: number;
+}
+
+/** S3's time to first byte as a spread: median 25 ms, sigma 0.6 (p95 about 67 ms, p99 about 100 ms). */
+export const LAMBDA_S3_SPREAD_MODEL: S3Model = {
+  firstByteMs: 25,
+  bytesPerSecond: 90_000_000,
+  firstByteSigma: 0.6,
+};
+
+/** A request's time to first byte under `model`, drawing from `random` when the model has a spread. */
+export function firstByteDelay(model: S3Model, random: () => number): number {
+  if (model.firstByteSigma === undefined) return model.firstByteMs;
+  return model.firstByteMs * Math.exp(model.firstByteSigma * gaussian(random));
 }
 
 export const LAMBDA_S3_MODEL: S3Model = { firstByteMs: 25, bytesPerSecond: 90_000_000 };
@@ -41,6 +62,10 @@ export interface S3RequestRecord {
   /** The object's key (or the bucket, for a LIST), without the query string. */
   key: string;
   bytes: number;
+  /** When its response ended (epoch ms); absent while it is still being served. */
+  end?: number;
+  /** The client's port: one per connection, so a port not seen before is a new connection. */
+  port: number;
 }
 
 export interface ModeledS3 {
@@ -55,6 +80,17 @@ export interface ModeledS3 {
   reset(): void;
   /** Uploads a local directory under `prefix` (through s3rver directly, not through the proxy). */
   uploadDirectory(dir: string, prefix: string): Promise<{ files: number; bytes: number }>;
+  /**
+   * Makes `prefix` hold what `dir` holds now, as a writer on S3 would have left it: uploads the files that are new
+   * or changed since the last mirror of `dir` and deletes the ones gone (through s3rver directly). Returns the keys
+   * uploaded.
+   */
+  mirrorDirectory(
+    dir: string,
+    prefix: string,
+  ): Promise<{ uploaded: string[]; deleted: number; bytes: number }>;
+  /** The model in force from now on (the proxy's requests in flight keep theirs). */
+  setModel(model: S3Model): void;
   close(): Promise<void>;
 }
 
@@ -72,7 +108,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Starts s3rver with `bucket` and the modeling proxy in front of it. `epochNow` is the clock the log is stamped
  * with: `performance.timeOrigin + performance.now()`, comparable across processes on one machine.
  */
-export async function startModeledS3(bucket: string, model: S3Model = LAMBDA_S3_MODEL): Promise<ModeledS3> {
+export async function startModeledS3(bucket: string, initial: S3Model = LAMBDA_S3_MODEL): Promise<ModeledS3> {
+  let model = initial;
+  const random = seededRandom(2026);
   const s3rver = await startLocalS3({ buckets: [bucket] });
   const upstream = new URL(s3rver.endpoint);
   const log: S3RequestRecord[] = [];
@@ -83,7 +121,13 @@ export async function startModeledS3(bucket: string, model: S3Model = LAMBDA_S3_
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const arrived = epochNow();
     const key = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.slice(1));
-    const record: S3RequestRecord = { at: arrived, kind: kindOf(req), key, bytes: 0 };
+    const record: S3RequestRecord = {
+      at: arrived,
+      kind: kindOf(req),
+      key,
+      bytes: 0,
+      port: req.socket.remotePort ?? 0,
+    };
     log.push(record);
     const forward = request(
       {
@@ -96,7 +140,7 @@ export async function startModeledS3(bucket: string, model: S3Model = LAMBDA_S3_
       (upstreamRes) => {
         void (async () => {
           const socket = req.socket;
-          let clock = Math.max(arrived + model.firstByteMs, busyUntil.get(socket) ?? 0);
+          let clock = Math.max(arrived + firstByteDelay(model, random), busyUntil.get(socket) ?? 0);
           const wait = clock - epochNow();
           if (wait > 0) await sleep(wait);
           res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
@@ -110,6 +154,7 @@ export async function startModeledS3(bucket: string, model: S3Model = LAMBDA_S3_
           }
           busyUntil.set(socket, clock);
           res.end();
+          record.end = epochNow();
         })().catch(() => res.destroy());
       },
     );
@@ -166,8 +211,59 @@ export async function startModeledS3(bucket: string, model: S3Model = LAMBDA_S3_
     return { files, bytes };
   }
 
+  const mirrored = new Map<string, Map<string, string>>();
+  async function mirrorDirectory(dir: string, prefix: string) {
+    const before = mirrored.get(dir) ?? new Map<string, string>();
+    const now = new Map<string, string>();
+    const uploaded: string[] = [];
+    let bytes = 0;
+    const walk = async (path: string): Promise<void> => {
+      for (const entry of await readdir(path, { withFileTypes: true })) {
+        const child = join(path, entry.name);
+        if (entry.isDirectory()) {
+          await walk(child);
+          continue;
+        }
+        const { size, mtimeMs } = await stat(child);
+        const key = `${prefix}/${relative(dir, child)}`;
+        now.set(key, `${size}:${mtimeMs}`);
+        if (before.get(key) === `${size}:${mtimeMs}`) continue;
+        const body = await readFile(child);
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+        uploaded.push(key);
+        bytes += body.length;
+      }
+    };
+    await walk(dir);
+    let deleted = 0;
+    for (const key of before.keys()) {
+      if (now.has(key)) continue;
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      deleted += 1;
+    }
+    if (before.size === 0) {
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        if (!entry.isDirectory()) continue;
+        await client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: `${prefix}/${entry.name}/s3rver-listing-marker`,
+            Body: Buffer.alloc(0),
+            ContentLength: 0,
+          }),
+        );
+      }
+    }
+    mirrored.set(dir, now);
+    return { uploaded, deleted, bytes };
+  }
+
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    mirrorDirectory,
+    setModel(next) {
+      model = next;
+    },
     bucket,
     log,
     traffic(from = Number.NEGATIVE_INFINITY, to = Number.POSITIVE_INFINITY) {
@@ -190,4 +286,21 @@ export async function startModeledS3(bucket: string, model: S3Model = LAMBDA_S3_
       await s3rver.close();
     },
   };
+}
+
+/** The longest chain of requests in which each was sent after the one before had its whole response. */
+export function dependentDepth(records: readonly S3RequestRecord[]): number {
+  const sorted = [...records].sort((a, b) => a.at - b.at);
+  const depth: number[] = [];
+  let deepest = 0;
+  for (const [i, r] of sorted.entries()) {
+    let d = 1;
+    for (let j = 0; j < i; j++) {
+      const q = sorted[j] as S3RequestRecord;
+      if (q.end !== undefined && q.end <= r.at) d = Math.max(d, (depth[j] as number) + 1);
+    }
+    depth.push(d);
+    deepest = Math.max(deepest, d);
+  }
+  return deepest;
 }

@@ -1,0 +1,164 @@
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * A child process held to Lambda's CPU share for a memory size. Lambda gives a function CPU in proportion to its
+ * memory: one full vCPU at 1,769 MB (AWS Lambda developer guide, "Configuring Lambda function memory"), so 1,024 MB
+ * gets about 0.58 of one, for all of its threads together. A first question that needs a second of CPU on an idle
+ * core takes 1.7 s there.
+ *
+ * Two ways, the first that works here:
+ * - `cgroup`: a CFS bandwidth quota on a cgroup of its own (v2 `cpu.max`, or v1 `cpu.cfs_quota_us` over
+ *   `cpu.cfs_period_us`), the kernel's mechanism and the one Firecracker hosts use for Lambda; the child is put in
+ *   the group by a shell that then execs it, so its whole life, Node's boot included, runs under the quota. It
+ *   counts every thread of the process, as Lambda does.
+ * - `duty-cycle`: when no cgroup is writable, the child is stopped (SIGSTOP) and continued (SIGCONT) by a timer in
+ *   this process: runs `share` of every 20 ms. Coarser: it limits the wall-clock share, so a process with two busy
+ *   threads can use twice the share while it runs, and the timer's own lateness on a busy machine adds stops.
+ */
+
+export const LAMBDA_FULL_VCPU_MB = 1_769;
+
+/** The CPU share Lambda gives a function of `memoryMb`, in vCPUs (up to 6 at 10,240 MB). */
+export function lambdaCpuShare(memoryMb: number): number {
+  return memoryMb / LAMBDA_FULL_VCPU_MB;
+}
+
+export type QuotaMethod =
+  | 'cgroup v2 cpu.max'
+  | 'cgroup v1 cpu.cfs_quota_us'
+  | 'duty-cycle SIGSTOP/SIGCONT'
+  | 'none';
+
+export interface QuotaChild {
+  child: ChildProcess;
+  method: QuotaMethod;
+  /** Ends the child (if still running) and removes its cgroup or timer. */
+  release(): Promise<void>;
+}
+
+const PERIOD_US = 100_000;
+const DUTY_PERIOD_MS = 20;
+
+async function writableCgroup(
+  name: string,
+  share: number,
+): Promise<{ dir: string; method: QuotaMethod } | undefined> {
+  const quota = Math.max(1_000, Math.round(share * PERIOD_US));
+  const v2 = '/sys/fs/cgroup';
+  const candidates: { parent: string; method: QuotaMethod; set(dir: string): Promise<void> }[] = [
+    {
+      parent: v2,
+      method: 'cgroup v2 cpu.max',
+      set: (dir) => writeFile(join(dir, 'cpu.max'), `${quota} ${PERIOD_US}`),
+    },
+    {
+      parent: join(v2, 'unified'),
+      method: 'cgroup v2 cpu.max',
+      set: (dir) => writeFile(join(dir, 'cpu.max'), `${quota} ${PERIOD_US}`),
+    },
+    {
+      parent: join(v2, 'cpu'),
+      method: 'cgroup v1 cpu.cfs_quota_us',
+      set: async (dir) => {
+        await writeFile(join(dir, 'cpu.cfs_period_us'), String(PERIOD_US));
+        await writeFile(join(dir, 'cpu.cfs_quota_us'), String(quota));
+      },
+    },
+  ];
+  for (const candidate of candidates) {
+    const controllers = join(candidate.parent, 'cgroup.controllers');
+    if (candidate.method === 'cgroup v2 cpu.max') {
+      const list = existsSync(controllers) ? await readFile(controllers, 'utf8') : '';
+      if (!list.split(/\s+/).includes('cpu')) continue;
+    } else if (!existsSync(join(candidate.parent, 'cpu.cfs_quota_us'))) continue;
+    const dir = join(candidate.parent, name);
+    try {
+      await mkdir(dir, { recursive: true });
+      await candidate.set(dir);
+      return { dir, method: candidate.method };
+    } catch {
+      await rmdir(dir).catch(() => undefined);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Spawns `command args` under a CPU quota of `share` vCPUs (cgroup, else duty cycle); undefined spawns it
+ * unconstrained. `cgroup: false` goes straight to the duty cycle (to test it where a cgroup is writable).
+ */
+export async function spawnWithCpuShare(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions,
+  share: number | undefined,
+  { cgroup = true }: { cgroup?: boolean } = {},
+): Promise<QuotaChild> {
+  if (share === undefined) {
+    const child = spawn(command, args, options);
+    return { child, method: 'none', release: async () => end(child) };
+  }
+  const group = cgroup
+    ? await writableCgroup(`slack-rag-bench-${process.pid}-${Date.now()}`, share)
+    : undefined;
+  if (group !== undefined) {
+    const procs = join(group.dir, 'cgroup.procs');
+    // The shell joins the group, then becomes the command: nothing of the child runs outside the quota.
+    const child = spawn('/bin/sh', ['-c', `echo $$ > "$0" && exec "$@"`, procs, command, ...args], options);
+    return {
+      child,
+      method: group.method,
+      async release() {
+        await end(child);
+        // A cgroup can be removed once its last process is gone; the kernel may take a moment to notice.
+        for (let i = 0; i < 50; i++) {
+          if (
+            await rmdir(group.dir).then(
+              () => true,
+              () => false,
+            )
+          )
+            break;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      },
+    };
+  }
+  const child = spawn(command, args, options);
+  const pid = child.pid;
+  let running = true;
+  const runMs = DUTY_PERIOD_MS * Math.min(1, share);
+  const timer = setInterval(() => {
+    if (pid === undefined || child.exitCode !== null) return;
+    try {
+      process.kill(pid, 'SIGCONT');
+      running = true;
+      setTimeout(() => {
+        if (child.exitCode === null && running) process.kill(pid, 'SIGSTOP');
+        running = false;
+      }, runMs);
+    } catch {
+      // The child ended between two ticks.
+    }
+  }, DUTY_PERIOD_MS);
+  return {
+    child,
+    method: 'duty-cycle SIGSTOP/SIGCONT',
+    async release() {
+      clearInterval(timer);
+      if (pid !== undefined && child.exitCode === null) process.kill(pid, 'SIGCONT');
+      await end(child);
+    },
+  };
+}
+
+async function end(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill();
+  });
+}

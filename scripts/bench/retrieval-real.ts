@@ -1,0 +1,885 @@
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { conversationFunctions } from '../../functions/conversation-functions';
+import { loadConfig } from '../../functions/core/config';
+import { LocalHashEmbeddings } from '../../functions/core/llm/local-embeddings';
+import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
+import { openDocumentTable } from '../../functions/core/vector-store/document-table';
+import { fuseByRank, searchPassages } from '../../functions/core/vector-store/search-passages';
+import { LOCAL_CREDENTIALS } from '../../stand-ins/aws/s3-local';
+import { startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
+import { startLocalIngest } from '../local/ingest-local';
+import { REPO_ROOT } from '../local/stack';
+import type { BenchContext } from './context';
+import { lambdaCpuShare, type QuotaMethod, spawnWithCpuShare } from './cpu-quota';
+import {
+  type CorpusDocument,
+  chunkCounter,
+  collectSources,
+  corpusDocuments,
+  distinctTerms,
+  personQuestions,
+  writeUntil,
+} from './real-corpus';
+import type { Figure, SectionResult } from './report';
+import { bundleRetrieve } from './retrieval-s3';
+import {
+  dependentDepth,
+  LAMBDA_S3_MODEL,
+  LAMBDA_S3_SPREAD_MODEL,
+  type ModeledS3,
+  startModeledS3,
+} from './s3-model';
+import { mean, percentile, summary } from './stats';
+import { DIMENSIONS, EMBEDDER_NAME, generateCorpus, writeCorpusTable } from './vector-corpus';
+
+const run = promisify(execFile);
+const MB = 1_000_000;
+const BUCKET = 'bench-real';
+const TABLE = 'documents';
+const EMBEDDING_MODEL = 'text-embedding-3-small';
+const RECALL_K = 10;
+/** Questions come this often on a busy warm container after a re-sync, until one sees the new version. */
+const BUSY_PACE_MS = 2_000;
+
+/** Table sizes, in chunks: the table grows by syncs from one size to the next, as an organisation's does. */
+export function realSizes(quick: boolean): number[] {
+  return quick ? [2_000, 5_000] : [10_000, 50_000, 100_000];
+}
+
+/**
+ * A new Lambda container: a fresh Node process that loads the Retrieve production bundle (its init), says so, then
+ * answers each question it is sent over IPC with the handler, reporting the call's window (epoch ms, to attribute
+ * the S3 requests the proxy saw), its CPU time (every thread of the process: `process.cpuUsage`), the CPU time
+ * since the process started, and the peak RSS.
+ */
+const CHILD = `
+const { readFileSync } = require('node:fs');
+const { performance } = require('node:perf_hooks');
+const now = () => performance.timeOrigin + performance.now();
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+const peak = () => Number(/VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+const loadStart = now();
+const { handler } = require(process.argv[1]);
+const loadEnd = now();
+process.send({ ready: true, timeOrigin: performance.timeOrigin, loadStart, loadEnd, cpuMs: cpu() });
+let n = 0;
+process.on('message', async ({ question }) => {
+  const i = n++;
+  const turn = { intent: 'question', eventId: 'EvReal' + i, teamId: 'T0LOCAL001', channel: 'C0BENCH0023',
+    threadTs: '1.000001', messageTs: '1.000001', user: 'U0HUMAN001', question, placeholderTs: '1.000002' };
+  const start = now();
+  const cpu0 = cpu();
+  try {
+    const result = await handler({ turn, question, executionName: 'retrieval-real-' + i });
+    const end = now();
+    process.send({ start, end, cpuMs: cpu() - cpu0, totalCpuMs: cpu(), peak: peak(), status: result.status,
+      search: result.search, passages: result.passages.length });
+  } catch (error) {
+    process.send({ error: String((error && error.stack) || error) });
+  }
+});
+`;
+
+interface Ready {
+  timeOrigin: number;
+  loadStart: number;
+  loadEnd: number;
+  cpuMs: number;
+}
+
+interface Answer {
+  start: number;
+  end: number;
+  cpuMs: number;
+  totalCpuMs: number;
+  peak: number;
+  status: string;
+  search: string;
+  passages: number;
+}
+
+/** What the S3 proxy saw during one question. */
+interface QuestionReads {
+  ms: number;
+  cpuMs: number;
+  gets: number;
+  lists: number;
+  bytes: number;
+  /** The longest chain of requests each sent after the previous one's response ended: round trips waited in turn. */
+  depth: number;
+  /** Connections the question opened (client ports the proxy had not seen before). */
+  newConnections: number;
+  /** Requests under the full-text index's folder. */
+  fullText: { gets: number; bytes: number; depth: number };
+  vectorIndexBytes: number;
+}
+
+interface IndexFolders {
+  fullText: string[];
+  vector: string[];
+}
+
+/** A Retrieve container under Lambda's CPU share, its table on the modelled S3. */
+async function startContainer(
+  bundle: string,
+  env: Record<string, string>,
+  share: number,
+): Promise<{
+  spawnedAt: number;
+  ready: Ready;
+  method: QuotaMethod;
+  ask(question: string): Promise<Answer>;
+  close(): Promise<void>;
+}> {
+  const spawnedAt = performance.timeOrigin + performance.now();
+  const quota = await spawnWithCpuShare(
+    process.execPath,
+    ['-e', CHILD, bundle],
+    { env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
+    share,
+  );
+  const { child } = quota;
+  const stderr: string[] = [];
+  child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString('utf8')));
+  const next = () =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const onExit = (code: number | null) =>
+        reject(new Error(`the container exited (${code}): ${stderr.join('')}`));
+      child.once('exit', onExit);
+      child.once('message', (message: Record<string, unknown>) => {
+        child.off('exit', onExit);
+        resolve(message);
+      });
+    });
+  // A container that fails its init is ended here, its cgroup removed: the caller gets no handle to close.
+  const ready = (await next().catch(async (error: unknown) => {
+    await quota.release();
+    throw error;
+  })) as unknown as Ready;
+  return {
+    spawnedAt,
+    ready,
+    method: quota.method,
+    async ask(question) {
+      const reply = next();
+      child.send({ question });
+      const answer = await reply;
+      if (typeof answer.error === 'string') throw new Error(`Retrieve failed: ${answer.error}`);
+      if (answer.status !== 'ok') throw new Error(`Retrieve found no table: ${String(answer.status)}`);
+      return answer as unknown as Answer;
+    },
+    close: () => quota.release(),
+  };
+}
+
+function readsOf(
+  s3: ModeledS3,
+  answer: Answer,
+  folders: IndexFolders,
+  seenPorts: Set<number>,
+): QuestionReads {
+  const inside = s3.log.filter((r) => r.at >= answer.start && r.at <= answer.end);
+  const fullText = inside.filter((r) => folders.fullText.some((f) => r.key.includes(f)));
+  const ports = new Set(inside.map((r) => r.port));
+  let newConnections = 0;
+  for (const port of ports) if (!seenPorts.has(port)) newConnections += 1;
+  for (const port of ports) seenPorts.add(port);
+  return {
+    ms: answer.end - answer.start,
+    cpuMs: answer.cpuMs,
+    gets: inside.filter((r) => r.kind === 'get').length,
+    lists: inside.filter((r) => r.kind === 'list').length,
+    bytes: inside.reduce((n, r) => n + r.bytes, 0),
+    depth: dependentDepth(inside),
+    newConnections,
+    fullText: {
+      gets: fullText.length,
+      bytes: fullText.reduce((n, r) => n + r.bytes, 0),
+      depth: dependentDepth(fullText),
+    },
+    vectorIndexBytes: inside
+      .filter((r) => folders.vector.some((f) => r.key.includes(f)))
+      .reduce((n, r) => n + r.bytes, 0),
+  };
+}
+
+/** The index folders (`_indices/<uuid>/`) and facts of the table's current version, read from the writer's disk. */
+async function tableFacts(dir: string, embedderName: string) {
+  const connection = await connectVectorStore(dir);
+  try {
+    const handle = await openDocumentTable(connection, {
+      table: TABLE,
+      embedderName,
+      dimensions: DIMENSIONS,
+      embeddings: new LocalHashEmbeddings({ dimensions: DIMENSIONS }),
+    });
+    if (handle === undefined) throw new Error(`no table at ${dir}`);
+    const indexes = await handle.table.listIndices();
+    const folder = (uuid: string | undefined) => `_indices/${uuid ?? 'none'}/`;
+    const facts = {
+      rows: await handle.table.countRows(),
+      version: await handle.table.version(),
+      versions: (await handle.table.listVersions()).length,
+      indexes: await Promise.all(
+        indexes.map(async (i) => {
+          // Rows the index does not cover yet, and the parts (deltas) it is made of, as the ingest left it.
+          const stats = await handle.table.indexStats(i.name);
+          return {
+            name: i.name,
+            type: i.indexType,
+            bytes: i.sizeBytes ?? 0,
+            unindexedRows: stats?.numUnindexedRows ?? 0,
+            parts: stats?.numIndices ?? 1,
+          };
+        }),
+      ),
+      folders: {
+        fullText: indexes.filter((i) => i.indexType === 'FTS').map((i) => folder(i.indexUuid)),
+        vector: indexes.filter((i) => i.columns.includes('vector')).map((i) => folder(i.indexUuid)),
+      },
+      stats: await handle.table.stats(),
+    };
+    handle.close();
+    return facts;
+  } finally {
+    connection.close();
+  }
+}
+
+/** Recall@10 of the product's vector and hybrid searches against exact ones (the vector index bypassed). */
+async function recallOf(
+  dir: string,
+  questions: readonly string[],
+): Promise<{ vector: number; hybrid: number }> {
+  const connection = await connectVectorStore(dir);
+  const embeddings = new LocalHashEmbeddings({ dimensions: DIMENSIONS });
+  try {
+    const handle = await openDocumentTable(connection, {
+      table: TABLE,
+      embedderName: EMBEDDING_MODEL,
+      dimensions: DIMENSIONS,
+      embeddings,
+    });
+    if (handle === undefined) throw new Error(`no table at ${dir}`);
+    const columns = ['text', 'source', 'title', 'heading'];
+    type Row = { text: string; source: string; heading: string };
+    const key = (r: Row) => `${r.source}\u0000${r.heading}\u0000${r.text}`;
+    let vectorHits = 0;
+    let hybridHits = 0;
+    for (const question of questions) {
+      const vector = await embeddings.embedQuery(question);
+      const exact: Row[] = await handle.table
+        .query()
+        .nearestTo(vector)
+        .distanceType('cosine')
+        .bypassVectorIndex()
+        .limit(RECALL_K)
+        .select([...columns, '_distance'])
+        .toArray();
+      const matched: Row[] = await handle.table
+        .query()
+        .fullTextSearch(question, { columns: 'text' })
+        .limit(RECALL_K)
+        .select([...columns, '_score'])
+        .toArray();
+      const exactHybrid = new Set(fuseByRank([exact, matched], RECALL_K, key).map(({ row }) => key(row)));
+      const exactVector = new Set(exact.map(key));
+      const asKey = (p: { source: string; heading: string; text: string }) => key(p);
+      const found = await searchPassages(handle, {
+        queryText: '',
+        queryVector: vector,
+        k: RECALL_K,
+        maxPassageChars: 1e9,
+      });
+      vectorHits += found.passages.filter((p) => exactVector.has(asKey(p))).length;
+      const hybrid = await searchPassages(handle, {
+        queryText: question,
+        queryVector: vector,
+        k: RECALL_K,
+        maxPassageChars: 1e9,
+      });
+      hybridHits += hybrid.passages.filter((p) => exactHybrid.has(asKey(p))).length;
+    }
+    handle.close();
+    return {
+      vector: vectorHits / (questions.length * RECALL_K),
+      hybrid: hybridHits / (questions.length * RECALL_K),
+    };
+  } finally {
+    connection.close();
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface ColdRun {
+  method: QuotaMethod;
+  /** Process start (spawn) to the first answer. */
+  firstFromStartMs: number;
+  /** CPU time of the process from its start to the first answer. */
+  firstFromStartCpuMs: number;
+  loadMs: number;
+  first: QuestionReads;
+  warm: QuestionReads[];
+  peakRss: number;
+}
+
+interface LiveRun extends ColdRun {
+  resync?: { syncMs: number; changed: number; uploaded: number; deleted: number; uploadedBytes: number };
+  /** Questions asked every 2 s after the re-sync until one read the new version. */
+  busyAfterResync: QuestionReads[];
+  firstAfterResync?: QuestionReads;
+  /** Questions each more than the read-consistency interval after the one before. */
+  spaced: QuestionReads[];
+}
+
+async function coldAndWarm(
+  s3: ModeledS3,
+  container: Awaited<ReturnType<typeof startContainer>>,
+  questions: readonly string[],
+  folders: IndexFolders,
+  seenPorts: Set<number>,
+): Promise<ColdRun> {
+  const [firstQuestion, ...rest] = questions;
+  const firstAnswer = await container.ask(firstQuestion as string);
+  const first = readsOf(s3, firstAnswer, folders, seenPorts);
+  const warm: QuestionReads[] = [];
+  let peak = firstAnswer.peak;
+  for (const question of rest) {
+    const answer = await container.ask(question);
+    warm.push(readsOf(s3, answer, folders, seenPorts));
+    peak = Math.max(peak, answer.peak);
+  }
+  return {
+    method: container.method,
+    firstFromStartMs: firstAnswer.end - container.spawnedAt,
+    firstFromStartCpuMs: firstAnswer.totalCpuMs,
+    loadMs: container.ready.loadEnd - container.ready.loadStart,
+    first,
+    warm,
+    peakRss: peak,
+  };
+}
+
+function containerEnv(
+  s3: ModeledS3,
+  prefix: string,
+  openaiUrl: string,
+  model: string,
+): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    LOG_LEVEL: 'silent',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    LLM_PROVIDER: 'openai',
+    OPENAI_API_KEY: 'sk-bench-not-a-key',
+    OPENAI_BASE_URL: openaiUrl,
+    OPENAI_EMBEDDING_MODEL: model,
+    LANCEDB_URI: `s3://${BUCKET}/${prefix}`,
+    LANCEDB_TABLE: TABLE,
+    S3_ENDPOINT: s3.endpoint,
+    // LanceDB's thread settings, as every process of the product gets them.
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(
+        (e): e is [string, string] => e[0].startsWith('LANCE') && e[1] !== undefined,
+      ),
+    ),
+  };
+}
+
+interface SizeResult {
+  target: number;
+  chunks: number;
+  documents: number;
+  distinctTerms: number;
+  syncMs: number;
+  facts: Awaited<ReturnType<typeof tableFacts>>;
+  live: LiveRun;
+  constant: ColdRun;
+  recall: { vector: number; hybrid: number };
+}
+
+/**
+ * Section: retrieval on S3 over real text. The corpus is the documentation shipped on this machine (real-corpus.ts),
+ * synced by the ingest state machine (statemachine/ingest.asl.json on the local executor, the fake OpenAI
+ * embedding), growing from one size to the next by syncs, its table left as the ingest leaves it (versions kept,
+ * deltas, the Optimize step's indexes) and mirrored file for file onto the modelled S3. At each size a new Retrieve
+ * container (the production bundle in a fresh Node process, under Lambda's CPU share for its memory) answers a first
+ * question, warm ones, then, after a re-sync of a few edited documents, questions every 2 s until one reads the new
+ * version, then questions spaced beyond the read-consistency interval; S3's time to first byte drawn from a
+ * lognormal spread. A second container answers the first and warm questions with the constant latency. Baseline: the
+ * bench's generated corpus, built as the retrievalS3 section builds it, at one size.
+ */
+export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResult> {
+  const sizes = realSizes(ctx.quick);
+  const warmCount = ctx.quick ? 15 : 40;
+  const spacedCount = ctx.quick ? 1 : 3;
+  const recallCount = ctx.quick ? 20 : 50;
+  const changedDocuments = 5;
+  const memoryMb = conversationFunctions.RetrieveFunctionArn.memoryMb;
+  const share = lambdaCpuShare(memoryMb);
+  const config = loadConfig({ LLM_PROVIDER: 'local' });
+  const consistencyMs = config.vectorStore.readConsistencySeconds * 1000;
+  const spacing = consistencyMs + 5_000;
+
+  const root = join(ctx.workDir, 'retrieval-real');
+  const corpusDir = join(root, 'corpus');
+  const lancedbDir = join(root, 'lancedb');
+  await mkdir(corpusDir, { recursive: true });
+  ctx.log('retrievalReal: reading the documentation on this machine');
+  const sources = await collectSources({ manPages: ctx.quick ? 20 : 120 });
+  const generator = corpusDocuments(
+    sources,
+    await chunkCounter(config.ingest.chunkSize, config.ingest.chunkOverlap),
+  )[Symbol.asyncIterator]();
+  const written = { chunks: 0, written: [] as CorpusDocument[] };
+
+  const openai = await startFakeOpenAI();
+  const env = {
+    LLM_PROVIDER: 'openai',
+    OPENAI_API_KEY: 'sk-bench-not-a-key',
+    OPENAI_BASE_URL: openai.url,
+    OPENAI_EMBEDDING_MODEL: EMBEDDING_MODEL,
+  };
+  const ingest = await startLocalIngest({
+    lancedbUri: lancedbDir,
+    stagingUri: join(root, 'staging'),
+    baseDir: root,
+    env,
+    store: 'dynalite',
+  });
+  ctx.log('retrievalReal: bundling the Retrieve function');
+  const bundle = await bundleRetrieve(ctx.workDir);
+  const s3 = await startModeledS3(BUCKET, LAMBDA_S3_SPREAD_MODEL);
+  const sync = async (label: string) => {
+    const started = performance.now();
+    const result = await ingest.sync({ origins: ['corpus'], prune: true });
+    if (result.status !== 'committed' || result.report === undefined)
+      throw new Error(`the ${label} did not commit: ${result.error ?? result.status}`);
+    return { ms: performance.now() - started, report: result.report };
+  };
+  const results: SizeResult[] = [];
+  let method: QuotaMethod = 'none';
+  let baseline:
+    | { rows: number; distinctTerms: number; facts: Awaited<ReturnType<typeof tableFacts>>; run: ColdRun }
+    | undefined;
+  try {
+    for (const [sizeIndex, target] of sizes.entries()) {
+      const label = `${target.toLocaleString('en')} chunks`;
+      ctx.log(`retrievalReal: ${label}: writing documents and syncing them`);
+      await writeUntil(corpusDir, generator, target, written);
+      const synced = await sync(`sync to ${label}`);
+      await s3.mirrorDirectory(lancedbDir, 'real');
+      const facts = await tableFacts(lancedbDir, EMBEDDING_MODEL);
+      const questions = personQuestions(
+        written.written,
+        2 * (1 + warmCount) + 40 + spacedCount + recallCount,
+        1000 + sizeIndex,
+      );
+      const take = (n: number) => questions.splice(0, n);
+      const seenPorts = new Set<number>();
+      ctx.log(
+        `retrievalReal: ${label}: a new container, S3 latency spread, first and ${warmCount} warm questions`,
+      );
+      s3.setModel(LAMBDA_S3_SPREAD_MODEL);
+      s3.reset();
+      const container = await startContainer(
+        bundle,
+        containerEnv(s3, 'real', openai.url, EMBEDDING_MODEL),
+        share,
+      );
+      let live: LiveRun;
+      try {
+        const cold = await coldAndWarm(s3, container, take(1 + warmCount), facts.folders, seenPorts);
+        method = cold.method;
+        ctx.log(
+          `retrievalReal: ${label}: re-sync of ${changedDocuments} edited documents, then questions every 2 s`,
+        );
+        const lastWarmEnd = performance.timeOrigin + performance.now();
+        for (let i = 0; i < changedDocuments; i++) {
+          const doc = written.written[
+            Math.floor((i * written.written.length) / changedDocuments)
+          ] as CorpusDocument;
+          const other = written.written[(i * 7919) % written.written.length] as CorpusDocument;
+          const addition =
+            other.markdown
+              .split('\n---\n')[1]
+              ?.split('\n\n')
+              .find((p) => p.length > 200) ?? other.title;
+          await writeFile(join(corpusDir, doc.name), `${doc.markdown}\n## Update ${i + 1}\n\n${addition}\n`);
+        }
+        const resynced = await sync('re-sync');
+        const mirrored = await s3.mirrorDirectory(lancedbDir, 'real');
+        // The proxy logs path-style keys, under the bucket.
+        const newKeys = new Set(mirrored.uploaded.map((key) => `${BUCKET}/${key}`));
+        const after = await tableFacts(lancedbDir, EMBEDDING_MODEL);
+        const busy: QuestionReads[] = [];
+        let firstAfterResync: QuestionReads | undefined;
+        const busyQuestions = take(40);
+        while (firstAfterResync === undefined && busyQuestions.length > 0) {
+          const started = performance.now();
+          const answer = await container.ask(busyQuestions.shift() as string);
+          const reads = readsOf(s3, answer, after.folders, seenPorts);
+          busy.push(reads);
+          const sawNew = s3.log.some((r) => r.at >= answer.start && r.at <= answer.end && newKeys.has(r.key));
+          if (sawNew) firstAfterResync = reads;
+          else if (answer.end - lastWarmEnd > consistencyMs + 20_000) break;
+          else await sleep(Math.max(0, BUSY_PACE_MS - (performance.now() - started)));
+        }
+        ctx.log(`retrievalReal: ${label}: ${spacedCount} question(s) ${spacing / 1000} s apart`);
+        const spaced: QuestionReads[] = [];
+        for (const question of take(spacedCount)) {
+          await sleep(spacing);
+          spaced.push(readsOf(s3, await container.ask(question), after.folders, seenPorts));
+        }
+        live = {
+          ...cold,
+          resync: {
+            syncMs: resynced.ms,
+            changed: changedDocuments,
+            uploaded: mirrored.uploaded.length,
+            deleted: mirrored.deleted,
+            uploadedBytes: mirrored.bytes,
+          },
+          busyAfterResync: busy,
+          ...(firstAfterResync === undefined ? {} : { firstAfterResync }),
+          spaced,
+        };
+      } finally {
+        await container.close();
+      }
+      const afterFacts = await tableFacts(lancedbDir, EMBEDDING_MODEL);
+      ctx.log(`retrievalReal: ${label}: a new container, constant S3 latency`);
+      s3.setModel(LAMBDA_S3_MODEL);
+      s3.reset();
+      const constantContainer = await startContainer(
+        bundle,
+        containerEnv(s3, 'real', openai.url, EMBEDDING_MODEL),
+        share,
+      );
+      let constant: ColdRun;
+      try {
+        constant = await coldAndWarm(
+          s3,
+          constantContainer,
+          take(1 + warmCount),
+          afterFacts.folders,
+          new Set(),
+        );
+      } finally {
+        await constantContainer.close();
+      }
+      ctx.log(`retrievalReal: ${label}: recall@${RECALL_K} of vector and hybrid search against exact`);
+      const recall = await recallOf(lancedbDir, take(recallCount));
+      ctx.log(
+        `retrievalReal: ${label}: first question ${Math.round(live.firstFromStartMs)} ms from process start ` +
+          `(${Math.round(live.firstFromStartCpuMs)} ms CPU, load ${Math.round(live.loadMs)} ms), ` +
+          `${(live.first.bytes / MB).toFixed(1)} MB in ${live.first.gets} GETs, depth ${live.first.depth}; ` +
+          `full text ${(live.first.fullText.bytes / MB).toFixed(1)} MB in ${live.first.fullText.gets} GETs; ` +
+          `warm p50 ${Math.round(
+            percentile(
+              live.warm.map((w) => w.ms),
+              50,
+            ),
+          )} ms; ` +
+          `after re-sync ${live.firstAfterResync ? `${Math.round(live.firstAfterResync.ms)} ms, ${(live.firstAfterResync.bytes / MB).toFixed(1)} MB` : 'not seen'}; ` +
+          `recall vector ${recall.vector.toFixed(3)}, hybrid ${recall.hybrid.toFixed(3)}`,
+      );
+      results.push({
+        target,
+        chunks: synced.report.chunks,
+        documents: written.written.length,
+        distinctTerms: distinctTerms(written.written.map((d) => d.markdown)),
+        syncMs: synced.ms,
+        facts: afterFacts,
+        live,
+        constant,
+        recall,
+      });
+    }
+
+    const baselineRows = ctx.quick ? (sizes[0] as number) : 50_000;
+    ctx.log(`retrievalReal: baseline, the generated corpus at ${baselineRows.toLocaleString('en')} chunks`);
+    const generated = generateCorpus(baselineRows);
+    const generatedDir = join(root, 'generated');
+    const connection = await connectVectorStore(generatedDir);
+    try {
+      (
+        await writeCorpusTable(connection, TABLE, generated, baselineRows, {
+          collections: ['team-a', 'team-b', 'team-c', 'team-d'],
+        })
+      ).close();
+    } finally {
+      connection.close();
+    }
+    await run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(REPO_ROOT, 'scripts/bench/build-indexes.ts'),
+        generatedDir,
+        TABLE,
+        '--as-ingest',
+      ],
+      { cwd: REPO_ROOT, maxBuffer: 1 << 20, env: { ...process.env, LLM_PROVIDER: 'local' } },
+    );
+    await s3.mirrorDirectory(generatedDir, 'generated');
+    const facts = await tableFacts(generatedDir, EMBEDDER_NAME);
+    s3.setModel(LAMBDA_S3_SPREAD_MODEL);
+    s3.reset();
+    const texts = generated.queries(1 + warmCount, 23).texts.map((t, i) => `What about ${t} (${i})?`);
+    const container = await startContainer(
+      bundle,
+      containerEnv(s3, 'generated', openai.url, EMBEDDER_NAME),
+      share,
+    );
+    try {
+      baseline = {
+        rows: baselineRows,
+        distinctTerms: distinctTerms(generated.texts),
+        facts,
+        run: await coldAndWarm(s3, container, texts, facts.folders, new Set()),
+      };
+    } finally {
+      await container.close();
+    }
+  } finally {
+    await s3.close();
+    await ingest.close();
+    await openai.close();
+  }
+  return report(ctx, {
+    results,
+    baseline,
+    method,
+    share,
+    memoryMb,
+    warmCount,
+    spacing,
+    changedDocuments,
+    sources: sources.length,
+  });
+}
+
+function report(
+  ctx: BenchContext,
+  r: {
+    results: SizeResult[];
+    baseline:
+      | { rows: number; distinctTerms: number; facts: Awaited<ReturnType<typeof tableFacts>>; run: ColdRun }
+      | undefined;
+    method: QuotaMethod;
+    share: number;
+    memoryMb: number;
+    warmCount: number;
+    spacing: number;
+    changedDocuments: number;
+    sources: number;
+  },
+): SectionResult {
+  const figures: Figure[] = [];
+  const mb = (bytes: number) => bytes / MB;
+  const base = r.baseline?.run;
+  const ftsBytes = (facts: SizeResult['facts']) =>
+    facts.indexes.filter((i) => i.type === 'FTS').reduce((n, i) => n + i.bytes, 0);
+  for (const s of r.results) {
+    const size = `${s.target / 1000}k`;
+    const live = s.live;
+    const warmMs = live.warm.map((w) => w.ms);
+    const constantWarm = s.constant.warm.map((w) => w.ms);
+    figures.push(
+      {
+        name: `${size}: first question from process start (bundle load included)`,
+        value: live.firstFromStartMs,
+        unit: 'ms',
+        ...(base ? { baseline: base.firstFromStartMs } : {}),
+        target: { max: 2000 },
+      },
+      {
+        name: `${size}: … its CPU time from process start`,
+        value: live.firstFromStartCpuMs,
+        unit: 'ms',
+        ...(base ? { baseline: base.firstFromStartCpuMs } : {}),
+      },
+      {
+        name: `${size}: … of which the bundle's load`,
+        value: live.loadMs,
+        unit: 'ms',
+        ...(base ? { baseline: base.loadMs } : {}),
+      },
+      {
+        name: `${size}: first question, MB read`,
+        value: mb(live.first.bytes),
+        unit: 'MB',
+        ...(base ? { baseline: mb(base.first.bytes) } : {}),
+      },
+      {
+        name: `${size}: first question, GETs`,
+        value: live.first.gets,
+        unit: 'count',
+        ...(base ? { baseline: base.first.gets } : {}),
+      },
+      {
+        name: `${size}: first question, dependent-read depth`,
+        value: live.first.depth,
+        unit: 'count',
+        ...(base ? { baseline: base.first.depth } : {}),
+      },
+      {
+        name: `${size}: full-text index load, MB`,
+        value: mb(live.first.fullText.bytes),
+        unit: 'MB',
+        ...(base ? { baseline: mb(base.first.fullText.bytes) } : {}),
+      },
+      {
+        name: `${size}: full-text index load, GETs`,
+        value: live.first.fullText.gets,
+        unit: 'count',
+        ...(base ? { baseline: base.first.fullText.gets } : {}),
+      },
+      {
+        name: `${size}: full-text index load, dependent-read depth`,
+        value: live.first.fullText.depth,
+        unit: 'count',
+        ...(base ? { baseline: base.first.fullText.depth } : {}),
+      },
+      {
+        name: `${size}: first question, constant 25 ms latency, from process start`,
+        value: s.constant.firstFromStartMs,
+        unit: 'ms',
+        baseline: live.firstFromStartMs,
+      },
+      {
+        name: `${size}: peak RSS`,
+        value: mb(Math.max(live.peakRss, s.constant.peakRss)),
+        unit: 'MB',
+        ...(base ? { baseline: mb(base.peakRss) } : {}),
+        target: {
+          max: 0.6 * r.memoryMb,
+          text: `≤ ${Math.round(0.6 * r.memoryMb)} MB (60 % of ${r.memoryMb})`,
+        },
+      },
+      {
+        name: `${size}: warm question, MB read (most)`,
+        value: Math.max(...live.warm.map((w) => mb(w.bytes))),
+        unit: 'MB',
+        target: { max: 2 },
+      },
+      {
+        name: `${size}: warm p50, latency spread`,
+        value: percentile(warmMs, 50),
+        unit: 'ms',
+        baseline: percentile(constantWarm, 50),
+        target: { max: 150 },
+      },
+      {
+        name: `${size}: warm p95, latency spread`,
+        value: percentile(warmMs, 95),
+        unit: 'ms',
+        baseline: percentile(constantWarm, 95),
+      },
+    );
+    const after = live.firstAfterResync;
+    if (after !== undefined) {
+      figures.push(
+        {
+          name: `${size}: first question after a re-sync (warm container)`,
+          value: after.ms,
+          unit: 'ms',
+          baseline: percentile(warmMs, 50),
+          target: { max: 300 },
+        },
+        { name: `${size}: … its MB read`, value: mb(after.bytes), unit: 'MB' },
+        { name: `${size}: … its GETs`, value: after.gets, unit: 'count' },
+      );
+    } else {
+      figures.push({
+        name: `${size}: first question after a re-sync: none saw the new version`,
+        value: live.busyAfterResync.length,
+        unit: 'count',
+      });
+    }
+    for (const [i, q] of live.spaced.entries()) {
+      figures.push({
+        name: `${size}: question ${i + 1} spaced ${r.spacing / 1000} s after the last (LISTs ${q.lists}, GETs ${q.gets}, new connections ${q.newConnections})`,
+        value: q.ms,
+        unit: 'ms',
+        baseline: percentile(warmMs, 50),
+      });
+    }
+    figures.push(
+      {
+        name: `${size}: recall@10, vector vs exact`,
+        value: s.recall.vector,
+        unit: 'ratio',
+        target: { min: 0.95 },
+      },
+      {
+        name: `${size}: recall@10, hybrid vs exact hybrid`,
+        value: s.recall.hybrid,
+        unit: 'ratio',
+        target: { min: 0.95 },
+      },
+    );
+  }
+  const describe = (facts: SizeResult['facts']) =>
+    `${facts.rows.toLocaleString('en')} rows, ${facts.versions} versions kept, ${facts.stats.fragmentStats.numFragments} fragments, ${facts.indexes.map((i) => `${i.name} ${mb(i.bytes).toFixed(2)} MB in ${i.parts} part(s), ${i.unindexedRows} rows unindexed`).join(', ')}`;
+  const notes = [
+    `Corpus: ${r.sources.toLocaleString('en')} sources of real prose on this machine (node_modules Markdown, /usr/share/doc READMEs and text files, man pages rendered by man), then variants recombining each source's real sentences; ${r.results.map((s) => `${s.chunks.toLocaleString('en')} chunks from ${s.documents.toLocaleString('en')} documents, ${s.distinctTerms.toLocaleString('en')} distinct terms, full-text index ${mb(ftsBytes(s.facts)).toFixed(1)} MB`).join('; ')}${r.baseline ? `; baseline (generated) ${r.baseline.rows.toLocaleString('en')} chunks, ${r.baseline.distinctTerms.toLocaleString('en')} distinct terms, full-text index ${mb(ftsBytes(r.baseline.facts)).toFixed(2)} MB` : ''}.`,
+    `Tables as the ingest leaves them (synced by the state machine, growing by syncs from one size to the next, then a re-sync of ${r.changedDocuments} edited documents): ${r.results.map((s) => describe(s.facts)).join('; ')}.`,
+    `CPU: every Retrieve container runs under ${r.share.toFixed(2)} vCPU, Lambda's share at ${r.memoryMb} MB (1 vCPU at 1,769 MB), by ${r.method}; its whole life is held to it, Node's boot and the bundle's load included (Lambda's init may get more).`,
+    `S3: time to first byte lognormal (median ${LAMBDA_S3_SPREAD_MODEL.firstByteMs} ms, sigma ${LAMBDA_S3_SPREAD_MODEL.firstByteSigma}), ${LAMBDA_S3_MODEL.bytesPerSecond / MB} MB/s per connection; the constant-latency rows are a second new container on the same table. Dependent-read depth: the longest chain of requests each sent after the previous one's response ended.`,
+    `Re-sync: the ingest writes on local disk and its new files are copied to S3 (removed files deleted), so the reader sees the files the writer made; the warm container then gets a question every ${BUSY_PACE_MS / 1000} s until one reads a file of the new version (LanceDB checks for one every readConsistencySeconds). Spaced questions: real waits of ${r.spacing / 1000} s, no simulated clock.`,
+    'Questions: written from the documents’ headings and sentences as a person asks them (“how does … work?”, “can someone explain … to me”), embedded by the real OpenAI client against the fake OpenAI (local hashing embedder, 1,536 dimensions). Recall: the product’s searches (k=10) against the same table with the vector index bypassed, hybrid fused as the product fuses.',
+  ];
+  return {
+    key: 'retrievalReal',
+    title: 'Retrieval on S3 over real text: a new container, warm, after a re-sync',
+    workload: `${r.results.map((s) => s.chunks.toLocaleString('en')).join(', ')} chunks of real documentation synced by the ingest state machine; per size a new Retrieve container (production bundle, fresh Node, ${r.share.toFixed(2)} vCPU): 1 first question, ${r.warmCount} warm, a re-sync, questions every ${BUSY_PACE_MS / 1000} s until the new version is read, then spaced ones; a second container with constant S3 latency`,
+    baseline: r.baseline
+      ? `the bench's generated corpus (${r.baseline.rows.toLocaleString('en')} chunks, invented vocabulary), the same bundle, CPU share and latency spread`
+      : 'none',
+    figures,
+    notes,
+    details: {
+      cpu: { method: r.method, share: r.share, memoryMb: r.memoryMb },
+      sizes: r.results.map((s) => ({
+        target: s.target,
+        chunks: s.chunks,
+        documents: s.documents,
+        distinctTerms: s.distinctTerms,
+        syncMs: Math.round(s.syncMs),
+        table: s.facts,
+        live: {
+          ...s.live,
+          warm: summaryOf(s.live.warm),
+        },
+        constant: { ...s.constant, warm: summaryOf(s.constant.warm) },
+        recall: s.recall,
+      })),
+      baseline: r.baseline && {
+        ...r.baseline,
+        run: { ...r.baseline.run, warm: summaryOf(r.baseline.run.warm) },
+      },
+      quick: ctx.quick,
+    },
+  };
+}
+
+function summaryOf(warm: readonly QuestionReads[]) {
+  return {
+    count: warm.length,
+    ms: summary(warm.map((w) => w.ms)),
+    bytes: summary(warm.map((w) => w.bytes)),
+    gets: mean(warm.map((w) => w.gets)),
+    lists: warm.reduce((n, w) => n + w.lists, 0),
+    depth: summary(warm.map((w) => w.depth)),
+  };
+}

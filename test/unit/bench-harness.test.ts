@@ -1,0 +1,210 @@
+import { spawnWithCpuShare } from '../../scripts/bench/cpu-quota';
+import {
+  chunkCounter,
+  corpusDocuments,
+  distinctTerms,
+  markdownSections,
+  personQuestions,
+  type TextSource,
+} from '../../scripts/bench/real-corpus';
+import {
+  dependentDepth,
+  firstByteDelay,
+  LAMBDA_S3_MODEL,
+  LAMBDA_S3_SPREAD_MODEL,
+} from '../../scripts/bench/s3-model';
+import { percentile, seededRandom } from '../../scripts/bench/stats';
+
+/**
+ * The bench's harness for retrieval on real text (npm run bench -- --only retrievalReal): what it builds must be
+ * what the section says it measures, or the figures in docs/performance.md mislead.
+ */
+
+const README = `# Widget toolkit
+
+Widgets are small reusable components that render themselves into a container element.
+
+## Installing the toolkit
+
+Install the package with your usual package manager, then import the widgets you need into your application code.
+The toolkit has no runtime dependencies and works in every current browser without polyfills.
+
+\`\`\`sh
+npm install widget-toolkit
+\`\`\`
+
+## Configuring themes
+
+Each widget reads its colours and spacing from a theme object that you pass to the provider at the root of the tree.
+Themes can be nested, so one part of a page may use a dark palette while the rest keeps the default light one.
+
+| option | default |
+| --- | --- |
+| dark | false |
+`;
+
+const MANUAL = `# Backup scheduler
+
+## Running a backup
+
+The scheduler copies every configured directory to the remote store at the time given in its schedule file.
+A backup that fails is retried three times with a growing pause before the operator is notified by mail.
+
+## Restoring files
+
+Restoring reads the newest complete snapshot unless another date is named on the command line.
+Files that exist locally are never overwritten unless the force flag is given, so a restore is safe to repeat.
+`;
+
+function sourcesOf(texts: Record<string, string>): TextSource[] {
+  return Object.entries(texts).map(([origin, text]) => {
+    const { title, sections } = markdownSections(text);
+    return { origin, title: title ?? origin, sections };
+  });
+}
+
+async function firstDocuments(sources: TextSource[], count: number) {
+  const documents = corpusDocuments(sources, await chunkCounter(1_000, 150));
+  const out = [];
+  for await (const document of documents) {
+    out.push(document);
+    if (out.length === count) break;
+  }
+  return out;
+}
+
+describe('the real-text corpus', () => {
+  it('keeps a page’s prose and headings, and leaves its code and tables out', () => {
+    const { title, sections } = markdownSections(README);
+
+    expect(title).toBe('Widget toolkit');
+    expect(sections.map((s) => s.heading)).toEqual([
+      'Widget toolkit',
+      'Installing the toolkit',
+      'Configuring themes',
+    ]);
+    const prose = sections.flatMap((s) => s.paragraphs).join('\n');
+    expect(prose).toContain('no runtime dependencies');
+    expect(prose).not.toContain('npm install');
+    expect(prose).not.toContain('| option');
+  });
+
+  it('grows past its sources with new pages in their own words, each of which the product’s ingest can split', async () => {
+    const sources = sourcesOf({ 'widgets/README.md': README, 'backup/manual.md': MANUAL });
+
+    const documents = await firstDocuments(sources, 8);
+
+    expect(documents.every((d) => d.chunks > 0)).toBe(true);
+    expect(new Set(documents.map((d) => d.markdown)).size).toBe(documents.length);
+    // Every word of every page, the recombined ones included, is a word of the real sources: no invented vocabulary.
+    const seen = new Set<string>();
+    for (const text of [README, MANUAL])
+      for (const m of text.toLowerCase().matchAll(/[\p{L}\p{N}]+/gu)) seen.add(m[0]);
+    const foreign = documents
+      .flatMap((d) => [...(d.markdown.split('\n---\n')[1] ?? '').toLowerCase().matchAll(/[\p{L}\p{N}]+/gu)])
+      .map((m) => m[0])
+      .filter((w) => !seen.has(w) && !/^\d+$/.test(w));
+    expect(foreign).toEqual([]);
+    expect(distinctTerms(documents.map((d) => d.markdown))).toBeGreaterThan(50);
+  });
+
+  it('makes the same documents every time, so a smaller table is the start of a larger one', async () => {
+    const sources = sourcesOf({ 'widgets/README.md': README, 'backup/manual.md': MANUAL });
+
+    const small = await firstDocuments(sources, 4);
+    const large = await firstDocuments(sources, 8);
+
+    expect(large.slice(0, 4).map((d) => d.markdown)).toEqual(small.map((d) => d.markdown));
+  });
+
+  it('asks questions as a person would, not in the documents’ own sentences', async () => {
+    const documents = await firstDocuments(
+      sourcesOf({ 'widgets/README.md': README, 'backup/manual.md': MANUAL }),
+      8,
+    );
+
+    const questions = personQuestions(documents, 10, 1);
+
+    expect(questions.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(questions).size).toBe(questions.length);
+    for (const question of questions) {
+      expect(documents.some((d) => d.markdown.includes(question))).toBe(false);
+      expect(question.split(' ').length).toBeGreaterThanOrEqual(3);
+    }
+  });
+});
+
+describe('the S3 model', () => {
+  it('draws a time to first byte around 25 ms with a long tail, or exactly 25 ms without a spread', () => {
+    const random = seededRandom(1);
+    const draws = Array.from({ length: 20_000 }, () => firstByteDelay(LAMBDA_S3_SPREAD_MODEL, random));
+
+    expect(percentile(draws, 50)).toBeGreaterThan(23);
+    expect(percentile(draws, 50)).toBeLessThan(27);
+    // A lognormal of sigma 0.6: the 95th percentile is e^(0.6 × 1.645) ≈ 2.7 times the median.
+    expect(percentile(draws, 95) / percentile(draws, 50)).toBeGreaterThan(2.4);
+    expect(percentile(draws, 95) / percentile(draws, 50)).toBeLessThan(3);
+    expect(firstByteDelay(LAMBDA_S3_MODEL, random)).toBe(25);
+  });
+
+  it('counts round trips waited in turn, not requests sent side by side', () => {
+    const request = (at: number, end: number) => ({
+      at,
+      end,
+      kind: 'get' as const,
+      key: 'k',
+      bytes: 1,
+      port: 1,
+    });
+
+    // Three in parallel, then one that needed them, then two in parallel that needed it.
+    const records = [
+      request(0, 25),
+      request(1, 26),
+      request(2, 24),
+      request(30, 55),
+      request(60, 85),
+      request(60, 90),
+    ];
+
+    expect(dependentDepth(records)).toBe(3);
+    expect(dependentDepth([])).toBe(0);
+  });
+});
+
+describe('Lambda’s CPU share for a child process', () => {
+  const share = 0.3;
+  // Busy for 1.5 s, then reports its CPU time and its age (both in ms since the process started, boot included).
+  const busy =
+    'const s = Date.now(); while (Date.now() - s < 1500) {} const u = process.cpuUsage(); process.stdout.write(JSON.stringify({ cpuMs: (u.user + u.system) / 1000, ageMs: performance.now() }));';
+
+  async function cpuMsOfBusyChild(cgroup: boolean) {
+    const { child, method, release } = await spawnWithCpuShare(
+      process.execPath,
+      ['-e', busy],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+      share,
+      { cgroup },
+    );
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+    });
+    await new Promise((resolve) => child.once('exit', resolve));
+    await release();
+    return { method, ...(JSON.parse(out) as { cpuMs: number; ageMs: number }) };
+  }
+
+  it.each([true, false])(
+    'holds a busy process to its share of one CPU (cgroup allowed: %s)',
+    async (cgroup) => {
+      const { method, cpuMs } = await cpuMsOfBusyChild(cgroup);
+
+      // 1.5 s of wall clock: at most about a third of it in CPU time (and a quota period's slack), never 1.5 s.
+      expect(method).not.toBe('none');
+      if (!cgroup) expect(method).toBe('duty-cycle SIGSTOP/SIGCONT');
+      expect(cpuMs).toBeGreaterThan(0);
+      expect(cpuMs).toBeLessThan(1500 * share + 250);
+    },
+  );
+});
