@@ -120,7 +120,11 @@ async function main({ values }: ParsedCommand<typeof BENCH.options>): Promise<nu
       if (!values.json) console.log(`\n${renderSection(report, SECTIONS.indexOf(section) + 1)}`);
     }
   } finally {
-    await rm(workDir, { recursive: true, force: true });
+    // A section that failed may leave a writer (LanceDB's threads, a step of the local executor) still writing in the
+    // scratch directory; failing to remove it must not replace the section's own error.
+    await rm(workDir, { recursive: true, force: true, maxRetries: 5 }).catch((error: unknown) =>
+      ctx.log(`could not remove ${workDir}: ${error instanceof Error ? error.message : String(error)}`),
+    );
   }
   const seconds = (performance.now() - started) / 1000;
   if (values.json) {
