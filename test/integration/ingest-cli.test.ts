@@ -46,6 +46,8 @@ const JSON_KEYS = [
   'skipped',
   'chunks',
   'embeddedChunks',
+  // Present because this run embedded something (docs/documents.md, `--json`).
+  'embedding',
   'ms',
 ];
 
