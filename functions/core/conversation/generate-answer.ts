@@ -267,13 +267,20 @@ export async function generateAnswer(
     await setThreadStatus(deps, turn, t.statusWriting);
     await streamer.begin();
     try {
-      answer = await streamAnswer(
+      const written = await streamAnswer(
         deps.model,
         input.question,
         input.retrieval.passages,
         (delta) => streamer.append(delta),
         deps.signal ? { signal: deps.signal } : {},
       );
+      // A Bedrock Guardrail blocked the answer (bot:bedrockGuardrail): a policy, said politely in the asker's
+      // language in place of the guardrail's own message, never the apology for a fault.
+      answer = written.guardrailIntervened
+        ? { text: t.guardrailBlocked, usage: written.usage }
+        : { text: written.text, usage: written.usage };
+      if (written.guardrailIntervened)
+        deps.logger.info('a guardrail blocked the answer', { eventId: turn.eventId });
     } catch (error) {
       // Stop editing so the half-written answer can be replaced by a retry or by the apology.
       await streamer.fail();
