@@ -57,7 +57,7 @@ describe('bot:llmProvider=bedrock', () => {
 
   it('grants InvokeModel on exactly the chosen models, to the steps that call them', () => {
     const chat = [
-      'arn:<AWS::Partition>:bedrock:us-west-2:<AWS::AccountId>:inference-profile/' + PROFILE,
+      `arn:<AWS::Partition>:bedrock:us-west-2:<AWS::AccountId>:inference-profile/${PROFILE}`,
       // The profile's foundation model, in whichever Region the profile routes to, only through the profile.
       'arn:<AWS::Partition>:bedrock:*::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0',
     ];
