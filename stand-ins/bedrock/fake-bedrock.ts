@@ -72,6 +72,8 @@ export interface FakeBedrock {
   requests: RecordedBedrockRequest[];
   /** The next `times` requests (to `operation` only, when given) are answered with this error. */
   failNext(options: { error: BedrockErrorType; times?: number; operation?: BedrockOperation }): void;
+  /** Forgets the failures `failNext` queued and no request used. */
+  clearFailures(): void;
   close(): Promise<void>;
 }
 
@@ -324,6 +326,9 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
     requests,
     failNext({ error, times = 1, operation }) {
       failures.push({ error, times, ...(operation === undefined ? {} : { operation }) });
+    },
+    clearFailures() {
+      failures.splice(0);
     },
     close: () =>
       new Promise<void>((resolve) => {

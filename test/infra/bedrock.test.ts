@@ -115,6 +115,15 @@ describe('bot:llmProvider=bedrock', () => {
     ]);
   });
 
+  it("prices the chat model's tokens on the usage dashboard at its Bedrock list price", () => {
+    const dashboards = resourcesOf(template, 'AWS::CloudWatch::Dashboard').map(([, d]) =>
+      JSON.stringify(d.Properties.DashboardBody),
+    );
+    expect(
+      dashboards.some((body) => body.includes(`${PROFILE}, USD (at $1 in / $5 out per million tokens)`)),
+    ).toBe(true);
+  });
+
   it('passes the AWS Solutions checks', () => {
     const report = new AwsSolutionsChecks(stack).validateScope(stack);
     expect(report.violations.map((v) => v.ruleName)).toEqual([]);
