@@ -71,6 +71,8 @@ describe('conversation workflow (bedrock provider)', () => {
     expect(shownEnglish).toContain("I can't help with that one");
     expect(shownEnglish).not.toContain('Sorry, the model cannot answer this question.');
     expect(shownEnglish).not.toContain("Sorry, I couldn't answer this one");
+    // Kept as a blocked answer (counted as GuardrailBlocked, not Answered), not as the guardrail's own message.
+    expect(english.answer?.guardrailIntervened).toBe(true);
     expect(japanese.execution?.status).toBe('SUCCEEDED');
     expect(visibleText(japanese.replies[0] as never)).toContain('この質問にはお答えできません');
   });

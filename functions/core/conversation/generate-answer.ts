@@ -254,6 +254,7 @@ export async function generateAnswer(
   const slackTexts = input.retrieval.passages.filter(isSlackSource).map((p) => p.text);
   const pendingFallbacks: Promise<void>[] = [];
   let answer: { text: string; usage: AnswerResult['usage'] };
+  let guardrailIntervened = false;
   let streamer: AnswerStreamer;
   if (claim.written !== undefined) {
     // An earlier attempt of this run finished the answer but Slack did not show it (its final edit was refused
@@ -279,8 +280,10 @@ export async function generateAnswer(
       answer = written.guardrailIntervened
         ? { text: t.guardrailBlocked, usage: written.usage }
         : { text: written.text, usage: written.usage };
-      if (written.guardrailIntervened)
+      if (written.guardrailIntervened) {
+        guardrailIntervened = true;
         deps.logger.info('a guardrail blocked the answer', { eventId: turn.eventId });
+      }
     } catch (error) {
       // Stop editing so the half-written answer can be replaced by a retry or by the apology.
       await streamer.fail();
@@ -324,5 +327,13 @@ export async function generateAnswer(
   // What the turn keeps (Persist turn stores this text): the answer without word-for-word quotations of the Slack
   // messages it drew on. Slack shows the answer as written.
   const kept = slackTexts.length === 0 ? answer.text : withoutQuotedMessages(answer.text, slackTexts);
-  return { kind: 'answer', text: kept, sources, model, usage: answer.usage, messageTs };
+  return {
+    kind: 'answer',
+    text: kept,
+    sources,
+    model,
+    usage: answer.usage,
+    messageTs,
+    ...(guardrailIntervened ? { guardrailIntervened: true as const } : {}),
+  };
 }
