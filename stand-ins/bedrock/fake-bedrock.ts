@@ -271,6 +271,7 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
 
   /** Titan Text Embeddings (v2: `dimensions` 256, 512 or 1024; v1: 1536), as InvokeModel answers them. */
   async function embed(res: ServerResponse, modelId: string, body: Record<string, unknown>): Promise<number> {
+    if (/^cohere\.embed-(multilingual|english)-v3/.test(modelId)) return embedCohere(res, body);
     if (!/^amazon\.titan-embed-text-v[12]/.test(modelId.replace(/^arn:.*\//, ''))) {
       return sendError(
         res,
@@ -305,6 +306,34 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
     const embedding = await embeddings.embedQuery(body.inputText);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ embedding, inputTextTokenCount: roughTokens(body.inputText) }));
+    return 200;
+  }
+
+  /** Cohere Embed v3 (1,024 dimensions): `{texts, input_type}` in, `{embeddings, id, response_type, texts}` out. */
+  async function embedCohere(res: ServerResponse, body: Record<string, unknown>): Promise<number> {
+    const { texts, input_type: inputType } = body;
+    if (!Array.isArray(texts) || texts.length === 0 || texts.some((t) => typeof t !== 'string')) {
+      return sendError(
+        res,
+        'ValidationException',
+        'Malformed input request: #: required key [texts] not found',
+      );
+    }
+    if (!['search_document', 'search_query', 'classification', 'clustering'].includes(String(inputType))) {
+      return sendError(
+        res,
+        'ValidationException',
+        'Malformed input request: #: required key [input_type] not found',
+      );
+    }
+    let embeddings = embeddingsBySize.get(1024);
+    if (embeddings === undefined) {
+      embeddings = new LocalHashEmbeddings({ dimensions: 1024 });
+      embeddingsBySize.set(1024, embeddings);
+    }
+    const vectors = await embeddings.embedDocuments(texts as string[]);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ embeddings: vectors, id: 'fake', response_type: 'embeddings_floats', texts }));
     return 200;
   }
 

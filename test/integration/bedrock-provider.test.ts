@@ -43,7 +43,7 @@ const passages: Passage[] = [
 
 beforeAll(async () => {
   fake = await startFakeBedrock({
-    enabledModels: [CHAT_MODEL, EMBEDDING_MODEL],
+    enabledModels: [CHAT_MODEL, EMBEDDING_MODEL, 'cohere.embed-multilingual-v3'],
     guardrail: { id: 'gr0policy1', version: '3', deniedWords: ['salary'] },
   });
 });
@@ -98,6 +98,25 @@ describe('the bedrock provider against the Bedrock stand-in', () => {
       modelId: EMBEDDING_MODEL,
       body: { inputText: 'rotate the VPN key', dimensions: 512, normalize: true },
     });
+  });
+
+  it('embeds with Cohere Embed multilingual, documents and questions each with their input type', async () => {
+    // Arrange
+    const embeddings = createEmbeddings(
+      bedrockConfig({ OPENAI_EMBEDDING_MODEL: 'cohere.embed-multilingual-v3' }),
+    );
+
+    // Act
+    const [document] = await embeddings.embedDocuments(['VPN の鍵を更新する']);
+    const query = await embeddings.embedQuery('VPN の鍵を更新する');
+
+    // Assert
+    expect(document).toHaveLength(1024);
+    expect(query).toEqual(document);
+    expect(fake.requests.map((r) => r.body)).toEqual([
+      { texts: ['VPN の鍵を更新する'], input_type: 'search_document', truncate: 'END' },
+      { texts: ['VPN の鍵を更新する'], input_type: 'search_query', truncate: 'END' },
+    ]);
   });
 
   it('names the model and the setting when the account has not enabled the model, without retrying', async () => {

@@ -5,7 +5,7 @@ import { ConfigError } from '../errors';
 
 /**
  * Amazon Bedrock as the `bedrock` provider: chat through the Converse and ConverseStream APIs (LangChain's
- * `ChatBedrockConverse`), embeddings through InvokeModel (Titan Text Embeddings). The function's IAM role signs the
+ * `ChatBedrockConverse`), embeddings through InvokeModel (Titan Text Embeddings or Cohere Embed). The function's IAM role signs the
  * calls; there is no key. Only the handlers that call a model import this module.
  */
 
@@ -97,28 +97,55 @@ export function createBedrockChatModel(
   });
 }
 
+/** Cohere's Embed models on Bedrock take `texts` and an `input_type`, not Titan's `inputText`. */
+function isCohere(model: string): boolean {
+  return /(^|\.)cohere\.embed/.test(model.replace(/^arn:.*\//, ''));
+}
+
 /**
- * `BedrockEmbeddings` with its request kept and its error left intact. LangChain's (1.4.5) replaces the SDK's error
- * by a plain Error (losing `AccessDeniedException`'s name and the status its retry decision and the state machine's
- * read) and prints it with `console.error`; its batch sends every text at once. This one sends the same InvokeModel
- * request (`{inputText, dimensions, normalize}`), lets the error through, and limits the requests in flight.
+ * `BedrockEmbeddings` with its error left intact, and Cohere's request body. LangChain's (1.4.5) replaces the SDK's
+ * error by a plain Error (losing `AccessDeniedException`'s name and the status its retry decision and the state
+ * machine's read), prints it with `console.error`, and sends Titan's body (`{inputText, dimensions, normalize}`) to
+ * every model but Nova, which Cohere Embed refuses. This one sends Titan's body to Titan and Cohere's
+ * (`{texts, input_type}`: `search_document` for the documents, `search_query` for a question) to Cohere.
  */
-export class TitanEmbeddings extends BedrockEmbeddings {
+export class BedrockTextEmbeddings extends BedrockEmbeddings {
+  override async embedQuery(text: string): Promise<number[]> {
+    return this.embedOne(text, 'search_query');
+  }
+
+  override async embedDocuments(documents: string[]): Promise<number[][]> {
+    return Promise.all(documents.map((document) => this.embedOne(document, 'search_document')));
+  }
+
   override async _embedText(text: string): Promise<number[]> {
+    return this.embedOne(text, 'search_document');
+  }
+
+  private async embedOne(text: string, inputType: 'search_document' | 'search_query'): Promise<number[]> {
+    const cleaned = text.replace(/\n/g, ' ');
+    const cohere = isCohere(this.model);
+    const body = cohere
+      ? { ...this.modelParameters, texts: [cleaned], input_type: inputType, truncate: 'END' }
+      : {
+          ...this.modelParameters,
+          inputText: cleaned,
+          ...(this.dimensions === undefined ? {} : { dimensions: this.dimensions }),
+        };
     return this.caller.call(async () => {
       const response = await this.client.send(
         new InvokeModelCommand({
           modelId: this.model,
           contentType: 'application/json',
           accept: 'application/json',
-          body: JSON.stringify({
-            ...this.modelParameters,
-            inputText: text.replace(/\n/g, ' '),
-            ...(this.dimensions === undefined ? {} : { dimensions: this.dimensions }),
-          }),
+          body: JSON.stringify(body),
         }),
       );
-      const { embedding } = JSON.parse(new TextDecoder().decode(response.body)) as { embedding?: unknown };
+      const parsed = JSON.parse(new TextDecoder().decode(response.body)) as {
+        embedding?: unknown;
+        embeddings?: unknown[];
+      };
+      const embedding = cohere ? parsed.embeddings?.[0] : parsed.embedding;
       if (!Array.isArray(embedding)) throw new Error(`${this.model} answered without an embedding`);
       return embedding as number[];
     });
@@ -129,13 +156,13 @@ export class TitanEmbeddings extends BedrockEmbeddings {
 const EMBED_CONCURRENCY = 8;
 
 /**
- * Titan Text Embeddings through InvokeModel, `dimensions` from `EMBEDDING_DIMENSIONS`, normalized (what cosine
- * search wants). A 4xx other than throttling is not retried: it fails the same way again.
+ * Titan Text Embeddings (or Cohere Embed) through InvokeModel; Titan v2 at `EMBEDDING_DIMENSIONS`, normalized (what
+ * cosine search wants). A 4xx other than throttling is not retried: it fails the same way again.
  */
-export function createBedrockEmbeddings(llm: LlmConfig, maxRetries = llm.maxRetries): TitanEmbeddings {
+export function createBedrockEmbeddings(llm: LlmConfig, maxRetries = llm.maxRetries): BedrockTextEmbeddings {
   const bedrock = bedrockOf(llm);
   const v2 = llm.embeddingModel.includes('titan-embed-text-v2');
-  return new TitanEmbeddings({
+  return new BedrockTextEmbeddings({
     client: createBedrockClient(llm),
     model: llm.embeddingModel,
     ...(v2 ? { dimensions: bedrock.embeddingDimensions, modelParameters: { normalize: true } } : {}),

@@ -3,7 +3,7 @@ import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai';
 import type { AppConfig } from '../config';
 import { ConfigError } from '../errors';
-import { createBedrockChatModel, createBedrockEmbeddings, TitanEmbeddings } from './bedrock';
+import { BedrockTextEmbeddings, createBedrockChatModel, createBedrockEmbeddings } from './bedrock';
 import { LocalExtractiveChatModel } from './local-chat-model';
 import { DEFAULT_LOCAL_DIMENSIONS, LocalHashEmbeddings } from './local-embeddings';
 
@@ -144,7 +144,7 @@ export function embeddingNameOf(embeddings: Embeddings): string {
 /** The length of the vectors, when known without calling the model; undefined otherwise. */
 export function embeddingDimensionsOf(embeddings: Embeddings): number | undefined {
   if (embeddings instanceof LocalHashEmbeddings) return embeddings.dimensions;
-  if (embeddings instanceof TitanEmbeddings) return embeddings.dimensions;
+  if (embeddings instanceof BedrockTextEmbeddings) return embeddings.dimensions;
   if (embeddings instanceof OpenAIEmbeddings) {
     return embeddings.dimensions ?? OPENAI_EMBEDDING_DIMENSIONS.get(embeddings.model);
   }
