@@ -62,6 +62,23 @@ describe('conversation workflow (bedrock provider)', () => {
     ).toBe(true);
   });
 
+  it('condenses a follow-up with its thread through Converse, and counts its tokens with the answer', async () => {
+    const first = await askThroughSlack(stack, 'How do I rotate my VPN key?');
+    const before = stack.bedrock?.requests.length ?? 0;
+
+    const followUp = await askThroughSlack(stack, 'How often do I have to do that?', {
+      threadTs: first.sent.threadTs,
+    });
+
+    expect(followUp.execution?.status).toBe('SUCCEEDED');
+    expect(followUp.standalone?.condensed).toBe(true);
+    expect(followUp.standalone?.question).toMatch(/VPN/);
+    expect(visibleText(followUp.replies[0] as never)).toContain('every 90 days');
+    const chat = (stack.bedrock?.requests ?? []).slice(before).filter((r) => r.operation !== 'invoke');
+    expect(chat.map((r) => r.operation)).toEqual(['converse', 'converse-stream']);
+    expect(followUp.standalone?.usage?.inputTokens).toBeGreaterThan(0);
+  });
+
   it('answers a question the guardrail blocks politely, in the asker’s language, not with an apology', async () => {
     const english = await askThroughSlack(stack, "What is the CEO's salary?");
     const japanese = await askThroughSlack(stack, '社長の給料はいくらですか？');
