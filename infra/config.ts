@@ -1,7 +1,13 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { parseCollectionAudiences } from '../functions/core/access/reach';
-import { MAX_INGEST_CONCURRENCY } from '../functions/core/config';
+import {
+  BEDROCK_DEFAULT_CHAT_MODEL,
+  BEDROCK_DEFAULT_EMBEDDING_MODEL,
+  MAX_INGEST_CONCURRENCY,
+  TITAN_V2_DIMENSIONS,
+} from '../functions/core/config';
 import { type OriginSpec, readOriginSpec } from '../functions/core/ingest/origin-spec';
+import { parseBedrockModelId, providerOfModel } from '../functions/core/llm/model-ids';
 
 /**
  * What a deployment can change without touching code. Every setting has a default that deploys as it is; set
@@ -19,20 +25,36 @@ export interface BotConfig {
    */
   stackName: string;
   /**
-   * `openai` answers with OpenAI models (the key goes in Secrets Manager); `local` runs the offline extractive
-   * model and hashed embeddings, which needs no key and is only good for a smoke test of the plumbing.
+   * `openai` answers with OpenAI models (the key goes in Secrets Manager); `bedrock` with Amazon Bedrock models in the
+   * account (IAM, no key: enable the models in the Bedrock console first); `local` runs the offline extractive model
+   * and hashed embeddings, which needs no key and is only good for a smoke test of the plumbing.
    * @default 'openai'
    */
-  llmProvider: 'openai' | 'local';
-  /** `OPENAI_MODEL`. @default 'gpt-4.1-mini' */
+  llmProvider: 'openai' | 'bedrock' | 'local';
+  /**
+   * `OPENAI_MODEL`: the chat model (a Bedrock model id or inference profile id with `bedrock`, refused at synth when
+   * it names the other provider's model). @default 'gpt-4.1-mini' ('amazon.nova-lite-v1:0' with bedrock)
+   */
   chatModel: string;
   /** `OPENAI_TEMPERATURE`, 0 to 2 (not sent to reasoning models). @default 0 */
   temperature: number;
   /**
    * `OPENAI_EMBEDDING_MODEL`. Changing it after the first sync needs a rebuild of the index (docs/documents.md).
-   * @default 'text-embedding-3-small'
+   * @default 'text-embedding-3-small' ('amazon.titan-embed-text-v2:0' with bedrock)
    */
   embeddingModel: string;
+  /** `BEDROCK_REGION`: where Bedrock is called, with `bedrock`. @default undefined (the stack's region) */
+  bedrockRegion?: string;
+  /**
+   * `EMBEDDING_DIMENSIONS`: the length of Bedrock's embedding vectors (Titan v2: 256, 512 or 1024). Changing it means
+   * a rebuild of the index, as changing the model does. @default 1024
+   */
+  embeddingDimensions: number;
+  /**
+   * `BEDROCK_GUARDRAIL`: a Bedrock Guardrail applied to every answer, as `<guardrail id>:<version>` (or
+   * `{"id": "…", "version": "…"}`); a blocked answer is replaced by a polite reply. @default undefined (none)
+   */
+  bedrockGuardrail?: { id: string; version: string };
   /**
    * `LANCEDB_URI` of a LanceDB Cloud database (`db://name`): every function that reads or writes the vectors uses it
    * instead of the data bucket, with the API key from a secret the stack then creates (output `LanceDbApiKeyArn`).
@@ -154,6 +176,9 @@ export const DEFAULT_CONFIG: BotConfig = {
   chatModel: 'gpt-4.1-mini',
   temperature: 0,
   embeddingModel: 'text-embedding-3-small',
+  bedrockRegion: undefined,
+  embeddingDimensions: 1024,
+  bedrockGuardrail: undefined,
   lancedbUri: undefined,
   lancedbRegion: 'us-east-1',
   ingestSchedule: 'cron(0 3 * * ? *)',
@@ -326,6 +351,109 @@ function audiences(raw: unknown, key: string): Record<string, string[]> {
   return parsed.value as Record<string, string[]>;
 }
 
+/**
+ * The provider block: the provider, its models (each provider's defaults when unset) and Bedrock's own settings. A
+ * model of the other provider is refused here, at synth, rather than failing every question after the deploy.
+ */
+function modelSettings(
+  raw: Record<string, unknown>,
+): Pick<
+  BotConfig,
+  | 'llmProvider'
+  | 'chatModel'
+  | 'temperature'
+  | 'embeddingModel'
+  | 'bedrockRegion'
+  | 'embeddingDimensions'
+  | 'bedrockGuardrail'
+> {
+  const d = DEFAULT_CONFIG;
+  const llmProvider =
+    raw.llmProvider === undefined
+      ? d.llmProvider
+      : oneOf(raw.llmProvider, 'llmProvider', ['openai', 'bedrock', 'local']);
+  const bedrock = llmProvider === 'bedrock';
+  const chatModel =
+    raw.chatModel === undefined
+      ? bedrock
+        ? BEDROCK_DEFAULT_CHAT_MODEL
+        : d.chatModel
+      : str(raw.chatModel, 'chatModel');
+  const embeddingModel =
+    raw.embeddingModel === undefined
+      ? bedrock
+        ? BEDROCK_DEFAULT_EMBEDDING_MODEL
+        : d.embeddingModel
+      : str(raw.embeddingModel, 'embeddingModel');
+  for (const [key, model] of [
+    ['chatModel', chatModel],
+    ['embeddingModel', embeddingModel],
+  ] as const) {
+    if (bedrock && parseBedrockModelId(model) === undefined) {
+      fail(
+        key,
+        'a Bedrock model id (amazon.nova-lite-v1:0), inference profile id (us.anthropic.claude-haiku-4-5-20251001-v1:0) ' +
+          'or ARN, since bot:llmProvider is bedrock',
+        model,
+      );
+    }
+    if (llmProvider === 'openai' && providerOfModel(model) === 'bedrock') {
+      fail(
+        key,
+        'an OpenAI model name such as gpt-4.1-mini, since bot:llmProvider is openai (set it to bedrock)',
+        model,
+      );
+    }
+  }
+  const embeddingDimensions =
+    raw.embeddingDimensions === undefined
+      ? d.embeddingDimensions
+      : num(raw.embeddingDimensions, 'embeddingDimensions', 8, 8192, true);
+  if (
+    bedrock &&
+    embeddingModel.includes('titan-embed-text-v2') &&
+    !TITAN_V2_DIMENSIONS.includes(embeddingDimensions)
+  ) {
+    fail('embeddingDimensions', `256, 512 or 1024 for ${embeddingModel}`, raw.embeddingDimensions);
+  }
+  return {
+    llmProvider,
+    chatModel,
+    temperature:
+      raw.temperature === undefined ? d.temperature : num(raw.temperature, 'temperature', 0, 2, false),
+    embeddingModel,
+    bedrockRegion:
+      raw.bedrockRegion === undefined
+        ? d.bedrockRegion
+        : str(
+            raw.bedrockRegion,
+            'bedrockRegion',
+            /^[a-z]{2}(-gov)?-[a-z]+-\d$/,
+            'an AWS region such as us-west-2',
+          ),
+    embeddingDimensions,
+    bedrockGuardrail:
+      raw.bedrockGuardrail === undefined
+        ? d.bedrockGuardrail
+        : guardrail(raw.bedrockGuardrail, 'bedrockGuardrail'),
+  };
+}
+
+/** `id:version` (the form `BEDROCK_GUARDRAIL` takes) or `{"id", "version"}`; the version a number or DRAFT. */
+function guardrail(raw: unknown, key: string): { id: string; version: string } {
+  const expected =
+    'a Bedrock Guardrail as "<id>:<version>" such as "gr1abc2def3:1", or {"id": "…", "version": "…"}';
+  const value =
+    typeof raw === 'string'
+      ? raw.trim()
+      : typeof raw === 'object' && raw !== null
+        ? `${String((raw as { id?: unknown }).id)}:${String((raw as { version?: unknown }).version)}`
+        : '';
+  const match = /^([a-z0-9]{1,64}):(DRAFT|\d{1,8})$/.exec(value);
+  if (match === null) fail(key, expected, raw);
+  return { id: match[1] ?? '', version: match[2] ?? '' };
+}
+
 const RETENTION_DAYS = Object.values(RetentionDays).filter((v): v is RetentionDays => typeof v === 'number');
 
 /**
@@ -344,6 +472,9 @@ export function readConfig(context: ContextReader): BotConfig {
     chatModel: get('chatModel'),
     temperature: get('temperature'),
     embeddingModel: get('embeddingModel'),
+    bedrockRegion: get('bedrockRegion'),
+    embeddingDimensions: get('embeddingDimensions'),
+    bedrockGuardrail: get('bedrockGuardrail'),
     lancedbUri: get('lancedbUri'),
     lancedbRegion: get('lancedbRegion'),
     ingestSchedule: get('ingestSchedule'),
@@ -384,20 +515,13 @@ export function readConfig(context: ContextReader): BotConfig {
       retention,
     );
   }
+  const models = modelSettings(raw);
   return {
+    ...models,
     stackName:
       raw.stackName === undefined
         ? d.stackName
         : str(raw.stackName, 'stackName', /^[A-Za-z][A-Za-z0-9-]{0,100}$/, 'a CloudFormation stack name'),
-    llmProvider:
-      raw.llmProvider === undefined
-        ? d.llmProvider
-        : oneOf(raw.llmProvider, 'llmProvider', ['openai', 'local']),
-    chatModel: raw.chatModel === undefined ? d.chatModel : str(raw.chatModel, 'chatModel'),
-    temperature:
-      raw.temperature === undefined ? d.temperature : num(raw.temperature, 'temperature', 0, 2, false),
-    embeddingModel:
-      raw.embeddingModel === undefined ? d.embeddingModel : str(raw.embeddingModel, 'embeddingModel'),
     lancedbUri:
       raw.lancedbUri === undefined
         ? d.lancedbUri

@@ -127,6 +127,7 @@ export class UsageDashboard extends Construct {
           botMetric(names, METRIC.Questions, { label: 'Questions' }),
           botMetric(names, METRIC.Answered, { label: 'Answered' }),
           botMetric(names, METRIC.Declined, { label: 'Declined (not in the documents)' }),
+          botMetric(names, METRIC.GuardrailBlocked, { label: 'Blocked by the guardrail (polite reply)' }),
           botMetric(names, METRIC.Apologies, { label: 'Failed (apology)' }),
         ],
         leftYAxis: { min: 0, showUnits: false },

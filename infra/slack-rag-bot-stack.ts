@@ -114,7 +114,10 @@ export class SlackRagBotStack extends Stack {
       documentsBucket,
       slackSigningSecret: secret('SlackSigningSecret', "The Slack app's signing secret"),
       slackBotToken: secret('SlackBotToken', "The Slack app's bot token (xoxb-...)"),
-      openAiApiKey: secret('OpenAiApiKey', 'The OpenAI API key'),
+      // Only for OpenAI: Bedrock is reached with the functions' roles, and the offline models need nothing.
+      ...(config.llmProvider === 'openai'
+        ? { openAiApiKey: secret('OpenAiApiKey', 'The OpenAI API key') }
+        : {}),
       // Only when the vectors live in LanceDB Cloud (bot:lancedbUri); then no function reads the bucket's LanceDB prefix.
       ...(config.lancedbUri === undefined
         ? {}
@@ -213,7 +216,9 @@ export class SlackRagBotStack extends Stack {
       'Put the Slack signing secret here',
     );
     output('SlackBotTokenArn', resources.slackBotToken.secretArn, 'Put the Slack bot token (xoxb-...) here');
-    output('OpenAiApiKeyArn', resources.openAiApiKey.secretArn, 'Put the OpenAI API key here');
+    if (resources.openAiApiKey !== undefined) {
+      output('OpenAiApiKeyArn', resources.openAiApiKey.secretArn, 'Put the OpenAI API key here');
+    }
     if (resources.lancedbApiKey !== undefined) {
       output('LanceDbApiKeyArn', resources.lancedbApiKey.secretArn, 'Put the LanceDB Cloud API key here');
     }

@@ -1,10 +1,12 @@
-import { Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Bucket, type IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ConversationPlaceholder } from '../functions/conversation-functions';
 import { needsUserGroups } from '../functions/core/access/reach';
 import { uriOf } from '../functions/core/ingest/origin-spec';
+import { parseBedrockModelId } from '../functions/core/llm/model-ids';
 import { EVENT_PREFIX, SYNC_PREFIX, THREAD_PREFIX } from '../functions/core/stores/keys';
 import type { IngestPlaceholder } from '../functions/ingest-functions';
 import type { BotFunction, PrefixAccess, TableAction } from './bot-function';
@@ -21,7 +23,8 @@ export interface BotResources {
   documentsBucket: IBucket;
   slackSigningSecret: ISecret;
   slackBotToken: ISecret;
-  openAiApiKey: ISecret;
+  /** The OpenAI API key: only with `bot:llmProvider=openai`; Bedrock is reached with the functions' roles. */
+  openAiApiKey?: ISecret;
   /** LanceDB Cloud's API key: only when `bot:lancedbUri` puts the vectors there. */
   lancedbApiKey?: ISecret;
 }
@@ -35,17 +38,79 @@ export type StepBinder = (fn: BotFunction, resources: BotResources) => void;
 
 const TABLE = 'CONVERSATION_TABLE';
 
-/** The chat model (and, for `embeddings`, the embedding model) and the OpenAI key, when the provider is OpenAI. */
+/** The chat model (and, for `embeddings`, the embedding model), and the OpenAI key or the Bedrock grants. */
 function useModels(fn: BotFunction, r: BotResources, use: { chat?: boolean; embeddings?: boolean }): void {
   const { config } = r;
   fn.setEnvironment('LLM_PROVIDER', config.llmProvider);
-  if (config.llmProvider === 'openai') fn.bindSecret(r.openAiApiKey, 'OPENAI_API_KEY');
-  if (use.chat && config.llmProvider === 'openai') {
+  if (config.llmProvider === 'local') return;
+  if (config.llmProvider === 'openai' && r.openAiApiKey !== undefined) {
+    fn.bindSecret(r.openAiApiKey, 'OPENAI_API_KEY');
+  }
+  if (use.chat) {
     fn.setEnvironment('OPENAI_MODEL', config.chatModel);
     fn.setEnvironment('OPENAI_TEMPERATURE', String(config.temperature));
   }
-  if (use.embeddings && config.llmProvider === 'openai') {
-    fn.setEnvironment('OPENAI_EMBEDDING_MODEL', config.embeddingModel);
+  if (use.embeddings) fn.setEnvironment('OPENAI_EMBEDDING_MODEL', config.embeddingModel);
+  if (config.llmProvider === 'bedrock') useBedrock(fn, r, use);
+}
+
+/**
+ * Bedrock: `bedrock:InvokeModel` and `InvokeModelWithResponseStream` (which also authorise Converse and ConverseStream)
+ * on exactly the models this function calls. A model id is its foundation-model ARN in the Bedrock region; an
+ * inference profile (`us.anthropic.…`) is its profile ARN, plus the profile's foundation model in the Regions it
+ * routes to, as https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html documents: those
+ * Regions change as AWS adds them, so any Region, but only through that profile (`bedrock:InferenceProfileArn`).
+ */
+function useBedrock(fn: BotFunction, r: BotResources, use: { chat?: boolean; embeddings?: boolean }): void {
+  const { config } = r;
+  const stack = Stack.of(fn);
+  const region = config.bedrockRegion ?? stack.region;
+  fn.setEnvironment('BEDROCK_REGION', region);
+  if (use.embeddings) fn.setEnvironment('EMBEDDING_DIMENSIONS', String(config.embeddingDimensions));
+  const guardrail = use.chat ? config.bedrockGuardrail : undefined;
+  if (guardrail !== undefined) fn.setEnvironment('BEDROCK_GUARDRAIL', `${guardrail.id}:${guardrail.version}`);
+  const models = [
+    ...(use.chat ? [config.chatModel] : []),
+    ...(use.embeddings ? [config.embeddingModel] : []),
+  ];
+  const actions = ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'];
+  const arn = (resource: string, account: string = stack.account, inRegion: string = region) =>
+    `arn:${stack.partition}:bedrock:${inRegion}:${account}:${resource}`;
+  for (const model of models) {
+    const parsed = parseBedrockModelId(model);
+    if (parsed === undefined) continue;
+    if (parsed.kind === 'arn') {
+      fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [parsed.arn] }));
+    } else if (parsed.kind === 'foundation-model') {
+      fn.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions, resources: [arn(`foundation-model/${parsed.modelId}`, '')] }),
+      );
+    } else {
+      const profileArn = arn(`inference-profile/${parsed.profileId}`);
+      fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [profileArn] }));
+      fn.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions,
+          resources: [arn(`foundation-model/${parsed.modelId}`, '', '*')],
+          conditions: { StringEquals: { 'bedrock:InferenceProfileArn': profileArn } },
+        }),
+      );
+      Validations.of(fn.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/${parsed.modelId}]`,
+        reason:
+          `${parsed.profileId} is a cross-Region inference profile: Bedrock runs it in any Region of its geography, ` +
+          'a list AWS extends. The grant holds only through that profile (condition bedrock:InferenceProfileArn).',
+      });
+    }
+  }
+  // A guardrail's policies are evaluated with the caller's permission to apply it.
+  if (guardrail !== undefined) {
+    fn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['bedrock:ApplyGuardrail'],
+        resources: [arn(`guardrail/${guardrail.id}`)],
+      }),
+    );
   }
 }
 

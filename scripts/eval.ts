@@ -8,6 +8,7 @@ import { checkThresholds, parseThreshold, summarize, type Threshold } from './ev
 import { jsonOf, questionTable, type RunReport, summaryTable, thresholdLines } from './eval/report';
 import { type RunSettings, runEval, settingsFor } from './eval/run';
 import { readVariants, type Variant } from './eval/variants';
+import { startLocalBedrock } from './local/bedrock-stand-in';
 import { localLanceDbUri, shellSettings, withoutMetricLines } from './local/cli-env';
 import { ProgressBar } from './local/progress-bar';
 
@@ -152,6 +153,16 @@ async function accessFor(settings: AppConfig['access']): Promise<NonNullable<Run
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // LLM_PROVIDER=bedrock: the Bedrock stand-in answers, as for the other local commands.
+  const bedrock = await startLocalBedrock(evalEnv());
+  try {
+    return await evaluate(argv, bedrock.env);
+  } finally {
+    await bedrock.close();
+  }
+}
+
+async function evaluate(argv: string[], standIns: Env): Promise<number> {
   let options: Options | 'help';
   let questions: EvalQuestion[];
   let variants: Variant[] = [];
@@ -164,7 +175,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     questions = await readEvalSet(options.questionsPath);
     for (const file of options.compare) variants = [...variants, ...(await readVariants(file))];
-    const env = evalEnv();
+    const env = { ...evalEnv(), ...standIns };
     const base = baseSettings(env, options.docs);
     if (options.grade && (base.apiKey === undefined || base.apiKey === '')) {
       throw new UsageError('--grade needs an OpenAI model to grade with: set OPENAI_API_KEY');

@@ -13,7 +13,7 @@ export type Env = Record<string, string | undefined>;
 /** Where a secret comes from: its value (local runs, tests) or a Secrets Manager ARN (AWS). */
 export type SecretRef = { value: string } | { arn: string };
 
-export type LlmProvider = 'openai' | 'local';
+export type LlmProvider = 'openai' | 'bedrock' | 'local';
 export type StreamMode = 'update' | 'native';
 
 /**
@@ -78,6 +78,8 @@ export interface AppConfig {
     baseUrl?: string;
     timeoutMs: number;
     maxRetries: number;
+    /** Amazon Bedrock's settings, when the provider is `bedrock`. */
+    bedrock?: BedrockConfig;
   };
   vectorStore: {
     /**
@@ -135,6 +137,24 @@ export interface AppConfig {
   ingest: IngestConfig;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
 }
+
+/** Amazon Bedrock, when `LLM_PROVIDER=bedrock`: models are reached with the function's IAM role, no key. */
+export interface BedrockConfig {
+  /** The region Bedrock is called in (`BEDROCK_REGION`). @default the function's own region */
+  region: string;
+  /** Another endpoint than Bedrock's own (`BEDROCK_ENDPOINT`): the local stand-in, or a VPC endpoint. */
+  endpoint?: string;
+  /** Length of the embedding vectors (`EMBEDDING_DIMENSIONS`: 256, 512 or 1024 for Titan v2). @default 1024 */
+  embeddingDimensions: number;
+  /** A Bedrock Guardrail applied to every answer (`BEDROCK_GUARDRAIL`: `id:version`). */
+  guardrail?: { id: string; version: string };
+}
+
+/** The models the `bedrock` provider uses unless `OPENAI_MODEL` / `OPENAI_EMBEDDING_MODEL` name others. */
+export const BEDROCK_DEFAULT_CHAT_MODEL = 'amazon.nova-lite-v1:0';
+export const BEDROCK_DEFAULT_EMBEDDING_MODEL = 'amazon.titan-embed-text-v2:0';
+/** The sizes Titan Text Embeddings V2 can return. */
+export const TITAN_V2_DIMENSIONS: readonly number[] = [256, 512, 1024];
 
 /** Where a `db://` vector store is served: LanceDB Cloud's region, or another host (LanceDB Enterprise, a stand-in). */
 export interface LanceDbCloudConfig {
@@ -450,6 +470,36 @@ function lancedbCloud(env: Env, uri: string): LanceDbCloudConfig | undefined {
   return { region, ...(hostOverride === undefined ? {} : { hostOverride }) };
 }
 
+/**
+ * `LLM_PROVIDER=bedrock`'s own variables. Titan v2 takes only 256, 512 or 1024 dimensions; another embedding model's
+ * size is checked by the model itself.
+ */
+function bedrockConfig(env: Env, region: string, embeddingModel: string): BedrockConfig {
+  const embeddingDimensions = integer(env, 'EMBEDDING_DIMENSIONS', 1024, 8, 8192);
+  if (embeddingModel.includes('titan-embed-text-v2') && !TITAN_V2_DIMENSIONS.includes(embeddingDimensions)) {
+    throw new ConfigError(
+      `EMBEDDING_DIMENSIONS must be 256, 512 or 1024 for ${embeddingModel}; got "${embeddingDimensions}"`,
+    );
+  }
+  const guardrailRaw = text(env, 'BEDROCK_GUARDRAIL');
+  const guardrail =
+    guardrailRaw === undefined ? undefined : /^([a-z0-9]{1,64}):(DRAFT|\d{1,8})$/.exec(guardrailRaw);
+  if (guardrail === null) {
+    throw new ConfigError(
+      `BEDROCK_GUARDRAIL must be <guardrail id>:<version> such as gr1abc2def3:1 (or :DRAFT); got "${guardrailRaw}"`,
+    );
+  }
+  const endpoint = url(env, 'BEDROCK_ENDPOINT');
+  return {
+    region: text(env, 'BEDROCK_REGION') ?? region,
+    ...(endpoint === undefined ? {} : { endpoint }),
+    embeddingDimensions,
+    ...(guardrail === undefined
+      ? {}
+      : { guardrail: { id: guardrail[1] ?? '', version: guardrail[2] ?? '' } }),
+  };
+}
+
 function secret(env: Env, name: string): SecretRef | undefined {
   const arn = text(env, `${name}_ARN`);
   const value = text(env, name);
@@ -469,7 +519,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const provider = oneOf<LlmProvider>(
     env,
     'LLM_PROVIDER',
-    ['openai', 'local'],
+    ['openai', 'bedrock', 'local'],
     openaiApiKey ? 'openai' : 'local',
   );
   if (provider === 'openai' && !openaiApiKey) {
@@ -477,8 +527,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   const lancedbUri = text(env, 'LANCEDB_URI') ?? '.local/lancedb';
   const logLevel = oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info');
+  const region = text(env, 'AWS_REGION') ?? text(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1';
+  const defaultModels = {
+    openai: { chat: 'gpt-4.1-mini', embedding: 'text-embedding-3-small' },
+    bedrock: { chat: BEDROCK_DEFAULT_CHAT_MODEL, embedding: BEDROCK_DEFAULT_EMBEDDING_MODEL },
+    local: { chat: 'local-extractive', embedding: 'local-hash-512' },
+  }[provider];
+  const embeddingModel = text(env, 'OPENAI_EMBEDDING_MODEL') ?? defaultModels.embedding;
   return {
-    region: text(env, 'AWS_REGION') ?? text(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1',
+    region,
     endpoints: {
       dynamodb: url(env, 'DYNAMODB_ENDPOINT'),
       sfn: url(env, 'SFN_ENDPOINT'),
@@ -507,18 +564,17 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     llm: {
       provider,
-      chatModel: text(env, 'OPENAI_MODEL') ?? (provider === 'openai' ? 'gpt-4.1-mini' : 'local-extractive'),
+      chatModel: text(env, 'OPENAI_MODEL') ?? defaultModels.chat,
       temperature: decimal(env, 'OPENAI_TEMPERATURE', 0, 0, 2),
       maxOutputTokens: integer(env, 'MAX_ANSWER_TOKENS', 1024, 16, 32768),
-      embeddingModel:
-        text(env, 'OPENAI_EMBEDDING_MODEL') ??
-        (provider === 'openai' ? 'text-embedding-3-small' : 'local-hash-512'),
+      embeddingModel,
       baseUrl: url(env, 'OPENAI_BASE_URL'),
       // Time to the response's first byte (the SDK clears it once headers arrive, so a long stream is not cut).
       // Condense question and Retrieve have 13 s Lambdas: their step deadline (step-deadline.ts) ends a try that
       // would outlive the attempt, and the state machine's retry of the step is then the second try.
       timeoutMs: integer(env, 'OPENAI_TIMEOUT_MS', 12_000, 1_000, 600_000),
       maxRetries: integer(env, 'OPENAI_MAX_RETRIES', 1, 0, 10),
+      ...(provider === 'bedrock' ? { bedrock: bedrockConfig(env, region, embeddingModel) } : {}),
     },
     vectorStore: {
       uri: lancedbUri,

@@ -77,6 +77,8 @@ export interface Texts {
   tryAgainInAMinute: string;
   /** "forget this thread" from someone other than the person who started the thread. */
   forgetNotYours: string;
+  /** The answer a Bedrock Guardrail blocked (`bot:bedrockGuardrail`): a policy, not a fault. */
+  guardrailBlocked: string;
 }
 
 const en: Texts = {
@@ -149,6 +151,9 @@ const en: Texts = {
   tryAgainInAMinute: "Sorry, I can't take questions just now: Slack is busy. Please try again in a minute.",
   forgetNotYours:
     'Sorry, only the person who started this thread can ask me to forget it. You can start a new thread instead.',
+  guardrailBlocked:
+    "I can't help with that one: this workspace's content policy for the assistant doesn't allow answering it. " +
+    'Feel free to ask something else about our documents.',
 };
 
 const ja: Texts = {
@@ -221,6 +226,9 @@ const ja: Texts = {
     '申し訳ありません。Slack が混み合っているため、今は質問を受け付けられません。1 分ほどしてからもう一度お試しください。',
   forgetNotYours:
     '申し訳ありません。このスレッドの履歴を消せるのは、スレッドを始めた人だけです。新しいスレッドで質問することもできます。',
+  guardrailBlocked:
+    'このワークスペースのアシスタント利用ポリシーにより、この質問にはお答えできません。' +
+    'ドキュメントについて、別の質問があればお気軽にどうぞ。',
 };
 
 const TABLE: Record<Lang, Texts> = { en, ja };

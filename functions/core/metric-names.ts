@@ -16,6 +16,8 @@ export const METRIC = {
   Answered: 'Answered',
   /** Count: the reply said the documents do not cover the question, or no documents are indexed yet. */
   Declined: 'Declined',
+  /** Count: a Bedrock Guardrail (`bot:bedrockGuardrail`) blocked an answer; the asker got the polite reply. */
+  GuardrailBlocked: 'GuardrailBlocked',
   /** Count: a person got the apology instead of an answer (Report failure). */
   Apologies: 'Apologies',
   /** Count: the ack answered Slack with a 5xx. */

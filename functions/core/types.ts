@@ -141,6 +141,8 @@ export interface AnswerResult {
   usage: TokenUsage;
   /** Every Slack message the answer occupies: the placeholder first, then any continuations. */
   messageTs: string[];
+  /** A Bedrock Guardrail blocked the model's answer: `text` is the polite reply given instead. */
+  guardrailIntervened?: true;
 }
 
 export interface PersistResult {

@@ -1,5 +1,6 @@
 /**
- * OpenAI list prices per million tokens, standard tier, as published on https://openai.com/api/pricing/ (2025).
+ * OpenAI list prices per million tokens, standard tier, as published on https://openai.com/api/pricing/ (2025), and
+ * Amazon Bedrock's on-demand ones (below).
  * Prices change: check that page before relying on a cost figure. A model missing here is reported with its tokens
  * and no cost. The offline `local` models cost nothing.
  */
@@ -22,13 +23,29 @@ export const MODEL_PRICES_USD_PER_MILLION: Record<string, TokenPrice> = {
   'text-embedding-3-small': { input: 0.02, output: 0 },
   'text-embedding-3-large': { input: 0.13, output: 0 },
   'text-embedding-ada-002': { input: 0.1, output: 0 },
+  // Amazon Bedrock, on-demand, us-east-1, per million tokens: https://aws.amazon.com/bedrock/pricing/ (the page's
+  // per-1,000-token figures, as published in 2025; not re-checked from this machine, which has no internet).
+  // Cross-Region inference profiles (us.…) cost the source Region's price (same page).
+  'amazon.nova-micro-v1:0': { input: 0.035, output: 0.14 },
+  'amazon.nova-lite-v1:0': { input: 0.06, output: 0.24 },
+  'amazon.nova-pro-v1:0': { input: 0.8, output: 3.2 },
+  'anthropic.claude-haiku-4-5-20251001-v1:0': { input: 1, output: 5 },
+  'anthropic.claude-3-5-haiku-20241022-v1:0': { input: 0.8, output: 4 },
+  'anthropic.claude-sonnet-4-5-20250929-v1:0': { input: 3, output: 15 },
+  'openai.gpt-oss-120b-1:0': { input: 0.15, output: 0.6 },
+  'openai.gpt-oss-20b-1:0': { input: 0.07, output: 0.3 },
+  'amazon.titan-embed-text-v2:0': { input: 0.02, output: 0 },
+  'cohere.embed-multilingual-v3': { input: 0.1, output: 0 },
 };
 
 /** The price of a model; free for the offline models, undefined when unknown. */
 export function priceOf(model: string): TokenPrice | undefined {
   if (model.startsWith('local-')) return { input: 0, output: 0 };
-  // Dated snapshots cost what their model costs: gpt-4.1-mini-2025-04-14.
-  const base = model.replace(/-\d{4}-\d{2}-\d{2}$/, '');
+  // Dated snapshots cost what their model costs: gpt-4.1-mini-2025-04-14. A Bedrock inference profile costs what its
+  // model costs in the Region the request is made from: us.anthropic.claude-haiku-4-5-20251001-v1:0.
+  const base = model
+    .replace(/-\d{4}-\d{2}-\d{2}$/, '')
+    .replace(/^(us|us-gov|eu|apac|jp|au|ca)\.(?=[a-z0-9]+\.)/, '');
   // Own keys only: a model named "constructor" has no price, not Object.prototype's.
   return Object.hasOwn(MODEL_PRICES_USD_PER_MILLION, base) ? MODEL_PRICES_USD_PER_MILLION[base] : undefined;
 }

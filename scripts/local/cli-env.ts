@@ -13,6 +13,10 @@ const PASSED_THROUGH = [
   'OPENAI_BASE_URL',
   'OPENAI_TIMEOUT_MS',
   'OPENAI_MAX_RETRIES',
+  // Amazon Bedrock (LLM_PROVIDER=bedrock): the local commands start its stand-in (scripts/local/bedrock-stand-in.ts).
+  'BEDROCK_REGION',
+  'EMBEDDING_DIMENSIONS',
+  'BEDROCK_GUARDRAIL',
   'MAX_ANSWER_TOKENS',
   'LANCEDB_TABLE',
   // LanceDB Cloud, when LANCEDB_URI is db://… (README, "LanceDB Cloud").

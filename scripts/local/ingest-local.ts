@@ -33,6 +33,7 @@ import {
   startLocalStepFunctions,
   type TaskHandler,
 } from '../../stand-ins/aws/step-functions-local';
+import { startLocalBedrock } from './bedrock-stand-in';
 
 /**
  * The ingest state machine on loopback: statemachine/ingest.asl.json in the local executor, each Task mapped to
@@ -170,9 +171,11 @@ export async function startLocalIngest(options: LocalIngestOptions): Promise<Loc
     },
   });
 
+  const bedrock = await startLocalBedrock(options.env ?? {});
   const env: Env = {
     LOG_LEVEL: 'silent',
     ...options.env,
+    ...bedrock.env,
     ...(options.env?.AWS_REGION === undefined ? { AWS_REGION: 'us-east-1' } : {}),
     CONVERSATION_TABLE: TABLE_NAME,
     SFN_ENDPOINT: stepFunctions.endpoint,
@@ -271,6 +274,7 @@ export async function startLocalIngest(options: LocalIngestOptions): Promise<Loc
       runtime.sfnClient().destroy();
       if (dynamodbEndpoint !== undefined) runtime.documentClient().destroy();
       await dynamo?.close();
+      await bedrock.close();
     },
   };
 }

@@ -16,6 +16,7 @@ import {
   startLocalStepFunctions,
   type TaskHandler,
 } from '../../stand-ins/aws/step-functions-local';
+import type { FakeBedrock, FakeBedrockOptions } from '../../stand-ins/bedrock/fake-bedrock';
 import { foreignRequest, nonJson, refuse } from '../../stand-ins/loopback-guard';
 import { type FakeSlack, type FakeSlackOptions, startFakeSlack } from '../../stand-ins/slack/fake-slack';
 import {
@@ -29,6 +30,7 @@ import {
   signedHeaders,
 } from '../../stand-ins/slack/slack-request';
 import { askOutcome, askThroughSlack, type SentMention } from './ask-client';
+import { startLocalBedrock } from './bedrock-stand-in';
 
 /**
  * The whole product on loopback: the fake Slack Web API, dynalite, the local Step Functions endpoint running
@@ -111,6 +113,8 @@ export interface LocalStackOptions {
   timeScale?: { scale: number; minTaskSeconds?: number };
   /** Keeps DynamoDB's data in this directory; in memory by default. */
   dynamoPath?: string;
+  /** What the Bedrock stand-in started for `LLM_PROVIDER=bedrock` allows (enabled models, a guardrail). */
+  bedrock?: FakeBedrockOptions;
   /** Slack's rate limits in the fake Slack: on, in real time, by default (fake-slack.ts, `rateLimits`). */
   slackRateLimits?: FakeSlackOptions['rateLimits'];
   /**
@@ -162,6 +166,8 @@ export interface LocalStack {
   transcriptUrl: string;
   signingSecret: string;
   slack: FakeSlack;
+  /** The Bedrock stand-in, when `LLM_PROVIDER=bedrock` started one. */
+  bedrock?: FakeBedrock;
   stepFunctions: LocalStepFunctions;
   /** Injects DynamoDB errors (throttling, say) in front of dynalite. */
   dynamoFaults: FaultProxy;
@@ -327,6 +333,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
   });
 
+  const bedrock = await startLocalBedrock(options.env ?? {}, options.bedrock);
   // Settings from the caller (model, provider, limits) first; the stack's own wiring always wins.
   const env: Env = {
     LOG_LEVEL: 'silent',
@@ -343,6 +350,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     SLACK_BOT_TOKEN: options.slackWebApi?.botToken ?? slack.token,
     SLACK_SIGNING_SECRET: signingSecret,
     LANCEDB_URI: options.lancedbUri,
+    ...bedrock.env,
   };
   const runtime = createRuntime(loadConfig(env));
   for (const [placeholder, spec] of Object.entries(conversationFunctions)) {
@@ -447,6 +455,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await dynamoFaults.close();
     await dynamo.close();
     await slack.close();
+    await bedrock.close();
     throw error;
   });
   const { port } = server.address() as AddressInfo;
@@ -457,6 +466,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     transcriptUrl: `${base}/transcript`,
     signingSecret,
     slack,
+    ...(bedrock.fake === undefined ? {} : { bedrock: bedrock.fake }),
     stepFunctions,
     dynamoFaults,
     runtime,
@@ -574,6 +584,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await dynamoFaults.close();
       await dynamo.close();
       await slack.close();
+      await bedrock.close();
     },
   };
   return local;

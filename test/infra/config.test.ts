@@ -9,6 +9,37 @@ describe('the deployment configuration', () => {
     expect(readConfig(reader({}))).toEqual(DEFAULT_CONFIG);
   });
 
+  it('with bedrock, defaults to Bedrock models, and refuses a model of the other provider, naming the key', () => {
+    const bedrock = readConfig(reader({ 'bot:llmProvider': 'bedrock', 'bot:bedrockGuardrail': 'gr0abc1:2' }));
+    expect(bedrock).toMatchObject({
+      llmProvider: 'bedrock',
+      chatModel: 'amazon.nova-lite-v1:0',
+      embeddingModel: 'amazon.titan-embed-text-v2:0',
+      embeddingDimensions: 1024,
+      bedrockGuardrail: { id: 'gr0abc1', version: '2' },
+    });
+
+    // cdk.json's OpenAI models left in place when only the provider is switched.
+    expect(() => readConfig(reader({ ...cdkJsonContext(), 'bot:llmProvider': 'bedrock' }))).toThrow(
+      /bot:chatModel must be a Bedrock model id .* since bot:llmProvider is bedrock; got "gpt-4.1-mini"/,
+    );
+    expect(() =>
+      readConfig(
+        reader({
+          'bot:llmProvider': 'bedrock',
+          'bot:chatModel': 'us.anthropic.claude-haiku-4-5-20251001-v1:0',
+          'bot:embeddingModel': 'text-embedding-3-large',
+        }),
+      ),
+    ).toThrow(/bot:embeddingModel must be a Bedrock model id/);
+    expect(() => readConfig(reader({ 'bot:chatModel': 'anthropic.claude-3-5-haiku-20241022-v1:0' }))).toThrow(
+      /bot:chatModel must be an OpenAI model name .* since bot:llmProvider is openai/,
+    );
+    expect(() =>
+      readConfig(reader({ 'bot:llmProvider': 'bedrock', 'bot:embeddingDimensions': 768 })),
+    ).toThrow(/bot:embeddingDimensions must be 256, 512 or 1024 for amazon.titan-embed-text-v2:0/);
+  });
+
   it('accepts `-c` strings as well as cdk.json values', () => {
     const config = readConfig(
       reader({
@@ -78,7 +109,9 @@ describe('the deployment configuration', () => {
     ['bot:allowedChannels', 'general', /bot:allowedChannels must be a list of Slack channel ids/],
     ['bot:channelCollections', '{"C1":"it"}', /bot:channelCollections must be an object/],
     ['bot:ingestSchedule', '0 3 * * *', /bot:ingestSchedule must be an EventBridge Scheduler expression/],
-    ['bot:llmProvider', 'anthropic', /bot:llmProvider must be one of openai, local/],
+    ['bot:llmProvider', 'anthropic', /bot:llmProvider must be one of openai, bedrock, local/],
+    ['bot:bedrockRegion', 'virginia', /bot:bedrockRegion must be an AWS region/],
+    ['bot:bedrockGuardrail', 'my guardrail', /bot:bedrockGuardrail must be a Bedrock Guardrail/],
     ['bot:logRetentionDays', 45, /bot:logRetentionDays must be one of CloudWatch Logs' retention periods/],
     ['bot:slackTeamId', 'workspace', /bot:slackTeamId must be a Slack team id/],
     ['bot:slackAppId', 'U0123ABCD', /bot:slackAppId must be a Slack app id/],

@@ -28,6 +28,8 @@ export async function startTestStack(
     slackUserGroups?: LocalStackOptions['slackUserGroups'];
     /** An org-wide install on Enterprise Grid of this organisation, as LOCAL_SLACK_ENTERPRISE gives it to npm run dev. */
     slackEnterpriseId?: LocalStackOptions['slackEnterpriseId'];
+    /** With `LLM_PROVIDER=bedrock`: what the Bedrock stand-in allows (enabled models, a guardrail). */
+    bedrock?: LocalStackOptions['bedrock'];
   } = {},
 ): Promise<{
   stack: LocalStack;
@@ -46,6 +48,7 @@ export async function startTestStack(
     ...(options.slackRateLimits === undefined ? {} : { slackRateLimits: options.slackRateLimits }),
     ...(options.slackUserGroups === undefined ? {} : { slackUserGroups: options.slackUserGroups }),
     ...(options.slackEnterpriseId === undefined ? {} : { slackEnterpriseId: options.slackEnterpriseId }),
+    ...(options.bedrock === undefined ? {} : { bedrock: options.bedrock }),
   });
   return {
     stack,

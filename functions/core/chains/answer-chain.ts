@@ -40,7 +40,8 @@ export function renderAnswerPrompt(question: string, passages: Passage[]) {
 
 /**
  * Streams a grounded answer: prompt → chat model → string parser. `onDelta` receives each piece of text as
- * it arrives; the full answer and the token usage are returned at the end.
+ * it arrives; the full answer and the token usage are returned at the end, and whether a Bedrock Guardrail blocked
+ * the answer (the text is then the guardrail's blocked message).
  */
 export async function streamAnswer(
   model: BaseChatModel,
@@ -48,7 +49,7 @@ export async function streamAnswer(
   passages: Passage[],
   onDelta: (delta: string) => Promise<void> | void,
   options: AnswerOptions = {},
-): Promise<{ text: string; usage: TokenUsage }> {
+): Promise<{ text: string; usage: TokenUsage; guardrailIntervened?: true }> {
   const prompt = options.systemPrompt === undefined ? answerPrompt : promptWith(options.systemPrompt);
   const chain = prompt.pipe(model).pipe(new StringOutputParser());
   const usage = new UsageCollector();
@@ -67,5 +68,9 @@ export async function streamAnswer(
     text += delta;
     await onDelta(delta);
   }
-  return { text, usage: usage.usage };
+  return {
+    text,
+    usage: usage.usage,
+    ...(usage.stopReason === 'guardrail_intervened' ? { guardrailIntervened: true as const } : {}),
+  };
 }

@@ -254,6 +254,7 @@ export async function generateAnswer(
   const slackTexts = input.retrieval.passages.filter(isSlackSource).map((p) => p.text);
   const pendingFallbacks: Promise<void>[] = [];
   let answer: { text: string; usage: AnswerResult['usage'] };
+  let guardrailIntervened = false;
   let streamer: AnswerStreamer;
   if (claim.written !== undefined) {
     // An earlier attempt of this run finished the answer but Slack did not show it (its final edit was refused
@@ -267,13 +268,22 @@ export async function generateAnswer(
     await setThreadStatus(deps, turn, t.statusWriting);
     await streamer.begin();
     try {
-      answer = await streamAnswer(
+      const written = await streamAnswer(
         deps.model,
         input.question,
         input.retrieval.passages,
         (delta) => streamer.append(delta),
         deps.signal ? { signal: deps.signal } : {},
       );
+      // A Bedrock Guardrail blocked the answer (bot:bedrockGuardrail): a policy, said politely in the asker's
+      // language in place of the guardrail's own message, never the apology for a fault.
+      answer = written.guardrailIntervened
+        ? { text: t.guardrailBlocked, usage: written.usage }
+        : { text: written.text, usage: written.usage };
+      if (written.guardrailIntervened) {
+        guardrailIntervened = true;
+        deps.logger.info('a guardrail blocked the answer', { eventId: turn.eventId });
+      }
     } catch (error) {
       // Stop editing so the half-written answer can be replaced by a retry or by the apology.
       await streamer.fail();
@@ -317,5 +327,13 @@ export async function generateAnswer(
   // What the turn keeps (Persist turn stores this text): the answer without word-for-word quotations of the Slack
   // messages it drew on. Slack shows the answer as written.
   const kept = slackTexts.length === 0 ? answer.text : withoutQuotedMessages(answer.text, slackTexts);
-  return { kind: 'answer', text: kept, sources, model, usage: answer.usage, messageTs };
+  return {
+    kind: 'answer',
+    text: kept,
+    sources,
+    model,
+    usage: answer.usage,
+    messageTs,
+    ...(guardrailIntervened ? { guardrailIntervened: true as const } : {}),
+  };
 }

@@ -97,7 +97,9 @@ export async function persistTurn(
     },
     now,
   );
-  if (written) {
+  if (written && answer.guardrailIntervened) {
+    metrics?.count(METRIC.GuardrailBlocked);
+  } else if (written) {
     const declined = answer.kind !== 'answer' || isDecline(answer.text);
     metrics?.count(declined ? METRIC.Declined : METRIC.Answered);
   }

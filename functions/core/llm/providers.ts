@@ -3,12 +3,13 @@ import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai';
 import type { AppConfig } from '../config';
 import { ConfigError } from '../errors';
+import { BedrockTextEmbeddings, createBedrockChatModel, createBedrockEmbeddings } from './bedrock';
 import { LocalExtractiveChatModel } from './local-chat-model';
 import { DEFAULT_LOCAL_DIMENSIONS, LocalHashEmbeddings } from './local-embeddings';
 
 /**
  * The one place that turns the `llm` configuration into LangChain clients: OpenAI's (or any OpenAI-compatible
- * server's, through `baseUrl`) or the offline `local` stand-ins. Everything downstream takes a `BaseChatModel`
+ * server's, through `baseUrl`), Amazon Bedrock's (bedrock.ts), or the offline `local` stand-ins. Everything downstream takes a `BaseChatModel`
  * and an `Embeddings` and never asks which one it got, except to record an honest model name.
  */
 
@@ -59,6 +60,7 @@ export function createChatModel(
   opts: { streaming?: boolean } = {},
 ): BaseChatModel {
   if (llmConfig.provider === 'local') return new LocalExtractiveChatModel();
+  if (llmConfig.provider === 'bedrock') return createBedrockChatModel(llmConfig, opts);
   return new ChatOpenAI({
     apiKey: requireKey(llmConfig, apiKey),
     model: llmConfig.chatModel,
@@ -104,6 +106,7 @@ export function createEmbeddings(
     }
     return new LocalHashEmbeddings({ dimensions: Number(dimensions) });
   }
+  if (llmConfig.provider === 'bedrock') return createBedrockEmbeddings(llmConfig);
   return new OpenAIEmbeddings({
     apiKey: requireKey(llmConfig, apiKey),
     model: llmConfig.embeddingModel,
@@ -141,6 +144,7 @@ export function embeddingNameOf(embeddings: Embeddings): string {
 /** The length of the vectors, when known without calling the model; undefined otherwise. */
 export function embeddingDimensionsOf(embeddings: Embeddings): number | undefined {
   if (embeddings instanceof LocalHashEmbeddings) return embeddings.dimensions;
+  if (embeddings instanceof BedrockTextEmbeddings) return embeddings.dimensions;
   if (embeddings instanceof OpenAIEmbeddings) {
     return embeddings.dimensions ?? OPENAI_EMBEDDING_DIMENSIONS.get(embeddings.model);
   }
