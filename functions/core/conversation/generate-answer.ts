@@ -44,6 +44,8 @@ export interface GenerateAnswerDependencies {
   streamMode: StreamMode;
   logger: Logger;
   now(): number;
+  /** The channel's operator instructions (`CHANNEL_PROFILES`), added to the system prompt in their own block. */
+  instructions?: string;
   /**
    * The step's deadline (step-deadline.ts): the model call ends there, mid-stream too, the half answer stops being
    * edited, and the step fails with a TransientError, so that a retry or Report failure replaces it in time.
@@ -272,7 +274,10 @@ export async function generateAnswer(
         input.question,
         input.retrieval.passages,
         (delta) => streamer.append(delta),
-        deps.signal ? { signal: deps.signal } : {},
+        {
+          ...(deps.signal ? { signal: deps.signal } : {}),
+          ...(deps.instructions === undefined ? {} : { instructions: deps.instructions }),
+        },
       );
     } catch (error) {
       // Stop editing so the half-written answer can be replaced by a retry or by the apology.
