@@ -30,6 +30,7 @@ import {
 } from '../../functions/core/vector-store/document-table-reader';
 import { searchPassages } from '../../functions/core/vector-store/search-passages';
 import { startLocalIngest } from '../local/ingest-local';
+import { answerLanguageOf } from './answer-language';
 import { type EvalQuestion, matchesExpected } from './dataset';
 import { estimateTokens } from './prices';
 import { needsReindex, type Variant } from './variants';
@@ -329,7 +330,7 @@ async function runQuestion(
   result.sources = answerSources(retrieval.passages, answer.text);
   result.citesExpected = result.sources.some(expects);
   result.unexpectedSources = result.sources.filter((s) => !expects(s)).length;
-  result.answerLanguage = isMainlyJapanese(answer.text) ? 'ja' : 'en';
+  result.answerLanguage = answerLanguageOf(answer.text);
   return result;
 }
 
