@@ -8,6 +8,7 @@ import {
   formatPassages,
 } from '../../functions/core/chains/prompts';
 import { LocalExtractiveChatModel } from '../../functions/core/llm/local-chat-model';
+import { LocalHashEmbeddings } from '../../functions/core/llm/local-embeddings';
 import type { Passage, StoredMessage } from '../../functions/core/types';
 import { answerLanguageOf } from '../../scripts/eval/answer-language';
 
@@ -92,10 +93,39 @@ describe('a Japanese question about an English document', () => {
     expect(answer).toContain('dead-letter queue receives the messages');
   });
 
+  it('is declined when it holds a word the glossary cannot put in English, however well the rest is met', async () => {
+    const limits: Passage = {
+      source: 'travel-policy.md',
+      title: 'Travel policy',
+      heading: 'Travel policy › Hotels',
+      text: 'The hotel limit is 180 EUR per night in a capital city.',
+      score: 0.4,
+    };
+
+    expect(await ask('通勤手当の上限はいくらですか？', [limits])).toBe(DECLINE_JA);
+  });
+
   it('is declined when the passage meets only part of it', async () => {
     const answer = await ask('S3 バケットのバージョニングを有効にするには？', [S3_ENCRYPTION]);
 
     expect(answer).toBe(DECLINE_JA);
+  });
+});
+
+describe('the offline embeddings of a Japanese query', () => {
+  it('carry the English of its words, so the English section it asks about is nearer than another', async () => {
+    const embeddings = new LocalHashEmbeddings();
+    const [encryption, queues] = await embeddings.embedDocuments([
+      `${S3_ENCRYPTION.heading}\n${S3_ENCRYPTION.text}`,
+      `${SQS_QUEUES.heading}\n${SQS_QUEUES.text}`,
+    ]);
+    const query = await embeddings.embedQuery('バケットを暗号化するには？');
+    const dot = (a: number[] = [], b: number[] = []) => a.reduce((sum, v, i) => sum + v * (b[i] ?? 0), 0);
+
+    expect(dot(query, encryption)).toBeGreaterThan(dot(query, queues));
+    expect(dot(query, encryption)).toBeGreaterThan(0.1);
+    // The documents' own vectors are not expanded: a table built before stays valid.
+    expect(await embeddings.embedDocuments(['バケットを暗号化するには？'])).not.toEqual([query]);
   });
 });
 

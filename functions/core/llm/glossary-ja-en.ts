@@ -1,3 +1,5 @@
+import { segments } from './terms';
+
 /**
  * A small Japanese → English glossary of the words technical documentation is made of, so that the offline
  * extractive model can tell which sentence of an English passage a Japanese question is about ("S3 バケットを
@@ -6,7 +8,9 @@
  * the chat model, for the few hundred words documentation questions use. A word not listed is not translated: the
  * question is then matched by its Latin words (product names, API names) alone, and declined when those do not meet.
  *
- * Only the answer model reads it (`matchTerms` of a question); the offline embeddings' features are unchanged.
+ * The answer model matches a Japanese question's English against English passages with it, and the offline
+ * embeddings add that English to a Japanese query's features (a query only: the documents' features are unchanged,
+ * so tables built before stay valid).
  */
 export const GLOSSARY_JA_EN: ReadonlyArray<readonly [string, string]> = [
   ['暗号化', 'encrypt encryption encrypted'],
@@ -91,6 +95,30 @@ export const GLOSSARY_JA_EN: ReadonlyArray<readonly [string, string]> = [
   ['メッセージ', 'message'],
   ['処理', 'process'],
   ['公開', 'public'],
+  ['パブリック', 'public'],
+  ['プライベート', 'private'],
+  ['ブロック', 'block'],
+  ['ポイントインタイムリカバリ', 'point-in-time recovery'],
+  ['リカバリ', 'recovery'],
+  ['回復', 'recovery'],
+  ['スキャン', 'scan'],
+  ['リポジトリ', 'repository'],
+  ['ロググループ', 'log group'],
+  ['保持期間', 'retention'],
+  ['クエリ', 'query'],
+  ['インデックス', 'index'],
+  ['アイテム', 'item'],
+  ['プッシュ', 'push'],
+  ['プル', 'pull'],
+  ['ダッシュボード', 'dashboard'],
+  ['グラフ', 'graph'],
+  ['フィルター', 'filter'],
+  ['フィルタ', 'filter'],
+  ['ポリシー文', 'policy statement'],
+  ['境界', 'boundary'],
+  ['プロバイダー', 'provider'],
+  ['検証', 'validation validate'],
+  ['署名', 'signing sign'],
   ['非公開', 'private'],
   ['アクセス', 'access'],
   ['レプリケーション', 'replication replicate'],
@@ -155,3 +183,39 @@ export const GLOSSARY_JA_EN: ReadonlyArray<readonly [string, string]> = [
   ['リスナー', 'listener'],
   ['ターゲット', 'target'],
 ];
+
+const BY_LENGTH = [...GLOSSARY_JA_EN].sort((a, b) => b[0].length - a[0].length);
+
+/** The glossary's English for the Japanese words of a text, longest first, and what is left of the text. */
+function translate(text: string): { english: string[]; rest: string } {
+  let rest = text.normalize('NFKC');
+  const english: string[] = [];
+  for (const [ja, en] of BY_LENGTH) {
+    if (!rest.includes(ja)) continue;
+    english.push(en.split(' ')[0] as string);
+    rest = rest.split(ja).join(' ');
+  }
+  return { english, rest };
+}
+
+/** What of a text the glossary does not translate: the text with every word it knows blanked out. */
+export function untranslatedOf(text: string): string {
+  return translate(text).rest;
+}
+
+/** The glossary's English for the Japanese words of a text ('' for none). */
+export function glossaryEnglishOf(text: string): string {
+  return translate(text).english.join(' ');
+}
+
+/**
+ * The English a Japanese question about English documents can be matched by: its Latin words as written (product
+ * and API names: "S3", "Lambda") and the glossary's English for its Japanese words; '' when it has neither.
+ */
+export function englishOf(question: string): string {
+  const { english, rest } = translate(question);
+  const latin = segments(rest)
+    .filter((s) => s.kind === 'word')
+    .map((s) => s.surface);
+  return [...latin, ...english].join(' ');
+}

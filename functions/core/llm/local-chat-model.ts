@@ -6,8 +6,8 @@ import {
 } from '@langchain/core/language_models/chat_models';
 import { AIMessage, AIMessageChunk, type BaseMessage, type UsageMetadata } from '@langchain/core/messages';
 import { ChatGenerationChunk, type ChatResult } from '@langchain/core/outputs';
-import { GLOSSARY_JA_EN } from './glossary-ja-en';
-import { isCjkChar, isMainlyJapanese, type KeyTerm, keyTerms, matchTerms, segments, terms } from './terms';
+import { englishOf, untranslatedOf } from './glossary-ja-en';
+import { isCjkChar, isMainlyJapanese, type KeyTerm, keyTerms, matchTerms, terms } from './terms';
 
 /**
  * The `local` provider's chat model: no network and no weights, yet it runs the very prompts of
@@ -179,15 +179,18 @@ const ASKING_KANJI = new Set(
 /**
  * Japanese leaves out what it talks about when the thread already said it ("どのくらいの頻度で必要ですか？", "Lambda
  * の場合は？"): a follow-up that points back with a word, asks "what about X" (〜の場合は, 〜は？, 〜なら, 〜では), or
- * names nothing but how it asks, is about the thread's subject.
+ * names no thing of its own, is about the thread's subject.
  */
 function pointsBackJa(followUp: string): boolean {
   if (REFERENCES_JA.some((word) => followUp.includes(word))) return true;
   const trimmed = followUp.trim().replace(/[？?。！!\s]+$/u, '');
   if (/(?:の場合は|の場合|場合は|なら|だと|では|は)$/u.test(trimmed) && Array.from(trimmed).length <= 20)
     return true;
+  // What stands alone names a thing (a Latin or katakana name: "VPN", "ロググループ") or says enough in kanji
+  // ("経費精算の締め切り"); "保持期間はどう設定しますか？" says neither, and is about the thread's log group.
   const named = keyTerms(followUp).filter((t) => !ASKING_KANJI.has(t.surface));
-  return named.length === 0;
+  const names = named.some((t) => /^[\p{Script=Latin}\p{N}]|^[\p{Script=Katakana}ー]+$/u.test(t.surface));
+  return !names && named.length < 3;
 }
 
 function pointsBack(followUp: string, language: Language): boolean {
@@ -436,24 +439,6 @@ function namedTerms(question: string): string[] {
 }
 
 /**
- * The English a Japanese question about English documents can be matched by: its Latin words as written (product
- * and API names: "S3", "Lambda") and the glossary's English for its Japanese words, longest first.
- */
-function englishOf(question: string): string {
-  let rest = question.normalize('NFKC');
-  const english: string[] = [];
-  for (const [ja, en] of [...GLOSSARY_JA_EN].sort((a, b) => b[0].length - a[0].length)) {
-    if (!rest.includes(ja)) continue;
-    english.push(en.split(' ')[0] as string);
-    rest = rest.split(ja).join(' ');
-  }
-  const latin = segments(rest)
-    .filter((s) => s.kind === 'word')
-    .map((s) => s.surface);
-  return [...latin, ...english].join(' ');
-}
-
-/**
  * The answer to a question: quoted from the passages, framed in the question's language. A Japanese question the
  * passages do not answer in Japanese is tried again in the English of `englishOf` against the passages in other
  * languages, and answered, if they cover it, with their sentences as written under a Japanese framing.
@@ -465,6 +450,12 @@ function answer(question: string, passages: Passage[]): string {
   const foreign = passages.filter((p) => !isMainlyJapanese(p.text));
   const english = englishOf(question);
   if (foreign.length === 0 || english === '') return NOT_COVERED.ja;
+  // A Japanese word the glossary cannot put in English ("通勤手当") is something the English passages cannot be
+  // shown to cover: the question is declined rather than answered on the words that were translated ("上限").
+  const unknown = keyTerms(untranslatedOf(question)).filter(
+    (t) => /\p{Script=Han}|\p{Script=Katakana}/u.test(t.surface) && !ASKING_KANJI.has(t.surface),
+  );
+  if (unknown.length > 0) return NOT_COVERED.ja;
   const crossed = quote(english, foreign, 'ja', MIN_COVERAGE_ACROSS_LANGUAGES);
   return crossed === undefined ? NOT_COVERED.ja : `${QUOTED_AS_WRITTEN_JA}\n\n${crossed}`;
 }
