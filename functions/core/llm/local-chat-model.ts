@@ -424,7 +424,8 @@ function labelOf(passage: Passage): string {
 function namedTerms(question: string): string[] {
   const text = question.normalize('NFKC');
   const out: string[] = [];
-  for (const match of text.matchAll(/[A-Za-z][A-Za-z0-9]*/g)) {
+  // A word with its apostrophe ("toStringn't"), so that its term is the one `matchTerms` gives the passage's word.
+  for (const match of text.matchAll(/[A-Za-z][A-Za-z0-9]*(?:['’][A-Za-z]+)*/g)) {
     const word = match[0];
     const before = text.slice(0, match.index).trimEnd();
     const acronym = /^[A-Z][A-Z0-9]{1,5}$/.test(word) && /[A-Z].*[A-Z0-9]/.test(word);
