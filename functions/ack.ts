@@ -28,6 +28,7 @@ function buildHandler(runtime: Runtime, signingSecret: string, botToken: string)
     slackSearch: config.slack.search,
     historyStore: runtime.historyStore(),
     followUps: config.slack.followUps,
+    ...(config.channelProfiles === undefined ? {} : { channelProfiles: config.channelProfiles }),
     suggestedPrompts: config.slack.suggestedPrompts,
     dailyQuestionLimit: config.slack.dailyQuestionLimit,
     metrics: runtime.metrics(),

@@ -1,5 +1,6 @@
+import type { ResolvedProfile } from './core/channel-profiles';
 import { generateAnswer } from './core/conversation/generate-answer';
-import { chatModelFor } from './core/models';
+import { chatModelNamed } from './core/models';
 import { assertRunId, defineStep, type StepInput } from './core/step-handler';
 import type { RetrievalResult } from './core/types';
 
@@ -8,11 +9,20 @@ export const { createHandler, handler } = defineStep(
   'Generate and stream',
   async (
     runtime,
-    input: StepInput & { question: string; retrieval: RetrievalResult; runId: string },
+    input: StepInput & {
+      question: string;
+      retrieval: RetrievalResult;
+      runId: string;
+      profile?: ResolvedProfile;
+    },
     deadline,
   ) => {
     assertRunId(input);
-    const [slack, model] = await Promise.all([runtime.slackClient(), chatModelFor(runtime)]);
+    // The place's profile (Load history resolved it) may name its own model; the footer names the one that wrote.
+    const [slack, model] = await Promise.all([
+      runtime.slackClient(),
+      chatModelNamed(runtime, input.profile?.model),
+    ]);
     const answer = await generateAnswer(
       {
         slack,
@@ -22,6 +32,7 @@ export const { createHandler, handler } = defineStep(
         streamMode: runtime.config.slack.streamMode,
         logger: runtime.logger,
         now: runtime.now,
+        ...(input.profile?.instructions === undefined ? {} : { instructions: input.profile.instructions }),
         ...(deadline.signal ? { signal: deadline.signal } : {}),
       },
       input,

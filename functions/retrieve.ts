@@ -1,6 +1,7 @@
 import { conversationFunctions } from './conversation-functions';
 import { accessLimited } from './core/access/asker-reach';
 import { NO_COLLECTION, needsUserGroups, type Reach, reachFor } from './core/access/reach';
+import type { ResolvedProfile } from './core/channel-profiles';
 import { retrievePassages, withSlackMessages } from './core/conversation/retrieve';
 import { embeddingDimensionsOf, embeddingNameOf } from './core/llm/providers';
 import { memoPer } from './core/memo';
@@ -48,8 +49,14 @@ const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader>
  */
 export const { createHandler, handler } = defineStep(
   'Retrieve',
-  async (runtime, input: StepInput & { question: string; reach?: Reach }, deadline) => {
+  async (
+    runtime,
+    input: StepInput & { question: string; reach?: Reach; profile?: ResolvedProfile },
+    deadline,
+  ) => {
     const { config } = runtime;
+    // The place's profile (Load history resolved it) may ask for more or fewer passages.
+    const k = input.profile?.topK ?? config.vectorStore.topK;
     const limited = accessLimited(config.access);
     const reach = !limited
       ? undefined
@@ -72,7 +79,7 @@ export const { createHandler, handler } = defineStep(
     // A hung embedding call or search ends at the step's deadline, retryably; it has no side effect to undo.
     const result = await untilAborted(
       retrievePassages(await readerFor(runtime), embeddings, input.question, {
-        k: config.vectorStore.topK,
+        k,
         dimensions: embeddingDimensionsOf(embeddings),
         // Access control: the asker's reach, filtered inside the query itself.
         ...(reach === undefined ? {} : { reach }),
@@ -98,6 +105,6 @@ export const { createHandler, handler } = defineStep(
         reason: slack.reason,
       });
     }
-    return withSlackMessages(documents, slack, config.vectorStore.topK);
+    return withSlackMessages(documents, slack, k);
   },
 );

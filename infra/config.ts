@@ -1,5 +1,6 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { parseCollectionAudiences } from '../functions/core/access/reach';
+import { type ChannelProfiles, parseChannelProfiles } from '../functions/core/channel-profiles';
 import {
   BEDROCK_DEFAULT_CHAT_MODEL,
   BEDROCK_DEFAULT_EMBEDDING_MODEL,
@@ -134,6 +135,12 @@ export interface BotConfig {
    * (the person who asked first) or `anyone`. @default 'asker'
    */
   followUps: 'off' | 'asker' | 'anyone';
+  /**
+   * `CHANNEL_PROFILES`: assistants per channel, by channel id or `*` (every other channel, DMs and the agent pane),
+   * each with `instructions`, `model` (of `llmProvider`: another provider's model is refused here), `topK` and
+   * `followUps`. See docs/configuration.md. @default undefined (every place answers alike)
+   */
+  channelProfiles?: ChannelProfiles;
   /** `SUGGESTED_PROMPTS`: the agent pane's prompts, a JSON array (see docs/configuration.md). @default undefined (the built-in ones) */
   suggestedPrompts?: string;
   /** `DAILY_QUESTION_LIMIT`: questions one person may ask per UTC day; 0 for no limit. @default 0 */
@@ -198,6 +205,7 @@ export const DEFAULT_CONFIG: BotConfig = {
   allowGuests: false,
   slackSearch: false,
   followUps: 'asker',
+  channelProfiles: undefined,
   dailyQuestionLimit: 0,
   dailyTokenBudget: undefined,
   ackReservedConcurrency: undefined,
@@ -337,6 +345,18 @@ function collections(raw: unknown, key: string): Record<string, string[]> {
     );
   if (!valid) fail(key, 'an object mapping channel ids (or "*") to lists of collection names', raw);
   return value as Record<string, string[]>;
+}
+
+function profiles(raw: unknown, key: string, provider: BotConfig['llmProvider']): ChannelProfiles {
+  const parsed = parseChannelProfiles(raw, provider);
+  if (!parsed.ok) {
+    fail(
+      key,
+      `an object mapping channel ids (or "*") to profiles such as {"C0123ABCD":{"instructions":"…","topK":4}} (${parsed.problem})`,
+      raw,
+    );
+  }
+  return parsed.value;
 }
 
 function audiences(raw: unknown, key: string): Record<string, string[]> {
@@ -494,6 +514,7 @@ export function readConfig(context: ContextReader): BotConfig {
     allowGuests: get('allowGuests'),
     slackSearch: get('slackSearch'),
     followUps: get('followUps'),
+    channelProfiles: get('channelProfiles'),
     suggestedPrompts: get('suggestedPrompts'),
     dailyQuestionLimit: get('dailyQuestionLimit'),
     dailyTokenBudget: get('dailyTokenBudget'),
@@ -516,6 +537,7 @@ export function readConfig(context: ContextReader): BotConfig {
     );
   }
   const models = modelSettings(raw);
+  const llmProvider = models.llmProvider;
   return {
     ...models,
     stackName:
@@ -602,6 +624,9 @@ export function readConfig(context: ContextReader): BotConfig {
       raw.followUps === undefined
         ? d.followUps
         : oneOf(raw.followUps, 'followUps', ['off', 'asker', 'anyone']),
+    channelProfiles: isBlank(raw.channelProfiles)
+      ? d.channelProfiles
+      : profiles(raw.channelProfiles, 'channelProfiles', llmProvider),
     suggestedPrompts:
       raw.suggestedPrompts === undefined ? d.suggestedPrompts : str(raw.suggestedPrompts, 'suggestedPrompts'),
     ingestMaxConcurrency:

@@ -155,6 +155,15 @@ function useAccess(fn: BotFunction, r: BotResources, options: { groups?: boolean
   if (options.groups && needsUserGroups({ collectionAudiences })) useSlack(fn, r);
 }
 
+/**
+ * Assistants per channel (`CHANNEL_PROFILES`): Load history resolves a question's profile (the states after it read
+ * `$.history.profile`), and the ack the follow-up policy of a thread's channel.
+ */
+function useProfiles(fn: BotFunction, r: BotResources): void {
+  if (r.config.channelProfiles)
+    fn.setEnvironment('CHANNEL_PROFILES', JSON.stringify(r.config.channelProfiles));
+}
+
 /** The ack, behind the Request URL: dedupe records, the two Slack secrets, and StartExecution (bound by the stack). */
 export const bindAck: StepBinder = (fn, r) => {
   fn.bindTable(r.table, TABLE, {
@@ -168,6 +177,7 @@ export const bindAck: StepBinder = (fn, r) => {
   fn.bindSecret(r.slackSigningSecret, 'SLACK_SIGNING_SECRET');
   useSlack(fn, r);
   if (r.config.followUps !== 'asker') fn.setEnvironment('FOLLOW_UPS', r.config.followUps);
+  useProfiles(fn, r);
   if (r.config.suggestedPrompts !== undefined)
     fn.setEnvironment('SUGGESTED_PROMPTS', r.config.suggestedPrompts);
   if (r.config.dailyQuestionLimit > 0)
@@ -192,6 +202,7 @@ export const conversationStepAccess: Record<ConversationPlaceholder, StepBinder>
   LoadHistoryFunctionArn: (fn, r) => {
     useHistory(fn, r, ['dynamodb:Query']);
     useAccess(fn, r, { groups: true });
+    useProfiles(fn, r);
   },
   CondenseQuestionFunctionArn: (fn, r) => useModels(fn, r, { chat: true }),
   RetrieveFunctionArn: (fn, r) => {

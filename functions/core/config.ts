@@ -1,4 +1,5 @@
 import { type CollectionAudiences, parseCollectionAudiences } from './access/reach';
+import { type ChannelProfiles, parseChannelProfiles } from './channel-profiles';
 import { ConfigError } from './errors';
 import { type OriginSpec, originSpecOf, readOriginSpecs } from './ingest/origin-spec';
 
@@ -68,6 +69,11 @@ export interface AppConfig {
      */
     search: boolean;
   };
+  /**
+   * Assistants per channel (`CHANNEL_PROFILES`, JSON): instructions, model, top-k and follow-up policy by channel id
+   * or `*` (every other channel, DMs and the agent pane). Undefined: every place answers alike. See channel-profiles.ts.
+   */
+  channelProfiles?: ChannelProfiles;
   llm: {
     provider: LlmProvider;
     chatModel: string;
@@ -364,6 +370,23 @@ function sourceLinks(env: Env, name: string): Record<string, string> {
   return links;
 }
 
+/** `CHANNEL_PROFILES`: validated for the deployment's provider, failing with the bad entry named. */
+function channelProfiles(
+  env: Env,
+  name: string,
+  provider: LlmProvider | undefined,
+): ChannelProfiles | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  const parsed = parseChannelProfiles(raw, provider);
+  if (!parsed.ok) {
+    throw new ConfigError(
+      `${name} must be JSON such as {"C0123ABCD":{"instructions":"…","topK":4},"*":{"followUps":"off"}}: ${parsed.problem}`,
+    );
+  }
+  return parsed.value;
+}
+
 /** The prompts shown when the agent pane opens, unless `SUGGESTED_PROMPTS` names others. */
 export const DEFAULT_SUGGESTED_PROMPTS = [
   { title: 'What can you answer?', message: 'What kinds of questions can you answer from our documents?' },
@@ -562,6 +585,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
       dailyQuestionLimit: integer(env, 'DAILY_QUESTION_LIMIT', 0, 0, 100_000) || undefined,
       search: flag(env, 'SLACK_SEARCH', false),
     },
+    // The provider is checked where the functions are told it (those that build a model); synth checks it always.
+    channelProfiles: channelProfiles(
+      env,
+      'CHANNEL_PROFILES',
+      text(env, 'LLM_PROVIDER') === undefined ? undefined : provider,
+    ),
     llm: {
       provider,
       chatModel: text(env, 'OPENAI_MODEL') ?? defaultModels.chat,

@@ -22,6 +22,30 @@ export const chatModelFor: (runtime: Runtime) => Promise<BaseChatModel> = memoPe
   createChatModel(runtime.config.llm, await openaiApiKey(runtime)),
 );
 
+const chatModelsByName = new WeakMap<Runtime, Map<string, Promise<BaseChatModel>>>();
+
+/**
+ * The chat model a channel's profile names (`CHANNEL_PROFILES`), of the deployment's provider, one per runtime and
+ * name; the configured one when `name` is undefined or is the configured model.
+ */
+export function chatModelNamed(runtime: Runtime, name: string | undefined): Promise<BaseChatModel> {
+  if (name === undefined || name === runtime.config.llm.chatModel) return chatModelFor(runtime);
+  let byName = chatModelsByName.get(runtime);
+  if (byName === undefined) {
+    byName = new Map();
+    chatModelsByName.set(runtime, byName);
+  }
+  let model = byName.get(name);
+  if (model === undefined) {
+    model = openaiApiKey(runtime).then((key) =>
+      createChatModel({ ...runtime.config.llm, chatModel: name }, key),
+    );
+    model.catch(() => byName.delete(name));
+    byName.set(name, model);
+  }
+  return model;
+}
+
 /** The configured embeddings, one per runtime. */
 export const embeddingsFor: (runtime: Runtime) => Promise<Embeddings> = memoPer(async (runtime: Runtime) =>
   createEmbeddings(runtime.config.llm, await openaiApiKey(runtime)),

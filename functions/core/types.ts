@@ -1,4 +1,5 @@
 import type { Reach } from './access/reach';
+import type { ResolvedProfile } from './channel-profiles';
 import type { Lang } from './i18n';
 
 /**
@@ -70,6 +71,8 @@ export interface HistoryResult {
   reach?: Reach;
   /** The collections the loaded turns drew on (null: a turn stored before they were recorded); with `reach`. */
   collections?: string[] | null;
+  /** The place's profile (`CHANNEL_PROFILES`), resolved once here; `{}` when none applies. */
+  profile?: ResolvedProfile;
 }
 
 export interface TokenUsage {

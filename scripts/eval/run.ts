@@ -7,7 +7,8 @@ import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import { type AccessSettings, type Reach, reachFor, searchFilter } from '../../functions/core/access/reach';
 import { streamAnswer } from '../../functions/core/chains/answer-chain';
 import { answerSources, distinctSections, isDecline } from '../../functions/core/chains/answer-sources';
-import type { AppConfig, Env } from '../../functions/core/config';
+import { type ChannelProfile, parseChannelProfiles, profileFor } from '../../functions/core/channel-profiles';
+import type { AppConfig, Env, LlmProvider } from '../../functions/core/config';
 import { condense } from '../../functions/core/conversation/condense';
 import { retrievePassages } from '../../functions/core/conversation/retrieve';
 import {
@@ -29,6 +30,7 @@ import {
 } from '../../functions/core/vector-store/document-table-reader';
 import { searchPassages } from '../../functions/core/vector-store/search-passages';
 import { startLocalIngest } from '../local/ingest-local';
+import { answerLanguageOf } from './answer-language';
 import { type EvalQuestion, matchesExpected } from './dataset';
 import { estimateTokens } from './prices';
 import { needsReindex, type Variant } from './variants';
@@ -74,6 +76,8 @@ export interface RunSettings {
   topK: number;
   search: 'hybrid' | 'vector';
   systemPrompt?: string;
+  /** A channel profile's operator instructions (`CHANNEL_PROFILES`), in their block before the passages. */
+  instructions?: string;
   /** The configuration to re-index with, when the variant changes the chunking. */
   reindex?: { docs: string[]; env: Env };
   /**
@@ -96,6 +100,34 @@ export class EvalRunError extends Error {
   override name = 'EvalRunError';
 }
 
+/**
+ * A variant's channel profile: its own, or the entry of the configured `CHANNEL_PROFILES` that a question in that
+ * channel would get (`profileFor`, as Load history resolves it); `{}` without one.
+ */
+function profileOfVariant(variant: Variant, provider: LlmProvider, env: Env): ChannelProfile {
+  if (variant.profile === undefined) return {};
+  if (typeof variant.profile !== 'string') {
+    const parsed = parseChannelProfiles({ '*': variant.profile }, provider);
+    if (!parsed.ok) throw new EvalRunError(`variant "${variant.name}": profile ${parsed.problem}`);
+    return variant.profile;
+  }
+  const configured = env.CHANNEL_PROFILES;
+  if (configured === undefined || configured.trim() === '') {
+    throw new EvalRunError(
+      `variant "${variant.name}" names the profile of ${variant.profile}, but CHANNEL_PROFILES is not set`,
+    );
+  }
+  const parsed = parseChannelProfiles(configured, provider);
+  if (!parsed.ok) throw new EvalRunError(`CHANNEL_PROFILES: ${parsed.problem}`);
+  const { entry, ...profile } = profileFor(parsed.value, variant.profile);
+  if (entry === undefined) {
+    throw new EvalRunError(
+      `variant "${variant.name}": CHANNEL_PROFILES has no entry for ${variant.profile} (nor "*")`,
+    );
+  }
+  return profile;
+}
+
 /** The settings of a variant over the base ones. */
 export function settingsFor(
   base: RunSettings,
@@ -104,18 +136,26 @@ export function settingsFor(
   env: Env,
 ): RunSettings {
   if (variant === undefined) return base;
-  if (variant.model !== undefined && base.llm.provider === 'local' && variant.model !== base.llm.chatModel) {
+  const profile = profileOfVariant(variant, base.llm.provider, env);
+  const model = variant.model ?? profile.model;
+  if (
+    model !== undefined &&
+    base.llm.provider === 'local' &&
+    model !== base.llm.chatModel &&
+    !model.startsWith('local-')
+  ) {
     throw new EvalRunError(
-      `variant "${variant.name}" names the model ${variant.model}, but the provider is the offline local one: set OPENAI_API_KEY (and LLM_PROVIDER=openai) to compare OpenAI models`,
+      `variant "${variant.name}" names the model ${model}, but the provider is the offline local one: set OPENAI_API_KEY (and LLM_PROVIDER=openai) to compare OpenAI models`,
     );
   }
   const settings: RunSettings = {
     ...base,
     name: variant.name,
-    llm: variant.model === undefined ? base.llm : { ...base.llm, chatModel: variant.model },
-    topK: variant.topK ?? base.topK,
+    llm: model === undefined ? base.llm : { ...base.llm, chatModel: model },
+    topK: variant.topK ?? profile.topK ?? base.topK,
     search: variant.search ?? base.search,
     systemPrompt: variant.promptText ?? base.systemPrompt,
+    ...(profile.instructions === undefined ? {} : { instructions: profile.instructions }),
   };
   if (needsReindex(variant)) {
     const origins = variant.docs ?? docs;
@@ -278,7 +318,10 @@ async function runQuestion(
     () => {
       result.ms.firstToken ??= performance.now() - started;
     },
-    settings.systemPrompt === undefined ? {} : { systemPrompt: settings.systemPrompt },
+    {
+      ...(settings.systemPrompt === undefined ? {} : { systemPrompt: settings.systemPrompt }),
+      ...(settings.instructions === undefined ? {} : { instructions: settings.instructions }),
+    },
   );
   result.ms.answer = performance.now() - started;
   result.answer = answer.text;
@@ -287,7 +330,7 @@ async function runQuestion(
   result.sources = answerSources(retrieval.passages, answer.text);
   result.citesExpected = result.sources.some(expects);
   result.unexpectedSources = result.sources.filter((s) => !expects(s)).length;
-  result.answerLanguage = isMainlyJapanese(answer.text) ? 'ja' : 'en';
+  result.answerLanguage = answerLanguageOf(answer.text);
   return result;
 }
 

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { type ChannelProfile, parseChannelProfiles } from '../../functions/core/channel-profiles';
 
 /**
  * A configuration to evaluate, as a `--compare` file names it (JSON: one variant, or a list of them). Every field
@@ -10,6 +11,8 @@ import { dirname, resolve } from 'node:path';
  * {"name": "top-k 3, vector only", "topK": 3, "search": "vector"}
  * {"name": "small chunks", "chunkSize": 400, "chunkOverlap": 60}
  * {"name": "terse prompt", "prompt": "terse-prompt.txt", "model": "gpt-4.1-nano"}
+ * {"name": "#support's assistant", "profile": "C0SUPPORT1"}
+ * {"name": "a brief assistant", "profile": {"instructions": "Answer in one sentence.", "topK": 3}}
  * ```
  */
 export interface Variant {
@@ -30,13 +33,45 @@ export interface Variant {
   model?: string;
   /** The documents to re-index for chunk settings (paths or globs), relative to the working directory. */
   docs?: string[];
+  /**
+   * An assistant per channel (`CHANNEL_PROFILES`) to evaluate: a channel id (or `*`) whose profile the configured
+   * `CHANNEL_PROFILES` holds, answered as in that channel, or a profile itself. Its instructions, model and top-k
+   * apply (the variant's own `topK` and `model` win); its follow-up policy has nothing to do in an eval.
+   */
+  profile?: string | ChannelProfile;
 }
 
 export class VariantError extends Error {
   override name = 'VariantError';
 }
 
-const FIELDS = new Set(['name', 'topK', 'search', 'chunkSize', 'chunkOverlap', 'prompt', 'model', 'docs']);
+const FIELDS = new Set([
+  'name',
+  'topK',
+  'search',
+  'chunkSize',
+  'chunkOverlap',
+  'prompt',
+  'model',
+  'docs',
+  'profile',
+]);
+
+/** A variant's `profile`: a channel id or `*` to look up, or a profile checked as `CHANNEL_PROFILES` checks one. */
+function profileOf(value: unknown, where: string): string | ChannelProfile | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string') {
+    if (!/^(\*|[CG][A-Z0-9]{2,})$/.test(value)) {
+      throw new VariantError(
+        `${where}: "profile" must be a channel id (or "*") of CHANNEL_PROFILES, or a profile`,
+      );
+    }
+    return value;
+  }
+  const parsed = parseChannelProfiles({ '*': value }, undefined);
+  if (!parsed.ok) throw new VariantError(`${where}: "profile" ${parsed.problem.replace('entry "*": ', '')}`);
+  return parsed.value['*'];
+}
 
 function wholeNumber(
   value: unknown,
@@ -80,6 +115,7 @@ async function parseVariant(value: unknown, where: string, baseDir: string): Pro
   ) {
     throw new VariantError(`${where}: "docs" must be a list of paths or globs`);
   }
+  const profile = profileOf(record.profile, where);
   const chunkSize = wholeNumber(record.chunkSize, 'chunkSize', where, 100, 8_000);
   const chunkOverlap = wholeNumber(record.chunkOverlap, 'chunkOverlap', where, 0, 4_000);
   if (chunkOverlap !== undefined && chunkOverlap >= (chunkSize ?? 1_000)) {
@@ -107,6 +143,7 @@ async function parseVariant(value: unknown, where: string, baseDir: string): Pro
     ...(record.prompt === undefined ? {} : { prompt: record.prompt as string, promptText }),
     ...(record.model === undefined ? {} : { model: record.model as string }),
     ...(record.docs === undefined ? {} : { docs: record.docs as string[] }),
+    ...(profile === undefined ? {} : { profile }),
   };
 }
 

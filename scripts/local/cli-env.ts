@@ -36,6 +36,8 @@ const PASSED_THROUGH = [
   'ALLOWED_CHANNELS',
   'FOLLOW_UPS',
   'USER_GROUPS_CACHE_SECONDS',
+  // Assistants per channel: `npm run dev` answers each channel with its profile, `npm run eval` compares them.
+  'CHANNEL_PROFILES',
 ];
 
 export function shellSettings(env: Env = process.env): Env {

@@ -248,6 +248,34 @@ describe('npm run eval on the shipped eval set, offline', () => {
     for (const r of compared.runs) expect(r.summary.questions).toBe(46);
   });
 
+  it('compares assistants per channel: a profile of CHANNEL_PROFILES by channel id, or one written in the variant', async () => {
+    // Arrange
+    const variants = join(workspace.root, 'profile-variants.json');
+    await writeFile(
+      variants,
+      JSON.stringify([
+        { name: '#support', profile: 'C0SUPPORT1' },
+        { name: 'brief', profile: { instructions: 'Answer in one sentence.', topK: 3 } },
+      ]),
+    );
+    const profiles = JSON.stringify({ C0SUPPORT1: { model: 'local-support', topK: 2 } });
+
+    // Act
+    const run = await runEval(['--json', '--compare', variants, QUESTIONS], { CHANNEL_PROFILES: profiles });
+    const missing = await runEval(['--compare', variants, QUESTIONS]);
+
+    // Assert
+    expect(run.code).toBe(0);
+    const compared = JSON.parse(run.stdout) as EvalJson;
+    expect(compared.runs.map((r) => [r.name, r.model, r.topK])).toEqual([
+      ['configured', 'local-extractive', 6],
+      ['#support', 'local-support', 2],
+      ['brief', 'local-extractive', 3],
+    ]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('names the profile of C0SUPPORT1, but CHANNEL_PROFILES is not set');
+  });
+
   it('refuses bad arguments with exit code 2, the reason and the usage', async () => {
     // Act
     const runs = await Promise.all([

@@ -1,4 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { ChannelProfiles } from '../channel-profiles';
 import type { BotMetrics } from '../metrics';
 import type { EventStore } from '../stores/event-store';
 import type { HistoryStore } from '../stores/history-store';
@@ -47,6 +48,8 @@ export interface AckDependencies {
   historyStore: Pick<HistoryStore, 'threadAsker' | 'recordFeedback' | 'recordFeedbackComment'>;
   /** @default 'asker' */
   followUps?: FollowUpPolicy;
+  /** Assistants per channel (`CHANNEL_PROFILES`): a channel's profile may set its own follow-up policy. */
+  channelProfiles?: ChannelProfiles;
   /** Shown when someone opens the agent pane (at most 4). */
   suggestedPrompts?: readonly SuggestedPrompt[];
   /**

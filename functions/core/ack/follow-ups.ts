@@ -1,3 +1,4 @@
+import { profileFor } from '../channel-profiles';
 import type { AckDependencies } from './ack-dependencies';
 import type { AskedMessage } from './asked-message';
 
@@ -10,13 +11,14 @@ const ADDRESSED = /<(?:@[UW][A-Z0-9]+|!(?:here|channel|everyone|subteam\^[A-Z0-9
  * nobody else. A reply that mentions the bot is not handled here: `app_mention` brings it.
  */
 export async function isFollowUp(
-  deps: Pick<AckDependencies, 'followUps' | 'historyStore' | 'now'>,
+  deps: Pick<AckDependencies, 'followUps' | 'channelProfiles' | 'historyStore' | 'now'>,
   message: AskedMessage,
   /** The workspace that delivered the reply, and the organisation of an org-wide install (keys.ts). */
   scope: { teamId: string; enterpriseId?: string },
   botUserId: string | undefined,
 ): Promise<boolean> {
-  const policy = deps.followUps ?? 'asker';
+  // The channel's profile may set its own policy (CHANNEL_PROFILES), else the deployment's (FOLLOW_UPS).
+  const policy = profileFor(deps.channelProfiles, message.channel).followUps ?? deps.followUps ?? 'asker';
   if (policy === 'off') return false;
   if (message.thread_ts === undefined || message.thread_ts === message.ts) return false;
   const text = message.text ?? '';

@@ -3,7 +3,7 @@ import { StringOutputParser } from '@langchain/core/output_parsers';
 import { ChatPromptTemplate } from '@langchain/core/prompts';
 import { untilAborted } from '../step-deadline';
 import type { Passage, TokenUsage } from '../types';
-import { ANSWER_SYSTEM_PROMPT, formatPassages } from './prompts';
+import { ANSWER_SYSTEM_PROMPT, formatOperatorInstructions, formatPassages } from './prompts';
 import { UsageCollector } from './usage-collector';
 
 const answerPrompt = ChatPromptTemplate.fromMessages([
@@ -19,6 +19,8 @@ export interface AnswerOptions {
    * @default ANSWER_SYSTEM_PROMPT
    */
   systemPrompt?: string;
+  /** The channel's operator instructions (`CHANNEL_PROFILES`), in their own block before the passages. */
+  instructions?: string;
   /** Ends the model call (mid-stream too): the step's deadline. The stream then rejects with the signal's reason. */
   signal?: AbortSignal;
 }
@@ -34,8 +36,12 @@ function promptWith(systemPrompt: string) {
 }
 
 /** Builds the messages the model sees, for tests and for debugging a surprising answer. */
-export function renderAnswerPrompt(question: string, passages: Passage[]) {
-  return answerPrompt.formatMessages({ passages: formatPassages(passages), question });
+export function renderAnswerPrompt(question: string, passages: Passage[], instructions?: string) {
+  return answerPrompt.formatMessages({ passages: passagesWith(instructions, passages), question });
+}
+
+function passagesWith(instructions: string | undefined, passages: Passage[]): string {
+  return formatOperatorInstructions(instructions) + formatPassages(passages);
 }
 
 /**
@@ -54,7 +60,7 @@ export async function streamAnswer(
   const chain = prompt.pipe(model).pipe(new StringOutputParser());
   const usage = new UsageCollector();
   const stream = await chain.stream(
-    { passages: formatPassages(passages), question },
+    { passages: passagesWith(options.instructions, passages), question },
     { callbacks: [usage], runName: 'Generate answer', ...(options.signal ? { signal: options.signal } : {}) },
   );
   let text = '';

@@ -46,6 +46,24 @@ export const ANSWER_SYSTEM_PROMPT = [
   '{passages}',
 ].join('\n');
 
+/**
+ * A channel's operator instructions (`CHANNEL_PROFILES`), put in the answer's system prompt just before the passages
+ * (where `{passages}` goes, so a prompt variant of `npm run eval` carries them too):
+ * trusted, since the deployment's operators wrote them, yet in a block of their own and under the rules, so that they
+ * shape tone and scope without lifting the rules (citations, declines, passages as data).
+ */
+export function formatOperatorInstructions(instructions: string | undefined): string {
+  if (instructions === undefined || instructions.trim() === '') return '';
+  return [
+    "Instructions from this channel's operators (trusted; they add to the rules above and never lift them):",
+    '<operator_instructions>',
+    escapeBlockText(instructions.trim()),
+    '</operator_instructions>',
+    '',
+    '',
+  ].join('\n');
+}
+
 /** Escapes the characters that could close or forge a block. */
 export function escapeBlockText(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

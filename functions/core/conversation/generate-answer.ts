@@ -44,6 +44,8 @@ export interface GenerateAnswerDependencies {
   streamMode: StreamMode;
   logger: Logger;
   now(): number;
+  /** The channel's operator instructions (`CHANNEL_PROFILES`), added to the system prompt in their own block. */
+  instructions?: string;
   /**
    * The step's deadline (step-deadline.ts): the model call ends there, mid-stream too, the half answer stops being
    * edited, and the step fails with a TransientError, so that a retry or Report failure replaces it in time.
@@ -273,7 +275,10 @@ export async function generateAnswer(
         input.question,
         input.retrieval.passages,
         (delta) => streamer.append(delta),
-        deps.signal ? { signal: deps.signal } : {},
+        {
+          ...(deps.signal ? { signal: deps.signal } : {}),
+          ...(deps.instructions === undefined ? {} : { instructions: deps.instructions }),
+        },
       );
       // A Bedrock Guardrail blocked the answer (bot:bedrockGuardrail): a policy, said politely in the asker's
       // language in place of the guardrail's own message, never the apology for a fault.

@@ -2,6 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { WebClient } from '@slack/web-api';
 import { mayReadTurn, type Reach, UNLIMITED } from '../access/reach';
 import { isDecline } from '../chains/answer-sources';
+import type { ResolvedProfile } from '../channel-profiles';
 import { textsFor } from '../i18n';
 import { METRIC } from '../metric-names';
 import type { BotMetrics, FailureMetrics } from '../metrics';
@@ -23,8 +24,8 @@ import type {
  * Load history: the thread's earlier turns within the budget, as the messages the chains read. With a reach (the
  * deployment limits who reads what), only the turns this asker may read: a turn whose answer drew on a collection
  * closed to them is left out, so neither Condense nor the answer carries it to them. The result always has a reach
- * (unlimited without one) and the kept turns' `collections` (null when one was stored without them, or when
- * nothing is tracked), since the state machine's next states name both.
+ * (unlimited without one), the kept turns' `collections` (null when one was stored without them, or when
+ * nothing is tracked) and the place's `profile` (`{}` without one), since the state machine's next states name them.
  */
 export async function loadHistory(
   store: HistoryStore,
@@ -32,6 +33,7 @@ export async function loadHistory(
   budget: HistoryBudget,
   now: number,
   reach?: Reach,
+  profile: ResolvedProfile = {},
 ): Promise<HistoryResult> {
   const turns = await store.loadTurns(
     turn,
@@ -46,6 +48,7 @@ export async function loadHistory(
     messages: turnsToMessages(turns),
     reach: reach ?? UNLIMITED,
     collections: unknown ? null : [...new Set(turns.flatMap((t) => t.collections ?? []))].sort(),
+    profile,
   };
 }
 

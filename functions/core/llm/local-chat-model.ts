@@ -6,7 +6,8 @@ import {
 } from '@langchain/core/language_models/chat_models';
 import { AIMessage, AIMessageChunk, type BaseMessage, type UsageMetadata } from '@langchain/core/messages';
 import { ChatGenerationChunk, type ChatResult } from '@langchain/core/outputs';
-import { isCjkChar, isMainlyJapanese, type KeyTerm, keyTerms, matchTerms, segments, terms } from './terms';
+import { englishOf, untranslatedOf } from './glossary-ja-en';
+import { isCjkChar, isMainlyJapanese, type KeyTerm, keyTerms, matchTerms, terms } from './terms';
 
 /**
  * The `local` provider's chat model: no network and no weights, yet it runs the very prompts of
@@ -33,6 +34,8 @@ const NOT_COVERED = {
   en: 'The documents do not cover this question, so I cannot answer it from them.',
   ja: 'ドキュメントにはこの質問への答えが見つかりませんでした。',
 };
+/** The lead of a Japanese answer quoting documents in another language: the framing is the asker's, the quote as written. */
+const QUOTED_AS_WRITTEN_JA = '該当する箇所を、ドキュメントの原文のまま引用します。';
 const ONLY_DOCUMENTS = {
   en: "I can only answer questions from the organisation's documents.",
   ja: '組織のドキュメントに基づく質問にのみお答えできます。',
@@ -45,6 +48,12 @@ const ONLY_DOCUMENTS = {
  * rest. A named thing (an acronym) that no passage mentions is declined whatever the share: see `namedTerms`.
  */
 const MIN_COVERAGE = 0.3;
+/**
+ * The share a Japanese question needs when matched through its English (`englishOf`): its words the glossary does
+ * not know are not counted, so what is left must be met nearly whole ("S3 バケットのバージョニング" is not answered by a
+ * sentence about S3 buckets that never says versioning).
+ */
+const MIN_COVERAGE_ACROSS_LANGUAGES = 0.7;
 /** A question asking about this many terms or more is answered only by a sentence that meets two of them. */
 const MIN_TERMS_FOR_TWO = 3;
 /** Further sentences are quoted only when nearly as good as the best one. */
@@ -157,8 +166,35 @@ function humanMessagesOf(conversation: string): string[] {
   return out;
 }
 
+/**
+ * Kanji words of how a Japanese question is asked rather than what it is about (how often, how long, whether it is
+ * needed): a follow-up made of these alone names nothing, so it is about the thread's subject.
+ */
+const ASKING_KANJI = new Set(
+  '頻度 必要 方法 手順 場合 期間 期限 時間 何日 何回 何時 何年 何人 何か 誰 可能 大丈夫 本当 理由 目安 具体 詳細 以外 他 次 前 後 最初 最後 毎回'.split(
+    ' ',
+  ),
+);
+
+/**
+ * Japanese leaves out what it talks about when the thread already said it ("どのくらいの頻度で必要ですか？", "Lambda
+ * の場合は？"): a follow-up that points back with a word, asks "what about X" (〜の場合は, 〜は？, 〜なら, 〜では), or
+ * names no thing of its own, is about the thread's subject.
+ */
+function pointsBackJa(followUp: string): boolean {
+  if (REFERENCES_JA.some((word) => followUp.includes(word))) return true;
+  const trimmed = followUp.trim().replace(/[？?。！!\s]+$/u, '');
+  if (/(?:の場合は|の場合|場合は|なら|だと|では|は)$/u.test(trimmed) && Array.from(trimmed).length <= 20)
+    return true;
+  // What stands alone names a thing (a Latin or katakana name: "VPN", "ロググループ") or says enough in kanji
+  // ("経費精算の締め切り"); "保持期間はどう設定しますか？" says neither, and is about the thread's log group.
+  const named = keyTerms(followUp).filter((t) => !ASKING_KANJI.has(t.surface));
+  const names = named.some((t) => /^[\p{Script=Latin}\p{N}]|^[\p{Script=Katakana}ー]+$/u.test(t.surface));
+  return !names && named.length < 3;
+}
+
 function pointsBack(followUp: string, language: Language): boolean {
-  if (language === 'ja') return REFERENCES_JA.some((word) => followUp.includes(word));
+  if (language === 'ja') return pointsBackJa(followUp);
   return followUp
     .toLowerCase()
     .split(/[^\p{L}\p{N}']+/u)
@@ -172,7 +208,11 @@ function pointsBack(followUp: string, language: Language): boolean {
  */
 function condense(followUp: string, humanMessages: string[]): string {
   const question = followUp.trim();
-  const language = languageOf(question);
+  // Any kana makes it Japanese here, however many Latin letters its names have ("Lambdaの場合は？"): its grammar,
+  // which says whether it points back, is Japanese.
+  const language: Language = /[\p{Script=Hiragana}\p{Script=Katakana}]/u.test(question)
+    ? 'ja'
+    : languageOf(question);
   const own = keyTerms(question);
   if (humanMessages.length === 0) return question;
   if (own.length >= 2 && !pointsBack(question, language)) return question;
@@ -288,6 +328,15 @@ function unitsOf(text: string): Unit[] {
 }
 
 /**
+ * The folder a document sits in, when it names what the document is about (`aws-sqs/README.md` → "aws-sqs"): the
+ * package of a README whose title spells the product out ("Amazon Simple Queue Service") while questions say SQS.
+ */
+function packageOf(source: string): string {
+  const parts = source.split(/[\\/]/);
+  return parts.length >= 2 ? (parts.at(-2) ?? '') : '';
+}
+
+/**
  * Scores every unit by the question terms it holds, each weighted by its rarity across the passages (a term in
  * every passage tells little; one the passages lack entirely weighs most, so a question about something else
  * scores low). A unit that introduces a list or code block ("To rotate the key:") brings it along.
@@ -296,10 +345,14 @@ function rankCandidates(question: string, passages: Passage[]): Candidate[] {
   const wanted = new Set(matchTerms(question).filter((term) => !ASKING_TERMS.has(term)));
   if (wanted.size === 0) return [];
   const unitsByPassage = passages.map((p) => unitsOf(p.text));
-  const termsByPassage = passages.map((p) => new Set(matchTerms(`${p.heading}\n${p.text}`)));
+  const termsByPassage = passages.map(
+    (p) => new Set(matchTerms(`${packageOf(p.source)}\n${p.heading}\n${p.text}`)),
+  );
   // What a section is about, said once in its heading path ("VPN guide › Rotating your VPN key"), holds for each
   // of its sentences, which rarely repeat it ("Run rotate-key…").
-  const contextByPassage = passages.map((p) => new Set(matchTerms(p.heading === '' ? p.title : p.heading)));
+  const contextByPassage = passages.map(
+    (p) => new Set(matchTerms(`${packageOf(p.source)}\n${p.heading === '' ? p.title : p.heading}`)),
+  );
   const weight = new Map<string, number>();
   let total = 0;
   for (const term of wanted) {
@@ -362,32 +415,74 @@ function labelOf(passage: Passage): string {
 }
 
 /**
- * The terms of the acronyms a question names (AWS, MFA, SSO, S3): names of particular things. Passages that never
- * mention one are about something else, however many other words they share with the question ("How do I rotate
- * my AWS access key?" against a guide to rotating the VPN key).
+ * The terms of the named things a question asks about: acronyms (AWS, MFA, S3), names capitalised inside a sentence
+ * (Fargate, DynamoDB, CloudFront), words holding digits (gp3, t3) and version numbers (3.2). A passage that never
+ * mentions one is about something else, however many other words it shares with the question ("How do I rotate my
+ * AWS access key?" against a guide to rotating the VPN key). A plain amount ("a 450 EUR monitor") is not one: it is
+ * the asker's own case, which a document answers with its rule ("over 300 EUR").
  */
 function namedTerms(question: string): string[] {
-  return segments(question)
-    .filter(
-      (s) => s.kind === 'word' && /^[A-Z][A-Z0-9]{1,5}$/.test(s.surface) && /[A-Z].*[A-Z0-9]/.test(s.surface),
-    )
-    .flatMap((s) => matchTerms(s.surface))
-    .filter((term) => !ASKING_TERMS.has(term));
+  const text = question.normalize('NFKC');
+  const out: string[] = [];
+  // A word with its apostrophe ("toStringn't"), so that its term is the one `matchTerms` gives the passage's word.
+  for (const match of text.matchAll(/[A-Za-z][A-Za-z0-9]*(?:['’][A-Za-z]+)*/g)) {
+    const word = match[0];
+    const before = text.slice(0, match.index).trimEnd();
+    const acronym = /^[A-Z][A-Z0-9]{1,5}$/.test(word) && /[A-Z].*[A-Z0-9]/.test(word);
+    const mixed = /^[A-Za-z]+\d[A-Za-z\d]*$/.test(word) || /^[A-Za-z][a-z]+[A-Z]/.test(word);
+    // Capitalised inside a sentence: not the question's first word, nor the first after a full stop or a quote.
+    const startsSentence = before === '' || /[.!?:"“「。？！]$/.test(before);
+    const capitalised = /^[A-Z][a-z]{2,}$/.test(word) && !startsSentence;
+    if (acronym || mixed || capitalised) out.push(...matchTerms(word));
+  }
+  for (const match of text.matchAll(/\b\d+\.\d+(?:\.\d+)*\b/g)) out.push(match[0]);
+  return out.filter((term) => !ASKING_TERMS.has(term));
 }
 
+/**
+ * The answer to a question: quoted from the passages, framed in the question's language. A Japanese question the
+ * passages do not answer in Japanese is tried again in the English of `englishOf` against the passages in other
+ * languages, and answered, if they cover it, with their sentences as written under a Japanese framing.
+ */
 function answer(question: string, passages: Passage[]): string {
   const language = languageOf(question);
+  const native = quote(question, passages, language);
+  if (native !== undefined || language !== 'ja') return native ?? NOT_COVERED[language];
+  const foreign = passages.filter((p) => !isMainlyJapanese(p.text));
+  const english = englishOf(question);
+  if (foreign.length === 0 || english === '') return NOT_COVERED.ja;
+  // A Japanese word the glossary cannot put in English ("通勤手当") is something the English passages cannot be
+  // shown to cover: the question is declined rather than answered on the words that were translated ("上限").
+  const unknown = keyTerms(untranslatedOf(question)).filter(
+    (t) => /\p{Script=Han}|\p{Script=Katakana}/u.test(t.surface) && !ASKING_KANJI.has(t.surface),
+  );
+  if (unknown.length > 0) return NOT_COVERED.ja;
+  const crossed = quote(english, foreign, 'ja', MIN_COVERAGE_ACROSS_LANGUAGES);
+  return crossed === undefined ? NOT_COVERED.ja : `${QUOTED_AS_WRITTEN_JA}\n\n${crossed}`;
+}
+
+/** The quotes that answer `question` from `passages`, under headers in `language`; undefined when none does. */
+function quote(
+  question: string,
+  passages: Passage[],
+  language: Language,
+  minCoverage = MIN_COVERAGE,
+): string | undefined {
   const ranked = rankCandidates(question, passages);
   const best = ranked[0];
-  if (best === undefined || best.score < MIN_COVERAGE) return NOT_COVERED[language];
+  if (best === undefined || best.score < minCoverage) return undefined;
   // A sentence that meets one of three or more things the question asks about answers another question, whatever
   // that one term weighs: "weeks of *parental* leave" against "the first week", or "when you leave the company".
   const asked = new Set(
     matchTerms(question).filter((term) => !ASKING_TERMS.has(term) && !/^\d+$/.test(term)),
   );
-  if (asked.size >= MIN_TERMS_FOR_TWO && best.covered.size < 2) return NOT_COVERED[language];
-  const passageTerms = new Set(passages.flatMap((p) => matchTerms(`${p.title}\n${p.heading}\n${p.text}`)));
-  if (namedTerms(question).some((term) => !passageTerms.has(term))) return NOT_COVERED[language];
+  if (asked.size >= MIN_TERMS_FOR_TWO && best.covered.size < 2) return undefined;
+  // The named things asked about must be in the passage quoted first, not merely somewhere among the passages: a
+  // quote about the VPN key does not answer a question about the AWS key because another passage mentions AWS.
+  const { source, title, heading, text } = best.passage;
+  // The document's path names it too (`aws-sqs/README.md` is about SQS).
+  const bestTerms = new Set(matchTerms(`${source}\n${title}\n${heading}\n${text}`));
+  if (namedTerms(question).some((term) => !bestTerms.has(term))) return undefined;
 
   const chosen: Candidate[] = [];
   for (const candidate of ranked) {

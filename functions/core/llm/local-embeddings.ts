@@ -1,4 +1,5 @@
 import { Embeddings } from '@langchain/core/embeddings';
+import { glossaryEnglishOf } from './glossary-ja-en';
 import { segments, terms } from './terms';
 
 /**
@@ -103,7 +104,13 @@ export class LocalHashEmbeddings extends Embeddings {
     return documents.map((document) => this.embed(document));
   }
 
+  /**
+   * A Japanese query also carries the glossary's English for its words (`glossaryEnglishOf`), so that it meets English documents; the
+   * documents' own vectors are never expanded.
+   */
   override async embedQuery(document: string): Promise<number[]> {
-    return this.embed(document);
+    if (!/[\p{Script=Hiragana}\p{Script=Katakana}]/u.test(document)) return this.embed(document);
+    const english = glossaryEnglishOf(document);
+    return this.embed(english === '' ? document : `${document}\n${english}`);
   }
 }

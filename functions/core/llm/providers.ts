@@ -59,7 +59,11 @@ export function createChatModel(
   apiKey?: string,
   opts: { streaming?: boolean } = {},
 ): BaseChatModel {
-  if (llmConfig.provider === 'local') return new LocalExtractiveChatModel();
+  if (llmConfig.provider === 'local') {
+    // A `local-…` name (a channel profile's, say) is the offline model under that name, so the footer shows it.
+    const named = llmConfig.chatModel.startsWith('local-') ? { modelName: llmConfig.chatModel } : {};
+    return new LocalExtractiveChatModel(named);
+  }
   if (llmConfig.provider === 'bedrock') return createBedrockChatModel(llmConfig, opts);
   return new ChatOpenAI({
     apiKey: requireKey(llmConfig, apiKey),

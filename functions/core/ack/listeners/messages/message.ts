@@ -7,7 +7,7 @@ import type { AnswerQuestion } from '../../question';
 
 /** Direct messages (and the agent pane, whose threads are DMs), and replies in a thread the bot answered in. */
 export function message(
-  deps: Pick<AckDependencies, 'followUps' | 'historyStore' | 'now'>,
+  deps: Pick<AckDependencies, 'followUps' | 'channelProfiles' | 'historyStore' | 'now'>,
   answer: AnswerQuestion,
   identity: BotIdentityLookup,
 ): Middleware<SlackEventMiddlewareArgs<'message'>> {
