@@ -13,7 +13,7 @@ const PROFILE_PREFIXES = ['us', 'us-gov', 'eu', 'apac', 'jp', 'au', 'ca', 'globa
 const FOUNDATION_MODEL = /^[a-z][a-z0-9]*\.[a-z0-9][a-z0-9._:-]*$/;
 
 /** A Bedrock model named by its ARN: an application inference profile, a provisioned model, an imported one. */
-const BEDROCK_ARN = /^arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d{0,12}:[a-z-]+\/\S+$/;
+const BEDROCK_ARN = /^arn:aws[a-z-]*:(?:bedrock):[a-z0-9-]*:\d{0,12}:[a-z-]+\/\S+$/;
 
 export type BedrockModelId =
   | { kind: 'foundation-model'; modelId: string }
