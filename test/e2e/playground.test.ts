@@ -8,7 +8,7 @@ import { type Playground, startPlayground } from '../../scripts/local/playground
 import { DEFAULT_CHANNEL, type LocalStack, REPO_ROOT, startLocalStack } from '../../scripts/local/stack';
 import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { describeWithChromium } from '../support/chromium';
-import { temporaryDirectory } from '../support/local-stack';
+import { openAIEnv, temporaryDirectory } from '../support/local-stack';
 
 /**
  * The local playground in a real headless Chromium: a person types in the Slack-like page, the playground delivers
@@ -77,10 +77,7 @@ function describePlayground(chromiumPath: string): void {
     );
     openai = await startFakeOpenAI({ apiKey: 'sk-playground' });
     const env = {
-      LLM_PROVIDER: 'openai',
-      OPENAI_API_KEY: 'sk-playground',
-      OPENAI_BASE_URL: openai.url,
-      OPENAI_MAX_RETRIES: '0',
+      ...openAIEnv(openai, 'sk-playground'),
       OPENAI_MODEL: 'gpt-4.1-mini',
     };
     const lancedbUri = join(dir.path, 'lancedb');

@@ -4,7 +4,7 @@ import { LOCAL_BOT_USER_ID } from '../../scripts/local/stack';
 import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { mentionPayload, signedHeaders } from '../../stand-ins/slack/slack-request';
 import { STILL_WORKING } from '../support/in-progress';
-import { type LocalStack, startTestStack, visibleText } from '../support/local-stack';
+import { type LocalStack, openAIEnv, startTestStack, visibleText } from '../support/local-stack';
 
 /**
  * Faults injected into the stand-ins, and what a person in Slack sees: each mention gets exactly one reply,
@@ -54,10 +54,7 @@ describe('faults in Slack, the model and DynamoDB', () => {
     openai = await startFakeOpenAI({ apiKey: 'sk-fault-tests' });
     ({ stack, close } = await startTestStack({
       env: {
-        LLM_PROVIDER: 'openai',
-        OPENAI_API_KEY: 'sk-fault-tests',
-        OPENAI_BASE_URL: openai.url,
-        OPENAI_MAX_RETRIES: '0',
+        ...openAIEnv(openai, 'sk-fault-tests'),
       },
       timeoutOverrides: { Retrieve: 1 },
     }));

@@ -7,7 +7,7 @@ import type { Turn } from '../../functions/core/types';
 import { askThroughSlack } from '../../scripts/local/ask-client';
 import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { nextTs } from '../../stand-ins/slack/slack-request';
-import { type LocalStack, startTestStack, visibleText } from '../support/local-stack';
+import { type LocalStack, openAIEnv, startTestStack, visibleText } from '../support/local-stack';
 
 /**
  * Forget is final: once "forget this thread" is confirmed, nothing from before it remains, and nothing from before
@@ -23,10 +23,7 @@ describe('forget races an answer in flight', () => {
     openai = await startFakeOpenAI({ apiKey: 'sk-forget-race' });
     ({ stack, close } = await startTestStack({
       env: {
-        LLM_PROVIDER: 'openai',
-        OPENAI_API_KEY: 'sk-forget-race',
-        OPENAI_BASE_URL: openai.url,
-        OPENAI_MAX_RETRIES: '0',
+        ...openAIEnv(openai, 'sk-forget-race'),
       },
     }));
   });

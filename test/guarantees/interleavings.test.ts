@@ -5,7 +5,7 @@ import { DEFAULT_CHANNEL, LOCAL_BOT_USER_ID, LOCAL_TEAM_ID } from '../../scripts
 import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { functionUrlEvent, mentionPayload, signedHeaders } from '../../stand-ins/slack/slack-request';
 import { STILL_WORKING } from '../support/in-progress';
-import { type LocalStack, startTestStack, visibleText } from '../support/local-stack';
+import { type LocalStack, openAIEnv, startTestStack, visibleText } from '../support/local-stack';
 
 /**
  * Exactly one visible outcome per mention, over interleavings: Slack's deliveries of one event (the first and up
@@ -164,10 +164,7 @@ describe('exactly one outcome per mention, over interleavings of deliveries and 
     openai = await startFakeOpenAI({ apiKey: 'sk-interleavings' });
     ({ stack, close } = await startTestStack({
       env: {
-        LLM_PROVIDER: 'openai',
-        OPENAI_API_KEY: 'sk-interleavings',
-        OPENAI_BASE_URL: openai.url,
-        OPENAI_MAX_RETRIES: '0',
+        ...openAIEnv(openai, 'sk-interleavings'),
       },
     }));
   });

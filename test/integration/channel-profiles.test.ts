@@ -1,6 +1,6 @@
 import { askThroughSlack } from '../../scripts/local/ask-client';
 import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
-import { type LocalStack, startTestStack, visibleText } from '../support/local-stack';
+import { type LocalStack, openAIEnv, startTestStack, visibleText } from '../support/local-stack';
 
 /**
  * Issue 24, point 2: assistants per channel (`CHANNEL_PROFILES`), through the real ASL on the local stack with the
@@ -32,10 +32,7 @@ describe('assistants per channel (CHANNEL_PROFILES)', () => {
     openai = await startFakeOpenAI({ apiKey: 'sk-test-key' });
     ({ stack, close } = await startTestStack({
       env: {
-        LLM_PROVIDER: 'openai',
-        OPENAI_API_KEY: 'sk-test-key',
-        OPENAI_BASE_URL: openai.url,
-        OPENAI_MAX_RETRIES: '0',
+        ...openAIEnv(openai, 'sk-test-key'),
         OPENAI_MODEL: 'gpt-4.1-mini',
         CHANNEL_PROFILES: JSON.stringify({
           [SUPPORT]: { instructions: PIRATE, model: 'gpt-4.1', topK: 2 },

@@ -6,7 +6,7 @@ import { LOCAL_BOT_USER_ID, type LocalStack } from '../../scripts/local/stack';
 import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { mentionPayload, signedHeaders } from '../../stand-ins/slack/slack-request';
 import { STILL_WORKING } from '../support/in-progress';
-import { startTestStack, visibleText } from '../support/local-stack';
+import { openAIEnv, startTestStack, visibleText } from '../support/local-stack';
 
 /**
  * The conversation workflow end to end, on the local stand-ins: a signed Slack delivery reaches the ack
@@ -229,10 +229,7 @@ describe('conversation workflow with the openai provider (loopback fake OpenAI, 
     openai = await startFakeOpenAI({ apiKey: 'sk-test-key' });
     ({ stack, close } = await startTestStack({
       env: {
-        LLM_PROVIDER: 'openai',
-        OPENAI_API_KEY: 'sk-test-key',
-        OPENAI_BASE_URL: openai.url,
-        OPENAI_MAX_RETRIES: '0',
+        ...openAIEnv(openai, 'sk-test-key'),
         OPENAI_MODEL: 'gpt-4.1-mini',
       },
     }));

@@ -72,3 +72,13 @@ export function visibleText(message: { text: string; blocks?: unknown[] }): stri
     .filter((t) => t !== '')
     .join('\n');
 }
+
+/** The settings that point the stack's chat model and embeddings at a fake OpenAI server, with no retries. */
+export function openAIEnv(openai: { url: string }, apiKey: string): Env {
+  return {
+    LLM_PROVIDER: 'openai',
+    OPENAI_API_KEY: apiKey,
+    OPENAI_BASE_URL: openai.url,
+    OPENAI_MAX_RETRIES: '0',
+  };
+}

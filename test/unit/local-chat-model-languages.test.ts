@@ -1,16 +1,8 @@
-import type { BaseMessage } from '@langchain/core/messages';
-import { ChatPromptTemplate } from '@langchain/core/prompts';
-import {
-  ANSWER_SYSTEM_PROMPT,
-  CONDENSE_SYSTEM_PROMPT,
-  formatConversation,
-  formatFollowUp,
-  formatPassages,
-} from '../../functions/core/chains/prompts';
 import { LocalExtractiveChatModel } from '../../functions/core/llm/local-chat-model';
 import { LocalHashEmbeddings } from '../../functions/core/llm/local-embeddings';
-import type { Passage, StoredMessage } from '../../functions/core/types';
+import type { Passage } from '../../functions/core/types';
 import { answerLanguageOf } from '../../scripts/eval/answer-language';
+import { answerMessages, condenseMessages } from '../support/local-model-prompts';
 
 /**
  * Issue 24, point 4: the offline model across languages and without inventing answers. A Japanese question about an
@@ -19,32 +11,14 @@ import { answerLanguageOf } from '../../scripts/eval/answer-language';
  * answer's language by its framing.
  */
 
-const answerPrompt = ChatPromptTemplate.fromMessages([
-  ['system', ANSWER_SYSTEM_PROMPT],
-  ['human', '{question}'],
-]);
-const condensePrompt = ChatPromptTemplate.fromMessages([
-  ['system', CONDENSE_SYSTEM_PROMPT],
-  ['human', '{conversation}\n\n{followUp}'],
-]);
-
 const model = new LocalExtractiveChatModel();
 
 async function ask(question: string, passages: Passage[]): Promise<string> {
-  const messages = await answerPrompt.formatMessages({ passages: formatPassages(passages), question });
-  return (await model.invoke(messages)).text;
+  return (await model.invoke(await answerMessages(question, passages))).text;
 }
 
 async function condense(previous: string, followUp: string): Promise<string> {
-  const history: StoredMessage[] = [
-    { role: 'human', content: previous },
-    { role: 'ai', content: 'Here is what the documents say.' },
-  ];
-  const messages: BaseMessage[] = await condensePrompt.formatMessages({
-    conversation: formatConversation(history),
-    followUp: formatFollowUp(followUp),
-  });
-  return (await model.invoke(messages)).text;
+  return (await model.invoke(await condenseMessages([previous], followUp))).text;
 }
 
 const S3_ENCRYPTION: Passage = {

@@ -1,39 +1,6 @@
-import type { BaseMessage } from '@langchain/core/messages';
-import { ChatPromptTemplate } from '@langchain/core/prompts';
-import {
-  ANSWER_SYSTEM_PROMPT,
-  CONDENSE_SYSTEM_PROMPT,
-  formatConversation,
-  formatFollowUp,
-  formatPassages,
-} from '../../functions/core/chains/prompts';
 import { LocalExtractiveChatModel } from '../../functions/core/llm/local-chat-model';
-import type { Passage, StoredMessage } from '../../functions/core/types';
-
-// The same message shapes the answer and condense chains send to whichever model is configured.
-const answerPrompt = ChatPromptTemplate.fromMessages([
-  ['system', ANSWER_SYSTEM_PROMPT],
-  ['human', '{question}'],
-]);
-const condensePrompt = ChatPromptTemplate.fromMessages([
-  ['system', CONDENSE_SYSTEM_PROMPT],
-  ['human', '{conversation}\n\n{followUp}'],
-]);
-
-function answerMessages(question: string, passages: Passage[]): Promise<BaseMessage[]> {
-  return answerPrompt.formatMessages({ passages: formatPassages(passages), question });
-}
-
-function condenseMessages(questions: string[], followUp: string): Promise<BaseMessage[]> {
-  const history: StoredMessage[] = questions.flatMap((q) => [
-    { role: 'human' as const, content: q },
-    { role: 'ai' as const, content: 'Here is what the documents say.' },
-  ]);
-  return condensePrompt.formatMessages({
-    conversation: formatConversation(history),
-    followUp: formatFollowUp(followUp),
-  });
-}
+import type { Passage } from '../../functions/core/types';
+import { answerMessages, condenseMessages } from '../support/local-model-prompts';
 
 const VPN: Passage = {
   source: 's3://docs/it/vpn.md',

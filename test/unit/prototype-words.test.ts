@@ -1,13 +1,4 @@
-import type { BaseMessage } from '@langchain/core/messages';
-import { ChatPromptTemplate } from '@langchain/core/prompts';
 import { OpenAIEmbeddings } from '@langchain/openai';
-import {
-  ANSWER_SYSTEM_PROMPT,
-  CONDENSE_SYSTEM_PROMPT,
-  formatConversation,
-  formatFollowUp,
-  formatPassages,
-} from '../../functions/core/chains/prompts';
 import { LocalExtractiveChatModel } from '../../functions/core/llm/local-chat-model';
 import { LocalHashEmbeddings } from '../../functions/core/llm/local-embeddings';
 import { embeddingDimensionsOf } from '../../functions/core/llm/providers';
@@ -15,6 +6,7 @@ import { keyTerms, matchTerms, segments, terms } from '../../functions/core/llm/
 import type { Passage } from '../../functions/core/types';
 import { parseThreshold } from '../../scripts/eval/metrics';
 import { priceOf } from '../../scripts/eval/prices';
+import { answerMessages, condenseMessages } from '../support/local-model-prompts';
 
 /**
  * Words are untrusted input: a question or a document may hold any of them, including the names plain objects
@@ -63,31 +55,8 @@ function randomWord(next: () => number): string {
   return word;
 }
 
-const answerPrompt = ChatPromptTemplate.fromMessages([
-  ['system', ANSWER_SYSTEM_PROMPT],
-  ['human', '{question}'],
-]);
-const condensePrompt = ChatPromptTemplate.fromMessages([
-  ['system', CONDENSE_SYSTEM_PROMPT],
-  ['human', '{conversation}\n\n{followUp}'],
-]);
-
 function passage(text: string): Passage {
   return { source: 'docs/cdk/constructs.md', title: 'Constructs', heading: 'Constructs', text, score: 0.8 };
-}
-
-function answerMessages(question: string, passages: Passage[]): Promise<BaseMessage[]> {
-  return answerPrompt.formatMessages({ passages: formatPassages(passages), question });
-}
-
-function condenseMessages(previous: string, followUp: string): Promise<BaseMessage[]> {
-  return condensePrompt.formatMessages({
-    conversation: formatConversation([
-      { role: 'human', content: previous },
-      { role: 'ai', content: 'Here is what the documents say.' },
-    ]),
-    followUp: formatFollowUp(followUp),
-  });
 }
 
 function expectTokenizes(text: string): void {
@@ -132,7 +101,7 @@ describe('words that plain objects inherit, and random words, through the offlin
       const [vector, reply, condensed] = await Promise.all([
         embeddings.embedQuery(sentence),
         answerMessages(question, [passage(`Read the guide first. ${sentence}`)]).then((m) => model.invoke(m)),
-        condenseMessages(`What does ${word} do?`, 'And how do I call it?').then((m) => model.invoke(m)),
+        condenseMessages([`What does ${word} do?`], 'And how do I call it?').then((m) => model.invoke(m)),
       ]);
 
       // Assert
@@ -158,7 +127,7 @@ describe('words that plain objects inherit, and random words, through the offlin
       const reply = await model.invoke(
         await answerMessages(text, [passage(`${sentences.at(i - 1)}. ${text}.`)]),
       );
-      const condensed = await model.invoke(await condenseMessages(sentences.at(i - 1) as string, text));
+      const condensed = await model.invoke(await condenseMessages([sentences.at(i - 1) as string], text));
 
       // Assert
       expectTokenizes(text);

@@ -3,7 +3,7 @@ import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import { StringOutputParser } from '@langchain/core/output_parsers';
 import { ChatPromptTemplate } from '@langchain/core/prompts';
 import { untilAborted } from '../step-deadline';
-import type { StandaloneQuestion } from '../types';
+import type { StandaloneQuestion, StoredMessage } from '../types';
 import { CONDENSE_SYSTEM_PROMPT, formatConversation, formatFollowUp, toStoredMessages } from './prompts';
 import { UsageCollector } from './usage-collector';
 
@@ -11,6 +11,14 @@ const condensePrompt = ChatPromptTemplate.fromMessages([
   ['system', CONDENSE_SYSTEM_PROMPT],
   ['human', '{conversation}\n\n{followUp}'],
 ]);
+
+/** Builds the messages the model sees to condense a follow-up, for tests and for debugging a surprising question. */
+export function renderCondensePrompt(history: StoredMessage[], followUp: string) {
+  return condensePrompt.formatMessages({
+    conversation: formatConversation(history),
+    followUp: formatFollowUp(followUp),
+  });
+}
 
 /**
  * Rewrites a follow-up as a standalone question: prompt → chat model → string parser. The thread's history
