@@ -3,7 +3,7 @@ import { loadConfig } from '../../functions/core/config';
 import { WriteOnlyEmbeddings } from '../../functions/core/ingest/table-signature';
 import { createEmbeddings } from '../../functions/core/llm/providers';
 import type { DocumentRow } from '../../functions/core/vector-store/document-schema';
-import { METADATA_KEYS, SEARCH_TEXT_COLUMN } from '../../functions/core/vector-store/document-schema';
+import { METADATA_KEYS } from '../../functions/core/vector-store/document-schema';
 import {
   createDocumentTable,
   ensureIndexes,
@@ -12,21 +12,20 @@ import {
 } from '../../functions/core/vector-store/document-table';
 
 /**
- * `tsx scripts/eval/context-headers.ts <none|embedding> FROM_URI TO_URI`: copies the document table that
- * `npm run ingest` built at FROM_URI (where each chunk's title and heading path are both embedded and full-text
- * indexed, the product's behaviour) into a new table at TO_URI without the contextual header in the full-text index
- * (`embedding`: the vectors are kept, the search text is the chunk's text alone, as before issue 24 point 3) or
- * anywhere (`none`: the vectors are embedded again from the text alone, with the configured embedder), then builds
- * its indexes as the ingest does. Only for measuring what the header brings (eval/real-corpus/README.md); the
- * product has no such setting.
+ * `tsx scripts/eval/context-headers.ts FROM_URI TO_URI`: copies the document table that `npm run ingest` built at
+ * FROM_URI (each chunk embedded with its title and heading path before its text, the product's behaviour; the
+ * full-text index is on the text alone) into a new table at TO_URI whose vectors are embedded again from each
+ * chunk's text alone, with the configured embedder, then builds its indexes as the ingest does: the table as it
+ * would be without contextual headers. Only for measuring what the header brings (eval/real-corpus/README.md);
+ * the product has no such setting.
  */
 
-const USAGE = 'usage: tsx scripts/eval/context-headers.ts <none|embedding> FROM_URI TO_URI';
+const USAGE = 'usage: tsx scripts/eval/context-headers.ts FROM_URI TO_URI';
 const TABLE = 'documents';
 
 async function main(argv: string[]): Promise<void> {
-  const [variant, from, to] = argv;
-  if ((variant !== 'none' && variant !== 'embedding') || from === undefined || to === undefined) {
+  const [from, to] = argv;
+  if (from === undefined || to === undefined || argv.length !== 2) {
     console.error(USAGE);
     process.exit(2);
   }
@@ -52,13 +51,11 @@ async function main(argv: string[]): Promise<void> {
   );
   source.close();
 
-  if (variant === 'none') {
-    const embeddings = createEmbeddings(loadConfig(process.env).llm, process.env.OPENAI_API_KEY);
-    const vectors = await embeddings.embedDocuments(rows.map((r) => r.text));
-    rows.forEach((row, i) => {
-      row.vector = vectors[i] ?? [];
-    });
-  }
+  const embeddings = createEmbeddings(loadConfig(process.env).llm, process.env.OPENAI_API_KEY);
+  const vectors = await embeddings.embedDocuments(rows.map((r) => r.text));
+  rows.forEach((row, i) => {
+    row.vector = vectors[i] ?? [];
+  });
 
   const handle = await createDocumentTable(
     await connect(to),
@@ -67,13 +64,9 @@ async function main(argv: string[]): Promise<void> {
   );
   try {
     await replaceSources(handle, [...new Set(rows.map((r) => r.source))], rows);
-    await handle.table.update({ valuesSql: { [SEARCH_TEXT_COLUMN]: 'text' } });
     const indexes = await ensureIndexes(handle);
     await optimize(handle, { keepVersionsMs: 0 });
-    console.log(
-      `${to}: ${indexes.rows} chunks, header in the embedding: ${variant === 'embedding' ? 'yes' : 'no'}, ` +
-        'in the full-text index: no',
-    );
+    console.log(`${to}: ${indexes.rows} chunks, embedded from their text alone`);
   } finally {
     handle.close();
   }

@@ -66,34 +66,6 @@ export function locationFields(): Field[] {
   ];
 }
 
-/**
- * The column the full-text index is built on: the chunk's title and heading path, then its text, exactly what is
- * embedded (`embeddingInput`), so that a section called "Options" is found by the words of what it is the options
- * of. Never read back: passages show and quote `text`. A table made before it gets it from its own title, heading
- * and text ({@link SEARCH_TEXT_SQL}) when its indexes are next ensured, so an upgrade needs no rebuild.
- */
-export const SEARCH_TEXT_COLUMN = 'searchText';
-
-/** The search text's field, nullable as a column added to an existing table is. */
-export function searchTextField(): Field {
-  return new Field(SEARCH_TEXT_COLUMN, new Utf8(), true);
-}
-
-/**
- * The search text as a SQL expression over a row's own columns: `embeddingInput` in SQL (the path is the heading
- * when it starts with the title, else title › heading, either alone when the other is empty; then a blank line and
- * the text), for filling the column of a table made before it.
- */
-export const SEARCH_TEXT_SQL =
-  "CASE WHEN starts_with(heading, title) THEN (CASE WHEN heading = '' THEN text ELSE concat(heading, chr(10), chr(10), text) END) " +
-  "WHEN heading = '' THEN concat(title, chr(10), chr(10), text) " +
-  "ELSE concat(title, ' › ', heading, chr(10), chr(10), text) END";
-
-/** Whether a stored table has the search text column. */
-export function hasSearchTextColumn(schema: Schema): boolean {
-  return schema.fields.some((f) => f.name === SEARCH_TEXT_COLUMN);
-}
-
 /** Whether a stored table has the location columns. */
 export function hasLocationColumns(schema: Schema): boolean {
   const names = new Set(schema.fields.map((f) => f.name));
@@ -140,7 +112,6 @@ export function documentSchema(spec: Pick<DocumentTableSpec, 'embedderName' | 'd
       new Field('contentHash', new Utf8(), false),
       new Field('updatedAt', new TimestampMillisecond(), false),
       ...locationFields(),
-      searchTextField(),
     ],
     new Map([
       [METADATA_KEYS.embedder, spec.embedderName],

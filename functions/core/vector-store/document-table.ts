@@ -6,13 +6,9 @@ import {
   type DocumentTableSpec,
   documentSchema,
   hasLocationColumns,
-  hasSearchTextColumn,
   locationFields,
-  SEARCH_TEXT_COLUMN,
-  SEARCH_TEXT_SQL,
   verifyDocumentSchema,
 } from './document-schema';
-import { embeddingInput } from './embed-chunks';
 import { type WatchdogOptions, watchProgress } from './index-watchdog';
 import { sqlIn } from './sql';
 
@@ -37,8 +33,6 @@ export interface DocumentTable {
   readonly dimensions: number;
   /** Whether the table has the location columns (pages, link): a table made before them is read without them. */
   readonly locationColumns?: boolean;
-  /** Whether the table has the search text column (see `SEARCH_TEXT_COLUMN`): rows are written with it when so. */
-  readonly searchTextColumn?: boolean;
   close(): void;
 }
 
@@ -105,12 +99,10 @@ export async function openOrCreateDocumentTable(
 
 async function checked(table: Table, options: DocumentTableOptions): Promise<DocumentTable> {
   let locationColumns: boolean;
-  let searchTextColumn: boolean;
   try {
     const schema = await table.schema();
     verifyDocumentSchema(schema, options);
     locationColumns = hasLocationColumns(schema);
-    searchTextColumn = hasSearchTextColumn(schema);
   } catch (error) {
     table.close();
     throw error;
@@ -122,7 +114,6 @@ async function checked(table: Table, options: DocumentTableOptions): Promise<Doc
     embedderName: options.embedderName,
     dimensions: options.dimensions,
     locationColumns,
-    searchTextColumn,
     close: () => table.close(),
   };
 }
@@ -186,7 +177,7 @@ export async function replaceSources(
     .whenMatchedUpdateAll()
     .whenNotMatchedInsertAll()
     .whenNotMatchedBySourceDelete({ where: sqlIn('source', [...listed]) })
-    .execute([...unique.values()].map((row) => toRecord(row, handle)));
+    .execute([...unique.values()].map((row) => toRecord(row, handle.locationColumns === true)));
   return { inserted: result.numInsertedRows, updated: result.numUpdatedRows, deleted: result.numDeletedRows };
 }
 
@@ -303,22 +294,8 @@ function partitionsOf(indexName: string): number | undefined {
 }
 
 /**
- * Adds the search text column to a table made before it, filled from each row's own title, heading and text
- * ({@link SEARCH_TEXT_SQL}, the SQL of `embeddingInput`): one metadata commit and a pass over those columns, no
- * re-embedding. Returns whether it was added.
- */
-export async function addSearchTextColumn(handle: DocumentTable): Promise<boolean> {
-  if (hasSearchTextColumn(await handle.table.schema())) return false;
-  await handle.table.addColumns([{ name: SEARCH_TEXT_COLUMN, valueSql: SEARCH_TEXT_SQL }]);
-  return true;
-}
-
-/**
- * Makes sure the indexes the search needs exist: the full-text index on the search text (the chunk's title and
- * heading path, then its text: see `SEARCH_TEXT_COLUMN`; the column is added first to a table made before it, and
- * the full-text index on `text` such a table had is dropped once the new one is committed), created or rebuilt
- * when its tokenizer settings differ from {@link FULL_TEXT_INDEX_OPTIONS}, a bitmap index on `collection`, and the
- * vector index ({@link VECTOR_INDEX})
+ * Makes sure the indexes the search needs exist: the full-text index on `text` (created, or rebuilt when its
+ * tokenizer settings differ from {@link FULL_TEXT_INDEX_OPTIONS}), a bitmap index on `collection`, and the vector index ({@link VECTOR_INDEX})
  * once the table holds `vectorIndexMinRows` rows; it is trained again when the table has grown to twice the
  * partitions it was trained for, or when it is another kind (an HNSW index from an earlier version), and the old
  * one is dropped after the new one is committed, so that searches always have one. Rows added after an index was
@@ -335,26 +312,17 @@ export async function ensureIndexes(
 ): Promise<EnsureIndexesResult> {
   const rows = await handle.table.countRows();
   if (rows === 0) return { rows, fullText: 'skipped', vector: 'skipped' };
-  await addSearchTextColumn(handle);
   const indexes = await handle.table.listIndices();
 
-  const fts = indexes.find((i) => i.indexType === 'FTS' && i.columns.includes(SEARCH_TEXT_COLUMN));
+  const fts = indexes.find((i) => i.indexType === 'FTS' && i.columns.includes('text'));
   let fullText: EnsureIndexesResult['fullText'] = 'exists';
   if (fts === undefined || !hasFullTextSettings(fts.indexDetails)) {
     await watchProgress(
       `Building the full-text index of ${rows} rows`,
-      () =>
-        handle.table.createIndex(SEARCH_TEXT_COLUMN, {
-          config: Index.fts(FULL_TEXT_INDEX_OPTIONS),
-          replace: true,
-        }),
+      () => handle.table.createIndex('text', { config: Index.fts(FULL_TEXT_INDEX_OPTIONS), replace: true }),
       watchdog,
     );
     fullText = 'created';
-  }
-  // The index on `text` of a table made before the search text: searches use the new one from now on.
-  for (const old of indexes) {
-    if (old.indexType === 'FTS' && old.columns.includes('text')) await handle.table.dropIndex(old.name);
   }
 
   // Searches filtered by collection (a channel's access) find the allowed rows in this index, which the Retrieve
@@ -437,16 +405,12 @@ export function optimize(
 }
 
 /** Only the schema's columns: a row built from a chunk may carry more, which the table would reject. */
-function toRecord(
-  row: DocumentRow,
-  columns: Pick<DocumentTable, 'locationColumns' | 'searchTextColumn'>,
-): Record<string, unknown> {
-  const location = columns.locationColumns
+function toRecord(row: DocumentRow, locationColumns: boolean): Record<string, unknown> {
+  const location = locationColumns
     ? { pageStart: row.pageStart ?? null, pageEnd: row.pageEnd ?? null, url: row.url ?? null }
     : {};
   return {
     ...location,
-    ...(columns.searchTextColumn ? { [SEARCH_TEXT_COLUMN]: embeddingInput(row) } : {}),
     id: row.id,
     vector: row.vector,
     text: row.text,

@@ -1,6 +1,6 @@
 import type { Table } from '@lancedb/lancedb';
 import type { Passage, RetrievalResult } from '../types';
-import { LOCATION_COLUMNS, SEARCH_TEXT_COLUMN } from './document-schema';
+import { LOCATION_COLUMNS } from './document-schema';
 import type { DocumentTable } from './document-table';
 import { EmbeddingMismatchError } from './errors';
 import { sqlIn } from './sql';
@@ -69,11 +69,6 @@ export interface TableLayout {
   version: number;
   rows: number;
   fullText: boolean;
-  /**
-   * The column the full-text index is on: the search text (title, heading path and text), or `text` on a table
-   * made before it whose indexes have not been ensured since.
-   */
-  fullTextColumn?: string;
   vectorIndex: boolean;
   /** Every index, with its name, its id and its size on storage. */
   indexes: { name: string; uuid: string; bytes: number }[];
@@ -90,14 +85,10 @@ export async function layoutOf(table: Table): Promise<TableLayout> {
   const known = layouts.get(table);
   if (known?.version === version) return known;
   const [rows, indexes] = await Promise.all([table.countRows(), table.listIndices()]);
-  const fullTextColumn = [SEARCH_TEXT_COLUMN, 'text'].find((column) =>
-    indexes.some((i) => i.indexType === 'FTS' && i.columns.includes(column)),
-  );
   const layout: TableLayout = {
     version,
     rows,
-    fullText: fullTextColumn !== undefined,
-    ...(fullTextColumn !== undefined ? { fullTextColumn } : {}),
+    fullText: indexes.some((i) => i.indexType === 'FTS' && i.columns.includes('text')),
     vectorIndex: indexes.some((i) => i.columns.includes('vector')),
     indexes: indexes.map((i) => ({ name: i.name, uuid: i.indexUuid ?? i.name, bytes: i.sizeBytes ?? 0 })),
   };
@@ -124,9 +115,9 @@ interface PassageRow {
  *
  * - No table (`handle` undefined) or an empty one: `{ status: 'empty-index', search: 'none' }`, a normal
  *   outcome the answer step turns into a helpful reply.
- * - With a full-text index (on the search text: title, heading path and text; see `ensureIndexes`) and non-blank
- *   `queryText`: a hybrid search, the vector search and the full-text search run side by side, each for `k`
- *   passages and each filtered inside its query, then fused by reciprocal rank (`search: 'hybrid'`); `score` is the RRF relevance, the sum of 1 / (60 + rank)
+ * - With a full-text index on `text` (see `ensureIndexes`) and non-blank `queryText`: a hybrid search, the vector
+ *   search and the full-text search run side by side, each for `k` passages and each filtered inside its query,
+ *   then fused by reciprocal rank (`search: 'hybrid'`); `score` is the RRF relevance, the sum of 1 / (60 + rank)
  *   over the two rankings (at most 2/61, about 0.033, for a passage first in both); not comparable with vector
  *   scores.
  * - Otherwise an exact or indexed cosine vector search (`search: 'vector'`); `score` is 1 - cosine distance
@@ -181,7 +172,7 @@ export async function searchPassages(
   if (hybrid) {
     let fullText = handle.table
       .query()
-      .fullTextSearch(query.queryText, { columns: layout.fullTextColumn ?? 'text' })
+      .fullTextSearch(query.queryText, { columns: 'text' })
       .limit(query.k)
       .select([...columns, '_score']);
     if (where !== undefined) fullText = fullText.where(where);
