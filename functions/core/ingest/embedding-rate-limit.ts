@@ -16,6 +16,10 @@ import { TransientError } from '../errors';
  * race between Lambdas, or other users of the same key) tells it exactly how long to wait. A shared counter of
  * our own (a DynamoDB token bucket) was not chosen: it would cost a conditional write per request and still not
  * see the other users of the key (the questions' embeddings, other tools), where the headers see them all.
+ *
+ * Bedrock says none of this: its quota on an embedding model is InvokeModel requests per minute, and past it it
+ * answers ThrottlingException (429) with no header and no wait in its message. The limiter then backs off on its own
+ * (see {@link EmbeddingRateLimiter.observeRateLimited}), one wait for every request the process has in flight.
  */
 
 /** One of the two budgets (requests or tokens) as of one response. */

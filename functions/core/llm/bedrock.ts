@@ -11,7 +11,10 @@ import { ConfigError } from '../errors';
 
 type LlmConfig = AppConfig['llm'];
 
-/** SDK attempts per call: ThrottlingException and 5xx are retried with the SDK's backoff, then the step's Retry. */
+/**
+ * SDK attempts per call: ThrottlingException and 5xx are retried with the SDK's backoff, then the step's Retry (the
+ * ingest's embedder makes one attempt and backs off a throttle itself, see {@link createBedrockEmbeddings}).
+ */
 const SDK_MAX_ATTEMPTS = 3;
 
 function isLoopback(endpoint: string): boolean {
