@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   createServer,
   type Http2ServerRequest as IncomingMessage,
@@ -64,6 +65,14 @@ export interface FakeBedrockOptions {
    * words is answered with the guardrail's blocked message and `stopReason: guardrail_intervened`.
    */
   guardrail?: { id: string; version: string; deniedWords: readonly string[]; blockedMessage?: string };
+  /**
+   * Bedrock's "On-demand InvokeModel requests per minute for ${model}" quota: each model's requests (InvokeModel,
+   * and Converse, which Bedrock counts against the same quota) past it are answered ThrottlingException, 429, as
+   * Bedrock answers them (no header says when to come back). The budget refills continuously over `windowMs`
+   * (a minute; a test shortens it so that seconds show what minutes would). @default the environment's
+   * `FAKE_BEDROCK_INVOKE_RPM`, else no limit
+   */
+  invokeRateLimit?: { requestsPerMinute: number; windowMs?: number };
 }
 
 export interface FakeBedrock {
@@ -122,6 +131,7 @@ function sendError(res: ServerResponse, type: BedrockErrorType, message: string)
   const status = BEDROCK_ERRORS[type];
   res.writeHead(status, {
     'content-type': 'application/json',
+    'x-amzn-requestid': randomUUID(),
     'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`,
   });
   res.end(JSON.stringify({ message }));
@@ -139,8 +149,58 @@ function event(type: string, body: unknown): Uint8Array {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Bedrock's message of a ThrottlingException on a model's request quota. */
+export const THROTTLING_MESSAGE = 'Too many requests, please wait before trying again.';
+
+/** A per-minute request budget refilled continuously (a request takes one; a full budget lets a burst through). */
+class RequestBudget {
+  private level: number;
+  private at = Date.now();
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+  ) {
+    this.level = limit;
+  }
+  /** Takes one request if one is left. */
+  take(): boolean {
+    const now = Date.now();
+    this.level = Math.min(this.limit, this.level + ((now - this.at) * this.limit) / this.windowMs);
+    this.at = now;
+    if (this.level < 1) return false;
+    this.level -= 1;
+    return true;
+  }
+}
+
+function rpmFromEnv(): number | undefined {
+  const raw = process.env.FAKE_BEDROCK_INVOKE_RPM?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`FAKE_BEDROCK_INVOKE_RPM must be a whole number of 1 or more; got "${raw}"`);
+  }
+  return value;
+}
+
 export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promise<FakeBedrock> {
   const requests: RecordedBedrockRequest[] = [];
+  const rpm = options.invokeRateLimit?.requestsPerMinute ?? rpmFromEnv();
+  if (rpm !== undefined && (!Number.isInteger(rpm) || rpm < 1)) {
+    throw new Error(`invokeRateLimit.requestsPerMinute must be a whole number of 1 or more; got ${rpm}`);
+  }
+  const windowMs = options.invokeRateLimit?.windowMs ?? 60_000;
+  /** Each model's quota, as Bedrock keeps one per model (and Region, and account). */
+  const budgets = new Map<string, RequestBudget>();
+  function withinQuota(modelId: string): boolean {
+    if (rpm === undefined) return true;
+    let budget = budgets.get(modelId);
+    if (budget === undefined) {
+      budget = new RequestBudget(rpm, windowMs);
+      budgets.set(modelId, budget);
+    }
+    return budget.take();
+  }
   const failures: Array<{ error: BedrockErrorType; times: number; operation?: BedrockOperation }> = [];
   const local = new LocalExtractiveChatModel();
   const embeddingsBySize = new Map<number, LocalHashEmbeddings>();
@@ -214,7 +274,7 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
         const messages: Record<BedrockErrorType, string> = {
           AccessDeniedException: "You don't have access to the model with the specified model ID.",
           ValidationException: 'The provided request is not valid',
-          ThrottlingException: 'Too many requests, please wait before trying again.',
+          ThrottlingException: THROTTLING_MESSAGE,
           ServiceUnavailableException: 'Bedrock is unable to process your request.',
           InternalServerException: 'The server encountered an internal error.',
           ModelTimeoutException: 'Model has timed out in processing the request.',
@@ -228,6 +288,7 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
           "You don't have access to the model with the specified model ID.",
         );
       }
+      if (!withinQuota(modelId)) return sendError(res, 'ThrottlingException', THROTTLING_MESSAGE);
       if (operation === 'invoke') return embed(res, modelId, body);
       if (!Array.isArray(body.messages) || body.messages.length === 0) {
         return sendError(res, 'ValidationException', 'A conversation must start with a user message.');
@@ -317,6 +378,21 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
         res,
         'ValidationException',
         'Malformed input request: #: required key [texts] not found',
+      );
+    }
+    if (texts.length > 96) {
+      return sendError(
+        res,
+        'ValidationException',
+        `Malformed input request: #/texts: expected maxItems: 96, actual: ${texts.length}, please reformat your input and try again.`,
+      );
+    }
+    const long = (texts as string[]).findIndex((t) => t.length > 2048);
+    if (long >= 0) {
+      return sendError(
+        res,
+        'ValidationException',
+        `Malformed input request: #/texts/${long}: expected maxLength: 2048, actual: ${(texts[long] as string).length}, please reformat your input and try again.`,
       );
     }
     if (!['search_document', 'search_query', 'classification', 'clustering'].includes(String(inputType))) {

@@ -119,6 +119,26 @@ describe('the bedrock provider against the Bedrock stand-in', () => {
     ]);
   });
 
+  it("sends Cohere up to 96 texts an InvokeModel, each cut to Cohere's 2,048 characters, and Titan one", async () => {
+    // Arrange
+    const cohere = createEmbeddings(
+      bedrockConfig({ OPENAI_EMBEDDING_MODEL: 'cohere.embed-multilingual-v3' }),
+    );
+    const titan = createEmbeddings(bedrockConfig());
+    const texts = Array.from({ length: 100 }, (_, i) => (i === 0 ? 'x'.repeat(3_000) : `text ${i}`));
+
+    // Act
+    const vectors = await cohere.embedDocuments(texts);
+    const cohereCalls = fake.requests.splice(0).map((r) => (r.body as { texts: string[] }).texts);
+    await titan.embedDocuments(texts.slice(1, 4));
+
+    // Assert
+    expect(vectors).toHaveLength(100);
+    expect(cohereCalls.map((t) => t.length)).toEqual([96, 4]);
+    expect(cohereCalls[0]?.[0]).toHaveLength(2_048);
+    expect(fake.requests.map((r) => (r.body as { inputText?: string }).inputText)).toEqual(texts.slice(1, 4));
+  });
+
   it('names the model and the setting when the account has not enabled the model, without retrying', async () => {
     // Arrange
     const model = createChatModel(bedrockConfig({ OPENAI_MODEL: 'amazon.nova-pro-v1:0' }));

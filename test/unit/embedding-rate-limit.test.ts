@@ -61,6 +61,13 @@ describe('which 429 is a rate limit', () => {
     expect(isQuotaExhausted(quota)).toBe(true);
     expect(isRateLimited({ status: 500 })).toBe(false);
   });
+
+  it("waits out Bedrock's ThrottlingException, whose status is in the SDK's metadata", () => {
+    const throttled = { name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 429 } };
+
+    expect(isRateLimited(throttled)).toBe(true);
+    expect(isRateLimited({ name: 'ValidationException', $metadata: { httpStatusCode: 400 } })).toBe(false);
+  });
 });
 
 describe('the rate limiter a batch consults', () => {
@@ -116,6 +123,35 @@ describe('the rate limiter a batch consults', () => {
     expect(withHeader.delayBeforeMs(1)).toBe(1500);
     expect(withMessage.delayBeforeMs(1)).toBe(2500);
     expect(bare.delayBeforeMs(1)).toBe(1000);
+  });
+
+  it('backs off 1, 2, 4 … 20 s from 429s that name no wait, once per round of requests, and resets on a success', () => {
+    const throttled = {
+      $metadata: { httpStatusCode: 429 },
+      message: 'Too many requests, please wait before trying again.',
+    };
+    const rateLimiter = limiter();
+    const waits: number[] = [];
+    // Each round: a request sent once the wait is over, refused again.
+    for (let round = 0; round < 7; round++) {
+      const sentAt = now;
+      now += 100;
+      rateLimiter.observeRateLimited(throttled, sentAt);
+      waits.push(rateLimiter.delayBeforeMs(1));
+      now += rateLimiter.delayBeforeMs(1);
+    }
+    // Seven requests sent together before the last 429 was seen, refused as well: no further step.
+    for (let i = 0; i < 7; i++) rateLimiter.observeRateLimited(throttled, now - 50);
+    const together = rateLimiter.delayBeforeMs(1);
+    now += together;
+    rateLimiter.observeSucceeded(now);
+    const sentAt = now;
+    now += 100;
+    rateLimiter.observeRateLimited(throttled, sentAt);
+
+    expect(waits).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 20_000, 20_000]);
+    expect(together).toBe(20_000);
+    expect(rateLimiter.delayBeforeMs(1)).toBe(1_000);
   });
 });
 

@@ -109,3 +109,45 @@ describe('embedInRequests', () => {
     expect(rows[2]?.text).toBe(long);
   });
 });
+
+describe('embedInRequests with several requests in flight (Bedrock)', () => {
+  it("cuts an input to the provider's characters, sends requests at once, and keeps the rows in order", async () => {
+    // Arrange: answers come back in the reverse order of sending.
+    const embeddings = new RecordingEmbeddings();
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const slow = Object.assign(Object.create(embeddings) as RecordingEmbeddings, {
+      embedDocuments: async (texts: string[]) => {
+        inFlight += 1;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 40 - ((texts[0] ?? '').length % 40)));
+        inFlight -= 1;
+        return embeddings.embedDocuments(texts);
+      },
+    });
+    const long = 'é'.repeat(3_000);
+    const chunks = [chunk('1', long), ...Array.from({ length: 7 }, (_, i) => chunk(`${i + 2}`, `text ${i}`))];
+
+    // Act
+    const { rows, stats } = await embedInRequests(slow, chunks, {
+      dimensions: 4,
+      updatedAt: 1,
+      limits: {
+        maxInputs: 1,
+        maxRequestTokens: 8_192,
+        maxInputTokens: 8_192,
+        maxInputCharacters: 2_048,
+        concurrency: 4,
+      },
+    });
+
+    // Assert
+    expect(mostInFlight).toBe(4);
+    expect(embeddings.calls).toHaveLength(8);
+    const cut = embeddings.calls.find((c) => c[0]?.includes('é'))?.[0] ?? '';
+    expect(cut).toHaveLength(2_048);
+    expect(rows.map((r) => r.id)).toEqual(chunks.map((c) => c.id));
+    expect(rows[0]?.text).toBe(long);
+    expect(stats).toMatchObject({ requests: 8, chunks: 8 });
+  });
+});

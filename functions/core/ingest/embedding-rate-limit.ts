@@ -16,6 +16,10 @@ import { TransientError } from '../errors';
  * race between Lambdas, or other users of the same key) tells it exactly how long to wait. A shared counter of
  * our own (a DynamoDB token bucket) was not chosen: it would cost a conditional write per request and still not
  * see the other users of the key (the questions' embeddings, other tools), where the headers see them all.
+ *
+ * Bedrock says none of this: its quota on an embedding model is InvokeModel requests per minute, and past it it
+ * answers ThrottlingException (429) with no header and no wait in its message. The limiter then backs off on its own
+ * (see {@link EmbeddingRateLimiter.observeRateLimited}), one wait for every request the process has in flight.
  */
 
 /** One of the two budgets (requests or tokens) as of one response. */
@@ -116,10 +120,17 @@ export function retryAfterInMessage(message: string | undefined): number | undef
   return parseResetDuration(match?.[1]);
 }
 
-/** The HTTP status of a provider error, however the client wrapped it. */
+/**
+ * The HTTP status of a provider error, however the client wrapped it: OpenAI's client sets `status`, the AWS SDK
+ * `$metadata.httpStatusCode` (Bedrock's ThrottlingException is a 429).
+ */
 function statusOf(error: unknown): number | undefined {
-  const record = (error ?? {}) as { status?: unknown; response?: { status?: unknown } };
-  const status = record.status ?? record.response?.status;
+  const record = (error ?? {}) as {
+    status?: unknown;
+    response?: { status?: unknown };
+    $metadata?: { httpStatusCode?: unknown };
+  };
+  const status = record.status ?? record.response?.status ?? record.$metadata?.httpStatusCode;
   return typeof status === 'number' ? status : undefined;
 }
 
@@ -143,7 +154,10 @@ export class EmbeddingRateLimitError extends TransientError {}
 
 /** What a sync's embedding cost, summed over its batches. */
 export interface EmbeddingStats {
-  /** Embedding requests that succeeded. */
+  /**
+   * Embedding requests that succeeded (Bedrock: InvokeModel calls). With several in flight, one answered after
+   * another that stopped the batch is counted here though its chunks are not kept.
+   */
   requests: number;
   /** Chunks embedded. */
   chunks: number;
@@ -205,6 +219,15 @@ export function embeddingThroughputOf(stats: EmbeddingStats): EmbeddingThroughpu
   };
 }
 
+/** The first wait after a 429 that names none, doubled for each such 429 in a row. */
+export const RATE_LIMIT_BACKOFF_FIRST_MS = 1_000;
+/** The longest of those waits. Bedrock's per-minute quotas refill continuously, so a minute is never needed. */
+export const RATE_LIMIT_BACKOFF_MAX_MS = 20_000;
+
+function backoffMs(step: number): number {
+  return Math.min(RATE_LIMIT_BACKOFF_MAX_MS, RATE_LIMIT_BACKOFF_FIRST_MS * 2 ** Math.max(0, step - 1));
+}
+
 /** A window as last seen, with when it was seen. */
 interface Seen extends RateLimitWindow {
   at: number;
@@ -221,6 +244,9 @@ export class EmbeddingRateLimiter {
   private requests: Seen | undefined;
   private tokens: Seen | undefined;
   private blockedUntil = 0;
+  /** 429s without a named wait in a row (see {@link observeRateLimited}). */
+  private backoffStep = 0;
+  private lastRateLimitedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly clock: () => number = Date.now) {}
 
@@ -232,20 +258,38 @@ export class EmbeddingRateLimiter {
     if (state.tokens !== undefined) this.tokens = { ...state.tokens, at, spent: 0 };
   }
 
-  /** Takes in a 429: nothing is sent before the wait it names (its headers, else its message, else a second). */
-  observeRateLimited(error: unknown): void {
+  /**
+   * Takes in a 429: nothing is sent before the wait it names (its headers, else its message). A 429 that names
+   * none (Bedrock's ThrottlingException: no header, "Too many requests, please wait before trying again.") is
+   * backed off exponentially, 1, 2, 4, 8, 16 then 20 s: the step grows only with a 429 to a request sent after
+   * the previous one was seen (requests already in flight then were sent too early, not refused after a wait),
+   * and goes back to a second once such a request succeeds (see {@link observeSucceeded}). Every request sent
+   * through this limiter waits the same wait, however many are in flight.
+   *
+   * @param sentAt when the refused request was sent (`clock()`); unknown means after every 429 seen so far.
+   */
+  observeRateLimited(error: unknown, sentAt?: number): void {
     const record = (error ?? {}) as { headers?: HeadersLike; message?: unknown };
     this.observe(record.headers);
     const state = rateLimitStateOf(record.headers);
     const message = typeof record.message === 'string' ? record.message : undefined;
-    const waitMs =
+    const named =
       state.retryAfterMs ??
       retryAfterInMessage(message) ??
       Math.max(
         state.tokens?.remaining === 0 ? state.tokens.resetMs : 0,
         state.requests?.remaining === 0 ? state.requests.resetMs : 0,
       );
-    this.blockedUntil = Math.max(this.blockedUntil, this.clock() + (waitMs > 0 ? waitMs : 1_000));
+    const now = this.clock();
+    if (sentAt === undefined || sentAt >= this.lastRateLimitedAt) this.backoffStep += 1;
+    this.lastRateLimitedAt = now;
+    const waitMs = named > 0 ? named : backoffMs(this.backoffStep);
+    this.blockedUntil = Math.max(this.blockedUntil, now + waitMs);
+  }
+
+  /** Takes in a success: one sent after the last 429 was seen brings the backoff back to its first step. */
+  observeSucceeded(sentAt: number): void {
+    if (sentAt >= this.lastRateLimitedAt) this.backoffStep = 0;
   }
 
   /** The tokens-per-minute limit, once a response has said it: no request may hold more. */

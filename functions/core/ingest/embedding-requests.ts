@@ -18,6 +18,29 @@ export interface EmbeddingLimits {
   maxRequestTokens: number;
   /** Tokens per input; a longer input is cut for embedding (the stored text stays whole). */
   maxInputTokens: number;
+  /**
+   * Characters per input (UTF-16 code units, never fewer than the provider counts), where the provider limits
+   * characters rather than tokens (Cohere Embed on Bedrock: 2,048); cut like a long input. @default no limit
+   */
+  maxInputCharacters?: number;
+  /**
+   * Requests in flight at once. One for OpenAI, whose requests are large and whose headers pace each next one;
+   * more where a request is small and the quota counts requests (Bedrock's InvokeModel: one text a request for
+   * Titan). @default 1
+   */
+  concurrency?: number;
+}
+
+/**
+ * An embedder that says what one of its requests may hold (the Bedrock embedder: one InvokeModel), so that each
+ * `embedDocuments` call of the ingest is one request to the provider and counted as one.
+ */
+export interface WithEmbeddingLimits {
+  embeddingLimits(): EmbeddingLimits;
+}
+
+function hasEmbeddingLimits(embeddings: Embeddings): embeddings is Embeddings & WithEmbeddingLimits {
+  return typeof (embeddings as Partial<WithEmbeddingLimits>).embeddingLimits === 'function';
 }
 
 /** OpenAI's embeddings endpoint: 2,048 inputs and 300,000 tokens a request, 8,191 tokens an input. */
@@ -39,6 +62,7 @@ export function embeddingLimitsFor(embeddings: Embeddings): EmbeddingLimits {
       maxInputs: Math.min(OPENAI_EMBEDDING_LIMITS.maxInputs, embeddings.batchSize),
     };
   }
+  if (hasEmbeddingLimits(embeddings)) return embeddings.embeddingLimits();
   return OPENAI_EMBEDDING_LIMITS;
 }
 
@@ -74,6 +98,14 @@ export function truncateToTokens(text: string, maxTokens: number): string {
     else high = middle - 1;
   }
   return characters.slice(0, low).join('');
+}
+
+/** The longest prefix of `text` of at most `maxCharacters` UTF-16 code units, never splitting a character. */
+export function truncateToCharacters(text: string, maxCharacters: number): string {
+  if (text.length <= maxCharacters) return text;
+  const cut = text.slice(0, maxCharacters);
+  const last = cut.charCodeAt(cut.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
 }
 
 /** Groups items, in order, into requests within `limits`; every item fits alone (see {@link truncateToTokens}). */
@@ -135,17 +167,20 @@ export interface EmbedInRequestsOptions {
 export const MAX_RATE_LIMITED_ATTEMPTS = 20;
 
 /**
- * Embeds chunks into rows in as few requests as the provider's limits allow, one request at a time. A chunk
- * whose embedding input is over the per-input limit is embedded from its beginning; its row keeps the whole
- * text.
+ * Embeds chunks into rows in as few requests as the provider's limits allow, `limits.concurrency` requests at a
+ * time (one for OpenAI), taken in order. A chunk whose embedding input is over the per-input limit is embedded
+ * from its beginning; its row keeps the whole text.
  *
- * Rate limits are waited out here, not in LangChain (whose ingest embedder rethrows a 429 at once, see
- * ingest-embeddings.ts): before each request for as long as the provider's last headers say its tokens or
+ * Rate limits are waited out here, not in LangChain or the AWS SDK (the ingest's embedder rethrows a 429 at once,
+ * see ingest-embeddings.ts): before each request for as long as the provider's last headers say its tokens or
  * requests need to come back, and after a 429 for as long as it says (`retry-after-ms`, `retry-after`, "try again
- * in"). Each wait must fit in `maxWaitMs`; when it does not, {@link EmbeddingRateLimitError} (a transient error)
- * ends the batch for the state machine to retry later, unless it may stop early (`mayContinue` given) and has
- * embedded something: then it returns the rows so far, as when `mayContinue` says stop. What was waited and sent
- * is returned as `stats`.
+ * in"), or, when it says nothing (Bedrock's ThrottlingException), for a backoff that doubles from 1 s to 20 s; the
+ * requests in flight at once share one limiter, so all of them wait. Each wait must fit in `maxWaitMs`; when it
+ * does not, {@link EmbeddingRateLimitError} (a transient error) ends the batch for the state machine to retry
+ * later, unless it may stop early (`mayContinue` given) and has embedded something: then it returns the rows so
+ * far, as when `mayContinue` says stop. The rows returned are always those of a prefix of `chunks` (with several
+ * requests in flight, rows answered after one that stopped are left out). What was waited and sent is returned as
+ * `stats`.
  */
 export async function embedInRequests(
   embeddings: Embeddings,
@@ -157,10 +192,10 @@ export async function embedInRequests(
   const clock = options.clock ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const fitted = chunks.map((chunk) => {
-    const f = fitChunk(chunk, limits.maxInputTokens);
+    const f = fitChunk(chunk, limits);
     return { ...f, tokens: Math.min(estimateTokens(embeddingInput(f.embedded)), limits.maxInputTokens) };
   });
-  const rows: DocumentRow[] = [];
+  type Fitted = (typeof fitted)[number];
   const stats: EmbeddingStats = {
     requests: 0,
     chunks: 0,
@@ -170,58 +205,94 @@ export async function embedInRequests(
     startedAt: clock(),
     endedAt: clock(),
   };
+  /** The requests answered, by their place in the order they were taken. */
+  const answered = new Map<number, { request: Fitted[]; tokens: number; rows: DocumentRow[] }>();
+  const failures: { index: number; error: unknown }[] = [];
+  let taken = 0;
   let next = 0;
-  while (next < fitted.length) {
-    // Grouped one request at a time: once the provider has said its tokens per minute, no request holds more.
-    const perMinute = limiter.tokensPerMinute();
-    const requestLimits =
-      perMinute === undefined
-        ? limits
-        : { ...limits, maxRequestTokens: Math.max(1, Math.min(limits.maxRequestTokens, perMinute)) };
-    const request = groupIntoRequests(fitted.slice(next), (f) => f.tokens, requestLimits)[0] ?? [];
-    const tokens = request.reduce((sum, f) => sum + f.tokens, 0);
-    let embedded: DocumentRow[] | undefined;
-    try {
-      let waitedMs = await waitForRateLimit(limiter, tokens, options, sleep, 0);
-      stats.waitedMs += waitedMs;
-      if (options.mayContinue?.(waitedMs) === false) break;
-      for (let attempt = 1; embedded === undefined; attempt++) {
-        limiter.spend(tokens);
-        try {
-          embedded = await embedChunks(
-            embeddings,
-            request.map((f) => f.embedded),
-            { dimensions: options.dimensions, updatedAt: options.updatedAt },
+  let stopped = false;
+
+  /** Sends one request, waiting out the rate limit; undefined when `mayContinue` says stop. */
+  async function send(request: Fitted[], tokens: number): Promise<DocumentRow[] | undefined> {
+    let waitedMs = await waitForRateLimit(limiter, tokens, options, sleep, 0);
+    stats.waitedMs += waitedMs;
+    if (stopped || options.mayContinue?.(waitedMs) === false) return undefined;
+    for (let attempt = 1; ; attempt++) {
+      limiter.spend(tokens);
+      const sentAt = clock();
+      try {
+        const rows = await embedChunks(
+          embeddings,
+          request.map((f) => f.embedded),
+          { dimensions: options.dimensions, updatedAt: options.updatedAt },
+        );
+        limiter.observeSucceeded(sentAt);
+        return rows;
+      } catch (error) {
+        if (!isRateLimited(error)) throw error;
+        stats.rateLimited += 1;
+        limiter.observeRateLimited(error, sentAt);
+        if (attempt >= MAX_RATE_LIMITED_ATTEMPTS) {
+          throw new EmbeddingRateLimitError(
+            `the embedding provider answered ${attempt} requests in a row with 429 (rate limited); the batch is retried later`,
+            { cause: error },
           );
-        } catch (error) {
-          if (!isRateLimited(error)) throw error;
-          stats.rateLimited += 1;
-          limiter.observeRateLimited(error);
-          if (attempt >= MAX_RATE_LIMITED_ATTEMPTS) {
-            throw new EmbeddingRateLimitError(
-              `the embedding provider answered ${attempt} requests in a row with 429 (rate limited); the batch is retried later`,
-              { cause: error },
-            );
-          }
-          waitedMs = await waitForRateLimit(limiter, tokens, options, sleep, stats.rateLimited);
-          stats.waitedMs += waitedMs;
         }
+        waitedMs = await waitForRateLimit(limiter, tokens, options, sleep, stats.rateLimited);
+        stats.waitedMs += waitedMs;
       }
-    } catch (error) {
-      // A batch that may stop early and has embedded something keeps it: it stops here as if its time were short,
-      // so what it finished is staged and the rest runs one document per invocation, instead of a retry embedding
-      // it all again under the same limit.
-      if (error instanceof EmbeddingRateLimitError && options.mayContinue !== undefined && stats.requests > 0)
-        break;
-      throw error;
     }
-    stats.requests += 1;
+  }
+
+  async function worker(): Promise<void> {
+    while (!stopped && next < fitted.length) {
+      // Grouped one request at a time: once the provider has said its tokens per minute, no request holds more.
+      const perMinute = limiter.tokensPerMinute();
+      const requestLimits =
+        perMinute === undefined
+          ? limits
+          : { ...limits, maxRequestTokens: Math.max(1, Math.min(limits.maxRequestTokens, perMinute)) };
+      const request = groupIntoRequests(fitted.slice(next), (f) => f.tokens, requestLimits)[0] ?? [];
+      const index = taken++;
+      next += request.length;
+      const tokens = request.reduce((sum, f) => sum + f.tokens, 0);
+      try {
+        const rows = await send(request, tokens);
+        if (rows === undefined) {
+          stopped = true;
+          return;
+        }
+        stats.requests += 1;
+        answered.set(index, { request, tokens, rows });
+      } catch (error) {
+        stopped = true;
+        failures.push({ index, error });
+        return;
+      }
+    }
+  }
+
+  await Promise.all(Array.from({ length: Math.max(1, limits.concurrency ?? 1) }, () => worker()));
+
+  const rows: DocumentRow[] = [];
+  for (let index = 0; answered.has(index); index++) {
+    const { request, tokens, rows: embedded } = answered.get(index) ?? { request: [], tokens: 0, rows: [] };
     stats.chunks += request.length;
     stats.tokens += tokens;
     embedded.forEach((row, i) => {
       rows.push({ ...row, text: request[i]?.original.text ?? row.text });
     });
-    next += request.length;
+  }
+  failures.sort((a, b) => a.index - b.index);
+  const fatal = failures.find((f) => !(f.error instanceof EmbeddingRateLimitError)) ?? failures[0];
+  // A batch that may stop early and has embedded something keeps it when only the rate limit stopped it: it
+  // stops here as if its time were short, so what it finished is staged and the rest runs one document per
+  // invocation, instead of a retry embedding it all again under the same limit.
+  if (
+    fatal !== undefined &&
+    !(fatal.error instanceof EmbeddingRateLimitError && options.mayContinue !== undefined && rows.length > 0)
+  ) {
+    throw fatal.error;
   }
   stats.endedAt = clock();
   return { rows, requests: stats.requests, stats };
@@ -263,11 +334,16 @@ function seconds(ms: number): string {
 
 function fitChunk(
   chunk: ChunkToEmbed,
-  maxTokens: number,
+  limits: Pick<EmbeddingLimits, 'maxInputTokens' | 'maxInputCharacters'>,
 ): { original: ChunkToEmbed; embedded: ChunkToEmbed } {
+  const maxTokens = limits.maxInputTokens;
+  const maxCharacters = limits.maxInputCharacters ?? Number.POSITIVE_INFINITY;
   const input = embeddingInput(chunk);
-  if (estimateTokens(input) <= maxTokens) return { original: chunk, embedded: chunk };
-  const prefixTokens = estimateTokens(input.slice(0, input.length - chunk.text.length));
-  const text = truncateToTokens(chunk.text, Math.max(1, maxTokens - prefixTokens - 1));
+  if (estimateTokens(input) <= maxTokens && input.length <= maxCharacters) {
+    return { original: chunk, embedded: chunk };
+  }
+  const prefix = input.slice(0, input.length - chunk.text.length);
+  let text = truncateToTokens(chunk.text, Math.max(1, maxTokens - estimateTokens(prefix) - 1));
+  text = truncateToCharacters(text, Math.max(1, maxCharacters - prefix.length));
   return { original: chunk, embedded: { ...chunk, text } };
 }

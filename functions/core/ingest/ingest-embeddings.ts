@@ -1,5 +1,6 @@
 import type { Embeddings } from '@langchain/core/embeddings';
 import { AsyncCaller } from '@langchain/core/utils/async_caller';
+import { createBedrockEmbeddings } from '../llm/bedrock';
 import { createEmbeddings } from '../llm/providers';
 import type { Runtime } from '../runtime';
 import { attachRateLimiter, EmbeddingRateLimiter, observingFetch } from './embedding-rate-limit';
@@ -32,6 +33,11 @@ function rateLimitsToTheBatch(error: unknown): unknown {
  */
 export async function createIngestEmbeddings(runtime: Runtime): Promise<Embeddings> {
   const { config } = runtime;
+  if (config.llm.provider === 'bedrock') {
+    // Bedrock says nothing of its quota but the ThrottlingException (429, no header): the batch backs off from
+    // it, its InvokeModel calls in flight sharing one wait (embedding-rate-limit.ts), and counts it.
+    return createBedrockEmbeddings(config.llm, config.ingest.embedMaxRetries, { throttlingToCaller: true });
+  }
   if (config.llm.provider !== 'openai') {
     return createEmbeddings({ ...config.llm, maxRetries: config.ingest.embedMaxRetries });
   }
