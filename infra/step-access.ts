@@ -39,7 +39,10 @@ export type StepBinder = (fn: BotFunction, resources: BotResources) => void;
 const TABLE = 'CONVERSATION_TABLE';
 
 /** The chat model (and, for `embeddings`, the embedding model), and the OpenAI key or the Bedrock grants. */
-function useModels(fn: BotFunction, r: BotResources, use: { chat?: boolean; embeddings?: boolean }): void {
+/** `profiles`: this function also answers with the channel profiles' own chat models (GenerateAnswer). */
+type ModelUse = { chat?: boolean; profiles?: boolean; embeddings?: boolean };
+
+function useModels(fn: BotFunction, r: BotResources, use: ModelUse): void {
   const { config } = r;
   fn.setEnvironment('LLM_PROVIDER', config.llmProvider);
   if (config.llmProvider === 'local') return;
@@ -61,7 +64,7 @@ function useModels(fn: BotFunction, r: BotResources, use: { chat?: boolean; embe
  * routes to, as https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html documents: those
  * Regions change as AWS adds them, so any Region, but only through that profile (`bedrock:InferenceProfileArn`).
  */
-function useBedrock(fn: BotFunction, r: BotResources, use: { chat?: boolean; embeddings?: boolean }): void {
+function useBedrock(fn: BotFunction, r: BotResources, use: ModelUse): void {
   const { config } = r;
   const stack = Stack.of(fn);
   const region = config.bedrockRegion ?? stack.region;
@@ -69,10 +72,14 @@ function useBedrock(fn: BotFunction, r: BotResources, use: { chat?: boolean; emb
   if (use.embeddings) fn.setEnvironment('EMBEDDING_DIMENSIONS', String(config.embeddingDimensions));
   const guardrail = use.chat ? config.bedrockGuardrail : undefined;
   if (guardrail !== undefined) fn.setEnvironment('BEDROCK_GUARDRAIL', `${guardrail.id}:${guardrail.version}`);
-  const models = [
-    ...(use.chat ? [config.chatModel] : []),
+  // A channel profile's own model (`bot:channelProfiles`) is granted like the default, to the step that answers.
+  const profileModels = use.profiles
+    ? Object.values(config.channelProfiles ?? {}).flatMap((p) => (p.model === undefined ? [] : [p.model]))
+    : [];
+  const models = new Set([
+    ...(use.chat ? [config.chatModel, ...profileModels] : []),
     ...(use.embeddings ? [config.embeddingModel] : []),
-  ];
+  ]);
   const actions = ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'];
   const arn = (resource: string, account: string = stack.account, inRegion: string = region) =>
     `arn:${stack.partition}:bedrock:${inRegion}:${account}:${resource}`;
@@ -216,7 +223,7 @@ export const conversationStepAccess: Record<ConversationPlaceholder, StepBinder>
     }
   },
   GenerateAnswerFunctionArn: (fn, r) => {
-    useModels(fn, r, { chat: true });
+    useModels(fn, r, { chat: true, profiles: true });
     useSlack(fn, r);
     fn.setEnvironment('SLACK_STREAM_MODE', r.config.slackStreamMode);
     // The answer claim (EVENT#), a workspace's native-streaming fallback (EVENT#workspace#…: GetItem, PutItem), and

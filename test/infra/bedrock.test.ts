@@ -42,6 +42,29 @@ function arnText(resource: Json): string {
   return parts.map((p: Json) => (typeof p === 'string' ? p : `<${p.Ref}>`)).join('');
 }
 
+describe('bot:llmProvider=bedrock with channel profiles', () => {
+  const OTHER = 'amazon.nova-lite-v1:0';
+  const { template } = synthWithoutBundling({
+    ...bedrockContext,
+    'bot:channelProfiles': { C0123ABCD: { model: OTHER }, '*': { instructions: 'Be brief.' } },
+  });
+  const byName = functions(template);
+  const invokeResources = (name: string) =>
+    bedrockStatements(template, byName.get(name) as CfnResource)
+      .filter((s: Json) => [s.Action].flat().includes('bedrock:InvokeModel'))
+      .flatMap((s: Json) => [s.Resource].flat().map(arnText));
+
+  it("grants a profile's own model to the step that answers with it, and to no other", () => {
+    const other = `arn:<AWS::Partition>:bedrock:us-west-2::foundation-model/${OTHER}`;
+    expect(invokeResources('Conversation / GenerateAnswer')).toContain(other);
+    expect(invokeResources('Conversation / GenerateAnswer')).toContain(
+      `arn:<AWS::Partition>:bedrock:us-west-2:<AWS::AccountId>:inference-profile/${PROFILE}`,
+    );
+    expect(invokeResources('Conversation / CondenseQuestion')).not.toContain(other);
+    expect(invokeResources('Conversation / Retrieve')).not.toContain(other);
+  });
+});
+
 describe('bot:llmProvider=bedrock', () => {
   const { stack, template } = synthWithoutBundling(bedrockContext);
   const byName = functions(template);
