@@ -70,7 +70,9 @@ export function preloadTable(runtime: Runtime): Promise<void> {
     state.done = (async () => {
       const reader = await readerFor(runtime);
       const dimensions = embeddingDimensionsOf(await embeddingsFor(runtime));
-      if (dimensions === undefined || !(await reader.exists())) return;
+      if (dimensions === undefined) return;
+      // Opened at once, without asking whether the table exists (\`exists()\` lists the store's tables): a missing
+      // table is found by the open itself, which then lists them once and leaves nothing open.
       const opening = reader.open(dimensions);
       markStarted();
       await opening;
@@ -119,7 +121,12 @@ export const { createHandler, handler } = defineStep(
   'Retrieve',
   async (
     runtime,
-    input: StepInput & { question: string; reach?: Reach; profile?: ResolvedProfile },
+    input: StepInput & {
+      question: string;
+      reach?: Reach;
+      profile?: ResolvedProfile;
+      tableVersion?: number | null;
+    },
     deadline,
   ) => {
     const { config } = runtime;
@@ -158,6 +165,11 @@ export const { createHandler, handler } = defineStep(
           // Access control: the asker's reach, filtered inside the query itself.
           ...(reach === undefined ? {} : { reach }),
           withCollection: limited,
+          // The version the ingest recorded (Load history read it): no LIST for the latest. LanceDB Cloud serves
+          // its latest itself.
+          ...(typeof input.tableVersion === 'number' && config.vectorStore.cloud === undefined
+            ? { tableVersion: input.tableVersion }
+            : {}),
         }),
         deadline.signal,
         'the search',

@@ -3,8 +3,11 @@
  * container's first question, a warm question right after it, and a warm question after the container sat idle
  * longer than LanceDB's read-consistency interval (35 s against 30 s), with and without the preload at module load
  * and with and without the table version the ingest recorded (the execution input's `tableVersion`). Not a bench
- * section: one table, a few questions, about two minutes.
- * Run: ROWS=10000 IDLE_MS=35000 npx tsx scripts/bench/idle-question-probe.ts [--json]
+ * section: one table, a few questions, about a minute per mode. The questions are embedded by the local hashing
+ * embedder (instant, in-process), so the first question's open is not hidden behind an embedding call here.
+ * Modes (RUNS, comma-separated): `plain`, `preload` (RETRIEVE_PRELOAD=1), `+version` (the input carries the table's
+ * version), `+gap` (GAP_MS between the load and the first event, as an init that waited for the preload would).
+ * Run: ROWS=10000 IDLE_MS=35000 RUNS=plain,preload,preload+gap npx tsx scripts/bench/idle-question-probe.ts [--json]
  */
 import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -15,7 +18,7 @@ import { connect } from '@lancedb/lancedb';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
 import { LOCAL_CREDENTIALS } from '../../stand-ins/aws/s3-local';
 import { REPO_ROOT } from '../local/stack';
-import { bundleRetrieve, startQueryEmbedder } from './retrieval-s3';
+import { bundleRetrieve } from './retrieval-s3';
 import { type S3RequestRecord, type S3Traffic, startModeledS3 } from './s3-model';
 import { EMBEDDER_NAME, generateCorpus, writeCorpusTable } from './vector-corpus';
 
@@ -24,18 +27,22 @@ const ROWS = Number(process.env.ROWS ?? 10_000);
 const IDLE_MS = Number(process.env.IDLE_MS ?? 35_000);
 const RUNS = (process.env.RUNS ?? 'plain,preload,preload+version').split(',');
 const BUCKET = 'probe-idle';
+/** For a mode named with `gap`: the wait between the bundle's load and the first event. */
+const GAP_MS = Number(process.env.GAP_MS ?? 3_000);
 
 /** A fresh Node process as a new container: the bundle's load, then three questions (the third after idle). */
 const CHILD = `
 const { readFileSync } = require('node:fs');
 const { performance } = require('node:perf_hooks');
-const [bundle, questionsFile, idleMs, version] = process.argv.slice(2);
+const [bundle, questionsFile, idleMs, version, gapMs] = process.argv.slice(2);
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 (async () => {
   const started = now();
   const { handler } = require(bundle);
   const loaded = now();
+  // A gap before the first event: the time an init that waited for the preload would have given it.
+  await sleep(Number(gapMs));
   const questions = JSON.parse(readFileSync(questionsFile, 'utf8'));
   const calls = [];
   for (const [i, question] of questions.entries()) {
@@ -50,7 +57,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
     if (result.status !== 'ok') throw new Error('no table: ' + result.status);
     calls.push({ start, end });
   }
-  process.stdout.write(JSON.stringify({ started, loaded, calls }));
+  process.stdout.write('\\n' + JSON.stringify({ started, loaded, calls }));
   process.exit(0);
 })().catch((error) => { console.error(error); process.exit(1); });
 `;
@@ -81,19 +88,17 @@ async function main() {
   local.close();
   const drawn = corpus.queries(3, 77);
   const questions = drawn.texts.map((t, i) => `What about ${t} (${i})?`);
-  const vectors = new Map(questions.map((q, i) => [q, drawn.vectors[i] as Float32Array]));
   const questionsFile = join(work, 'questions.json');
   await writeFile(questionsFile, JSON.stringify(questions));
   await writeFile(join(work, 'child.js'), CHILD);
   const bundle = await bundleRetrieve(work);
-  const embedder = await startQueryEmbedder(vectors);
   const s3 = await startModeledS3(BUCKET);
   await s3.uploadDirectory(dir, 'db');
   const results: Record<string, unknown> = {};
   try {
     for (const mode of RUNS) {
       s3.reset();
-      const { stdout } = await run(
+      const { stdout, stderr } = await run(
         process.execPath,
         [
           join(work, 'child.js'),
@@ -101,6 +106,7 @@ async function main() {
           questionsFile,
           String(IDLE_MS),
           mode.includes('version') ? String(version) : '',
+          mode.includes('gap') ? String(GAP_MS) : '0',
         ],
         {
           env: {
@@ -108,11 +114,11 @@ async function main() {
             AWS_REGION: 'us-east-1',
             AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
             AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-            LOG_LEVEL: 'silent',
+            LOG_LEVEL: process.env.PROBE_LOG_LEVEL ?? 'silent',
             POWERTOOLS_METRICS_DISABLED: 'true',
-            LLM_PROVIDER: 'openai',
-            OPENAI_API_KEY: 'sk-probe-not-a-key',
-            OPENAI_BASE_URL: embedder.url,
+            // The local hashing embedder of the table's dimension: its dimension is known before a call, as for
+            // OpenAI's and Bedrock's models (the preload needs it), and it embeds in-process, instantly.
+            LLM_PROVIDER: 'local',
             OPENAI_EMBEDDING_MODEL: EMBEDDER_NAME,
             LANCEDB_URI: `s3://${BUCKET}/db`,
             LANCEDB_TABLE: 'documents',
@@ -122,7 +128,10 @@ async function main() {
           maxBuffer: 1 << 24,
         },
       );
-      const child = JSON.parse(stdout) as {
+      // With PROBE_LOG_LEVEL the function's log lines come first on stdout; the child's result is its last line.
+      const lines = stdout.trimEnd().split('\n');
+      if (process.env.PROBE_LOG_LEVEL !== undefined) console.error(stderr, lines.slice(0, -1).join('\n'));
+      const child = JSON.parse(lines.at(-1) ?? '') as {
         started: number;
         loaded: number;
         calls: { start: number; end: number }[];
@@ -154,7 +163,6 @@ async function main() {
     }
   } finally {
     await s3.close();
-    await embedder.close();
     await rm(work, { recursive: true, force: true });
   }
   const out = { rows: ROWS, idleMs: IDLE_MS, tableVersion: version, runs: results };

@@ -94,7 +94,7 @@ interface ChildResult {
  * corpus's mixture: the Retrieve handler embeds with the real OpenAI client and searches with a realistic query
  * vector (near a cluster, as a real question's embedding is near its documents').
  */
-export async function startQueryEmbedder(vectors: Map<string, Float32Array>) {
+async function startQueryEmbedder(vectors: Map<string, Float32Array>) {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let raw = '';
     req.setEncoding('utf8');
