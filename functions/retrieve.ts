@@ -9,7 +9,7 @@ import { embeddingsFor } from './core/models';
 import type { Runtime } from './core/runtime';
 import { searchSlackMessages } from './core/slack/slack-search';
 import { untilAborted } from './core/step-deadline';
-import { defineStep, type StepInput } from './core/step-handler';
+import { containerRuntime, defineStep, type StepInput } from './core/step-handler';
 import {
   configuredStoreAccess,
   connectVectorStore,
@@ -43,6 +43,76 @@ const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader>
   });
 });
 
+/** A container's preload: `started` once the table's opening is under way (or known not to be needed), `done` at its end. */
+interface Preload {
+  started: Promise<void>;
+  done: Promise<void>;
+  /** What the preload failed with: a question that joined its opening gets this same error, and opens once more. */
+  error?: unknown;
+}
+
+const preloads = new WeakMap<Runtime, Preload>();
+
+/**
+ * Opens the document table for `runtime` as its first question would (the connection, the table, its schema
+ * checked, its indexes loaded into LanceDB's cache), once: a second call returns the same promise. It never rejects:
+ * a failure is logged, and the first question opens the table again, reporting the error itself if it fails again.
+ * Nothing is opened when the embedder's dimension is unknown before a call (the open needs it) or no table exists.
+ */
+export function preloadTable(runtime: Runtime): Promise<void> {
+  let preload = preloads.get(runtime);
+  if (preload === undefined) {
+    let markStarted = () => {};
+    const started = new Promise<void>((resolve) => {
+      markStarted = resolve;
+    });
+    const state: Preload = { started, done: Promise.resolve() };
+    state.done = (async () => {
+      const reader = await readerFor(runtime);
+      const dimensions = embeddingDimensionsOf(await embeddingsFor(runtime));
+      if (dimensions === undefined) return;
+      // Opened at once, without asking whether the table exists (\`exists()\` lists the store's tables): a missing
+      // table is found by the open itself, which then lists them once and leaves nothing open.
+      const opening = reader.open(dimensions);
+      markStarted();
+      await opening;
+    })()
+      .catch((error: unknown) => {
+        state.error = error;
+        runtime.logger.warn('preloading the document table failed; the first question opens it again', {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      })
+      .finally(markStarted);
+    preload = state;
+    preloads.set(runtime, preload);
+  }
+  return preload.done;
+}
+
+/**
+ * Whether this module starts {@link preloadTable} when it loads: in Lambda (`AWS_LAMBDA_FUNCTION_NAME`), unless
+ * `RETRIEVE_PRELOAD=0`; `RETRIEVE_PRELOAD=1` turns it on elsewhere (a bench's fresh process).
+ */
+export function preloadAtLoad(env: NodeJS.ProcessEnv): boolean {
+  const setting = env.RETRIEVE_PRELOAD?.trim().toLowerCase();
+  if (setting === '0' || setting === 'false') return false;
+  if (setting === '1' || setting === 'true') return true;
+  return env.AWS_LAMBDA_FUNCTION_NAME !== undefined;
+}
+
+// The bundle is CommonJS (infra/lambda-bundling.ts), so there is no top-level await: the preload starts here, at
+// module load, and runs while Lambda finishes its init and hands over the first event; the first invocation then
+// waits for this same promise (its reader is memoised per runtime) instead of opening the table itself. A bad
+// configuration is not thrown from here, which would fail the init: the invocation reads it again and reports it.
+if (preloadAtLoad(process.env)) {
+  try {
+    void preloadTable(containerRuntime());
+  } catch {
+    // Reported by the first invocation, which builds the runtime again.
+  }
+}
+
 /**
  * Retrieve: the passages that best answer the standalone question, among the documents the asker may read here
  * (the reach Load history worked out; without one, what is open to everyone: never more).
@@ -51,7 +121,12 @@ export const { createHandler, handler } = defineStep(
   'Retrieve',
   async (
     runtime,
-    input: StepInput & { question: string; reach?: Reach; profile?: ResolvedProfile },
+    input: StepInput & {
+      question: string;
+      reach?: Reach;
+      profile?: ResolvedProfile;
+      tableVersion?: number | null;
+    },
     deadline,
   ) => {
     const { config } = runtime;
@@ -63,6 +138,11 @@ export const { createHandler, handler } = defineStep(
       : (input.reach ??
         reachFor(config.access, input.turn, needsUserGroups(config.access) ? undefined : new Set<string>()));
     const embeddings = await embeddingsFor(runtime);
+    // The container's preload (the first question only: later it is settled), within this step's time: once its
+    // opening of the table is under way, this question shares it (the reader is one per runtime) while it embeds.
+    const preload = preloads.get(runtime);
+    if (preload !== undefined)
+      await untilAborted(preload.started, deadline.signal, "the document table's preload");
     // Slack's Real-time Search (SLACK_SEARCH), alongside the documents: only with the token of the asker's own
     // event, so Slack answers with what they can see. Its failure is an outcome (the documents alone answer).
     const token = config.slack.search ? input.turn.actionToken : undefined;
@@ -77,17 +157,32 @@ export const { createHandler, handler } = defineStep(
             )
             .catch(() => ({ status: 'unavailable' as const, reason: 'no Slack client' }));
     // A hung embedding call or search ends at the step's deadline, retryably; it has no side effect to undo.
-    const result = await untilAborted(
-      retrievePassages(await readerFor(runtime), embeddings, input.question, {
-        k,
-        dimensions: embeddingDimensionsOf(embeddings),
-        // Access control: the asker's reach, filtered inside the query itself.
-        ...(reach === undefined ? {} : { reach }),
-        withCollection: limited,
-      }),
-      deadline.signal,
-      'the search',
-    );
+    const search = async () =>
+      untilAborted(
+        retrievePassages(await readerFor(runtime), embeddings, input.question, {
+          k,
+          dimensions: embeddingDimensionsOf(embeddings),
+          // Access control: the asker's reach, filtered inside the query itself.
+          ...(reach === undefined ? {} : { reach }),
+          withCollection: limited,
+          // The version the ingest recorded (Load history read it): no LIST for the latest. LanceDB Cloud serves
+          // its latest itself.
+          ...(typeof input.tableVersion === 'number' && config.vectorStore.cloud === undefined
+            ? { tableVersion: input.tableVersion }
+            : {}),
+        }),
+        deadline.signal,
+        'the search',
+      );
+    let result: Awaited<ReturnType<typeof search>>;
+    try {
+      result = await search();
+    } catch (error) {
+      // This question joined the preload's opening, which failed: the reader has dropped it, so open again, once.
+      if (preload === undefined || preload.error === undefined || error !== preload.error) throw error;
+      preload.error = undefined;
+      result = await search();
+    }
     // What the answer draws on, for the turn's record (Persist turn names this field: it is always there).
     const collections = limited
       ? [...new Set(result.passages.map((p) => p.collection ?? NO_COLLECTION))].sort()

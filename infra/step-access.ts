@@ -7,7 +7,12 @@ import type { ConversationPlaceholder } from '../functions/conversation-function
 import { needsUserGroups } from '../functions/core/access/reach';
 import { uriOf } from '../functions/core/ingest/origin-spec';
 import { parseBedrockModelId } from '../functions/core/llm/model-ids';
-import { EVENT_PREFIX, SYNC_PREFIX, THREAD_PREFIX } from '../functions/core/stores/keys';
+import {
+  EVENT_PREFIX,
+  SYNC_PREFIX,
+  TABLE_VERSION_PREFIX,
+  THREAD_PREFIX,
+} from '../functions/core/stores/keys';
 import type { IngestPlaceholder } from '../functions/ingest-functions';
 import type { BotFunction, PrefixAccess, TableAction } from './bot-function';
 import type { BotConfig } from './config';
@@ -210,6 +215,8 @@ export const conversationStepAccess: Record<ConversationPlaceholder, StepBinder>
     useHistory(fn, r, ['dynamodb:Query']);
     useAccess(fn, r, { groups: true });
     useProfiles(fn, r);
+    // The table version the ingest recorded, passed on to Retrieve (LanceDB Cloud serves its latest itself).
+    if (r.config.lancedbUri === undefined) useTableVersion(fn, r, ['dynamodb:GetItem']);
   },
   CondenseQuestionFunctionArn: (fn, r) => useModels(fn, r, { chat: true }),
   RetrieveFunctionArn: (fn, r) => {
@@ -263,6 +270,17 @@ export const conversationStepAccess: Record<ConversationPlaceholder, StepBinder>
 /** Every ingest step: the staged rows, and where the vector store is. */
 function useIngest(fn: BotFunction, r: BotResources): void {
   fn.bindBucketPrefix(r.dataBucket, STAGING_PREFIX, 'read-write', 'INGEST_STAGING_URI');
+  fn.setEnvironment('LANCEDB_URI', r.config.lancedbUri ?? r.dataBucket.s3UrlForObject(LANCEDB_PREFIX));
+  fn.setEnvironment('LANCEDB_TABLE', LANCEDB_TABLE);
+}
+
+/**
+ * The document table's version as the ingest records it (the TABLEVERSION# item, stores/table-version-store.ts):
+ * its key names the store, so the function is told where the store is (LANCEDB_URI, LANCEDB_TABLE); a reader of
+ * the item is given no access to the store itself.
+ */
+function useTableVersion(fn: BotFunction, r: BotResources, actions: TableAction[]): void {
+  fn.bindTable(r.table, TABLE, { actions, keyPrefixes: [TABLE_VERSION_PREFIX] });
   fn.setEnvironment('LANCEDB_URI', r.config.lancedbUri ?? r.dataBucket.s3UrlForObject(LANCEDB_PREFIX));
   fn.setEnvironment('LANCEDB_TABLE', LANCEDB_TABLE);
 }
@@ -337,12 +355,16 @@ export const ingestStepAccess: Record<IngestPlaceholder, StepBinder> = {
       'dynamodb:BatchWriteItem',
     ]);
     useVectorStore(fn, r, 'read-write');
+    // Records the version it committed, for Retrieve.
+    if (r.config.lancedbUri === undefined) useTableVersion(fn, r, ['dynamodb:PutItem']);
   },
   // Renews the lock.
   IngestOptimizeFunctionArn: (fn, r) => {
     useIngest(fn, r);
     useSyncItems(fn, r, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     useVectorStore(fn, r, 'read-write');
+    // Records the version it optimised, for Retrieve.
+    if (r.config.lancedbUri === undefined) useTableVersion(fn, r, ['dynamodb:PutItem']);
   },
   // Releases the lock (conditional DeleteItem).
   IngestReportFunctionArn: (fn, r) => {

@@ -11,6 +11,11 @@ import { DynamoDbEventStore } from './stores/dynamodb-event-store';
 import { DynamoDbHistoryStore } from './stores/dynamodb-history-store';
 import type { EventStore } from './stores/event-store';
 import type { HistoryStore } from './stores/history-store';
+import {
+  DynamoDbTableVersionStore,
+  type TableVersionStore,
+  vectorStoreId,
+} from './stores/table-version-store';
 
 /**
  * Builds and caches the clients a function needs, from the configuration alone, so that a warm Lambda reuses
@@ -26,6 +31,11 @@ export interface Runtime {
   sfnClient(): SFNClient;
   historyStore(): HistoryStore;
   eventStore(): EventStore;
+  /**
+   * Where the ingest records the document table's version (Load history reads it for Retrieve); undefined without
+   * a conversation table, or with LanceDB Cloud (which serves its latest version itself).
+   */
+  tableVersions(): TableVersionStore | undefined;
   slackClient(): Promise<WebClient>;
   /** The failure counts operators are alarmed on. */
   metrics(): FailureMetrics;
@@ -98,6 +108,14 @@ export function createRuntime(
           tableName: tableName(),
           ttlSeconds: config.dedupeTtlSeconds,
         }),
+    ),
+    tableVersions: memo(() =>
+      config.conversationTable === undefined || config.vectorStore.cloud !== undefined
+        ? undefined
+        : new DynamoDbTableVersionStore(documentClient(), {
+            tableName: config.conversationTable,
+            storeId: vectorStoreId(config.vectorStore.uri, config.vectorStore.table),
+          }),
     ),
     slackClient,
     metrics: memo(() => createFailureMetrics()),

@@ -1,5 +1,6 @@
 import { loadConfig } from './config';
 import { PermanentError, toStepError } from './errors';
+import { memo } from './memo';
 import type { BotMetrics } from './metrics';
 import { createRuntime, type Runtime } from './runtime';
 import { type StepDeadline, stepDeadline } from './step-deadline';
@@ -91,11 +92,20 @@ export async function runStep<O>(
   }
 }
 
-/** What Lambda runs: the handler built once per container, from a runtime read from the environment. */
-export function lambdaEntry<I, O>(createHandler: (runtime: Runtime) => StepHandler<I, O>): StepHandler<I, O> {
+/**
+ * The container's runtime, read from the environment once (a function's bundle is its own module graph, so one per
+ * function). A configuration error is thrown, not kept: the next call reads the environment again.
+ */
+export const containerRuntime = memo(() => createRuntime(loadConfig()));
+
+/** What Lambda runs: the handler built once per container, from the container's runtime. */
+export function lambdaEntry<I, O>(
+  createHandler: (runtime: Runtime) => StepHandler<I, O>,
+  runtime: () => Runtime = containerRuntime,
+): StepHandler<I, O> {
   let cached: StepHandler<I, O> | undefined;
   return (input, context) => {
-    cached ??= createHandler(createRuntime(loadConfig()));
+    cached ??= createHandler(runtime());
     return cached(input, context);
   };
 }

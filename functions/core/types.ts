@@ -73,6 +73,8 @@ export interface HistoryResult {
   collections?: string[] | null;
   /** The place's profile (`CHANNEL_PROFILES`), resolved once here; `{}` when none applies. */
   profile?: ResolvedProfile;
+  /** The document table's version the ingest last recorded, for Retrieve (null: none recorded). */
+  tableVersion?: number | null;
 }
 
 export interface TokenUsage {

@@ -24,6 +24,7 @@ import {
 import { WebOrigin } from '../../functions/core/ingest/web-origin';
 import { memoAsync } from '../../functions/core/memo';
 import { createRuntime, type Runtime } from '../../functions/core/runtime';
+import { MemoryTableVersionStore } from '../../functions/core/stores/table-version-store';
 import { ingestFunctions } from '../../functions/ingest-functions';
 import { ensureConversationTable, type LocalDynamo, startDynalite } from '../../stand-ins/aws/dynamodb-local';
 import {
@@ -193,7 +194,11 @@ export async function startLocalIngest(options: LocalIngestOptions): Promise<Loc
     // The steps share these services; each Lambda builds its own, with an embedder only where it embeds.
     embeddings: memoAsync(() => createIngestEmbeddings(runtime)),
     ...(storeMode === 'memory'
-      ? { manifest: constant(new MemoryManifestStore()), lock: constant(new MemorySyncLock()) }
+      ? {
+          manifest: constant(new MemoryManifestStore()),
+          lock: constant(new MemorySyncLock()),
+          tableVersion: constant(new MemoryTableVersionStore()),
+        }
       : {}),
     ...(options.stagingUri === undefined ? { staging: constant(new MemoryStagingStore()) } : {}),
     ...(options.baseDir !== undefined

@@ -287,10 +287,40 @@ describe('issue 18, point 7: each ingest step gets only the DynamoDB actions it 
     ['functions/ingest-report.ts', ['dynamodb:DeleteItem']],
   ])('%s may make exactly these calls, on SYNC# items only', (entry, actions) => {
     // Arrange / Act
-    const statements = dynamoOf(entry);
+    const statements = dynamoOf(entry).filter((s) => s.keys?.[0] !== 'TABLEVERSION#*');
 
     // Assert
     expect(statements).toEqual([{ actions, keys: ['SYNC#*'] }]);
+  });
+
+  it.each([
+    // Record the table version they leave, for Retrieve (issue 23).
+    ['functions/ingest-commit.ts', ['dynamodb:PutItem']],
+    ['functions/ingest-optimize.ts', ['dynamodb:PutItem']],
+    // Reads it for Retrieve, and nothing else of the ingest's.
+    ['functions/load-history.ts', ['dynamodb:GetItem']],
+    ['functions/ingest-plan.ts', undefined],
+    ['functions/ingest-report.ts', undefined],
+    ['functions/retrieve.ts', undefined],
+  ])('%s may make exactly these calls on the TABLEVERSION# item', (entry, actions) => {
+    // Arrange / Act
+    const statements = dynamoOf(entry).filter((s) => s.keys?.includes('TABLEVERSION#*'));
+
+    // Assert
+    expect(statements).toEqual(actions === undefined ? [] : [{ actions, keys: ['TABLEVERSION#*'] }]);
+  });
+
+  it('gives Load history the store location for the record key, and no access to the store', () => {
+    // Arrange / Act
+    const fn = functionByEntry(template, 'functions/load-history.ts');
+    const s3 = statementsOfRole(template, fn.Properties.Role['Fn::GetAtt'][0]).filter((s) =>
+      asArray<string>(s.Action).some((a) => a.startsWith('s3:')),
+    );
+
+    // Assert
+    expect(fn.Properties.Environment.Variables.LANCEDB_TABLE).toBe('documents');
+    expect(fn.Properties.Environment.Variables.LANCEDB_URI).toBeDefined();
+    expect(s3).toEqual([]);
   });
 
   it.each(['functions/ingest-batch.ts', 'functions/ingest-batch-failed.ts'])(

@@ -246,7 +246,7 @@ describe('the synthesized stack (default configuration)', () => {
         for (const prefix of leading) prefixes.add(prefix);
       }
     }
-    expect([...prefixes].sort()).toEqual(['EVENT#*', 'SYNC#*', 'THREAD#*']);
+    expect([...prefixes].sort()).toEqual(['EVENT#*', 'SYNC#*', 'TABLEVERSION#*', 'THREAD#*']);
   });
 
   it('keeps secrets in Secrets Manager: functions get ARNs, never values', () => {

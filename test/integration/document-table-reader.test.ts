@@ -192,6 +192,31 @@ describe('the document table reader of a warm Retrieve', () => {
     await expect(opening).rejects.toThrow(EmbeddingMismatchError);
     await expect(opening).rejects.toThrow(/"bow-32" \(32 dimensions\)/);
   });
+  it('serves the version the ingest recorded, without checking for a newer one, and moves on when the record does', async () => {
+    // Arrange: a reader that would check for the latest version on every read (interval 0), opened at the
+    // recorded version 1 of the table.
+    const table = await writer();
+    await replaceSourceChunks(table, 'vpn.md', await rowsOf('vpn.md', VPN));
+    const recorded = await table.table.version();
+    const reader = await readerWith(0);
+    await reader.open(64, recorded);
+
+    // Act: a sync commits a new version; questions come with the old record, then with the new one, then without.
+    await replaceSourceChunks(table, 'parking.md', await rowsOf('parking.md', PARKING));
+    const committed = await table.table.version();
+    const withOldRecord = await sourcesFor(await reader.open(64, recorded), 'where do visitors park');
+    const withNewRecord = await sourcesFor(await reader.open(64, committed), 'where do visitors park');
+    const withOlderAgain = await sourcesFor(await reader.open(64, recorded), 'where do visitors park');
+    await replaceSourceChunks(table, 'parking.md', []);
+    const withoutRecord = await sourcesFor(await reader.open(64), 'where do visitors park');
+
+    // Assert: the recorded version, never an older one; without a record, the latest (as before records).
+    expect(committed).toBeGreaterThan(recorded);
+    expect(withOldRecord).not.toContain('parking.md');
+    expect(withNewRecord).toContain('parking.md');
+    expect(withOlderAgain).toContain('parking.md');
+    expect(withoutRecord).not.toContain('parking.md');
+  });
 });
 
 describe('ensureIndexes and the vector index', () => {

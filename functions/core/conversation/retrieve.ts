@@ -13,6 +13,8 @@ export interface RetrieveOptions {
   reach?: Reach;
   /** Record each passage's collection (the deployment limits who reads what). */
   withCollection?: boolean;
+  /** The table version the ingest recorded (Load history's `tableVersion`): served without a check for the latest. */
+  tableVersion?: number;
 }
 
 const NOTHING_INDEXED: RetrievalResult = { status: 'empty-index', search: 'none', passages: [] };
@@ -31,7 +33,8 @@ export async function retrievePassages(
   options: RetrieveOptions,
 ): Promise<RetrievalResult> {
   if (!(await reader.exists())) return NOTHING_INDEXED;
-  const opening = options.dimensions === undefined ? undefined : reader.open(options.dimensions);
+  const opening =
+    options.dimensions === undefined ? undefined : reader.open(options.dimensions, options.tableVersion);
   // Awaited below; until then a failure to open must not count as unhandled while the embedding is pending.
   opening?.catch(() => undefined);
   const queryVector = await embeddings.embedQuery(question);
@@ -43,7 +46,7 @@ export async function retrievePassages(
       ...searchFilter(options.reach),
       withCollection: options.withCollection ?? false,
     });
-  const handle = await (opening ?? reader.open(queryVector.length));
+  const handle = await (opening ?? reader.open(queryVector.length, options.tableVersion));
   try {
     return await search(handle);
   } catch (error) {
@@ -52,7 +55,7 @@ export async function retrievePassages(
     // The version this warm container kept was cleaned up under it (Optimize removes versions past its keep
     // time; a container idle that long still holds one): the current version answers, opened afresh, once.
     try {
-      return await search(await reader.open(queryVector.length));
+      return await search(await reader.open(queryVector.length, options.tableVersion));
     } catch (again) {
       reader.forget();
       throw again;

@@ -97,7 +97,8 @@ export const DEFAULT_LOCK_TTL_SECONDS = 7_200;
  *   every document run alone, failed): nothing is written.
  */
 export async function commitSync(
-  services: Pick<IngestServices, 'lock' | 'staging' | 'manifest' | 'connection'>,
+  services: Pick<IngestServices, 'lock' | 'staging' | 'manifest' | 'connection'> &
+    Partial<Pick<IngestServices, 'tableVersion'>>,
   executionName: string,
   options: CommitSyncOptions,
 ): Promise<CommitResult | CommitPart> {
@@ -114,7 +115,8 @@ export async function commitSync(
 }
 
 async function commitUnderLock(
-  services: Pick<IngestServices, 'lock' | 'staging' | 'manifest' | 'connection'>,
+  services: Pick<IngestServices, 'lock' | 'staging' | 'manifest' | 'connection'> &
+    Partial<Pick<IngestServices, 'tableVersion'>>,
   executionName: string,
   options: CommitSyncOptions,
   lease: LockLease,
@@ -270,6 +272,11 @@ async function commitUnderLock(
     }
     lease.check();
     await services.manifest().apply({ put, remove: [...removed] });
+    if ((written || plan.settings.rebuild) && handle !== undefined && services.tableVersion !== undefined) {
+      // The version Retrieve serves from now on (Optimize records its own after it); under the lock, as the write.
+      lease.check();
+      await services.tableVersion()?.write(await handle.table.version(), options.now);
+    }
 
     const result: CommitResult = {
       written: written || (plan.settings.rebuild && handle !== undefined),

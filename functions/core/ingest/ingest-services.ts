@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Connection } from '@lancedb/lancedb';
@@ -7,6 +6,11 @@ import { type AppConfig, type IngestConfig, required } from '../config';
 import { PermanentError } from '../errors';
 import { memo, memoAsync } from '../memo';
 import type { Runtime } from '../runtime';
+import {
+  DynamoDbTableVersionStore,
+  type TableVersionStore,
+  vectorStoreId,
+} from '../stores/table-version-store';
 import { DocumentOrigins, LocalFileOrigin, S3Origin } from './document-origins';
 import { DynamoDbManifestStore } from './dynamodb-manifest-store';
 import { DynamoDbSyncLock } from './dynamodb-sync-lock';
@@ -25,6 +29,8 @@ import { WebOrigin, type WebOriginOptions } from './web-origin';
 export interface IngestServices {
   manifest(): ManifestStore;
   lock(): SyncLock;
+  /** Where Commit and Optimize record the table's version for Retrieve; undefined with LanceDB Cloud. */
+  tableVersion(): TableVersionStore | undefined;
   staging(): StagingStore;
   origins(): DocumentOrigins;
   /** The LanceDB connection, always reading the latest version (the writers must). */
@@ -38,14 +44,8 @@ export interface IngestServices {
   close(): void;
 }
 
-/**
- * Names one vector store (LanceDB database and table) in the manifest's and lock's keys: two stores never share
- * a manifest, and two syncs of the same store always share a lock, wherever they run from.
- */
-export function vectorStoreId(uri: string, table: string): string {
-  const location = isS3Uri(uri) ? uri.replace(/\/+$/, '') : resolve(uri);
-  return `${table}#${createHash('sha256').update(location).digest('hex').slice(0, 16)}`;
-}
+/** See `stores/table-version-store.ts`, where it lives so that Load history need not load the ingest. */
+export { vectorStoreId };
 
 function isLoopback(endpoint: string | undefined): boolean {
   if (endpoint === undefined) return false;
@@ -104,6 +104,16 @@ export function createIngestServices(
       overrides.lock ??
       memo(
         () => new DynamoDbSyncLock(runtime.documentClient(), { tableName: tableName(), storeId: storeId() }),
+      ),
+    tableVersion:
+      overrides.tableVersion ??
+      memo(() =>
+        config.vectorStore.cloud !== undefined
+          ? undefined
+          : new DynamoDbTableVersionStore(runtime.documentClient(), {
+              tableName: tableName(),
+              storeId: storeId(),
+            }),
       ),
     staging:
       overrides.staging ??

@@ -31,7 +31,8 @@ export interface OptimizeSyncOptions {
  * sync lock, renewed while it runs: compaction writes too, and can take long.
  */
 export async function optimizeSync(
-  services: Pick<IngestServices, 'lock' | 'staging' | 'connection'>,
+  services: Pick<IngestServices, 'lock' | 'staging' | 'connection'> &
+    Partial<Pick<IngestServices, 'tableVersion'>>,
   executionName: string,
   options: OptimizeSyncOptions,
 ): Promise<OptimizeResult> {
@@ -48,7 +49,8 @@ export async function optimizeSync(
 }
 
 async function optimizeUnderLock(
-  services: Pick<IngestServices, 'lock' | 'staging' | 'connection'>,
+  services: Pick<IngestServices, 'lock' | 'staging' | 'connection'> &
+    Partial<Pick<IngestServices, 'tableVersion'>>,
   executionName: string,
   options: OptimizeSyncOptions,
   lease: LockLease,
@@ -83,6 +85,12 @@ async function optimizeUnderLock(
         now: options.now,
       });
       oldVersionsRemoved = stats.prune.oldVersionsRemoved;
+    }
+    // The version Retrieve serves, new indexes and all: recorded after every sync, so that a store from before this
+    // record gets one at its next sync. LanceDB Cloud keeps its own versions (Retrieve follows the latest there).
+    if (services.tableVersion !== undefined && options.managedStore !== true) {
+      lease.check();
+      await services.tableVersion()?.write(await handle.table.version(), options.now);
     }
     return {
       status: 'optimized',

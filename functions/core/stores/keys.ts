@@ -7,6 +7,7 @@ import type { Turn } from '../types';
  *   EVENT#eventId / EVENT                          the ack's dedupe record and the answer claim
  *   SYNC#store / SOURCE#source                     the ingest manifest: one indexed document of a vector store
  *   SYNC#store / LOCK                              the ingest sync lock of a vector store
+ *   TABLEVERSION#store / TABLE                     the document table's version the ingest last wrote (Retrieve serves it)
  * Every item but the manifest's carries `expiresAt` (epoch seconds), the table's TTL attribute; a manifest entry
  * lives as long as its document is indexed.
  *
@@ -20,6 +21,8 @@ import type { Turn } from '../types';
 export const THREAD_PREFIX = 'THREAD#';
 export const EVENT_PREFIX = 'EVENT#';
 export const SYNC_PREFIX = 'SYNC#';
+/** Its own prefix, apart from SYNC#, so that Load history may read it without reading the manifest. */
+export const TABLE_VERSION_PREFIX = 'TABLEVERSION#';
 
 /** The id a thread's or a person's keys are scoped by: the organisation of an org-wide install, else the workspace. */
 export function keyScope(ids: { teamId: string; enterpriseId?: string }): string {
@@ -46,4 +49,9 @@ export function epochSeconds(ms: number): number {
 /** The partition of one vector store's manifest and lock; `storeId` names the LanceDB database and table. */
 export function syncKey(storeId: string): string {
   return `${SYNC_PREFIX}${storeId}`;
+}
+
+/** The partition of one vector store's table version (`stores/table-version-store.ts`). */
+export function tableVersionKey(storeId: string): string {
+  return `${TABLE_VERSION_PREFIX}${storeId}`;
 }

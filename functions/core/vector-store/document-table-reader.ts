@@ -26,8 +26,14 @@ export interface DocumentTableReader {
    *
    * @throws {EmbeddingMismatchError} when the table was built with another embedder or dimension.
    * @throws {IncompatibleTableError} when the table has another layout.
+   *
+   * `version` is the table version the ingest recorded last (the execution's `tableVersion`, issue 23). Given, the
+   * reader serves that version without asking storage for the latest: it checks it out when it is newer than the
+   * one held (a manifest read), and otherwise reads nothing at all, however long the container sat idle. Without
+   * it, the table follows the latest version as LanceDB's read-consistency interval allows (a LIST on S3 once the
+   * interval has passed); a reader that was serving a given version goes back to that.
    */
-  open(dimensions: number): Promise<DocumentTable | undefined>;
+  open(dimensions: number, version?: number): Promise<DocumentTable | undefined>;
   /** Closes the table, so that the next question opens it again: after a failed read, say. */
   forget(): void;
 }
@@ -53,6 +59,8 @@ interface OpenTable {
   checkedDimensions: number;
   /** Ids of the indexes already loaded. */
   prewarmed: Set<string>;
+  /** The version checked out because the ingest recorded it; undefined while following the latest. */
+  pinned?: number;
 }
 
 /**
@@ -109,12 +117,35 @@ export function createDocumentTableReader(
     return open;
   }
 
+  /** Serves `target` (see `open`), or the latest version when there is none. */
+  async function follow(open: OpenTable, target: number | undefined): Promise<void> {
+    const { table } = open.handle;
+    if (target === undefined) {
+      if (open.pinned === undefined) return;
+      open.pinned = undefined;
+      await table.checkoutLatest();
+      return;
+    }
+    // Never back: an older recorded version means a writer that did not record its own (the next sync does).
+    const held = open.pinned ?? open.checkedVersion;
+    if (open.pinned !== undefined && target <= held) return;
+    const version = Math.max(target, held);
+    try {
+      await table.checkout(version);
+      open.pinned = version;
+    } catch {
+      // Not there any more (or not yet): the latest, as without a recorded version.
+      open.pinned = undefined;
+      await table.checkoutLatest();
+    }
+  }
+
   return {
     async exists() {
       return current !== undefined || (await connection.tableNames()).includes(options.table);
     },
 
-    async open(dimensions) {
+    async open(dimensions, target) {
       const opening = current ?? openTable(dimensions);
       current = opening;
       let open: OpenTable | undefined;
@@ -129,6 +160,7 @@ export function createDocumentTableReader(
         if (current === opening) current = undefined;
         return undefined;
       }
+      await follow(open, target);
       const version = await open.handle.table.version();
       if (version !== open.checkedVersion || dimensions !== open.checkedDimensions) {
         try {
