@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 
 /**
  * A loopback stand-in for Slack's Socket Mode: the Web API method `apps.connections.open` (an app-level token in,
@@ -58,7 +58,7 @@ export interface FakeSocketMode {
   readonly acks: readonly SocketModeAck[];
   /** Resolves once `count` connections have been greeted (the first one by default). */
   waitForConnection(count?: number, timeoutMs?: number): Promise<void>;
-  /** Sends an Events API envelope on the open connection and returns its envelope id. */
+  /** Sends an Events API envelope on the open connection (held until one is open, as Slack holds it) and returns its envelope id. */
   sendEvent(payload: unknown, options?: { retryAttempt?: number; retryReason?: string }): string;
   /** Sends an envelope of another type (an `interactive` payload, a slash command's fields). */
   sendEnvelope(type: SocketModeEnvelope['type'], payload: unknown, acceptsResponsePayload?: boolean): string;
@@ -176,6 +176,7 @@ export async function startFakeSocketMode(options: FakeSocketModeOptions = {}): 
           connection_info: { app_id: appId },
         }),
       );
+      for (const frame of held.splice(0)) ws.send(frame);
       notify(connectionWaiters);
     });
   });
@@ -183,9 +184,13 @@ export async function startFakeSocketMode(options: FakeSocketModeOptions = {}): 
   await new Promise<void>((done) => server.listen(0, HOST, done));
   const { port } = server.address() as AddressInfo;
 
+  // Slack holds what it has to deliver while the app has no connection open (between a dropped connection and
+  // the client's reconnection, which a busy client's missed ping causes) and delivers it on the next one.
+  const held: string[] = [];
   const send = (envelope: SocketModeEnvelope): string => {
-    if (current === undefined) throw new Error('no Socket Mode connection is open');
-    current.send(JSON.stringify(envelope));
+    const frame = JSON.stringify(envelope);
+    if (current === undefined || current.readyState !== WebSocket.OPEN) held.push(frame);
+    else current.send(frame);
     return envelope.envelope_id;
   };
 

@@ -332,7 +332,8 @@ describe('WebOrigin.read', () => {
     await expect(origin().read(`${site.origin}/docs/slow.html`, { maxBytes: MAX_BYTES })).rejects.toThrow(
       new RegExp(`within ${TIMEOUT_MS} ms`),
     );
-    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 1_000);
+    // Once, not retried into a multiple of it: loose enough for a busy machine's late timers.
+    expect(Date.now() - started).toBeLessThan(3 * TIMEOUT_MS);
   });
 
   it('refuses a redirect to another host (the metadata address), and a loop', async () => {
