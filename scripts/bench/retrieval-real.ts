@@ -41,8 +41,18 @@ const BUCKET = 'bench-real';
 const TABLE = 'documents';
 const EMBEDDING_MODEL = 'text-embedding-3-small';
 const RECALL_K = 10;
-/** Questions come this often on a busy warm container after a re-sync, until one sees the new version. */
+/** Questions come this often on a busy warm container after a re-sync, until one sees the new version (legacy mode). */
 const BUSY_PACE_MS = 2_000;
+
+/**
+ * `BENCH_REAL_LEGACY=1`: the Retrieve path before issue 23 point 2, for comparison: no `tableVersion` in the input
+ * (the container follows the latest version, a LIST once the read-consistency interval has passed) and no preload
+ * at module load. Without it, each question carries the version the ingest recorded, read per question as Load
+ * history reads it, and the container preloads its table (`RETRIEVE_PRELOAD=1`), as in Lambda.
+ */
+export function legacyMode(env: NodeJS.ProcessEnv): boolean {
+  return env.BENCH_REAL_LEGACY === '1';
+}
 
 /** Table sizes, in chunks: the table grows by syncs from one size to the next, as an organisation's does. */
 export function realSizes(quick: boolean): number[] {
@@ -50,10 +60,11 @@ export function realSizes(quick: boolean): number[] {
 }
 
 /**
- * A new Lambda container: a fresh Node process that loads the Retrieve production bundle (its init), says so, then
- * answers each question it is sent over IPC with the handler, reporting the call's window (epoch ms, to attribute
- * the S3 requests the proxy saw), its CPU time (every thread of the process: `process.cpuUsage`), the CPU time
- * since the process started, and the peak RSS.
+ * A new Lambda container: a fresh Node process that loads the Retrieve production bundle (its init, which starts the
+ * table's preload when `RETRIEVE_PRELOAD=1`), says so, then answers each question it is sent over IPC with the
+ * handler (with the message's `tableVersion`, as the state machine passes Load history's, when there is one),
+ * reporting the call's window (epoch ms, to attribute the S3 requests the proxy saw), its CPU time (every thread of
+ * the process: `process.cpuUsage`), the CPU time since the process started, and the peak RSS.
  */
 const CHILD = `
 const { readFileSync } = require('node:fs');
@@ -66,14 +77,16 @@ const { handler } = require(process.argv[1]);
 const loadEnd = now();
 process.send({ ready: true, timeOrigin: performance.timeOrigin, loadStart, loadEnd, cpuMs: cpu() });
 let n = 0;
-process.on('message', async ({ question }) => {
+process.on('message', async ({ question, tableVersion }) => {
   const i = n++;
   const turn = { intent: 'question', eventId: 'EvReal' + i, teamId: 'T0LOCAL001', channel: 'C0BENCH0023',
     threadTs: '1.000001', messageTs: '1.000001', user: 'U0HUMAN001', question, placeholderTs: '1.000002' };
+  const input = { turn, question, executionName: 'retrieval-real-' + i };
+  if (tableVersion !== undefined) input.tableVersion = tableVersion;
   const start = now();
   const cpu0 = cpu();
   try {
-    const result = await handler({ turn, question, executionName: 'retrieval-real-' + i });
+    const result = await handler(input);
     const end = now();
     process.send({ start, end, cpuMs: cpu() - cpu0, totalCpuMs: cpu(), peak: peak(), status: result.status,
       search: result.search, passages: result.passages.length });
@@ -91,6 +104,8 @@ interface Ready {
 }
 
 interface Answer {
+  /** The version the question carried (null: none recorded; absent: legacy mode, none passed). */
+  tableVersion?: number | null;
   start: number;
   end: number;
   cpuMs: number;
@@ -103,10 +118,14 @@ interface Answer {
 
 /** What the S3 proxy saw during one question. */
 interface QuestionReads {
+  /** The `tableVersion` the question carried (see {@link Answer}). */
+  tableVersion?: number | null;
   ms: number;
   cpuMs: number;
   gets: number;
   lists: number;
+  /** The prefix each LIST asked for, in order: which call listed what. */
+  listPrefixes: string[];
   bytes: number;
   /** The longest chain of requests each sent after the previous one's response ended: round trips waited in turn. */
   depth: number;
@@ -122,11 +141,15 @@ interface IndexFolders {
   vector: string[];
 }
 
-/** A Retrieve container under Lambda's CPU share, its table on the modelled S3. */
+/**
+ * A Retrieve container under Lambda's CPU share, its table on the modelled S3. `tableVersion`, when given, is read
+ * before each question (as Load history reads the record for each execution; not timed) and sent with it.
+ */
 async function startContainer(
   bundle: string,
   env: Record<string, string>,
   share: number,
+  tableVersion?: () => Promise<number | null>,
 ): Promise<{
   spawnedAt: number;
   ready: Ready;
@@ -164,34 +187,46 @@ async function startContainer(
     ready,
     method: quota.method,
     async ask(question) {
+      const version = tableVersion === undefined ? undefined : await tableVersion();
       const reply = next();
-      child.send({ question });
+      child.send({ question, ...(version === undefined ? {} : { tableVersion: version }) });
       const answer = await reply;
       if (typeof answer.error === 'string') throw new Error(`Retrieve failed: ${answer.error}`);
       if (answer.status !== 'ok') throw new Error(`Retrieve found no table: ${String(answer.status)}`);
-      return answer as unknown as Answer;
+      return {
+        ...(answer as unknown as Answer),
+        ...(version === undefined ? {} : { tableVersion: version }),
+      };
     },
     close: () => quota.release(),
   };
 }
 
+/**
+ * The requests of one question: those that arrived from `from` (the question's start, or, for a new container's
+ * first question, the process's spawn, so that the preload's reads during init count) to its answer.
+ */
 function readsOf(
   s3: ModeledS3,
   answer: Answer,
   folders: IndexFolders,
   seenPorts: Set<number>,
+  from: number = answer.start,
 ): QuestionReads {
-  const inside = s3.log.filter((r) => r.at >= answer.start && r.at <= answer.end);
+  const inside = s3.log.filter((r) => r.at >= from && r.at <= answer.end);
   const fullText = inside.filter((r) => folders.fullText.some((f) => r.key.includes(f)));
   const ports = new Set(inside.map((r) => r.port));
   let newConnections = 0;
   for (const port of ports) if (!seenPorts.has(port)) newConnections += 1;
   for (const port of ports) seenPorts.add(port);
+  const lists = inside.filter((r) => r.kind === 'list');
   return {
+    ...(answer.tableVersion === undefined ? {} : { tableVersion: answer.tableVersion }),
     ms: answer.end - answer.start,
     cpuMs: answer.cpuMs,
     gets: inside.filter((r) => r.kind === 'get').length,
-    lists: inside.filter((r) => r.kind === 'list').length,
+    lists: lists.length,
+    listPrefixes: lists.map((r) => r.prefix ?? `(${r.key})`),
     bytes: inside.reduce((n, r) => n + r.bytes, 0),
     depth: dependentDepth(inside),
     newConnections,
@@ -322,14 +357,29 @@ interface ColdRun {
   /** CPU time of the process from its start to the first answer. */
   firstFromStartCpuMs: number;
   loadMs: number;
+  /** From the process's spawn to the first answer: the preload's reads during init included. */
   first: QuestionReads;
+  /** Of `first`, the requests that arrived before the question was sent (the preload's, during init). */
+  beforeFirst: { gets: number; lists: number; bytes: number };
   warm: QuestionReads[];
   peakRss: number;
 }
 
 interface LiveRun extends ColdRun {
-  resync?: { syncMs: number; changed: number; uploaded: number; deleted: number; uploadedBytes: number };
-  /** Questions asked every 2 s after the re-sync until one read the new version. */
+  resync?: {
+    syncMs: number;
+    changed: number;
+    uploaded: number;
+    deleted: number;
+    uploadedBytes: number;
+    /** The version the ingest recorded after the re-sync (what the next question carries), and its table's latest. */
+    recordedVersion: number | null;
+    tableVersion: number;
+  };
+  /**
+   * The questions after the re-sync: the first one, when versions are passed; in legacy mode, questions every 2 s
+   * until one read the new version.
+   */
   busyAfterResync: QuestionReads[];
   firstAfterResync?: QuestionReads;
   /** Questions each more than the read-consistency interval after the one before. */
@@ -345,7 +395,13 @@ async function coldAndWarm(
 ): Promise<ColdRun> {
   const [firstQuestion, ...rest] = questions;
   const firstAnswer = await container.ask(firstQuestion as string);
-  const first = readsOf(s3, firstAnswer, folders, seenPorts);
+  const first = readsOf(s3, firstAnswer, folders, seenPorts, container.spawnedAt);
+  const early = s3.log.filter((r) => r.at >= container.spawnedAt && r.at < firstAnswer.start);
+  const beforeFirst = {
+    gets: early.filter((r) => r.kind === 'get').length,
+    lists: early.filter((r) => r.kind === 'list').length,
+    bytes: early.reduce((n, r) => n + r.bytes, 0),
+  };
   const warm: QuestionReads[] = [];
   let peak = firstAnswer.peak;
   for (const question of rest) {
@@ -359,6 +415,7 @@ async function coldAndWarm(
     firstFromStartCpuMs: firstAnswer.totalCpuMs,
     loadMs: container.ready.loadEnd - container.ready.loadStart,
     first,
+    beforeFirst,
     warm,
     peakRss: peak,
   };
@@ -369,9 +426,12 @@ function containerEnv(
   prefix: string,
   openaiUrl: string,
   model: string,
+  preload: boolean,
 ): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '',
+    // Lambda's init preloads the table (AWS_LAMBDA_FUNCTION_NAME is set there); a fresh Node process is told to.
+    RETRIEVE_PRELOAD: preload ? '1' : '0',
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
@@ -395,6 +455,8 @@ function containerEnv(
 
 interface SizeResult {
   target: number;
+  /** The version the ingest recorded last (null: none), and the table's latest, for the record. */
+  recordedVersion: number | null;
   chunks: number;
   documents: number;
   distinctTerms: number;
@@ -411,8 +473,10 @@ interface SizeResult {
  * embedding), growing from one size to the next by syncs, its table left as the ingest leaves it (versions kept,
  * deltas, the Optimize step's indexes) and mirrored file for file onto the modelled S3. At each size a new Retrieve
  * container (the production bundle in a fresh Node process, under Lambda's CPU share for its memory) answers a first
- * question, warm ones, then, after a re-sync of a few edited documents, questions every 2 s until one reads the new
- * version, then questions spaced beyond the read-consistency interval; S3's time to first byte drawn from a
+ * question, warm ones, then, after a re-sync of a few edited documents, the next question (in legacy mode, questions
+ * every 2 s until one reads the new version), then questions spaced beyond the read-consistency interval. Each
+ * question carries the table version the ingest recorded and the container preloads its table at init, as in Lambda
+ * (`legacyMode` turns both off); S3's time to first byte drawn from a
  * lognormal spread. A second container answers the first and warm questions with the constant latency. Baseline: the
  * bench's generated corpus, built as the retrievalS3 section builds it, at one size.
  */
@@ -427,6 +491,7 @@ export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResu
   const config = loadConfig({ LLM_PROVIDER: 'local' });
   const consistencyMs = config.vectorStore.readConsistencySeconds * 1000;
   const spacing = consistencyMs + 5_000;
+  const legacy = legacyMode(process.env);
 
   const root = join(ctx.workDir, 'retrieval-real');
   const corpusDir = join(root, 'corpus');
@@ -464,6 +529,19 @@ export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResu
       throw new Error(`the ${label} did not commit: ${result.error ?? result.status}`);
     return { ms: performance.now() - started, report: result.report };
   };
+  // The version the ingest's Commit and Optimize recorded (TABLEVERSION# in the conversation table, dynalite here),
+  // read as Load history reads it for each execution: the ingest's runtime names the same item (its LanceDB URI is
+  // the writer's directory, whose files the modelled S3 mirrors, versions included). In legacy mode, none is passed.
+  const recordedVersion = async (): Promise<number | null> =>
+    (await ingest.runtime.tableVersions()?.read()) ?? null;
+  const versionsForReal = legacy
+    ? undefined
+    : async () => {
+        const version = await recordedVersion();
+        if (version === null)
+          throw new Error('the ingest recorded no table version: nothing to pass to Retrieve');
+        return version;
+      };
   const results: SizeResult[] = [];
   let method: QuotaMethod = 'none';
   let baseline:
@@ -491,15 +569,16 @@ export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResu
       s3.reset();
       const container = await startContainer(
         bundle,
-        containerEnv(s3, 'real', openai.url, EMBEDDING_MODEL),
+        containerEnv(s3, 'real', openai.url, EMBEDDING_MODEL, !legacy),
         share,
+        versionsForReal,
       );
       let live: LiveRun;
       try {
         const cold = await coldAndWarm(s3, container, take(1 + warmCount), facts.folders, seenPorts);
         method = cold.method;
         ctx.log(
-          `retrievalReal: ${label}: re-sync of ${changedDocuments} edited documents, then questions every 2 s`,
+          `retrievalReal: ${label}: re-sync of ${changedDocuments} edited documents, then ${legacy ? 'questions every 2 s' : 'the next question'}`,
         );
         const lastWarmEnd = performance.timeOrigin + performance.now();
         for (let i = 0; i < changedDocuments; i++) {
@@ -519,10 +598,16 @@ export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResu
         // The proxy logs path-style keys, under the bucket.
         const newKeys = new Set(mirrored.uploaded.map((key) => `${BUCKET}/${key}`));
         const after = await tableFacts(lancedbDir, EMBEDDING_MODEL);
+        const recordedAfter = await recordedVersion();
         const busy: QuestionReads[] = [];
         let firstAfterResync: QuestionReads | undefined;
+        // The same questions are drawn in both modes, so the later ones do not change with it.
         const busyQuestions = take(40);
-        while (firstAfterResync === undefined && busyQuestions.length > 0) {
+        // With versions passed, the very next question carries the new one: it is the one measured, whether or
+        // not it read the new version's files (if not, the report says none did). In legacy mode, LanceDB looks
+        // for a new version once the read-consistency interval has passed: questions every 2 s until one reads it.
+        const busyLimit = legacy ? busyQuestions.length : 1;
+        while (firstAfterResync === undefined && busy.length < busyLimit) {
           const started = performance.now();
           const answer = await container.ask(busyQuestions.shift() as string);
           const reads = readsOf(s3, answer, after.folders, seenPorts);
@@ -530,7 +615,8 @@ export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResu
           const sawNew = s3.log.some((r) => r.at >= answer.start && r.at <= answer.end && newKeys.has(r.key));
           if (sawNew) firstAfterResync = reads;
           else if (answer.end - lastWarmEnd > consistencyMs + 20_000) break;
-          else await sleep(Math.max(0, BUSY_PACE_MS - (performance.now() - started)));
+          else if (busy.length < busyLimit)
+            await sleep(Math.max(0, BUSY_PACE_MS - (performance.now() - started)));
         }
         ctx.log(`retrievalReal: ${label}: ${spacedCount} question(s) ${spacing / 1000} s apart`);
         const spaced: QuestionReads[] = [];
@@ -546,6 +632,8 @@ export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResu
             uploaded: mirrored.uploaded.length,
             deleted: mirrored.deleted,
             uploadedBytes: mirrored.bytes,
+            recordedVersion: recordedAfter,
+            tableVersion: after.version,
           },
           busyAfterResync: busy,
           ...(firstAfterResync === undefined ? {} : { firstAfterResync }),
@@ -560,8 +648,9 @@ export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResu
       s3.reset();
       const constantContainer = await startContainer(
         bundle,
-        containerEnv(s3, 'real', openai.url, EMBEDDING_MODEL),
+        containerEnv(s3, 'real', openai.url, EMBEDDING_MODEL, !legacy),
         share,
+        versionsForReal,
       );
       let constant: ColdRun;
       try {
@@ -580,7 +669,7 @@ export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResu
       ctx.log(
         `retrievalReal: ${label}: first question ${Math.round(live.firstFromStartMs)} ms from process start ` +
           `(${Math.round(live.firstFromStartCpuMs)} ms CPU, load ${Math.round(live.loadMs)} ms), ` +
-          `${(live.first.bytes / MB).toFixed(1)} MB in ${live.first.gets} GETs, depth ${live.first.depth}; ` +
+          `${(live.first.bytes / MB).toFixed(1)} MB in ${live.first.gets} GETs and ${live.first.lists} LISTs, depth ${live.first.depth}; ` +
           `full text ${(live.first.fullText.bytes / MB).toFixed(1)} MB in ${live.first.fullText.gets} GETs; ` +
           `warm p50 ${Math.round(
             percentile(
@@ -588,11 +677,14 @@ export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResu
               50,
             ),
           )} ms; ` +
-          `after re-sync ${live.firstAfterResync ? `${Math.round(live.firstAfterResync.ms)} ms, ${(live.firstAfterResync.bytes / MB).toFixed(1)} MB` : 'not seen'}; ` +
+          `after re-sync ${live.firstAfterResync ? `${Math.round(live.firstAfterResync.ms)} ms, ${(live.firstAfterResync.bytes / MB).toFixed(1)} MB, ${live.firstAfterResync.lists} LISTs` : 'not seen'} ` +
+          `(question ${live.busyAfterResync.length} after it); ` +
+          `spaced ${live.spaced.map((q) => `${Math.round(q.ms)} ms, ${q.lists} LISTs`).join('; ')}; ` +
           `recall vector ${recall.vector.toFixed(3)}, hybrid ${recall.hybrid.toFixed(3)}`,
       );
       results.push({
         target,
+        recordedVersion: await recordedVersion(),
         chunks: synced.report.chunks,
         documents: written.written.length,
         distinctTerms: distinctTerms(written.written.map((d) => d.markdown)),
@@ -635,10 +727,13 @@ export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResu
     s3.setModel(LAMBDA_S3_SPREAD_MODEL);
     s3.reset();
     const texts = generated.queries(1 + warmCount, 23).texts.map((t, i) => `What about ${t} (${i})?`);
+    // Not written by the ingest, so nothing recorded its version: the container is given the table's latest, the
+    // one an ingest would have recorded, so that the baseline runs the same path.
     const container = await startContainer(
       bundle,
-      containerEnv(s3, 'generated', openai.url, EMBEDDER_NAME),
+      containerEnv(s3, 'generated', openai.url, EMBEDDER_NAME, !legacy),
       share,
+      legacy ? undefined : async () => facts.version,
     );
     try {
       baseline = {
@@ -656,6 +751,7 @@ export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResu
     await openai.close();
   }
   return report(ctx, {
+    legacy,
     results,
     baseline,
     method,
@@ -671,6 +767,7 @@ export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResu
 function report(
   ctx: BenchContext,
   r: {
+    legacy: boolean;
     results: SizeResult[];
     baseline:
       | { rows: number; distinctTerms: number; facts: Awaited<ReturnType<typeof tableFacts>>; run: ColdRun }
@@ -725,6 +822,18 @@ function report(
         value: live.first.gets,
         unit: 'count',
         ...(base ? { baseline: base.first.gets } : {}),
+      },
+      {
+        name: `${size}: first question, LISTs`,
+        value: live.first.lists,
+        unit: 'count',
+        ...(base ? { baseline: base.first.lists } : {}),
+      },
+      {
+        name: `${size}: … of which before the question was sent (the preload, during init), MB`,
+        value: mb(live.beforeFirst.bytes),
+        unit: 'MB',
+        ...(base ? { baseline: mb(base.beforeFirst.bytes) } : {}),
       },
       {
         name: `${size}: first question, dependent-read depth`,
@@ -785,6 +894,11 @@ function report(
         unit: 'ms',
         baseline: percentile(constantWarm, 95),
       },
+      {
+        name: `${size}: warm questions, LISTs (all ${live.warm.length})`,
+        value: live.warm.reduce((n, w) => n + w.lists, 0),
+        unit: 'count',
+      },
     );
     const after = live.firstAfterResync;
     if (after !== undefined) {
@@ -796,8 +910,15 @@ function report(
           baseline: percentile(warmMs, 50),
           target: { max: 300 },
         },
+        {
+          name: `${size}: … questions asked after the re-sync up to it (it included)`,
+          value: live.busyAfterResync.length,
+          unit: 'count',
+        },
         { name: `${size}: … its MB read`, value: mb(after.bytes), unit: 'MB' },
         { name: `${size}: … its GETs`, value: after.gets, unit: 'count' },
+        { name: `${size}: … its LISTs`, value: after.lists, unit: 'count' },
+        { name: `${size}: … its dependent-read depth`, value: after.depth, unit: 'count' },
       );
     } else {
       figures.push({
@@ -814,6 +935,11 @@ function report(
         baseline: percentile(warmMs, 50),
       });
     }
+    figures.push({
+      name: `${size}: questions spaced ${r.spacing / 1000} s apart, LISTs (all ${live.spaced.length})`,
+      value: live.spaced.reduce((n, q) => n + q.lists, 0),
+      unit: 'count',
+    });
     figures.push(
       {
         name: `${size}: recall@10, vector vs exact`,
@@ -836,22 +962,27 @@ function report(
     `Tables as the ingest leaves them (synced by the state machine, growing by syncs from one size to the next, then a re-sync of ${r.changedDocuments} edited documents): ${r.results.map((s) => describe(s.facts)).join('; ')}.`,
     `CPU: every Retrieve container runs under ${r.share.toFixed(2)} vCPU, Lambda's share at ${r.memoryMb} MB (1 vCPU at 1,769 MB), by ${r.method}; its whole life is held to it, Node's boot and the bundle's load included (Lambda's init may get more).`,
     `S3: time to first byte lognormal (median ${LAMBDA_S3_SPREAD_MODEL.firstByteMs} ms, sigma ${LAMBDA_S3_SPREAD_MODEL.firstByteSigma}), ${LAMBDA_S3_MODEL.bytesPerSecond / MB} MB/s per connection; the constant-latency rows are a second new container on the same table. Dependent-read depth: the longest chain of requests each sent after the previous one's response ended.`,
-    `Re-sync: the ingest writes on local disk and its new files are copied to S3 (removed files deleted), so the reader sees the files the writer made; the warm container then gets a question every ${BUSY_PACE_MS / 1000} s until one reads a file of the new version (LanceDB checks for one every readConsistencySeconds). Spaced questions: real waits of ${r.spacing / 1000} s, no simulated clock.`,
+    r.legacy
+      ? 'Mode: legacy (BENCH_REAL_LEGACY=1), the path before issue 23 point 2: no tableVersion passed, so the container follows the latest version (a LIST once the read-consistency interval has passed), and no preload at init (RETRIEVE_PRELOAD=0).'
+      : "Mode: as in production: each question carries the table version the ingest's Commit and Optimize recorded (read per question as Load history reads it; not timed), so Retrieve checks that version out and makes no LIST for the latest; the container preloads its table at init (RETRIEVE_PRELOAD=1, on in Lambda). The first question is sent as soon as the bundle has loaded, so the preload overlaps only its embedding; its reads are counted with the first question's (from the spawn).",
+    `Re-sync: the ingest writes on local disk and its new files are copied to S3 (removed files deleted), so the reader sees the files the writer made; ${r.legacy ? `the warm container then gets a question every ${BUSY_PACE_MS / 1000} s until one reads a file of the new version (LanceDB checks for one every readConsistencySeconds)` : 'the warm container then gets the next question, which carries the new recorded version'}. Spaced questions: real waits of ${r.spacing / 1000} s, no simulated clock.`,
     'Questions: written from the documents’ headings and sentences as a person asks them (“how does … work?”, “can someone explain … to me”), embedded by the real OpenAI client against the fake OpenAI (local hashing embedder, 1,536 dimensions). Recall: the product’s searches (k=10) against the same table with the vector index bypassed, hybrid fused as the product fuses.',
   ];
   return {
     key: 'retrievalReal',
     title: 'Retrieval on S3 over real text: a new container, warm, after a re-sync',
-    workload: `${r.results.map((s) => s.chunks.toLocaleString('en')).join(', ')} chunks of real documentation synced by the ingest state machine; per size a new Retrieve container (production bundle, fresh Node, ${r.share.toFixed(2)} vCPU): 1 first question, ${r.warmCount} warm, a re-sync, questions every ${BUSY_PACE_MS / 1000} s until the new version is read, then spaced ones; a second container with constant S3 latency`,
+    workload: `${r.results.map((s) => s.chunks.toLocaleString('en')).join(', ')} chunks of real documentation synced by the ingest state machine; per size a new Retrieve container (production bundle, fresh Node, ${r.share.toFixed(2)} vCPU, ${r.legacy ? 'legacy: no tableVersion, no preload' : 'the recorded tableVersion passed, preload at init'}): 1 first question, ${r.warmCount} warm, a re-sync, ${r.legacy ? `questions every ${BUSY_PACE_MS / 1000} s until the new version is read` : 'the next question'}, then spaced ones; a second container with constant S3 latency`,
     baseline: r.baseline
       ? `the bench's generated corpus (${r.baseline.rows.toLocaleString('en')} chunks, invented vocabulary), the same bundle, CPU share and latency spread`
       : 'none',
     figures,
     notes,
     details: {
+      mode: r.legacy ? 'legacy' : 'tableVersion',
       cpu: { method: r.method, share: r.share, memoryMb: r.memoryMb },
       sizes: r.results.map((s) => ({
         target: s.target,
+        recordedVersion: s.recordedVersion,
         chunks: s.chunks,
         documents: s.documents,
         distinctTerms: s.distinctTerms,
@@ -880,6 +1011,7 @@ function summaryOf(warm: readonly QuestionReads[]) {
     bytes: summary(warm.map((w) => w.bytes)),
     gets: mean(warm.map((w) => w.gets)),
     lists: warm.reduce((n, w) => n + w.lists, 0),
+    listPrefixes: warm.flatMap((w) => w.listPrefixes),
     depth: summary(warm.map((w) => w.depth)),
   };
 }

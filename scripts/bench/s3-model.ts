@@ -61,6 +61,8 @@ export interface S3RequestRecord {
   kind: 'get' | 'list' | 'other';
   /** The object's key (or the bucket, for a LIST), without the query string. */
   key: string;
+  /** A LIST's `prefix` parameter: which folder was listed (`_versions/`, a table's root…). */
+  prefix?: string;
   bytes: number;
   /** When its response ended (epoch ms); absent while it is still being served. */
   end?: number;
@@ -120,11 +122,15 @@ export async function startModeledS3(bucket: string, initial: S3Model = LAMBDA_S
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const arrived = epochNow();
-    const key = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.slice(1));
+    const url = new URL(req.url ?? '/', 'http://x');
+    const key = decodeURIComponent(url.pathname.slice(1));
+    const kind = kindOf(req);
+    const prefix = kind === 'list' ? url.searchParams.get('prefix') : null;
     const record: S3RequestRecord = {
       at: arrived,
-      kind: kindOf(req),
+      kind,
       key,
+      ...(prefix === null ? {} : { prefix }),
       bytes: 0,
       port: req.socket.remotePort ?? 0,
     };

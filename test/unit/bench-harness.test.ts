@@ -1,3 +1,4 @@
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { spawnWithCpuShare } from '../../scripts/bench/cpu-quota';
 import {
   chunkCounter,
@@ -12,8 +13,10 @@ import {
   firstByteDelay,
   LAMBDA_S3_MODEL,
   LAMBDA_S3_SPREAD_MODEL,
+  startModeledS3,
 } from '../../scripts/bench/s3-model';
 import { percentile, seededRandom } from '../../scripts/bench/stats';
+import { LOCAL_CREDENTIALS } from '../../stand-ins/aws/s3-local';
 
 /**
  * The bench's harness for retrieval on real text (npm run bench -- --only retrievalReal): what it builds must be
@@ -169,6 +172,26 @@ describe('the S3 model', () => {
 
     expect(dependentDepth(records)).toBe(3);
     expect(dependentDepth([])).toBe(0);
+  });
+
+  it('logs which prefix a LIST asked for, so a question’s LISTs can be traced to their call', async () => {
+    const s3 = await startModeledS3('bench-list', LAMBDA_S3_MODEL);
+    const client = new S3Client({
+      region: 'us-east-1',
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    try {
+      await client.send(
+        new ListObjectsV2Command({ Bucket: 'bench-list', Prefix: 'real/documents.lance/_versions/' }),
+      );
+
+      expect(s3.log.map((r) => [r.kind, r.prefix])).toEqual([['list', 'real/documents.lance/_versions/']]);
+    } finally {
+      client.destroy();
+      await s3.close();
+    }
   });
 });
 
