@@ -33,8 +33,9 @@ import {
   openDocumentTable,
   optimize,
   replaceSources,
+  VECTOR_INDEX,
 } from '../../functions/core/vector-store/document-table';
-import { searchPassages } from '../../functions/core/vector-store/search-passages';
+import { REFINE_CANDIDATES, searchPassages } from '../../functions/core/vector-store/search-passages';
 import { type CorpusDocument, collectSources, corpusDocuments, personQuestions } from './real-corpus';
 
 const DIM = 1536;
@@ -185,7 +186,8 @@ async function recall(handle: DocumentTable, questions: readonly Question[]): Pr
       k: K,
       maxPassageChars: 1e9,
     });
-    hits += found.passages.filter((p) => q.exact.has(key(p))).length;
+    // A passage found twice (two chunks of one source with the same heading and text) counts once.
+    hits += [...new Set(found.passages.map(key))].filter((k) => q.exact.has(k)).length;
     total += q.exact.size;
   }
   return hits / total;
@@ -354,7 +356,119 @@ async function main() {
   conn.close();
 }
 
-if (process.env.MODE === 'retrain') {
+/** The reads and time of one vector search as the product makes it (its refine factor), from LanceDB's plan. */
+async function searchReads(table: Table, vector: number[]) {
+  const started = performance.now();
+  const plan = await table
+    .query()
+    .nearestTo(vector)
+    .distanceType('cosine')
+    .limit(K)
+    .refineFactor(Math.ceil(REFINE_CANDIDATES / K))
+    .select(['text', 'source', 'title', 'heading', '_distance'])
+    .analyzePlan();
+  const ms = performance.now() - started;
+  const sum = (name: string) =>
+    [...plan.matchAll(new RegExp(`[ ,\\[]${name}=([\\d.]+) ?(K|M)?`, 'g'))].reduce(
+      (a, m) => a + Number(m[1]) * (m[2] === 'M' ? 1e6 : m[2] === 'K' ? 1e3 : 1),
+      0,
+    );
+  return { ms, requests: sum('requests'), bytes: sum('bytes_read'), deltas: sum('deltas_searched') };
+}
+
+/**
+ * MODE=deltas: what many small syncs, each followed by Optimize, leave in the vector index (one segment each while
+ * no partition splits) and what those segments cost a search: a new connection's first search (the index loaded)
+ * and warm ones, in reads (LanceDB's plan counts them on local files as on S3) and time.
+ */
+async function deltas() {
+  const syncs = Number(process.env.SYNCS ?? 30);
+  const perSync = Number(process.env.ROWS_PER_SYNC ?? 20);
+  const every = Number(process.env.MEASURE_EVERY ?? 10);
+  await rm(DIR, { recursive: true, force: true });
+  await mkdir(DIR, { recursive: true });
+  const dbDir = join(DIR, 'db');
+  const sources = await collectSources({ manPages: 0 });
+  const baseDocs = documents(
+    sources.filter((s) => s.origin.includes('node_modules')),
+    'base',
+    23,
+  );
+  const newDocs = documents(
+    sources.filter((s) => !s.origin.includes('node_modules')),
+    'new',
+    29,
+  );
+  const conn = await connect(dbDir);
+  const name = 'documents';
+  const handle = await createDocumentTable(conn, spec(name));
+  const write = async (from: typeof baseDocs, rows: number, into: CorpusDocument[]) => {
+    let written = 0;
+    while (written < rows) {
+      const next = await from.next();
+      const made = next.rows.slice(0, rows - written);
+      into.push(next.doc);
+      await replaceSources(handle, [made[0]?.source as string], made);
+      written += made.length;
+    }
+  };
+  const old: CorpusDocument[] = [];
+  await write(baseDocs, BASE, old);
+  console.log(JSON.stringify(await ensureIndexes(handle)), `load ${load()}`);
+  await optimize(handle, { keepVersionsMs: 0 });
+  const questions = await Promise.all(
+    personQuestions(old, QUESTIONS, 101).map((q) => embeddings.embedQuery(q)),
+  );
+  const measure = async (dir: string, label: string) => {
+    const c = await connect(dir);
+    const t = await c.openTable(name);
+    const cold = await searchReads(t, questions[0] as number[]);
+    const warm: Awaited<ReturnType<typeof searchReads>>[] = [];
+    for (const q of questions.slice(1)) warm.push(await searchReads(t, q));
+    const facts = await vectorIndexFacts(t);
+    t.close();
+    c.close();
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    const line = {
+      label,
+      segments: facts.segments,
+      partitions: facts.partitions,
+      indexMb: facts.mb,
+      cold: { ms: Math.round(cold.ms), requests: cold.requests, mb: mb(cold.bytes) },
+      warm: {
+        p50ms: Math.round(median(warm.map((w) => w.ms))),
+        requests: median(warm.map((w) => w.requests)),
+        mb: mb(median(warm.map((w) => w.bytes))),
+      },
+      load: load(),
+    };
+    console.log(JSON.stringify(line));
+    return line;
+  };
+  const lines = [await measure(dbDir, 'after 0 syncs')];
+  const added: CorpusDocument[] = [];
+  for (let sync = 1; sync <= syncs; sync++) {
+    await write(newDocs, perSync, added);
+    await optimize(handle, { keepVersionsMs: 0 });
+    if (sync % every === 0) lines.push(await measure(dbDir, `after ${sync} syncs of ${perSync} rows`));
+  }
+  const freshDir = join(DIR, 'fresh');
+  await mkdir(freshDir, { recursive: true });
+  await cp(join(dbDir, `${name}.lance`), join(freshDir, `${name}.lance`), { recursive: true });
+  const retrain = await runChild(freshDir, name, VECTOR_INDEX.rowsPerPartition);
+  console.log('retrain', JSON.stringify(retrain));
+  lines.push(await measure(freshDir, 'retrained at the same size'));
+  handle.close();
+  conn.close();
+  await writeFile(OUT, JSON.stringify({ lines, retrain }, null, 1));
+}
+
+if (process.env.MODE === 'deltas') {
+  deltas().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else if (process.env.MODE === 'retrain') {
   retrainChild(
     process.env.CHILD_DIR as string,
     process.env.CHILD_TABLE as string,
