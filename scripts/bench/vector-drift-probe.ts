@@ -13,9 +13,18 @@
  * - the same for a fresh index trained at that size (a copy of the table, its vector index dropped and rebuilt by
  *   `ensureIndexes` in a child process, whose time and peak memory are those of a retrain).
  *
- * Run: LANCE_CPU_THREADS=2 LANCE_FTS_NUM_SHARDS=1 npx tsx scripts/bench/vector-drift-probe.ts
+ * MODE=deltas instead writes BASE chunks (a document a commit: slow), trains the index, then runs SYNCS syncs of
+ * ROWS_PER_SYNC new chunks each followed by `optimize`, and every MEASURE_EVERY syncs counts the index's segments and
+ * what a search reads (a new connection's first and warm ones, from LanceDB's plan); last, the same on a copy
+ * retrained at that size.
+ *
+ * Run: LANCE_CPU_THREADS=2 LANCE_FTS_NUM_SHARDS=1 npx tsx scripts/bench/vector-drift-probe.ts (without the two
+ * LANCE_ settings the full-text build can deadlock, lancedb/lancedb#3568; LANCE_INCLUDE_VECTOR_CENTROIDS=false
+ * silences a warning of indexStats). The figures in docs/performance.md ("When the vector index is retrained") come
+ * from GROWTH=0.2 QUESTIONS=40, and MODE=deltas SYNCS=40 ROWS_PER_SYNC=50 MEASURE_EVERY=10 QUESTIONS=21.
  * Settings: BASE (10000), TARGET (40000), GROWTH (0.15), RPP (rows per partition, comma-separated: 10000,250),
- * QUESTIONS (per group, 50), MAN_PAGES (150), DIR (/tmp/drift), OUT (DIR/results.json).
+ * QUESTIONS (per group, 50), MAN_PAGES (150), DIR (/tmp/drift), OUT (DIR/results.json); MODE=deltas: SYNCS (30),
+ * ROWS_PER_SYNC (20), MEASURE_EVERY (10).
  */
 import { spawn } from 'node:child_process';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
