@@ -259,6 +259,43 @@ describe('ensureIndexes and the vector index', () => {
     expect(indexedColumns.sort()).toEqual(['collection', 'text', 'vector']);
     expect(await sourcesFor(table, 'How much does widget 650 weigh?')).toContain('more.md');
   });
+  it('trains the index again once Optimize has left it in more segments than allowed (8 by default), and not before', async () => {
+    // Arrange: one partition (the default 10,000 rows per partition), which LanceDB never splits at this size, so
+    // every Optimize after a write adds a delta segment.
+    const table = await writer();
+    const fact = (n: number) => `# Fact ${n}\n\nGadget ${n} costs ${n} euros.`;
+    await replaceSourceChunks(
+      table,
+      'facts.md',
+      await rowsOf('facts.md', Array.from({ length: 300 }, (_, i) => fact(i)).join('\n\n')),
+    );
+    await ensureIndexes(table);
+    await optimize(table);
+    const segments = async () =>
+      (await table.table.listIndices()).find((i) => i.columns.includes('vector'))?.numSegments;
+    const sync = async (n: number) => {
+      await replaceSourceChunks(table, `fact-${n}.md`, await rowsOf(`fact-${n}.md`, fact(1000 + n)));
+      await optimize(table);
+    };
+    for (let n = 1; n <= 3; n++) await sync(n);
+
+    // Act
+    const segmentsAfterThreeSyncs = await segments();
+    const kept = await ensureIndexes(table, { maxVectorSegments: 4 });
+    await sync(4);
+    const segmentsAfterFourSyncs = await segments();
+    const keptByDefault = await ensureIndexes(table);
+    const retrained = await ensureIndexes(table, { maxVectorSegments: 4 });
+
+    // Assert
+    expect(segmentsAfterThreeSyncs).toBe(4);
+    expect(kept.vector).toBe('exists');
+    expect(segmentsAfterFourSyncs).toBe(5);
+    expect(keptByDefault.vector).toBe('exists');
+    expect(retrained.vector).toBe('created');
+    expect(await segments()).toBe(1);
+    expect(await sourcesFor(table, 'How much does gadget 1004 cost?')).toContain('fact-4.md');
+  });
 });
 
 describe('fuseByRank', () => {

@@ -258,6 +258,23 @@ export const VECTOR_INDEX = {
    * code is compared; past that, a query compares a share of them.
    */
   rowsPerPartition: 10_000,
+  /**
+   * The index is trained again once the table needs this many times the partitions it was trained for. Not for
+   * recall: between trainings Optimize folds new rows in against the old centroids, and LanceDB splits a partition
+   * past 4 × 4,096 rows itself (and joins one under 1,024). Recall@10 of questions about the old and the new
+   * documents stayed 0.99–1.00 up to 4 × the trained size (real text, hashed embeddings), as a fresh index's did; with
+   * more partitions than the 20 a search probes, the grown index even scored above a fresh one, which has more
+   * partitions (docs/performance.md, "When the vector index is retrained"). Training again keeps partitions at
+   * about `rowsPerPartition` rows, which is what bounds the rows a question compares.
+   */
+  retrainGrowth: 2,
+  /**
+   * The index is trained again once it is in more segments than this. Each Optimize that splits no partition adds
+   * a delta segment (a table that grows slowly gains one a sync, for as long as no partition passes 16,384 rows),
+   * every search visits every segment, and a new container loads each one with about 20 more reads: what a
+   * training costs once (seconds at 100,000 rows) would otherwise be paid by every cold start.
+   */
+  maxSegments: 8,
   /** The index's name carries its partitions, so that a table that has grown is trained again. */
   namePrefix: 'vector_rq3_p',
 } as const;
@@ -275,6 +292,8 @@ export interface EnsureIndexesOptions {
   vectorIndexMinRows?: number;
   /** Rows per IVF partition of the vector index. @default VECTOR_INDEX.rowsPerPartition (10,000) */
   rowsPerPartition?: number;
+  /** Segments past which the vector index is trained again. @default VECTOR_INDEX.maxSegments (8) */
+  maxVectorSegments?: number;
   /** When a build counts as stalled: see {@link watchProgress}. */
   watchdog?: WatchdogOptions;
 }
@@ -297,7 +316,8 @@ function partitionsOf(indexName: string): number | undefined {
  * Makes sure the indexes the search needs exist: the full-text index on `text` (created, or rebuilt when its
  * tokenizer settings differ from {@link FULL_TEXT_INDEX_OPTIONS}), a bitmap index on `collection`, and the vector index ({@link VECTOR_INDEX})
  * once the table holds `vectorIndexMinRows` rows; it is trained again when the table has grown to twice the
- * partitions it was trained for, or when it is another kind (an HNSW index from an earlier version), and the old
+ * partitions it was trained for ({@link VECTOR_INDEX} `retrainGrowth`), when Optimize has left it in more than
+ * `maxVectorSegments` segments, or when it is another kind (an HNSW index from an earlier version), and the old
  * one is dropped after the new one is committed, so that searches always have one. Rows added after an index was
  * built are still searched (LanceDB scans the unindexed part); {@link optimize} folds them into the indexes. An
  * empty table gets no index.
@@ -307,6 +327,7 @@ export async function ensureIndexes(
   {
     vectorIndexMinRows = DEFAULT_VECTOR_INDEX_MIN_ROWS,
     rowsPerPartition = VECTOR_INDEX.rowsPerPartition,
+    maxVectorSegments = VECTOR_INDEX.maxSegments,
     watchdog,
   }: EnsureIndexesOptions = {},
 ): Promise<EnsureIndexesResult> {
@@ -340,7 +361,11 @@ export async function ensureIndexes(
   const current = vectorIndexes.find((i) => partitionsOf(i.name) !== undefined);
   const trainedFor = current === undefined ? undefined : (partitionsOf(current.name) as number);
   let vector: EnsureIndexesResult['vector'] = vectorIndexes.length > 0 ? 'exists' : 'skipped';
-  const stale = trainedFor === undefined ? vectorIndexes.length > 0 : partitions >= 2 * trainedFor;
+  const stale =
+    trainedFor === undefined
+      ? vectorIndexes.length > 0
+      : partitions >= VECTOR_INDEX.retrainGrowth * trainedFor ||
+        (current?.numSegments ?? 1) > maxVectorSegments;
   if ((vectorIndexes.length === 0 && rows >= vectorIndexMinRows) || stale) {
     const name = `${VECTOR_INDEX.namePrefix}${partitions}`;
     await watchProgress(
