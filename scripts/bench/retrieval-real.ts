@@ -37,9 +37,9 @@ import { DIMENSIONS, EMBEDDER_NAME, generateCorpus, writeCorpusTable } from './v
 
 const run = promisify(execFile);
 const MB = 1_000_000;
-const BUCKET = 'bench-real';
-const TABLE = 'documents';
-const EMBEDDING_MODEL = 'text-embedding-3-small';
+export const BUCKET = 'bench-real';
+export const TABLE = 'documents';
+export const EMBEDDING_MODEL = 'text-embedding-3-small';
 const RECALL_K = 10;
 /** Questions come this often on a busy warm container after a re-sync, until one sees the new version. */
 const BUSY_PACE_MS = 2_000;
@@ -102,7 +102,7 @@ interface Answer {
 }
 
 /** What the S3 proxy saw during one question. */
-interface QuestionReads {
+export interface QuestionReads {
   ms: number;
   cpuMs: number;
   gets: number;
@@ -117,13 +117,13 @@ interface QuestionReads {
   vectorIndexBytes: number;
 }
 
-interface IndexFolders {
+export interface IndexFolders {
   fullText: string[];
   vector: string[];
 }
 
 /** A Retrieve container under Lambda's CPU share, its table on the modelled S3. */
-async function startContainer(
+export async function startContainer(
   bundle: string,
   env: Record<string, string>,
   share: number,
@@ -175,7 +175,7 @@ async function startContainer(
   };
 }
 
-function readsOf(
+export function readsOf(
   s3: ModeledS3,
   answer: Answer,
   folders: IndexFolders,
@@ -207,7 +207,7 @@ function readsOf(
 }
 
 /** The index folders (`_indices/<uuid>/`) and facts of the table's current version, read from the writer's disk. */
-async function tableFacts(dir: string, embedderName: string) {
+export async function tableFacts(dir: string, embedderName: string) {
   const connection = await connectVectorStore(dir);
   try {
     const handle = await openDocumentTable(connection, {
@@ -250,7 +250,7 @@ async function tableFacts(dir: string, embedderName: string) {
 }
 
 /** Recall@10 of the product's vector and hybrid searches against exact ones (the vector index bypassed). */
-async function recallOf(
+export async function recallOf(
   dir: string,
   questions: readonly string[],
 ): Promise<{ vector: number; hybrid: number }> {
@@ -364,7 +364,7 @@ async function coldAndWarm(
   };
 }
 
-function containerEnv(
+export function containerEnv(
   s3: ModeledS3,
   prefix: string,
   openaiUrl: string,
