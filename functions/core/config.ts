@@ -24,11 +24,13 @@ export type StreamMode = 'update' | 'native';
 export const MAX_INGEST_CONCURRENCY = 1_000;
 
 /**
- * `INGEST_INDEX_TAIL_ROWS` unless set: a warm question's flat scan of 250 unindexed rows reads about 1.5 MB more from
- * S3 (docs/performance.md, section 16), which keeps it under 2 MB; a sync of a few documents (20–80 chunks) then
- * leaves the full-text index as it was, and about every fourth such sync folds the tail in.
+ * `INGEST_INDEX_TAIL_ROWS` unless set. Each unindexed row adds about 6.8 KB to every question's reads from S3 (its
+ * vector and text, flat-scanned; measured from 122 to 1,019 rows at 30,695 chunks, docs/performance.md section 16):
+ * a tail of at most 149 rows adds at most 1 MB, so a warm question that read under 1 MB (section 6, up to 100,000
+ * chunks) stays under 2 MB. A sync of a few documents (20–95 chunks) leaves the full-text index as it was; about
+ * every third such sync folds the tail in.
  */
-export const DEFAULT_INDEX_TAIL_ROWS = 250;
+export const DEFAULT_INDEX_TAIL_ROWS = 150;
 
 export interface AppConfig {
   region: string;
@@ -216,7 +218,7 @@ export interface IngestConfig {
   /** Table versions younger than this survive compaction (`INGEST_KEEP_VERSIONS_SECONDS`), for warm readers. */
   keepVersionsSeconds: number;
   /**
-   * Unindexed rows Optimize leaves after a sync (`INGEST_INDEX_TAIL_ROWS`, 250): below it, the new rows are not
+   * Unindexed rows Optimize leaves after a sync (`INGEST_INDEX_TAIL_ROWS`, 150): below it, the new rows are not
    * folded into the indexes (which rewrites the whole full-text index, reloaded by every warm Retrieve) and are
    * searched by a flat scan; 0 folds after every sync.
    */

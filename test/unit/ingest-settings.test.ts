@@ -23,7 +23,7 @@ describe('the ingest configuration', () => {
       concurrency: 4,
       vectorIndexMinRows: 256,
       lockTtlSeconds: 7_200,
-      indexTailRows: 250,
+      indexTailRows: 150,
     });
   });
 
