@@ -23,6 +23,15 @@ export type StreamMode = 'update' | 'native';
  */
 export const MAX_INGEST_CONCURRENCY = 1_000;
 
+/**
+ * `INGEST_INDEX_TAIL_ROWS` unless set. Each unindexed row adds about 6.8 KB to every question's reads from S3 (its
+ * vector and text, flat-scanned; measured from 122 to 1,019 rows at 30,695 chunks, docs/performance.md section 16):
+ * a tail of at most 149 rows adds at most 1 MB, so a warm question that read under 1 MB (section 6, up to 100,000
+ * chunks) stays under 2 MB. A sync of a few documents (20–95 chunks) leaves the full-text index as it was; about
+ * every third such sync folds the tail in.
+ */
+export const DEFAULT_INDEX_TAIL_ROWS = 150;
+
 export interface AppConfig {
   region: string;
   /** Endpoints of the local stand-ins; unset in AWS, where the SDKs find the real ones. */
@@ -208,6 +217,12 @@ export interface IngestConfig {
   lockTtlSeconds: number;
   /** Table versions younger than this survive compaction (`INGEST_KEEP_VERSIONS_SECONDS`), for warm readers. */
   keepVersionsSeconds: number;
+  /**
+   * Unindexed rows Optimize leaves after a sync (`INGEST_INDEX_TAIL_ROWS`, 150): below it, the new rows are not
+   * folded into the indexes (which rewrites the whole full-text index, reloaded by every warm Retrieve) and are
+   * searched by a flat scan; 0 folds after every sync.
+   */
+  indexTailRows: number;
   /**
    * LangChain's retries of one embedding request after a 5xx or a dropped connection (`INGEST_EMBED_MAX_RETRIES`);
    * a 429 is the batch's to wait out (ingest/embedding-requests.ts).
@@ -470,6 +485,9 @@ function ingestConfig(env: Env): IngestConfig {
     vectorIndexMinRows: integer(env, 'INGEST_VECTOR_INDEX_MIN_ROWS', 256, 1, 1_000_000_000),
     lockTtlSeconds: integer(env, 'INGEST_LOCK_TTL_SECONDS', 7_200, 10, 86_400),
     keepVersionsSeconds: integer(env, 'INGEST_KEEP_VERSIONS_SECONDS', 3_600, 0, 30 * 86_400),
+    // Each unindexed row costs every question a flat scan of its vector and text (about 7 KB from S3): capped so
+    // that a misconfiguration cannot make warm questions read tens of megabytes.
+    indexTailRows: integer(env, 'INGEST_INDEX_TAIL_ROWS', DEFAULT_INDEX_TAIL_ROWS, 0, 10_000),
     embedMaxRetries: integer(env, 'INGEST_EMBED_MAX_RETRIES', 5, 0, 10),
     webMaxPages: integer(env, 'INGEST_WEB_MAX_PAGES', 1_000, 1, 100_000),
     webTimeoutMs: integer(env, 'INGEST_WEB_TIMEOUT_MS', 15_000, 100, 120_000),

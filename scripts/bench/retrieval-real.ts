@@ -37,9 +37,9 @@ import { DIMENSIONS, EMBEDDER_NAME, generateCorpus, writeCorpusTable } from './v
 
 const run = promisify(execFile);
 const MB = 1_000_000;
-const BUCKET = 'bench-real';
-const TABLE = 'documents';
-const EMBEDDING_MODEL = 'text-embedding-3-small';
+export const BUCKET = 'bench-real';
+export const TABLE = 'documents';
+export const EMBEDDING_MODEL = 'text-embedding-3-small';
 const RECALL_K = 10;
 /** Questions come this often on a busy warm container after a re-sync, until one sees the new version (legacy mode). */
 const BUSY_PACE_MS = 2_000;
@@ -117,7 +117,7 @@ interface Answer {
 }
 
 /** What the S3 proxy saw during one question. */
-interface QuestionReads {
+export interface QuestionReads {
   /** The `tableVersion` the question carried (see {@link Answer}). */
   tableVersion?: number | null;
   ms: number;
@@ -136,7 +136,7 @@ interface QuestionReads {
   vectorIndexBytes: number;
 }
 
-interface IndexFolders {
+export interface IndexFolders {
   fullText: string[];
   vector: string[];
 }
@@ -145,7 +145,7 @@ interface IndexFolders {
  * A Retrieve container under Lambda's CPU share, its table on the modelled S3. `tableVersion`, when given, is read
  * before each question (as Load history reads the record for each execution; not timed) and sent with it.
  */
-async function startContainer(
+export async function startContainer(
   bundle: string,
   env: Record<string, string>,
   share: number,
@@ -206,7 +206,7 @@ async function startContainer(
  * The requests of one question: those that arrived from `from` (the question's start, or, for a new container's
  * first question, the process's spawn, so that the preload's reads during init count) to its answer.
  */
-function readsOf(
+export function readsOf(
   s3: ModeledS3,
   answer: Answer,
   folders: IndexFolders,
@@ -242,7 +242,7 @@ function readsOf(
 }
 
 /** The index folders (`_indices/<uuid>/`) and facts of the table's current version, read from the writer's disk. */
-async function tableFacts(dir: string, embedderName: string) {
+export async function tableFacts(dir: string, embedderName: string) {
   const connection = await connectVectorStore(dir);
   try {
     const handle = await openDocumentTable(connection, {
@@ -285,7 +285,7 @@ async function tableFacts(dir: string, embedderName: string) {
 }
 
 /** Recall@10 of the product's vector and hybrid searches against exact ones (the vector index bypassed). */
-async function recallOf(
+export async function recallOf(
   dir: string,
   questions: readonly string[],
 ): Promise<{ vector: number; hybrid: number }> {
@@ -421,7 +421,7 @@ async function coldAndWarm(
   };
 }
 
-function containerEnv(
+export function containerEnv(
   s3: ModeledS3,
   prefix: string,
   openaiUrl: string,

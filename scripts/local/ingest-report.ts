@@ -127,6 +127,18 @@ export function summary(report: SyncReport, lancedbUri: string, tableName: strin
       '  Run again with --prune to remove them.',
     );
   }
+  if (
+    report.optimize !== undefined &&
+    'indexes' in report.optimize &&
+    report.optimize.indexes === 'deferred'
+  ) {
+    const rows = report.optimize.unindexedRows ?? 0;
+    lines.push(
+      '',
+      `  ${rows.toLocaleString('en')} row(s) are not in the indexes yet: searches find them all the same, and a sync ` +
+        'folds them in once they reach INGEST_INDEX_TAIL_ROWS.',
+    );
+  }
   if (report.optimize !== undefined && 'error' in report.optimize) {
     lines.push(
       '',

@@ -1,4 +1,4 @@
-import { chmod, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   DocumentOrigins,
@@ -6,6 +6,7 @@ import {
   type SourceContent,
 } from '../../functions/core/ingest/document-origins';
 import { DOCUMENT_FORMATS_SENTENCE } from '../../functions/core/ingest/formats/catalog';
+import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
 import { askThroughSlack } from '../../scripts/local/ask-client';
 import { startLocalStack } from '../../scripts/local/stack';
 import type { ExecutionRecord } from '../../stand-ins/aws/step-functions-local';
@@ -358,7 +359,12 @@ describe('origins and indexes', () => {
     );
     await writeFiles(workspace.root, { 'facts/facts.md': `# Facts\n\n${sections.join('\n\n')}\n` });
     const ingest = await workspace.start({
-      env: { INGEST_VECTOR_INDEX_MIN_ROWS: '300', INGEST_KEEP_VERSIONS_SECONDS: '0' },
+      // Every write folds into the indexes: the unindexed tail is the next test's.
+      env: {
+        INGEST_VECTOR_INDEX_MIN_ROWS: '300',
+        INGEST_KEEP_VERSIONS_SECONDS: '0',
+        INGEST_INDEX_TAIL_ROWS: '0',
+      },
     });
     try {
       // Act
@@ -388,7 +394,169 @@ describe('origins and indexes', () => {
       await ingest.close();
     }
   });
+
+  it("leaves a small sync's rows unindexed, the full-text index untouched and every change found, and folds them in past INGEST_INDEX_TAIL_ROWS", async () => {
+    // Arrange
+    const sections = (prefix: string, count: number) =>
+      Array.from(
+        { length: count },
+        (_, i) => `## ${prefix} ${i}\n\nFact number ${i} about ${prefix} ${i}.`,
+      ).join('\n\n');
+    await writeFiles(workspace.root, {
+      'facts/facts.md': `# Facts\n\n${sections('widget', 300)}\n`,
+      'facts/gateway.md': '# Gateway\n\nThe VPN gateway is called oldgateway7731.\n',
+    });
+    const ingest = await workspace.start({
+      env: {
+        INGEST_VECTOR_INDEX_MIN_ROWS: '300',
+        INGEST_KEEP_VERSIONS_SECONDS: '0',
+        INGEST_INDEX_TAIL_ROWS: '40',
+      },
+    });
+    try {
+      const first = await ingest.sync({ origins: ['facts'], prune: false });
+      const indexed = await indexFiles(workspace.lancedbUri);
+      const oldGateway = await rowsOf(workspace.lancedbUri, 'facts/gateway.md');
+
+      // Act: a small sync, an edited document and a new one (2 rows), then one of 60 rows
+      await writeFiles(workspace.root, {
+        'facts/gateway.md': '# Gateway\n\nThe VPN gateway is now called newgateway8842.\n',
+        'facts/news.md': '# News\n\nThe canteen serves zephyrine soup on Fridays.\n',
+      });
+      const small = await ingest.sync({ origins: ['facts'], prune: false });
+      const afterSmall = await indexFiles(workspace.lancedbUri);
+      const found = await searches(workspace.lancedbUri, oldGateway[0]?.vector ?? []);
+      const newGateway = await rowsOf(workspace.lancedbUri, 'facts/gateway.md');
+      const byNewVector = await searches(workspace.lancedbUri, newGateway[0]?.vector ?? []);
+      await writeFiles(workspace.root, { 'facts/more.md': `# More\n\n${sections('gadget', 60)}\n` });
+      const large = await ingest.sync({ origins: ['facts'], prune: false });
+      const afterLarge = await indexFiles(workspace.lancedbUri);
+      const foundAfterFold = await searches(workspace.lancedbUri, newGateway[0]?.vector ?? []);
+
+      // Assert
+      expect(first.report?.optimize).toMatchObject({ indexes: 'updated', compacted: true, unindexedRows: 0 });
+      expect(small.report?.optimize).toMatchObject({
+        fullText: 'exists',
+        vector: 'exists',
+        indexes: 'deferred',
+        compacted: false,
+        oldVersionsRemoved: 0,
+        unindexedRows: 2,
+      });
+      // The same indexes, file for file: a warm reader has nothing to load again.
+      expect(afterSmall).toEqual(indexed);
+      expect(found.unindexed).toBe(2);
+      expect(found.fullText('newgateway8842')).toEqual(['facts/gateway.md']);
+      expect(found.fullText('zephyrine')).toEqual(['facts/news.md']);
+      expect(found.fullText('oldgateway7731')).toEqual([]);
+      // The edited document's old row is gone from a vector search too; its new row is found by its own vector.
+      expect(found.nearestIds).not.toContain(oldGateway[0]?.id);
+      expect(byNewVector.nearestIds[0]).toBe(newGateway[0]?.id);
+      expect(oldGateway[0]?.id).not.toBe(newGateway[0]?.id);
+
+      expect(large.report?.optimize).toMatchObject({ indexes: 'updated', compacted: true, unindexedRows: 0 });
+      const fold = large.report?.optimize;
+      expect(
+        fold !== undefined && 'oldVersionsRemoved' in fold ? fold.oldVersionsRemoved : 0,
+      ).toBeGreaterThan(0);
+      expect(afterLarge.fullText).not.toEqual(indexed.fullText);
+      expect(foundAfterFold.unindexed).toBe(0);
+      expect(foundAfterFold.fullText('newgateway8842')).toEqual(['facts/gateway.md']);
+      expect(foundAfterFold.fullText('oldgateway7731')).toEqual([]);
+      expect(foundAfterFold.fullText('gadget')).toHaveLength(10);
+      expect(foundAfterFold.nearestIds[0]).toBe(newGateway[0]?.id);
+    } finally {
+      await ingest.close();
+    }
+  });
 });
+
+/** The files of the table's full-text and vector indexes, by name with their sizes and modification times. */
+async function indexFiles(lancedbUri: string): Promise<{ fullText: string[]; vector: string[] }> {
+  const connection = await connectVectorStore(lancedbUri, { readConsistencySeconds: 0 });
+  try {
+    const table = await connection.openTable('documents');
+    const indexes = await table.listIndices();
+    table.close();
+    const filesOf = async (uuids: (string | undefined)[]) => {
+      const files: string[] = [];
+      for (const uuid of uuids) {
+        const dir = join(lancedbUri, 'documents.lance/_indices', uuid ?? 'none');
+        for (const name of (await readdir(dir)).sort()) {
+          const { size, mtimeMs } = await stat(join(dir, name));
+          files.push(`${uuid}/${name} ${size} ${mtimeMs}`);
+        }
+      }
+      return files;
+    };
+    return {
+      fullText: await filesOf(indexes.filter((i) => i.indexType === 'FTS').map((i) => i.indexUuid)),
+      vector: await filesOf(indexes.filter((i) => i.columns.includes('vector')).map((i) => i.indexUuid)),
+    };
+  } finally {
+    connection.close();
+  }
+}
+
+/** A document's rows with their vectors. */
+async function rowsOf(lancedbUri: string, source: string): Promise<{ id: string; vector: number[] }[]> {
+  const connection = await connectVectorStore(lancedbUri, { readConsistencySeconds: 0 });
+  try {
+    const table = await connection.openTable('documents');
+    const rows = (await table.query().where(`source = '${source}'`).select(['id', 'vector']).toArray()) as {
+      id: string;
+      vector: Iterable<number>;
+    }[];
+    table.close();
+    return rows.map((r) => ({ id: String(r.id), vector: Array.from(r.vector) }));
+  } finally {
+    connection.close();
+  }
+}
+
+/**
+ * Searches as the Retrieve step makes them, through the indexes (and LanceDB's flat scan of the rows they do not
+ * cover): full-text matches by source, and the ids nearest to `vector`; with the table's unindexed rows.
+ */
+async function searches(lancedbUri: string, vector: number[]) {
+  const connection = await connectVectorStore(lancedbUri, { readConsistencySeconds: 0 });
+  const table = await connection.openTable('documents');
+  try {
+    const matches = new Map<string, string[]>();
+    for (const term of ['newgateway8842', 'oldgateway7731', 'zephyrine', 'gadget']) {
+      const rows = (await table
+        .query()
+        .fullTextSearch(term, { columns: 'text' })
+        .select(['source'])
+        .limit(10)
+        .toArray()) as { source: string }[];
+      matches.set(
+        term,
+        rows.map((r) => String(r.source)),
+      );
+    }
+    const nearest = (await table
+      .query()
+      .nearestTo(vector)
+      .distanceType('cosine')
+      .refineFactor(30)
+      .select(['id'])
+      .limit(10)
+      .toArray()) as { id: string }[];
+    let unindexed = 0;
+    for (const index of await table.listIndices()) {
+      unindexed = Math.max(unindexed, (await table.indexStats(index.name))?.numUnindexedRows ?? 0);
+    }
+    return {
+      fullText: (term: string) => matches.get(term) ?? [],
+      nearestIds: nearest.map((r) => String(r.id)),
+      unindexed,
+    };
+  } finally {
+    table.close();
+    connection.close();
+  }
+}
 
 describe('origins read as declared', () => {
   it('lists a symbolic link as skipped and never reads it, in a folder or through a glob', async () => {

@@ -106,6 +106,7 @@ describe('a db:// vector store (LanceDB Cloud)', () => {
       fullText: 'created',
       vector: 'created',
       compacted: false,
+      indexes: 'unchanged',
     });
   });
 

@@ -23,7 +23,15 @@ describe('the ingest configuration', () => {
       concurrency: 4,
       vectorIndexMinRows: 256,
       lockTtlSeconds: 7_200,
+      indexTailRows: 150,
     });
+  });
+
+  it('reads the unindexed rows Optimize may leave, 0 folding after every sync, and refuses a tail past 10,000', () => {
+    expect(loadConfig({ INGEST_INDEX_TAIL_ROWS: '0' }).ingest.indexTailRows).toBe(0);
+    expect(loadConfig({ INGEST_INDEX_TAIL_ROWS: '1000' }).ingest.indexTailRows).toBe(1_000);
+    expect(() => loadConfig({ INGEST_INDEX_TAIL_ROWS: '10001' })).toThrow(/INGEST_INDEX_TAIL_ROWS/);
+    expect(() => loadConfig({ INGEST_INDEX_TAIL_ROWS: '-1' })).toThrow(ConfigError);
   });
 
   it('reads the origins of the scheduled sync and fails fast on a bad value, naming the variable', () => {

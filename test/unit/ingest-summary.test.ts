@@ -56,3 +56,40 @@ describe("npm run ingest's account of the embedding", () => {
     expect(jsonResult(report(), 9_000)).not.toHaveProperty('embedding');
   });
 });
+
+describe("npm run ingest's account of the indexes", () => {
+  const optimized = {
+    status: 'optimized' as const,
+    rows: 1_200,
+    fullText: 'exists' as const,
+    vector: 'exists' as const,
+    compacted: false,
+    oldVersionsRemoved: 0,
+  };
+
+  it('says how many rows a sync left outside the indexes, and when they are folded in', () => {
+    // Act
+    const text = summary(
+      report({ optimize: { ...optimized, indexes: 'deferred', unindexedRows: 42 } }),
+      '.local/lancedb',
+      'documents',
+      9_000,
+    );
+
+    // Assert
+    expect(text).toContain(
+      '42 row(s) are not in the indexes yet: searches find them all the same, and a sync folds them in once they ' +
+        'reach INGEST_INDEX_TAIL_ROWS.',
+    );
+  });
+
+  it('says nothing of the indexes once they are updated', () => {
+    const text = summary(
+      report({ optimize: { ...optimized, compacted: true, indexes: 'updated', unindexedRows: 0 } }),
+      '.local/lancedb',
+      'documents',
+      9_000,
+    );
+    expect(text).not.toContain('not in the indexes');
+  });
+});

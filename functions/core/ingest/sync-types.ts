@@ -342,8 +342,17 @@ export interface OptimizeResult {
   rows: number;
   fullText: EnsureIndexesResult['fullText'];
   vector: EnsureIndexesResult['vector'];
+  /** Whether LanceDB's optimize ran: compaction, the index update and the removal of old versions. */
   compacted: boolean;
   oldVersionsRemoved: number;
+  /**
+   * What happened to the rows the indexes did not cover: `updated`, folded in (optimize ran); `deferred`, left as
+   * a tail searched by a flat scan, fewer than `INGEST_INDEX_TAIL_ROWS`; `unchanged`, nothing written, or a store
+   * that indexes by itself.
+   */
+  indexes: 'updated' | 'deferred' | 'unchanged';
+  /** Rows no index covers after the step (the most over the indexes); absent when not counted. */
+  unindexedRows?: number;
 }
 
 /** A step's error as a Catch records it. */

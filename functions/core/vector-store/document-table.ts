@@ -429,6 +429,20 @@ export function optimize(
   );
 }
 
+/**
+ * The rows an index does not cover yet, the most over the table's indexes: rows written since the last
+ * {@link optimize} (or index build). Searches still find them, by a flat scan of their vectors and text on every
+ * question; `fastSearch` would not. 0 for a table without indexes, and for a remote table (which does not report it).
+ */
+export async function unindexedRows(handle: DocumentTable): Promise<number> {
+  let most = 0;
+  for (const index of await handle.table.listIndices()) {
+    const stats = await handle.table.indexStats(index.name);
+    most = Math.max(most, stats?.numUnindexedRows ?? 0);
+  }
+  return most;
+}
+
 /** Only the schema's columns: a row built from a chunk may carry more, which the table would reject. */
 function toRecord(row: DocumentRow, locationColumns: boolean): Record<string, unknown> {
   const location = locationColumns
