@@ -34,7 +34,13 @@ import {
 } from '../../functions/core/vector-store/document-table';
 import { startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { lambdaCpuShare } from './cpu-quota';
-import { type CorpusDocument, collectSources, corpusDocuments, personQuestions } from './real-corpus';
+import {
+  type CorpusDocument,
+  collectSources,
+  corpusDocuments,
+  personQuestions,
+  probeRows,
+} from './real-corpus';
 import {
   BUCKET,
   containerEnv,
@@ -61,22 +67,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const embeddings = new LocalHashEmbeddings({ dimensions: DIM });
 
-async function rowsOf(doc: { name: string; markdown: string }, version: number): Promise<DocumentRow[]> {
-  const texts: string[] = [];
-  for (let i = 0; i < doc.markdown.length; i += 900) texts.push(doc.markdown.slice(i, i + 1000));
-  const vectors = await embeddings.embedDocuments(texts);
-  return texts.map((text, i) => ({
-    id: `${doc.name}#${i}#${version}`,
-    vector: vectors[i] as number[],
-    text,
-    source: doc.name,
-    title: doc.name,
-    heading: '',
-    collection: 'team-a',
-    contentHash: `h${version}`,
-    updatedAt: 0,
-  }));
-}
+const rowsOf = (doc: { name: string; markdown: string }, version: number) =>
+  probeRows(embeddings, doc, version);
 
 function summarize(label: string, reads: readonly QuestionReads[]) {
   const bytes = reads.map((r) => r.bytes);

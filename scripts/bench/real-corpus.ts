@@ -6,6 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import MarkdownIt from 'markdown-it';
 import { loadDocument } from '../../functions/core/ingest/load-document';
 import { splitDocument } from '../../functions/core/ingest/split-document';
+import type { DocumentRow } from '../../functions/core/vector-store/document-schema';
 import { REPO_ROOT } from '../local/stack';
 import { seededRandom } from './stats';
 
@@ -390,4 +391,29 @@ export async function writeUntil(
     already.chunks += next.value.chunks;
     already.written.push(next.value);
   }
+}
+
+/**
+ * A probe's rows for one version of a document, without the product's splitter (the probes measure the table, not
+ * the split): 1,000-character slices every 900 characters, all in collection `team-a`, embedded by `embeddings`.
+ */
+export async function probeRows(
+  embeddings: { embedDocuments(texts: string[]): Promise<number[][]> },
+  doc: { name: string; markdown: string },
+  version: number,
+): Promise<DocumentRow[]> {
+  const texts: string[] = [];
+  for (let i = 0; i < doc.markdown.length; i += 900) texts.push(doc.markdown.slice(i, i + 1000));
+  const vectors = await embeddings.embedDocuments(texts);
+  return texts.map((text, i) => ({
+    id: `${doc.name}#${i}#${version}`,
+    vector: vectors[i] as number[],
+    text,
+    source: doc.name,
+    title: doc.name,
+    heading: '',
+    collection: 'team-a',
+    contentHash: `h${version}`,
+    updatedAt: 0,
+  }));
 }

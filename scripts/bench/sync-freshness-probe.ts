@@ -15,7 +15,7 @@ import {
   optimize,
   replaceSources,
 } from '../../functions/core/vector-store/document-table';
-import { collectSources, corpusDocuments } from './real-corpus';
+import { collectSources, corpusDocuments, probeRows } from './real-corpus';
 
 const DIM = 1536;
 const ROWS = Number(process.env.ROWS ?? 30000);
@@ -51,22 +51,9 @@ async function main() {
   const embeddings = new LocalHashEmbeddings({ dimensions: DIM });
   const sources = await collectSources({ manPages: 0 });
   const docs = corpusDocuments(sources, async (md) => Math.ceil(md.length / 900));
-  const rowsOf = async (doc: { name: string; markdown: string }, version: number): Promise<DocumentRow[]> => {
-    const texts: string[] = [];
-    for (let i = 0; i < doc.markdown.length; i += 900) texts.push(doc.markdown.slice(i, i + 1000));
-    const vectors = await embeddings.embedDocuments(texts);
-    return texts.map((text, i) => ({
-      id: `${doc.name}#${i}#${version}`,
-      vector: vectors[i] as number[],
-      text,
-      source: doc.name,
-      title: doc.name,
-      heading: '',
-      collection: 'team-a',
-      contentHash: `h${version}`,
-      updatedAt: 0,
-    }));
-  };
+  const rowsOf = (doc: { name: string; markdown: string }, version: number) =>
+    probeRows(embeddings, doc, version);
+
   const conn = await connect(dir);
   const handle = await createDocumentTable(conn, {
     table: 'documents',
