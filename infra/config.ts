@@ -4,6 +4,8 @@ import { type ChannelProfiles, parseChannelProfiles } from '../functions/core/ch
 import {
   BEDROCK_DEFAULT_CHAT_MODEL,
   BEDROCK_DEFAULT_EMBEDDING_MODEL,
+  DEFAULT_INDEX_TAIL_ROWS,
+  MAX_INDEX_TAIL_ROWS,
   MAX_INGEST_CONCURRENCY,
   TITAN_V2_DIMENSIONS,
 } from '../functions/core/config';
@@ -77,6 +79,12 @@ export interface BotConfig {
    * with the embedding provider's rate limit and the account's Lambda concurrency in mind. @default 4
    */
   ingestMaxConcurrency: number;
+  /**
+   * `INGEST_INDEX_TAIL_ROWS` on Optimize: rows a sync may leave outside the indexes (searched by a flat scan) before
+   * Optimize folds them in, which rewrites the whole full-text index that every warm Retrieve then loads again.
+   * 0 folds after every sync. @default 150
+   */
+  ingestIndexTailRows: number;
   /**
    * Origins the scheduled sync reads besides the documents bucket (`INGEST_ORIGINS`): documentation web sites
    * (`https://docs.example.internal/handbook/`) or S3 prefixes (`s3://wiki-export/pages/`), which the ingest
@@ -191,6 +199,7 @@ export const DEFAULT_CONFIG: BotConfig = {
   ingestSchedule: 'cron(0 3 * * ? *)',
   ingestScheduleTimeZone: 'UTC',
   ingestMaxConcurrency: 4,
+  ingestIndexTailRows: DEFAULT_INDEX_TAIL_ROWS,
   ingestOrigins: [],
   sourceLinks: {},
   historyTtlDays: 30,
@@ -500,6 +509,7 @@ export function readConfig(context: ContextReader): BotConfig {
     ingestSchedule: get('ingestSchedule'),
     ingestScheduleTimeZone: get('ingestScheduleTimeZone'),
     ingestMaxConcurrency: get('ingestMaxConcurrency'),
+    ingestIndexTailRows: get('ingestIndexTailRows'),
     ingestOrigins: get('ingestOrigins'),
     sourceLinks: get('sourceLinks'),
     historyTtlDays: get('historyTtlDays'),
@@ -633,6 +643,10 @@ export function readConfig(context: ContextReader): BotConfig {
       raw.ingestMaxConcurrency === undefined
         ? d.ingestMaxConcurrency
         : num(raw.ingestMaxConcurrency, 'ingestMaxConcurrency', 1, MAX_INGEST_CONCURRENCY, true),
+    ingestIndexTailRows:
+      raw.ingestIndexTailRows === undefined
+        ? d.ingestIndexTailRows
+        : num(raw.ingestIndexTailRows, 'ingestIndexTailRows', 0, MAX_INDEX_TAIL_ROWS, true),
     dailyQuestionLimit:
       raw.dailyQuestionLimit === undefined
         ? d.dailyQuestionLimit

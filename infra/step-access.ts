@@ -365,6 +365,7 @@ export const ingestStepAccess: Record<IngestPlaceholder, StepBinder> = {
     useVectorStore(fn, r, 'read-write');
     // Records the version it optimised, for Retrieve.
     if (r.config.lancedbUri === undefined) useTableVersion(fn, r, ['dynamodb:PutItem']);
+    fn.setEnvironment('INGEST_INDEX_TAIL_ROWS', String(r.config.ingestIndexTailRows));
   },
   // Releases the lock (conditional DeleteItem).
   IngestReportFunctionArn: (fn, r) => {

@@ -31,6 +31,8 @@ export const MAX_INGEST_CONCURRENCY = 1_000;
  * every third such sync folds the tail in.
  */
 export const DEFAULT_INDEX_TAIL_ROWS = 150;
+/** The most `INGEST_INDEX_TAIL_ROWS` may be: about 68 MB read by every question past it. */
+export const MAX_INDEX_TAIL_ROWS = 10_000;
 
 export interface AppConfig {
   region: string;
@@ -487,7 +489,7 @@ function ingestConfig(env: Env): IngestConfig {
     keepVersionsSeconds: integer(env, 'INGEST_KEEP_VERSIONS_SECONDS', 3_600, 0, 30 * 86_400),
     // Each unindexed row costs every question a flat scan of its vector and text (about 7 KB from S3): capped so
     // that a misconfiguration cannot make warm questions read tens of megabytes.
-    indexTailRows: integer(env, 'INGEST_INDEX_TAIL_ROWS', DEFAULT_INDEX_TAIL_ROWS, 0, 10_000),
+    indexTailRows: integer(env, 'INGEST_INDEX_TAIL_ROWS', DEFAULT_INDEX_TAIL_ROWS, 0, MAX_INDEX_TAIL_ROWS),
     embedMaxRetries: integer(env, 'INGEST_EMBED_MAX_RETRIES', 5, 0, 10),
     webMaxPages: integer(env, 'INGEST_WEB_MAX_PAGES', 1_000, 1, 100_000),
     webTimeoutMs: integer(env, 'INGEST_WEB_TIMEOUT_MS', 15_000, 100, 120_000),

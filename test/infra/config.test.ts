@@ -125,6 +125,8 @@ describe('the deployment configuration', () => {
     ['bot:ackReservedConcurrency', 0, /bot:ackReservedConcurrency must be a number from 1 to 1000/],
     ['bot:ingestMaxConcurrency', 0, /bot:ingestMaxConcurrency must be a number from 1 to 1000/],
     ['bot:ingestMaxConcurrency', 2.5, /bot:ingestMaxConcurrency must be/],
+    ['bot:ingestIndexTailRows', -1, /bot:ingestIndexTailRows must be a number from 0 to 10000/],
+    ['bot:ingestIndexTailRows', 10_001, /bot:ingestIndexTailRows must be a number from 0 to 10000/],
   ])('refuses %s = %p, naming the key', (key, value, message) => {
     expect(() => readConfig(reader({ [key]: value }))).toThrow(BotConfigError);
     expect(() => readConfig(reader({ [key]: value }))).toThrow(message);

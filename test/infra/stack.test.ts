@@ -391,6 +391,7 @@ describe('configuration from the cdk context', () => {
       'bot:ingestScheduleTimeZone': 'Europe/Paris',
       'bot:logRetentionDays': 90,
       'bot:ingestMaxConcurrency': 32,
+      'bot:ingestIndexTailRows': 0,
     });
     const envs = resourcesOf(template, 'AWS::Lambda::Function').map(
       ([, fn]) => fn.Properties.Environment.Variables,
@@ -403,6 +404,8 @@ describe('configuration from the cdk context', () => {
     expect(new Set(withVar('HISTORY_TTL_DAYS'))).toEqual(new Set(['7']));
     // The Distributed Map's MaxConcurrency, which Plan hands it.
     expect(withVar('INGEST_CONCURRENCY')).toEqual(['32']);
+    // Optimize alone decides when a sync's rows are folded into the indexes.
+    expect(withVar('INGEST_INDEX_TAIL_ROWS')).toEqual(['0']);
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(6 hours)',
       ScheduleExpressionTimezone: 'Europe/Paris',
