@@ -559,9 +559,9 @@ export async function startLocalStepFunctions(options: {
           );
         }
         // Every pass waits on the event loop, never only on promises: with none running but fewer than `count`
-        // started (an ack still starting its execution: a slow machine), `Promise.all([])` is already settled, and
-        // looping on it alone would run in microtasks for ever, starving the very start it waits for and piling up
-        // a timer each pass (a jest worker grew to its 4 GB heap limit so under CPU contention).
+        // started (an ack that failed, or one still starting its execution on a slow machine), `Promise.all([])` is
+        // already settled, and looping on it alone runs in microtasks until the deadline, starving any start still
+        // to come and piling up a timer each pass (a jest worker grew to its 4 GB heap limit so under CPU contention).
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, 20);
           if (running.length > 0)
