@@ -558,7 +558,18 @@ export async function startLocalStepFunctions(options: {
             `timed out waiting for executions: ${executions.length} started, ${running.length} running`,
           );
         }
-        await Promise.race([Promise.all(running.map((e) => e.done)), new Promise((r) => setTimeout(r, 20))]);
+        // Every pass waits on the event loop, never only on promises: with none running but fewer than `count`
+        // started (an ack that failed, or one still starting its execution on a slow machine), `Promise.all([])` is
+        // already settled, and looping on it alone runs in microtasks until the deadline, starving any start still
+        // to come and piling up a timer each pass (a jest worker grew to its 4 GB heap limit so under CPU contention).
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 20);
+          if (running.length > 0)
+            void Promise.all(running.map((e) => e.done)).then(() => {
+              clearTimeout(timer);
+              setImmediate(resolve);
+            });
+        });
       }
     },
     async redrive(executionArn) {
