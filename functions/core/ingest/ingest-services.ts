@@ -6,11 +6,7 @@ import { type AppConfig, type IngestConfig, required } from '../config';
 import { PermanentError } from '../errors';
 import { memo, memoAsync } from '../memo';
 import type { Runtime } from '../runtime';
-import {
-  DynamoDbTableVersionStore,
-  type TableVersionStore,
-  vectorStoreId,
-} from '../stores/table-version-store';
+import { type TableVersionStore, vectorStoreId } from '../stores/table-version-store';
 import { DocumentOrigins, LocalFileOrigin, S3Origin } from './document-origins';
 import { DynamoDbManifestStore } from './dynamodb-manifest-store';
 import { DynamoDbSyncLock } from './dynamodb-sync-lock';
@@ -43,9 +39,6 @@ export interface IngestServices {
   /** Releases the connection and clients. */
   close(): void;
 }
-
-/** See `stores/table-version-store.ts`, where it lives so that Load history need not load the ingest. */
-export { vectorStoreId };
 
 function isLoopback(endpoint: string | undefined): boolean {
   if (endpoint === undefined) return false;
@@ -105,16 +98,8 @@ export function createIngestServices(
       memo(
         () => new DynamoDbSyncLock(runtime.documentClient(), { tableName: tableName(), storeId: storeId() }),
       ),
-    tableVersion:
-      overrides.tableVersion ??
-      memo(() =>
-        config.vectorStore.cloud !== undefined
-          ? undefined
-          : new DynamoDbTableVersionStore(runtime.documentClient(), {
-              tableName: tableName(),
-              storeId: storeId(),
-            }),
-      ),
+    // The same record Load history reads (the runtime's), so writer and reader always name the same item.
+    tableVersion: overrides.tableVersion ?? (() => runtime.tableVersions()),
     staging:
       overrides.staging ??
       memo(() => {

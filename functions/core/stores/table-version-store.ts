@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { isS3Uri } from '../ingest/s3-uri';
 import { tableVersionKey } from './keys';
 
 /**
@@ -8,7 +9,7 @@ import { tableVersionKey } from './keys';
  * stores never share them, and two syncs of the same store always do, wherever they run from.
  */
 export function vectorStoreId(uri: string, table: string): string {
-  const location = uri.startsWith('s3://') ? uri.replace(/\/+$/, '') : resolve(uri);
+  const location = isS3Uri(uri) ? uri.replace(/\/+$/, '') : resolve(uri);
   return `${table}#${createHash('sha256').update(location).digest('hex').slice(0, 16)}`;
 }
 
