@@ -146,11 +146,10 @@ export async function benchIngest(ctx: BenchContext): Promise<SectionResult> {
     if (first.failed > 0) throw new Error(`${first.failed} documents failed to index`);
 
     const real = await syncPackageDocs(ctx, env);
-    const limited = await syncUnderRateLimit(
-      ctx,
+    const limited = await syncUnderRateLimit(ctx, {
       env,
-      fakeTokens(openai.requests.slice(0, first.embeddingCalls)),
-    );
+      corpusTokens: fakeTokens(openai.requests.slice(0, first.embeddingCalls)),
+    });
 
     return {
       key: 'ingest',
@@ -277,7 +276,7 @@ export async function benchIngest(ctx: BenchContext): Promise<SectionResult> {
 }
 
 /** Tokens the fake OpenAI counted in the embedding requests it answered (a quarter of each input's characters). */
-function fakeTokens(requests: FakeOpenAI['requests']): number {
+export function fakeTokens(requests: FakeOpenAI['requests']): number {
   return requests
     .filter((r) => r.path === '/v1/embeddings' && r.status === 200)
     .flatMap((r) => {
@@ -292,18 +291,29 @@ function fakeTokens(requests: FakeOpenAI['requests']): number {
  * of the corpus's tokens per window: how close to the limit the batches run, what they wait, and that every chunk
  * is embedded exactly once.
  */
-async function syncUnderRateLimit(ctx: BenchContext, env: Record<string, string>, corpusTokens: number) {
+export async function syncUnderRateLimit(
+  ctx: BenchContext,
+  options: {
+    env: Record<string, string>;
+    corpusTokens: number;
+    /** Where the `corpus` folder is. @default the bench's scratch directory */
+    baseDir?: string;
+    /** Where the new table and its staging go. @default `<scratch>/limited` */
+    root?: string;
+  },
+) {
+  const { env, corpusTokens } = options;
   const windowMs = 10_000;
   const tokensPerWindow = Math.ceil(corpusTokens / 3);
   const openai = await startFakeOpenAI({
     embeddingRateLimit: { tokensPerMinute: tokensPerWindow, windowMs },
   });
-  const root = join(ctx.workDir, 'limited');
+  const root = options.root ?? join(ctx.workDir, 'limited');
   const limitedEnv = { ...env, OPENAI_BASE_URL: openai.url };
   const ingest = await startLocalIngest({
     lancedbUri: join(root, 'lancedb'),
     stagingUri: join(root, 'staging'),
-    baseDir: ctx.workDir,
+    baseDir: options.baseDir ?? ctx.workDir,
     env: limitedEnv,
     store: 'dynalite',
   });

@@ -14,6 +14,7 @@ export type SectionKey =
   | 'retrieval'
   | 'retrievalS3'
   | 'retrievalReal'
+  | 'scale'
   | 'access'
   | 'ingest'
   | 'markdown'

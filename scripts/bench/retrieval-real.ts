@@ -350,7 +350,7 @@ export async function recallOf(
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-interface ColdRun {
+export interface ColdRun {
   method: QuotaMethod;
   /** Process start (spawn) to the first answer. */
   firstFromStartMs: number;
@@ -365,7 +365,7 @@ interface ColdRun {
   peakRss: number;
 }
 
-interface LiveRun extends ColdRun {
+export interface LiveRun extends ColdRun {
   resync?: {
     syncMs: number;
     changed: number;
@@ -453,7 +453,7 @@ export function containerEnv(
   };
 }
 
-interface SizeResult {
+export interface SizeResult {
   target: number;
   /** The version the ingest recorded last (null: none), and the table's latest, for the record. */
   recordedVersion: number | null;
@@ -480,226 +480,305 @@ interface SizeResult {
  * lognormal spread. A second container answers the first and warm questions with the constant latency. Baseline: the
  * bench's generated corpus, built as the retrievalS3 section builds it, at one size.
  */
-export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResult> {
-  const sizes = realSizes(ctx.quick);
-  const warmCount = ctx.quick ? 15 : 40;
-  const spacedCount = ctx.quick ? 1 : 3;
-  const recallCount = ctx.quick ? 20 : 50;
-  const changedDocuments = 5;
-  const memoryMb = conversationFunctions.RetrieveFunctionArn.memoryMb;
-  const share = lambdaCpuShare(memoryMb);
-  const config = loadConfig({ LLM_PROVIDER: 'local' });
-  const consistencyMs = config.vectorStore.readConsistencySeconds * 1000;
-  const spacing = consistencyMs + 5_000;
-  const legacy = legacyMode(process.env);
+/** The run's shared parts: the corpus being written, the ingest that syncs it, the Retrieve bundle, the modelled S3. */
+export interface RealRig {
+  root: string;
+  corpusDir: string;
+  lancedbDir: string;
+  written: { chunks: number; written: CorpusDocument[] };
+  generator: AsyncIterator<CorpusDocument>;
+  sources: number;
+  openai: Awaited<ReturnType<typeof startFakeOpenAI>>;
+  ingest: Awaited<ReturnType<typeof startLocalIngest>>;
+  bundle: string;
+  s3: ModeledS3;
+  share: number;
+  memoryMb: number;
+  consistencyMs: number;
+  legacy: boolean;
+  /** Syncs the corpus directory through the ingest state machine; fails unless it committed. */
+  sync(
+    label: string,
+    onProgress?: Parameters<typeof startLocalIngest>[0]['onProgress'],
+  ): Promise<{ ms: number; report: NonNullable<Awaited<ReturnType<RealRig['ingest']['sync']>>['report']> }>;
+  /** The version the ingest recorded last, as Load history reads it (null: none). */
+  recordedVersion(): Promise<number | null>;
+  /** What each question carries: the recorded version (undefined in legacy mode: none passed). */
+  versionsForReal: (() => Promise<number | null>) | undefined;
+  close(): Promise<void>;
+}
 
-  const root = join(ctx.workDir, 'retrieval-real');
+/**
+ * Starts the rig under `<workDir>/<name>`: reads the documentation on this machine (`manPages` man pages), the fake
+ * OpenAI, the ingest state machine on loopback (dynalite, rows staged on disk, LanceDB on local disk), the Retrieve
+ * bundle and the modelled S3 (latency spread).
+ */
+export async function startRealRig(
+  ctx: BenchContext,
+  name: string,
+  options: { manPages: number; ingestEnv?: Record<string, string> },
+): Promise<RealRig> {
+  const memoryMb = conversationFunctions.RetrieveFunctionArn.memoryMb;
+  const config = loadConfig({ LLM_PROVIDER: 'local' });
+  const root = join(ctx.workDir, name);
   const corpusDir = join(root, 'corpus');
   const lancedbDir = join(root, 'lancedb');
   await mkdir(corpusDir, { recursive: true });
-  ctx.log('retrievalReal: reading the documentation on this machine');
-  const sources = await collectSources({ manPages: ctx.quick ? 20 : 120 });
+  ctx.log(`${name}: reading the documentation on this machine`);
+  const sources = await collectSources({ manPages: options.manPages });
   const generator = corpusDocuments(
     sources,
     await chunkCounter(config.ingest.chunkSize, config.ingest.chunkOverlap),
   )[Symbol.asyncIterator]();
-  const written = { chunks: 0, written: [] as CorpusDocument[] };
-
   const openai = await startFakeOpenAI();
   const env = {
     LLM_PROVIDER: 'openai',
     OPENAI_API_KEY: 'sk-bench-not-a-key',
     OPENAI_BASE_URL: openai.url,
     OPENAI_EMBEDDING_MODEL: EMBEDDING_MODEL,
+    ...options.ingestEnv,
   };
+  let progress: Parameters<typeof startLocalIngest>[0]['onProgress'];
   const ingest = await startLocalIngest({
     lancedbUri: lancedbDir,
     stagingUri: join(root, 'staging'),
     baseDir: root,
     env,
     store: 'dynalite',
+    onProgress: (event) => progress?.(event),
   });
-  ctx.log('retrievalReal: bundling the Retrieve function');
+  ctx.log(`${name}: bundling the Retrieve function`);
   const bundle = await bundleRetrieve(ctx.workDir);
   const s3 = await startModeledS3(BUCKET, LAMBDA_S3_SPREAD_MODEL);
-  const sync = async (label: string) => {
-    const started = performance.now();
-    const result = await ingest.sync({ origins: ['corpus'], prune: true });
-    if (result.status !== 'committed' || result.report === undefined)
-      throw new Error(`the ${label} did not commit: ${result.error ?? result.status}`);
-    return { ms: performance.now() - started, report: result.report };
-  };
+  const legacy = legacyMode(process.env);
   // The version the ingest's Commit and Optimize recorded (TABLEVERSION# in the conversation table, dynalite here),
   // read as Load history reads it for each execution: the ingest's runtime names the same item (its LanceDB URI is
   // the writer's directory, whose files the modelled S3 mirrors, versions included). In legacy mode, none is passed.
   const recordedVersion = async (): Promise<number | null> =>
     (await ingest.runtime.tableVersions()?.read()) ?? null;
-  const versionsForReal = legacy
-    ? undefined
-    : async () => {
-        const version = await recordedVersion();
-        if (version === null)
-          throw new Error('the ingest recorded no table version: nothing to pass to Retrieve');
-        return version;
-      };
+  return {
+    root,
+    corpusDir,
+    lancedbDir,
+    written: { chunks: 0, written: [] },
+    generator,
+    sources: sources.length,
+    openai,
+    ingest,
+    bundle,
+    s3,
+    share: lambdaCpuShare(memoryMb),
+    memoryMb,
+    consistencyMs: config.vectorStore.readConsistencySeconds * 1000,
+    legacy,
+    async sync(label, onProgress) {
+      const started = performance.now();
+      progress = onProgress;
+      try {
+        const result = await ingest.sync({ origins: ['corpus'], prune: true });
+        if (result.status !== 'committed' || result.report === undefined)
+          throw new Error(`the ${label} did not commit: ${result.error ?? result.status}`);
+        return { ms: performance.now() - started, report: result.report };
+      } finally {
+        progress = undefined;
+      }
+    },
+    recordedVersion,
+    versionsForReal: legacy
+      ? undefined
+      : async () => {
+          const version = await recordedVersion();
+          if (version === null)
+            throw new Error('the ingest recorded no table version: nothing to pass to Retrieve');
+          return version;
+        },
+    async close() {
+      await s3.close();
+      await ingest.close();
+      await openai.close();
+    },
+  };
+}
+
+/** How much each size is asked. */
+export interface AskCounts {
+  warm: number;
+  spaced: number;
+  recall: number;
+  changedDocuments: number;
+}
+
+export function askCounts(quick: boolean): AskCounts {
+  return { warm: quick ? 15 : 40, spaced: quick ? 1 : 3, recall: quick ? 20 : 50, changedDocuments: 5 };
+}
+
+/**
+ * Everything measured at one size, once the table holds it (synced, mirrored): a new container with the latency
+ * spread (first, warm, a re-sync, the next question, spaced ones), a second with the constant latency, and recall.
+ */
+export async function measureSize(
+  ctx: BenchContext,
+  rig: RealRig,
+  at: { label: string; seed: number; counts: AskCounts },
+): Promise<Pick<SizeResult, 'facts' | 'live' | 'constant' | 'recall'>> {
+  const { label, counts } = at;
+  const { s3, written, corpusDir, lancedbDir, legacy } = rig;
+  const spacing = rig.consistencyMs + 5_000;
+  await s3.mirrorDirectory(lancedbDir, 'real');
+  const facts = await tableFacts(lancedbDir, EMBEDDING_MODEL);
+  const questions = personQuestions(
+    written.written,
+    2 * (1 + counts.warm) + 40 + counts.spaced + counts.recall,
+    at.seed,
+  );
+  const take = (n: number) => questions.splice(0, n);
+  const seenPorts = new Set<number>();
+  const prefix = ctx.quick ? `${label} (quick)` : label;
+  ctx.log(`${prefix}: a new container, S3 latency spread, first and ${counts.warm} warm questions`);
+  s3.setModel(LAMBDA_S3_SPREAD_MODEL);
+  s3.reset();
+  const container = await startContainer(
+    rig.bundle,
+    containerEnv(s3, 'real', rig.openai.url, EMBEDDING_MODEL, !legacy),
+    rig.share,
+    rig.versionsForReal,
+  );
+  let live: LiveRun;
+  try {
+    const cold = await coldAndWarm(s3, container, take(1 + counts.warm), facts.folders, seenPorts);
+    ctx.log(
+      `${prefix}: re-sync of ${counts.changedDocuments} edited documents, then ${legacy ? 'questions every 2 s' : 'the next question'}`,
+    );
+    const lastWarmEnd = performance.timeOrigin + performance.now();
+    for (let i = 0; i < counts.changedDocuments; i++) {
+      const doc = written.written[
+        Math.floor((i * written.written.length) / counts.changedDocuments)
+      ] as CorpusDocument;
+      const other = written.written[(i * 7919) % written.written.length] as CorpusDocument;
+      const addition =
+        other.markdown
+          .split('\n---\n')[1]
+          ?.split('\n\n')
+          .find((p) => p.length > 200) ?? other.title;
+      await writeFile(join(corpusDir, doc.name), `${doc.markdown}\n## Update ${i + 1}\n\n${addition}\n`);
+    }
+    const resynced = await rig.sync('re-sync');
+    const mirrored = await s3.mirrorDirectory(lancedbDir, 'real');
+    // The proxy logs path-style keys, under the bucket.
+    const newKeys = new Set(mirrored.uploaded.map((key) => `${BUCKET}/${key}`));
+    const after = await tableFacts(lancedbDir, EMBEDDING_MODEL);
+    const recordedAfter = await rig.recordedVersion();
+    const busy: QuestionReads[] = [];
+    let firstAfterResync: QuestionReads | undefined;
+    // The same questions are drawn in both modes, so the later ones do not change with it.
+    const busyQuestions = take(40);
+    // With versions passed, the very next question carries the new one: it is the one measured, whether or
+    // not it read the new version's files (if not, the report says none did). In legacy mode, LanceDB looks
+    // for a new version once the read-consistency interval has passed: questions every 2 s until one reads it.
+    const busyLimit = legacy ? busyQuestions.length : 1;
+    while (firstAfterResync === undefined && busy.length < busyLimit) {
+      const started = performance.now();
+      const answer = await container.ask(busyQuestions.shift() as string);
+      const reads = readsOf(s3, answer, after.folders, seenPorts);
+      busy.push(reads);
+      const sawNew = s3.log.some((r) => r.at >= answer.start && r.at <= answer.end && newKeys.has(r.key));
+      if (sawNew) firstAfterResync = reads;
+      else if (answer.end - lastWarmEnd > rig.consistencyMs + 20_000) break;
+      else if (busy.length < busyLimit)
+        await sleep(Math.max(0, BUSY_PACE_MS - (performance.now() - started)));
+    }
+    ctx.log(`${prefix}: ${counts.spaced} question(s) ${spacing / 1000} s apart`);
+    const spaced: QuestionReads[] = [];
+    for (const question of take(counts.spaced)) {
+      await sleep(spacing);
+      spaced.push(readsOf(s3, await container.ask(question), after.folders, seenPorts));
+    }
+    live = {
+      ...cold,
+      resync: {
+        syncMs: resynced.ms,
+        changed: counts.changedDocuments,
+        uploaded: mirrored.uploaded.length,
+        deleted: mirrored.deleted,
+        uploadedBytes: mirrored.bytes,
+        recordedVersion: recordedAfter,
+        tableVersion: after.version,
+      },
+      busyAfterResync: busy,
+      ...(firstAfterResync === undefined ? {} : { firstAfterResync }),
+      spaced,
+    };
+  } finally {
+    await container.close();
+  }
+  const afterFacts = await tableFacts(lancedbDir, EMBEDDING_MODEL);
+  ctx.log(`${prefix}: a new container, constant S3 latency`);
+  s3.setModel(LAMBDA_S3_MODEL);
+  s3.reset();
+  const constantContainer = await startContainer(
+    rig.bundle,
+    containerEnv(s3, 'real', rig.openai.url, EMBEDDING_MODEL, !legacy),
+    rig.share,
+    rig.versionsForReal,
+  );
+  let constant: ColdRun;
+  try {
+    constant = await coldAndWarm(s3, constantContainer, take(1 + counts.warm), afterFacts.folders, new Set());
+  } finally {
+    await constantContainer.close();
+  }
+  ctx.log(`${prefix}: recall@${RECALL_K} of vector and hybrid search against exact`);
+  const recall = await recallOf(lancedbDir, take(counts.recall));
+  ctx.log(
+    `${prefix}: first question ${Math.round(live.firstFromStartMs)} ms from process start ` +
+      `(${Math.round(live.firstFromStartCpuMs)} ms CPU, load ${Math.round(live.loadMs)} ms), ` +
+      `${(live.first.bytes / MB).toFixed(1)} MB in ${live.first.gets} GETs and ${live.first.lists} LISTs, depth ${live.first.depth}; ` +
+      `full text ${(live.first.fullText.bytes / MB).toFixed(1)} MB in ${live.first.fullText.gets} GETs; ` +
+      `warm p50 ${Math.round(
+        percentile(
+          live.warm.map((w) => w.ms),
+          50,
+        ),
+      )} ms; ` +
+      `after re-sync ${live.firstAfterResync ? `${Math.round(live.firstAfterResync.ms)} ms, ${(live.firstAfterResync.bytes / MB).toFixed(1)} MB, ${live.firstAfterResync.lists} LISTs` : 'not seen'} ` +
+      `(question ${live.busyAfterResync.length} after it); ` +
+      `spaced ${live.spaced.map((q) => `${Math.round(q.ms)} ms, ${q.lists} LISTs`).join('; ')}; ` +
+      `recall vector ${recall.vector.toFixed(3)}, hybrid ${recall.hybrid.toFixed(3)}`,
+  );
+  return { facts: afterFacts, live, constant, recall };
+}
+
+export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResult> {
+  const sizes = realSizes(ctx.quick);
+  const counts = askCounts(ctx.quick);
+  const rig = await startRealRig(ctx, 'retrievalReal', { manPages: ctx.quick ? 20 : 120 });
+  const { s3, openai, bundle, share, memoryMb, legacy } = rig;
   const results: SizeResult[] = [];
-  let method: QuotaMethod = 'none';
   let baseline:
     | { rows: number; distinctTerms: number; facts: Awaited<ReturnType<typeof tableFacts>>; run: ColdRun }
     | undefined;
   try {
     for (const [sizeIndex, target] of sizes.entries()) {
-      const label = `${target.toLocaleString('en')} chunks`;
-      ctx.log(`retrievalReal: ${label}: writing documents and syncing them`);
-      await writeUntil(corpusDir, generator, target, written);
-      const synced = await sync(`sync to ${label}`);
-      await s3.mirrorDirectory(lancedbDir, 'real');
-      const facts = await tableFacts(lancedbDir, EMBEDDING_MODEL);
-      const questions = personQuestions(
-        written.written,
-        2 * (1 + warmCount) + 40 + spacedCount + recallCount,
-        1000 + sizeIndex,
-      );
-      const take = (n: number) => questions.splice(0, n);
-      const seenPorts = new Set<number>();
-      ctx.log(
-        `retrievalReal: ${label}: a new container, S3 latency spread, first and ${warmCount} warm questions`,
-      );
-      s3.setModel(LAMBDA_S3_SPREAD_MODEL);
-      s3.reset();
-      const container = await startContainer(
-        bundle,
-        containerEnv(s3, 'real', openai.url, EMBEDDING_MODEL, !legacy),
-        share,
-        versionsForReal,
-      );
-      let live: LiveRun;
-      try {
-        const cold = await coldAndWarm(s3, container, take(1 + warmCount), facts.folders, seenPorts);
-        method = cold.method;
-        ctx.log(
-          `retrievalReal: ${label}: re-sync of ${changedDocuments} edited documents, then ${legacy ? 'questions every 2 s' : 'the next question'}`,
-        );
-        const lastWarmEnd = performance.timeOrigin + performance.now();
-        for (let i = 0; i < changedDocuments; i++) {
-          const doc = written.written[
-            Math.floor((i * written.written.length) / changedDocuments)
-          ] as CorpusDocument;
-          const other = written.written[(i * 7919) % written.written.length] as CorpusDocument;
-          const addition =
-            other.markdown
-              .split('\n---\n')[1]
-              ?.split('\n\n')
-              .find((p) => p.length > 200) ?? other.title;
-          await writeFile(join(corpusDir, doc.name), `${doc.markdown}\n## Update ${i + 1}\n\n${addition}\n`);
-        }
-        const resynced = await sync('re-sync');
-        const mirrored = await s3.mirrorDirectory(lancedbDir, 'real');
-        // The proxy logs path-style keys, under the bucket.
-        const newKeys = new Set(mirrored.uploaded.map((key) => `${BUCKET}/${key}`));
-        const after = await tableFacts(lancedbDir, EMBEDDING_MODEL);
-        const recordedAfter = await recordedVersion();
-        const busy: QuestionReads[] = [];
-        let firstAfterResync: QuestionReads | undefined;
-        // The same questions are drawn in both modes, so the later ones do not change with it.
-        const busyQuestions = take(40);
-        // With versions passed, the very next question carries the new one: it is the one measured, whether or
-        // not it read the new version's files (if not, the report says none did). In legacy mode, LanceDB looks
-        // for a new version once the read-consistency interval has passed: questions every 2 s until one reads it.
-        const busyLimit = legacy ? busyQuestions.length : 1;
-        while (firstAfterResync === undefined && busy.length < busyLimit) {
-          const started = performance.now();
-          const answer = await container.ask(busyQuestions.shift() as string);
-          const reads = readsOf(s3, answer, after.folders, seenPorts);
-          busy.push(reads);
-          const sawNew = s3.log.some((r) => r.at >= answer.start && r.at <= answer.end && newKeys.has(r.key));
-          if (sawNew) firstAfterResync = reads;
-          else if (answer.end - lastWarmEnd > consistencyMs + 20_000) break;
-          else if (busy.length < busyLimit)
-            await sleep(Math.max(0, BUSY_PACE_MS - (performance.now() - started)));
-        }
-        ctx.log(`retrievalReal: ${label}: ${spacedCount} question(s) ${spacing / 1000} s apart`);
-        const spaced: QuestionReads[] = [];
-        for (const question of take(spacedCount)) {
-          await sleep(spacing);
-          spaced.push(readsOf(s3, await container.ask(question), after.folders, seenPorts));
-        }
-        live = {
-          ...cold,
-          resync: {
-            syncMs: resynced.ms,
-            changed: changedDocuments,
-            uploaded: mirrored.uploaded.length,
-            deleted: mirrored.deleted,
-            uploadedBytes: mirrored.bytes,
-            recordedVersion: recordedAfter,
-            tableVersion: after.version,
-          },
-          busyAfterResync: busy,
-          ...(firstAfterResync === undefined ? {} : { firstAfterResync }),
-          spaced,
-        };
-      } finally {
-        await container.close();
-      }
-      const afterFacts = await tableFacts(lancedbDir, EMBEDDING_MODEL);
-      ctx.log(`retrievalReal: ${label}: a new container, constant S3 latency`);
-      s3.setModel(LAMBDA_S3_MODEL);
-      s3.reset();
-      const constantContainer = await startContainer(
-        bundle,
-        containerEnv(s3, 'real', openai.url, EMBEDDING_MODEL, !legacy),
-        share,
-        versionsForReal,
-      );
-      let constant: ColdRun;
-      try {
-        constant = await coldAndWarm(
-          s3,
-          constantContainer,
-          take(1 + warmCount),
-          afterFacts.folders,
-          new Set(),
-        );
-      } finally {
-        await constantContainer.close();
-      }
-      ctx.log(`retrievalReal: ${label}: recall@${RECALL_K} of vector and hybrid search against exact`);
-      const recall = await recallOf(lancedbDir, take(recallCount));
-      ctx.log(
-        `retrievalReal: ${label}: first question ${Math.round(live.firstFromStartMs)} ms from process start ` +
-          `(${Math.round(live.firstFromStartCpuMs)} ms CPU, load ${Math.round(live.loadMs)} ms), ` +
-          `${(live.first.bytes / MB).toFixed(1)} MB in ${live.first.gets} GETs and ${live.first.lists} LISTs, depth ${live.first.depth}; ` +
-          `full text ${(live.first.fullText.bytes / MB).toFixed(1)} MB in ${live.first.fullText.gets} GETs; ` +
-          `warm p50 ${Math.round(
-            percentile(
-              live.warm.map((w) => w.ms),
-              50,
-            ),
-          )} ms; ` +
-          `after re-sync ${live.firstAfterResync ? `${Math.round(live.firstAfterResync.ms)} ms, ${(live.firstAfterResync.bytes / MB).toFixed(1)} MB, ${live.firstAfterResync.lists} LISTs` : 'not seen'} ` +
-          `(question ${live.busyAfterResync.length} after it); ` +
-          `spaced ${live.spaced.map((q) => `${Math.round(q.ms)} ms, ${q.lists} LISTs`).join('; ')}; ` +
-          `recall vector ${recall.vector.toFixed(3)}, hybrid ${recall.hybrid.toFixed(3)}`,
-      );
+      const label = `retrievalReal: ${target.toLocaleString('en')} chunks`;
+      ctx.log(`${label}: writing documents and syncing them`);
+      await writeUntil(rig.corpusDir, rig.generator, target, rig.written);
+      const synced = await rig.sync(`sync to ${target.toLocaleString('en')} chunks`);
+      const measured = await measureSize(ctx, rig, { label, seed: 1000 + sizeIndex, counts });
       results.push({
         target,
-        recordedVersion: await recordedVersion(),
+        recordedVersion: await rig.recordedVersion(),
         chunks: synced.report.chunks,
-        documents: written.written.length,
-        distinctTerms: distinctTerms(written.written.map((d) => d.markdown)),
+        documents: rig.written.written.length,
+        distinctTerms: distinctTerms(rig.written.written.map((d) => d.markdown)),
         syncMs: synced.ms,
-        facts: afterFacts,
-        live,
-        constant,
-        recall,
+        ...measured,
       });
     }
 
     const baselineRows = ctx.quick ? (sizes[0] as number) : 50_000;
     ctx.log(`retrievalReal: baseline, the generated corpus at ${baselineRows.toLocaleString('en')} chunks`);
     const generated = generateCorpus(baselineRows);
-    const generatedDir = join(root, 'generated');
+    const generatedDir = join(rig.root, 'generated');
     const connection = await connectVectorStore(generatedDir);
     try {
       (
@@ -726,7 +805,7 @@ export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResu
     const facts = await tableFacts(generatedDir, EMBEDDER_NAME);
     s3.setModel(LAMBDA_S3_SPREAD_MODEL);
     s3.reset();
-    const texts = generated.queries(1 + warmCount, 23).texts.map((t, i) => `What about ${t} (${i})?`);
+    const texts = generated.queries(1 + counts.warm, 23).texts.map((t, i) => `What about ${t} (${i})?`);
     // Not written by the ingest, so nothing recorded its version: the container is given the table's latest, the
     // one an ingest would have recorded, so that the baseline runs the same path.
     const container = await startContainer(
@@ -746,10 +825,9 @@ export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResu
       await container.close();
     }
   } finally {
-    await s3.close();
-    await ingest.close();
-    await openai.close();
+    await rig.close();
   }
+  const method = results[0]?.live.method ?? 'none';
   return report(ctx, {
     legacy,
     results,
@@ -757,10 +835,10 @@ export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResu
     method,
     share,
     memoryMb,
-    warmCount,
-    spacing,
-    changedDocuments,
-    sources: sources.length,
+    warmCount: counts.warm,
+    spacing: rig.consistencyMs + 5_000,
+    changedDocuments: counts.changedDocuments,
+    sources: rig.sources,
   });
 }
 
@@ -786,175 +864,8 @@ function report(
   const base = r.baseline?.run;
   const ftsBytes = (facts: SizeResult['facts']) =>
     facts.indexes.filter((i) => i.type === 'FTS').reduce((n, i) => n + i.bytes, 0);
-  for (const s of r.results) {
-    const size = `${s.target / 1000}k`;
-    const live = s.live;
-    const warmMs = live.warm.map((w) => w.ms);
-    const constantWarm = s.constant.warm.map((w) => w.ms);
-    figures.push(
-      {
-        name: `${size}: first question from process start (bundle load included)`,
-        value: live.firstFromStartMs,
-        unit: 'ms',
-        ...(base ? { baseline: base.firstFromStartMs } : {}),
-        target: { max: 2000 },
-      },
-      {
-        name: `${size}: … its CPU time from process start`,
-        value: live.firstFromStartCpuMs,
-        unit: 'ms',
-        ...(base ? { baseline: base.firstFromStartCpuMs } : {}),
-      },
-      {
-        name: `${size}: … of which the bundle's load`,
-        value: live.loadMs,
-        unit: 'ms',
-        ...(base ? { baseline: base.loadMs } : {}),
-      },
-      {
-        name: `${size}: first question, MB read`,
-        value: mb(live.first.bytes),
-        unit: 'MB',
-        ...(base ? { baseline: mb(base.first.bytes) } : {}),
-      },
-      {
-        name: `${size}: first question, GETs`,
-        value: live.first.gets,
-        unit: 'count',
-        ...(base ? { baseline: base.first.gets } : {}),
-      },
-      {
-        name: `${size}: first question, LISTs`,
-        value: live.first.lists,
-        unit: 'count',
-        ...(base ? { baseline: base.first.lists } : {}),
-      },
-      {
-        name: `${size}: … of which before the question was sent (the preload, during init), MB`,
-        value: mb(live.beforeFirst.bytes),
-        unit: 'MB',
-        ...(base ? { baseline: mb(base.beforeFirst.bytes) } : {}),
-      },
-      {
-        name: `${size}: first question, dependent-read depth`,
-        value: live.first.depth,
-        unit: 'count',
-        ...(base ? { baseline: base.first.depth } : {}),
-      },
-      {
-        name: `${size}: full-text index load, MB`,
-        value: mb(live.first.fullText.bytes),
-        unit: 'MB',
-        ...(base ? { baseline: mb(base.first.fullText.bytes) } : {}),
-      },
-      {
-        name: `${size}: full-text index load, GETs`,
-        value: live.first.fullText.gets,
-        unit: 'count',
-        ...(base ? { baseline: base.first.fullText.gets } : {}),
-      },
-      {
-        name: `${size}: full-text index load, dependent-read depth`,
-        value: live.first.fullText.depth,
-        unit: 'count',
-        ...(base ? { baseline: base.first.fullText.depth } : {}),
-      },
-      {
-        name: `${size}: first question, constant 25 ms latency, from process start`,
-        value: s.constant.firstFromStartMs,
-        unit: 'ms',
-        baseline: live.firstFromStartMs,
-      },
-      {
-        name: `${size}: peak RSS`,
-        value: mb(Math.max(live.peakRss, s.constant.peakRss)),
-        unit: 'MB',
-        ...(base ? { baseline: mb(base.peakRss) } : {}),
-        target: {
-          max: 0.6 * r.memoryMb,
-          text: `≤ ${Math.round(0.6 * r.memoryMb)} MB (60 % of ${r.memoryMb})`,
-        },
-      },
-      {
-        name: `${size}: warm question, MB read (most)`,
-        value: Math.max(...live.warm.map((w) => mb(w.bytes))),
-        unit: 'MB',
-        target: { max: 2 },
-      },
-      {
-        name: `${size}: warm p50, latency spread`,
-        value: percentile(warmMs, 50),
-        unit: 'ms',
-        baseline: percentile(constantWarm, 50),
-        target: { max: 150 },
-      },
-      {
-        name: `${size}: warm p95, latency spread`,
-        value: percentile(warmMs, 95),
-        unit: 'ms',
-        baseline: percentile(constantWarm, 95),
-      },
-      {
-        name: `${size}: warm questions, LISTs (all ${live.warm.length})`,
-        value: live.warm.reduce((n, w) => n + w.lists, 0),
-        unit: 'count',
-      },
-    );
-    const after = live.firstAfterResync;
-    if (after !== undefined) {
-      figures.push(
-        {
-          name: `${size}: first question after a re-sync (warm container)`,
-          value: after.ms,
-          unit: 'ms',
-          baseline: percentile(warmMs, 50),
-          target: { max: 300 },
-        },
-        {
-          name: `${size}: … questions asked after the re-sync up to it (it included)`,
-          value: live.busyAfterResync.length,
-          unit: 'count',
-        },
-        { name: `${size}: … its MB read`, value: mb(after.bytes), unit: 'MB' },
-        { name: `${size}: … its GETs`, value: after.gets, unit: 'count' },
-        { name: `${size}: … its LISTs`, value: after.lists, unit: 'count' },
-        { name: `${size}: … its dependent-read depth`, value: after.depth, unit: 'count' },
-      );
-    } else {
-      figures.push({
-        name: `${size}: first question after a re-sync: none saw the new version`,
-        value: live.busyAfterResync.length,
-        unit: 'count',
-      });
-    }
-    for (const [i, q] of live.spaced.entries()) {
-      figures.push({
-        name: `${size}: question ${i + 1} spaced ${r.spacing / 1000} s after the last (LISTs ${q.lists}, GETs ${q.gets}, new connections ${q.newConnections})`,
-        value: q.ms,
-        unit: 'ms',
-        baseline: percentile(warmMs, 50),
-      });
-    }
-    figures.push({
-      name: `${size}: questions spaced ${r.spacing / 1000} s apart, LISTs (all ${live.spaced.length})`,
-      value: live.spaced.reduce((n, q) => n + q.lists, 0),
-      unit: 'count',
-    });
-    figures.push(
-      {
-        name: `${size}: recall@10, vector vs exact`,
-        value: s.recall.vector,
-        unit: 'ratio',
-        target: { min: 0.95 },
-      },
-      {
-        name: `${size}: recall@10, hybrid vs exact hybrid`,
-        value: s.recall.hybrid,
-        unit: 'ratio',
-        target: { min: 0.95 },
-      },
-    );
-  }
+  for (const s of r.results)
+    figures.push(...sizeFigures(`${s.target / 1000}k`, s, base, r.memoryMb, r.spacing));
   const describe = (facts: SizeResult['facts']) =>
     `${facts.rows.toLocaleString('en')} rows, ${facts.versions} versions kept, ${facts.stats.fragmentStats.numFragments} fragments, ${facts.indexes.map((i) => `${i.name} ${mb(i.bytes).toFixed(2)} MB in ${i.parts} part(s), ${i.unindexedRows} rows unindexed`).join(', ')}`;
   const notes = [
@@ -1002,6 +913,188 @@ function report(
       quick: ctx.quick,
     },
   };
+}
+
+/**
+ * The figures of one size: `base` is the baseline column's run (the generated corpus here; the smaller size in the
+ * scale section), `spacing` the pause before each spaced question.
+ */
+export function sizeFigures(
+  size: string,
+  s: Pick<SizeResult, 'live' | 'constant' | 'recall'>,
+  base: ColdRun | undefined,
+  memoryMb: number,
+  spacing: number,
+): Figure[] {
+  const figures: Figure[] = [];
+  const mb = (bytes: number) => bytes / MB;
+  const live = s.live;
+  const warmMs = live.warm.map((w) => w.ms);
+  const constantWarm = s.constant.warm.map((w) => w.ms);
+  figures.push(
+    {
+      name: `${size}: first question from process start (bundle load included)`,
+      value: live.firstFromStartMs,
+      unit: 'ms',
+      ...(base ? { baseline: base.firstFromStartMs } : {}),
+      target: { max: 2000 },
+    },
+    {
+      name: `${size}: … its CPU time from process start`,
+      value: live.firstFromStartCpuMs,
+      unit: 'ms',
+      ...(base ? { baseline: base.firstFromStartCpuMs } : {}),
+    },
+    {
+      name: `${size}: … of which the bundle's load`,
+      value: live.loadMs,
+      unit: 'ms',
+      ...(base ? { baseline: base.loadMs } : {}),
+    },
+    {
+      name: `${size}: first question, MB read`,
+      value: mb(live.first.bytes),
+      unit: 'MB',
+      ...(base ? { baseline: mb(base.first.bytes) } : {}),
+    },
+    {
+      name: `${size}: first question, GETs`,
+      value: live.first.gets,
+      unit: 'count',
+      ...(base ? { baseline: base.first.gets } : {}),
+    },
+    {
+      name: `${size}: first question, LISTs`,
+      value: live.first.lists,
+      unit: 'count',
+      ...(base ? { baseline: base.first.lists } : {}),
+    },
+    {
+      name: `${size}: … of which before the question was sent (the preload, during init), MB`,
+      value: mb(live.beforeFirst.bytes),
+      unit: 'MB',
+      ...(base ? { baseline: mb(base.beforeFirst.bytes) } : {}),
+    },
+    {
+      name: `${size}: first question, dependent-read depth`,
+      value: live.first.depth,
+      unit: 'count',
+      ...(base ? { baseline: base.first.depth } : {}),
+    },
+    {
+      name: `${size}: full-text index load, MB`,
+      value: mb(live.first.fullText.bytes),
+      unit: 'MB',
+      ...(base ? { baseline: mb(base.first.fullText.bytes) } : {}),
+    },
+    {
+      name: `${size}: full-text index load, GETs`,
+      value: live.first.fullText.gets,
+      unit: 'count',
+      ...(base ? { baseline: base.first.fullText.gets } : {}),
+    },
+    {
+      name: `${size}: full-text index load, dependent-read depth`,
+      value: live.first.fullText.depth,
+      unit: 'count',
+      ...(base ? { baseline: base.first.fullText.depth } : {}),
+    },
+    {
+      name: `${size}: first question, constant 25 ms latency, from process start`,
+      value: s.constant.firstFromStartMs,
+      unit: 'ms',
+      baseline: live.firstFromStartMs,
+    },
+    {
+      name: `${size}: peak RSS`,
+      value: mb(Math.max(live.peakRss, s.constant.peakRss)),
+      unit: 'MB',
+      ...(base ? { baseline: mb(base.peakRss) } : {}),
+      target: {
+        max: 0.6 * memoryMb,
+        text: `≤ ${Math.round(0.6 * memoryMb)} MB (60 % of ${memoryMb})`,
+      },
+    },
+    {
+      name: `${size}: warm question, MB read (most)`,
+      value: Math.max(...live.warm.map((w) => mb(w.bytes))),
+      unit: 'MB',
+      target: { max: 2 },
+    },
+    {
+      name: `${size}: warm p50, latency spread`,
+      value: percentile(warmMs, 50),
+      unit: 'ms',
+      baseline: percentile(constantWarm, 50),
+      target: { max: 150 },
+    },
+    {
+      name: `${size}: warm p95, latency spread`,
+      value: percentile(warmMs, 95),
+      unit: 'ms',
+      baseline: percentile(constantWarm, 95),
+    },
+    {
+      name: `${size}: warm questions, LISTs (all ${live.warm.length})`,
+      value: live.warm.reduce((n, w) => n + w.lists, 0),
+      unit: 'count',
+    },
+  );
+  const after = live.firstAfterResync;
+  if (after !== undefined) {
+    figures.push(
+      {
+        name: `${size}: first question after a re-sync (warm container)`,
+        value: after.ms,
+        unit: 'ms',
+        baseline: percentile(warmMs, 50),
+        target: { max: 300 },
+      },
+      {
+        name: `${size}: … questions asked after the re-sync up to it (it included)`,
+        value: live.busyAfterResync.length,
+        unit: 'count',
+      },
+      { name: `${size}: … its MB read`, value: mb(after.bytes), unit: 'MB' },
+      { name: `${size}: … its GETs`, value: after.gets, unit: 'count' },
+      { name: `${size}: … its LISTs`, value: after.lists, unit: 'count' },
+      { name: `${size}: … its dependent-read depth`, value: after.depth, unit: 'count' },
+    );
+  } else {
+    figures.push({
+      name: `${size}: first question after a re-sync: none saw the new version`,
+      value: live.busyAfterResync.length,
+      unit: 'count',
+    });
+  }
+  for (const [i, q] of live.spaced.entries()) {
+    figures.push({
+      name: `${size}: question ${i + 1} spaced ${spacing / 1000} s after the last (LISTs ${q.lists}, GETs ${q.gets}, new connections ${q.newConnections})`,
+      value: q.ms,
+      unit: 'ms',
+      baseline: percentile(warmMs, 50),
+    });
+  }
+  figures.push({
+    name: `${size}: questions spaced ${spacing / 1000} s apart, LISTs (all ${live.spaced.length})`,
+    value: live.spaced.reduce((n, q) => n + q.lists, 0),
+    unit: 'count',
+  });
+  figures.push(
+    {
+      name: `${size}: recall@10, vector vs exact`,
+      value: s.recall.vector,
+      unit: 'ratio',
+      target: { min: 0.95 },
+    },
+    {
+      name: `${size}: recall@10, hybrid vs exact hybrid`,
+      value: s.recall.hybrid,
+      unit: 'ratio',
+      target: { min: 0.95 },
+    },
+  );
+  return figures;
 }
 
 function summaryOf(warm: readonly QuestionReads[]) {
