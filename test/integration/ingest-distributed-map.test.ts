@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { RedriveExecutionCommand } from '@aws-sdk/client-sfn';
 import { FileSystemStagingStore } from '../../functions/core/ingest/fs-staging-store';
 import type { StagingStore } from '../../functions/core/ingest/staging-store';
+import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
 import { createHandler as createCommitHandler } from '../../functions/ingest-commit';
 import type { IngestProgress, LocalIngest } from '../../scripts/local/ingest-local';
 import type { ExecutionRecord } from '../../stand-ins/aws/step-functions-local';
@@ -264,6 +265,45 @@ describe('Commit in parts', () => {
     } finally {
       await reference.close();
       await ingest.close();
+    }
+  });
+
+  it('gathers the batches into one merge when it has time: one write for six batches, the same rows', async () => {
+    // Arrange: the writes that added a data file to the table (Optimize's compaction removes files, so is not one).
+    const writes = async (uri: string) => {
+      const connection = await connectVectorStore(uri, { readConsistencySeconds: 0 });
+      try {
+        const table = await connection.openTable('documents');
+        try {
+          const files = (await table.listVersions()).map((v) => Number(v.metadata.total_data_files));
+          return files.filter((n, i) => i > 0 && n > (files[i - 1] as number)).length;
+        } finally {
+          table.close();
+        }
+      } finally {
+        connection.close();
+      }
+    };
+    const hurried = await startWithHurriedCommit();
+    const gathered = await workspace.start({ env: SETTINGS, lancedbUri: join(workspace.root, 'gathered') });
+    try {
+      // Act
+      const batchByBatch = await hurried.sync({ origins: ['docs'], prune: false });
+      const together = await gathered.sync({ origins: ['docs'], prune: false });
+
+      // Assert
+      expect(together.status).toBe('committed');
+      expect(together.report?.added).toBe(6);
+      expect(together.execution.trace.filter((t) => t.state === 'Commit')).toHaveLength(1);
+      expect(await writes(join(workspace.root, 'gathered'))).toBe(1);
+      expect(batchByBatch.execution.trace.filter((t) => t.state === 'Commit')).toHaveLength(6);
+      expect(await writes(workspace.lancedbUri)).toBe(6);
+      expect(rowSet(await readRows(join(workspace.root, 'gathered')))).toEqual(
+        rowSet(await readRows(workspace.lancedbUri)),
+      );
+    } finally {
+      await gathered.close();
+      await hurried.close();
     }
   });
 });
