@@ -633,7 +633,7 @@ export async function measureSize(
   );
   const take = (n: number) => questions.splice(0, n);
   const seenPorts = new Set<number>();
-  const prefix = ctx.quick ? `${label} (quick)` : label;
+  const prefix = label;
   ctx.log(`${prefix}: a new container, S3 latency spread, first and ${counts.warm} warm questions`);
   s3.setModel(LAMBDA_S3_SPREAD_MODEL);
   s3.reset();
