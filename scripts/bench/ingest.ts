@@ -11,7 +11,7 @@ import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-op
 import { startLocalIngest } from '../local/ingest-local';
 import type { BenchContext } from './context';
 import { copyPackageDocs } from './package-docs';
-import type { SectionResult } from './report';
+import type { Figure, SectionResult } from './report';
 import { seededRandom } from './stats';
 
 const SYLLABLES = [
@@ -222,35 +222,7 @@ export async function benchIngest(ctx: BenchContext): Promise<SectionResult> {
           unit: 'ms',
           baseline: real.first.ms,
         },
-        {
-          name: 'under a modelled rate limit, first sync: time',
-          value: limited.ms,
-          unit: 'ms',
-          baseline: limited.floorMs,
-        },
-        {
-          name: 'under a modelled rate limit: share of the limit used',
-          value: limited.share,
-          unit: 'ratio',
-          target: { min: 0.7, text: '≥ 0.7' },
-        },
-        {
-          name: 'under a modelled rate limit: chunks per second',
-          value: limited.embedding.chunksPerSecond,
-          unit: 'chunks/s',
-        },
-        {
-          name: 'under a modelled rate limit: 429s waited out',
-          value: limited.embedding.rateLimited,
-          unit: 'count',
-          baseline: limited.embedding.requests,
-        },
-        {
-          name: 'under a modelled rate limit: chunks embedded twice or lost',
-          value: limited.duplicatedOrLost,
-          unit: 'count',
-          target: { max: 0 },
-        },
+        ...rateLimitFigures(limited, 'first sync'),
       ],
       notes: [
         `Real corpus: the Markdown shipped in this project's node_modules (${real.files.toLocaleString('en')} files, ${(real.bytes / 1e6).toFixed(1)} MB of READMEs, changelogs and docs by hundreds of authors), synced the same way; baseline: the generated corpus's chunks per second. Failures are files with nothing to index (only headings) or over the size limit, each listed with its reason.`,
@@ -284,6 +256,44 @@ export function fakeTokens(requests: FakeOpenAI['requests']): number {
       return Array.isArray(input) ? input.map(String) : [String(input)];
     })
     .reduce((sum, input) => sum + Math.max(1, Math.ceil(input.length / 4)), 0);
+}
+
+/** The figures of a sync under a modelled rate limit (`what`: which sync it was). */
+export function rateLimitFigures(
+  limited: Awaited<ReturnType<typeof syncUnderRateLimit>>,
+  what: string,
+): Figure[] {
+  return [
+    {
+      name: `under a modelled rate limit, ${what}: time`,
+      value: limited.ms,
+      unit: 'ms',
+      baseline: limited.floorMs,
+    },
+    {
+      name: 'under a modelled rate limit: share of the limit used',
+      value: limited.share,
+      unit: 'ratio',
+      target: { min: 0.7, text: '≥ 0.7' },
+    },
+    {
+      name: 'under a modelled rate limit: chunks per second',
+      value: limited.embedding.chunksPerSecond,
+      unit: 'chunks/s',
+    },
+    {
+      name: 'under a modelled rate limit: 429s waited out',
+      value: limited.embedding.rateLimited,
+      unit: 'count',
+      baseline: limited.embedding.requests,
+    },
+    {
+      name: 'under a modelled rate limit: chunks embedded twice or lost',
+      value: limited.duplicatedOrLost,
+      unit: 'count',
+      target: { max: 0 },
+    },
+  ];
 }
 
 /**

@@ -634,15 +634,19 @@ export async function measureSize(
   const take = (n: number) => questions.splice(0, n);
   const seenPorts = new Set<number>();
   const prefix = label;
+  // A new container on the table, its S3 requests logged afresh under `model`.
+  const newContainer = (model: typeof LAMBDA_S3_MODEL) => {
+    s3.setModel(model);
+    s3.reset();
+    return startContainer(
+      rig.bundle,
+      containerEnv(s3, 'real', rig.openai.url, EMBEDDING_MODEL, !legacy),
+      rig.share,
+      rig.versionsForReal,
+    );
+  };
   ctx.log(`${prefix}: a new container, S3 latency spread, first and ${counts.warm} warm questions`);
-  s3.setModel(LAMBDA_S3_SPREAD_MODEL);
-  s3.reset();
-  const container = await startContainer(
-    rig.bundle,
-    containerEnv(s3, 'real', rig.openai.url, EMBEDDING_MODEL, !legacy),
-    rig.share,
-    rig.versionsForReal,
-  );
+  const container = await newContainer(LAMBDA_S3_SPREAD_MODEL);
   let live: LiveRun;
   try {
     const cold = await coldAndWarm(s3, container, take(1 + counts.warm), facts.folders, seenPorts);
@@ -713,14 +717,7 @@ export async function measureSize(
   }
   const afterFacts = await tableFacts(lancedbDir, EMBEDDING_MODEL);
   ctx.log(`${prefix}: a new container, constant S3 latency`);
-  s3.setModel(LAMBDA_S3_MODEL);
-  s3.reset();
-  const constantContainer = await startContainer(
-    rig.bundle,
-    containerEnv(s3, 'real', rig.openai.url, EMBEDDING_MODEL, !legacy),
-    rig.share,
-    rig.versionsForReal,
-  );
+  const constantContainer = await newContainer(LAMBDA_S3_MODEL);
   let constant: ColdRun;
   try {
     constant = await coldAndWarm(s3, constantContainer, take(1 + counts.warm), afterFacts.folders, new Set());

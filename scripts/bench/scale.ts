@@ -2,7 +2,7 @@ import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { IngestProgress } from '../local/ingest-local';
 import type { BenchContext } from './context';
-import { fakeTokens, syncUnderRateLimit } from './ingest';
+import { fakeTokens, rateLimitFigures, syncUnderRateLimit } from './ingest';
 import { distinctTerms, writeUntil } from './real-corpus';
 import type { Figure, SectionResult } from './report';
 import {
@@ -293,31 +293,7 @@ function report(
   }
   const largest = results.at(-1);
   if (limited !== undefined) {
-    figures.push(
-      {
-        name: `under a modelled rate limit (${sliceChunks.toLocaleString('en')} chunks): time`,
-        value: limited.ms,
-        unit: 'ms',
-        baseline: limited.floorMs,
-      },
-      {
-        name: 'under a modelled rate limit: share of the limit used',
-        value: limited.share,
-        unit: 'ratio',
-        target: { min: 0.7 },
-      },
-      {
-        name: 'under a modelled rate limit: 429s waited out',
-        value: limited.embedding.rateLimited,
-        unit: 'count',
-      },
-      {
-        name: 'under a modelled rate limit: chunks embedded twice or lost',
-        value: limited.duplicatedOrLost,
-        unit: 'count',
-        target: { max: 0 },
-      },
-    );
+    figures.push(...rateLimitFigures(limited, `a slice of ${sliceChunks.toLocaleString('en')} chunks`));
     if (largest !== undefined) {
       // A million-token-a-minute limit, as an example: the time scales inversely with the limit.
       const perMinute = 1_000_000;
