@@ -63,7 +63,7 @@ export interface CommitSyncOptions {
  */
 export const COMMIT_WRITE_ROWS = 5_000;
 /** Documents per merge: the merge's delete predicate lists them, and stays small enough to parse quickly. */
-export const COMMIT_WRITE_SOURCES = 500;
+export const COMMIT_WRITE_SOURCES = 1_000;
 
 /**
  * What Commit has done when it stops before the last batch to keep within its invocation: the state machine runs it

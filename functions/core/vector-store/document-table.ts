@@ -172,13 +172,28 @@ export async function replaceSources(
   if (unique.size === 0) {
     return { inserted: 0, updated: 0, deleted: await deleteSources(handle, [...listed]) };
   }
-  const result = await handle.table
-    .mergeInsert('id')
-    .whenMatchedUpdateAll()
-    .whenNotMatchedInsertAll()
-    .whenNotMatchedBySourceDelete({ where: sqlIn('source', [...listed]) })
-    .execute([...unique.values()].map((row) => toRecord(row, handle.locationColumns === true)));
+  const records = [...unique.values()].map((row) => toRecord(row, handle.locationColumns === true));
+  // Removing a source's other rows makes the merge a full outer join that reads every row of the table: 6.3 s a merge
+  // at 200,000 rows against 0.4-1.0 s without it (scripts/bench/commit-merge-probe.ts), so a first sync of a million
+  // chunks took hours. Sources with no row yet have nothing to remove (the common case: new documents), which one
+  // read of the `source` column tells; their merge only inserts. The caller is the single writer (Commit, under the
+  // sync lock), so no row can appear between the check and the merge.
+  const merge = handle.table.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll();
+  const result = (await anyRowOf(handle, [...listed]))
+    ? await merge.whenNotMatchedBySourceDelete({ where: sqlIn('source', [...listed]) }).execute(records)
+    : await merge.execute(records);
   return { inserted: result.numInsertedRows, updated: result.numUpdatedRows, deleted: result.numDeletedRows };
+}
+
+/** Whether any row belongs to one of `sources` (reads the `source` column only). */
+async function anyRowOf(handle: DocumentTable, sources: readonly string[]): Promise<boolean> {
+  const found = await handle.table
+    .query()
+    .where(sqlIn('source', sources))
+    .select(['source'])
+    .limit(1)
+    .toArray();
+  return found.length > 0;
 }
 
 /** Sources per delete: one predicate stays small enough to parse quickly, and most syncs need one commit. */
