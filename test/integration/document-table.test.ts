@@ -19,6 +19,7 @@ import {
   openOrCreateDocumentTable,
   optimize,
   replaceSourceChunks,
+  replaceSources,
 } from '../../functions/core/vector-store/document-table';
 import { embedChunks } from '../../functions/core/vector-store/embed-chunks';
 import { EmbeddingMismatchError } from '../../functions/core/vector-store/errors';
@@ -369,6 +370,37 @@ describe('writes', () => {
       .map((p) => p.text);
     expect(texts.some((t) => t.includes('every 60 days'))).toBe(true);
     expect(texts.some((t) => t.includes('every 90 days'))).toBe(false);
+  });
+
+  it('writes new documents and replaced ones together, each ending with exactly its new chunks', async () => {
+    // Arrange: a new document alone (nothing to remove: the merge only inserts), then a new one with a changed one
+    const handle = await indexedTable();
+    const before = await listSourceHashes(handle);
+    const rowsBefore = await countRows(handle);
+    const added = await rowsOf(
+      'platform/printers.md',
+      '# Printers\n\nBadges release print jobs on floor three.\n',
+    );
+    const alsoAdded = await rowsOf('platform/parking.md', '# Parking\n\nVisitors park on level two.\n');
+    const edited = await rowsOf('platform/vpn.md', VPN.replace('every 90 days', 'every 60 days'));
+
+    // Act
+    const alone = await replaceSources(handle, ['platform/printers.md'], added);
+    const together = await replaceSources(
+      handle,
+      ['platform/parking.md', 'platform/vpn.md'],
+      [...alsoAdded, ...edited],
+    );
+
+    // Assert
+    expect(alone).toEqual({ inserted: added.length, updated: 0, deleted: 0 });
+    expect(together.deleted).toBe(1);
+    expect(await countRows(handle)).toBe(rowsBefore + added.length + alsoAdded.length);
+    const after = await listSourceHashes(handle);
+    expect(after.get('platform/printers.md')).toBe(added[0]?.contentHash);
+    expect(after.get('platform/parking.md')).toBe(alsoAdded[0]?.contentHash);
+    expect(after.get('platform/vpn.md')).not.toBe(before.get('platform/vpn.md'));
+    expect(after.get('finance/expenses.md')).toBe(before.get('finance/expenses.md'));
   });
 
   it('deletes every chunk of the given sources and nothing else', async () => {
