@@ -7,7 +7,6 @@ import { distinctTerms, writeUntil } from './real-corpus';
 import type { Figure, SectionResult } from './report';
 import {
   askCounts,
-  type ColdRun,
   EMBEDDING_MODEL,
   measureSize,
   type RealRig,
@@ -289,7 +288,7 @@ function report(
         ...withBase((r) => mb(r.facts.indexes.reduce((n, x) => n + x.bytes, 0))),
       },
     );
-    figures.push(...sizeFigures(size, s, base?.live as ColdRun | undefined, rig.memoryMb, spacing));
+    figures.push(...sizeFigures(size, s, base?.live, rig.memoryMb, spacing));
   }
   const largest = results.at(-1);
   if (limited !== undefined) {

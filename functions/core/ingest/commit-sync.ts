@@ -50,13 +50,11 @@ export interface CommitSyncOptions {
    * (its time is running short). Every invocation writes at least one batch. @default never
    */
   shouldStop?: () => boolean;
-  /** Rows gathered from consecutive batches before they are written in one merge. @default {@link COMMIT_WRITE_ROWS} */
-  writeRows?: number;
 }
 
 /**
- * Rows per merge. Each merge is a join against the whole table (its `id`, and its `source` for the rows to delete)
- * and a new table version with one more fragment, so one merge per batch of 25 documents made a first sync of 100,000
+ * Rows per merge. Each merge is a new table version with one more fragment, and one that replaces documents is a
+ * join against the whole table (`replaceSources`), so one merge per batch of 25 documents made a first sync of 100,000
  * chunks take 683 merges (0.87 s each, measured by the bench's scale section), and a million chunks would take hours.
  * Consecutive batches are gathered into one merge of up to this many rows (about 60 MB of vectors at 1,536
  * dimensions, well inside Commit's 2,048 MB) or {@link COMMIT_WRITE_SOURCES} documents.
@@ -188,7 +186,6 @@ async function commitUnderLock(
   // The documents of consecutive batches waiting for one merge, and their rows.
   let pendingSources: string[] = [];
   let pendingRows: DocumentRow[] = [];
-  const writeRows = options.writeRows ?? COMMIT_WRITE_ROWS;
   const flush = async () => {
     if (handle !== undefined && pendingSources.length > 0) {
       lease.check();
@@ -264,7 +261,8 @@ async function commitUnderLock(
         pendingSources.push(...replaced);
         for (const row of rows) pendingRows.push(row);
       }
-      if (pendingRows.length >= writeRows || pendingSources.length >= COMMIT_WRITE_SOURCES) await flush();
+      if (pendingRows.length >= COMMIT_WRITE_ROWS || pendingSources.length >= COMMIT_WRITE_SOURCES)
+        await flush();
     }
     await flush();
 
