@@ -15,6 +15,13 @@ export interface StepFunctionSpec {
   memoryMb: number;
   /** Loads the LanceDB native module, so its bundle ships the linux-arm64 binary. */
   usesLanceDb: boolean;
+  /**
+   * An ES module (plain JavaScript, relative to the repository root) deployed as `init.mjs` beside the bundle and
+   * made the Lambda handler (`init.handler`): it loads the bundle (`./index.js`) and can make Lambda's init wait for
+   * work the module started (Retrieve's table preload; functions/retrieve-init.mjs). Without it, the handler is the
+   * bundle's `handler`.
+   */
+  initModule?: string;
 }
 
 export const conversationFunctions = {
@@ -35,6 +42,7 @@ export const conversationFunctions = {
     timeoutSeconds: 13,
     memoryMb: 1024,
     usesLanceDb: true,
+    initModule: 'functions/retrieve-init.mjs',
   },
   GenerateAnswerFunctionArn: {
     entry: 'functions/generate-answer.ts',

@@ -34,14 +34,38 @@ const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader>
     cache,
   });
   const embeddings = await embeddingsFor(runtime);
+  const prewarm = retrievePrewarm(process.env);
   return createDocumentTableReader(connection, {
     table: runtime.config.vectorStore.table,
     embedderName: embeddingNameOf(embeddings),
     embeddings,
     // LanceDB Cloud holds the indexes in its own caches: nothing to load into this container.
-    ...(runtime.config.vectorStore.cloud === undefined ? { prewarmIndexBytes: cache.indexBytes } : {}),
+    ...(runtime.config.vectorStore.cloud === undefined && prewarm !== 'off'
+      ? {
+          prewarmIndexBytes: cache.indexBytes,
+          prewarmWhen: prewarm,
+          onPrewarmError: (error: unknown) =>
+            runtime.logger.warn(
+              'loading the indexes behind the questions failed; the next version tries again',
+              {
+                error: error instanceof Error ? error.message : String(error),
+              },
+            ),
+        }
+      : {}),
   });
 });
+
+/**
+ * When Retrieve loads the table's indexes into memory (`RETRIEVE_PREWARM`): `before` the questions that need them
+ * (a new container's first question waits for the whole load), `behind` them (the first question reads only what it
+ * needs, the rest loads meanwhile), or `off` (each question loads what it reads).
+ */
+export function retrievePrewarm(env: NodeJS.ProcessEnv): 'before' | 'behind' | 'off' {
+  const setting = env.RETRIEVE_PREWARM?.trim().toLowerCase();
+  if (setting === 'before' || setting === 'behind' || setting === 'off') return setting;
+  return 'before';
+}
 
 /** A container's preload: `started` once the table's opening is under way (or known not to be needed), `done` at its end. */
 interface Preload {
@@ -105,12 +129,18 @@ export function preloadAtLoad(env: NodeJS.ProcessEnv): boolean {
 // module load, and runs while Lambda finishes its init and hands over the first event; the first invocation then
 // waits for this same promise (its reader is memoised per runtime) instead of opening the table itself. A bad
 // configuration is not thrown from here, which would fail the init: the invocation reads it again and reports it.
+let preloadAtInit: Promise<void> | undefined;
 if (preloadAtLoad(process.env)) {
   try {
-    void preloadTable(containerRuntime());
+    preloadAtInit = preloadTable(containerRuntime());
   } catch {
     // Reported by the first invocation, which builds the runtime again.
   }
+}
+
+/** The preload this module started when it loaded (undefined: none), for an init that waits for it. Never rejects. */
+export function initPreload(): Promise<void> | undefined {
+  return preloadAtInit;
 }
 
 /**

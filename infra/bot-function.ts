@@ -10,7 +10,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { metricsNamesOf } from '../functions/core/metrics';
-import { nodejsBundling } from './lambda-bundling';
+import { INIT_MODULE_FILE, nodejsBundling } from './lambda-bundling';
 import { LanceDbLayer } from './lancedb-layer';
 
 /** The repository root: handler entries, package-lock.json and `.lambda-native/` are relative to it. */
@@ -29,6 +29,11 @@ export interface BotFunctionProps {
    * @default false
    */
   usesLanceDb?: boolean;
+  /**
+   * An ES module deployed as `init.mjs` beside the bundle and made the handler (`init.handler`), relative to the
+   * repository root (StepFunctionSpec `initModule`). @default undefined: the bundle's `handler`
+   */
+  initModule?: string;
   description?: string;
   /**
    * Concurrency reserved for (and capping) this function. @default undefined: the account's unreserved pool
@@ -102,7 +107,8 @@ export class BotFunction extends Construct {
     const metricsNames = metricsNamesOf(Stack.of(this).stackName);
     this.function = new NodejsFunction(this, 'Function', {
       entry: path.join(REPO_ROOT, props.entry),
-      handler: 'handler',
+      // NodejsFunction takes a handler with a dot as the whole `file.export`.
+      handler: props.initModule === undefined ? 'handler' : 'init.handler',
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
       description: props.description,
@@ -134,7 +140,11 @@ export class BotFunction extends Construct {
         logLevel: LogLevel.WARNING,
         // esbuild's metafile feeds the check below, which then deletes it.
         metafile: !usesLanceDb,
-        commandHooks: usesLanceDb ? undefined : checkNoLanceDbAtLoad(),
+        commandHooks: usesLanceDb
+          ? props.initModule === undefined
+            ? undefined
+            : copyInitModule(props.initModule)
+          : checkNoLanceDbAtLoad(),
       },
     });
   }
@@ -231,6 +241,18 @@ function checkNoLanceDbAtLoad() {
     beforeInstall: () => [],
     afterBundling: (_inputDir: string, outputDir: string) => [
       `"${process.execPath}" "${script}" "${path.join(outputDir, 'index.meta.json')}"`,
+    ],
+  };
+}
+
+/** Copies the function's init module into its asset, beside the bundle (with Node, as the other hook runs). */
+function copyInitModule(initModule: string) {
+  const source = path.join(REPO_ROOT, initModule);
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_inputDir: string, outputDir: string) => [
+      `"${process.execPath}" -e "require('node:fs').copyFileSync(process.argv[1], process.argv[2])" "${source}" "${path.join(outputDir, INIT_MODULE_FILE)}"`,
     ],
   };
 }

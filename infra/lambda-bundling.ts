@@ -30,6 +30,12 @@ export const LANGSMITH_ENTRY_POINTS = [
   'langsmith/singletons/traceable',
 ] as const;
 
+/**
+ * The name a function's init module (StepFunctionSpec `initModule`) is deployed under, beside the bundle's
+ * `index.js`; its handler is then `init.handler`.
+ */
+export const INIT_MODULE_FILE = 'init.mjs';
+
 export interface LambdaBundleSettings {
   target: 'node24';
   format: 'cjs';

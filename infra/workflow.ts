@@ -98,6 +98,7 @@ export class Workflow<P extends string> extends Construct {
         timeout: Duration.seconds(spec.timeoutSeconds),
         memorySize: spec.memoryMb,
         usesLanceDb: spec.usesLanceDb,
+        ...(spec.initModule === undefined ? {} : { initModule: spec.initModule }),
         description: `${id} / ${name} (${spec.entry})`,
         logLevel: props.logLevel,
         logRetention: props.logRetention,

@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { build, type Metafile } from 'esbuild';
 import { conversationFunctions } from '../../functions/conversation-functions';
 import { ingestFunctions } from '../../functions/ingest-functions';
+import { INIT_MODULE_FILE } from '../../infra/lambda-bundling';
 import { REPO_ROOT } from '../local/stack';
 import { productionBundleOptions } from './bundle-settings';
 import type { BenchContext } from './context';
@@ -22,13 +23,18 @@ export interface BundledFunction {
   entry: string;
   usesLanceDb: boolean;
   memoryMb: number;
+  /** The bundle (`<name>/index.js`). */
   file: string;
+  /** What Lambda loads as the handler: the function's init module beside the bundle (`init.mjs`), else the bundle. */
+  handlerFile: string;
+  /** The spec's `initModule`, relative to the repository root. */
+  initModule?: string;
   /** The packages in the bundle, largest first. */
   packages: { name: string; bytes: number }[];
 }
 
 /** Every function the product deploys: the ack, each conversation step, each ingest step. */
-export function productionFunctions(): Omit<BundledFunction, 'file' | 'packages'>[] {
+export function productionFunctions(): Omit<BundledFunction, 'file' | 'handlerFile' | 'packages'>[] {
   return [
     { name: 'Ack', ...ACK_FUNCTION },
     ...Object.entries({ ...conversationFunctions, ...ingestFunctions }).map(([placeholder, spec]) => ({
@@ -36,6 +42,7 @@ export function productionFunctions(): Omit<BundledFunction, 'file' | 'packages'
       entry: spec.entry,
       usesLanceDb: spec.usesLanceDb,
       memoryMb: spec.memoryMb,
+      ...('initModule' in spec && spec.initModule !== undefined ? { initModule: spec.initModule } : {}),
     })),
   ];
 }
@@ -83,7 +90,15 @@ export async function bundleFunctions(workDir: string): Promise<BundledFunction[
     });
     for (const fn of group) {
       const file = join(outdir, fn.name, 'index.js');
-      bundled.push({ ...fn, file, packages: packagesOf(result.metafile, relative(REPO_ROOT, file)) });
+      // The init module beside the bundle, as CDK's afterBundling hook copies it (infra/bot-function.ts).
+      const handlerFile = fn.initModule === undefined ? file : join(outdir, fn.name, INIT_MODULE_FILE);
+      if (fn.initModule !== undefined) await copyFile(resolve(REPO_ROOT, fn.initModule), handlerFile);
+      bundled.push({
+        ...fn,
+        file,
+        handlerFile,
+        packages: packagesOf(result.metafile, relative(REPO_ROOT, file)),
+      });
     }
   }
   return functions.map((fn) => bundled.find((b) => b.name === fn.name) as BundledFunction);

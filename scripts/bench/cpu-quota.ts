@@ -26,6 +26,15 @@ export function lambdaCpuShare(memoryMb: number): number {
   return memoryMb / LAMBDA_FULL_VCPU_MB;
 }
 
+/**
+ * The CPU an on-demand function's init gets, in vCPUs, whatever its memory: "On-demand Lambda functions use a full
+ * vCPU (non-throttled) but is limited to 10 seconds during its initialization phase. [...] For provisioned
+ * concurrency, there is no cpu burst" (AWS, Serverless Land, "Effectively running Java on Serverless: utilize the
+ * initialization phase"; the Lambda Web Adapter's documentation says the same of "up to 10 seconds for function
+ * initialization with burst CPU"). Lambda's own guide does not state it, so the bench reports both ways.
+ */
+export const LAMBDA_INIT_SHARE = 1;
+
 export type QuotaMethod =
   | 'cgroup v2 cpu.max'
   | 'cgroup v1 cpu.cfs_quota_us'
@@ -37,6 +46,8 @@ export interface QuotaChild {
   method: QuotaMethod;
   /** Ends the child (if still running) and removes its cgroup or timer. */
   release(): Promise<void>;
+  /** Changes the quota to `share` vCPUs while the child runs: with a cgroup only (undefined otherwise). */
+  setShare?(share: number): Promise<void>;
 }
 
 const PERIOD_US = 100_000;
@@ -45,24 +56,28 @@ const DUTY_PERIOD_MS = 20;
 async function writableCgroup(
   name: string,
   share: number,
-): Promise<{ dir: string; method: QuotaMethod } | undefined> {
-  const quota = Math.max(1_000, Math.round(share * PERIOD_US));
+): Promise<{ dir: string; method: QuotaMethod; setShare(share: number): Promise<void> } | undefined> {
+  const quotaOf = (vcpus: number) => Math.max(1_000, Math.round(vcpus * PERIOD_US));
   const v2 = '/sys/fs/cgroup';
-  const candidates: { parent: string; method: QuotaMethod; set(dir: string): Promise<void> }[] = [
+  const candidates: {
+    parent: string;
+    method: QuotaMethod;
+    set(dir: string, quota: number): Promise<void>;
+  }[] = [
     {
       parent: v2,
       method: 'cgroup v2 cpu.max',
-      set: (dir) => writeFile(join(dir, 'cpu.max'), `${quota} ${PERIOD_US}`),
+      set: (dir, quota) => writeFile(join(dir, 'cpu.max'), `${quota} ${PERIOD_US}`),
     },
     {
       parent: join(v2, 'unified'),
       method: 'cgroup v2 cpu.max',
-      set: (dir) => writeFile(join(dir, 'cpu.max'), `${quota} ${PERIOD_US}`),
+      set: (dir, quota) => writeFile(join(dir, 'cpu.max'), `${quota} ${PERIOD_US}`),
     },
     {
       parent: join(v2, 'cpu'),
       method: 'cgroup v1 cpu.cfs_quota_us',
-      set: async (dir) => {
+      set: async (dir, quota) => {
         await writeFile(join(dir, 'cpu.cfs_period_us'), String(PERIOD_US));
         await writeFile(join(dir, 'cpu.cfs_quota_us'), String(quota));
       },
@@ -77,8 +92,12 @@ async function writableCgroup(
     const dir = join(candidate.parent, name);
     try {
       await mkdir(dir, { recursive: true });
-      await candidate.set(dir);
-      return { dir, method: candidate.method };
+      await candidate.set(dir, quotaOf(share));
+      return {
+        dir,
+        method: candidate.method,
+        setShare: (vcpus) => candidate.set(dir, quotaOf(vcpus)),
+      };
     } catch {
       await rmdir(dir).catch(() => undefined);
     }
@@ -88,21 +107,23 @@ async function writableCgroup(
 
 /**
  * Spawns `command args` under a CPU quota of `share` vCPUs (cgroup, else duty cycle); undefined spawns it
- * unconstrained. `cgroup: false` goes straight to the duty cycle (to test it where a cgroup is writable).
+ * unconstrained. `cgroup: false` goes straight to the duty cycle (to test it where a cgroup is writable). With
+ * `initShare` and a cgroup, the child starts with that quota instead, until the caller sets `share` with `setShare`
+ * (a Lambda init's CPU, see {@link LAMBDA_INIT_SHARE}); the duty cycle holds it to `share` from the start.
  */
 export async function spawnWithCpuShare(
   command: string,
   args: readonly string[],
   options: SpawnOptions,
   share: number | undefined,
-  { cgroup = true }: { cgroup?: boolean } = {},
+  { cgroup = true, initShare }: { cgroup?: boolean; initShare?: number } = {},
 ): Promise<QuotaChild> {
   if (share === undefined) {
     const child = spawn(command, args, options);
     return { child, method: 'none', release: async () => end(child) };
   }
   const group = cgroup
-    ? await writableCgroup(`slack-rag-bench-${process.pid}-${Date.now()}`, share)
+    ? await writableCgroup(`slack-rag-bench-${process.pid}-${Date.now()}`, initShare ?? share)
     : undefined;
   if (group !== undefined) {
     const procs = join(group.dir, 'cgroup.procs');
@@ -111,6 +132,7 @@ export async function spawnWithCpuShare(
     return {
       child,
       method: group.method,
+      setShare: group.setShare,
       async release() {
         await end(child);
         // A cgroup can be removed once its last process is gone; the kernel may take a moment to notice.

@@ -121,7 +121,7 @@ export async function benchEndToEnd(ctx: BenchContext): Promise<SectionResult> {
     runFunction: (entry, env) => {
       const bundle = bundles.find((b) => b.entry === entry);
       if (bundle === undefined) throw new Error(`no bundle for ${entry}`);
-      const fn = startBundledFunction(bundle.file, env, { cwd: dirname(bundle.file) });
+      const fn = startBundledFunction(bundle.handlerFile, env, { cwd: dirname(bundle.file) });
       running.set(entry, fn);
       return fn.invoke;
     },

@@ -13,7 +13,7 @@ import { startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { startLocalIngest } from '../local/ingest-local';
 import { REPO_ROOT } from '../local/stack';
 import type { BenchContext } from './context';
-import { lambdaCpuShare, type QuotaMethod, spawnWithCpuShare } from './cpu-quota';
+import { LAMBDA_INIT_SHARE, lambdaCpuShare, type QuotaMethod, spawnWithCpuShare } from './cpu-quota';
 import {
   type CorpusDocument,
   chunkCounter,
@@ -24,7 +24,7 @@ import {
   writeUntil,
 } from './real-corpus';
 import type { Figure, SectionResult } from './report';
-import { bundleRetrieve } from './retrieval-s3';
+import { bundleRetrieve, retrieveHandlerFile } from './retrieval-s3';
 import {
   dependentDepth,
   LAMBDA_S3_MODEL,
@@ -72,10 +72,17 @@ const { performance } = require('node:perf_hooks');
 const now = () => performance.timeOrigin + performance.now();
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 const peak = () => Number(/VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+let handler;
+(async () => {
 const loadStart = now();
-const { handler } = require(process.argv[1]);
+// Lambda's handler: the init module beside the bundle (init.mjs, imported: its top-level await waits for the
+// table's preload as Lambda's init does), or the bundle itself where there is none.
+const file = process.argv[1];
+const loaded = file.endsWith('.mjs') ? await import(require('node:url').pathToFileURL(file).href) : require(file);
+handler = loaded.handler;
 const loadEnd = now();
 process.send({ ready: true, timeOrigin: performance.timeOrigin, loadStart, loadEnd, cpuMs: cpu() });
+})();
 let n = 0;
 process.on('message', async ({ question, tableVersion }) => {
   const i = n++;
@@ -150,6 +157,7 @@ export async function startContainer(
   env: Record<string, string>,
   share: number,
   tableVersion?: () => Promise<number | null>,
+  options: { freezeBetween?: boolean; initShare?: number } = {},
 ): Promise<{
   spawnedAt: number;
   ready: Ready;
@@ -163,6 +171,7 @@ export async function startContainer(
     ['-e', CHILD, bundle],
     { env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
     share,
+    options.initShare === undefined ? {} : { initShare: options.initShare },
   );
   const { child } = quota;
   const stderr: string[] = [];
@@ -182,6 +191,17 @@ export async function startContainer(
     await quota.release();
     throw error;
   })) as unknown as Ready;
+  // The init is over (the bundle has loaded): from here on, the function's own share.
+  if (options.initShare !== undefined) await quota.setShare?.(share);
+  // Lambda freezes the environment between invocations: with `freezeBetween`, the process is stopped from the end of
+  // its init (and of each answer) until the next question is sent, so work left running behind an answer (an index
+  // load) goes on only while a question runs, as there. Not with the duty-cycle fallback, whose own SIGCONTs would
+  // thaw it.
+  const freezes = options.freezeBetween === true && quota.method !== 'duty-cycle SIGSTOP/SIGCONT';
+  const freeze = (signal: 'SIGSTOP' | 'SIGCONT') => {
+    if (freezes && child.pid !== undefined && child.exitCode === null) child.kill(signal);
+  };
+  freeze('SIGSTOP');
   return {
     spawnedAt,
     ready,
@@ -189,8 +209,10 @@ export async function startContainer(
     async ask(question) {
       const version = tableVersion === undefined ? undefined : await tableVersion();
       const reply = next();
+      freeze('SIGCONT');
       child.send({ question, ...(version === undefined ? {} : { tableVersion: version }) });
       const answer = await reply;
+      freeze('SIGSTOP');
       if (typeof answer.error === 'string') throw new Error(`Retrieve failed: ${answer.error}`);
       if (answer.status !== 'ok') throw new Error(`Retrieve found no table: ${String(answer.status)}`);
       return {
@@ -198,7 +220,10 @@ export async function startContainer(
         ...(version === undefined ? {} : { tableVersion: version }),
       };
     },
-    close: () => quota.release(),
+    close: async () => {
+      freeze('SIGCONT');
+      await quota.release();
+    },
   };
 }
 
@@ -421,6 +446,20 @@ async function coldAndWarm(
   };
 }
 
+/**
+ * How a container is run like Lambda's: frozen between questions, and its init (the handler module's load, the
+ * table's preload included) at a full vCPU ({@link LAMBDA_INIT_SHARE}), then the function's share.
+ * `BENCH_INIT_SHARE=function` holds the init to the function's share too (the pessimistic reading).
+ */
+export function lambdaLike(env: NodeJS.ProcessEnv = process.env): {
+  freezeBetween: true;
+  initShare?: number;
+} {
+  return env.BENCH_INIT_SHARE === 'function'
+    ? { freezeBetween: true }
+    : { freezeBetween: true, initShare: LAMBDA_INIT_SHARE };
+}
+
 export function containerEnv(
   s3: ModeledS3,
   prefix: string,
@@ -639,10 +678,11 @@ export async function measureSize(
     s3.setModel(model);
     s3.reset();
     return startContainer(
-      rig.bundle,
+      retrieveHandlerFile(rig.bundle),
       containerEnv(s3, 'real', rig.openai.url, EMBEDDING_MODEL, !legacy),
       rig.share,
       rig.versionsForReal,
+      lambdaLike(),
     );
   };
   ctx.log(`${prefix}: a new container, S3 latency spread, first and ${counts.warm} warm questions`);
@@ -806,10 +846,11 @@ export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResu
     // Not written by the ingest, so nothing recorded its version: the container is given the table's latest, the
     // one an ingest would have recorded, so that the baseline runs the same path.
     const container = await startContainer(
-      bundle,
+      retrieveHandlerFile(bundle),
       containerEnv(s3, 'generated', openai.url, EMBEDDER_NAME, !legacy),
       share,
       legacy ? undefined : async () => facts.version,
+      lambdaLike(),
     );
     try {
       baseline = {

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { conversationFunctions } from '../../functions/conversation-functions';
@@ -11,6 +11,7 @@ import { LocalHashEmbeddings } from '../../functions/core/llm/local-embeddings';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
 import { openDocumentTable, VECTOR_INDEX } from '../../functions/core/vector-store/document-table';
 import { REFINE_CANDIDATES, searchPassages } from '../../functions/core/vector-store/search-passages';
+import { INIT_MODULE_FILE } from '../../infra/lambda-bundling';
 import { LOCAL_CREDENTIALS } from '../../stand-ins/aws/s3-local';
 import { REPO_ROOT } from '../local/stack';
 import { productionBundleOptions } from './bundle-settings';
@@ -154,7 +155,15 @@ export async function bundleRetrieve(workDir: string): Promise<string> {
     ...productionBundleOptions({ 'Retrieve/index': entry }, outdir, true),
     absWorkingDir: REPO_ROOT,
   });
+  // The init module beside the bundle, as CDK's afterBundling hook copies it (infra/bot-function.ts).
+  const { initModule } = conversationFunctions.RetrieveFunctionArn;
+  await copyFile(resolve(REPO_ROOT, initModule), join(outdir, 'Retrieve', INIT_MODULE_FILE));
   return join(outdir, 'Retrieve', 'index.js');
+}
+
+/** What Lambda loads as Retrieve's handler: its init module beside the bundle {@link bundleRetrieve} made. */
+export function retrieveHandlerFile(bundle: string): string {
+  return join(dirname(bundle), INIT_MODULE_FILE);
 }
 
 interface BuiltTable {

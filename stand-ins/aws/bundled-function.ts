@@ -18,8 +18,7 @@ const LAMBDA_ENV = ['PATH', 'TZ', 'LANG'] as const;
  * and sends back the result or the error (its name and message, which Step Functions matches Retry and Catch on).
  */
 const RUNNER = `
-const bundle = require(process.argv[1]);
-if (typeof bundle.handler !== 'function') throw new Error(process.argv[1] + ' exports no handler');
+let bundle;
 process.on('message', async ({ id, event, deadline }) => {
   const context = deadline === undefined ? undefined : {
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
@@ -31,7 +30,17 @@ process.on('message', async ({ id, event, deadline }) => {
     process.send({ id, error: { name: error?.name ?? 'Error', message: String(error?.message ?? error) } });
   }
 });
-process.send({ ready: true });
+// An ES module handler (a function's init module, \`init.mjs\`) is imported, so that its top-level await is waited
+// for before the first invocation, as Lambda's init waits for it.
+(async () => {
+  const file = process.argv[1];
+  bundle = file.endsWith('.mjs') ? await import(require('node:url').pathToFileURL(file).href) : require(file);
+  if (typeof bundle.handler !== 'function') throw new Error(file + ' exports no handler');
+  process.send({ ready: true });
+})().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
 `;
 
 export type BundledHandler = (event: unknown, context?: LocalInvocationContext) => Promise<unknown>;
@@ -66,7 +75,7 @@ function errorNamed(name: string, message: string): Error {
 }
 
 /**
- * Runs `file` (a bundle's `index.js`) as its Lambda would, with `env` as the function's configuration.
+ * Runs `file` (a bundle's `index.js`, or the function's `init.mjs` beside it) as its Lambda would, with `env` as the function's configuration.
  * @param options.cwd the processes' working directory (Lambda's is the bundle's own, /var/task).
  */
 export function startBundledFunction(

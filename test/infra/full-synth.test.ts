@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { conversationFunctions, type StepFunctionSpec } from '../../functions/conversation-functions';
 import { ingestFunctions } from '../../functions/ingest-functions';
+import { INIT_MODULE_FILE } from '../../infra/lambda-bundling';
 import {
   directoryBytes,
   findArm64Binary,
@@ -176,7 +177,17 @@ describeSynth(
         const spec = Object.values(registry).find((s) => s.entry === entry);
         const usesLanceDb = spec?.usesLanceDb ?? false;
         const bundle = fs.readFileSync(path.join(dir, 'index.js'), 'utf8');
-        expect(fs.readdirSync(dir).sort()).toEqual(['index.js']);
+        // A function with an init module has it beside the bundle, and it is the handler (infra/bot-function.ts).
+        if (spec?.initModule === undefined) {
+          expect(fs.readdirSync(dir).sort()).toEqual(['index.js']);
+          expect(fn.Properties.Handler).toBe('index.handler');
+        } else {
+          expect(fs.readdirSync(dir).sort()).toEqual(['index.js', INIT_MODULE_FILE]);
+          expect(fs.readFileSync(path.join(dir, INIT_MODULE_FILE))).toEqual(
+            fs.readFileSync(path.join(REPO_ROOT, spec.initModule)),
+          );
+          expect(fn.Properties.Handler).toBe('init.handler');
+        }
         const bytes = directoryBytes(dir);
         // No bundle holds LanceDB's own code or a binary: the LanceDB functions take both from the layer.
         expect(bundle).not.toContain('NAPI_RS_NATIVE_LIBRARY_PATH');

@@ -1,11 +1,13 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import type { Env } from '../../functions/core/config';
 import { LEFT_OUT_PACKAGES } from '../../infra/lambda-bundling';
 import { type BundledFunction, bundleFunctions, productionFunctions } from '../../scripts/bench/cold-start';
+import { type ModeledS3, startModeledS3 } from '../../scripts/bench/s3-model';
 import { askThroughSlack } from '../../scripts/local/ask-client';
 import { startLocalIngest } from '../../scripts/local/ingest-local';
 import { LOCAL_BOT_USER_ID, type LocalStack, REPO_ROOT, startLocalStack } from '../../scripts/local/stack';
@@ -13,6 +15,7 @@ import {
   type BundledFunction as RunningBundle,
   startBundledFunction,
 } from '../../stand-ins/aws/bundled-function';
+import { LOCAL_CREDENTIALS } from '../../stand-ins/aws/s3-local';
 import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { mentionPayload, signedHeaders } from '../../stand-ins/slack/slack-request';
 import { visibleText } from '../support/local-stack';
@@ -25,6 +28,7 @@ import { visibleText } from '../support/local-stack';
  * package the bundles leave out, or more of LangSmith than its stand-in gives, fails here and not in AWS.
  */
 
+const execFileAsync = promisify(execFile);
 const API_KEY = 'sk-test-bundles';
 let workDir: string;
 let bundles: BundledFunction[];
@@ -52,8 +56,9 @@ describe('every production bundle', () => {
         process.execPath,
         [
           '-e',
-          'const m = require(process.argv[1]); if (typeof m.handler !== "function") process.exit(2)',
-          bundle.file,
+          // Lambda's handler: the init module (an ES module, imported) where the function has one, else the bundle.
+          'const f = process.argv[1]; (f.endsWith(".mjs") ? import(require("node:url").pathToFileURL(f).href) : Promise.resolve(require(f))).then((m) => { if (typeof m.handler !== "function") process.exit(2) })',
+          bundle.handlerFile,
         ],
         {
           cwd: dirname(bundle.file),
@@ -83,6 +88,83 @@ describe('every production bundle', () => {
   });
 });
 
+describe("Retrieve's init (init.mjs beside its bundle)", () => {
+  let s3: ModeledS3;
+  beforeAll(async () => {
+    s3 = await startModeledS3('init-wait');
+  }, 60_000);
+  afterAll(() => s3.close());
+
+  /**
+   * Loads Retrieve as Lambda does in a fresh Node (`handlerFile`: the init module, imported; or the bundle alone,
+   * required), its table on the modelled S3 answering each request after `firstByteMs`, and says how long the load
+   * took and whether the table's preload had settled when it ended.
+   */
+  async function loadRetrieve(file: string, firstByteMs: number, env: Record<string, string> = {}) {
+    s3.setModel({ firstByteMs, bytesPerSecond: 90_000_000 });
+    const script = `
+      const f = process.argv[1];
+      const started = Date.now();
+      (f.endsWith('.mjs') ? import(require('node:url').pathToFileURL(f).href) : Promise.resolve(require(f))).then(() => {
+        const loadMs = Date.now() - started;
+        let settled = false;
+        require(require('node:path').join(require('node:path').dirname(f), 'index.js')).initPreload()?.then(() => { settled = true; });
+        setImmediate(() => { process.stdout.write(JSON.stringify({ loadMs, settled })); process.exit(0); });
+      });`;
+    const bundle = bundleOf('functions/retrieve.ts');
+    // Not spawnSync: the modelled S3 answers from this process's event loop.
+    const loaded = await execFileAsync(process.execPath, ['-e', script, file], {
+      cwd: dirname(bundle.file),
+      env: {
+        PATH: process.env.PATH,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        LOG_LEVEL: 'silent',
+        LLM_PROVIDER: 'openai',
+        OPENAI_API_KEY: 'sk-test-init',
+        OPENAI_EMBEDDING_MODEL: 'text-embedding-3-small',
+        LANCEDB_URI: 's3://init-wait/lancedb',
+        S3_ENDPOINT: s3.endpoint,
+        // As in Lambda, where AWS_LAMBDA_FUNCTION_NAME turns the preload on.
+        RETRIEVE_PRELOAD: '1',
+        ...env,
+      },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(loaded.stderr.slice(0, 400)).toBe('');
+    return JSON.parse(loaded.stdout) as { loadMs: number; settled: boolean };
+  }
+
+  it("waits for the table's preload before the init ends; the bundle alone does not", async () => {
+    // Arrange: every S3 request answered after 300 ms, so the preload takes more than one of them.
+    const bundle = bundleOf('functions/retrieve.ts');
+
+    // Act
+    const withInit = await loadRetrieve(bundle.handlerFile, 300);
+    const bundleAlone = await loadRetrieve(bundle.file, 300);
+
+    // Assert
+    expect(bundle.handlerFile).toMatch(/init\.mjs$/);
+    expect(withInit.settled).toBe(true);
+    expect(withInit.loadMs).toBeGreaterThanOrEqual(300);
+    expect(bundleAlone.settled).toBe(false);
+  });
+
+  it('ends the init within RETRIEVE_INIT_WAIT_MS of the process start when the store does not answer', async () => {
+    // Arrange: S3 answers nothing for a minute; Lambda would fail an init past 10 s.
+    const bundle = bundleOf('functions/retrieve.ts');
+
+    // Act
+    const loaded = await loadRetrieve(bundle.handlerFile, 60_000, { RETRIEVE_INIT_WAIT_MS: '1500' });
+
+    // Assert: the init ended at its budget, the preload still under way (the first invocation goes on with it).
+    expect(loaded.settled).toBe(false);
+    expect(loaded.loadMs).toBeLessThan(6_000);
+  });
+});
+
 describe('a sync and questions through the bundles alone (OpenAI provider, against the fake OpenAI)', () => {
   let openai: FakeOpenAI;
   let stack: LocalStack;
@@ -91,8 +173,8 @@ describe('a sync and questions through the bundles alone (OpenAI provider, again
 
   /** Each function from its bundle, in its own processes, as its Lambda runs it. */
   const runBundle = (entry: string, env: Env) => {
-    const { file } = bundleOf(entry);
-    const bundle = startBundledFunction(file, env, { cwd: dirname(file) });
+    const { file, handlerFile } = bundleOf(entry);
+    const bundle = startBundledFunction(handlerFile, env, { cwd: dirname(file) });
     running.set(entry, bundle);
     return bundle.invoke;
   };

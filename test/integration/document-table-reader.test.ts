@@ -219,6 +219,99 @@ describe('the document table reader of a warm Retrieve', () => {
   });
 });
 
+describe('loading the indexes before or behind the questions (RETRIEVE_PREWARM)', () => {
+  /** A table with both indexes, and the class its open tables are made of (to stall or fail their index loads). */
+  async function indexedTable() {
+    const table = await writer();
+    await replaceSourceChunks(table, 'vpn.md', await rowsOf('vpn.md', VPN));
+    await ensureIndexes(table, { vectorIndexMinRows: 1 });
+    return {
+      tableClass: Object.getPrototypeOf(table.table) as { prewarmIndex(name: string): Promise<void> },
+      indexes: (await table.table.listIndices()).length,
+    };
+  }
+
+  async function readerLoading(prewarmWhen: 'before' | 'behind', onPrewarmError?: (error: unknown) => void) {
+    const connection = await connectVectorStore(dir);
+    cleanup.push(() => connection.close());
+    const reader = createDocumentTableReader(connection, {
+      ...READER,
+      prewarmIndexBytes: 10_000_000,
+      prewarmWhen,
+      ...(onPrewarmError === undefined ? {} : { onPrewarmError }),
+    });
+    cleanup.push(() => reader.forget());
+    return reader;
+  }
+
+  async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'still waiting'> {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<'still waiting'>((resolve) => {
+      timer = setTimeout(() => resolve('still waiting'), ms);
+    });
+    try {
+      return await Promise.race([promise, waited]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  it('behind: a question is answered while the index load is still under way; before: it waits for the load', async () => {
+    // Arrange: every index load stalls, as a load from a slow store would.
+    const { tableClass, indexes } = await indexedTable();
+    const loads: string[] = [];
+    const stall = jest.spyOn(tableClass, 'prewarmIndex').mockImplementation(async (name: string) => {
+      loads.push(name);
+      await new Promise(() => undefined);
+    });
+    cleanup.push(() => stall.mockRestore());
+
+    // Act
+    const behind = await within(
+      (await readerLoading('behind')).open(64).then((h) => sourcesFor(h, 'rotate the VPN key')),
+      5_000,
+    );
+    const before = await within((await readerLoading('before')).open(64), 1_000);
+
+    // Assert: both started loading every index (text, vector, collection); only `before` made the question wait.
+    expect(indexes).toBe(3);
+    expect(behind).toContain('vpn.md');
+    expect(before).toBe('still waiting');
+    expect(loads.length).toBe(2 * indexes);
+  });
+
+  it('behind: a failed index load is reported, the question is answered, and the next version loads again', async () => {
+    // Arrange: index loads fail, as a load from an unreachable store would.
+    const { tableClass } = await indexedTable();
+    const failing = jest.spyOn(tableClass, 'prewarmIndex').mockRejectedValue(new Error('S3 said no'));
+    cleanup.push(() => failing.mockRestore());
+    const reported: unknown[] = [];
+    const reader = await readerLoading('behind', (error) => reported.push(error));
+
+    // Act
+    const first = await sourcesFor(await reader.open(64), 'rotate the VPN key');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const reportedFirst = reported.length;
+    failing.mockRestore();
+    const loads = jest.spyOn(tableClass, 'prewarmIndex');
+    cleanup.push(() => loads.mockRestore());
+    const table = await writer();
+    await replaceSourceChunks(table, 'parking.md', await rowsOf('parking.md', PARKING));
+    const next = await sourcesFor(
+      await reader.open(64, await table.table.version()),
+      'where do visitors park',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    // Assert: the error reached the log hook, and the next version tried the indexes again.
+    expect(first).toContain('vpn.md');
+    expect(reportedFirst).toBeGreaterThan(0);
+    expect(String(reported[0])).toContain('S3 said no');
+    expect(next).toContain('parking.md');
+    expect(loads).toHaveBeenCalled();
+  });
+});
+
 describe('ensureIndexes and the vector index', () => {
   it('replaces the HNSW index of an earlier version, trains again once the table has doubled its partitions, and indexes collections', async () => {
     // Arrange

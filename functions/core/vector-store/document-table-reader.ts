@@ -49,6 +49,15 @@ export interface DocumentTableReaderOptions {
    * it within the connection's index cache, or the loads evict each other). Without it, nothing is preloaded.
    */
   prewarmIndexBytes?: number;
+  /**
+   * When a question waits for that load. `before` (the default): the open waits for it, so every question, the first
+   * included, finds the indexes in memory. `behind`: the open starts it and returns, so a new container's first
+   * question reads only the index parts it needs (LanceDB loads them lazily) while the rest loads behind it; a load
+   * that fails is logged through `onPrewarmError` and tried again with the table's next version.
+   */
+  prewarmWhen?: 'before' | 'behind';
+  /** A failed load behind the questions (`prewarmWhen: 'behind'`): nothing waits for it, so it is only reported. */
+  onPrewarmError?: (error: unknown) => void;
 }
 
 interface OpenTable {
@@ -86,16 +95,27 @@ export function createDocumentTableReader(
     void closing?.then((open) => open?.close()).catch(() => undefined);
   };
 
-  async function prewarm(open: OpenTable): Promise<void> {
+  async function loadIndexes(open: OpenTable): Promise<void> {
     if (options.prewarmIndexBytes === undefined) return;
     const { indexes } = await layoutOf(open.handle.table);
     const fresh = indexes.filter((i) => !open.prewarmed.has(i.uuid));
     if (fresh.length === 0) return;
-    const bytes = indexes.reduce((total, i) => total + i.bytes, 0);
-    if (bytes <= options.prewarmIndexBytes) {
-      await Promise.all(fresh.map((i) => open.handle.table.prewarmIndex(i.name)));
-    }
+    // Marked first, so that a question arriving meanwhile does not start the same load again.
     for (const i of fresh) open.prewarmed.add(i.uuid);
+    const bytes = indexes.reduce((total, i) => total + i.bytes, 0);
+    if (bytes > options.prewarmIndexBytes) return;
+    try {
+      await Promise.all(fresh.map((i) => open.handle.table.prewarmIndex(i.name)));
+    } catch (error) {
+      for (const i of fresh) open.prewarmed.delete(i.uuid);
+      throw error;
+    }
+  }
+
+  /** Loads the indexes not loaded yet: before the question returns, or behind it (`prewarmWhen`). */
+  async function prewarm(open: OpenTable): Promise<void> {
+    if (options.prewarmWhen !== 'behind') return loadIndexes(open);
+    void loadIndexes(open).catch((error: unknown) => options.onPrewarmError?.(error));
   }
 
   async function openTable(dimensions: number): Promise<OpenTable | undefined> {

@@ -1,0 +1,176 @@
+/**
+ * Probe (issue 23, point 2): when a new Retrieve container should load the table's indexes. Real text synced by the
+ * product's ingest (section 16's rig) to each size in SIZES, mirrored to the modelled S3 (latency spread); for each
+ * `RETRIEVE_PREWARM` mode in MODES (`before`, `behind`, `off`), REPEAT new containers (the production bundle, a fresh
+ * Node process at Lambda's CPU share for 1,024 MB, frozen between questions as Lambda freezes an environment), each
+ * asked a first question and WARM warm ones. Prints, per mode, the first question from process start and what it
+ * read, and the warm questions' p50 / p90 and the most one read. Not a bench section.
+ * Run: SIZES=10000,100000 MODES=before,behind,off REPEAT=2 WARM=15 npx tsx scripts/bench/first-question-probe.ts
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalHashEmbeddings } from '../../functions/core/llm/local-embeddings';
+import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
+import { ensureIndexes, openDocumentTable } from '../../functions/core/vector-store/document-table';
+import type { BenchContext } from './context';
+import { LAMBDA_INIT_SHARE } from './cpu-quota';
+import { personQuestions, writeUntil } from './real-corpus';
+import {
+  containerEnv,
+  EMBEDDING_MODEL,
+  type RealRig,
+  readsOf,
+  recallOf,
+  startContainer,
+  startRealRig,
+  tableFacts,
+} from './retrieval-real';
+import { retrieveHandlerFile } from './retrieval-s3';
+import { LAMBDA_S3_SPREAD_MODEL } from './s3-model';
+import { percentile } from './stats';
+
+const MB = 1_000_000;
+const SIZES = (process.env.SIZES ?? '10000,100000').split(',').map(Number);
+const MODES = (process.env.MODES ?? 'before,behind,off').split(',');
+const REPEAT = Number(process.env.REPEAT ?? 2);
+const WARM = Number(process.env.WARM ?? 15);
+/** At the last size, the vector index is trained again with each of these rows per partition, and measured. */
+const PARTITION_ROWS = (process.env.PARTITION_ROWS ?? '').split(',').filter(Boolean).map(Number);
+
+/** A fresh vector index with `rowsPerPartition`, by the product's ensureIndexes; returns the table's new version. */
+async function retrain(dir: string, rowsPerPartition: number): Promise<number> {
+  const connection = await connectVectorStore(dir);
+  try {
+    const handle = await openDocumentTable(connection, {
+      table: 'documents',
+      embedderName: EMBEDDING_MODEL,
+      dimensions: 1536,
+      embeddings: new LocalHashEmbeddings({ dimensions: 1536 }),
+    });
+    if (handle === undefined) throw new Error('no table');
+    for (const i of await handle.table.listIndices())
+      if (i.columns.includes('vector')) await handle.table.dropIndex(i.name);
+    await ensureIndexes(handle, { rowsPerPartition });
+    const version = await handle.table.version();
+    handle.close();
+    return version;
+  } finally {
+    connection.close();
+  }
+}
+
+async function main() {
+  const workDir = await mkdtemp(join(tmpdir(), 'first-question-probe-'));
+  const ctx: BenchContext = {
+    quick: false,
+    workDir,
+    log: (message) => process.stderr.write(`${new Date().toISOString()} ${message}\n`),
+    reports: {},
+    shared: new Map(),
+  };
+  const rig = await startRealRig(ctx, 'probe', { manPages: 150 });
+  try {
+    for (const [sizeIndex, size] of SIZES.entries()) {
+      await writeUntil(rig.corpusDir, rig.generator, size, rig.written);
+      const synced = await rig.sync(`sync to ${size}`);
+      await rig.s3.mirrorDirectory(rig.lancedbDir, 'real');
+      const facts = await tableFacts(rig.lancedbDir, EMBEDDING_MODEL);
+      ctx.log(
+        `${size}: ${facts.rows} rows synced in ${Math.round(synced.ms / 1000)} s; indexes ${facts.indexes
+          .map((i) => `${i.type} ${(i.bytes / MB).toFixed(1)} MB`)
+          .join(', ')}`,
+      );
+      const questions = personQuestions(
+        rig.written.written,
+        MODES.length * REPEAT * (1 + WARM),
+        3000 + sizeIndex,
+      );
+      await measure(ctx, rig, facts, questions, 'default', rig.versionsForReal);
+      if (sizeIndex === SIZES.length - 1 && PARTITION_ROWS.length > 0) {
+        const recall = await recallOf(rig.lancedbDir, personQuestions(rig.written.written, 50, 4000));
+        ctx.log(`${size}: default partitions, recall@10 vector ${recall.vector}, hybrid ${recall.hybrid}`);
+        for (const rpp of PARTITION_ROWS) {
+          const version = await retrain(rig.lancedbDir, rpp);
+          await rig.s3.mirrorDirectory(rig.lancedbDir, 'real');
+          const retrained = await tableFacts(rig.lancedbDir, EMBEDDING_MODEL);
+          const recall = await recallOf(rig.lancedbDir, personQuestions(rig.written.written, 50, 4000));
+          ctx.log(
+            `${size}: ${rpp} rows a partition, recall@10 vector ${recall.vector}, hybrid ${recall.hybrid}`,
+          );
+          const more = personQuestions(rig.written.written, MODES.length * REPEAT * (1 + WARM), 5000 + rpp);
+          await measure(ctx, rig, retrained, more, `rpp ${rpp}`, async () => version);
+        }
+      }
+    }
+  } finally {
+    await rig.close();
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+async function measure(
+  _ctx: BenchContext,
+  rig: RealRig,
+  facts: Awaited<ReturnType<typeof tableFacts>>,
+  questions: string[],
+  variant: string,
+  versions: (() => Promise<number | null>) | undefined,
+) {
+  for (let round = 0; round < REPEAT; round++) {
+    for (const mode of MODES) {
+      rig.s3.setModel(LAMBDA_S3_SPREAD_MODEL);
+      rig.s3.reset();
+      // A mode: the prewarm setting, then `+burst` (the init at a full vCPU) and `+init` (Lambda's handler is the init
+      // module, init.mjs, whose init waits for the preload; without it, the bundle), e.g. `before+burst+init`.
+      const [prewarm, ...flags] = mode.split('+');
+      const container = await startContainer(
+        flags.includes('init') ? retrieveHandlerFile(rig.bundle) : rig.bundle,
+        {
+          ...containerEnv(rig.s3, 'real', rig.openai.url, EMBEDDING_MODEL, true),
+          RETRIEVE_PREWARM: prewarm as string,
+        },
+        rig.share,
+        versions,
+        { freezeBetween: true, ...(flags.includes('burst') ? { initShare: LAMBDA_INIT_SHARE } : {}) },
+      );
+      try {
+        const seen = new Set<number>();
+        const firstAnswer = await container.ask(questions.shift() as string);
+        const first = readsOf(rig.s3, firstAnswer, facts.folders, seen, container.spawnedAt);
+        const warm = [];
+        for (let i = 0; i < WARM; i++) {
+          warm.push(readsOf(rig.s3, await container.ask(questions.shift() as string), facts.folders, seen));
+        }
+        const ms = warm.map((w) => w.ms);
+        const line = {
+          size: facts.rows,
+          mode,
+          variant,
+          round,
+          firstFromStartMs: Math.round(firstAnswer.end - container.spawnedAt),
+          loadMs: Math.round(container.ready.loadEnd - container.ready.loadStart),
+          firstCpuMs: Math.round(firstAnswer.totalCpuMs),
+          firstMB: Number((first.bytes / MB).toFixed(1)),
+          firstGets: first.gets,
+          firstDepth: first.depth,
+          firstFullTextMB: Number((first.fullText.bytes / MB).toFixed(1)),
+          warmP50: Math.round(percentile(ms, 50)),
+          warmP90: Math.round(percentile(ms, 90)),
+          warmMaxMs: Math.round(Math.max(...ms)),
+          warmMaxMB: Number((Math.max(...warm.map((w) => w.bytes)) / MB).toFixed(2)),
+          warmMB: warm.map((w) => Number((w.bytes / MB).toFixed(2))),
+          peakRssMB: Math.round(firstAnswer.peak / MB),
+        };
+        process.stdout.write(`${JSON.stringify(line)}\n`);
+      } finally {
+        await container.close();
+      }
+    }
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
