@@ -3,6 +3,7 @@ import { accessLimited } from './core/access/asker-reach';
 import { NO_COLLECTION, needsUserGroups, type Reach, reachFor } from './core/access/reach';
 import type { ResolvedProfile } from './core/channel-profiles';
 import { retrievePassages, withSlackMessages } from './core/conversation/retrieve';
+import { ConfigError } from './core/errors';
 import { embeddingDimensionsOf, embeddingNameOf } from './core/llm/providers';
 import { memoPer } from './core/memo';
 import { embeddingsFor } from './core/models';
@@ -63,8 +64,9 @@ const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader>
  */
 export function retrievePrewarm(env: NodeJS.ProcessEnv): 'before' | 'behind' | 'off' {
   const setting = env.RETRIEVE_PREWARM?.trim().toLowerCase();
+  if (setting === undefined || setting === '') return 'before';
   if (setting === 'before' || setting === 'behind' || setting === 'off') return setting;
-  return 'before';
+  throw new ConfigError(`RETRIEVE_PREWARM must be before, behind or off; got "${env.RETRIEVE_PREWARM}"`);
 }
 
 /** A container's preload: `started` once the table's opening is under way (or known not to be needed), `done` at its end. */
@@ -125,10 +127,11 @@ export function preloadAtLoad(env: NodeJS.ProcessEnv): boolean {
   return env.AWS_LAMBDA_FUNCTION_NAME !== undefined;
 }
 
-// The bundle is CommonJS (infra/lambda-bundling.ts), so there is no top-level await: the preload starts here, at
-// module load, and runs while Lambda finishes its init and hands over the first event; the first invocation then
-// waits for this same promise (its reader is memoised per runtime) instead of opening the table itself. A bad
-// configuration is not thrown from here, which would fail the init: the invocation reads it again and reports it.
+// The bundle is CommonJS (infra/lambda-bundling.ts), so there is no top-level await here: the preload starts at
+// module load, and Lambda's handler, functions/retrieve-init.mjs (an ES module beside the bundle), makes the init
+// wait for it (`initPreload`), at the init's full vCPU and within its time. A first invocation that comes while it
+// still runs waits for this same promise (its reader is memoised per runtime) instead of opening the table itself. A
+// bad configuration is not thrown from here, which would fail the init: the invocation reads it again and reports it.
 let preloadAtInit: Promise<void> | undefined;
 if (preloadAtLoad(process.env)) {
   try {

@@ -159,4 +159,14 @@ describe("the Retrieve Lambda's preload at module load", () => {
     );
     expect(retrieve.preloadAtLoad({ RETRIEVE_PRELOAD: '1' })).toBe(true);
   });
+
+  it('loads the indexes before the questions unless RETRIEVE_PREWARM says otherwise, and names a wrong value', () => {
+    const { retrieve } = loadRetrieve();
+    expect(retrieve.retrievePrewarm({})).toBe('before');
+    expect(retrieve.retrievePrewarm({ RETRIEVE_PREWARM: ' Behind ' })).toBe('behind');
+    expect(retrieve.retrievePrewarm({ RETRIEVE_PREWARM: 'off' })).toBe('off');
+    expect(() => retrieve.retrievePrewarm({ RETRIEVE_PREWARM: 'lazy' })).toThrow(
+      'RETRIEVE_PREWARM must be before, behind or off; got "lazy"',
+    );
+  });
 });
