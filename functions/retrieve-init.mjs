@@ -10,10 +10,16 @@ const require = createRequire(import.meta.url);
 const retrieve = require('./index.js');
 
 /**
- * The longest the init waits for the preload, from the process's start: Lambda fails an init past 10 s and runs it
- * again inside the first invocation. A preload still running then goes on in that invocation, as without this file.
+ * The longest the init waits for the preload, from the process's start (`RETRIEVE_INIT_WAIT_MS`, 0 to 9,000; 8,000
+ * when unset or not a number): Lambda fails an init past 10 s and runs it again inside the first invocation, so a
+ * larger value is held to 9,000. A preload still running then goes on in that invocation, as without this file.
  */
-const INIT_WAIT_MS = Number(process.env.RETRIEVE_INIT_WAIT_MS) || 8_000;
+const MAX_INIT_WAIT_MS = 9_000;
+const setting = process.env.RETRIEVE_INIT_WAIT_MS?.trim();
+const INIT_WAIT_MS =
+  setting !== undefined && setting !== '' && Number.isFinite(Number(setting)) && Number(setting) >= 0
+    ? Math.min(Number(setting), MAX_INIT_WAIT_MS)
+    : 8_000;
 
 const preload = retrieve.initPreload?.();
 if (preload !== undefined) {

@@ -140,11 +140,10 @@ export class BotFunction extends Construct {
         logLevel: LogLevel.WARNING,
         // esbuild's metafile feeds the check below, which then deletes it.
         metafile: !usesLanceDb,
-        commandHooks: usesLanceDb
-          ? props.initModule === undefined
-            ? undefined
-            : copyInitModule(props.initModule)
-          : checkNoLanceDbAtLoad(),
+        commandHooks: afterBundling([
+          ...(usesLanceDb ? [] : [checkNoLanceDbAtLoad]),
+          ...(props.initModule === undefined ? [] : [copyInitModule(props.initModule)]),
+        ]),
       },
     });
   }
@@ -229,32 +228,34 @@ export class BotFunction extends Construct {
   }
 }
 
+/** Commands run on a function's asset once it is bundled, given its output directory. */
+type AfterBundling = (outputDir: string) => string[];
+
+/** NodejsFunction's command hooks running `steps` after bundling, in order; none when there are no steps. */
+function afterBundling(steps: AfterBundling[]) {
+  if (steps.length === 0) return undefined;
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_inputDir: string, outputDir: string) => steps.flatMap((step) => step(outputDir)),
+  };
+}
+
 /**
  * A bundling hook for a function not marked `usesLanceDb`: checks, from esbuild's metafile, that its entry does
  * not load `@lancedb/lancedb` at module load (infra/check-no-lancedb.cts). Such a function ships without the
  * native module and would fail on Lambda, so synth fails instead, printing the import chain.
  */
-function checkNoLanceDbAtLoad() {
-  const script = path.join(REPO_ROOT, 'infra', 'check-no-lancedb.cts');
-  return {
-    beforeBundling: () => [],
-    beforeInstall: () => [],
-    afterBundling: (_inputDir: string, outputDir: string) => [
-      `"${process.execPath}" "${script}" "${path.join(outputDir, 'index.meta.json')}"`,
-    ],
-  };
-}
+const checkNoLanceDbAtLoad: AfterBundling = (outputDir) => [
+  `"${process.execPath}" "${path.join(REPO_ROOT, 'infra', 'check-no-lancedb.cts')}" "${path.join(outputDir, 'index.meta.json')}"`,
+];
 
 /** Copies the function's init module into its asset, beside the bundle (with Node, as the other hook runs). */
-function copyInitModule(initModule: string) {
+function copyInitModule(initModule: string): AfterBundling {
   const source = path.join(REPO_ROOT, initModule);
-  return {
-    beforeBundling: () => [],
-    beforeInstall: () => [],
-    afterBundling: (_inputDir: string, outputDir: string) => [
-      `"${process.execPath}" -e "require('node:fs').copyFileSync(process.argv[1], process.argv[2])" "${source}" "${path.join(outputDir, INIT_MODULE_FILE)}"`,
-    ],
-  };
+  return (outputDir) => [
+    `"${process.execPath}" -e "require('node:fs').copyFileSync(process.argv[1], process.argv[2])" "${source}" "${path.join(outputDir, INIT_MODULE_FILE)}"`,
+  ];
 }
 
 /**
