@@ -145,9 +145,14 @@ describe('a document past 16,384 lines', () => {
   const LINES = 40_000;
   /**
    * Measured, the lowest of 3: with typed arrays 1.01 and 1.68 (ingest), 1.06 and 0.77 (mrkdwn); with markdown-it's
-   * plain arrays 2.47 and 4.76 (ingest), 2.78 and 5.85 (mrkdwn), for the lazy lines and the lines in quotes.
+   * plain arrays 2.47 and 4.76 (ingest), 2.78 and 5.85 (mrkdwn), for the lazy lines and the lines in quotes. Too
+   * close to tell apart on a busy machine: a bound of 2.2 failed at 2.68 with the typed arrays while a benchmark
+   * ran beside the suite (2026-12-07). So this test holds the same bound as the others (quadratic growth, 16, is
+   * caught on every attempt), and the typed arrays' gain is the bench's to show (`npm run bench -- --only
+   * markdown`: characters per second on these documents); the test below checks the typed rule gives
+   * markdown-it's own tokens.
    */
-  const MAX_WHOLE_OVER_PIECES = 2.2;
+  const MAX_WHOLE_OVER_PIECES = MAX_ONE_PIECE_OVER_PIECES;
   /** Each shape's lines are 2 characters (lazy lines) or 22 (a line in 20 quotes). */
   const documents: (AdversarialMarkdown & { lineLength: number })[] = [
     {
