@@ -1,5 +1,8 @@
+import { copyFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { BuildOptions } from 'esbuild';
-import { lambdaBundleSettings } from '../../infra/lambda-bundling';
+import { INIT_MODULE_FILE, lambdaBundleSettings } from '../../infra/lambda-bundling';
+import { REPO_ROOT } from '../local/stack';
 
 /**
  * The esbuild settings of the production bundles, from the definition the CDK function construct bundles with
@@ -26,4 +29,14 @@ export function productionBundleOptions(
     platform: 'node',
     ...lambdaBundleSettings(usesLanceDb),
   };
+}
+
+/**
+ * Puts a function's init module (StepFunctionSpec `initModule`) beside its bundle in `bundleDir`, as CDK's
+ * afterBundling hook does (infra/bot-function.ts), and returns what Lambda then loads as the handler.
+ */
+export async function placeInitModule(initModule: string, bundleDir: string): Promise<string> {
+  const handlerFile = join(bundleDir, INIT_MODULE_FILE);
+  await copyFile(resolve(REPO_ROOT, initModule), handlerFile);
+  return handlerFile;
 }

@@ -1,13 +1,12 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { build, type Metafile } from 'esbuild';
 import { conversationFunctions } from '../../functions/conversation-functions';
 import { ingestFunctions } from '../../functions/ingest-functions';
-import { INIT_MODULE_FILE } from '../../infra/lambda-bundling';
 import { REPO_ROOT } from '../local/stack';
-import { productionBundleOptions } from './bundle-settings';
+import { placeInitModule, productionBundleOptions } from './bundle-settings';
 import type { BenchContext } from './context';
 import type { Figure, SectionResult } from './report';
 import { median } from './stats';
@@ -90,9 +89,8 @@ export async function bundleFunctions(workDir: string): Promise<BundledFunction[
     });
     for (const fn of group) {
       const file = join(outdir, fn.name, 'index.js');
-      // The init module beside the bundle, as CDK's afterBundling hook copies it (infra/bot-function.ts).
-      const handlerFile = fn.initModule === undefined ? file : join(outdir, fn.name, INIT_MODULE_FILE);
-      if (fn.initModule !== undefined) await copyFile(resolve(REPO_ROOT, fn.initModule), handlerFile);
+      const handlerFile =
+        fn.initModule === undefined ? file : await placeInitModule(fn.initModule, join(outdir, fn.name));
       bundled.push({
         ...fn,
         file,

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -14,7 +14,7 @@ import { REFINE_CANDIDATES, searchPassages } from '../../functions/core/vector-s
 import { INIT_MODULE_FILE } from '../../infra/lambda-bundling';
 import { LOCAL_CREDENTIALS } from '../../stand-ins/aws/s3-local';
 import { REPO_ROOT } from '../local/stack';
-import { productionBundleOptions } from './bundle-settings';
+import { placeInitModule, productionBundleOptions } from './bundle-settings';
 import type { BenchContext } from './context';
 import { type Figure, formatNumber, type SectionResult } from './report';
 import { corpusFor } from './retrieval';
@@ -155,9 +155,7 @@ export async function bundleRetrieve(workDir: string): Promise<string> {
     ...productionBundleOptions({ 'Retrieve/index': entry }, outdir, true),
     absWorkingDir: REPO_ROOT,
   });
-  // The init module beside the bundle, as CDK's afterBundling hook copies it (infra/bot-function.ts).
-  const { initModule } = conversationFunctions.RetrieveFunctionArn;
-  await copyFile(resolve(REPO_ROOT, initModule), join(outdir, 'Retrieve', INIT_MODULE_FILE));
+  await placeInitModule(conversationFunctions.RetrieveFunctionArn.initModule, join(outdir, 'Retrieve'));
   return join(outdir, 'Retrieve', 'index.js');
 }
 

@@ -241,9 +241,9 @@ export async function startModeledS3(bucket: string, initial: S3Model = LAMBDA_S
         const key = `${prefix}/${relative(dir, child)}`;
         now.set(key, `${size}:${mtimeMs}`);
         if (before.get(key) === `${size}:${mtimeMs}`) continue;
-        // Streamed (the client sends no checksum trailer, see above): compaction leaves data files of a million rows (5.9 GB at 1,536 dimensions), past what one
-        // Buffer holds. (One PUT of it is more than S3 takes, 5 GB; LanceDB writes such files in parts. The stand-in
-        // takes it whole, which is all a mirror needs.)
+        // Streamed (the client sends no checksum trailer, see above): compaction leaves data files of a million rows
+        // (5.9 GB at 1,536 dimensions), past what one Buffer holds. (One PUT of it is more than S3 takes, 5 GB;
+        // LanceDB writes such files in parts. The stand-in takes it whole, which is all a mirror needs.)
         await client.send(
           new PutObjectCommand({
             Bucket: bucket,

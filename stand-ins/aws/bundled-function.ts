@@ -75,7 +75,8 @@ function errorNamed(name: string, message: string): Error {
 }
 
 /**
- * Runs `file` (a bundle's `index.js`, or the function's `init.mjs` beside it) as its Lambda would, with `env` as the function's configuration.
+ * Runs `file` (a bundle's `index.js`, or the function's `init.mjs` beside it) as its Lambda would, with `env` as
+ * the function's configuration.
  * @param options.cwd the processes' working directory (Lambda's is the bundle's own, /var/task).
  */
 export function startBundledFunction(

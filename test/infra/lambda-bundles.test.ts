@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import type { Env } from '../../functions/core/config';
 import { LEFT_OUT_PACKAGES } from '../../infra/lambda-bundling';
 import { type BundledFunction, bundleFunctions, productionFunctions } from '../../scripts/bench/cold-start';
+import { BUCKET, containerEnv, EMBEDDING_MODEL } from '../../scripts/bench/retrieval-real';
 import { type ModeledS3, startModeledS3 } from '../../scripts/bench/s3-model';
 import { askThroughSlack } from '../../scripts/local/ask-client';
 import { startLocalIngest } from '../../scripts/local/ingest-local';
@@ -15,7 +16,6 @@ import {
   type BundledFunction as RunningBundle,
   startBundledFunction,
 } from '../../stand-ins/aws/bundled-function';
-import { LOCAL_CREDENTIALS } from '../../stand-ins/aws/s3-local';
 import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { mentionPayload, signedHeaders } from '../../stand-ins/slack/slack-request';
 import { visibleText } from '../support/local-stack';
@@ -91,7 +91,7 @@ describe('every production bundle', () => {
 describe("Retrieve's init (init.mjs beside its bundle)", () => {
   let s3: ModeledS3;
   beforeAll(async () => {
-    s3 = await startModeledS3('init-wait');
+    s3 = await startModeledS3(BUCKET);
   }, 60_000);
   afterAll(() => s3.close());
 
@@ -115,21 +115,9 @@ describe("Retrieve's init (init.mjs beside its bundle)", () => {
     // Not spawnSync: the modelled S3 answers from this process's event loop.
     const loaded = await execFileAsync(process.execPath, ['-e', script, file], {
       cwd: dirname(bundle.file),
-      env: {
-        PATH: process.env.PATH,
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-        LOG_LEVEL: 'silent',
-        LLM_PROVIDER: 'openai',
-        OPENAI_API_KEY: 'sk-test-init',
-        OPENAI_EMBEDDING_MODEL: 'text-embedding-3-small',
-        LANCEDB_URI: 's3://init-wait/lancedb',
-        S3_ENDPOINT: s3.endpoint,
-        // As in Lambda, where AWS_LAMBDA_FUNCTION_NAME turns the preload on.
-        RETRIEVE_PRELOAD: '1',
-        ...env,
-      },
+      // The bench's Retrieve container environment, its preload on as in Lambda (AWS_LAMBDA_FUNCTION_NAME there).
+      // No table is there and nothing is embedded: the preload finds no table, after its requests to S3.
+      env: { ...containerEnv(s3, 'lancedb', 'http://127.0.0.1:9', EMBEDDING_MODEL, true), ...env },
       encoding: 'utf8',
       timeout: 60_000,
     });
