@@ -122,30 +122,16 @@ export async function spawnWithCpuShare(
     const child = spawn(command, args, options);
     return { child, method: 'none', release: async () => end(child) };
   }
-  const group = cgroup
-    ? await writableCgroup(`slack-rag-bench-${process.pid}-${Date.now()}`, initShare ?? share)
-    : undefined;
+  const group = cgroup ? await cpuShareGroup(initShare ?? share) : undefined;
   if (group !== undefined) {
-    const procs = join(group.dir, 'cgroup.procs');
-    // The shell joins the group, then becomes the command: nothing of the child runs outside the quota.
-    const child = spawn('/bin/sh', ['-c', `echo $$ > "$0" && exec "$@"`, procs, command, ...args], options);
+    const child = group.spawn(command, args, options);
     return {
       child,
       method: group.method,
       setShare: group.setShare,
       async release() {
         await end(child);
-        // A cgroup can be removed once its last process is gone; the kernel may take a moment to notice.
-        for (let i = 0; i < 50; i++) {
-          if (
-            await rmdir(group.dir).then(
-              () => true,
-              () => false,
-            )
-          )
-            break;
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
+        await group.release();
       },
     };
   }
@@ -176,6 +162,47 @@ export async function spawnWithCpuShare(
     },
   };
 }
+
+/**
+ * A cgroup holding every process spawned through it to `share` vCPUs together, as Lambda holds one execution
+ * environment (undefined where no cgroup is writable). Its processes may come and go; `release` ends none of them
+ * and removes the group once the last is gone.
+ */
+export interface CpuGroup {
+  method: QuotaMethod;
+  /** Spawns `command args` inside the group: a shell joins it, then becomes the command (same pid). */
+  spawn(command: string, args: readonly string[], options: SpawnOptions): ChildProcess;
+  setShare(share: number): Promise<void>;
+  release(): Promise<void>;
+}
+
+export async function cpuShareGroup(share: number): Promise<CpuGroup | undefined> {
+  const group = await writableCgroup(`slack-rag-bench-${process.pid}-${Date.now()}-${groups++}`, share);
+  if (group === undefined) return undefined;
+  const procs = join(group.dir, 'cgroup.procs');
+  return {
+    method: group.method,
+    setShare: group.setShare,
+    // The shell joins the group, then becomes the command: nothing of the child runs outside the quota.
+    spawn: (command, args, options) =>
+      spawn('/bin/sh', ['-c', `echo $$ > "$0" && exec "$@"`, procs, command, ...args], options),
+    async release() {
+      // A cgroup can be removed once its last process is gone; the kernel may take a moment to notice.
+      for (let i = 0; i < 50; i++) {
+        if (
+          await rmdir(group.dir).then(
+            () => true,
+            () => false,
+          )
+        )
+          return;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+  };
+}
+
+let groups = 0;
 
 async function end(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

@@ -555,7 +555,12 @@ export interface RealRig {
 export async function startRealRig(
   ctx: BenchContext,
   name: string,
-  options: { manPages: number; ingestEnv?: Record<string, string> },
+  options: {
+    manPages: number;
+    ingestEnv?: Record<string, string>;
+    /** Runs some ingest steps elsewhere than in this process (startLocalIngest's option). */
+    runFunction?: Parameters<typeof startLocalIngest>[0]['runFunction'];
+  },
 ): Promise<RealRig> {
   const memoryMb = conversationFunctions.RetrieveFunctionArn.memoryMb;
   const config = loadConfig({ LLM_PROVIDER: 'local' });
@@ -585,6 +590,7 @@ export async function startRealRig(
     env,
     store: 'dynalite',
     onProgress: (event) => progress?.(event),
+    ...(options.runFunction === undefined ? {} : { runFunction: options.runFunction }),
   });
   ctx.log(`${name}: bundling the Retrieve function`);
   const bundle = await bundleRetrieve(ctx.workDir);

@@ -2,6 +2,7 @@ import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { IngestProgress } from '../local/ingest-local';
 import type { BenchContext } from './context';
+import { type FunctionFigures, type FunctionProcesses, startFunctionProcesses } from './function-processes';
 import { fakeTokens, rateLimitFigures, syncUnderRateLimit } from './ingest';
 import { distinctTerms, writeUntil } from './real-corpus';
 import type { Figure, SectionResult } from './report';
@@ -13,6 +14,7 @@ import {
   type SizeResult,
   sizeFigures,
   startRealRig,
+  tableFacts,
 } from './retrieval-real';
 
 const MB = 1_000_000;
@@ -38,55 +40,42 @@ export interface SyncTimeline {
   documents: number;
   /** Plan, the embedding batches (the Distributed Map), Commit (all its parts), Optimize. */
   phases: { planMs: number; embedMs: number; commitMs: number; optimizeMs: number };
-  /** Peak RSS of this process (the local executor runs every step in it) during Commit and during Optimize. */
-  peakRss: { before: number; commit: number; optimize: number; whole: number };
+  /**
+   * Commit's and Optimize's own processes (their production bundles, each under the CPU share of its memory): peak
+   * RSS, each invocation's time, cold starts.
+   */
+  functions: FunctionFigures[];
   /** Tokens the fake OpenAI was asked to embed (its count: 4 characters a token). */
   tokens: number;
   optimize: unknown;
 }
 
 /**
- * Syncs the rig's corpus, timing the ingest's phases from its progress events and sampling this process's RSS every
- * 200 ms (Commit and Optimize run in it, on the local executor). The fake OpenAI's request log is counted and
- * emptied as the sync goes, so a million chunks' texts are not kept.
+ * Syncs the rig's corpus, timing the ingest's phases from its progress events; Commit's and Optimize's processes
+ * are measured by `functions` (started cold for this sync). The fake OpenAI's request log is counted and emptied as
+ * the sync goes, so a million chunks' texts are not kept.
  */
-async function timedSync(rig: RealRig, label: string): Promise<SyncTimeline> {
+async function timedSync(rig: RealRig, label: string, functions: FunctionProcesses): Promise<SyncTimeline> {
+  // What an earlier sync (a re-sync of the retrieval measurements) left in the figures, and warm processes.
+  await functions.take();
   const started = performance.now();
   const marks: Partial<
     Record<'planned' | 'commitStart' | 'commitEnd' | 'optimizeStart' | 'optimizeEnd', number>
   > = {};
-  let phase: 'other' | 'commit' | 'optimize' = 'other';
-  const before = process.memoryUsage.rss();
-  const peak = { before, commit: 0, optimize: 0, whole: before };
   let tokens = 0;
   const drain = () => {
     tokens += fakeTokens(rig.openai.requests);
     rig.openai.requests.length = 0;
   };
-  const sample = setInterval(() => {
-    const rss = process.memoryUsage.rss();
-    peak.whole = Math.max(peak.whole, rss);
-    if (phase === 'commit') peak.commit = Math.max(peak.commit, rss);
-    if (phase === 'optimize') peak.optimize = Math.max(peak.optimize, rss);
-  }, 200);
   const draining = setInterval(drain, 2_000);
   const onProgress = (event: IngestProgress) => {
     const now = performance.now();
     if (event.type === 'planned') marks.planned = now;
     if (event.type !== 'step') return;
-    if (event.step === 'Commit' && event.phase === 'started') {
-      marks.commitStart ??= now;
-      phase = 'commit';
-    }
+    if (event.step === 'Commit' && event.phase === 'started') marks.commitStart ??= now;
     if (event.step === 'Commit' && event.phase === 'done') marks.commitEnd = now;
-    if (event.step === 'Optimize' && event.phase === 'started') {
-      marks.optimizeStart = now;
-      phase = 'optimize';
-    }
-    if (event.step === 'Optimize' && event.phase === 'done') {
-      marks.optimizeEnd = now;
-      phase = 'other';
-    }
+    if (event.step === 'Optimize' && event.phase === 'started') marks.optimizeStart = now;
+    if (event.step === 'Optimize' && event.phase === 'done') marks.optimizeEnd = now;
   };
   try {
     const synced = await rig.sync(label, onProgress);
@@ -102,12 +91,11 @@ async function timedSync(rig: RealRig, label: string): Promise<SyncTimeline> {
         commitMs: at(marks.commitEnd) - at(marks.commitStart),
         optimizeMs: at(marks.optimizeEnd) - at(marks.optimizeStart),
       },
-      peakRss: peak,
+      functions: await functions.take(),
       tokens,
       optimize: synced.report.optimize,
     };
   } finally {
-    clearInterval(sample);
     clearInterval(draining);
   }
 }
@@ -120,10 +108,15 @@ async function directoryBytes(dir: string): Promise<number> {
   return total;
 }
 
-interface ScaleResult extends SizeResult {
-  sync: SyncTimeline;
-  tableBytes: number;
-}
+/** The functions whose processes the section measures: the two that hold a table's rows and indexes in memory. */
+const INGEST_MEASURED = ['IngestCommit', 'IngestOptimize'] as const;
+
+/** One size: its sync, and (unless `BENCH_SCALE_SYNC_ONLY=1`) the retrieval figures. */
+type ScaleResult = Omit<SizeResult, 'live' | 'constant' | 'recall'> &
+  Partial<Pick<SizeResult, 'live' | 'constant' | 'recall'>> & {
+    sync: SyncTimeline;
+    tableBytes: number;
+  };
 
 /**
  * Section `scale` (issue 23 point 6): the retrievalReal harness (real text, the product's ingest, the Retrieve bundle
@@ -133,12 +126,22 @@ interface ScaleResult extends SizeResult {
  * corpus synced again under a modelled rate limit: the share of the provider's limit the batches used, from which
  * the time a million chunks take at a given limit follows. The smaller size is the baseline column.
  *
+ * Commit and Optimize run in processes of their own (function-processes.ts), so that their memory and time are a
+ * Lambda's, not this process's. `BENCH_SCALE_SYNC_ONLY=1` measures the syncs alone (no retrieval, no rate-limited
+ * slice).
+ *
  * Not part of a plain `npm run bench` (an hour on 2 cores): `npm run bench -- --only scale`.
  */
 export async function benchScale(ctx: BenchContext): Promise<SectionResult> {
   const sizes = scaleSizes(ctx.quick);
   const counts = askCounts(ctx.quick);
-  const rig = await startRealRig(ctx, 'scale', { manPages: ctx.quick ? 60 : 150 });
+  const syncOnly = process.env.BENCH_SCALE_SYNC_ONLY === '1';
+  ctx.log('scale: bundling Commit and Optimize, to run in processes of their own');
+  const functions = await startFunctionProcesses(ctx.workDir, INGEST_MEASURED);
+  const rig = await startRealRig(ctx, 'scale', {
+    manPages: ctx.quick ? 60 : 150,
+    runFunction: functions.runFunction,
+  });
   const results: ScaleResult[] = [];
   let limited: Awaited<ReturnType<typeof syncUnderRateLimit>> | undefined;
   let sliceChunks = 0;
@@ -151,25 +154,33 @@ export async function benchScale(ctx: BenchContext): Promise<SectionResult> {
       ctx.log(
         `${label}: ${rig.written.written.length.toLocaleString('en')} documents written in ${Math.round((performance.now() - writeStarted) / 1000)} s; syncing them`,
       );
-      const sync = await timedSync(rig, `sync to ${target.toLocaleString('en')} chunks`);
+      const sync = await timedSync(rig, `sync to ${target.toLocaleString('en')} chunks`, functions);
       const tableBytes = await directoryBytes(rig.lancedbDir);
+      const fn = (name: string) => sync.functions.find((f) => f.name === name);
+      const longest = (f: FunctionFigures | undefined) => Math.max(0, ...(f?.invocationsMs ?? []));
       ctx.log(
         `${label}: synced in ${Math.round(sync.ms / 1000)} s (plan ${Math.round(sync.phases.planMs / 1000)} s, embed ${Math.round(sync.phases.embedMs / 1000)} s, commit ${Math.round(sync.phases.commitMs / 1000)} s, optimize ${Math.round(sync.phases.optimizeMs / 1000)} s), ` +
-          `${sync.chunks.toLocaleString('en')} chunks, peak RSS commit ${(sync.peakRss.commit / MB).toFixed(0)} MB, optimize ${(sync.peakRss.optimize / MB).toFixed(0)} MB; table ${(tableBytes / MB).toFixed(0)} MB`,
+          `${sync.chunks.toLocaleString('en')} chunks; Commit peak RSS ${((fn('IngestCommit')?.peakRss ?? 0) / MB).toFixed(0)} MB in ${fn('IngestCommit')?.invocationsMs.length ?? 0} part(s), longest ${Math.round(longest(fn('IngestCommit')) / 1000)} s; ` +
+          `Optimize peak RSS ${((fn('IngestOptimize')?.peakRss ?? 0) / MB).toFixed(0)} MB, longest ${Math.round(longest(fn('IngestOptimize')) / 1000)} s; table ${(tableBytes / MB).toFixed(0)} MB`,
       );
-      const measured = await measureSize(ctx, rig, { label, seed: 2000 + sizeIndex, counts });
-      results.push({
+      const base = {
         target,
         recordedVersion: await rig.recordedVersion(),
-        chunks: measured.facts.rows,
         documents: rig.written.written.length,
         distinctTerms: distinctTerms(rig.written.written.map((d) => d.markdown)),
         syncMs: sync.ms,
-        ...measured,
         sync,
         tableBytes,
-      });
+      };
+      if (syncOnly) {
+        const facts = await tableFacts(rig.lancedbDir, EMBEDDING_MODEL);
+        results.push({ ...base, chunks: facts.rows, facts });
+        continue;
+      }
+      const measured = await measureSize(ctx, rig, { label, seed: 2000 + sizeIndex, counts });
+      results.push({ ...base, chunks: measured.facts.rows, ...measured });
     }
+    if (syncOnly) return report(ctx, rig, results, counts.warm, undefined, 0);
     // The rate-limited slice: the first documents of the corpus (about 2 % of the largest size, at least 2,000
     // chunks) in a directory of their own, synced into a new table by a new ingest against a limited fake OpenAI.
     const sliceTarget = Math.max(2_000, Math.round((sizes.at(-1) as number) * 0.02));
@@ -197,8 +208,37 @@ export async function benchScale(ctx: BenchContext): Promise<SectionResult> {
     });
   } finally {
     await rig.close();
+    await functions.close();
   }
   return report(ctx, rig, results, counts.warm, limited, sliceChunks);
+}
+
+/** Lambda's MB, in which a function's memory is configured and its use reported, are mebibytes. */
+const LAMBDA_MB = 1_048_576;
+
+/** Commit's and Optimize's own processes at one size: peak memory and longest invocation, against their settings. */
+function functionFigures(size: string, s: ScaleResult, base: ScaleResult | undefined): Figure[] {
+  return s.sync.functions.flatMap((f) => {
+    const of = (r: ScaleResult | undefined) => r?.sync.functions.find((x) => x.name === f.name);
+    const longest = (x: FunctionFigures) => Math.max(0, ...x.invocationsMs);
+    const baseline = of(base);
+    return [
+      {
+        name: `${size}: … ${f.name}, peak RSS of its process (Lambda's MB), ${f.share.toFixed(2)} vCPU`,
+        value: f.peakRss / LAMBDA_MB,
+        unit: 'MB' as const,
+        ...(baseline ? { baseline: baseline.peakRss / LAMBDA_MB } : {}),
+        target: { max: f.memoryMb, text: `≤ ${f.memoryMb.toLocaleString('en')} MB (its configured memory)` },
+      },
+      {
+        name: `${size}: … ${f.name}, longest of its ${f.invocationsMs.length} invocation(s)`,
+        value: longest(f),
+        unit: 'ms' as const,
+        ...(baseline ? { baseline: longest(baseline) } : {}),
+        target: { max: f.timeoutMs, text: `≤ ${f.timeoutMs / 1000} s (its timeout)` },
+      },
+    ];
+  });
 }
 
 function report(
@@ -263,19 +303,6 @@ function report(
         target: { max: 15 * 60_000, text: "≤ 15 min (a Lambda's limit)" },
       },
       {
-        name: `${size}: … peak RSS during Commit (the bench process)`,
-        value: mb(s.sync.peakRss.commit),
-        unit: 'MB',
-        ...withBase((r) => mb(r.sync.peakRss.commit)),
-      },
-      {
-        name: `${size}: … peak RSS during Optimize (the bench process)`,
-        value: mb(s.sync.peakRss.optimize),
-        unit: 'MB',
-        ...withBase((r) => mb(r.sync.peakRss.optimize)),
-        target: { max: 10_240, text: "≤ 10,240 MB (a Lambda's most)" },
-      },
-      {
         name: `${size}: table on disk (all versions kept)`,
         value: mb(s.tableBytes),
         unit: 'MB',
@@ -288,7 +315,9 @@ function report(
         ...withBase((r) => mb(r.facts.indexes.reduce((n, x) => n + x.bytes, 0))),
       },
     );
-    figures.push(...sizeFigures(size, s, base?.live, rig.memoryMb, spacing));
+    figures.push(...functionFigures(size, s, base));
+    if (s.live !== undefined)
+      figures.push(...sizeFigures(size, s as SizeResult, base?.live, rig.memoryMb, spacing));
   }
   const largest = results.at(-1);
   if (limited !== undefined) {
@@ -317,8 +346,10 @@ function report(
     figures,
     notes: [
       `Tables: ${results.map(describe).join('; ')}.`,
-      'Sync phases are timed from the ingest’s progress (plan: until the plan is staged; embedding: until Commit starts; Commit: every part; Optimize: the index step). Commit and Optimize run in the bench process on the local executor, so their memory is that process’s peak RSS while they ran (it also holds the corpus’s documents and the in-memory DynamoDB); on 2 cores. A Lambda of 10,240 MB gets 6 vCPUs.',
-      `Retrieval figures as in retrievalReal: a new Retrieve container (production bundle, ${rig.share.toFixed(2)} vCPU for ${rig.memoryMb} MB), ${warmCount} warm questions, a re-sync of 5 documents, spaced questions ${spacing / 1000} s apart, recall@10 against exact search.`,
+      `Sync phases are timed from the ingest’s progress (plan: until the plan is staged; embedding: until Commit starts; Commit: every part; Optimize: the index step). Commit and Optimize run as their production bundles, each in a Node process of its own started cold for each sync and kept warm between its invocations, both held to the CPU Lambda gives their configured memory (${results[0]?.sync.functions.map((f) => `${f.name} ${f.share.toFixed(2)} vCPU by ${f.method}`).join(', ') ?? 'none'}); their peak RSS is the process's VmHWM, read every 250 ms and after each invocation. Neither their memory nor their timeout is enforced here: a figure over its bound is what Lambda would have stopped. The table is on local disk (Lambda's is on S3). The other steps run in the bench process, on 2 cores.`,
+      results.some((s) => s.live === undefined)
+        ? 'Retrieval was not measured (BENCH_SCALE_SYNC_ONLY=1): the syncs alone.'
+        : `Retrieval figures as in retrievalReal: a new Retrieve container (production bundle, ${rig.share.toFixed(2)} vCPU for ${rig.memoryMb} MB), ${warmCount} warm questions, a re-sync of 5 documents, spaced questions ${spacing / 1000} s apart, recall@10 against exact search.`,
       limited === undefined
         ? 'The rate-limited slice did not run.'
         : `Rate limit: the first ${sliceChunks.toLocaleString('en')} chunks’ documents synced into a new table against a fake OpenAI limited to ${limited.tokensPerWindow.toLocaleString('en')} tokens per ${limited.windowMs / 1000} s (a third of the slice’s tokens; OpenAI’s window is a minute), ${limited.concurrency} batches at once; baseline of its time: the floor the limit sets. The last row is the embedding time of the largest size at a limit of 1,000,000 tokens a minute, from its measured tokens per chunk and the share of the limit used (it scales inversely with the limit).`,
@@ -332,7 +363,7 @@ function report(
         sync: s.sync,
         tableBytes: s.tableBytes,
         table: s.facts,
-        live: { ...s.live, warm: s.live.warm.length },
+        ...(s.live === undefined ? {} : { live: { ...s.live, warm: s.live.warm.length } }),
         recall: s.recall,
       })),
       limited,

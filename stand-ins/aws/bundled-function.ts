@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import type { Env } from '../../functions/core/config';
 import type { LocalInvocationContext } from './step-functions-local';
 
@@ -43,6 +43,11 @@ process.on('message', async ({ id, event, deadline }) => {
 });
 `;
 
+/** How a process is started, in `child_process.spawn`'s shape. */
+export type SpawnProcess = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
+
+const spawnProcess: SpawnProcess = (command, args, options) => spawn(command, args, options);
+
 export type BundledHandler = (event: unknown, context?: LocalInvocationContext) => Promise<unknown>;
 
 export interface BundledFunction {
@@ -78,11 +83,13 @@ function errorNamed(name: string, message: string): Error {
  * Runs `file` (a bundle's `index.js`, or the function's `init.mjs` beside it) as its Lambda would, with `env` as
  * the function's configuration.
  * @param options.cwd the processes' working directory (Lambda's is the bundle's own, /var/task).
+ * @param options.spawn starts each process instead of `child_process.spawn` (the bench: inside a cgroup holding it
+ *   to Lambda's CPU share); the process it returns must be the command's own, with the IPC channel asked for.
  */
 export function startBundledFunction(
   file: string,
   env: Env,
-  options: { cwd?: string } = {},
+  options: { cwd?: string; spawn?: SpawnProcess } = {},
 ): BundledFunction {
   const instances: Instance[] = [];
   let nextId = 0;
@@ -97,7 +104,7 @@ export function startBundledFunction(
     const lance = Object.fromEntries(
       Object.entries(process.env).filter(([name]) => name.startsWith('LANCE')),
     );
-    const child = spawn(process.execPath, ['-e', RUNNER, file], {
+    const child = (options.spawn ?? spawnProcess)(process.execPath, ['-e', RUNNER, file], {
       cwd: options.cwd,
       env: { ...inherited, ...lance, ...env },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],

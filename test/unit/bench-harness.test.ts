@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { spawnWithCpuShare } from '../../scripts/bench/cpu-quota';
+import { cpuShareGroup, spawnWithCpuShare } from '../../scripts/bench/cpu-quota';
+import { peakRssOf } from '../../scripts/bench/function-processes';
 import {
   chunkCounter,
   corpusDocuments,
@@ -230,4 +232,34 @@ describe('Lambda’s CPU share for a child process', () => {
       expect(cpuMs).toBeLessThan(1500 * share + 250);
     },
   );
+});
+
+describe('A function’s own process, as the scale section measures Commit and Optimize', () => {
+  it('is the command itself inside the CPU group, and its peak memory is read from it, not from the bench', async () => {
+    const group = await cpuShareGroup(1);
+    // Touches 300 MB, frees it, reports its pid, then waits to be ended.
+    const script =
+      'let b = Buffer.alloc(300 * 1024 * 1024, 1); b = null; process.stdout.write(String(process.pid)); setInterval(() => {}, 1000);';
+    const options = { stdio: ['ignore', 'pipe', 'inherit'] as ('ignore' | 'pipe' | 'inherit')[] };
+    const child =
+      group?.spawn(process.execPath, ['-e', script], options) ??
+      spawn(process.execPath, ['-e', script], options);
+    try {
+      const reported = await new Promise<string>((resolve) =>
+        child.stdout?.once('data', (c: Buffer) => resolve(c.toString())),
+      );
+
+      // The shell that joins the group becomes the command: the pid measured is Node's own.
+      expect(Number(reported)).toBe(child.pid);
+      // The peak stays after the memory is given back; this process never held it.
+      const peak = await peakRssOf(child.pid as number);
+      expect(peak).toBeGreaterThan(300 * 1024 * 1024);
+      expect(peak).toBeLessThan(600 * 1024 * 1024);
+    } finally {
+      child.kill();
+      await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(null)));
+      await group?.release();
+    }
+    expect(await peakRssOf(child.pid as number)).toBe(0);
+  });
 });
