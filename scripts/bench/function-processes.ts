@@ -46,10 +46,13 @@ export async function peakRssOf(pid: number): Promise<number> {
  * holding them to the CPU Lambda gives its configured memory (1.16 vCPU at 2,048 MB), their peak RSS read from
  * /proc every 250 ms and after each invocation, every invocation timed. The memory is measured, not enforced (a
  * process over it keeps running, so that the run still reports how far over), nor is the timeout.
+ * @param options.cwd the processes' working directory, when not their bundle's own (Lambda's): where a local sync's
+ *   relative source names resolve, which Plan lists and Commit records.
  */
 export async function startFunctionProcesses(
   workDir: string,
   names: readonly string[],
+  { cwd }: { cwd?: string } = {},
 ): Promise<FunctionProcesses> {
   const bundles = await bundleFunctions(workDir);
   const specs = Object.entries(ingestFunctions)
@@ -92,7 +95,7 @@ export async function startFunctionProcesses(
       const bundle = bundles.find((b) => b.entry === entry);
       if (bundle === undefined) throw new Error(`no bundle for ${entry}`);
       const fn = startBundledFunction(bundle.handlerFile, env, {
-        cwd: dirname(bundle.file),
+        cwd: cwd ?? dirname(bundle.file),
         spawn: (command, args, options) => {
           const child = (t.group?.spawn ?? spawn)(command, args, options);
           if (child.pid !== undefined) t.pids.add(child.pid);

@@ -558,7 +558,10 @@ export async function startRealRig(
   options: {
     manPages: number;
     ingestEnv?: Record<string, string>;
-    /** Runs some ingest steps elsewhere than in this process (startLocalIngest's option). */
+    /**
+     * Runs some ingest steps elsewhere than in this process (startLocalIngest's option); a process of its own must
+     * work in the rig's directory (`<workDir>/<name>`), which local sources are named relative to.
+     */
     runFunction?: Parameters<typeof startLocalIngest>[0]['runFunction'];
   },
 ): Promise<RealRig> {

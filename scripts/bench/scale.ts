@@ -41,7 +41,7 @@ export interface SyncTimeline {
   /** Plan, the embedding batches (the Distributed Map), Commit (all its parts), Optimize. */
   phases: { planMs: number; embedMs: number; commitMs: number; optimizeMs: number };
   /**
-   * Commit's and Optimize's own processes (their production bundles, each under the CPU share of its memory): peak
+   * Plan's, Commit's and Optimize's own processes (their production bundles, each under the CPU share of its memory): peak
    * RSS, each invocation's time, cold starts.
    */
   functions: FunctionFigures[];
@@ -51,7 +51,7 @@ export interface SyncTimeline {
 }
 
 /**
- * Syncs the rig's corpus, timing the ingest's phases from its progress events; Commit's and Optimize's processes
+ * Syncs the rig's corpus, timing the ingest's phases from its progress events; Plan's, Commit's and Optimize's processes
  * are measured by `functions` (started cold for this sync). The fake OpenAI's request log is counted and emptied as
  * the sync goes, so a million chunks' texts are not kept.
  */
@@ -108,8 +108,12 @@ async function directoryBytes(dir: string): Promise<number> {
   return total;
 }
 
-/** The functions whose processes the section measures: the two that hold a table's rows and indexes in memory. */
-const INGEST_MEASURED = ['IngestCommit', 'IngestOptimize'] as const;
+/**
+ * The functions whose processes the section measures: Plan, which lists every document and reads the manifest of
+ * all of them, and the two that hold a table's rows and indexes in memory. The embedding batches run here, in the
+ * bench's process.
+ */
+const INGEST_MEASURED = ['IngestPlan', 'IngestCommit', 'IngestOptimize'] as const;
 
 /** One size: its sync, and (unless `BENCH_SCALE_SYNC_ONLY=1`) the retrieval figures. */
 type ScaleResult = Omit<SizeResult, 'live' | 'constant' | 'recall'> &
@@ -122,11 +126,11 @@ type ScaleResult = Omit<SizeResult, 'live' | 'constant' | 'recall'> &
  * Section `scale` (issue 23 point 6): the retrievalReal harness (real text, the product's ingest, the Retrieve bundle
  * under Lambda's CPU share, S3's latency spread, a re-sync, spaced questions, recall) at 100,000 and 1,000,000 chunks
  * (`--quick`: 20,000 and 200,000), each table grown by one sync, with what that sync cost: wall time, chunks per
- * second, each phase's time, the peak memory of Commit and Optimize, the table's size on disk. Then a slice of the
+ * second, each phase's time, the peak memory and longest invocation of Plan, Commit and Optimize, the table's size on disk. Then a slice of the
  * corpus synced again under a modelled rate limit: the share of the provider's limit the batches used, from which
  * the time a million chunks take at a given limit follows. The smaller size is the baseline column.
  *
- * Commit and Optimize run in processes of their own (function-processes.ts), so that their memory and time are a
+ * Plan, Commit and Optimize run in processes of their own (function-processes.ts), so that their memory and time are a
  * Lambda's, not this process's. `BENCH_SCALE_SYNC_ONLY=1` measures the syncs alone (no retrieval, no rate-limited
  * slice).
  *
@@ -136,8 +140,10 @@ export async function benchScale(ctx: BenchContext): Promise<SectionResult> {
   const sizes = scaleSizes(ctx.quick);
   const counts = askCounts(ctx.quick);
   const syncOnly = process.env.BENCH_SCALE_SYNC_ONLY === '1';
-  ctx.log('scale: bundling Commit and Optimize, to run in processes of their own');
-  const functions = await startFunctionProcesses(ctx.workDir, INGEST_MEASURED);
+  ctx.log('scale: bundling Plan, Commit and Optimize, to run in processes of their own');
+  const functions = await startFunctionProcesses(ctx.workDir, INGEST_MEASURED, {
+    cwd: join(ctx.workDir, 'scale'),
+  });
   const rig = await startRealRig(ctx, 'scale', {
     manPages: ctx.quick ? 60 : 150,
     runFunction: functions.runFunction,
@@ -216,7 +222,7 @@ export async function benchScale(ctx: BenchContext): Promise<SectionResult> {
 /** Lambda's MB, in which a function's memory is configured and its use reported, are mebibytes. */
 const LAMBDA_MB = 1_048_576;
 
-/** Commit's and Optimize's own processes at one size: peak memory and longest invocation, against their settings. */
+/** Plan's, Commit's and Optimize's own processes at one size: peak memory and longest invocation, against their settings. */
 function functionFigures(size: string, s: ScaleResult, base: ScaleResult | undefined): Figure[] {
   return s.sync.functions.flatMap((f) => {
     const of = (r: ScaleResult | undefined) => r?.sync.functions.find((x) => x.name === f.name);
@@ -346,7 +352,7 @@ function report(
     figures,
     notes: [
       `Tables: ${results.map(describe).join('; ')}.`,
-      `Sync phases are timed from the ingest’s progress (plan: until the plan is staged; embedding: until Commit starts; Commit: every part; Optimize: the index step). Commit and Optimize run as their production bundles, each in a Node process of its own started cold for each sync and kept warm between its invocations, both held to the CPU Lambda gives their configured memory (${results[0]?.sync.functions.map((f) => `${f.name} ${f.share.toFixed(2)} vCPU by ${f.method}`).join(', ') ?? 'none'}); their peak RSS is the process's VmHWM, read every 250 ms and after each invocation. Neither their memory nor their timeout is enforced here: a figure over its bound is what Lambda would have stopped. The table is on local disk (Lambda's is on S3). The other steps run in the bench process, on 2 cores.`,
+      `Sync phases are timed from the ingest’s progress (plan: until the plan is staged; embedding: until Commit starts; Commit: every part; Optimize: the index step). Plan, Commit and Optimize run as their production bundles, each in a Node process of its own started cold for each sync and kept warm between its invocations, each held to the CPU Lambda gives their configured memory (${results[0]?.sync.functions.map((f) => `${f.name} ${f.share.toFixed(2)} vCPU by ${f.method}`).join(', ') ?? 'none'}); their peak RSS is the process's VmHWM, read every 250 ms and after each invocation. Neither their memory nor their timeout is enforced here: a figure over its bound is what Lambda would have stopped. The table and the documents are on local disk (Lambda's are on S3). The other steps run in the bench process, on 2 cores.`,
       results.some((s) => s.live === undefined)
         ? 'Retrieval was not measured (BENCH_SCALE_SYNC_ONLY=1): the syncs alone.'
         : `Retrieval figures as in retrievalReal: a new Retrieve container (production bundle, ${rig.share.toFixed(2)} vCPU for ${rig.memoryMb} MB), ${warmCount} warm questions, a re-sync of 5 documents, spaced questions ${spacing / 1000} s apart, recall@10 against exact search.`,
