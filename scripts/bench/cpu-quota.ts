@@ -165,39 +165,87 @@ export async function spawnWithCpuShare(
 
 /**
  * A cgroup holding every process spawned through it to `share` vCPUs together, as Lambda holds one execution
- * environment (undefined where no cgroup is writable). Its processes may come and go; `release` ends none of them
- * and removes the group once the last is gone.
+ * environment (undefined where no cgroup is writable); with `memoryMb`, also a memory cgroup of that limit where one
+ * is writable (cgroup v1 `memory.limit_in_bytes`, v2 `memory.max`): Node then sizes its heap for that memory as it
+ * does in a Lambda environment of it (half of it, where it takes a quarter of this machine's 24 GiB), and a process
+ * that goes over is killed, as Lambda ends an invocation that runs out of memory. Its processes may come and go;
+ * `release` ends none of them and removes the groups once the last is gone.
  */
 export interface CpuGroup {
   method: QuotaMethod;
-  /** Spawns `command args` inside the group: a shell joins it, then becomes the command (same pid). */
+  /** The memory limit in force, in bytes (undefined: none could be set). */
+  memoryLimit?: number;
+  /** Spawns `command args` inside the group(s): a shell joins them, then becomes the command (same pid). */
   spawn(command: string, args: readonly string[], options: SpawnOptions): ChildProcess;
   setShare(share: number): Promise<void>;
+  /** Processes the kernel killed for going over the memory limit (0 without one). */
+  oomKills(): Promise<number>;
   release(): Promise<void>;
 }
 
-export async function cpuShareGroup(share: number): Promise<CpuGroup | undefined> {
-  const group = await writableCgroup(`slack-rag-bench-${process.pid}-${Date.now()}-${groups++}`, share);
+async function memoryCgroup(name: string, bytes: number): Promise<{ dir: string; v1: boolean } | undefined> {
+  for (const [parent, v1] of [
+    ['/sys/fs/cgroup/memory', true],
+    ['/sys/fs/cgroup', false],
+  ] as const) {
+    const file = v1 ? 'memory.limit_in_bytes' : 'memory.max';
+    if (v1 ? !existsSync(join(parent, file)) : !existsSync(join(parent, 'cgroup.controllers'))) continue;
+    const dir = join(parent, name);
+    try {
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, file), String(bytes));
+      return { dir, v1 };
+    } catch {
+      await rmdir(dir).catch(() => undefined);
+    }
+  }
+  return undefined;
+}
+
+async function removeGroup(dir: string): Promise<void> {
+  // A cgroup can be removed once its last process is gone; the kernel may take a moment to notice.
+  for (let i = 0; i < 50; i++) {
+    if (
+      await rmdir(dir).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export async function cpuShareGroup(
+  share: number,
+  { memoryMb }: { memoryMb?: number } = {},
+): Promise<CpuGroup | undefined> {
+  const name = `slack-rag-bench-${process.pid}-${Date.now()}-${groups++}`;
+  const group = await writableCgroup(name, share);
   if (group === undefined) return undefined;
-  const procs = join(group.dir, 'cgroup.procs');
+  const memoryLimit = memoryMb === undefined ? undefined : memoryMb * 1024 * 1024;
+  const memory = memoryLimit === undefined ? undefined : await memoryCgroup(name, memoryLimit);
+  const procs = [group.dir, ...(memory ? [memory.dir] : [])].map((dir) => join(dir, 'cgroup.procs'));
+  // The shell joins each group (its arguments before `--`), then becomes the command: nothing of the child runs
+  // outside them.
+  const script = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 1; shift; done; shift; exec "$@"';
   return {
     method: group.method,
+    ...(memory ? { memoryLimit } : {}),
     setShare: group.setShare,
-    // The shell joins the group, then becomes the command: nothing of the child runs outside the quota.
     spawn: (command, args, options) =>
-      spawn('/bin/sh', ['-c', `echo $$ > "$0" && exec "$@"`, procs, command, ...args], options),
+      spawn('/bin/sh', ['-c', script, 'sh', ...procs, '--', command, ...args], options),
+    async oomKills() {
+      if (memory === undefined) return 0;
+      const text = await readFile(
+        join(memory.dir, memory.v1 ? 'memory.oom_control' : 'memory.events'),
+        'utf8',
+      ).catch(() => '');
+      return Number(/^oom_kill (\d+)/m.exec(text)?.[1] ?? 0);
+    },
     async release() {
-      // A cgroup can be removed once its last process is gone; the kernel may take a moment to notice.
-      for (let i = 0; i < 50; i++) {
-        if (
-          await rmdir(group.dir).then(
-            () => true,
-            () => false,
-          )
-        )
-          return;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await removeGroup(group.dir);
+      if (memory) await removeGroup(memory.dir);
     },
   };
 }

@@ -23,6 +23,9 @@ export interface FunctionFigures {
   invocationsMs: number[];
   /** Processes started (cold starts). */
   processes: number;
+  /** The memory limit its processes ran under (bytes; undefined: none could be set), and how many it killed. */
+  memoryLimit?: number;
+  oomKills: number;
 }
 
 export interface FunctionProcesses {
@@ -41,11 +44,12 @@ export async function peakRssOf(pid: number): Promise<number> {
 }
 
 /**
- * Runs the named ingest functions (`IngestCommit`, `IngestOptimize`) the way Lambda would: each from its production
+ * Runs the named ingest functions (`IngestPlan`, `IngestCommit`…) the way Lambda would: each from its production
  * bundle in a Node process of its own, kept warm between invocations, all of one function's processes in a cgroup
- * holding them to the CPU Lambda gives its configured memory (1.16 vCPU at 2,048 MB), their peak RSS read from
- * /proc every 250 ms and after each invocation, every invocation timed. The memory is measured, not enforced (a
- * process over it keeps running, so that the run still reports how far over), nor is the timeout.
+ * holding them to the CPU Lambda gives its configured memory (0.58 vCPU at 1,024 MB, 1.16 at 2,048) and to that memory
+ * (Node sizes its heap from it, and the kernel kills a process that goes over, as Lambda ends such an invocation; Step
+ * Functions then retries the step), their peak RSS read from /proc every 250 ms and after each invocation, every
+ * invocation timed. The timeout is not enforced: an invocation over it is reported.
  * @param options.cwd the processes' working directory, when not their bundle's own (Lambda's): where a local sync's
  *   relative source names resolve, which Plan lists and Commit records.
  */
@@ -68,17 +72,19 @@ export async function startFunctionProcesses(
     peakRss: number;
     invocationsMs: number[];
     processes: number;
+    oomKillsBefore: number;
   }
   const tracked = new Map<string, Tracked>();
   for (const spec of specs) {
     tracked.set(spec.entry, {
       spec,
-      group: await cpuShareGroup(lambdaCpuShare(spec.memoryMb)),
+      group: await cpuShareGroup(lambdaCpuShare(spec.memoryMb), { memoryMb: spec.memoryMb }),
       running: [],
       pids: new Set(),
       peakRss: 0,
       invocationsMs: [],
       processes: 0,
+      oomKillsBefore: 0,
     });
   }
   const sample = async (t: Tracked) => {
@@ -94,7 +100,9 @@ export async function startFunctionProcesses(
       if (t === undefined) return undefined;
       const bundle = bundles.find((b) => b.entry === entry);
       if (bundle === undefined) throw new Error(`no bundle for ${entry}`);
-      const fn = startBundledFunction(bundle.handlerFile, env, {
+      // What Lambda sets in every function's environment, and the ingest sizes LanceDB's caches from.
+      const lambdaEnv = { ...env, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(t.spec.memoryMb) };
+      const fn = startBundledFunction(bundle.handlerFile, lambdaEnv, {
         cwd: cwd ?? dirname(bundle.file),
         spawn: (command, args, options) => {
           const child = (t.group?.spawn ?? spawn)(command, args, options);
@@ -119,6 +127,7 @@ export async function startFunctionProcesses(
       for (const t of tracked.values()) {
         await sample(t);
         await Promise.all(t.running.map((fn) => fn.close()));
+        const oomKills = (await t.group?.oomKills()) ?? 0;
         figures.push({
           name: t.spec.name,
           memoryMb: t.spec.memoryMb,
@@ -128,7 +137,10 @@ export async function startFunctionProcesses(
           peakRss: t.peakRss,
           invocationsMs: t.invocationsMs,
           processes: t.processes,
+          ...(t.group?.memoryLimit === undefined ? {} : { memoryLimit: t.group.memoryLimit }),
+          oomKills: oomKills - t.oomKillsBefore,
         });
+        t.oomKillsBefore = oomKills;
         t.pids.clear();
         t.peakRss = 0;
         t.invocationsMs = [];

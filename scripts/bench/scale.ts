@@ -243,6 +243,12 @@ function functionFigures(size: string, s: ScaleResult, base: ScaleResult | undef
         ...(baseline ? { baseline: longest(baseline) } : {}),
         target: { max: f.timeoutMs, text: `≤ ${f.timeoutMs / 1000} s (its timeout)` },
       },
+      {
+        name: `${size}: … ${f.name}, processes killed for going over ${f.memoryLimit === undefined ? 'its memory (no limit could be set here)' : `${f.memoryMb.toLocaleString('en')} MB`}`,
+        value: f.oomKills,
+        unit: 'count' as const,
+        target: { max: 0, text: '0' },
+      },
     ];
   });
 }
@@ -352,7 +358,7 @@ function report(
     figures,
     notes: [
       `Tables: ${results.map(describe).join('; ')}.`,
-      `Sync phases are timed from the ingest’s progress (plan: until the plan is staged; embedding: until Commit starts; Commit: every part; Optimize: the index step). Plan, Commit and Optimize run as their production bundles, each in a Node process of its own started cold for each sync and kept warm between its invocations, each held to the CPU Lambda gives their configured memory (${results[0]?.sync.functions.map((f) => `${f.name} ${f.share.toFixed(2)} vCPU by ${f.method}`).join(', ') ?? 'none'}); their peak RSS is the process's VmHWM, read every 250 ms and after each invocation. Neither their memory nor their timeout is enforced here: a figure over its bound is what Lambda would have stopped. The table and the documents are on local disk (Lambda's are on S3). The other steps run in the bench process, on 2 cores.`,
+      `Sync phases are timed from the ingest’s progress (plan: until the plan is staged; embedding: until Commit starts; Commit: every part; Optimize: the index step). Plan, Commit and Optimize run as their production bundles, each in a Node process of its own started cold for each sync and kept warm between its invocations, each held to the CPU Lambda gives their configured memory (${results[0]?.sync.functions.map((f) => `${f.name} ${f.share.toFixed(2)} vCPU by ${f.method}`).join(', ') ?? 'none'}) and to that memory by a memory cgroup where one can be set (Node sizes its heap from it, as in a Lambda environment of that size, and the kernel kills a process over it); their peak RSS is the process's VmHWM, read every 250 ms and after each invocation. The timeout is not enforced: an invocation over it is what Lambda would have stopped. The table and the documents are on local disk (Lambda's are on S3). The other steps run in the bench process, on 2 cores.`,
       results.some((s) => s.live === undefined)
         ? 'Retrieval was not measured (BENCH_SCALE_SYNC_ONLY=1): the syncs alone.'
         : `Retrieval figures as in retrievalReal: a new Retrieve container (production bundle, ${rig.share.toFixed(2)} vCPU for ${rig.memoryMb} MB), ${warmCount} warm questions, a re-sync of 5 documents, spaced questions ${spacing / 1000} s apart, recall@10 against exact search.`,

@@ -60,6 +60,17 @@ describe('issue 18, point 1: the ack reserves concurrency only on request', () =
     }
   });
 
+  it('deploys in a fresh account (memory capped at 3,008 MB): no function asks for more', () => {
+    // New accounts have reduced memory quotas (Lambda quotas page); CloudFormation then refuses a MemorySize over
+    // 3,008 with "Member must have value less than or equal to 3008".
+    const { template } = synthWithoutBundling();
+
+    const functions = resourcesOf(template, 'AWS::Lambda::Function');
+    expect(functions.length).toBeGreaterThan(10);
+    const over = functions.filter(([, fn]) => (fn.Properties.MemorySize ?? 128) > 3008).map(([id]) => id);
+    expect(over).toEqual([]);
+  });
+
   it('reserves what bot:ackReservedConcurrency asks for, without a warning when a quota of 1,000 can hold it', () => {
     // Arrange / Act
     const { stack, template } = synthWithoutBundling({ 'bot:ackReservedConcurrency': 50 });

@@ -263,3 +263,41 @@ describe('A function’s own process, as the scale section measures Commit and O
     expect(await peakRssOf(child.pid as number)).toBe(0);
   });
 });
+
+describe('A function’s memory, as Lambda holds it', () => {
+  it('sizes Node for the configured memory and kills a process that goes over it', async () => {
+    const group = await cpuShareGroup(1, { memoryMb: 256 });
+    if (group?.memoryLimit === undefined) {
+      // No writable memory cgroup here: the scale section reports that no limit could be set.
+      expect(group?.memoryLimit).toBeUndefined();
+      return;
+    }
+    const run = async (script: string) => {
+      const child = group.spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout?.on('data', (c: Buffer) => {
+        out += c.toString();
+      });
+      const signal = await new Promise((resolve) => child.once('exit', (_code, sig) => resolve(sig)));
+      return { out, signal };
+    };
+    try {
+      const sized = await run(
+        'process.stdout.write(JSON.stringify([process.constrainedMemory(), require("v8").getHeapStatistics().heap_size_limit]))',
+      );
+      const [constrained, heapLimit] = JSON.parse(sized.out) as [number, number];
+      expect(constrained).toBe(256 * 1024 * 1024);
+      // About the memory itself at this size (half of it at 2,048 MB), where this machine's 24 GiB gives 4 GB.
+      expect(heapLimit).toBeLessThan(512 * 1024 * 1024);
+
+      // 400 MB touched outside the JS heap: more than the function has.
+      const over = await run(
+        'const b = Buffer.alloc(400 * 1024 * 1024, 1); process.stdout.write(String(b.length))',
+      );
+      expect(over).toEqual({ out: '', signal: 'SIGKILL' });
+      expect(await group.oomKills()).toBe(1);
+    } finally {
+      await group.release();
+    }
+  });
+});
