@@ -57,7 +57,7 @@ export interface CommitSyncOptions {
  * join against the whole table (`replaceSources`), so one merge per batch of 25 documents made a first sync of 100,000
  * chunks take 683 merges (0.87 s each, measured by the bench's scale section), and a million chunks would take hours.
  * Consecutive batches are gathered into one merge of up to this many rows (about 60 MB of vectors at 1,536
- * dimensions, well inside Commit's 2,048 MB) or {@link COMMIT_WRITE_SOURCES} documents.
+ * dimensions, well inside Commit's 3,008 MB) or {@link COMMIT_WRITE_SOURCES} documents.
  */
 export const COMMIT_WRITE_ROWS = 5_000;
 /** Documents per merge: the merge's delete predicate lists them, and stays small enough to parse quickly. */
