@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from '@lancedb/lancedb';
@@ -11,6 +12,21 @@ import {
   startFakeLanceDbCloud,
 } from '../../stand-ins/lancedb-cloud/fake-lancedb-cloud';
 import { temporaryDirectory } from '../support/local-stack';
+
+/** Runs `script` in a new Node process from the repository, with `env` added to this one's. */
+function runNode(script: string, env: Record<string, string>): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    execFile(
+      process.execPath,
+      ['-e', script],
+      { cwd: REPO_ROOT, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) =>
+        error
+          ? reject(new Error(`${error.message}\n${stderr.slice(-2000)}`))
+          : resolvePromise({ stdout, stderr }),
+    );
+  });
+}
 
 /** The sources of the rows the stand-in holds: what LanceDB Cloud would hold. */
 async function sourcesInCloud(): Promise<Set<string>> {
@@ -194,6 +210,41 @@ describe('a wrong LanceDB Cloud key', () => {
     await expect(connectVectorStore(`db://${DATABASE}`, { cloud: { apiKey: '' } })).rejects.toThrow(
       /set LANCEDB_API_KEY \(or LANCEDB_API_KEY_ARN\)/,
     );
+  });
+});
+
+describe("LanceDB's own log", () => {
+  it('at LANCEDB_LOG=trace shows each request to LanceDB Cloud, never the key', async () => {
+    // Arrange: LanceDB reads LANCEDB_LOG once, when its module loads, so the client runs in a process of its own.
+    const script = `
+      const lancedb = require('@lancedb/lancedb');
+      (async () => {
+        const db = await lancedb.connect('db://${DATABASE}', {
+          apiKey: process.env.KEY, region: 'us-east-1', hostOverride: process.env.HOST,
+        });
+        const table = await db.createTable('log_check', [{ id: 1, text: 'vpn key', vector: [0.1, 0.2] }]);
+        await table.add([{ id: 2, text: 'wiki page', vector: [0.3, 0.4] }]);
+        const rows = await table.search([0.1, 0.2]).limit(1).toArray();
+        console.log(JSON.stringify({ rows: rows.length, count: await table.countRows() }));
+      })().catch((error) => { console.error(String(error)); process.exit(1); });`;
+    const before = cloud.requests.length;
+
+    // Act
+    const { stdout, stderr } = await runNode(script, {
+      LANCEDB_LOG: 'trace',
+      LANCEDB_LOG_STYLE: 'never',
+      KEY: API_KEY,
+      HOST: cloud.url,
+    });
+
+    // Assert: the calls went through with the key, the log has every request, and the key is nowhere in it.
+    expect(JSON.parse(stdout)).toEqual({ rows: 1, count: 2 });
+    const sent = cloud.requests.slice(before);
+    expect(sent.length).toBeGreaterThanOrEqual(4);
+    expect(sent.every((r) => r.auth === 'ok')).toBe(true);
+    expect(stderr.match(/lancedb::remote::client\] Sending request_id/g)?.length).toBe(sent.length);
+    expect(stderr).not.toContain(API_KEY);
+    expect(stderr).not.toContain(API_KEY.slice(-8));
   });
 });
 
