@@ -11,21 +11,27 @@ import { defineCommand, EXIT, runCommand, UsageError } from './local/cli';
 import { localLanceDbUri, shellSettings, withoutMetricLines } from './local/cli-env';
 import { localStoreInUse, runningDev } from './local/local-store-lock';
 import { renderMessage, renderTrace } from './local/render';
+import { userGroupsFromEnv } from './local/usergroups-file';
 
 /**
- * `npm run ask -- [--json] [--thread TS] "question"`: one signed mention through the local stack, answered from
- * the documents in `.local/` (or LANCEDB_URI). Thread history is kept in `.local/dynamodb`, so `--thread` with
- * the threadTs of an earlier answer asks a follow-up. While `npm run dev` runs, the question goes to it (it holds
- * `.local/dynamodb`), and its transcript shows the thread.
+ * `npm run ask -- [--json] [--thread TS] [--user U…] [--channel C…] "question"`: one signed mention through the
+ * local stack, answered from the documents in `.local/` (or LANCEDB_URI). Thread history is kept in
+ * `.local/dynamodb`, so `--thread` with the threadTs of an earlier answer asks a follow-up. `--user` and `--channel`
+ * ask as that person, there, so that COLLECTION_AUDIENCES and CHANNEL_COLLECTIONS answer them with their reach (the
+ * user groups from LOCAL_SLACK_USERGROUPS, as `npm run dev` reads them). While `npm run dev` runs, the question goes
+ * to it (it holds `.local/dynamodb`, and its settings and user groups apply), and its transcript shows the thread.
  */
 
 const DYNAMO_PATH = '.local/dynamodb';
 /** A Slack message ts: seconds, a dot, six digits. */
 const SLACK_TS = /^\d{9,10}\.\d{6}$/;
+/** A Slack user id (W… on Enterprise Grid) and a channel id (G… a private one, D… a DM), as `npm run access` takes. */
+const USER = /^[UW][A-Z0-9]{2,}$/;
+const CHANNEL = /^[CGD][A-Z0-9]{2,}$/;
 
 const ASK = defineCommand({
   name: 'ask',
-  synopsis: '[--json] [--thread TS] "question"',
+  synopsis: '[--json] [--thread TS] [--user U…] [--channel C…] "question"',
   summary:
     'Mentions the bot once through the local stack, as a person in Slack would, and prints the reply with its\n' +
     'sources and each state’s duration. Answers from .local/lancedb (or LANCEDB_URI); thread history is kept in\n' +
@@ -40,6 +46,26 @@ const ASK = defineCommand({
           ? undefined
           : `--thread takes the thread ts an earlier answer printed, such as 1712345678.123456, not ${JSON.stringify(value)}`,
     },
+    user: {
+      type: 'string',
+      valueName: 'U…',
+      description:
+        'ask as this Slack user (default U0HUMAN001): COLLECTION_AUDIENCES answers them with their reach, their user\n' +
+        'groups from LOCAL_SLACK_USERGROUPS (a JSON file such as {"S0HRTEAM":["U0ALICE01"]})',
+      validate: (value: string) =>
+        USER.test(value)
+          ? undefined
+          : `--user takes a Slack user id such as U0ALICE01, not ${JSON.stringify(value)}`,
+    },
+    channel: {
+      type: 'string',
+      valueName: 'C…',
+      description: 'ask in this channel (default C0GENERAL01), whose CHANNEL_COLLECTIONS entry applies',
+      validate: (value: string) =>
+        CHANNEL.test(value)
+          ? undefined
+          : `--channel takes a Slack channel id such as C0123ABCD, not ${JSON.stringify(value)}`,
+    },
     json: {
       type: 'boolean',
       description:
@@ -51,6 +77,7 @@ const ASK = defineCommand({
   examples: [
     'npm run ask -- "How do I rotate my VPN key?"',
     'npm run ask -- --thread 1712345678.123456 "How often do I have to do that?"',
+    'LOCAL_SLACK_USERGROUPS=groups.json npm run ask -- --user U0ALICE01 "How many leave days do I get?"',
   ],
   exitCodes: {
     0: 'answered (or the bot replied by itself, to an empty mention say)',
@@ -63,14 +90,25 @@ runCommand(ASK, async ({ values, positionals }) => {
   withoutMetricLines();
   const question = positionals.join(' ').trim();
   if (question === '') throw new UsageError('needs a question that is not empty');
-  const threadTs = values.thread;
+  const asker: Asker = {
+    ...(values.thread === undefined ? {} : { threadTs: values.thread }),
+    ...(values.user === undefined ? {} : { user: values.user }),
+    ...(values.channel === undefined ? {} : { channel: values.channel }),
+  };
 
-  const outcome = await ask(question, threadTs, values.json === true);
+  const outcome = await ask(question, asker, values.json === true);
   print(outcome, values.json === true);
   return outcome.failure !== undefined ? EXIT.failed : EXIT.ok;
 });
 
-async function ask(question: string, threadTs: string | undefined, json: boolean): Promise<AskOutcome> {
+/** Where and as whom the question is asked; each unset is the local stack's default. */
+interface Asker {
+  threadTs?: string;
+  user?: string;
+  channel?: string;
+}
+
+async function ask(question: string, asker: Asker, json: boolean): Promise<AskOutcome> {
   const dev = await runningDev();
   if (dev !== undefined) {
     if (!json) {
@@ -80,8 +118,10 @@ async function ask(question: string, threadTs: string | undefined, json: boolean
       }
       console.error('');
     }
-    return askThroughRunningStack(dev, question, { threadTs });
+    return askThroughRunningStack(dev, question, asker);
   }
+  // Read before anything starts, so that a missing or malformed file is refused at once.
+  const userGroups = userGroupsFromEnv();
   mkdirSync(DYNAMO_PATH, { recursive: true });
   const busy = await localStoreInUse(DYNAMO_PATH);
   if (busy !== undefined) throw new Error(busy);
@@ -91,9 +131,10 @@ async function ask(question: string, threadTs: string | undefined, json: boolean
     lancedbUri: localLanceDbUri(),
     dynamoPath: DYNAMO_PATH,
     env: shellSettings(),
+    ...(userGroups === undefined ? {} : { slackUserGroups: userGroups }),
   });
   try {
-    return askOutcome(await askThroughSlack(stack, question, { threadTs }));
+    return askOutcome(await askThroughSlack(stack, question, asker));
   } finally {
     await stack.close();
   }

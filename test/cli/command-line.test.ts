@@ -52,12 +52,21 @@ describe('a wrong command line', () => {
     );
   });
 
+  it('ask --user refuses what is not a Slack user id, naming an example of one', async () => {
+    const run = await runScript('ask.ts', ['--user', 'alice', 'How often?']);
+
+    expect(run.code).toBe(2);
+    expect(oneLine(run)).toBe(
+      'npm run ask: --user takes a Slack user id such as U0ALICE01, not "alice"; see npm run ask -- --help',
+    );
+  });
+
   it('an unknown option is named, with the options there are, and no stray quote', async () => {
     const run = await runScript('ask.ts', ['--thred', '1712345678.123456', 'How often?']);
 
     expect(run.code).toBe(2);
     expect(oneLine(run)).toBe(
-      'npm run ask: unknown option --thred (options: --thread, --json, --help); see npm run ask -- --help',
+      'npm run ask: unknown option --thred (options: --thread, --user, --channel, --json, --help); see npm run ask -- --help',
     );
   });
 
@@ -88,7 +97,9 @@ describe('a wrong command line', () => {
 
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
-    expect(run.stderr).toMatch(/^usage: npm run ask -- \[--json\] \[--thread TS\] "question"\n/);
+    expect(run.stderr).toMatch(
+      /^usage: npm run ask -- \[--json\] \[--thread TS\] \[--user U…\] \[--channel C…\] "question"\n/,
+    );
   });
 
   it('a command that takes no arguments refuses them', async () => {
