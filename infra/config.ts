@@ -168,6 +168,15 @@ export interface BotConfig {
    */
   ackReservedConcurrency?: number;
   /**
+   * Retrieve's execution environments that Lambda keeps initialised, the table open and its indexes loaded, before
+   * any question (provisioned concurrency, billed while it stands): the first answers that land on them skip the
+   * seconds a new container spends loading the indexes. `none` (the default) keeps none. Like a reservation it
+   * needs the account's quota above 100 plus the value (a new account's quota of 10 cannot hold any), and synth
+   * warns when it and `ackReservedConcurrency` together cannot fit a quota of 1,000.
+   * @default undefined (none)
+   */
+  retrieveProvisionedConcurrency?: number;
+  /**
    * What the conversation state machine logs to CloudWatch Logs, which is where the console finds an Express
    * execution: `events` (every execution event, so the console shows each execution's graph, states and timings,
    * without their data: no question, passage or answer is logged), `all` (the same, with every state's input and
@@ -218,6 +227,7 @@ export const DEFAULT_CONFIG: BotConfig = {
   dailyQuestionLimit: 0,
   dailyTokenBudget: undefined,
   ackReservedConcurrency: undefined,
+  retrieveProvisionedConcurrency: undefined,
   conversationExecutionLog: 'events',
   ingestExecutionLog: 'events',
   logLevel: 'info',
@@ -529,6 +539,7 @@ export function readConfig(context: ContextReader): BotConfig {
     dailyQuestionLimit: get('dailyQuestionLimit'),
     dailyTokenBudget: get('dailyTokenBudget'),
     ackReservedConcurrency: get('ackReservedConcurrency'),
+    retrieveProvisionedConcurrency: get('retrieveProvisionedConcurrency'),
     conversationExecutionLog: get('conversationExecutionLog'),
     ingestExecutionLog: get('ingestExecutionLog'),
     logLevel: get('logLevel'),
@@ -661,6 +672,12 @@ export function readConfig(context: ContextReader): BotConfig {
         : raw.ackReservedConcurrency === 'none'
           ? undefined
           : num(raw.ackReservedConcurrency, 'ackReservedConcurrency', 1, 1000, true),
+    retrieveProvisionedConcurrency:
+      raw.retrieveProvisionedConcurrency === undefined
+        ? d.retrieveProvisionedConcurrency
+        : raw.retrieveProvisionedConcurrency === 'none'
+          ? undefined
+          : num(raw.retrieveProvisionedConcurrency, 'retrieveProvisionedConcurrency', 1, 1000, true),
     conversationExecutionLog:
       raw.conversationExecutionLog === undefined
         ? d.conversationExecutionLog

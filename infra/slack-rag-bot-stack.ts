@@ -135,6 +135,12 @@ export class SlackRagBotStack extends Stack {
       // the states' input and output by default: they hold the question, the thread's history and the passages,
       // which "forget this thread" cannot remove from CloudWatch Logs (bot:conversationExecutionLog).
       executionLog: config.conversationExecutionLog,
+      // Opt-in (bot:retrieveProvisionedConcurrency): environments whose init has loaded the indexes before a
+      // question, for organisations whose corpus makes a new container's first answer slow (docs/performance.md,
+      // "How big a corpus"). Not by default, for the same quota as the ack's reservation below.
+      ...(config.retrieveProvisionedConcurrency === undefined
+        ? {}
+        : { provisionedConcurrency: { RetrieveFunctionArn: config.retrieveProvisionedConcurrency } }),
     });
 
     // The Request URL. A Function URL, not API Gateway: Slack authenticates with its own HMAC signature, which
@@ -152,7 +158,10 @@ export class SlackRagBotStack extends Stack {
       reservedConcurrentExecutions: config.ackReservedConcurrency,
       ...logging,
     });
-    warnIfReservationCannotFit(ack, config.ackReservedConcurrency);
+    warnIfConcurrencyCannotFit(this, {
+      ackReservedConcurrency: config.ackReservedConcurrency,
+      retrieveProvisionedConcurrency: config.retrieveProvisionedConcurrency,
+    });
     bindAck(ack, resources);
     ack.bindStateMachine(conversation.stateMachine, 'CONVERSATION_STATE_MACHINE_ARN');
     const requestUrl = ack.function.addFunctionUrl({
@@ -352,16 +361,23 @@ export const LAMBDA_UNRESERVED_MINIMUM = 100;
 export const DEFAULT_ACCOUNT_CONCURRENCY = 1000;
 
 /**
- * A warning at synth (the deploy goes on) when the ack's reservation cannot fit an account whose concurrency quota
- * is the default 1,000: such a deploy fails unless the quota was raised, which only the account can tell.
+ * A warning at synth (the deploy goes on) when the concurrency the stack sets aside (the ack's reservation and
+ * Retrieve's provisioned environments, which Lambda counts alike) cannot fit an account whose concurrency quota is
+ * the default 1,000: such a deploy fails unless the quota was raised, which only the account can tell.
  */
-function warnIfReservationCannotFit(ack: BotFunction, reserved: number | undefined): void {
-  if (reserved === undefined || reserved <= DEFAULT_ACCOUNT_CONCURRENCY - LAMBDA_UNRESERVED_MINIMUM) return;
-  Annotations.of(ack).addWarningV2(
-    'slack-rag-bot:ackReservedConcurrency',
-    `bot:ackReservedConcurrency=${reserved} cannot fit an account concurrency quota of ` +
+function warnIfConcurrencyCannotFit(
+  stack: Construct,
+  setAside: { ackReservedConcurrency?: number; retrieveProvisionedConcurrency?: number },
+): void {
+  const named = Object.entries(setAside).filter((entry): entry is [string, number] => entry[1] !== undefined);
+  const total = named.reduce((sum, [, value]) => sum + value, 0);
+  if (total <= DEFAULT_ACCOUNT_CONCURRENCY - LAMBDA_UNRESERVED_MINIMUM) return;
+  const settings = named.map(([name, value]) => `bot:${name}=${value}`).join(' and ');
+  Annotations.of(stack).addWarningV2(
+    'slack-rag-bot:concurrencySetAside',
+    `${settings} cannot fit an account concurrency quota of ` +
       `${DEFAULT_ACCOUNT_CONCURRENCY.toLocaleString('en-US')}: Lambda keeps ${LAMBDA_UNRESERVED_MINIMUM} unreserved, ` +
-      `so the deploy fails unless this account's quota is at least ${reserved + LAMBDA_UNRESERVED_MINIMUM} ` +
+      `so the deploy fails unless this account's quota is at least ${total + LAMBDA_UNRESERVED_MINIMUM} ` +
       '(aws service-quotas get-service-quota --service-code lambda --quota-code L-B99A9384).',
   );
 }

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Arn, ArnFormat, type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -33,6 +34,12 @@ export interface WorkflowProps<P extends string> {
    * Distributed Map, whose role is then granted exactly these.
    */
   distributedMapData?: { bucket: IBucket; itemKeys: string; resultPrefix: string };
+  /**
+   * Execution environments Lambda keeps initialised for a step's function (provisioned concurrency), keyed like
+   * `functions`: such a function gets an alias `live` on its current version, with that many, and the definition
+   * invokes the alias. A step not named (or 0) is invoked unqualified, with no alias.
+   */
+  provisionedConcurrency?: Partial<Record<P, number>>;
 }
 
 /** The Label of each Distributed Map of a definition (`*` for one without: its children's label is generated). */
@@ -107,6 +114,21 @@ export class Workflow<P extends string> extends Construct {
       functions[placeholder] = fn;
     }
     this.functions = functions;
+    // What the definition invokes for each step: the alias of a step with provisioned concurrency (its environments
+    // are those of the alias's version), else the function itself.
+    const invoked = {} as Record<P, string>;
+    for (const [placeholder] of entries) {
+      const provisioned = props.provisionedConcurrency?.[placeholder] ?? 0;
+      invoked[placeholder] =
+        provisioned > 0
+          ? new lambda.Alias(this, `${functionId(id, placeholder)}Live`, {
+              aliasName: 'live',
+              version: functions[placeholder].function.currentVersion,
+              provisionedConcurrentExecutions: provisioned,
+              description: `${provisioned} environment(s) initialised before any invocation (provisioned concurrency)`,
+            }).functionArn
+          : functions[placeholder].functionArn;
+    }
 
     // Under /aws/vendedlogs/ so Step Functions does not grow the account's one CloudWatch Logs resource policy.
     this.logGroup = new logs.LogGroup(this, 'Logs', {
@@ -118,11 +140,11 @@ export class Workflow<P extends string> extends Construct {
       assumedBy: new iam.ServicePrincipal('states.amazonaws.com'),
       description: `${id} state machine: invokes its own step functions`,
     });
-    // The ASL names unqualified function ARNs, so exactly those (no `:*` for versions and aliases).
+    // Exactly the ARNs the definition names: unqualified, or a step's `live` alias (no `:*` for other versions).
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['lambda:InvokeFunction'],
-        resources: entries.map(([placeholder]) => functions[placeholder].functionArn),
+        resources: entries.map(([placeholder]) => invoked[placeholder]),
       }),
     );
     Validations.of(role).acknowledge({
@@ -136,7 +158,7 @@ export class Workflow<P extends string> extends Construct {
       // Inline (not an S3 asset), so the template shows the definition a reviewer approves.
       definitionBody: sfn.DefinitionBody.fromString(definition),
       definitionSubstitutions: Object.fromEntries(
-        entries.map(([placeholder]) => [placeholder, functions[placeholder].functionArn]),
+        entries.map(([placeholder]) => [placeholder, invoked[placeholder]]),
       ),
       role,
       tracingEnabled: true,

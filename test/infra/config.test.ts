@@ -123,6 +123,11 @@ describe('the deployment configuration', () => {
     ],
     ['bot:ingestExecutionLog', 'data', /bot:ingestExecutionLog must be one of events, all, errors/],
     ['bot:ackReservedConcurrency', 0, /bot:ackReservedConcurrency must be a number from 1 to 1000/],
+    [
+      'bot:retrieveProvisionedConcurrency',
+      0,
+      /bot:retrieveProvisionedConcurrency must be a number from 1 to 1000/,
+    ],
     ['bot:ingestMaxConcurrency', 0, /bot:ingestMaxConcurrency must be a number from 1 to 1000/],
     ['bot:ingestMaxConcurrency', 2.5, /bot:ingestMaxConcurrency must be/],
     ['bot:ingestIndexTailRows', -1, /bot:ingestIndexTailRows must be a number from 0 to 10000/],

@@ -58,6 +58,8 @@ describe('issue 18, point 1: the ack reserves concurrency only on request', () =
     for (const [, fn] of resourcesOf(template, 'AWS::Lambda::Function')) {
       expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
     }
+    // Nor provisioned concurrency, which the same quota holds.
+    expect(resourcesOf(template, 'AWS::Lambda::Alias')).toEqual([]);
   });
 
   it('deploys in a fresh account (memory capped at 3,008 MB): no function asks for more', () => {
@@ -89,6 +91,53 @@ describe('issue 18, point 1: the ack reserves concurrency only on request', () =
     Annotations.fromStack(stack).hasWarning(
       '*',
       Match.stringLikeRegexp('bot:ackReservedConcurrency.*901.*L-B99A9384'),
+    );
+  });
+});
+
+describe('bot:retrieveProvisionedConcurrency: Retrieve environments initialised before any question', () => {
+  it('gives Retrieve an alias with that provisioned concurrency, which the conversation invokes, and nothing else', () => {
+    // Arrange / Act
+    const { stack, template } = synthWithoutBundling({ 'bot:retrieveProvisionedConcurrency': 2 });
+
+    // Assert: one alias, on a version of Retrieve, with 2 environments.
+    const aliases = resourcesOf(template, 'AWS::Lambda::Alias');
+    expect(aliases).toHaveLength(1);
+    const [aliasId, alias] = aliases[0] as [string, CfnResource];
+    expect(alias.Properties).toMatchObject({
+      Name: 'live',
+      ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 2 },
+    });
+    const version = template.toJSON().Resources[alias.Properties.FunctionVersion['Fn::GetAtt'][0]];
+    expect(version.Type).toBe('AWS::Lambda::Version');
+    const retrieve = functionByEntry(template, 'functions/retrieve.ts');
+    const retrieveId = resourcesOf(template, 'AWS::Lambda::Function').find(([, fn]) => fn === retrieve)?.[0];
+    expect(version.Properties.FunctionName).toEqual({ Ref: retrieveId });
+    // The conversation invokes the alias for Retrieve (the other steps unqualified), and may invoke exactly that.
+    const conversation = stateMachineOf(template, 'EXPRESS');
+    expect(conversation.Properties.DefinitionSubstitutions.RetrieveFunctionArn).toEqual({ Ref: aliasId });
+    const roleId = conversation.Properties.RoleArn['Fn::GetAtt'][0];
+    const invoke = statementsOfRole(template, roleId).find((st) =>
+      asArray(st.Action).includes('lambda:InvokeFunction'),
+    );
+    expect(asArray(invoke.Resource)).toContainEqual({ Ref: aliasId });
+    expect(asArray(invoke.Resource)).not.toContainEqual({ 'Fn::GetAtt': [retrieveId, 'Arn'] });
+    Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('Concurrency'));
+  });
+
+  it('warns at synth when it and the ack reservation together cannot fit an account quota of 1,000', () => {
+    // Arrange / Act
+    const { stack } = synthWithoutBundling({
+      'bot:ackReservedConcurrency': 600,
+      'bot:retrieveProvisionedConcurrency': 301,
+    });
+
+    // Assert
+    Annotations.fromStack(stack).hasWarning(
+      '*',
+      Match.stringLikeRegexp(
+        'bot:ackReservedConcurrency=600 and bot:retrieveProvisionedConcurrency=301 .*at least 1001.*L-B99A9384',
+      ),
     );
   });
 });
