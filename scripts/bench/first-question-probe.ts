@@ -4,7 +4,10 @@
  * `RETRIEVE_PREWARM` mode in MODES (`before`, `behind`, `off`), REPEAT new containers (the production bundle, a fresh
  * Node process at Lambda's CPU share for 1,024 MB, frozen between questions as Lambda freezes an environment), each
  * asked a first question and WARM warm ones. Prints, per mode, the first question from process start and what it
- * read, and the warm questions' p50 / p90 and the most one read. Not a bench section.
+ * read, and the warm questions' p50 / p90 and the most one read. A mode's flags: `+burst` (the init at a full vCPU),
+ * `+init` (the handler is the init module, whose init waits for the preload), `+provisioned` (the container sits
+ * initialised for PROVISIONED_IDLE_MS, 10 s, before its first question: an environment of provisioned concurrency;
+ * `firstAskMs` is then that question's own time). Not a bench section.
  * Run: SIZES=10000,100000 MODES=before,behind,off REPEAT=2 WARM=15 npx tsx scripts/bench/first-question-probe.ts
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -35,6 +38,8 @@ const SIZES = (process.env.SIZES ?? '10000,100000').split(',').map(Number);
 const MODES = (process.env.MODES ?? 'before,behind,off').split(',');
 const REPEAT = Number(process.env.REPEAT ?? 2);
 const WARM = Number(process.env.WARM ?? 15);
+/** How long a `+provisioned` container sits initialised before its first question. */
+const PROVISIONED_IDLE_MS = Number(process.env.PROVISIONED_IDLE_MS ?? 10_000);
 /** At the last size, the vector index is trained again with each of these rows per partition, and measured. */
 const PARTITION_ROWS = (process.env.PARTITION_ROWS ?? '').split(',').filter(Boolean).map(Number);
 
@@ -136,6 +141,9 @@ async function measure(
       );
       try {
         const seen = new Set<number>();
+        // `+provisioned`: an environment initialised ahead (provisioned concurrency) sits idle before its first
+        // question, its S3 connections expiring meanwhile, as they do after the modelled keep-alive.
+        if (flags.includes('provisioned')) await new Promise((r) => setTimeout(r, PROVISIONED_IDLE_MS));
         const firstAnswer = await container.ask(questions.shift() as string);
         const first = readsOf(rig.s3, firstAnswer, facts.folders, seen, container.spawnedAt);
         const warm = [];
@@ -149,6 +157,7 @@ async function measure(
           variant,
           round,
           firstFromStartMs: Math.round(firstAnswer.end - container.spawnedAt),
+          firstAskMs: Math.round(firstAnswer.end - firstAnswer.start),
           loadMs: Math.round(container.ready.loadEnd - container.ready.loadStart),
           firstCpuMs: Math.round(firstAnswer.totalCpuMs),
           firstMB: Number((first.bytes / MB).toFixed(1)),
