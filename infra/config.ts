@@ -261,6 +261,11 @@ function str(raw: unknown, key: string, pattern?: RegExp, expected = 'a non-empt
 }
 
 /** Numbers arrive as numbers from cdk.json and as strings from `-c`; both are accepted. */
+/** A count of Lambda environments set aside (1 to 1,000), or `none` (and the default): undefined. */
+function concurrencyOrNone(raw: unknown, key: string): number | undefined {
+  return raw === undefined || raw === 'none' ? undefined : num(raw, key, 1, 1000, true);
+}
+
 function num(raw: unknown, key: string, min: number, max: number, integer: boolean): number {
   const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
@@ -666,18 +671,11 @@ export function readConfig(context: ContextReader): BotConfig {
       raw.dailyTokenBudget === undefined
         ? d.dailyTokenBudget
         : num(raw.dailyTokenBudget, 'dailyTokenBudget', 1, 1e12, true),
-    ackReservedConcurrency:
-      raw.ackReservedConcurrency === undefined
-        ? d.ackReservedConcurrency
-        : raw.ackReservedConcurrency === 'none'
-          ? undefined
-          : num(raw.ackReservedConcurrency, 'ackReservedConcurrency', 1, 1000, true),
-    retrieveProvisionedConcurrency:
-      raw.retrieveProvisionedConcurrency === undefined
-        ? d.retrieveProvisionedConcurrency
-        : raw.retrieveProvisionedConcurrency === 'none'
-          ? undefined
-          : num(raw.retrieveProvisionedConcurrency, 'retrieveProvisionedConcurrency', 1, 1000, true),
+    ackReservedConcurrency: concurrencyOrNone(raw.ackReservedConcurrency, 'ackReservedConcurrency'),
+    retrieveProvisionedConcurrency: concurrencyOrNone(
+      raw.retrieveProvisionedConcurrency,
+      'retrieveProvisionedConcurrency',
+    ),
     conversationExecutionLog:
       raw.conversationExecutionLog === undefined
         ? d.conversationExecutionLog

@@ -18,15 +18,13 @@ import { groupsOfUser, listGroups } from './access/user-group-source';
 import { defineCommand, EXIT, type ParsedCommand, runCommand, UsageError } from './local/cli';
 import { localLanceDbUri } from './local/cli-env';
 import { runningDev } from './local/local-store-lock';
+import { checkChannelOption, checkUserOption } from './local/slack-ids';
 import { REPO_ROOT } from './local/stack';
 
 /**
  * `npm run access -- explain --user U… [--channel C…]` and `npm run access -- check`: who may read which collection,
  * and why; and what is wrong with the access settings.
  */
-
-const USER = /^[UW][A-Z0-9]{2,}$/;
-const CHANNEL = /^[CGD][A-Z0-9]{2,}$/;
 
 const ACCESS = defineCommand({
   name: 'access',
@@ -46,17 +44,13 @@ const ACCESS = defineCommand({
       type: 'string',
       valueName: 'U…',
       description: 'explain: the person (a Slack user id)',
-      validate: (v: string) =>
-        USER.test(v) ? undefined : `--user takes a Slack user id such as U0123ABCD, not ${JSON.stringify(v)}`,
+      validate: checkUserOption,
     },
     channel: {
       type: 'string',
       valueName: 'C…',
       description: 'explain: the channel asked in (default: a DM or the agent pane)',
-      validate: (v: string) =>
-        CHANNEL.test(v)
-          ? undefined
-          : `--channel takes a Slack channel id such as C0123ABCD, not ${JSON.stringify(v)}`,
+      validate: checkChannelOption,
     },
     json: { type: 'boolean', description: 'print one JSON object instead of text' },
   },

@@ -11,6 +11,7 @@ import { defineCommand, EXIT, runCommand, UsageError } from './local/cli';
 import { localLanceDbUri, shellSettings, withoutMetricLines } from './local/cli-env';
 import { localStoreInUse, runningDev } from './local/local-store-lock';
 import { renderMessage, renderTrace } from './local/render';
+import { checkChannelOption, checkUserOption } from './local/slack-ids';
 import { userGroupsFromEnv } from './local/usergroups-file';
 
 /**
@@ -25,9 +26,6 @@ import { userGroupsFromEnv } from './local/usergroups-file';
 const DYNAMO_PATH = '.local/dynamodb';
 /** A Slack message ts: seconds, a dot, six digits. */
 const SLACK_TS = /^\d{9,10}\.\d{6}$/;
-/** A Slack user id (W… on Enterprise Grid) and a channel id (G… a private one, D… a DM), as `npm run access` takes. */
-const USER = /^[UW][A-Z0-9]{2,}$/;
-const CHANNEL = /^[CGD][A-Z0-9]{2,}$/;
 
 const ASK = defineCommand({
   name: 'ask',
@@ -52,19 +50,13 @@ const ASK = defineCommand({
       description:
         'ask as this Slack user (default U0HUMAN001): COLLECTION_AUDIENCES answers them with their reach, their user\n' +
         'groups from LOCAL_SLACK_USERGROUPS (a JSON file such as {"S0HRTEAM":["U0ALICE01"]})',
-      validate: (value: string) =>
-        USER.test(value)
-          ? undefined
-          : `--user takes a Slack user id such as U0ALICE01, not ${JSON.stringify(value)}`,
+      validate: checkUserOption,
     },
     channel: {
       type: 'string',
       valueName: 'C…',
       description: 'ask in this channel (default C0GENERAL01), whose CHANNEL_COLLECTIONS entry applies',
-      validate: (value: string) =>
-        CHANNEL.test(value)
-          ? undefined
-          : `--channel takes a Slack channel id such as C0123ABCD, not ${JSON.stringify(value)}`,
+      validate: checkChannelOption,
     },
     json: {
       type: 'boolean',

@@ -57,7 +57,7 @@ describe('a wrong command line', () => {
 
     expect(run.code).toBe(2);
     expect(oneLine(run)).toBe(
-      'npm run ask: --user takes a Slack user id such as U0ALICE01, not "alice"; see npm run ask -- --help',
+      'npm run ask: --user takes a Slack user id such as U0123ABCD, not "alice"; see npm run ask -- --help',
     );
   });
 
