@@ -103,7 +103,7 @@ describe('load: 200 signed mentions over 20 threads, sent at once over HTTP', ()
   }, 240_000);
 });
 
-describe("load within Slack's rate limits: 100 questions over 5 minutes of Slack across 10 channels, bursts of 20 in one channel", () => {
+describe("load within Slack's rate limits: 100 questions over 5 minutes of Slack across 10 channels, bursts of 20 in one channel, redelivered as Slack does", () => {
   // The fake Slack's limits on, their clock 20 times faster (a minute of Slack lasts 3 s), the schedule too: the
   // same counts and ratios as `npm run bench -- --only slackLoad`, which runs the full 5 minutes.
   const TIME_SCALE = 0.05;
@@ -115,13 +115,16 @@ describe("load within Slack's rate limits: 100 questions over 5 minutes of Slack
   });
   afterAll(() => close());
 
-  it('answers each question exactly once, apologises for none, and acks every delivery with a 200', async () => {
+  it('answers each question exactly once, apologises for none, and acks every question with a 200', async () => {
     // Act
     const result = await runSlackLoad(stack, TIME_SCALE);
 
     // Assert: how fast the acks came is the bench's to say (`slowest ack`, target 3 s): here 20 acks at once share
     // one Node process with the whole workflow and whatever else the machine runs (3.4 s seen beside another
-    // suite). That the ack never waits on Slack is test/guarantees/ack-within-three-seconds.test.ts.
+    // suite). That the ack never waits on Slack is test/guarantees/ack-within-three-seconds.test.ts. On a starved
+    // machine its Slack calls time out (2 s) and it answers 500 for Slack to redeliver, as Slack does here: every
+    // question is then acked 200 in the end (about a fifth of the first deliveries answered 500 beside six busy loops,
+    // where without the redelivery the test waited for executions that never came).
     expect(result.acks.every((a) => a.status === 200)).toBe(true);
     expect(result.apologies).toBe(0);
     expect(result.answeredOnce).toBe(result.questions);
