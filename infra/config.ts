@@ -260,12 +260,12 @@ function str(raw: unknown, key: string, pattern?: RegExp, expected = 'a non-empt
   return raw.trim();
 }
 
-/** Numbers arrive as numbers from cdk.json and as strings from `-c`; both are accepted. */
 /** A count of Lambda environments set aside (1 to 1,000), or `none` (and the default): undefined. */
 function concurrencyOrNone(raw: unknown, key: string): number | undefined {
   return raw === undefined || raw === 'none' ? undefined : num(raw, key, 1, 1000, true);
 }
 
+/** Numbers arrive as numbers from cdk.json and as strings from `-c`; both are accepted. */
 function num(raw: unknown, key: string, min: number, max: number, integer: boolean): number {
   const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {

@@ -101,14 +101,10 @@ export async function runSlackLoad(
       let deliveries = 0;
       // As Slack does: each delivery signed anew, a failed one redelivered on Slack's schedule (scaled).
       for (;;) {
-        const retry =
-          deliveries === 0
-            ? {}
-            : { 'X-Slack-Retry-Num': String(deliveries), 'X-Slack-Retry-Reason': 'http_error' };
         const deliveredAt = Date.now();
         const response = await fetch(stack.eventsUrl, {
           method: 'POST',
-          headers: { ...signedHeaders(stack.signingSecret, body), ...retry },
+          headers: signedHeaders(stack.signingSecret, body, deliveries === 0 ? {} : { retryNum: deliveries }),
           body,
         });
         await response.arrayBuffer();
