@@ -1,4 +1,5 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { conversationFunctions } from '../functions/conversation-functions';
 import { parseCollectionAudiences } from '../functions/core/access/reach';
 import { type ChannelProfiles, parseChannelProfiles } from '../functions/core/channel-profiles';
 import {
@@ -177,6 +178,13 @@ export interface BotConfig {
    */
   retrieveProvisionedConcurrency?: number;
   /**
+   * The Retrieve function's memory in MB (128 to 10,240). LanceDB's index cache is a quarter of it and Lambda's CPU
+   * grows with it (1 vCPU at 1,769 MB): at 1,024 MB the indexes of about 350,000 chunks fit, beyond which every
+   * question reads index partitions from S3 (docs/performance.md, "How big a corpus"). Above 3,008 a new AWS
+   * account refuses the deploy until its memory limit is raised; synth warns. @default 1024
+   */
+  retrieveMemoryMb: number;
+  /**
    * What the conversation state machine logs to CloudWatch Logs, which is where the console finds an Express
    * execution: `events` (every execution event, so the console shows each execution's graph, states and timings,
    * without their data: no question, passage or answer is logged), `all` (the same, with every state's input and
@@ -228,6 +236,7 @@ export const DEFAULT_CONFIG: BotConfig = {
   dailyTokenBudget: undefined,
   ackReservedConcurrency: undefined,
   retrieveProvisionedConcurrency: undefined,
+  retrieveMemoryMb: conversationFunctions.RetrieveFunctionArn.memoryMb,
   conversationExecutionLog: 'events',
   ingestExecutionLog: 'events',
   logLevel: 'info',
@@ -545,6 +554,7 @@ export function readConfig(context: ContextReader): BotConfig {
     dailyTokenBudget: get('dailyTokenBudget'),
     ackReservedConcurrency: get('ackReservedConcurrency'),
     retrieveProvisionedConcurrency: get('retrieveProvisionedConcurrency'),
+    retrieveMemoryMb: get('retrieveMemoryMb'),
     conversationExecutionLog: get('conversationExecutionLog'),
     ingestExecutionLog: get('ingestExecutionLog'),
     logLevel: get('logLevel'),
@@ -676,6 +686,10 @@ export function readConfig(context: ContextReader): BotConfig {
       raw.retrieveProvisionedConcurrency,
       'retrieveProvisionedConcurrency',
     ),
+    retrieveMemoryMb:
+      raw.retrieveMemoryMb === undefined
+        ? d.retrieveMemoryMb
+        : num(raw.retrieveMemoryMb, 'retrieveMemoryMb', 128, 10_240, true),
     conversationExecutionLog:
       raw.conversationExecutionLog === undefined
         ? d.conversationExecutionLog

@@ -141,7 +141,11 @@ export class SlackRagBotStack extends Stack {
       ...(config.retrieveProvisionedConcurrency === undefined
         ? {}
         : { provisionedConcurrency: { RetrieveFunctionArn: config.retrieveProvisionedConcurrency } }),
+      // bot:retrieveMemoryMb: Retrieve sizes LanceDB's index cache from its memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
+      // and Lambda its CPU, so a corpus whose indexes outgrow a 1,024-MB function's cache gets a larger one here.
+      memoryMb: { RetrieveFunctionArn: config.retrieveMemoryMb },
     });
+    warnIfMemoryCannotFit(this, config.retrieveMemoryMb);
 
     // The Request URL. A Function URL, not API Gateway: Slack authenticates with its own HMAC signature, which
     // only the ack can verify (an IAM or JWT authorizer cannot), and there is no hop or per-request fee to add.
@@ -379,6 +383,23 @@ function warnIfConcurrencyCannotFit(
       `${DEFAULT_ACCOUNT_CONCURRENCY.toLocaleString('en-US')}: Lambda keeps ${LAMBDA_UNRESERVED_MINIMUM} unreserved, ` +
       `so the deploy fails unless this account's quota is at least ${total + LAMBDA_UNRESERVED_MINIMUM} ` +
       '(aws service-quotas get-service-quota --service-code lambda --quota-code L-B99A9384).',
+  );
+}
+
+/** The most memory a function may have in an account whose Lambda quotas are still a new account's. */
+export const NEW_ACCOUNT_MEMORY_MB = 3008;
+
+/**
+ * A warning at synth when `bot:retrieveMemoryMb` is above what a new account allows a function: CloudFormation refuses
+ * such a `MemorySize` there until the account's quota is raised, which only the account can tell.
+ */
+function warnIfMemoryCannotFit(stack: Construct, retrieveMemoryMb: number): void {
+  if (retrieveMemoryMb <= NEW_ACCOUNT_MEMORY_MB) return;
+  Annotations.of(stack).addWarningV2(
+    'slack-rag-bot:retrieveMemory',
+    `bot:retrieveMemoryMb=${retrieveMemoryMb} is above the ${NEW_ACCOUNT_MEMORY_MB.toLocaleString('en-US')} MB a new ` +
+      'AWS account may give a function: new accounts have reduced Lambda memory quotas, which AWS raises with use ' +
+      'or on request (Service Quotas), and until then the deploy fails there. 3008 fits every account.',
   );
 }
 

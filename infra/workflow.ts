@@ -40,6 +40,8 @@ export interface WorkflowProps<P extends string> {
    * invokes the alias. A step not named (or 0) is invoked unqualified, with no alias.
    */
   provisionedConcurrency?: Partial<Record<P, number>>;
+  /** A step's function memory in MB, in place of its registry's `memoryMb` (keyed like `functions`). */
+  memoryMb?: Partial<Record<P, number>>;
 }
 
 /** The Label of each Distributed Map of a definition (`*` for one without: its children's label is generated). */
@@ -103,7 +105,7 @@ export class Workflow<P extends string> extends Construct {
       const fn = new BotFunction(this, name, {
         entry: spec.entry,
         timeout: Duration.seconds(spec.timeoutSeconds),
-        memorySize: spec.memoryMb,
+        memorySize: props.memoryMb?.[placeholder] ?? spec.memoryMb,
         usesLanceDb: spec.usesLanceDb,
         ...(spec.initModule === undefined ? {} : { initModule: spec.initModule }),
         description: `${id} / ${name} (${spec.entry})`,

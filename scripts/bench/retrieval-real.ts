@@ -460,6 +460,20 @@ export function lambdaLike(env: NodeJS.ProcessEnv = process.env): {
     : { freezeBetween: true, initShare: LAMBDA_INIT_SHARE };
 }
 
+/**
+ * The Retrieve function's memory the bench measures: `BENCH_RETRIEVE_MEMORY_MB` (as `bot:retrieveMemoryMb` deploys it),
+ * else the function's own. It sets the container's CPU share and, through `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` as Lambda
+ * sets it, LanceDB's caches.
+ */
+export function benchRetrieveMemoryMb(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.BENCH_RETRIEVE_MEMORY_MB;
+  if (raw === undefined || raw.trim() === '') return conversationFunctions.RetrieveFunctionArn.memoryMb;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 128 || value > 10_240)
+    throw new Error(`BENCH_RETRIEVE_MEMORY_MB must be a whole number of MB from 128 to 10240; got "${raw}"`);
+  return value;
+}
+
 export function containerEnv(
   s3: ModeledS3,
   prefix: string,
@@ -471,6 +485,7 @@ export function containerEnv(
     PATH: process.env.PATH ?? '',
     // Lambda's init preloads the table (AWS_LAMBDA_FUNCTION_NAME is set there); a fresh Node process is told to.
     RETRIEVE_PRELOAD: preload ? '1' : '0',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(benchRetrieveMemoryMb()),
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
@@ -565,7 +580,7 @@ export async function startRealRig(
     runFunction?: Parameters<typeof startLocalIngest>[0]['runFunction'];
   },
 ): Promise<RealRig> {
-  const memoryMb = conversationFunctions.RetrieveFunctionArn.memoryMb;
+  const memoryMb = benchRetrieveMemoryMb();
   const config = loadConfig({ LLM_PROVIDER: 'local' });
   const root = join(ctx.workDir, name);
   const corpusDir = join(root, 'corpus');

@@ -142,6 +142,37 @@ describe('bot:retrieveProvisionedConcurrency: Retrieve environments initialised 
   });
 });
 
+describe("bot:retrieveMemoryMb: the Retrieve function's memory, hence its index cache and CPU", () => {
+  const memoryOf = (template: ReturnType<typeof synthWithoutBundling>['template'], entry: string) =>
+    functionByEntry(template, entry).Properties.MemorySize;
+
+  it('is 1,024 MB by default and gives Retrieve alone what it asks for', () => {
+    // Arrange / Act
+    const byDefault = synthWithoutBundling().template;
+    const { stack, template } = synthWithoutBundling({ 'bot:retrieveMemoryMb': 3008 });
+
+    // Assert
+    expect(memoryOf(byDefault, 'functions/retrieve.ts')).toBe(1024);
+    expect(memoryOf(template, 'functions/retrieve.ts')).toBe(3008);
+    expect(memoryOf(template, 'functions/generate-answer.ts')).toBe(
+      memoryOf(byDefault, 'functions/generate-answer.ts'),
+    );
+    Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('retrieveMemoryMb'));
+  });
+
+  it('warns at synth above the 3,008 MB a new account may give a function', () => {
+    // Arrange / Act
+    const { stack, template } = synthWithoutBundling({ 'bot:retrieveMemoryMb': 4096 });
+
+    // Assert
+    expect(memoryOf(template, 'functions/retrieve.ts')).toBe(4096);
+    Annotations.fromStack(stack).hasWarning(
+      '*',
+      Match.stringLikeRegexp('bot:retrieveMemoryMb=4096 is above the 3,008 MB a new AWS account'),
+    );
+  });
+});
+
 describe('issue 18, point 2: a failed first deploy leaves nothing behind; later deletes keep the data', () => {
   it('retains the table and every bucket on update and delete, but not when their creation is rolled back', () => {
     // Arrange / Act
