@@ -151,6 +151,27 @@ describe("Retrieve's init (init.mjs beside its bundle)", () => {
     expect(loaded.settled).toBe(false);
     expect(loaded.loadMs).toBeLessThan(6_000);
   });
+
+  it('waits for the whole preload in an environment of provisioned concurrency, whose init may take 130 s', async () => {
+    // Arrange: each S3 request answered after 1.5 s, longer than the on-demand budget set here.
+    const bundle = bundleOf('functions/retrieve.ts');
+    const budget = { RETRIEVE_INIT_WAIT_MS: '500' };
+
+    // Act
+    const onDemand = await loadRetrieve(bundle.handlerFile, 1_500, {
+      ...budget,
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    });
+    const provisioned = await loadRetrieve(bundle.handlerFile, 1_500, {
+      ...budget,
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency',
+    });
+
+    // Assert
+    expect(onDemand.settled).toBe(false);
+    expect(provisioned.settled).toBe(true);
+    expect(provisioned.loadMs).toBeGreaterThanOrEqual(1_500);
+  });
 });
 
 describe('a sync and questions through the bundles alone (OpenAI provider, against the fake OpenAI)', () => {

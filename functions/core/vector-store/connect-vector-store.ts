@@ -68,8 +68,9 @@ export interface LanceDbCacheSizes {
 
 /**
  * LanceDB's caches for a function of `memoryMb` MB that searches (Retrieve): a quarter of its memory for indexes
- * (the vector and full-text indexes take about 52 MB per 100,000 chunks, so a 1,024-MB function holds those of
- * about 500,000), 5 % for metadata, the rest for Node, the native module and the rows a question reads.
+ * (on real documentation the vector and full-text indexes take about 70 MB per 100,000 chunks, 704 MB at a million:
+ * docs/performance.md section 17; so a 1,024-MB function holds those of about 350,000 chunks, and `bot:retrieveMemoryMb`
+ * gives more), 5 % for metadata, the rest for Node, the native module and the rows a question reads.
  */
 export function searchCacheSizes(memoryMb: number): LanceDbCacheSizes {
   const bytes = memoryMb * 1024 * 1024;
