@@ -21,6 +21,9 @@ import {
   type DocumentTableReader,
 } from './core/vector-store/document-table-reader';
 
+/** The most index bytes an on-demand container loads before its first question (what a 1,024-MB one's cache holds). */
+export const ON_DEMAND_PREWARM_BYTES = 256 * 1024 * 1024;
+
 // Only this function (and the ingest writer) loads LanceDB's native module. The connection and the open table live
 // as long as the warm container (one runtime): LanceDB's caches, sized for this function's memory, keep the indexes
 // between questions, and the table follows new versions within the connection's read-consistency interval.
@@ -36,6 +39,7 @@ const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader>
   });
   const embeddings = await embeddingsFor(runtime);
   const prewarm = retrievePrewarm(process.env);
+  const prewarmIndexBytes = preloadIndexBytes(process.env, cache.indexBytes);
   return createDocumentTableReader(connection, {
     table: runtime.config.vectorStore.table,
     embedderName: embeddingNameOf(embeddings),
@@ -43,7 +47,7 @@ const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader>
     // LanceDB Cloud holds the indexes in its own caches: nothing to load into this container.
     ...(runtime.config.vectorStore.cloud === undefined && prewarm !== 'off'
       ? {
-          prewarmIndexBytes: cache.indexBytes,
+          prewarmIndexBytes,
           prewarmWhen: prewarm,
           onPrewarmError: (error: unknown) =>
             runtime.logger.warn(
@@ -56,6 +60,20 @@ const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader>
       : {}),
   });
 });
+
+/**
+ * The most index bytes a container loads ahead of the questions. An environment of provisioned concurrency loads
+ * whatever its cache holds (its init may take 120 s: init.mjs). An on-demand one loads at most what its init can
+ * load within its 8 s ({@link ON_DEMAND_PREWARM_BYTES}), so that a first question finding the load unfinished does
+ * not outlive Retrieve's timeout: 80 MB took 3.4-3.8 s of init at 100,000 chunks, while at a million chunks a
+ * 3,008-MB Retrieve loading its 750 MB left 16 s to the first question, past the 13-s timeout (docs/performance.md
+ * section 17). Larger indexes are read as the questions need them, and stay in the cache.
+ */
+export function preloadIndexBytes(env: NodeJS.ProcessEnv, cacheIndexBytes: number): number {
+  return env.AWS_LAMBDA_INITIALIZATION_TYPE === 'provisioned-concurrency'
+    ? cacheIndexBytes
+    : Math.min(cacheIndexBytes, ON_DEMAND_PREWARM_BYTES);
+}
 
 /**
  * When Retrieve loads the table's indexes into memory (`RETRIEVE_PREWARM`): `before` the questions that need them

@@ -178,10 +178,11 @@ export interface BotConfig {
    */
   retrieveProvisionedConcurrency?: number;
   /**
-   * The Retrieve function's memory in MB (128 to 10,240). LanceDB's index cache is a quarter of it and Lambda's CPU
-   * grows with it (1 vCPU at 1,769 MB): at 1,024 MB the indexes of about 350,000 chunks fit, beyond which every
-   * question reads index partitions from S3 (docs/performance.md, "How big a corpus"). Above 3,008 a new AWS
-   * account refuses the deploy until its memory limit is raised; synth warns. @default 1024
+   * The Retrieve function's memory in MB (128 to 10,240). LanceDB's index cache is a quarter of it (half from 2,048
+   * MB on) and Lambda's CPU grows with it (1 vCPU at 1,769 MB): at 1,024 MB the indexes of about 350,000 chunks fit,
+   * beyond which every question reads index partitions from S3; at 3,008 those of a million (docs/performance.md,
+   * "How big a corpus"). Above 3,008 a new AWS account refuses the deploy until its memory limit is raised; synth
+   * warns. @default 1024
    */
   retrieveMemoryMb: number;
   /**

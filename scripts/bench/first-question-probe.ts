@@ -9,15 +9,25 @@
  * initialised for PROVISIONED_IDLE_MS, 10 s, before its first question: an environment of provisioned concurrency;
  * `firstAskMs` is then that question's own time). Not a bench section.
  * Run: SIZES=10000,100000 MODES=before,behind,off REPEAT=2 WARM=15 npx tsx scripts/bench/first-question-probe.ts
+ *
+ * `PLANS=<dir>`: after the last size, the probe keeps its table and serves plans, so that one table built in half an
+ * hour (a million chunks) is measured under many settings: it runs each `<name>.json` put in the directory (`label`;
+ * `modes`, `repeat`, `warm` as above; `memoryMb`, the Retrieve function's memory, which sets its CPU share and
+ * `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`; `env`, more of the container's environment; `rebundle`, bundle the Retrieve
+ * function again from the working tree first; `nprobes`, recall@10 against exact search with each of these
+ * partitions probed), writes its lines to `<name>.out.jsonl` and renames it `<name>.done`, and stops when a file
+ * `stop` appears.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { appendFile, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalHashEmbeddings } from '../../functions/core/llm/local-embeddings';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
 import { ensureIndexes, openDocumentTable } from '../../functions/core/vector-store/document-table';
+import { fuseByRank } from '../../functions/core/vector-store/search-passages';
 import type { BenchContext } from './context';
-import { LAMBDA_INIT_SHARE } from './cpu-quota';
+import { LAMBDA_INIT_SHARE, lambdaCpuShare } from './cpu-quota';
 import { personQuestions, writeUntil } from './real-corpus';
 import {
   containerEnv,
@@ -29,7 +39,7 @@ import {
   startRealRig,
   tableFacts,
 } from './retrieval-real';
-import { retrieveHandlerFile } from './retrieval-s3';
+import { bundleRetrieve, retrieveHandlerFile } from './retrieval-s3';
 import { LAMBDA_S3_SPREAD_MODEL } from './s3-model';
 import { percentile } from './stats';
 
@@ -108,9 +118,122 @@ async function main() {
         }
       }
     }
+    if (process.env.PLANS) await servePlans(ctx, rig, process.env.PLANS);
   } finally {
     await rig.close();
     await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+interface Plan {
+  label?: string;
+  modes?: string[];
+  repeat?: number;
+  warm?: number;
+  memoryMb?: number;
+  env?: Record<string, string>;
+  rebundle?: boolean;
+  nprobes?: number[];
+}
+
+/** Runs the plans put in `dir` against the rig's table (see the header) until a file `stop` appears. */
+async function servePlans(ctx: BenchContext, rig: RealRig, dir: string) {
+  const facts = await tableFacts(rig.lancedbDir, EMBEDDING_MODEL);
+  let seed = 9000;
+  ctx.log(`serving plans from ${dir}`);
+  while (!existsSync(join(dir, 'stop'))) {
+    const next = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort()[0];
+    if (next === undefined) {
+      await new Promise((r) => setTimeout(r, 2000));
+      continue;
+    }
+    const name = next.slice(0, -'.json'.length);
+    const out = join(dir, `${name}.out.jsonl`);
+    try {
+      const plan = JSON.parse(await readFile(join(dir, next), 'utf8')) as Plan;
+      ctx.log(`plan ${name}: ${JSON.stringify(plan)}`);
+      if (plan.rebundle) rig.bundle = await bundleRetrieve(ctx.workDir);
+      for (const nprobes of plan.nprobes ?? []) {
+        const recall = await recallWithProbes(
+          rig.lancedbDir,
+          personQuestions(rig.written.written, 50, 4000),
+          nprobes,
+        );
+        await appendFile(out, `${JSON.stringify({ nprobes, ...recall })}\n`);
+      }
+      const modes = plan.modes ?? [];
+      const repeat = plan.repeat ?? REPEAT;
+      const warm = plan.warm ?? WARM;
+      const questions = personQuestions(rig.written.written, modes.length * repeat * (1 + warm), seed++);
+      await measure(ctx, rig, facts, questions, plan.label ?? name, rig.versionsForReal, {
+        modes,
+        repeat,
+        warm,
+        ...(plan.memoryMb === undefined ? {} : { memoryMb: plan.memoryMb }),
+        env: plan.env ?? {},
+        write: (line) => appendFile(out, `${line}\n`),
+      });
+    } catch (error) {
+      await appendFile(out, `${JSON.stringify({ error: String(error) })}\n`);
+    }
+    await rename(join(dir, next), join(dir, `${name}.done`));
+  }
+}
+
+/**
+ * Recall@10 against exact search with `nprobes` partitions probed (and the product's re-ranking of 30 candidates),
+ * vector alone and fused with the full-text half as the product fuses them.
+ */
+async function recallWithProbes(dir: string, questions: readonly string[], nprobes: number) {
+  const connection = await connectVectorStore(dir);
+  const embeddings = new LocalHashEmbeddings({ dimensions: 1536 });
+  try {
+    const handle = await openDocumentTable(connection, {
+      table: 'documents',
+      embedderName: EMBEDDING_MODEL,
+      dimensions: 1536,
+      embeddings,
+    });
+    if (handle === undefined) throw new Error('no table');
+    type Row = { text: string; source: string; heading: string };
+    const key = (r: Row) => `${r.source}\u0000${r.heading}\u0000${r.text}`;
+    const columns = ['text', 'source', 'title', 'heading'];
+    let vectorHits = 0;
+    let hybridHits = 0;
+    let ms = 0;
+    for (const question of questions) {
+      const vector = await embeddings.embedQuery(question);
+      const search = (exact: boolean) => {
+        let q = handle.table.query().nearestTo(vector).distanceType('cosine').limit(10);
+        q = exact ? q.bypassVectorIndex() : q.nprobes(nprobes).refineFactor(3);
+        return q.select([...columns, '_distance']).toArray() as Promise<Row[]>;
+      };
+      const matched: Row[] = await handle.table
+        .query()
+        .fullTextSearch(question, { columns: 'text' })
+        .limit(10)
+        .select([...columns, '_score'])
+        .toArray();
+      const exact = await search(true);
+      const started = performance.now();
+      const found = await search(false);
+      ms += performance.now() - started;
+      const exactVector = new Set(exact.map(key));
+      const exactHybrid = new Set(fuseByRank([exact, matched], 10, key).map(({ row }) => key(row)));
+      vectorHits += found.filter((r) => exactVector.has(key(r))).length;
+      hybridHits += fuseByRank([found, matched], 10, key).filter(({ row }) =>
+        exactHybrid.has(key(row)),
+      ).length;
+    }
+    handle.close();
+    const n = questions.length * 10;
+    return {
+      vector: vectorHits / n,
+      hybrid: hybridHits / n,
+      localSearchMs: Math.round(ms / questions.length),
+    };
+  } finally {
+    connection.close();
   }
 }
 
@@ -121,9 +244,19 @@ async function measure(
   questions: string[],
   variant: string,
   versions: (() => Promise<number | null>) | undefined,
+  options: {
+    modes?: string[];
+    repeat?: number;
+    warm?: number;
+    memoryMb?: number;
+    env?: Record<string, string>;
+    write?: (line: string) => Promise<void>;
+  } = {},
 ) {
-  for (let round = 0; round < REPEAT; round++) {
-    for (const mode of MODES) {
+  const warmCount = options.warm ?? WARM;
+  const share = options.memoryMb === undefined ? rig.share : lambdaCpuShare(options.memoryMb);
+  for (let round = 0; round < (options.repeat ?? REPEAT); round++) {
+    for (const mode of options.modes ?? MODES) {
       rig.s3.setModel(LAMBDA_S3_SPREAD_MODEL);
       rig.s3.reset();
       // A mode: the prewarm setting, then `+burst` (the init at a full vCPU) and `+init` (Lambda's handler is the init
@@ -134,8 +267,16 @@ async function measure(
         {
           ...containerEnv(rig.s3, 'real', rig.openai.url, EMBEDDING_MODEL, true),
           RETRIEVE_PREWARM: prewarm as string,
+          // As Lambda tells a provisioned environment's init, which then waits for the whole preload (init.mjs).
+          ...(flags.includes('provisioned')
+            ? { AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency' }
+            : {}),
+          ...(options.memoryMb === undefined
+            ? {}
+            : { AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(options.memoryMb) }),
+          ...options.env,
         },
-        rig.share,
+        share,
         versions,
         { freezeBetween: true, ...(flags.includes('burst') ? { initShare: LAMBDA_INIT_SHARE } : {}) },
       );
@@ -147,8 +288,11 @@ async function measure(
         const firstAnswer = await container.ask(questions.shift() as string);
         const first = readsOf(rig.s3, firstAnswer, facts.folders, seen, container.spawnedAt);
         const warm = [];
-        for (let i = 0; i < WARM; i++) {
-          warm.push(readsOf(rig.s3, await container.ask(questions.shift() as string), facts.folders, seen));
+        let peak = firstAnswer.peak;
+        for (let i = 0; i < warmCount; i++) {
+          const answer = await container.ask(questions.shift() as string);
+          peak = Math.max(peak, answer.peak);
+          warm.push(readsOf(rig.s3, answer, facts.folders, seen));
         }
         const ms = warm.map((w) => w.ms);
         const line = {
@@ -170,8 +314,11 @@ async function measure(
           warmMaxMB: Number((Math.max(...warm.map((w) => w.bytes)) / MB).toFixed(2)),
           warmMB: warm.map((w) => Number((w.bytes / MB).toFixed(2))),
           peakRssMB: Math.round(firstAnswer.peak / MB),
+          peakRssAllMB: Math.round(peak / MB),
+          ...(options.memoryMb === undefined ? {} : { memoryMb: options.memoryMb }),
         };
         process.stdout.write(`${JSON.stringify(line)}\n`);
+        await options.write?.(JSON.stringify(line));
       } finally {
         await container.close();
       }

@@ -171,7 +171,8 @@ export async function startContainer(
     ['-e', CHILD, bundle],
     { env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
     share,
-    options.initShare === undefined ? {} : { initShare: options.initShare },
+    // A function whose share is above a vCPU (over 1,769 MB) keeps it in its init too.
+    options.initShare === undefined ? {} : { initShare: Math.max(options.initShare, share) },
   );
   const { child } = quota;
   const stderr: string[] = [];

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Connection, Index } from '@lancedb/lancedb';
+import { type Connection, Index, VectorQuery } from '@lancedb/lancedb';
 import { retrievePassages } from '../../functions/core/conversation/retrieve';
 import { loadDocument } from '../../functions/core/ingest/load-document';
 import { splitDocument } from '../../functions/core/ingest/split-document';
@@ -309,6 +309,54 @@ describe('loading the indexes before or behind the questions (RETRIEVE_PREWARM)'
     expect(String(reported[0])).toContain('S3 said no');
     expect(next).toContain('parking.md');
     expect(loads).toHaveBeenCalled();
+  });
+});
+
+describe('a container holding the vector index in memory probes more of it', () => {
+  it("probes 60 % of the partitions once its preload has loaded the indexes, LanceDB's 20 when they did not fit", async () => {
+    // Arrange: 70 partitions of 10 rows, more than LanceDB's default 20 probes.
+    const table = await writer();
+    const facts = Array.from({ length: 700 }, (_, i) => `## Fact ${i}\n\nWidget ${i} weighs ${i} grams.`);
+    await replaceSourceChunks(
+      table,
+      'facts.md',
+      await rowsOf('facts.md', `# Facts\n\n${facts.join('\n\n')}`),
+    );
+    await ensureIndexes(table, { vectorIndexMinRows: 1, rowsPerPartition: 10 });
+    const partitions = Math.ceil((await table.table.countRows()) / 10);
+    // What each search asks LanceDB for, passed through to it.
+    const probes: number[] = [];
+    const original = VectorQuery.prototype.minimumNprobes;
+    const spy = jest.spyOn(VectorQuery.prototype, 'minimumNprobes').mockImplementation(function (
+      this: VectorQuery,
+      n: number,
+    ) {
+      probes.push(n);
+      return original.call(this, n);
+    });
+    cleanup.push(() => spy.mockRestore());
+    const readerWithCache = async (prewarmIndexBytes: number) => {
+      const connection = await connectVectorStore(dir);
+      cleanup.push(() => connection.close());
+      const reader = createDocumentTableReader(connection, { ...READER, prewarmIndexBytes });
+      cleanup.push(() => reader.forget());
+      return reader;
+    };
+
+    // Act
+    const loaded = await (await readerWithCache(100_000_000)).open(64);
+    const notLoaded = await (await readerWithCache(1)).open(64);
+    const fromLoaded = await sourcesFor(loaded, 'How much does widget 650 weigh?');
+    const fromNotLoaded = await sourcesFor(notLoaded, 'How much does widget 650 weigh?');
+
+    // Assert
+    expect(partitions).toBe(70);
+    expect(loaded?.indexesInMemory?.()).toBe(true);
+    expect(notLoaded?.indexesInMemory?.()).toBe(false);
+    // LanceDB's default (20) is not set again: only the loaded container asks for more.
+    expect(probes).toEqual([Math.ceil(0.6 * partitions)]);
+    expect(fromLoaded).toContain('facts.md');
+    expect(fromNotLoaded).toContain('facts.md');
   });
 });
 

@@ -8,7 +8,7 @@ import { embeddingDimensionsOf, embeddingNameOf } from '../../functions/core/llm
 import { embeddingsFor } from '../../functions/core/models';
 import { createRuntime } from '../../functions/core/runtime';
 import type { Turn } from '../../functions/core/types';
-import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
+import { connectVectorStore, searchCacheSizes } from '../../functions/core/vector-store/connect-vector-store';
 import {
   createDocumentTable,
   ensureIndexes,
@@ -158,6 +158,21 @@ describe("the Retrieve Lambda's preload at module load", () => {
       false,
     );
     expect(retrieve.preloadAtLoad({ RETRIEVE_PRELOAD: '1' })).toBe(true);
+  });
+
+  it('loads at most 256 MB of indexes ahead on demand, and what the cache holds in a provisioned environment', () => {
+    const { retrieve } = loadRetrieve();
+    const MB = 1024 * 1024;
+    // 1,024 MB: the cache's quarter, 256 MB, either way; 3,008 MB: half, 1,504 MB, only when provisioned.
+    expect(searchCacheSizes(1024).indexBytes).toBe(256 * MB);
+    expect(searchCacheSizes(3008).indexBytes).toBe(1504 * MB);
+    expect(retrieve.preloadIndexBytes({}, 256 * MB)).toBe(256 * MB);
+    expect(retrieve.preloadIndexBytes({ AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand' }, 1504 * MB)).toBe(
+      256 * MB,
+    );
+    expect(
+      retrieve.preloadIndexBytes({ AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency' }, 1504 * MB),
+    ).toBe(1504 * MB);
   });
 
   it('loads the indexes before the questions unless RETRIEVE_PREWARM says otherwise, and names a wrong value', () => {

@@ -67,14 +67,17 @@ export interface LanceDbCacheSizes {
 }
 
 /**
- * LanceDB's caches for a function of `memoryMb` MB that searches (Retrieve): a quarter of its memory for indexes
- * (on real documentation the vector and full-text indexes take about 70 MB per 100,000 chunks, 704 MB at a million:
- * docs/performance.md section 17; so a 1,024-MB function holds those of about 350,000 chunks, and `bot:retrieveMemoryMb`
- * gives more), 5 % for metadata, the rest for Node, the native module and the rows a question reads.
+ * LanceDB's caches for a function of `memoryMb` MB that searches (Retrieve): a quarter of its memory for indexes, half
+ * from 2,048 MB on (on real documentation the vector and full-text indexes take about 70 MB per 100,000 chunks, 691 MB
+ * at a million: docs/performance.md section 17; so a 1,024-MB function holds those of about 350,000 chunks, and a
+ * 3,008-MB one, `bot:retrieveMemoryMb`, those of a million, peaking at 1.3 GB), 5 % for metadata, the rest for Node,
+ * the native module and the rows a question reads. A quarter of 3,008 MB (752) did not hold a million chunks' indexes:
+ * warm questions still read up to 40 MB each.
  */
 export function searchCacheSizes(memoryMb: number): LanceDbCacheSizes {
   const bytes = memoryMb * 1024 * 1024;
-  return { indexBytes: Math.floor(bytes / 4), metadataBytes: Math.floor(bytes / 20) };
+  const indexShare = memoryMb >= 2048 ? 1 / 2 : 1 / 4;
+  return { indexBytes: Math.floor(bytes * indexShare), metadataBytes: Math.floor(bytes / 20) };
 }
 
 const DEFAULT_READ_CONSISTENCY_SECONDS = 30;

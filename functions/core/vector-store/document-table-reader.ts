@@ -66,8 +66,10 @@ interface OpenTable {
   /** The version whose schema was checked, and the dimension it was checked for. */
   checkedVersion: number;
   checkedDimensions: number;
-  /** Ids of the indexes already loaded. */
+  /** Ids of the indexes already loaded (or being loaded, or found too large to). */
   prewarmed: Set<string>;
+  /** Whether every index of the version served is loaded into memory. */
+  inMemory: boolean;
   /** The version checked out because the ingest recorded it; undefined while following the latest. */
   pinned?: number;
 }
@@ -102,6 +104,7 @@ export function createDocumentTableReader(
     if (fresh.length === 0) return;
     // Marked first, so that a question arriving meanwhile does not start the same load again.
     for (const i of fresh) open.prewarmed.add(i.uuid);
+    open.inMemory = false;
     const bytes = indexes.reduce((total, i) => total + i.bytes, 0);
     if (bytes > options.prewarmIndexBytes) return;
     try {
@@ -110,6 +113,7 @@ export function createDocumentTableReader(
       for (const i of fresh) open.prewarmed.delete(i.uuid);
       throw error;
     }
+    open.inMemory = true;
   }
 
   /** Loads the indexes not loaded yet: before the question returns, or behind it (`prewarmWhen`). */
@@ -122,11 +126,12 @@ export function createDocumentTableReader(
     const opened = await openDocumentTable(connection, spec(dimensions));
     if (opened === undefined) return undefined;
     const open: OpenTable = {
-      handle: { ...opened, close: () => undefined },
+      handle: { ...opened, close: () => undefined, indexesInMemory: () => open.inMemory },
       close: opened.close,
       checkedVersion: await opened.table.version(),
       checkedDimensions: dimensions,
       prewarmed: new Set(),
+      inMemory: false,
     };
     try {
       await prewarm(open);

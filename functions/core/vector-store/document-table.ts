@@ -33,6 +33,11 @@ export interface DocumentTable {
   readonly dimensions: number;
   /** Whether the table has the location columns (pages, link): a table made before them is read without them. */
   readonly locationColumns?: boolean;
+  /**
+   * Whether this version's indexes are all held in memory (loaded ahead by a reader's preload): a vector search then
+   * probes more of the index's partitions, which costs CPU and no reads (see `searchPassages`).
+   */
+  readonly indexesInMemory?: () => boolean;
   close(): void;
 }
 
@@ -321,7 +326,7 @@ export interface EnsureIndexesResult {
 }
 
 /** The partitions an index was trained with, from its name; undefined for another kind of index. */
-function partitionsOf(indexName: string): number | undefined {
+export function partitionsOf(indexName: string): number | undefined {
   if (!indexName.startsWith(VECTOR_INDEX.namePrefix)) return undefined;
   const partitions = Number(indexName.slice(VECTOR_INDEX.namePrefix.length));
   return Number.isInteger(partitions) && partitions > 0 ? partitions : undefined;
