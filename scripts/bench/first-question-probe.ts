@@ -14,9 +14,9 @@
  * hour (a million chunks) is measured under many settings: it runs each `<name>.json` put in the directory (`label`;
  * `modes`, `repeat`, `warm` as above; `memoryMb`, the Retrieve function's memory, which sets its CPU share and
  * `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`; `env`, more of the container's environment; `rebundle`, bundle the Retrieve
- * function again from the working tree first; `nprobes`, recall@10 against exact search with each of these
- * partitions probed), writes its lines to `<name>.out.jsonl` and renames it `<name>.done`, and stops when a file
- * `stop` appears.
+ * function again from the working tree first; `noVersion`, ask without the recorded table version; `nprobes`,
+ * recall@10 against exact search with each of these partitions probed), writes its lines to `<name>.out.jsonl` and
+ * renames it `<name>.done`, and stops when a file `stop` appears.
  */
 import { existsSync } from 'node:fs';
 import { appendFile, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
@@ -134,6 +134,8 @@ interface Plan {
   env?: Record<string, string>;
   rebundle?: boolean;
   nprobes?: number[];
+  /** Ask without the recorded table version (the container follows the latest, as before versions were recorded). */
+  noVersion?: boolean;
 }
 
 /** Runs the plans put in `dir` against the rig's table (see the header) until a file `stop` appears. */
@@ -165,14 +167,22 @@ async function servePlans(ctx: BenchContext, rig: RealRig, dir: string) {
       const repeat = plan.repeat ?? REPEAT;
       const warm = plan.warm ?? WARM;
       const questions = personQuestions(rig.written.written, modes.length * repeat * (1 + warm), seed++);
-      await measure(ctx, rig, facts, questions, plan.label ?? name, rig.versionsForReal, {
-        modes,
-        repeat,
-        warm,
-        ...(plan.memoryMb === undefined ? {} : { memoryMb: plan.memoryMb }),
-        env: plan.env ?? {},
-        write: (line) => appendFile(out, `${line}\n`),
-      });
+      await measure(
+        ctx,
+        rig,
+        facts,
+        questions,
+        plan.label ?? name,
+        plan.noVersion ? undefined : rig.versionsForReal,
+        {
+          modes,
+          repeat,
+          warm,
+          ...(plan.memoryMb === undefined ? {} : { memoryMb: plan.memoryMb }),
+          env: plan.env ?? {},
+          write: (line) => appendFile(out, `${line}\n`),
+        },
+      );
     } catch (error) {
       await appendFile(out, `${JSON.stringify({ error: String(error) })}\n`);
     }

@@ -346,6 +346,7 @@ describe('a container holding the vector index in memory probes more of it', () 
     // Act
     const loaded = await (await readerWithCache(100_000_000)).open(64);
     const notLoaded = await (await readerWithCache(1)).open(64);
+    probes.length = 0; // the load's own warm-up search probed as the questions will
     const fromLoaded = await sourcesFor(loaded, 'How much does widget 650 weigh?');
     const fromNotLoaded = await sourcesFor(notLoaded, 'How much does widget 650 weigh?');
 
@@ -357,6 +358,35 @@ describe('a container holding the vector index in memory probes more of it', () 
     expect(probes).toEqual([Math.ceil(0.6 * partitions)]);
     expect(fromLoaded).toContain('facts.md');
     expect(fromNotLoaded).toContain('facts.md');
+  });
+});
+
+describe('the load ends with one search, so that the first question does not pay for what a first search builds', () => {
+  it('runs one vector search when it has loaded the indexes, none when they did not fit', async () => {
+    // Arrange
+    const table = await writer();
+    await replaceSourceChunks(table, 'vpn.md', await rowsOf('vpn.md', VPN));
+    await ensureIndexes(table, { vectorIndexMinRows: 1 });
+    const searches = jest.spyOn(VectorQuery.prototype, 'toArray');
+    cleanup.push(() => searches.mockRestore());
+    const open = async (prewarmIndexBytes: number) => {
+      const connection = await connectVectorStore(dir);
+      cleanup.push(() => connection.close());
+      const reader = createDocumentTableReader(connection, { ...READER, prewarmIndexBytes });
+      cleanup.push(() => reader.forget());
+      const before = searches.mock.calls.length;
+      const handle = await reader.open(64);
+      return { handle, searches: searches.mock.calls.length - before };
+    };
+
+    // Act
+    const loaded = await open(100_000_000);
+    const tooLarge = await open(1);
+
+    // Assert: the one search is the load's own; questions are answered as before.
+    expect(loaded.searches).toBe(1);
+    expect(tooLarge.searches).toBe(0);
+    expect(await sourcesFor(loaded.handle, 'rotate the VPN key')).toContain('vpn.md');
   });
 });
 

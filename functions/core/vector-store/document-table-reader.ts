@@ -2,7 +2,7 @@ import type { Connection } from '@lancedb/lancedb';
 import type { Embeddings } from '@langchain/core/embeddings';
 import { verifyDocumentSchema } from './document-schema';
 import { type DocumentTable, openDocumentTable } from './document-table';
-import { layoutOf } from './search-passages';
+import { layoutOf, searchPassages } from './search-passages';
 
 /**
  * The document table kept open for the life of a warm Retrieve container. Opening a table on S3 costs two LISTs
@@ -114,6 +114,7 @@ export function createDocumentTableReader(
       throw error;
     }
     open.inMemory = true;
+    await warmUpSearch(open.handle);
   }
 
   /** Loads the indexes not loaded yet: before the question returns, or behind it (`prewarmWhen`). */
@@ -204,4 +205,14 @@ export function createDocumentTableReader(
 
     forget,
   };
+}
+
+/**
+ * One search after the indexes have loaded, its answer thrown away, so that what a first search reads or builds
+ * besides the indexes (the data files' metadata for the rows it takes, LanceDB's query plans) is done by the load,
+ * not by the first question. A fixed vector and text, no embedding call. A failure here is the question's to meet.
+ */
+async function warmUpSearch(handle: DocumentTable): Promise<void> {
+  const queryVector = Array.from({ length: handle.dimensions }, (_, i) => (i === 0 ? 1 : 0));
+  await searchPassages(handle, { queryText: 'the', queryVector, k: 10 }).catch(() => undefined);
 }
