@@ -2,8 +2,9 @@
 // (`index.js`, built from functions/retrieve.ts), so that Lambda's init waits for the table's preload. Lambda awaits
 // an ES module's top-level await before its init ends, and an on-demand function's init runs at a full vCPU (for up to
 // 10 s) where its invocations get 0.58 of one at 1,024 MB: the indexes load there, and the first question finds them
-// in memory. A provisioned environment's init (bot:retrieveProvisionedConcurrency) waits for all of them. A CommonJS module cannot make the init wait. Plain JavaScript (no TypeScript source) because
-// the project compiles TypeScript as CommonJS, where a top-level await is not allowed.
+// in memory. A provisioned environment's init (bot:retrieveProvisionedConcurrency) waits for all of them. A CommonJS
+// module cannot make the init wait. Plain JavaScript (no TypeScript source) because the project compiles TypeScript
+// as CommonJS, where a top-level await is not allowed.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);

@@ -362,31 +362,43 @@ describe('a container holding the vector index in memory probes more of it', () 
 });
 
 describe('the load ends with one search, so that the first question does not pay for what a first search builds', () => {
-  it('runs one vector search when it has loaded the indexes, none when they did not fit', async () => {
+  it('runs one vector search when it has loaded the indexes, none when they did not fit, and once per container', async () => {
     // Arrange
     const table = await writer();
     await replaceSourceChunks(table, 'vpn.md', await rowsOf('vpn.md', VPN));
     await ensureIndexes(table, { vectorIndexMinRows: 1 });
     const searches = jest.spyOn(VectorQuery.prototype, 'toArray');
     cleanup.push(() => searches.mockRestore());
-    const open = async (prewarmIndexBytes: number) => {
+    const readerWithCache = async (prewarmIndexBytes: number) => {
       const connection = await connectVectorStore(dir);
       cleanup.push(() => connection.close());
       const reader = createDocumentTableReader(connection, { ...READER, prewarmIndexBytes });
       cleanup.push(() => reader.forget());
-      const before = searches.mock.calls.length;
-      const handle = await reader.open(64);
-      return { handle, searches: searches.mock.calls.length - before };
+      return reader;
     };
+    const searchesDuring = async (opening: () => Promise<unknown>) => {
+      const before = searches.mock.calls.length;
+      await opening();
+      return searches.mock.calls.length - before;
+    };
+    const loading = await readerWithCache(100_000_000);
+    const notLoading = await readerWithCache(1);
 
     // Act
-    const loaded = await open(100_000_000);
-    const tooLarge = await open(1);
+    const whenLoaded = await searchesDuring(() => loading.open(64));
+    const whenTooLarge = await searchesDuring(() => notLoading.open(64));
+    // A sync rebuilds the indexes; the same container loads the new ones for its next question, without a search.
+    await replaceSourceChunks(table, 'parking.md', await rowsOf('parking.md', PARKING));
+    await table.table.createIndex('text', { config: Index.fts(), replace: true });
+    const synced = await table.table.version();
+    const whenReloaded = await searchesDuring(() => loading.open(64, synced));
+    const answer = await sourcesFor(await loading.open(64, synced), 'where do visitors park');
 
     // Assert: the one search is the load's own; questions are answered as before.
-    expect(loaded.searches).toBe(1);
-    expect(tooLarge.searches).toBe(0);
-    expect(await sourcesFor(loaded.handle, 'rotate the VPN key')).toContain('vpn.md');
+    expect(whenLoaded).toBe(1);
+    expect(whenTooLarge).toBe(0);
+    expect(whenReloaded).toBe(0);
+    expect(answer).toContain('parking.md');
   });
 });
 

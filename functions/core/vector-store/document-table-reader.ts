@@ -70,6 +70,8 @@ interface OpenTable {
   prewarmed: Set<string>;
   /** Whether every index of the version served is loaded into memory. */
   inMemory: boolean;
+  /** Whether the load's own first search has run (see {@link warmUpSearch}). */
+  warmedUp?: boolean;
   /** The version checked out because the ingest recorded it; undefined while following the latest. */
   pinned?: number;
 }
@@ -114,7 +116,12 @@ export function createDocumentTableReader(
       throw error;
     }
     open.inMemory = true;
-    await warmUpSearch(open.handle);
+    // Once per container: a later version's indexes are loaded for the question that brought it, which should not
+    // wait for a search more.
+    if (!open.warmedUp) {
+      open.warmedUp = true;
+      await warmUpSearch(open.handle);
+    }
   }
 
   /** Loads the indexes not loaded yet: before the question returns, or behind it (`prewarmWhen`). */
