@@ -74,6 +74,15 @@ async function readerWith(readConsistencySeconds: number) {
   return reader;
 }
 
+/** A reader that loads the indexes ahead when they take at most `prewarmIndexBytes`. */
+async function readerWithCache(prewarmIndexBytes: number) {
+  const connection = await connectVectorStore(dir);
+  cleanup.push(() => connection.close());
+  const reader = createDocumentTableReader(connection, { ...READER, prewarmIndexBytes });
+  cleanup.push(() => reader.forget());
+  return reader;
+}
+
 describe('the document table reader of a warm Retrieve', () => {
   it('answers "no table" without caching it, so the first sync is seen at once', async () => {
     // Arrange
@@ -335,13 +344,6 @@ describe('a container holding the vector index in memory probes more of it', () 
       return original.call(this, n);
     });
     cleanup.push(() => spy.mockRestore());
-    const readerWithCache = async (prewarmIndexBytes: number) => {
-      const connection = await connectVectorStore(dir);
-      cleanup.push(() => connection.close());
-      const reader = createDocumentTableReader(connection, { ...READER, prewarmIndexBytes });
-      cleanup.push(() => reader.forget());
-      return reader;
-    };
 
     // Act
     const loaded = await (await readerWithCache(100_000_000)).open(64);
@@ -369,13 +371,6 @@ describe('the load ends with one search, so that the first question does not pay
     await ensureIndexes(table, { vectorIndexMinRows: 1 });
     const searches = jest.spyOn(VectorQuery.prototype, 'toArray');
     cleanup.push(() => searches.mockRestore());
-    const readerWithCache = async (prewarmIndexBytes: number) => {
-      const connection = await connectVectorStore(dir);
-      cleanup.push(() => connection.close());
-      const reader = createDocumentTableReader(connection, { ...READER, prewarmIndexBytes });
-      cleanup.push(() => reader.forget());
-      return reader;
-    };
     const searchesDuring = async (opening: () => Promise<unknown>) => {
       const before = searches.mock.calls.length;
       await opening();
