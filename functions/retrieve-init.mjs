@@ -22,12 +22,11 @@ const retrieve = require('./index.js');
 const MAX_INIT_WAIT_MS = 9_000;
 const PROVISIONED_INIT_WAIT_MS = 120_000;
 const setting = process.env.RETRIEVE_INIT_WAIT_MS?.trim();
-const INIT_WAIT_MS =
-  process.env.AWS_LAMBDA_INITIALIZATION_TYPE === 'provisioned-concurrency'
-    ? PROVISIONED_INIT_WAIT_MS
-    : setting !== undefined && setting !== '' && Number.isFinite(Number(setting)) && Number(setting) >= 0
-      ? Math.min(Number(setting), MAX_INIT_WAIT_MS)
-      : 8_000;
+const INIT_WAIT_MS = retrieve.isProvisionedEnvironment(process.env)
+  ? PROVISIONED_INIT_WAIT_MS
+  : setting !== undefined && setting !== '' && Number.isFinite(Number(setting)) && Number(setting) >= 0
+    ? Math.min(Number(setting), MAX_INIT_WAIT_MS)
+    : 8_000;
 
 const preload = retrieve.initPreload?.();
 if (preload !== undefined) {

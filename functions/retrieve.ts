@@ -70,9 +70,15 @@ const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader>
  * section 17). Larger indexes are read as the questions need them, and stay in the cache.
  */
 export function preloadIndexBytes(env: NodeJS.ProcessEnv, cacheIndexBytes: number): number {
-  return env.AWS_LAMBDA_INITIALIZATION_TYPE === 'provisioned-concurrency'
-    ? cacheIndexBytes
-    : Math.min(cacheIndexBytes, ON_DEMAND_PREWARM_BYTES);
+  return isProvisionedEnvironment(env) ? cacheIndexBytes : Math.min(cacheIndexBytes, ON_DEMAND_PREWARM_BYTES);
+}
+
+/**
+ * Whether Lambda initialised this environment for provisioned concurrency (`AWS_LAMBDA_INITIALIZATION_TYPE`), whose
+ * init is not held to 10 s: the preload (above) and the init's wait for it (init.mjs) both depend on it.
+ */
+export function isProvisionedEnvironment(env: NodeJS.ProcessEnv): boolean {
+  return env.AWS_LAMBDA_INITIALIZATION_TYPE === 'provisioned-concurrency';
 }
 
 /**

@@ -14,9 +14,9 @@
  * hour (a million chunks) is measured under many settings: it runs each `<name>.json` put in the directory (`label`;
  * `modes`, `repeat`, `warm` as above; `memoryMb`, the Retrieve function's memory, which sets its CPU share and
  * `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`; `env`, more of the container's environment; `rebundle`, bundle the Retrieve
- * function again from the working tree first; `noVersion`, ask without the recorded table version; `nprobes`,
- * recall@10 against exact search with each of these partitions probed), writes its lines to `<name>.out.jsonl` and
- * renames it `<name>.done`, and stops when a file `stop` appears.
+ * function again from the working tree first; `noVersion`, ask without the recorded table version;
+ * `recallInMemory`, recall@10 against exact search as a container holding the indexes searches), writes its lines to
+ * `<name>.out.jsonl` and renames it `<name>.done`, and stops when a file `stop` appears.
  */
 import { existsSync } from 'node:fs';
 import { appendFile, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
@@ -25,7 +25,6 @@ import { join } from 'node:path';
 import { LocalHashEmbeddings } from '../../functions/core/llm/local-embeddings';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
 import { ensureIndexes, openDocumentTable } from '../../functions/core/vector-store/document-table';
-import { fuseByRank } from '../../functions/core/vector-store/search-passages';
 import type { BenchContext } from './context';
 import { LAMBDA_INIT_SHARE, lambdaCpuShare } from './cpu-quota';
 import { personQuestions, writeUntil } from './real-corpus';
@@ -133,7 +132,8 @@ interface Plan {
   memoryMb?: number;
   env?: Record<string, string>;
   rebundle?: boolean;
-  nprobes?: number[];
+  /** Recall@10 against exact search as a container holding the indexes in memory searches. */
+  recallInMemory?: boolean;
   /** Ask without the recorded table version (the container follows the latest, as before versions were recorded). */
   noVersion?: boolean;
 }
@@ -155,13 +155,10 @@ async function servePlans(ctx: BenchContext, rig: RealRig, dir: string) {
       const plan = JSON.parse(await readFile(join(dir, next), 'utf8')) as Plan;
       ctx.log(`plan ${name}: ${JSON.stringify(plan)}`);
       if (plan.rebundle) rig.bundle = await bundleRetrieve(ctx.workDir);
-      for (const nprobes of plan.nprobes ?? []) {
-        const recall = await recallWithProbes(
-          rig.lancedbDir,
-          personQuestions(rig.written.written, 50, 4000),
-          nprobes,
-        );
-        await appendFile(out, `${JSON.stringify({ nprobes, ...recall })}\n`);
+      if (plan.recallInMemory) {
+        const questions = personQuestions(rig.written.written, 50, 4000);
+        const recall = await recallOf(rig.lancedbDir, questions, { inMemory: true });
+        await appendFile(out, `${JSON.stringify({ recallInMemory: recall })}\n`);
       }
       const modes = plan.modes ?? [];
       const repeat = plan.repeat ?? REPEAT;
@@ -187,63 +184,6 @@ async function servePlans(ctx: BenchContext, rig: RealRig, dir: string) {
       await appendFile(out, `${JSON.stringify({ error: String(error) })}\n`);
     }
     await rename(join(dir, next), join(dir, `${name}.done`));
-  }
-}
-
-/**
- * Recall@10 against exact search with `nprobes` partitions probed (and the product's re-ranking of 30 candidates),
- * vector alone and fused with the full-text half as the product fuses them.
- */
-async function recallWithProbes(dir: string, questions: readonly string[], nprobes: number) {
-  const connection = await connectVectorStore(dir);
-  const embeddings = new LocalHashEmbeddings({ dimensions: 1536 });
-  try {
-    const handle = await openDocumentTable(connection, {
-      table: 'documents',
-      embedderName: EMBEDDING_MODEL,
-      dimensions: 1536,
-      embeddings,
-    });
-    if (handle === undefined) throw new Error('no table');
-    type Row = { text: string; source: string; heading: string };
-    const key = (r: Row) => `${r.source}\u0000${r.heading}\u0000${r.text}`;
-    const columns = ['text', 'source', 'title', 'heading'];
-    let vectorHits = 0;
-    let hybridHits = 0;
-    let ms = 0;
-    for (const question of questions) {
-      const vector = await embeddings.embedQuery(question);
-      const search = (exact: boolean) => {
-        let q = handle.table.query().nearestTo(vector).distanceType('cosine').limit(10);
-        q = exact ? q.bypassVectorIndex() : q.nprobes(nprobes).refineFactor(3);
-        return q.select([...columns, '_distance']).toArray() as Promise<Row[]>;
-      };
-      const matched: Row[] = await handle.table
-        .query()
-        .fullTextSearch(question, { columns: 'text' })
-        .limit(10)
-        .select([...columns, '_score'])
-        .toArray();
-      const exact = await search(true);
-      const started = performance.now();
-      const found = await search(false);
-      ms += performance.now() - started;
-      const exactVector = new Set(exact.map(key));
-      const exactHybrid = new Set(fuseByRank([exact, matched], 10, key).map(({ row }) => key(row)));
-      vectorHits += found.filter((r) => exactVector.has(key(r))).length;
-      hybridHits += fuseByRank([found, matched], 10, key).filter(({ row }) =>
-        exactHybrid.has(key(row)),
-      ).length;
-    }
-    handle.close();
-    const n = questions.length * 10;
-    return {
-      vector: vectorHits / n,
-      hybrid: hybridHits / n,
-      localSearchMs: Math.round(ms / questions.length),
-    };
-  } finally {
-    connection.close();
   }
 }
 

@@ -310,10 +310,14 @@ export async function tableFacts(dir: string, embedderName: string) {
   }
 }
 
-/** Recall@10 of the product's vector and hybrid searches against exact ones (the vector index bypassed). */
+/**
+ * Recall@10 of the product's vector and hybrid searches against exact ones (the vector index bypassed). With
+ * `inMemory`, searched as a container holding the indexes in memory searches them (more partitions probed).
+ */
 export async function recallOf(
   dir: string,
   questions: readonly string[],
+  options: { inMemory?: boolean } = {},
 ): Promise<{ vector: number; hybrid: number }> {
   const connection = await connectVectorStore(dir);
   const embeddings = new LocalHashEmbeddings({ dimensions: DIMENSIONS });
@@ -325,6 +329,7 @@ export async function recallOf(
       embeddings,
     });
     if (handle === undefined) throw new Error(`no table at ${dir}`);
+    const searched = options.inMemory ? { ...handle, indexesInMemory: () => true } : handle;
     const columns = ['text', 'source', 'title', 'heading'];
     type Row = { text: string; source: string; heading: string };
     const key = (r: Row) => `${r.source}\u0000${r.heading}\u0000${r.text}`;
@@ -349,14 +354,14 @@ export async function recallOf(
       const exactHybrid = new Set(fuseByRank([exact, matched], RECALL_K, key).map(({ row }) => key(row)));
       const exactVector = new Set(exact.map(key));
       const asKey = (p: { source: string; heading: string; text: string }) => key(p);
-      const found = await searchPassages(handle, {
+      const found = await searchPassages(searched, {
         queryText: '',
         queryVector: vector,
         k: RECALL_K,
         maxPassageChars: 1e9,
       });
       vectorHits += found.passages.filter((p) => exactVector.has(asKey(p))).length;
-      const hybrid = await searchPassages(handle, {
+      const hybrid = await searchPassages(searched, {
         queryText: question,
         queryVector: vector,
         k: RECALL_K,
