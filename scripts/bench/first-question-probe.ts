@@ -136,6 +136,8 @@ interface Plan {
   recallInMemory?: boolean;
   /** Ask without the recorded table version (the container follows the latest, as before versions were recorded). */
   noVersion?: boolean;
+  /** Write each first question's S3 requests, from process start, to `<name>.trace.jsonl`. */
+  trace?: boolean;
 }
 
 /** Runs the plans put in `dir` against the rig's table (see the header) until a file `stop` appears. */
@@ -178,6 +180,9 @@ async function servePlans(ctx: BenchContext, rig: RealRig, dir: string) {
           ...(plan.memoryMb === undefined ? {} : { memoryMb: plan.memoryMb }),
           env: plan.env ?? {},
           write: (line) => appendFile(out, `${line}\n`),
+          ...(plan.trace
+            ? { trace: (line: string) => appendFile(join(dir, `${name}.trace.jsonl`), `${line}\n`) }
+            : {}),
         },
       );
     } catch (error) {
@@ -201,6 +206,7 @@ async function measure(
     memoryMb?: number;
     env?: Record<string, string>;
     write?: (line: string) => Promise<void>;
+    trace?: (line: string) => Promise<void>;
   } = {},
 ) {
   const warmCount = options.warm ?? WARM;
@@ -237,6 +243,34 @@ async function measure(
         if (flags.includes('provisioned')) await new Promise((r) => setTimeout(r, PROVISIONED_IDLE_MS));
         const firstAnswer = await container.ask(questions.shift() as string);
         const first = readsOf(rig.s3, firstAnswer, facts.folders, seen, container.spawnedAt);
+        if (options.trace) {
+          // The first question's requests from process start: when each was sent and ended, relative to the start,
+          // with the init's load and the question marked, to see which reads wait on which.
+          const t0 = container.spawnedAt;
+          const rel = (t: number) => Math.round(t - t0);
+          await options.trace(
+            JSON.stringify({
+              mode,
+              round,
+              loadStart: rel(container.ready.loadStart),
+              loadEnd: rel(container.ready.loadEnd),
+              askStart: rel(firstAnswer.start),
+              askEnd: rel(firstAnswer.end),
+            }),
+          );
+          for (const r of rig.s3.log)
+            if (r.at >= t0 && r.at <= firstAnswer.end)
+              await options.trace(
+                JSON.stringify({
+                  at: rel(r.at),
+                  end: r.end === undefined ? null : rel(r.end),
+                  kind: r.kind,
+                  key: r.key.replace(/^.*?real\//, ''),
+                  bytes: r.bytes,
+                  port: r.port,
+                }),
+              );
+        }
         const warm = [];
         let peak = firstAnswer.peak;
         for (let i = 0; i < warmCount; i++) {

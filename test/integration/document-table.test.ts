@@ -5,6 +5,7 @@ import type { Connection } from '@lancedb/lancedb';
 import { PermanentError } from '../../functions/core/errors';
 import { loadDocument } from '../../functions/core/ingest/load-document';
 import { splitDocument } from '../../functions/core/ingest/split-document';
+import type { Passage } from '../../functions/core/types';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
 import type { DocumentRow } from '../../functions/core/vector-store/document-schema';
 import {
@@ -23,7 +24,12 @@ import {
 } from '../../functions/core/vector-store/document-table';
 import { embedChunks } from '../../functions/core/vector-store/embed-chunks';
 import { EmbeddingMismatchError } from '../../functions/core/vector-store/errors';
-import { searchPassages } from '../../functions/core/vector-store/search-passages';
+import {
+  fuseByRank,
+  REFINE_CANDIDATES,
+  searchPassages,
+} from '../../functions/core/vector-store/search-passages';
+import { sqlIn } from '../../functions/core/vector-store/sql';
 import { BagOfWordsEmbeddings } from '../support/bag-of-words-embeddings';
 
 const embeddings = new BagOfWordsEmbeddings(64);
@@ -114,6 +120,52 @@ async function indexedTable(): Promise<DocumentTable> {
     await replaceSourceChunks(handle, source, await rowsOf(source, text));
   }
   return handle;
+}
+
+/** Words for the facts: each fact draws its own, so no two facts sit at the same distance from a question. */
+const VOCABULARY = (
+  'audit badge budget cable client cluster contract desk device disk expense firewall invoice kernel laptop ' +
+  'license mailbox meeting monitor network office password payroll printer proxy receipt router schedule server ' +
+  'shift storage switch ticket token travel update vendor visitor wallet'
+).split(' ');
+
+/** The fixture documents and 300 facts, indexed as a sync leaves them: full-text index and a vector index. */
+async function factsTable(): Promise<DocumentTable> {
+  const handle = await indexedTable();
+  let seed = 7;
+  const word = () => {
+    seed = (seed * 48_271) % 2_147_483_647;
+    return VOCABULARY[seed % VOCABULARY.length] as string;
+  };
+  const sections = Array.from(
+    { length: 300 },
+    (_, i) => `## Topic ${i}\n\n${Array.from({ length: 9 }, word).join(' ')}.`,
+  );
+  await replaceSourceChunks(
+    handle,
+    'platform/facts.md',
+    await rowsOf('platform/facts.md', `---\ncollection: platform\n---\n# Facts\n\n${sections.join('\n\n')}`),
+  );
+  const indexes = await ensureIndexes(handle, { vectorIndexMinRows: 300 });
+  expect(indexes).toMatchObject({ fullText: 'created', vector: 'created' });
+  return handle;
+}
+
+/**
+ * Two rankings of [passage, score] agree: the same scores in turn, and the same passages at each score. Passages at
+ * the same score may come in either order, and those at the last score may differ (the cut falls among them).
+ */
+function expectSameRanking(actual: [string, number][], expected: [string, number][]): void {
+  expect(actual.map(([, score]) => score)).toEqual(
+    expected.map(([, score]) => expect.closeTo(score, 5)) as unknown as number[],
+  );
+  const last = expected.at(-1)?.[1];
+  const before = (ranking: [string, number][]) =>
+    ranking
+      .filter(([, score]) => last === undefined || Math.abs(score - last) > 1e-5)
+      .map(([passage, score]) => `${score.toFixed(4)} ${passage}`)
+      .sort();
+  expect(before(actual)).toEqual(before(expected));
 }
 
 beforeEach(async () => {
@@ -242,6 +294,122 @@ describe('searchPassages', () => {
     }
     expect(injected.passages).toEqual([]);
     expect(none.passages).toEqual([]);
+  });
+
+  it("with a vector index, returns what LanceDB's own re-ranking returns: same passages, order and scores", async () => {
+    // Arrange: past the vector index's threshold, so the vector half ranks candidates on the index's codes and the
+    // search re-ranks them on their full vectors (one read for both halves' rows instead of LanceDB's two).
+    const handle = await factsTable();
+    const questions = [
+      'How do I rotate my VPN key?',
+      'printer ticket for the office',
+      'receipts for the expense claim',
+      'ZX-4471',
+    ];
+    const columns = ['text', 'source', 'title', 'heading'];
+    const key = (row: { source: string; heading: string; text: string }) =>
+      `${row.source}|${row.heading}|${row.text}`;
+
+    for (const collections of [undefined, ['platform']]) {
+      for (const queryText of questions) {
+        const queryVector = await embeddings.embedQuery(queryText);
+        const where = collections === undefined ? undefined : sqlIn('collection', collections);
+        // What LanceDB returns with its refine factor, and the full-text half, fused as the product fuses them.
+        let nearest = handle.table
+          .query()
+          .nearestTo(queryVector)
+          .distanceType('cosine')
+          .limit(5)
+          .refineFactor(Math.ceil(REFINE_CANDIDATES / 5))
+          .select([...columns, '_distance']);
+        let fullText = handle.table
+          .query()
+          .fullTextSearch(queryText, { columns: 'text' })
+          .limit(5)
+          .select([...columns, '_score']);
+        if (where !== undefined) {
+          nearest = nearest.where(where);
+          fullText = fullText.where(where);
+        }
+        const similar = await nearest.toArray();
+
+        // Act
+        const vectorOnly = await searchPassages(handle, {
+          queryText: '',
+          queryVector,
+          k: 5,
+          ...(collections === undefined ? {} : { collections }),
+        });
+        const hybrid = await searchPassages(handle, {
+          queryText,
+          queryVector,
+          k: 5,
+          ...(collections === undefined ? {} : { collections }),
+        });
+
+        // Assert: the same ranking (rows at the same distance may come in either order), and the hybrid search
+        // fuses that ranking with the full-text half as before.
+        expect(vectorOnly.search).toBe('vector');
+        expectSameRanking(
+          vectorOnly.passages.map((p) => [key(p), 1 - p.score]),
+          similar.map((r) => [key(r), r._distance as number]),
+        );
+        const expectedHybrid = fuseByRank([vectorOnly.passages, await fullText.toArray()], 5, key);
+        expect(hybrid.search).toBe('hybrid');
+        expect(hybrid.passages.map(key)).toEqual(expectedHybrid.map((r) => key(r.row)));
+        expect(hybrid.passages.map((p) => p.score)).toEqual(expectedHybrid.map((r) => r.score));
+        if (collections !== undefined) {
+          expect(hybrid.passages.every((p) => p.source.startsWith('platform/'))).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('answers from one table version when the table moves to another between the search and its read', async () => {
+    // Arrange: version A holds the expenses document; B deleted it and compacted the table, so A's row ids do not
+    // address B's rows. The search ranks on A, then (as another question in the same process following a sync
+    // would) the table moves to B before the rows are read.
+    const handle = await factsTable();
+    const versionA = await handle.table.version();
+    await deleteSources(handle, ['finance/expenses.md']);
+    await optimize(handle, { keepVersionsMs: 3_600_000 });
+    const latest = await track(openOrCreateDocumentTable(conn, OPTIONS));
+    await handle.table.checkout(versionA);
+    const table = handle.table;
+    let moved = 0;
+    const moving = new Proxy(table, {
+      get(target, property) {
+        if (property === 'takeRowIds') {
+          return (ids: readonly bigint[]) => {
+            moved += 1;
+            // The take runs after the move: the query builder reads the table when it executes.
+            const take = target.takeRowIds(ids);
+            const toArray = take.toArray.bind(take);
+            take.toArray = async (...args) => {
+              await target.checkoutLatest();
+              return toArray(...args);
+            };
+            return take;
+          };
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const queryText = 'Photograph every receipt for the expense claim';
+    const query = { queryText: '', queryVector: await embeddings.embedQuery(queryText), k: 5 };
+
+    // Act
+    const result = await searchPassages({ ...handle, table: moving }, query);
+    const onB = await searchPassages(latest, query);
+
+    // Assert
+    expect(moved).toBe(1);
+    expect(result.passages.map((p) => p.source)).not.toContain('finance/expenses.md');
+    expect(result.passages).toHaveLength(5);
+    const ranking = (passages: Passage[]): [string, number][] =>
+      passages.map((p) => [`${p.source}|${p.heading}|${p.text}`, p.score]);
+    expectSameRanking(ranking(result.passages), ranking(onB.passages));
   });
 
   it('trims long passages at a word boundary', async () => {

@@ -1,4 +1,4 @@
-import type { Table } from '@lancedb/lancedb';
+import type { Table, VectorQuery } from '@lancedb/lancedb';
 import type { Passage, RetrievalResult } from '../types';
 import { LOCATION_COLUMNS } from './document-schema';
 import { type DocumentTable, partitionsOf } from './document-table';
@@ -180,40 +180,9 @@ export async function searchPassages(
   const columns = [...passageColumns(handle), ...(query.withCollection ? ['collection'] : [])];
   const hybrid = query.queryText.trim() !== '' && layout.fullText;
 
-  let nearest = handle.table
-    .query()
-    .nearestTo([...vector])
-    .distanceType('cosine')
-    .limit(query.k)
-    .ef(Math.max(HNSW_CANDIDATES, query.k * 4))
-    .select([...columns, '_distance']);
-  if (layout.vectorIndex) {
-    nearest = nearest.refineFactor(Math.ceil(REFINE_CANDIDATES / query.k));
-    const probes = probesFor(layout.vectorPartitions, handle.indexesInMemory?.() ?? false);
-    // LanceDB refuses a minimum above the maximum (20 unless set); a filtered search may go on to every partition.
-    if (probes > DEFAULT_PROBES && layout.vectorPartitions !== undefined) {
-      nearest = nearest.maximumNprobes(layout.vectorPartitions).minimumNprobes(probes);
-    }
-  }
-  if (where !== undefined) nearest = nearest.where(where);
-
-  // LanceDB's own hybrid query (fullTextSearch on the vector query, then an RRF reranker) fetches every column of
-  // each half's rows, the 6-KB vector included, and logs a deprecation warning per query when told to fetch fewer.
-  // Two plain queries fetch only what a passage shows, and run in parallel.
-  let matching: Promise<PassageRow[]> = Promise.resolve([]);
-  if (hybrid) {
-    let fullText = handle.table
-      .query()
-      .fullTextSearch(query.queryText, { columns: 'text' })
-      .limit(query.k)
-      .select([...columns, '_score']);
-    if (where !== undefined) fullText = fullText.where(where);
-    matching = fullText.toArray({ timeoutMs: query.timeoutMs });
-  }
-  const [similar, matched]: [PassageRow[], PassageRow[]] = await Promise.all([
-    nearest.toArray({ timeoutMs: query.timeoutMs }),
-    matching,
-  ]);
+  const { similar, matched } = layout.vectorIndex
+    ? await rankedInOneRead(handle, layout, vector, query, columns, where, hybrid)
+    : await fetchedByEachHalf(handle, layout, vector, query, columns, where, hybrid);
 
   const maxChars = query.maxPassageChars ?? 1500;
   const passage = (row: PassageRow, score: number): Passage => ({
@@ -244,6 +213,156 @@ export async function searchPassages(
       passage(row, score),
     ),
   };
+}
+
+/** The two halves' rows, best first: the vector half's with their cosine distance. */
+interface Halves {
+  similar: PassageRow[];
+  matched: PassageRow[];
+}
+
+/**
+ * Both halves fetched by LanceDB, each query reading its own rows: for a table without a vector index, whose search
+ * reads every vector anyway (a flat scan, exact), and when {@link rankedInOneRead} cannot keep its row ids.
+ */
+async function fetchedByEachHalf(
+  handle: DocumentTable,
+  layout: TableLayout,
+  vector: readonly number[],
+  query: PassageQuery,
+  columns: string[],
+  where: string | undefined,
+  hybrid: boolean,
+): Promise<Halves> {
+  let nearest = handle.table
+    .query()
+    .nearestTo([...vector])
+    .distanceType('cosine')
+    .limit(query.k)
+    .ef(Math.max(HNSW_CANDIDATES, query.k * 4))
+    .select([...columns, '_distance']);
+  if (layout.vectorIndex) {
+    nearest = nearest.refineFactor(Math.ceil(REFINE_CANDIDATES / query.k));
+    nearest = withProbes(nearest, handle, layout);
+  }
+  if (where !== undefined) nearest = nearest.where(where);
+  let matching: Promise<PassageRow[]> = Promise.resolve([]);
+  if (hybrid) {
+    let fullText = handle.table
+      .query()
+      .fullTextSearch(query.queryText, { columns: 'text' })
+      .limit(query.k)
+      .select([...columns, '_score']);
+    if (where !== undefined) fullText = fullText.where(where);
+    matching = fullText.toArray({ timeoutMs: query.timeoutMs });
+  }
+  const [similar, matched] = await Promise.all([nearest.toArray({ timeoutMs: query.timeoutMs }), matching]);
+  return { similar, matched };
+}
+
+/**
+ * Both halves with one round of reads from storage. Each half asks its index for row ids only (the vector half for
+ * {@link REFINE_CANDIDATES} candidates, ranked on the index's codes), then one take reads the candidates' full
+ * vectors and every returned row's columns at once, and the candidates are re-ranked here on their exact cosine
+ * distance, as LanceDB's refine factor would. LanceDB's own refine reads the candidates' vectors, then the winners'
+ * columns: two rounds, each waiting for the slowest of its parallel reads (on S3, about 80 ms for 30 of them with
+ * its latency spread). Same passages, same order: only when the reads happen differs.
+ *
+ * Row ids hold for the table version they came from: if the handle moved to another version meanwhile (another
+ * question in the same process followed a sync), the search is made again by {@link fetchedByEachHalf}.
+ */
+async function rankedInOneRead(
+  handle: DocumentTable,
+  layout: TableLayout,
+  vector: readonly number[],
+  query: PassageQuery,
+  columns: string[],
+  where: string | undefined,
+  hybrid: boolean,
+): Promise<Halves> {
+  const candidates = Math.ceil(REFINE_CANDIDATES / query.k) * query.k;
+  let nearest = handle.table
+    .query()
+    .nearestTo([...vector])
+    .distanceType('cosine')
+    .limit(candidates)
+    .ef(Math.max(HNSW_CANDIDATES, candidates))
+    .withRowId()
+    .select(['_distance']);
+  nearest = withProbes(nearest, handle, layout);
+  if (where !== undefined) nearest = nearest.where(where);
+  let matching: Promise<RankedId[]> = Promise.resolve([]);
+  if (hybrid) {
+    let fullText = handle.table
+      .query()
+      .fullTextSearch(query.queryText, { columns: 'text' })
+      .limit(query.k)
+      .withRowId()
+      .select(['_score']);
+    if (where !== undefined) fullText = fullText.where(where);
+    matching = fullText.toArray({ timeoutMs: query.timeoutMs });
+  }
+  const [near, text]: [RankedId[], RankedId[]] = await Promise.all([
+    nearest.toArray({ timeoutMs: query.timeoutMs }),
+    matching,
+  ]);
+  const ids = [...new Set([...near, ...text].map((r) => r._rowid))];
+  const rows: (PassageRow & { _rowid: bigint; vector?: { toArray(): ArrayLike<number> } })[] =
+    ids.length === 0
+      ? []
+      : await handle.table
+          .takeRowIds(ids)
+          .withRowId()
+          .select([...columns, 'vector'])
+          .toArray({ timeoutMs: query.timeoutMs });
+  if ((await handle.table.version()) !== layout.version) {
+    return fetchedByEachHalf(handle, layout, vector, query, columns, where, hybrid);
+  }
+  const byId = new Map(rows.map((row) => [row._rowid, row]));
+  const strip = ({ vector: _v, _rowid: _id, ...row }: (typeof rows)[number]): PassageRow => row;
+  const similar = near
+    .flatMap((r) => {
+      const row = byId.get(r._rowid);
+      if (row?.vector === undefined) return [];
+      return [{ ...strip(row), _distance: cosineDistance(vector, row.vector.toArray()) }];
+    })
+    .sort((a, b) => a._distance - b._distance)
+    .slice(0, query.k);
+  const matched = text.flatMap((r) => {
+    const row = byId.get(r._rowid);
+    return row === undefined ? [] : [strip(row)];
+  });
+  return { similar, matched };
+}
+
+/** The partitions a vector search probes (see {@link probesFor}). */
+function withProbes(nearest: VectorQuery, handle: DocumentTable, layout: TableLayout): VectorQuery {
+  const probes = probesFor(layout.vectorPartitions, handle.indexesInMemory?.() ?? false);
+  // LanceDB refuses a minimum above the maximum (20 unless set); a filtered search may go on to every partition.
+  if (probes > DEFAULT_PROBES && layout.vectorPartitions !== undefined) {
+    return nearest.maximumNprobes(layout.vectorPartitions).minimumNprobes(probes);
+  }
+  return nearest;
+}
+
+/** A row id an index returned (its score, `_distance` or `_score`, orders the rows and is not read). */
+interface RankedId {
+  _rowid: bigint;
+}
+
+/** LanceDB's cosine distance, 1 − cos θ: 1 for a zero vector, which has no direction. */
+export function cosineDistance(a: readonly number[], b: ArrayLike<number>): number {
+  let dot = 0;
+  let normA = 0;
+  let normB = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as number;
+    const y = b[i] as number;
+    dot += x * y;
+    normA += x * x;
+    normB += y * y;
+  }
+  return normA === 0 || normB === 0 ? 1 : 1 - dot / Math.sqrt(normA * normB);
 }
 
 /** What makes two rows the same passage: a chunk's text under its source and heading (two such are duplicates). */
