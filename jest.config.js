@@ -67,7 +67,10 @@ module.exports = {
   globalSetup: '<rootDir>/test/support/jest-global-setup.ts',
   // Expected faults (Bolt's error lines, EMF metrics, Powertools logs) print nothing unless TEST_LOGS=1.
   // Each test file's CDK apps synthesize into one temporary folder, removed after it (test/support/cdk-outdir.ts).
-  setupFilesAfterEnv: ['<rootDir>/test/support/quiet-expected-faults.ts', '<rootDir>/test/support/cdk-outdir.ts'],
+  setupFilesAfterEnv: [
+    '<rootDir>/test/support/quiet-expected-faults.ts',
+    '<rootDir>/test/support/cdk-outdir.ts',
+  ],
   // One line per skipped suite, saying why, after the default summary (which only counts them).
   reporters: ['default', '<rootDir>/test/support/skipped-reporter.js'],
   testTimeout: 60000,

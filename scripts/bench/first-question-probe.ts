@@ -15,7 +15,8 @@
  * `modes`, `repeat`, `warm` as above; `memoryMb`, the Retrieve function's memory, which sets its CPU share and
  * `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`; `env`, more of the container's environment; `rebundle`, bundle the Retrieve
  * function again from the working tree first; `noVersion`, ask without the recorded table version;
- * `recallInMemory`, recall@10 against exact search as a container holding the indexes searches), writes its lines to
+ * `recallInMemory`, recall@10 against exact search as a container holding the indexes searches; `trace`, each first
+ * question's S3 requests from process start to `<name>.trace.jsonl`), writes its lines to
  * `<name>.out.jsonl` and renames it `<name>.done`, and stops when a file `stop` appears.
  */
 import { existsSync } from 'node:fs';
@@ -34,6 +35,7 @@ import {
   type RealRig,
   readsOf,
   recallOf,
+  requestLines,
   startContainer,
   startRealRig,
   tableFacts,
@@ -258,18 +260,7 @@ async function measure(
               askEnd: rel(firstAnswer.end),
             }),
           );
-          for (const r of rig.s3.log)
-            if (r.at >= t0 && r.at <= firstAnswer.end)
-              await options.trace(
-                JSON.stringify({
-                  at: rel(r.at),
-                  end: r.end === undefined ? null : rel(r.end),
-                  kind: r.kind,
-                  key: r.key.replace(/^.*?real\//, ''),
-                  bytes: r.bytes,
-                  port: r.port,
-                }),
-              );
+          for (const line of requestLines(rig.s3, t0, firstAnswer.end)) await options.trace(line);
         }
         const warm = [];
         let peak = firstAnswer.peak;

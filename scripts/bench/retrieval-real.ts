@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { conversationFunctions } from '../../functions/conversation-functions';
@@ -265,6 +265,35 @@ export function readsOf(
       .filter((r) => folders.vector.some((f) => r.key.includes(f)))
       .reduce((n, r) => n + r.bytes, 0),
   };
+}
+
+/**
+ * The requests that arrived from `from` to `to` (epoch ms), one JSON line each: when each was sent and ended in ms
+ * from `from`, its kind, key (below the table's folder) and bytes; to see which reads wait on which.
+ */
+export function requestLines(s3: ModeledS3, from: number, to: number): string[] {
+  const rel = (t: number) => Math.round(t - from);
+  return s3.log
+    .filter((r) => r.at >= from && r.at <= to)
+    .map((r) =>
+      JSON.stringify({
+        at: rel(r.at),
+        end: r.end === undefined ? null : rel(r.end),
+        kind: r.kind,
+        key: r.key.replace(/^.*?real\//, ''),
+        bytes: r.bytes,
+        port: r.port,
+      }),
+    );
+}
+
+/** `BENCH_TRACE_RESYNC=<file>`: appends each question asked after the re-sync, with its requests, to `file`. */
+async function traceRequests(file: string, s3: ModeledS3, answer: Answer, label: string): Promise<void> {
+  const lines = [
+    JSON.stringify({ label, ms: Math.round(answer.end - answer.start) }),
+    ...requestLines(s3, answer.start, answer.end),
+  ];
+  await appendFile(file, `${lines.join('\n')}\n`);
 }
 
 /** The index folders (`_indices/<uuid>/`) and facts of the table's current version, read from the writer's disk. */
@@ -756,6 +785,8 @@ export async function measureSize(
       const reads = readsOf(s3, answer, after.folders, seenPorts);
       busy.push(reads);
       const sawNew = s3.log.some((r) => r.at >= answer.start && r.at <= answer.end && newKeys.has(r.key));
+      if (process.env.BENCH_TRACE_RESYNC)
+        await traceRequests(process.env.BENCH_TRACE_RESYNC, s3, answer, prefix);
       if (sawNew) firstAfterResync = reads;
       else if (answer.end - lastWarmEnd > rig.consistencyMs + 20_000) break;
       else if (busy.length < busyLimit)
