@@ -40,6 +40,17 @@ export function isLanceDbCloudUri(uri: string): boolean {
   return uri.startsWith('db://');
 }
 
+/** The connections {@link connectVectorStore} made to LanceDB Cloud. */
+const cloudConnections = new WeakSet<Connection>();
+
+/**
+ * Whether `conn` reaches LanceDB Cloud, whose server runs each query whole (a search there is one request), rather
+ * than files this process reads itself (where each read of S3 is a round trip of its own).
+ */
+export function servedByLanceDbCloud(conn: Connection): boolean {
+  return cloudConnections.has(conn);
+}
+
 /**
  * The connection options of the configured store that depend on where it is: the bucket's region and endpoint for
  * `s3://`, and for `db://` LanceDB Cloud's region and host with the API key, read here (from Secrets Manager in AWS)
@@ -153,6 +164,7 @@ async function connectLanceDbCloud(uri: string, options: VectorStoreConnectionOp
     connection.close();
     throw cloudConnectionError(uri, error);
   }
+  cloudConnections.add(connection);
   return connection;
 }
 

@@ -1,6 +1,7 @@
 import { type Connection, type FtsOptions, Index, type OptimizeStats, type Table } from '@lancedb/lancedb';
 import type { Embeddings } from '@langchain/core/embeddings';
 import { PermanentError } from '../errors';
+import { servedByLanceDbCloud } from './connect-vector-store';
 import {
   type DocumentRow,
   type DocumentTableSpec,
@@ -38,6 +39,11 @@ export interface DocumentTable {
    * probes more of the index's partitions, which costs CPU and no reads (see `searchPassages`).
    */
   readonly indexesInMemory?: () => boolean;
+  /**
+   * Whether LanceDB Cloud serves the table (a `db://` store): a search there is one request whatever it reads, so
+   * `searchPassages` leaves the re-ranking to it rather than reading the candidates itself.
+   */
+  readonly remote?: boolean;
   close(): void;
 }
 
@@ -59,7 +65,7 @@ export async function openDocumentTable(
     if (!(await conn.tableNames()).includes(options.table)) return undefined;
     throw error;
   }
-  return checked(table, options);
+  return checked(table, options, servedByLanceDbCloud(conn));
 }
 
 /** Options for {@link createDocumentTable}. */
@@ -83,7 +89,7 @@ export async function createDocumentTable(
     mode: overwrite ? 'overwrite' : 'create',
     existOk: !overwrite,
   });
-  return checked(table, options);
+  return checked(table, options, servedByLanceDbCloud(conn));
 }
 
 /**
@@ -102,7 +108,7 @@ export async function openOrCreateDocumentTable(
   return { ...handle, locationColumns: true };
 }
 
-async function checked(table: Table, options: DocumentTableOptions): Promise<DocumentTable> {
+async function checked(table: Table, options: DocumentTableOptions, remote: boolean): Promise<DocumentTable> {
   let locationColumns: boolean;
   try {
     const schema = await table.schema();
@@ -119,6 +125,7 @@ async function checked(table: Table, options: DocumentTableOptions): Promise<Doc
     embedderName: options.embedderName,
     dimensions: options.dimensions,
     locationColumns,
+    ...(remote ? { remote } : {}),
     close: () => table.close(),
   };
 }

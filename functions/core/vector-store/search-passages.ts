@@ -180,9 +180,12 @@ export async function searchPassages(
   const columns = [...passageColumns(handle), ...(query.withCollection ? ['collection'] : [])];
   const hybrid = query.queryText.trim() !== '' && layout.fullText;
 
-  const { similar, matched } = layout.vectorIndex
-    ? await rankedInOneRead(handle, layout, vector, query, columns, where, hybrid)
-    : await fetchedByEachHalf(handle, layout, vector, query, columns, where, hybrid);
+  // On files (S3, a directory) the product reads the candidates itself, in one round; LanceDB Cloud runs each query
+  // whole on its side, where that would be a request more.
+  const { similar, matched } =
+    layout.vectorIndex && !handle.remote
+      ? await rankedInOneRead(handle, layout, vector, query, columns, where, hybrid)
+      : await fetchedByEachHalf(handle, layout, vector, query, columns, where, hybrid);
 
   const maxChars = query.maxPassageChars ?? 1500;
   const passage = (row: PassageRow, score: number): Passage => ({
@@ -223,7 +226,8 @@ interface Halves {
 
 /**
  * Both halves fetched by LanceDB, each query reading its own rows: for a table without a vector index, whose search
- * reads every vector anyway (a flat scan, exact), and when {@link rankedInOneRead} cannot keep its row ids.
+ * reads every vector anyway (a flat scan, exact), for a table LanceDB Cloud serves, and when {@link rankedInOneRead}
+ * cannot keep its row ids.
  */
 async function fetchedByEachHalf(
   handle: DocumentTable,
