@@ -285,6 +285,7 @@ async function rankedInOneRead(
   hybrid: boolean,
 ): Promise<Halves> {
   const candidates = Math.ceil(REFINE_CANDIDATES / query.k) * query.k;
+  const started = Date.now();
   let nearest = handle.table
     .query()
     .nearestTo([...vector])
@@ -318,7 +319,13 @@ async function rankedInOneRead(
           .takeRowIds(ids)
           .withRowId()
           .select([...columns, 'vector'])
-          .toArray({ timeoutMs: query.timeoutMs });
+          // The query's time, not a second one: what the two index queries left of it.
+          .toArray({
+            timeoutMs:
+              query.timeoutMs === undefined
+                ? undefined
+                : Math.max(1, query.timeoutMs - (Date.now() - started)),
+          });
   if ((await handle.table.version()) !== layout.version) {
     return fetchedByEachHalf(handle, layout, vector, query, columns, where, hybrid);
   }
