@@ -1,4 +1,4 @@
-import type { Table, VectorQuery } from '@lancedb/lancedb';
+import type { Query, Table, VectorQuery } from '@lancedb/lancedb';
 import type { Passage, RetrievalResult } from '../types';
 import { LOCATION_COLUMNS } from './document-schema';
 import { type DocumentTable, partitionsOf } from './document-table';
@@ -238,28 +238,12 @@ async function fetchedByEachHalf(
   where: string | undefined,
   hybrid: boolean,
 ): Promise<Halves> {
-  let nearest = handle.table
-    .query()
-    .nearestTo([...vector])
-    .distanceType('cosine')
-    .limit(query.k)
-    .ef(Math.max(HNSW_CANDIDATES, query.k * 4))
-    .select([...columns, '_distance']);
-  if (layout.vectorIndex) {
-    nearest = nearest.refineFactor(Math.ceil(REFINE_CANDIDATES / query.k));
-    nearest = withProbes(nearest, handle, layout);
-  }
-  if (where !== undefined) nearest = nearest.where(where);
-  let matching: Promise<PassageRow[]> = Promise.resolve([]);
-  if (hybrid) {
-    let fullText = handle.table
-      .query()
-      .fullTextSearch(query.queryText, { columns: 'text' })
-      .limit(query.k)
-      .select([...columns, '_score']);
-    if (where !== undefined) fullText = fullText.where(where);
-    matching = fullText.toArray({ timeoutMs: query.timeoutMs });
-  }
+  const halves = halfQueries(handle, layout, vector, query, where, hybrid, query.k);
+  let nearest = halves.nearest.select([...columns, '_distance']);
+  if (layout.vectorIndex) nearest = nearest.refineFactor(Math.ceil(REFINE_CANDIDATES / query.k));
+  const matching: Promise<PassageRow[]> =
+    halves.fullText?.select([...columns, '_score']).toArray({ timeoutMs: query.timeoutMs }) ??
+    Promise.resolve([]);
   const [similar, matched] = await Promise.all([nearest.toArray({ timeoutMs: query.timeoutMs }), matching]);
   return { similar, matched };
 }
@@ -286,27 +270,11 @@ async function rankedInOneRead(
 ): Promise<Halves> {
   const candidates = Math.ceil(REFINE_CANDIDATES / query.k) * query.k;
   const started = Date.now();
-  let nearest = handle.table
-    .query()
-    .nearestTo([...vector])
-    .distanceType('cosine')
-    .limit(candidates)
-    .ef(Math.max(HNSW_CANDIDATES, candidates))
-    .withRowId()
-    .select(['_distance']);
-  nearest = withProbes(nearest, handle, layout);
-  if (where !== undefined) nearest = nearest.where(where);
-  let matching: Promise<RankedId[]> = Promise.resolve([]);
-  if (hybrid) {
-    let fullText = handle.table
-      .query()
-      .fullTextSearch(query.queryText, { columns: 'text' })
-      .limit(query.k)
-      .withRowId()
-      .select(['_score']);
-    if (where !== undefined) fullText = fullText.where(where);
-    matching = fullText.toArray({ timeoutMs: query.timeoutMs });
-  }
+  const halves = halfQueries(handle, layout, vector, query, where, hybrid, candidates);
+  const nearest = halves.nearest.withRowId().select(['_distance']);
+  const matching: Promise<RankedId[]> =
+    halves.fullText?.withRowId().select(['_score']).toArray({ timeoutMs: query.timeoutMs }) ??
+    Promise.resolve([]);
   const [near, text]: [RankedId[], RankedId[]] = await Promise.all([
     nearest.toArray({ timeoutMs: query.timeoutMs }),
     matching,
@@ -344,6 +312,33 @@ async function rankedInOneRead(
     return row === undefined ? [] : [strip(row)];
   });
   return { similar, matched };
+}
+
+/**
+ * The two halves' queries, filtered by `where`, without what they return: the vector half for `vectorLimit` rows
+ * (probing as {@link withProbes} says), the full-text half for k when the search is hybrid.
+ */
+function halfQueries(
+  handle: DocumentTable,
+  layout: TableLayout,
+  vector: readonly number[],
+  query: PassageQuery,
+  where: string | undefined,
+  hybrid: boolean,
+  vectorLimit: number,
+): { nearest: VectorQuery; fullText?: Query } {
+  let nearest = handle.table
+    .query()
+    .nearestTo([...vector])
+    .distanceType('cosine')
+    .limit(vectorLimit)
+    .ef(Math.max(HNSW_CANDIDATES, query.k * 4));
+  if (layout.vectorIndex) nearest = withProbes(nearest, handle, layout);
+  if (where !== undefined) nearest = nearest.where(where);
+  if (!hybrid) return { nearest };
+  let fullText = handle.table.query().fullTextSearch(query.queryText, { columns: 'text' }).limit(query.k);
+  if (where !== undefined) fullText = fullText.where(where);
+  return { nearest, fullText };
 }
 
 /** The partitions a vector search probes (see {@link probesFor}). */
