@@ -182,10 +182,9 @@ export async function searchPassages(
 
   // On files (S3, a directory) the product reads the candidates itself, in one round; LanceDB Cloud runs each query
   // whole on its side, where that would be a request more.
+  const search: HalfSearch = { handle, layout, vector, query, columns, where, hybrid };
   const { similar, matched } =
-    layout.vectorIndex && !handle.remote
-      ? await rankedInOneRead(handle, layout, vector, query, columns, where, hybrid)
-      : await fetchedByEachHalf(handle, layout, vector, query, columns, where, hybrid);
+    layout.vectorIndex && !handle.remote ? await rankedInOneRead(search) : await fetchedByEachHalf(search);
 
   const maxChars = query.maxPassageChars ?? 1500;
   const passage = (row: PassageRow, score: number): Passage => ({
@@ -218,6 +217,20 @@ export async function searchPassages(
   };
 }
 
+/** One search, as both paths take it. */
+interface HalfSearch {
+  handle: DocumentTable;
+  layout: TableLayout;
+  vector: readonly number[];
+  query: PassageQuery;
+  /** The columns a passage is made from. */
+  columns: string[];
+  /** The collection filter, if any. */
+  where: string | undefined;
+  /** Whether the full-text half runs too. */
+  hybrid: boolean;
+}
+
 /** The two halves' rows, best first: the vector half's with their cosine distance. */
 interface Halves {
   similar: PassageRow[];
@@ -229,16 +242,9 @@ interface Halves {
  * reads every vector anyway (a flat scan, exact), for a table LanceDB Cloud serves, and when {@link rankedInOneRead}
  * cannot keep its row ids.
  */
-async function fetchedByEachHalf(
-  handle: DocumentTable,
-  layout: TableLayout,
-  vector: readonly number[],
-  query: PassageQuery,
-  columns: string[],
-  where: string | undefined,
-  hybrid: boolean,
-): Promise<Halves> {
-  const halves = halfQueries(handle, layout, vector, query, where, hybrid, query.k);
+async function fetchedByEachHalf(search: HalfSearch): Promise<Halves> {
+  const { layout, query, columns } = search;
+  const halves = halfQueries(search, query.k);
   let nearest = halves.nearest.select([...columns, '_distance']);
   if (layout.vectorIndex) nearest = nearest.refineFactor(Math.ceil(REFINE_CANDIDATES / query.k));
   const matching: Promise<PassageRow[]> =
@@ -259,18 +265,11 @@ async function fetchedByEachHalf(
  * Row ids hold for the table version they came from: if the handle moved to another version meanwhile (another
  * question in the same process followed a sync), the search is made again by {@link fetchedByEachHalf}.
  */
-async function rankedInOneRead(
-  handle: DocumentTable,
-  layout: TableLayout,
-  vector: readonly number[],
-  query: PassageQuery,
-  columns: string[],
-  where: string | undefined,
-  hybrid: boolean,
-): Promise<Halves> {
+async function rankedInOneRead(search: HalfSearch): Promise<Halves> {
+  const { handle, layout, vector, query, columns } = search;
   const candidates = Math.ceil(REFINE_CANDIDATES / query.k) * query.k;
   const started = Date.now();
-  const halves = halfQueries(handle, layout, vector, query, where, hybrid, candidates);
+  const halves = halfQueries(search, candidates);
   const nearest = halves.nearest.withRowId().select(['_distance']);
   const matching: Promise<RankedId[]> =
     halves.fullText?.withRowId().select(['_score']).toArray({ timeoutMs: query.timeoutMs }) ??
@@ -295,7 +294,7 @@ async function rankedInOneRead(
                 : Math.max(1, query.timeoutMs - (Date.now() - started)),
           });
   if ((await handle.table.version()) !== layout.version) {
-    return fetchedByEachHalf(handle, layout, vector, query, columns, where, hybrid);
+    return fetchedByEachHalf(search);
   }
   const byId = new Map(rows.map((row) => [row._rowid, row]));
   const strip = ({ vector: _v, _rowid: _id, ...row }: (typeof rows)[number]): PassageRow => row;
@@ -319,12 +318,7 @@ async function rankedInOneRead(
  * (probing as {@link withProbes} says), the full-text half for k when the search is hybrid.
  */
 function halfQueries(
-  handle: DocumentTable,
-  layout: TableLayout,
-  vector: readonly number[],
-  query: PassageQuery,
-  where: string | undefined,
-  hybrid: boolean,
+  { handle, layout, vector, query, where, hybrid }: HalfSearch,
   vectorLimit: number,
 ): { nearest: VectorQuery; fullText?: Query } {
   let nearest = handle.table
