@@ -365,6 +365,50 @@ describe('searchPassages', () => {
     }
   });
 
+  it('reads a passage the exact re-ranking brings up from past the likely ones in a second round, and returns it', async () => {
+    // Arrange: k = 1, so only the best 2 candidates on the index's codes have their columns read with the vectors;
+    // over these questions the exact re-ranking brings one from further down to the top at least once.
+    const handle = await factsTable();
+    let takes = 0;
+    const counting = new Proxy(handle.table, {
+      get(target, property) {
+        if (property === 'takeRowIds') takes += 1;
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const rounds: number[] = [];
+
+    const pairs = VOCABULARY.flatMap((a, i) => VOCABULARY.slice(i + 1).map((b) => `${a} ${b}`));
+    for (const queryText of pairs) {
+      if (rounds.includes(3)) break;
+      const queryVector = await embeddings.embedQuery(queryText);
+      const expected = await handle.table
+        .query()
+        .nearestTo(queryVector)
+        .distanceType('cosine')
+        .limit(1)
+        .refineFactor(REFINE_CANDIDATES)
+        .select(['source', 'heading', 'text', '_distance'])
+        .toArray();
+
+      // Act
+      takes = 0;
+      const result = await searchPassages(
+        { ...handle, table: counting },
+        { queryText: '', queryVector, k: 1 },
+      );
+      rounds.push(takes);
+
+      // Assert: the passage LanceDB's refine returns (or one at the same distance), with all its columns.
+      expect(result.passages).toHaveLength(1);
+      expect(1 - (result.passages[0]?.score as number)).toBeCloseTo(expected[0]._distance, 5);
+      expect(result.passages[0]).toMatchObject({ source: expect.any(String), text: expect.any(String) });
+    }
+    expect(rounds).toContain(2);
+    expect(rounds).toContain(3);
+  });
+
   it('answers from one table version when the table moves to another between the search and its read', async () => {
     // Arrange: version A holds the expenses document; B deleted it and compacted the table, so A's row ids do not
     // address B's rows. The search ranks on A, then (as another question in the same process following a sync
@@ -404,7 +448,7 @@ describe('searchPassages', () => {
     const onB = await searchPassages(latest, query);
 
     // Assert
-    expect(moved).toBe(1);
+    expect(moved).toBeGreaterThanOrEqual(1);
     expect(result.passages.map((p) => p.source)).not.toContain('finance/expenses.md');
     expect(result.passages).toHaveLength(5);
     const ranking = (passages: Passage[]): [string, number][] =>

@@ -43,6 +43,14 @@ export interface PassageQuery {
 export const REFINE_CANDIDATES = 30;
 
 /**
+ * Of the vector candidates, the best this many times k (on the index's codes) have their passage columns read with
+ * the vectors, in one round; the others only their vector (6 KB), which keeps a question under 2 MB at a million
+ * chunks. Re-ranking on the full vectors moved a passage from past the 20th place into the top 10 in 1 question of
+ * 50 there (docs/performance.md, section 17); its columns are then read in a second round.
+ */
+export const COLUMN_CANDIDATES = 2;
+
+/**
  * Share of the vector index's partitions a search probes when the container holds the index in memory (LanceDB's
  * default is 20 partitions, which is every partition up to 200,000 chunks). At a million chunks (100 partitions) of
  * real text, recall@10 against exact search was 0.80 vector and 0.90 hybrid with 20 probes, 0.94 / 0.96 with 40 and
@@ -256,9 +264,9 @@ async function fetchedByEachHalf(search: HalfSearch): Promise<Halves> {
 
 /**
  * Both halves with one round of reads from storage. Each half asks its index for row ids only (the vector half for
- * {@link REFINE_CANDIDATES} candidates, ranked on the index's codes), then one take reads the candidates' full
- * vectors and every returned row's columns at once, and the candidates are re-ranked here on their exact cosine
- * distance, as LanceDB's refine factor would. LanceDB's own refine reads the candidates' vectors, then the winners'
+ * {@link REFINE_CANDIDATES} candidates, ranked on the index's codes), then two takes at once read the candidates'
+ * full vectors and the passage columns of the rows likely to be returned ({@link COLUMN_CANDIDATES}), and the
+ * candidates are re-ranked here on their exact cosine distance, as LanceDB's refine factor would. LanceDB's own refine reads the candidates' vectors, then the winners'
  * columns: two rounds, each waiting for the slowest of its parallel reads (on S3, about 80 ms for 30 of them with
  * its latency spread). Same passages, same order: only when the reads happen differs.
  *
@@ -278,34 +286,43 @@ async function rankedInOneRead(search: HalfSearch): Promise<Halves> {
     nearest.toArray({ timeoutMs: query.timeoutMs }),
     matching,
   ]);
-  const ids = [...new Set([...near, ...text].map((r) => r._rowid))];
-  const rows: (PassageRow & { _rowid: bigint; vector?: { toArray(): ArrayLike<number> } })[] =
+  // What the take may still spend of the query's time, not a second timeoutMs of its own.
+  const left = () =>
+    query.timeoutMs === undefined ? undefined : Math.max(1, query.timeoutMs - (Date.now() - started));
+  const take = (ids: bigint[], select: string[]): Promise<TakenRow[]> =>
     ids.length === 0
-      ? []
-      : await handle.table
-          .takeRowIds(ids)
-          .withRowId()
-          .select([...columns, 'vector'])
-          // The query's time, not a second one: what the two index queries left of it.
-          .toArray({
-            timeoutMs:
-              query.timeoutMs === undefined
-                ? undefined
-                : Math.max(1, query.timeoutMs - (Date.now() - started)),
-          });
+      ? Promise.resolve([])
+      : handle.table.takeRowIds(ids).withRowId().select(select).toArray({ timeoutMs: left() });
+  // One round: every candidate's vector, and the passage columns of the rows likely to be returned (the full-text
+  // half's and the vector half's best 2k on the index's codes). The exact top k lies within those nearly always
+  // (49 of 50 questions at a million chunks); a passage re-ranked from further down is read in a second round.
+  const likely = [...new Set([...near.slice(0, COLUMN_CANDIDATES * query.k), ...text].map((r) => r._rowid))];
+  const [vectors, taken] = await Promise.all([
+    take(
+      near.map((r) => r._rowid),
+      ['vector'],
+    ),
+    take(likely, columns),
+  ]);
+  const vectorOf = new Map(vectors.map((row) => [row._rowid, row.vector]));
+  const best = near
+    .flatMap((r) => {
+      const v = vectorOf.get(r._rowid);
+      return v === undefined ? [] : [{ id: r._rowid, distance: cosineDistance(vector, v.toArray()) }];
+    })
+    .sort((a, b) => a.distance - b.distance)
+    .slice(0, query.k);
+  const byId = new Map(taken.map((row) => [row._rowid, row]));
+  const missing = best.filter((b) => !byId.has(b.id)).map((b) => b.id);
+  for (const row of await take(missing, columns)) byId.set(row._rowid, row);
   if ((await handle.table.version()) !== layout.version) {
     return fetchedByEachHalf(search);
   }
-  const byId = new Map(rows.map((row) => [row._rowid, row]));
-  const strip = ({ vector: _v, _rowid: _id, ...row }: (typeof rows)[number]): PassageRow => row;
-  const similar = near
-    .flatMap((r) => {
-      const row = byId.get(r._rowid);
-      if (row?.vector === undefined) return [];
-      return [{ ...strip(row), _distance: cosineDistance(vector, row.vector.toArray()) }];
-    })
-    .sort((a, b) => a._distance - b._distance)
-    .slice(0, query.k);
+  const strip = ({ vector: _v, _rowid: _id, ...row }: TakenRow): PassageRow => row;
+  const similar = best.flatMap((b) => {
+    const row = byId.get(b.id);
+    return row === undefined ? [] : [{ ...strip(row), _distance: b.distance }];
+  });
   const matched = text.flatMap((r) => {
     const row = byId.get(r._rowid);
     return row === undefined ? [] : [strip(row)];
@@ -344,6 +361,9 @@ function withProbes(nearest: VectorQuery, handle: DocumentTable, layout: TableLa
   }
   return nearest;
 }
+
+/** A row a take returned: its id, and the columns asked for (the vector, or a passage's). */
+type TakenRow = PassageRow & { _rowid: bigint; vector?: { toArray(): ArrayLike<number> } };
 
 /** A row id an index returned (its score, `_distance` or `_score`, orders the rows and is not read). */
 interface RankedId {
