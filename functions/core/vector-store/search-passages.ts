@@ -282,27 +282,38 @@ async function rankedInOneRead(search: HalfSearch): Promise<Halves> {
   const matching: Promise<RankedId[]> =
     halves.fullText?.withRowId().select(['_score']).toArray({ timeoutMs: query.timeoutMs }) ??
     Promise.resolve([]);
-  const [near, text]: [RankedId[], RankedId[]] = await Promise.all([
-    nearest.toArray({ timeoutMs: query.timeoutMs }),
-    matching,
-  ]);
-  // What the take may still spend of the query's time, not a second timeoutMs of its own.
+  // What the takes may still spend of the query's time, not a second timeoutMs of their own.
   const left = () =>
     query.timeoutMs === undefined ? undefined : Math.max(1, query.timeoutMs - (Date.now() - started));
   const take = (ids: bigint[], select: string[]): Promise<TakenRow[]> =>
     ids.length === 0
       ? Promise.resolve([])
       : handle.table.takeRowIds(ids).withRowId().select(select).toArray({ timeoutMs: left() });
-  // One round: every candidate's vector, and the passage columns of the rows likely to be returned (the full-text
-  // half's and the vector half's best 2k on the index's codes). The exact top k lies within those nearly always
-  // (49 of 50 questions at a million chunks); a passage re-ranked from further down is read in a second round.
-  const likely = [...new Set([...near.slice(0, COLUMN_CANDIDATES * query.k), ...text].map((r) => r._rowid))];
-  const [vectors, taken] = await Promise.all([
+  // The full-text half's rows are read as soon as its index answers: in a new container, whose vector index is read
+  // as its questions need it, that read (and the data files' metadata it loads) goes on while the vector half is
+  // still searching, as LanceDB's own path did.
+  const fromText = matching.then(async (text) => ({
+    text,
+    rows: await take(
+      text.map((r) => r._rowid),
+      columns,
+    ),
+  }));
+  fromText.catch(() => undefined); // awaited below; a failed vector half must not leave it unhandled
+  const near: RankedId[] = await nearest.toArray({ timeoutMs: query.timeoutMs });
+  // One round: every candidate's vector, and the passage columns of those likely to be returned (the best 2k on the
+  // index's codes). The exact top k lies within those nearly always (49 of 50 questions at a million chunks); a
+  // passage re-ranked from further down is read in a second round.
+  const [vectors, taken, { text, rows: textRows }] = await Promise.all([
     take(
       near.map((r) => r._rowid),
       ['vector'],
     ),
-    take(likely, columns),
+    take(
+      near.slice(0, COLUMN_CANDIDATES * query.k).map((r) => r._rowid),
+      columns,
+    ),
+    fromText,
   ]);
   const vectorOf = new Map(vectors.map((row) => [row._rowid, row.vector]));
   const best = near
@@ -312,7 +323,7 @@ async function rankedInOneRead(search: HalfSearch): Promise<Halves> {
     })
     .sort((a, b) => a.distance - b.distance)
     .slice(0, query.k);
-  const byId = new Map(taken.map((row) => [row._rowid, row]));
+  const byId = new Map([...textRows, ...taken].map((row) => [row._rowid, row]));
   const missing = best.filter((b) => !byId.has(b.id)).map((b) => b.id);
   for (const row of await take(missing, columns)) byId.set(row._rowid, row);
   if ((await handle.table.version()) !== layout.version) {
