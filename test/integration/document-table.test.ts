@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Connection } from '@lancedb/lancedb';
+import type { Connection, Table, TakeQuery } from '@lancedb/lancedb';
 import { PermanentError } from '../../functions/core/errors';
 import { loadDocument } from '../../functions/core/ingest/load-document';
 import { splitDocument } from '../../functions/core/ingest/split-document';
@@ -166,6 +166,23 @@ function expectSameRanking(actual: [string, number][], expected: [string, number
       .map(([passage, score]) => `${score.toFixed(4)} ${passage}`)
       .sort();
   expect(before(actual)).toEqual(before(expected));
+}
+
+/** `table` whose takes by row id are shown to `onTake` before they run: to count them, or to act before they read. */
+function watchingTakes(table: Table, onTake: (take: TakeQuery) => void): Table {
+  return new Proxy(table, {
+    get(target, property) {
+      if (property === 'takeRowIds') {
+        return (ids: readonly bigint[]) => {
+          const take = target.takeRowIds(ids);
+          onTake(take);
+          return take;
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 beforeEach(async () => {
@@ -370,12 +387,8 @@ describe('searchPassages', () => {
     // over these questions the exact re-ranking brings one from further down to the top at least once.
     const handle = await factsTable();
     let takes = 0;
-    const counting = new Proxy(handle.table, {
-      get(target, property) {
-        if (property === 'takeRowIds') takes += 1;
-        const value = Reflect.get(target, property, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    const counting = watchingTakes(handle.table, () => {
+      takes += 1;
     });
     const rounds: number[] = [];
 
@@ -421,24 +434,14 @@ describe('searchPassages', () => {
     await handle.table.checkout(versionA);
     const table = handle.table;
     let moved = 0;
-    const moving = new Proxy(table, {
-      get(target, property) {
-        if (property === 'takeRowIds') {
-          return (ids: readonly bigint[]) => {
-            moved += 1;
-            // The take runs after the move: the query builder reads the table when it executes.
-            const take = target.takeRowIds(ids);
-            const toArray = take.toArray.bind(take);
-            take.toArray = async (...args) => {
-              await target.checkoutLatest();
-              return toArray(...args);
-            };
-            return take;
-          };
-        }
-        const value = Reflect.get(target, property, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    const moving = watchingTakes(table, (take) => {
+      moved += 1;
+      // The take runs after the move: the query builder reads the table when it executes.
+      const toArray = take.toArray.bind(take);
+      take.toArray = async (...args) => {
+        await table.checkoutLatest();
+        return toArray(...args);
+      };
     });
     const queryText = 'Photograph every receipt for the expense claim';
     const query = { queryText: '', queryVector: await embeddings.embedQuery(queryText), k: 5 };

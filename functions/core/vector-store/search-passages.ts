@@ -48,7 +48,7 @@ export const REFINE_CANDIDATES = 30;
  * chunks. Re-ranking on the full vectors moved a passage from past the 20th place into the top 10 in 1 question of
  * 50 there (docs/performance.md, section 17); its columns are then read in a second round.
  */
-export const COLUMN_CANDIDATES = 2;
+const COLUMN_CANDIDATES = 2;
 
 /**
  * Share of the vector index's partitions a search probes when the container holds the index in memory (LanceDB's
@@ -266,9 +266,10 @@ async function fetchedByEachHalf(search: HalfSearch): Promise<Halves> {
  * Both halves with one round of reads from storage. Each half asks its index for row ids only (the vector half for
  * {@link REFINE_CANDIDATES} candidates, ranked on the index's codes), then two takes at once read the candidates'
  * full vectors and the passage columns of the rows likely to be returned ({@link COLUMN_CANDIDATES}), and the
- * candidates are re-ranked here on their exact cosine distance, as LanceDB's refine factor would. LanceDB's own refine reads the candidates' vectors, then the winners'
- * columns: two rounds, each waiting for the slowest of its parallel reads (on S3, about 80 ms for 30 of them with
- * its latency spread). Same passages, same order: only when the reads happen differs.
+ * candidates are re-ranked here on their exact cosine distance, as LanceDB's refine factor would. LanceDB's own
+ * refine reads the candidates' vectors, then the winners' columns: two rounds, each waiting for the slowest of its
+ * parallel reads (on S3, about 80 ms for 30 of them with its latency spread). Same passages, same order: only when
+ * the reads happen differs.
  *
  * Row ids hold for the table version they came from: if the handle moved to another version meanwhile (another
  * question in the same process followed a sync), the search is made again by {@link fetchedByEachHalf}.
@@ -382,7 +383,7 @@ interface RankedId {
 }
 
 /** LanceDB's cosine distance, 1 − cos θ: 1 for a zero vector, which has no direction. */
-export function cosineDistance(a: readonly number[], b: ArrayLike<number>): number {
+function cosineDistance(a: readonly number[], b: ArrayLike<number>): number {
   let dot = 0;
   let normA = 0;
   let normB = 0;
