@@ -240,7 +240,10 @@ describe('loading the indexes before or behind the questions (RETRIEVE_PREWARM)'
     };
   }
 
-  async function readerLoading(prewarmWhen: 'before' | 'behind', onPrewarmError?: (error: unknown) => void) {
+  async function readerLoading(
+    prewarmWhen: 'before' | 'behind' | 'vector-first',
+    onPrewarmError?: (error: unknown) => void,
+  ) {
     const connection = await connectVectorStore(dir);
     cleanup.push(() => connection.close());
     const reader = createDocumentTableReader(connection, {
@@ -287,6 +290,62 @@ describe('loading the indexes before or behind the questions (RETRIEVE_PREWARM)'
     expect(behind).toContain('vpn.md');
     expect(before).toBe('still waiting');
     expect(loads.length).toBe(2 * indexes);
+  });
+
+  it('vector-first: the open waits for the vector index only, and a question is hybrid while the full-text index loads', async () => {
+    // Arrange: the full-text index's load stalls; the others load.
+    const { tableClass } = await indexedTable();
+    const loads: string[] = [];
+    const original = tableClass.prewarmIndex;
+    const stall = jest.spyOn(tableClass, 'prewarmIndex').mockImplementation(async function (
+      this: unknown,
+      name: string,
+    ) {
+      loads.push(name);
+      if (name === 'text_idx') await new Promise(() => undefined);
+      return original.call(this, name);
+    });
+    cleanup.push(() => stall.mockRestore());
+
+    // Act
+    const handle = await within((await readerLoading('vector-first')).open(64), 5_000);
+    const answer =
+      handle === 'still waiting'
+        ? undefined
+        : await searchPassages(handle, { queryText: 'rotate the VPN key', k: 5 });
+    const before = await within((await readerLoading('before')).open(64), 1_000);
+
+    // Assert: the question found the passage by both halves; the full-text index was loaded behind it, and a
+    // reader loading everything first was still waiting for it.
+    expect(answer?.search).toBe('hybrid');
+    expect(answer?.passages.map((p) => p.source)).toContain('vpn.md');
+    expect(handle !== 'still waiting' && handle?.indexesInMemory?.()).toBe(true);
+    expect(loads.filter((name) => name === 'text_idx')).toHaveLength(2);
+    expect(before).toBe('still waiting');
+  });
+
+  it('vector-first: a failed load of the full-text index behind the questions is reported', async () => {
+    // Arrange
+    const { tableClass } = await indexedTable();
+    const original = tableClass.prewarmIndex;
+    const failing = jest.spyOn(tableClass, 'prewarmIndex').mockImplementation(async function (
+      this: unknown,
+      name: string,
+    ) {
+      if (name === 'text_idx') throw new Error('S3 said no');
+      return original.call(this, name);
+    });
+    cleanup.push(() => failing.mockRestore());
+    const reported: unknown[] = [];
+
+    // Act
+    const reader = await readerLoading('vector-first', (error) => reported.push(error));
+    const sources = await sourcesFor(await reader.open(64), 'rotate the VPN key');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    // Assert
+    expect(sources).toContain('vpn.md');
+    expect(reported.map(String)).toEqual(['Error: S3 said no']);
   });
 
   it('behind: a failed index load is reported, the question is answered, and the next version loads again', async () => {

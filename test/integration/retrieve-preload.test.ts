@@ -175,13 +175,24 @@ describe("the Retrieve Lambda's preload at module load", () => {
     ).toBe(1504 * MB);
   });
 
-  it('loads the indexes before the questions unless RETRIEVE_PREWARM says otherwise, and names a wrong value', () => {
+  it('loads the vector index first on demand and every index before the questions on a provisioned environment, unless RETRIEVE_PREWARM says otherwise, and names a wrong value', () => {
     const { retrieve } = loadRetrieve();
-    expect(retrieve.retrievePrewarm({})).toBe('before');
+    expect(retrieve.retrievePrewarm({})).toBe('vector-first');
+    expect(retrieve.retrievePrewarm({ AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand' })).toBe('vector-first');
+    expect(retrieve.retrievePrewarm({ AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency' })).toBe(
+      'before',
+    );
+    expect(
+      retrieve.retrievePrewarm({
+        AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency',
+        RETRIEVE_PREWARM: 'vector-first',
+      }),
+    ).toBe('vector-first');
+    expect(retrieve.retrievePrewarm({ RETRIEVE_PREWARM: ' Before ' })).toBe('before');
     expect(retrieve.retrievePrewarm({ RETRIEVE_PREWARM: ' Behind ' })).toBe('behind');
     expect(retrieve.retrievePrewarm({ RETRIEVE_PREWARM: 'off' })).toBe('off');
     expect(() => retrieve.retrievePrewarm({ RETRIEVE_PREWARM: 'lazy' })).toThrow(
-      'RETRIEVE_PREWARM must be before, behind or off; got "lazy"',
+      'RETRIEVE_PREWARM must be before, vector-first, behind or off; got "lazy"',
     );
   });
 });

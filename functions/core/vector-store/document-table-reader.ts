@@ -51,12 +51,15 @@ export interface DocumentTableReaderOptions {
   prewarmIndexBytes?: number;
   /**
    * When a question waits for that load. `before` (the default): the open waits for it, so every question, the first
-   * included, finds the indexes in memory. `behind`: the open starts it and returns, so a new container's first
-   * question reads only the index parts it needs (LanceDB loads them lazily) while the rest loads behind it; a load
-   * that fails is logged through `onPrewarmError` and tried again with the table's next version.
+   * included, finds the indexes in memory. `vector-first`: the open waits for every index but the full-text one, and
+   * for the full-text index's opening (its dictionary and document lengths, read beside the vector index by one
+   * query); its posting lists then load behind the questions, which read the ones they need meanwhile. `behind`: the
+   * open starts the whole load and returns, so a new container's first question reads only the index parts it needs
+   * (LanceDB loads them lazily) while the rest loads behind it. A load behind the questions that fails is logged
+   * through `onPrewarmError` and tried again with the table's next version.
    */
-  prewarmWhen?: 'before' | 'behind';
-  /** A failed load behind the questions (`prewarmWhen: 'behind'`): nothing waits for it, so it is only reported. */
+  prewarmWhen?: 'before' | 'behind' | 'vector-first';
+  /** A failed load behind the questions (`behind`, `vector-first`): nothing waits for it, so it is only reported. */
   onPrewarmError?: (error: unknown) => void;
 }
 
@@ -68,7 +71,7 @@ interface OpenTable {
   checkedDimensions: number;
   /** Ids of the indexes already loaded (or being loaded, or found too large to). */
   prewarmed: Set<string>;
-  /** Whether every index of the version served is loaded into memory. */
+  /** Whether the indexes of the version served are in memory (the full-text one may still be loading behind). */
   inMemory: boolean;
   /** Whether the load's own first search has run (see {@link warmUpSearch}). */
   warmedUp?: boolean;
@@ -109,18 +112,28 @@ export function createDocumentTableReader(
     open.inMemory = false;
     const bytes = indexes.reduce((total, i) => total + i.bytes, 0);
     if (bytes > options.prewarmIndexBytes) return;
-    try {
-      await Promise.all(fresh.map((i) => open.handle.table.prewarmIndex(i.name)));
-    } catch (error) {
-      for (const i of fresh) open.prewarmed.delete(i.uuid);
-      throw error;
-    }
+    const later = options.prewarmWhen === 'vector-first' ? fresh.filter((i) => i.fullText) : [];
+    const now = fresh.filter((i) => !later.includes(i));
+    const load = async (some: typeof fresh) => {
+      try {
+        await Promise.all(some.map((i) => open.handle.table.prewarmIndex(i.name)));
+      } catch (error) {
+        for (const i of some) open.prewarmed.delete(i.uuid);
+        throw error;
+      }
+    };
+    // The full-text index's dictionary and document lengths, which any full-text query needs, are read beside the
+    // vector index by one query of its own (its posting lists stay for the load behind).
+    await Promise.all([load(now), later.length > 0 ? openFullText(open.handle) : undefined]);
     open.inMemory = true;
     // Once per container: a later version's indexes are loaded for the question that brought it, which should not
     // wait for a search more.
     if (!open.warmedUp) {
       open.warmedUp = true;
       await warmUpSearch(open.handle);
+    }
+    if (later.length > 0) {
+      void load(later).catch((error: unknown) => options.onPrewarmError?.(error));
     }
   }
 
@@ -214,6 +227,21 @@ export function createDocumentTableReader(
   };
 }
 
+/** What the load's own searches ask the full-text index: a word of documentation, not a stop word it would drop. */
+const WARM_UP_TEXT = 'index';
+
+/** One full-text query for row ids only: LanceDB opens the index (its dictionary, its documents) to answer it. */
+async function openFullText(handle: DocumentTable): Promise<void> {
+  await handle.table
+    .query()
+    .fullTextSearch(WARM_UP_TEXT, { columns: 'text' })
+    .limit(1)
+    .withRowId()
+    .select(['_score'])
+    .toArray()
+    .catch(() => undefined);
+}
+
 /**
  * One search after the indexes have loaded, its answer thrown away, so that what a first search reads or builds
  * besides the indexes (the data files' metadata for the rows it takes, LanceDB's query plans) is done by the load,
@@ -221,5 +249,5 @@ export function createDocumentTableReader(
  */
 async function warmUpSearch(handle: DocumentTable): Promise<void> {
   const queryVector = Array.from({ length: handle.dimensions }, (_, i) => (i === 0 ? 1 : 0));
-  await searchPassages(handle, { queryText: 'the', queryVector, k: 10 }).catch(() => undefined);
+  await searchPassages(handle, { queryText: WARM_UP_TEXT, queryVector, k: 10 }).catch(() => undefined);
 }

@@ -97,7 +97,7 @@ export interface TableLayout {
   fullText: boolean;
   vectorIndex: boolean;
   /** Every index, with its name, its id and its size on storage. */
-  indexes: { name: string; uuid: string; bytes: number }[];
+  indexes: { name: string; uuid: string; bytes: number; fullText: boolean }[];
   /** The partitions the vector index was trained with (from its name), when it is the product's kind. */
   vectorPartitions?: number;
 }
@@ -118,7 +118,12 @@ export async function layoutOf(table: Table): Promise<TableLayout> {
     rows,
     fullText: indexes.some((i) => i.indexType === 'FTS' && i.columns.includes('text')),
     vectorIndex: indexes.some((i) => i.columns.includes('vector')),
-    indexes: indexes.map((i) => ({ name: i.name, uuid: i.indexUuid ?? i.name, bytes: i.sizeBytes ?? 0 })),
+    indexes: indexes.map((i) => ({
+      name: i.name,
+      uuid: i.indexUuid ?? i.name,
+      bytes: i.sizeBytes ?? 0,
+      fullText: i.indexType === 'FTS',
+    })),
   };
   const partitions = indexes
     .filter((i) => i.columns.includes('vector'))
