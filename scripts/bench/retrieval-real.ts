@@ -533,6 +533,8 @@ export function containerEnv(
     LANCEDB_URI: `s3://${BUCKET}/${prefix}`,
     LANCEDB_TABLE: TABLE,
     S3_ENDPOINT: s3.endpoint,
+    // When the container loads its indexes: its own default unless the bench is run with RETRIEVE_PREWARM set.
+    ...(process.env.RETRIEVE_PREWARM ? { RETRIEVE_PREWARM: process.env.RETRIEVE_PREWARM } : {}),
     // LanceDB's thread settings, as every process of the product gets them.
     ...Object.fromEntries(
       Object.entries(process.env).filter(

@@ -16,7 +16,10 @@ import {
   replaceSourceChunks,
   VECTOR_INDEX,
 } from '../../functions/core/vector-store/document-table';
-import { createDocumentTableReader } from '../../functions/core/vector-store/document-table-reader';
+import {
+  createDocumentTableReader,
+  VECTOR_FIRST_MIN_FULL_TEXT_BYTES,
+} from '../../functions/core/vector-store/document-table-reader';
 import { embedChunks } from '../../functions/core/vector-store/embed-chunks';
 import { EmbeddingMismatchError } from '../../functions/core/vector-store/errors';
 import { fuseByRank, searchPassages } from '../../functions/core/vector-store/search-passages';
@@ -243,6 +246,7 @@ describe('loading the indexes before or behind the questions (RETRIEVE_PREWARM)'
   async function readerLoading(
     prewarmWhen: 'before' | 'behind' | 'vector-first',
     onPrewarmError?: (error: unknown) => void,
+    vectorFirstMinFullTextBytes = 0,
   ) {
     const connection = await connectVectorStore(dir);
     cleanup.push(() => connection.close());
@@ -250,6 +254,7 @@ describe('loading the indexes before or behind the questions (RETRIEVE_PREWARM)'
       ...READER,
       prewarmIndexBytes: 10_000_000,
       prewarmWhen,
+      vectorFirstMinFullTextBytes,
       ...(onPrewarmError === undefined ? {} : { onPrewarmError }),
     });
     cleanup.push(() => reader.forget());
@@ -292,7 +297,7 @@ describe('loading the indexes before or behind the questions (RETRIEVE_PREWARM)'
     expect(loads.length).toBe(2 * indexes);
   });
 
-  it('vector-first: the open waits for the vector index only, and a question is hybrid while the full-text index loads', async () => {
+  it('vector-first: the open waits for the vector index only, and a question is hybrid while a large full-text index loads', async () => {
     // Arrange: the full-text index's load stalls; the others load.
     const { tableClass } = await indexedTable();
     const loads: string[] = [];
@@ -314,14 +319,20 @@ describe('loading the indexes before or behind the questions (RETRIEVE_PREWARM)'
         ? undefined
         : await searchPassages(handle, { queryText: 'rotate the VPN key', k: 5 });
     const before = await within((await readerLoading('before')).open(64), 1_000);
+    // This full-text index is a few KB: past the default size, vector-first loads it with the others.
+    const small = await within(
+      (await readerLoading('vector-first', undefined, VECTOR_FIRST_MIN_FULL_TEXT_BYTES)).open(64),
+      1_000,
+    );
 
     // Assert: the question found the passage by both halves; the full-text index was loaded behind it, and a
-    // reader loading everything first was still waiting for it.
+    // reader loading everything first was still waiting for it, as was vector-first for an index this small.
     expect(answer?.search).toBe('hybrid');
     expect(answer?.passages.map((p) => p.source)).toContain('vpn.md');
     expect(handle !== 'still waiting' && handle?.indexesInMemory?.()).toBe(true);
-    expect(loads.filter((name) => name === 'text_idx')).toHaveLength(2);
+    expect(loads.filter((name) => name === 'text_idx')).toHaveLength(3);
     expect(before).toBe('still waiting');
+    expect(small).toBe('still waiting');
   });
 
   it('vector-first: a failed load of the full-text index behind the questions is reported', async () => {

@@ -51,7 +51,8 @@ export interface DocumentTableReaderOptions {
   prewarmIndexBytes?: number;
   /**
    * When a question waits for that load. `before` (the default): the open waits for it, so every question, the first
-   * included, finds the indexes in memory. `vector-first`: the open waits for every index but the full-text one, and
+   * included, finds the indexes in memory. `vector-first`: when the full-text index is larger than
+   * `vectorFirstMinFullTextBytes` ({@link VECTOR_FIRST_MIN_FULL_TEXT_BYTES}; else as `before`), the open waits for every index but that one, and
    * for the full-text index's opening (its dictionary and document lengths, read beside the vector index by one
    * query); its posting lists then load behind the questions, which read the ones they need meanwhile. `behind`: the
    * open starts the whole load and returns, so a new container's first question reads only the index parts it needs
@@ -59,6 +60,8 @@ export interface DocumentTableReaderOptions {
    * through `onPrewarmError` and tried again with the table's next version.
    */
   prewarmWhen?: 'before' | 'behind' | 'vector-first';
+  /** `vector-first` loads a full-text index behind the questions only past this size (bytes on storage). */
+  vectorFirstMinFullTextBytes?: number;
   /** A failed load behind the questions (`behind`, `vector-first`): nothing waits for it, so it is only reported. */
   onPrewarmError?: (error: unknown) => void;
 }
@@ -78,6 +81,14 @@ interface OpenTable {
   /** The version checked out because the ingest recorded it; undefined while following the latest. */
   pinned?: number;
 }
+
+/**
+ * `vector-first` leaves a full-text index of at most this size on storage to load with the others: measured
+ * (docs/performance.md, "The vector index first"), loading it behind the questions made a new container's first
+ * answer 0.2-0.5 s slower at 5,015 chunks (a 1.7-MB full-text index, whose load is short), no faster at 2,017, and
+ * 0.1-0.4 s faster at 10,020 (2.5 MB), 0.5 s at 50,001 (9.3 MB) and 0.1-0.8 s at 100,002 (13.6 MB).
+ */
+export const VECTOR_FIRST_MIN_FULL_TEXT_BYTES = 2_000_000;
 
 /**
  * A reader over `connection`, which should be the warm container's one connection. Questions asked at the same time
@@ -112,7 +123,13 @@ export function createDocumentTableReader(
     open.inMemory = false;
     const bytes = indexes.reduce((total, i) => total + i.bytes, 0);
     if (bytes > options.prewarmIndexBytes) return;
-    const later = options.prewarmWhen === 'vector-first' ? fresh.filter((i) => i.fullText) : [];
+    const fullText = fresh.filter((i) => i.fullText);
+    const later =
+      options.prewarmWhen === 'vector-first' &&
+      fullText.reduce((total, i) => total + i.bytes, 0) >
+        (options.vectorFirstMinFullTextBytes ?? VECTOR_FIRST_MIN_FULL_TEXT_BYTES)
+        ? fullText
+        : [];
     const now = fresh.filter((i) => !later.includes(i));
     const load = async (some: typeof fresh) => {
       try {
