@@ -52,12 +52,12 @@ export interface DocumentTableReaderOptions {
   /**
    * When a question waits for that load. `before` (the default): the open waits for it, so every question, the first
    * included, finds the indexes in memory. `vector-first`: when the full-text index is larger than
-   * `vectorFirstMinFullTextBytes` ({@link VECTOR_FIRST_MIN_FULL_TEXT_BYTES}; else as `before`), the open waits for every index but that one, and
-   * for the full-text index's opening (its dictionary and document lengths, read beside the vector index by one
-   * query); its posting lists then load behind the questions, which read the ones they need meanwhile. `behind`: the
-   * open starts the whole load and returns, so a new container's first question reads only the index parts it needs
-   * (LanceDB loads them lazily) while the rest loads behind it. A load behind the questions that fails is logged
-   * through `onPrewarmError` and tried again with the table's next version.
+   * `vectorFirstMinFullTextBytes` ({@link VECTOR_FIRST_MIN_FULL_TEXT_BYTES}; else as `before`), the open waits for
+   * every index but that one, and for the full-text index's opening (its dictionary and document lengths, read beside
+   * the vector index by one query); its posting lists then load behind the questions, which read the ones they need
+   * meanwhile. `behind`: the open starts the whole load and returns, so a new container's first question reads only
+   * the index parts it needs (LanceDB loads them lazily) while the rest loads behind it. A load behind the questions
+   * that fails is logged through `onPrewarmError` and tried again with the table's next version.
    */
   prewarmWhen?: 'before' | 'behind' | 'vector-first';
   /** `vector-first` loads a full-text index behind the questions only past this size (bytes on storage). */
