@@ -86,7 +86,7 @@ interface OpenTable {
  * `vector-first` leaves a full-text index of at most this size on storage to load with the others: measured
  * (docs/performance.md, "The vector index first"), loading it behind the questions made a new container's first
  * answer 0.2-0.5 s slower at 5,015 chunks (a 1.7-MB full-text index, whose load is short), no faster at 2,017, and
- * 0.1-0.4 s faster at 10,020 (2.5 MB), 0.5 s at 50,001 (9.3 MB) and 0.1-0.8 s at 100,002 (13.6 MB).
+ * 0.1-0.4 s faster at 10,020 (2.5 MB), 0.5 s at 50,001 (9.3 MB) and 0.1-1.0 s at 100,002 (13.6 MB).
  */
 export const VECTOR_FIRST_MIN_FULL_TEXT_BYTES = 2_000_000;
 
