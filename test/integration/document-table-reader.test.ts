@@ -261,6 +261,27 @@ describe('loading the indexes before or behind the questions (RETRIEVE_PREWARM)'
     return reader;
   }
 
+  /**
+   * Every index load of `tableClass`'s tables is recorded (the returned names); the full-text index's runs
+   * `fullText` instead of loading, the others load as usual.
+   */
+  function onFullTextLoad(
+    tableClass: { prewarmIndex(name: string): Promise<void> },
+    fullText: () => Promise<void>,
+  ): string[] {
+    const loads: string[] = [];
+    const original = tableClass.prewarmIndex;
+    const spy = jest.spyOn(tableClass, 'prewarmIndex').mockImplementation(async function (
+      this: unknown,
+      name: string,
+    ) {
+      loads.push(name);
+      return name === 'text_idx' ? fullText() : original.call(this, name);
+    });
+    cleanup.push(() => spy.mockRestore());
+    return loads;
+  }
+
   async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'still waiting'> {
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<'still waiting'>((resolve) => {
@@ -300,17 +321,7 @@ describe('loading the indexes before or behind the questions (RETRIEVE_PREWARM)'
   it('vector-first: the open waits for the vector index only, and a question is hybrid while a large full-text index loads', async () => {
     // Arrange: the full-text index's load stalls; the others load.
     const { tableClass } = await indexedTable();
-    const loads: string[] = [];
-    const original = tableClass.prewarmIndex;
-    const stall = jest.spyOn(tableClass, 'prewarmIndex').mockImplementation(async function (
-      this: unknown,
-      name: string,
-    ) {
-      loads.push(name);
-      if (name === 'text_idx') await new Promise(() => undefined);
-      return original.call(this, name);
-    });
-    cleanup.push(() => stall.mockRestore());
+    const loads = onFullTextLoad(tableClass, () => new Promise(() => undefined));
 
     // Act
     const handle = await within((await readerLoading('vector-first')).open(64), 5_000);
@@ -338,15 +349,9 @@ describe('loading the indexes before or behind the questions (RETRIEVE_PREWARM)'
   it('vector-first: a failed load of the full-text index behind the questions is reported', async () => {
     // Arrange
     const { tableClass } = await indexedTable();
-    const original = tableClass.prewarmIndex;
-    const failing = jest.spyOn(tableClass, 'prewarmIndex').mockImplementation(async function (
-      this: unknown,
-      name: string,
-    ) {
-      if (name === 'text_idx') throw new Error('S3 said no');
-      return original.call(this, name);
+    onFullTextLoad(tableClass, async () => {
+      throw new Error('S3 said no');
     });
-    cleanup.push(() => failing.mockRestore());
     const reported: unknown[] = [];
 
     // Act
