@@ -28,6 +28,10 @@ const INIT_WAIT_MS = retrieve.isProvisionedEnvironment(process.env)
     ? Math.min(Number(setting), MAX_INIT_WAIT_MS)
     : 8_000;
 
+// The extension that runs the loads left behind the questions after each answer (functions/core/after-response.ts)
+// registers with Lambda here: Lambda takes a registration only during the init. Loopback, a few ms; never rejects.
+await retrieve.initAfterResponse?.();
+
 const preload = retrieve.initPreload?.();
 if (preload !== undefined) {
   let timer;

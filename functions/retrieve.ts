@@ -1,6 +1,7 @@
 import { conversationFunctions } from './conversation-functions';
 import { accessLimited } from './core/access/asker-reach';
 import { NO_COLLECTION, needsUserGroups, type Reach, reachFor } from './core/access/reach';
+import { type AfterResponse, startAfterResponse } from './core/after-response';
 import type { ResolvedProfile } from './core/channel-profiles';
 import { retrievePassages, withSlackMessages } from './core/conversation/retrieve';
 import { ConfigError } from './core/errors';
@@ -49,6 +50,7 @@ const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader>
       ? {
           prewarmIndexBytes,
           prewarmWhen: prewarm,
+          ...(afterResponse === undefined ? {} : { runBehind: (load) => afterResponse?.defer(load) }),
           onPrewarmError: (error: unknown) =>
             runtime.logger.warn(
               'loading the indexes behind the questions failed; the next version tries again',
@@ -162,6 +164,40 @@ export function preloadAtLoad(env: NodeJS.ProcessEnv): boolean {
   return env.AWS_LAMBDA_FUNCTION_NAME !== undefined;
 }
 
+/**
+ * Whether this module registers the extension that runs the loads behind the questions after each answer
+ * (after-response.ts): in Lambda (its Runtime API set, `AWS_LAMBDA_RUNTIME_API`) with the table preloaded at load, when
+ * something may load behind the questions (`RETRIEVE_PREWARM` `vector-first` or `behind`), from S3 (LanceDB Cloud
+ * loads nothing here). Without it, such a load runs while the next questions do, frozen between them.
+ */
+export function afterResponseWanted(env: NodeJS.ProcessEnv, runtime: () => Runtime): boolean {
+  if (env.AWS_LAMBDA_RUNTIME_API === undefined || env.AWS_LAMBDA_RUNTIME_API === '' || !preloadAtLoad(env))
+    return false;
+  try {
+    const when = retrievePrewarm(env);
+    return (when === 'vector-first' || when === 'behind') && runtime().config.vectorStore.cloud === undefined;
+  } catch {
+    // A bad configuration: reported by the first invocation.
+    return false;
+  }
+}
+
+// Registered before the preload starts, so that a load it leaves behind is deferred to the first answer.
+const afterResponse: AfterResponse | undefined = afterResponseWanted(process.env, containerRuntime)
+  ? startAfterResponse({
+      runtimeApi: process.env.AWS_LAMBDA_RUNTIME_API,
+      onError: (message, error) =>
+        containerRuntime().logger.warn(message, {
+          error: error instanceof Error ? error.message : String(error),
+        }),
+    })
+  : undefined;
+
+/** The extension's registration, for the init to wait for (Lambda takes none after it); undefined: none. */
+export function initAfterResponse(): Promise<boolean> | undefined {
+  return afterResponse?.registered;
+}
+
 // The bundle is CommonJS (infra/lambda-bundling.ts), so there is no top-level await here: the preload starts at
 // module load, and Lambda's handler, functions/retrieve-init.mjs (an ES module beside the bundle), makes the init
 // wait for it (`initPreload`), at the init's full vCPU and within its time. A first invocation that comes while it
@@ -185,7 +221,7 @@ export function initPreload(): Promise<void> | undefined {
  * Retrieve: the passages that best answer the standalone question, among the documents the asker may read here
  * (the reach Load history worked out; without one, what is open to everyone: never more).
  */
-export const { createHandler, handler } = defineStep(
+const retrieveStep = defineStep(
   'Retrieve',
   async (
     runtime,
@@ -271,3 +307,14 @@ export const { createHandler, handler } = defineStep(
     return withSlackMessages(documents, slack, k);
   },
 );
+
+export const { createHandler } = retrieveStep;
+
+/** Lambda's handler: Retrieve, which then tells the extension (if any) that this invocation's answer is out. */
+export const handler: typeof retrieveStep.handler = async (input, context) => {
+  try {
+    return await retrieveStep.handler(input, context);
+  } finally {
+    afterResponse?.answered(context?.awsRequestId);
+  }
+};

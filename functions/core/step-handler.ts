@@ -20,6 +20,8 @@ export interface InvocationContext {
   getRemainingTimeInMillis(): number;
   /** The function's memory in MB, as Lambda gives it (a string); absent locally. */
   memoryLimitInMB?: string;
+  /** The invocation's request id, as Lambda gives it; absent locally. */
+  awsRequestId?: string;
 }
 
 export type StepHandler<I, O> = (input: I, context?: InvocationContext) => Promise<O>;

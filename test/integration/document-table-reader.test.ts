@@ -247,6 +247,7 @@ describe('loading the indexes before or behind the questions (RETRIEVE_PREWARM)'
     prewarmWhen: 'before' | 'behind' | 'vector-first',
     onPrewarmError?: (error: unknown) => void,
     vectorFirstMinFullTextBytes = 0,
+    runBehind?: (load: () => Promise<void>) => void,
   ) {
     const connection = await connectVectorStore(dir);
     cleanup.push(() => connection.close());
@@ -256,6 +257,7 @@ describe('loading the indexes before or behind the questions (RETRIEVE_PREWARM)'
       prewarmWhen,
       vectorFirstMinFullTextBytes,
       ...(onPrewarmError === undefined ? {} : { onPrewarmError }),
+      ...(runBehind === undefined ? {} : { runBehind }),
     });
     cleanup.push(() => reader.forget());
     return reader;
@@ -344,6 +346,27 @@ describe('loading the indexes before or behind the questions (RETRIEVE_PREWARM)'
     expect(loads.filter((name) => name === 'text_idx')).toHaveLength(3);
     expect(before).toBe('still waiting');
     expect(small).toBe('still waiting');
+  });
+
+  it('vector-first in Lambda: the full-text load starts only when the extension runs it, after the answer', async () => {
+    // Arrange: every load is recorded; the loads behind the questions are held, as Retrieve's extension holds them
+    // until the invocation's response is out (after-response.ts).
+    const { tableClass } = await indexedTable();
+    const loads = onFullTextLoad(tableClass, async () => undefined);
+    const deferred: Array<() => Promise<void>> = [];
+    const reader = await readerLoading('vector-first', undefined, 0, (load) => deferred.push(load));
+
+    // Act: the first question, answered by both halves, then the deferred work.
+    const answer = await searchPassages(await reader.open(64), { queryText: 'rotate the VPN key', k: 5 });
+    const duringQuestion = loads.filter((name) => name === 'text_idx').length;
+    await Promise.all(deferred.map((load) => load()));
+
+    // Assert: nothing loaded the posting lists during the question; the extension's run did.
+    expect(answer.search).toBe('hybrid');
+    expect(answer.passages.map((p) => p.source)).toContain('vpn.md');
+    expect(duringQuestion).toBe(0);
+    expect(deferred).toHaveLength(1);
+    expect(loads.filter((name) => name === 'text_idx')).toHaveLength(1);
   });
 
   it('vector-first: a failed load of the full-text index behind the questions is reported', async () => {

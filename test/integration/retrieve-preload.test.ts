@@ -15,6 +15,7 @@ import {
   replaceSourceChunks,
 } from '../../functions/core/vector-store/document-table';
 import { embedChunks } from '../../functions/core/vector-store/embed-chunks';
+import { startLambdaRuntimeApi } from '../../stand-ins/aws/lambda-runtime-api';
 
 /**
  * The Retrieve Lambda's preload (issue 23): its module starts opening the table at load, in Lambda's init, and the
@@ -65,8 +66,8 @@ async function writeTable(): Promise<void> {
 }
 
 /** The Retrieve module loaded as Lambda loads it: fresh, with the function's environment. */
-function loadRetrieve(): { retrieve: RetrieveModule; step: StepHandlerModule } {
-  Object.assign(process.env, environment());
+function loadRetrieve(extra: NodeJS.ProcessEnv = {}): { retrieve: RetrieveModule; step: StepHandlerModule } {
+  Object.assign(process.env, environment(), extra);
   let loaded: { retrieve: RetrieveModule; step: StepHandlerModule } | undefined;
   jest.isolateModules(() => {
     loaded = {
@@ -148,6 +149,53 @@ describe("the Retrieve Lambda's preload at module load", () => {
     // Assert: the step's error (as any failed open: the state machine's Catch apologises), naming the table.
     await expect(asked).rejects.toMatchObject({ name: 'PermanentError' });
     await expect(asked).rejects.toThrow(/^Retrieve: .*Table 'documents' was not found/);
+  });
+
+  it("registers the extension that loads after the answer during Lambda's init, and each invocation ends once answered", async () => {
+    // Arrange: Lambda's Runtime API (the stand-in), and a load left behind the questions.
+    const api = await startLambdaRuntimeApi({ functionName: 'Retrieve' });
+    try {
+      const { retrieve } = loadRetrieve({ AWS_LAMBDA_RUNTIME_API: api.address, RETRIEVE_PREWARM: 'behind' });
+      await expect(retrieve.initAfterResponse()).resolves.toBe(true);
+      await retrieve.initPreload();
+      await api.initDone();
+
+      // Act: an invocation as Lambda makes it, its request id in the context.
+      const { ended } = api.invoke('req-preload-1', Date.now() + 13_000);
+      const result = await retrieve.handler(
+        { turn, question: turn.question, executionName: 'preload-1' },
+        { getRemainingTimeInMillis: () => 13_000, awsRequestId: 'req-preload-1' },
+      );
+
+      // Assert: answered; the Invoke phase ended (the extension called Next again) well before the timeout.
+      expect(result.passages.map((p) => p.source)).toContain('vpn.md');
+      expect(api.extensions).toEqual(['retrieve-after-response']);
+      const within3s = new Promise((resolve) => setTimeout(() => resolve('still open'), 3_000).unref());
+      await expect(Promise.race([ended.then(() => 'ended'), within3s])).resolves.toBe('ended');
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('registers no extension where nothing loads behind the questions, outside Lambda, or on LanceDB Cloud', () => {
+    const { retrieve } = loadRetrieve();
+    const s3 = () => ({ config: { vectorStore: { cloud: undefined } } }) as never;
+    const cloud = () => ({ config: { vectorStore: { cloud: { apiKey: 'x' } } } }) as never;
+    const lambda = { AWS_LAMBDA_FUNCTION_NAME: 'Retrieve', AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9001' };
+    expect(retrieve.afterResponseWanted(lambda, s3)).toBe(true);
+    expect(retrieve.afterResponseWanted({ ...lambda, RETRIEVE_PREWARM: 'behind' }, s3)).toBe(true);
+    expect(retrieve.afterResponseWanted({ ...lambda, RETRIEVE_PREWARM: 'before' }, s3)).toBe(false);
+    expect(retrieve.afterResponseWanted({ ...lambda, RETRIEVE_PREWARM: 'off' }, s3)).toBe(false);
+    expect(retrieve.afterResponseWanted({ ...lambda, RETRIEVE_PREWARM: 'lazy' }, s3)).toBe(false);
+    expect(
+      retrieve.afterResponseWanted(
+        { ...lambda, AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency' },
+        s3,
+      ),
+    ).toBe(false);
+    expect(retrieve.afterResponseWanted(lambda, cloud)).toBe(false);
+    expect(retrieve.afterResponseWanted({ AWS_LAMBDA_FUNCTION_NAME: 'Retrieve' }, s3)).toBe(false);
+    expect(retrieve.afterResponseWanted({ ...lambda, RETRIEVE_PRELOAD: '0' }, s3)).toBe(false);
   });
 
   it('is off outside Lambda unless RETRIEVE_PRELOAD asks for it', () => {

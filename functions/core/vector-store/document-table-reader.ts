@@ -64,6 +64,11 @@ export interface DocumentTableReaderOptions {
   vectorFirstMinFullTextBytes?: number;
   /** A failed load behind the questions (`behind`, `vector-first`): nothing waits for it, so it is only reported. */
   onPrewarmError?: (error: unknown) => void;
+  /**
+   * Starts a load behind the questions. Retrieve's Lambda defers it until the answer has gone back (after-response.ts),
+   * so that it neither slows the question nor waits, frozen, for the next one. Unset: it starts at once.
+   */
+  runBehind?: (load: () => Promise<void>) => void;
 }
 
 interface OpenTable {
@@ -149,15 +154,20 @@ export function createDocumentTableReader(
       open.warmedUp = true;
       await warmUpSearch(open.handle);
     }
-    if (later.length > 0) {
-      void load(later).catch((error: unknown) => options.onPrewarmError?.(error));
-    }
+    if (later.length > 0) behind(() => load(later));
+  }
+
+  /** Runs `load` behind the questions (`runBehind`), its failure reported. */
+  function behind(load: () => Promise<void>): void {
+    const task = () => load().catch((error: unknown) => options.onPrewarmError?.(error));
+    if (options.runBehind === undefined) void task();
+    else options.runBehind(task);
   }
 
   /** Loads the indexes not loaded yet: before the question returns, or behind it (`prewarmWhen`). */
   async function prewarm(open: OpenTable): Promise<void> {
     if (options.prewarmWhen !== 'behind') return loadIndexes(open);
-    void loadIndexes(open).catch((error: unknown) => options.onPrewarmError?.(error));
+    behind(() => loadIndexes(open));
   }
 
   async function openTable(dimensions: number): Promise<OpenTable | undefined> {
