@@ -41,6 +41,8 @@ const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader>
   const embeddings = await embeddingsFor(runtime);
   const prewarm = retrievePrewarm(process.env);
   const prewarmIndexBytes = preloadIndexBytes(process.env, cache.indexBytes);
+  // With the extension, what the cache holds beyond what an on-demand init loads in time loads after the answers.
+  const loadsAfterAnswers = afterResponse !== undefined && prewarmIndexBytes < cache.indexBytes;
   return createDocumentTableReader(connection, {
     table: runtime.config.vectorStore.table,
     embedderName: embeddingNameOf(embeddings),
@@ -48,7 +50,9 @@ const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader>
     // LanceDB Cloud holds the indexes in its own caches: nothing to load into this container.
     ...(runtime.config.vectorStore.cloud === undefined && prewarm !== 'off'
       ? {
-          prewarmIndexBytes,
+          ...(loadsAfterAnswers
+            ? { prewarmIndexBytes: cache.indexBytes, loadBehindPastBytes: prewarmIndexBytes }
+            : { prewarmIndexBytes }),
           prewarmWhen: prewarm,
           ...(afterResponse === undefined ? {} : { runBehind: (load) => afterResponse?.defer(load) }),
           onPrewarmError: (error: unknown) =>

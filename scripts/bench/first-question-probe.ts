@@ -7,7 +7,9 @@
  * read, and the warm questions' p50 / p90 and the most one read. A mode's flags: `+burst` (the init at a full vCPU),
  * `+init` (the handler is the init module, whose init waits for the preload), `+provisioned` (the container sits
  * initialised for PROVISIONED_IDLE_MS, 10 s, before its first question: an environment of provisioned concurrency;
- * `firstAskMs` is then that question's own time). Not a bench section.
+ * `firstAskMs` is then that question's own time), `+noext` (no Lambda Runtime API for the container's extension, so
+ * what loads behind the answers runs during the next questions, as before functions/core/after-response.ts; with it,
+ * `firstAfterMs`/`warmAfterMs` are how long each invocation went on after its answer). Not a bench section.
  * Run: SIZES=10000,100000 MODES=before,behind,off REPEAT=2 WARM=15 npx tsx scripts/bench/first-question-probe.ts
  *
  * `PLANS=<dir>`: after the last size, the probe keeps its table and serves plans, so that one table built in half an
@@ -236,7 +238,12 @@ async function measure(
         },
         share,
         versions,
-        { freezeBetween: true, ...(flags.includes('burst') ? { initShare: LAMBDA_INIT_SHARE } : {}) },
+        {
+          freezeBetween: true,
+          ...(flags.includes('burst') ? { initShare: LAMBDA_INIT_SHARE } : {}),
+          // `+noext`: no Lambda Runtime API, so no extension: loads behind the answers run during the next questions.
+          ...(flags.includes('noext') ? { afterResponse: false } : {}),
+        },
       );
       try {
         const seen = new Set<number>();
@@ -262,12 +269,17 @@ async function measure(
           );
           for (const line of requestLines(rig.s3, t0, firstAnswer.end)) await options.trace(line);
         }
+        const afterFirst = rig.s3.log
+          .filter((r) => r.at > firstAnswer.end && r.at <= firstAnswer.invocationEnd)
+          .reduce((n, r) => n + r.bytes, 0);
         const warm = [];
+        const warmAfter: number[] = [];
         let peak = firstAnswer.peak;
         for (let i = 0; i < warmCount; i++) {
           const answer = await container.ask(questions.shift() as string);
           peak = Math.max(peak, answer.peak);
           warm.push(readsOf(rig.s3, answer, facts.folders, seen));
+          warmAfter.push(answer.invocationEnd - answer.end);
         }
         const ms = warm.map((w) => w.ms);
         const line = {
@@ -283,6 +295,11 @@ async function measure(
           firstGets: first.gets,
           firstDepth: first.depth,
           firstFullTextMB: Number((first.fullText.bytes / MB).toFixed(1)),
+          // The work after the first answer, before the environment could be frozen (the container's extension).
+          extension: container.extension,
+          firstAfterMs: Math.round(firstAnswer.invocationEnd - firstAnswer.end),
+          firstAfterMB: Number((afterFirst / MB).toFixed(1)),
+          warmAfterMs: warmAfter.map((ms) => Math.round(ms)),
           warmP50: Math.round(percentile(ms, 50)),
           warmP90: Math.round(percentile(ms, 90)),
           warmMaxMs: Math.round(Math.max(...ms)),

@@ -8,6 +8,7 @@ import { LocalHashEmbeddings } from '../../functions/core/llm/local-embeddings';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
 import { openDocumentTable } from '../../functions/core/vector-store/document-table';
 import { fuseByRank, searchPassages } from '../../functions/core/vector-store/search-passages';
+import { type LambdaRuntimeApi, startLambdaRuntimeApi } from '../../stand-ins/aws/lambda-runtime-api';
 import { LOCAL_CREDENTIALS } from '../../stand-ins/aws/s3-local';
 import { startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { startLocalIngest } from '../local/ingest-local';
@@ -84,7 +85,7 @@ const loadEnd = now();
 process.send({ ready: true, timeOrigin: performance.timeOrigin, loadStart, loadEnd, cpuMs: cpu() });
 })();
 let n = 0;
-process.on('message', async ({ question, tableVersion }) => {
+process.on('message', async ({ question, tableVersion, requestId, deadlineMs }) => {
   const i = n++;
   const turn = { intent: 'question', eventId: 'EvReal' + i, teamId: 'T0LOCAL001', channel: 'C0BENCH0023',
     threadTs: '1.000001', messageTs: '1.000001', user: 'U0HUMAN001', question, placeholderTs: '1.000002' };
@@ -93,7 +94,10 @@ process.on('message', async ({ question, tableVersion }) => {
   const start = now();
   const cpu0 = cpu();
   try {
-    const result = await handler(input);
+    // Lambda's context: the time left, and the request id the extension's INVOKE event carries too.
+    const context = deadlineMs === undefined ? undefined
+      : { getRemainingTimeInMillis: () => Math.max(0, deadlineMs - Date.now()), awsRequestId: requestId };
+    const result = await handler(input, context);
     const end = now();
     process.send({ start, end, cpuMs: cpu() - cpu0, totalCpuMs: cpu(), peak: peak(), status: result.status,
       search: result.search, passages: result.passages.length });
@@ -115,6 +119,11 @@ interface Answer {
   tableVersion?: number | null;
   start: number;
   end: number;
+  /**
+   * When the invocation ended: its extension (after-response.ts) called Next again, so Lambda would freeze the
+   * environment. `end` where no extension runs.
+   */
+  invocationEnd: number;
   cpuMs: number;
   totalCpuMs: number;
   peak: number;
@@ -157,19 +166,30 @@ export async function startContainer(
   env: Record<string, string>,
   share: number,
   tableVersion?: () => Promise<number | null>,
-  options: { freezeBetween?: boolean; initShare?: number } = {},
+  options: { freezeBetween?: boolean; initShare?: number; afterResponse?: boolean } = {},
 ): Promise<{
+  /** Whether the container's extension took part (Lambda's Runtime API given, the extension registered). */
+  extension: boolean;
   spawnedAt: number;
   ready: Ready;
   method: QuotaMethod;
   ask(question: string): Promise<Answer>;
   close(): Promise<void>;
 }> {
+  // Lambda's Runtime API for the container's extension (after-response.ts), as a frozen-between-questions container
+  // runs in Lambda; `afterResponse: false` or BENCH_AFTER_RESPONSE=0 leaves it out, as before the extension.
+  const api: LambdaRuntimeApi | undefined =
+    options.freezeBetween === true && (options.afterResponse ?? process.env.BENCH_AFTER_RESPONSE !== '0')
+      ? await startLambdaRuntimeApi({ functionName: 'Retrieve' })
+      : undefined;
   const spawnedAt = performance.timeOrigin + performance.now();
   const quota = await spawnWithCpuShare(
     process.execPath,
     ['-e', CHILD, bundle],
-    { env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
+    {
+      env: api === undefined ? env : { ...env, AWS_LAMBDA_RUNTIME_API: api.address },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    },
     share,
     // A function whose share is above a vCPU (over 1,769 MB) keeps it in its init too.
     options.initShare === undefined ? {} : { initShare: Math.max(options.initShare, share) },
@@ -190,8 +210,11 @@ export async function startContainer(
   // A container that fails its init is ended here, its cgroup removed: the caller gets no handle to close.
   const ready = (await next().catch(async (error: unknown) => {
     await quota.release();
+    await api?.close();
     throw error;
   })) as unknown as Ready;
+  // Lambda's init ends when the runtime and every extension have asked for their next event.
+  await api?.initDone();
   // The init is over (the bundle has loaded): from here on, the function's own share.
   if (options.initShare !== undefined) await quota.setShare?.(share);
   // Lambda freezes the environment between invocations: with `freezeBetween`, the process is stopped from the end of
@@ -203,16 +226,29 @@ export async function startContainer(
     if (freezes && child.pid !== undefined && child.exitCode === null) child.kill(signal);
   };
   freeze('SIGSTOP');
+  const timeoutMs = conversationFunctions.RetrieveFunctionArn.timeoutSeconds * 1000;
+  let invocations = 0;
   return {
+    extension: api !== undefined && api.extensions.length > 0,
     spawnedAt,
     ready,
     method: quota.method,
     async ask(question) {
       const version = tableVersion === undefined ? undefined : await tableVersion();
+      const requestId = `bench-${++invocations}`;
+      const deadlineMs = Date.now() + timeoutMs;
+      const invocation = api?.invoke(requestId, deadlineMs);
       const reply = next();
       freeze('SIGCONT');
-      child.send({ question, ...(version === undefined ? {} : { tableVersion: version }) });
+      child.send({
+        question,
+        ...(version === undefined ? {} : { tableVersion: version }),
+        ...(api === undefined ? {} : { requestId, deadlineMs }),
+      });
       const answer = await reply;
+      // The work after the answer (an index load), until the extension lets Lambda freeze the environment.
+      if (invocation !== undefined) await invocation.ended;
+      answer.invocationEnd = performance.timeOrigin + performance.now();
       freeze('SIGSTOP');
       if (typeof answer.error === 'string') throw new Error(`Retrieve failed: ${answer.error}`);
       if (answer.status !== 'ok') throw new Error(`Retrieve found no table: ${String(answer.status)}`);
@@ -224,6 +260,7 @@ export async function startContainer(
     close: async () => {
       freeze('SIGCONT');
       await quota.release();
+      await api?.close();
     },
   };
 }
