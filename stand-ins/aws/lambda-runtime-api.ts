@@ -64,8 +64,12 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * @param options.registerDelayMs answers each `Register` this long after it arrives (a test's slow Runtime API, to see
+ *   whether an init waits for its registration).
+ */
 export async function startLambdaRuntimeApi(
-  options: { functionName?: string } = {},
+  options: { functionName?: string; registerDelayMs?: number } = {},
 ): Promise<LambdaRuntimeApi> {
   const extensions = new Map<string, Extension>();
   let initOver = false;
@@ -84,6 +88,8 @@ export async function startLambdaRuntimeApi(
       if (req.method === 'POST' && path === '/2020-01-01/extension/register') {
         const name = req.headers['lambda-extension-name'];
         const text = await readBody(req);
+        if (options.registerDelayMs !== undefined)
+          await new Promise((resolve) => setTimeout(resolve, options.registerDelayMs));
         if (initOver)
           return send(res, 403, {
             errorType: 'Extension.InitOver',

@@ -16,6 +16,7 @@ import {
   type BundledFunction as RunningBundle,
   startBundledFunction,
 } from '../../stand-ins/aws/bundled-function';
+import { startLambdaRuntimeApi } from '../../stand-ins/aws/lambda-runtime-api';
 import { type FakeOpenAI, startFakeOpenAI } from '../../stand-ins/openai/fake-openai';
 import { mentionPayload, signedHeaders } from '../../stand-ins/slack/slack-request';
 import { visibleText } from '../support/local-stack';
@@ -108,8 +109,11 @@ describe("Retrieve's init (init.mjs beside its bundle)", () => {
       (f.endsWith('.mjs') ? import(require('node:url').pathToFileURL(f).href) : Promise.resolve(require(f))).then(() => {
         const loadMs = Date.now() - started;
         let settled = false;
-        require(require('node:path').join(require('node:path').dirname(f), 'index.js')).initPreload()?.then(() => { settled = true; });
-        setImmediate(() => { process.stdout.write(JSON.stringify({ loadMs, settled })); process.exit(0); });
+        let registered = false;
+        const retrieve = require(require('node:path').join(require('node:path').dirname(f), 'index.js'));
+        retrieve.initPreload()?.then(() => { settled = true; });
+        retrieve.initAfterResponse()?.then((taken) => { registered = taken; });
+        setImmediate(() => { process.stdout.write(JSON.stringify({ loadMs, settled, registered })); process.exit(0); });
       });`;
     const bundle = bundleOf('functions/retrieve.ts');
     // Not spawnSync: the modelled S3 answers from this process's event loop.
@@ -122,7 +126,7 @@ describe("Retrieve's init (init.mjs beside its bundle)", () => {
       timeout: 60_000,
     });
     expect(loaded.stderr.slice(0, 400)).toBe('');
-    return JSON.parse(loaded.stdout) as { loadMs: number; settled: boolean };
+    return JSON.parse(loaded.stdout) as { loadMs: number; settled: boolean; registered: boolean };
   }
 
   it("waits for the table's preload before the init ends; the bundle alone does not", async () => {
@@ -138,6 +142,28 @@ describe("Retrieve's init (init.mjs beside its bundle)", () => {
     expect(withInit.settled).toBe(true);
     expect(withInit.loadMs).toBeGreaterThanOrEqual(300);
     expect(bundleAlone.settled).toBe(false);
+  });
+
+  it("registers its extension with Lambda's Runtime API before the init ends", async () => {
+    // Arrange: Lambda's Runtime API (the stand-in) for the process.
+    const bundle = bundleOf('functions/retrieve.ts');
+    // A Runtime API slow to answer the registration, and an init not waiting for the preload: only the registration
+    // can hold the init.
+    const api = await startLambdaRuntimeApi({ functionName: 'Retrieve', registerDelayMs: 500 });
+    try {
+      // Act: the init module imported; the process exits as soon as it has been.
+      const loaded = await loadRetrieve(bundle.handlerFile, 50, {
+        AWS_LAMBDA_RUNTIME_API: api.address,
+        RETRIEVE_INIT_WAIT_MS: '0',
+      });
+
+      // Assert: the production bundle registered the extension that loads after each answer, within the init.
+      expect(loaded.registered).toBe(true);
+      expect(loaded.loadMs).toBeGreaterThanOrEqual(500);
+      expect(api.extensions).toEqual(['retrieve-after-response']);
+    } finally {
+      await api.close();
+    }
   });
 
   it('ends the init within RETRIEVE_INIT_WAIT_MS of the process start when the store does not answer', async () => {
