@@ -164,7 +164,12 @@ export function createDocumentTableReader(
       const generation = open.loads;
       behind(async () => {
         await load(fresh);
-        if (open.loads === generation) open.inMemory = true;
+        if (open.loads !== generation) return;
+        open.inMemory = true;
+        if (!open.warmedUp) {
+          open.warmedUp = true;
+          await warmUpSearch(open.handle);
+        }
       });
       return;
     }
