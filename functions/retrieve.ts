@@ -41,8 +41,6 @@ const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader>
   const embeddings = await embeddingsFor(runtime);
   const prewarm = retrievePrewarm(process.env);
   const prewarmIndexBytes = preloadIndexBytes(process.env, cache.indexBytes);
-  // With the extension, what the cache holds beyond what an on-demand init loads in time loads after the answers.
-  const loadsAfterAnswers = afterResponse !== undefined && prewarmIndexBytes < cache.indexBytes;
   return createDocumentTableReader(connection, {
     table: runtime.config.vectorStore.table,
     embedderName: embeddingNameOf(embeddings),
@@ -50,9 +48,7 @@ const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader>
     // LanceDB Cloud holds the indexes in its own caches: nothing to load into this container.
     ...(runtime.config.vectorStore.cloud === undefined && prewarm !== 'off'
       ? {
-          ...(loadsAfterAnswers
-            ? { prewarmIndexBytes: cache.indexBytes, loadBehindPastBytes: prewarmIndexBytes }
-            : { prewarmIndexBytes }),
+          prewarmIndexBytes,
           prewarmWhen: prewarm,
           ...(afterResponse === undefined ? {} : { runBehind: (load) => afterResponse?.defer(load) }),
           onPrewarmError: (error: unknown) =>
@@ -73,7 +69,10 @@ const readerFor = memoPer(async (runtime: Runtime): Promise<DocumentTableReader>
  * load within its 8 s ({@link ON_DEMAND_PREWARM_BYTES}), so that a first question finding the load unfinished does
  * not outlive Retrieve's timeout: 80 MB took 3.4-3.8 s of init at 100,000 chunks, while at a million chunks a
  * 3,008-MB Retrieve loading its 750 MB left 16 s to the first question, past the 13-s timeout (docs/performance.md
- * section 17). Larger indexes are read as the questions need them, and stay in the cache.
+ * section 17). Larger indexes are read as the questions need them, and stay in the cache. Nor are they loaded after
+ * the answers (after-response.ts): at a million chunks with 3,008 MB, the 4.3 s left after the first answer loaded
+ * 150 MB of the 691, and the rest, loading during the next question, made it miss the step's deadline
+ * (docs/performance.md, "Loading after the answer").
  */
 export function preloadIndexBytes(env: NodeJS.ProcessEnv, cacheIndexBytes: number): number {
   return isProvisionedEnvironment(env) ? cacheIndexBytes : Math.min(cacheIndexBytes, ON_DEMAND_PREWARM_BYTES);

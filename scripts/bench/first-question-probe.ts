@@ -275,8 +275,16 @@ async function measure(
         const warm = [];
         const warmAfter: number[] = [];
         let peak = firstAnswer.peak;
+        // A warm question that fails (past Retrieve's step deadline, say) is recorded, and the next one asked.
+        const warmFailed: Array<{ i: number; error: string }> = [];
         for (let i = 0; i < warmCount; i++) {
-          const answer = await container.ask(questions.shift() as string);
+          let answer: Awaited<ReturnType<typeof container.ask>>;
+          try {
+            answer = await container.ask(questions.shift() as string);
+          } catch (error) {
+            warmFailed.push({ i, error: String(error).split('\n')[0]?.slice(0, 200) ?? '' });
+            continue;
+          }
           peak = Math.max(peak, answer.peak);
           warm.push(readsOf(rig.s3, answer, facts.folders, seen));
           warmAfter.push(answer.invocationEnd - answer.end);
@@ -305,6 +313,8 @@ async function measure(
           warmMaxMs: Math.round(Math.max(...ms)),
           warmMaxMB: Number((Math.max(...warm.map((w) => w.bytes)) / MB).toFixed(2)),
           warmMB: warm.map((w) => Number((w.bytes / MB).toFixed(2))),
+          warmMs: ms.map((m) => Math.round(m)),
+          ...(warmFailed.length === 0 ? {} : { warmFailed }),
           peakRssMB: Math.round(firstAnswer.peak / MB),
           peakRssAllMB: Math.round(peak / MB),
           ...(options.memoryMb === undefined ? {} : { memoryMb: options.memoryMb }),

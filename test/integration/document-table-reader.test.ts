@@ -369,47 +369,6 @@ describe('loading the indexes before or behind the questions (RETRIEVE_PREWARM)'
     expect(loads.filter((name) => name === 'text_idx')).toHaveLength(1);
   });
 
-  it('on demand in Lambda: indexes past what the init may load are loaded whole after the answers, not never', async () => {
-    // Arrange: a reader told to load ahead at most 1 byte (as an on-demand init holds a million chunks' indexes to its
-    // 256 MB) within a cache of 10 MB, its loads behind the questions held as the extension holds them.
-    const { tableClass, indexes } = await indexedTable();
-    const loads = onFullTextLoad(tableClass, async () => undefined);
-    const deferred: Array<() => Promise<void>> = [];
-    const connection = await connectVectorStore(dir);
-    cleanup.push(() => connection.close());
-    const options = { ...READER, prewarmIndexBytes: 10_000_000, prewarmWhen: 'vector-first' as const };
-    const reader = createDocumentTableReader(connection, {
-      ...options,
-      loadBehindPastBytes: 1,
-      runBehind: (load) => deferred.push(load),
-    });
-    cleanup.push(() => reader.forget());
-    // Without the extension (no runBehind), the same table past the bytes allowed is not loaded at all.
-    const plain = createDocumentTableReader(connection, { ...options, prewarmIndexBytes: 1 });
-    cleanup.push(() => plain.forget());
-
-    // Act
-    const handle = await reader.open(64);
-    const loadedAtOpen = loads.length;
-    const inMemoryAtOpen = handle?.indexesInMemory?.();
-    const answer = await searchPassages(handle as NonNullable<typeof handle>, {
-      queryText: 'rotate the VPN key',
-      k: 5,
-    });
-    await Promise.all(deferred.map((load) => load()));
-    const plainHandle = await plain.open(64);
-
-    // Assert: nothing loaded for the open or the question, every index by the work after it; then "in memory".
-    expect(loadedAtOpen).toBe(0);
-    expect(inMemoryAtOpen).toBe(false);
-    expect(answer.passages.map((p) => p.source)).toContain('vpn.md');
-    expect(deferred).toHaveLength(1);
-    expect(loads).toHaveLength(indexes);
-    expect(handle?.indexesInMemory?.()).toBe(true);
-    expect(plainHandle?.indexesInMemory?.()).toBe(false);
-    expect(loads).toHaveLength(indexes);
-  });
-
   it('vector-first: a failed load of the full-text index behind the questions is reported', async () => {
     // Arrange
     const { tableClass } = await indexedTable();

@@ -69,13 +69,6 @@ export interface DocumentTableReaderOptions {
    * so that it neither slows the question nor waits, frozen, for the next one. Unset: it starts at once.
    */
   runBehind?: (load: () => Promise<void>) => void;
-  /**
-   * With `runBehind`: indexes larger in all than this (bytes on storage), yet within `prewarmIndexBytes`, load whole
-   * behind the questions instead of before them, whatever `prewarmWhen` says. An on-demand Retrieve gives the most its
-   * init can load in time (`ON_DEMAND_PREWARM_BYTES`), and its cache as `prewarmIndexBytes`: a table too large for the
-   * init is then loaded after the first answers rather than never (the questions read what they need meanwhile).
-   */
-  loadBehindPastBytes?: number;
 }
 
 interface OpenTable {
@@ -88,8 +81,6 @@ interface OpenTable {
   prewarmed: Set<string>;
   /** Whether the indexes of the version served are in memory (the full-text one may still be loading behind). */
   inMemory: boolean;
-  /** Loads begun, one per version bringing new indexes: a load behind the questions counts as done only if last. */
-  loads: number;
   /** Whether the load's own first search has run (see {@link warmUpSearch}). */
   warmedUp?: boolean;
   /** The version checked out because the ingest recorded it; undefined while following the latest. */
@@ -135,7 +126,6 @@ export function createDocumentTableReader(
     // Marked first, so that a question arriving meanwhile does not start the same load again.
     for (const i of fresh) open.prewarmed.add(i.uuid);
     open.inMemory = false;
-    open.loads += 1;
     const bytes = indexes.reduce((total, i) => total + i.bytes, 0);
     if (bytes > options.prewarmIndexBytes) return;
     const fullText = fresh.filter((i) => i.fullText);
@@ -154,25 +144,6 @@ export function createDocumentTableReader(
         throw error;
       }
     };
-    if (
-      options.runBehind !== undefined &&
-      options.loadBehindPastBytes !== undefined &&
-      bytes > options.loadBehindPastBytes
-    ) {
-      // In memory once all of it is (and no later version's load has begun since): until then the questions probe
-      // as many partitions as a cold container does.
-      const generation = open.loads;
-      behind(async () => {
-        await load(fresh);
-        if (open.loads !== generation) return;
-        open.inMemory = true;
-        if (!open.warmedUp) {
-          open.warmedUp = true;
-          await warmUpSearch(open.handle);
-        }
-      });
-      return;
-    }
     // The full-text index's dictionary and document lengths, which any full-text query needs, are read beside the
     // vector index by one query of its own (its posting lists stay for the load behind).
     await Promise.all([load(now), later.length > 0 ? openFullText(open.handle) : undefined]);
@@ -209,7 +180,6 @@ export function createDocumentTableReader(
       checkedDimensions: dimensions,
       prewarmed: new Set(),
       inMemory: false,
-      loads: 0,
     };
     try {
       await prewarm(open);
