@@ -154,7 +154,13 @@ export function createDocumentTableReader(
       open.warmedUp = true;
       await warmUpSearch(open.handle);
     }
-    if (later.length > 0) behind(() => load(later));
+    // After the answer (`runBehind`), the load ends with a search of its own too, as the load before the questions
+    // does: what the first searches on the loaded posting lists build is then built here, not by a question.
+    if (later.length > 0)
+      behind(async () => {
+        await load(later);
+        if (options.runBehind !== undefined) await warmUpSearch(open.handle);
+      });
   }
 
   /** Runs `load` behind the questions (`runBehind`), its failure reported. */
