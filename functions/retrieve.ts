@@ -93,8 +93,9 @@ export function isProvisionedEnvironment(env: NodeJS.ProcessEnv): boolean {
  * first question reads only what it needs, the rest loads meanwhile), or `off` (each question loads what it reads).
  *
  * Unset, an on-demand container loads `vector-first`: its first answer came 0.1-1.0 s sooner from 10,000 to 100,000
- * chunks, for slower questions while the posting lists load (docs/performance.md, "The vector index first"); a
- * full-text index of 2 MB or less (about 5,000 chunks) loads with the others, as with `before`.
+ * chunks (docs/performance.md, "The vector index first"), and in Lambda the posting lists load after that answer,
+ * before the environment is frozen ({@link afterResponseWanted}; "Loading after the answer"); a full-text index of
+ * 2 MB or less (about 5,000 chunks) loads with the others, as with `before`.
  * An environment of provisioned concurrency loads `before`: its init is not held to 10 s and ends before any
  * question, and a load left behind it would run only once a question thaws the environment.
  */

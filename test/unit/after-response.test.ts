@@ -173,17 +173,24 @@ describe('work deferred until the answer is out', () => {
   });
 });
 
-/** A raw call to the stand-in, as an extension that gets it wrong would make it. */
-function raw(method: string, path: string, headers: Record<string, string>, body?: string): Promise<number> {
+/** A raw call to the stand-in, as an extension that gets it wrong would make it: its status and headers. */
+function call(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
   return new Promise((resolve, reject) => {
     const req = request(`http://${api.address}${path}`, { method, headers }, (res) => {
       res.resume();
-      resolve(res.statusCode ?? 0);
+      resolve({ status: res.statusCode ?? 0, headers: res.headers });
     });
     req.on('error', reject);
     req.end(body);
   });
 }
+const raw = async (method: string, path: string, headers: Record<string, string>, body?: string) =>
+  (await call(method, path, headers, body)).status;
 
 describe("the Runtime API stand-in holds extensions to Lambda's rules", () => {
   it('refuses a registration without a name, for SHUTDOWN (an internal extension), or for an unknown event', async () => {
@@ -203,18 +210,13 @@ describe("the Runtime API stand-in holds extensions to Lambda's rules", () => {
 
   it('times the invocation out when an extension never calls Next again', async () => {
     const path = '/2020-01-01/extension/register';
-    const id = await new Promise<string>((resolve, reject) => {
-      const req = request(
-        `http://${api.address}${path}`,
-        { method: 'POST', headers: { 'Lambda-Extension-Name': 'stuck' } },
-        (res) => {
-          res.resume();
-          resolve(String(res.headers['lambda-extension-identifier']));
-        },
-      );
-      req.on('error', reject);
-      req.end(JSON.stringify({ events: ['INVOKE'] }));
-    });
+    const registered = await call(
+      'POST',
+      path,
+      { 'Lambda-Extension-Name': 'stuck' },
+      JSON.stringify({ events: ['INVOKE'] }),
+    );
+    const id = String(registered.headers['lambda-extension-identifier']);
     // Its first Next (the end of its init), whose answer is the event it then never finishes.
     const first = raw('GET', '/2020-01-01/extension/event/next', { 'Lambda-Extension-Identifier': id });
     await api.initDone();
