@@ -196,6 +196,87 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * Asserts that searchPassages ranks as LanceDB's own search with its refine factor, vector-only and hybrid (fused
+ * as the product fuses), for each filter; returns the hybrid results with their filter.
+ */
+async function expectLanceDbRanking(
+  handle: DocumentTable,
+  filters: ({ collections: string[] } | { excludedCollections: string[] } | undefined)[],
+): Promise<{ filter: object | undefined; passages: Passage[] }[]> {
+  const results: { filter: object | undefined; passages: Passage[] }[] = [];
+  const questions = [
+    'How do I rotate my VPN key?',
+    'printer ticket for the office',
+    'receipts for the expense claim',
+    'ZX-4471',
+  ];
+  const columns = ['text', 'source', 'title', 'heading'];
+  const key = (row: { source: string; heading: string; text: string }) =>
+    `${row.source}|${row.heading}|${row.text}`;
+
+  for (const filter of filters) {
+    for (const queryText of questions) {
+      const queryVector = await embeddings.embedQuery(queryText);
+      const where =
+        filter === undefined
+          ? undefined
+          : 'collections' in filter
+            ? sqlIn('collection', filter.collections)
+            : `(collection IS NULL OR NOT (${sqlIn('collection', filter.excludedCollections)}))`;
+      // What LanceDB returns with its refine factor, and the full-text half, fused as the product fuses them.
+      let nearest = handle.table
+        .query()
+        .nearestTo(queryVector)
+        .distanceType('cosine')
+        .limit(5)
+        .refineFactor(Math.ceil(REFINE_CANDIDATES / 5))
+        .select([...columns, '_distance']);
+      let fullText = handle.table
+        .query()
+        .fullTextSearch(queryText, { columns: 'text' })
+        .limit(5)
+        .select([...columns, '_score']);
+      if (where !== undefined) {
+        nearest = nearest.where(where);
+        fullText = fullText.where(where);
+      }
+      const similar = await nearest.toArray();
+
+      // Act
+      const vectorOnly = await searchPassages(handle, {
+        queryText: '',
+        queryVector,
+        k: 5,
+        ...filter,
+      });
+      const hybrid = await searchPassages(handle, {
+        queryText,
+        queryVector,
+        k: 5,
+        ...filter,
+      });
+
+      // Assert: the same ranking (rows at the same distance may come in either order), and the hybrid search
+      // fuses that ranking with the full-text half as before.
+      expect(vectorOnly.search).toBe('vector');
+      expectSameRanking(
+        vectorOnly.passages.map((p) => [key(p), 1 - p.score]),
+        similar.map((r) => [key(r), r._distance as number]),
+      );
+      const expectedHybrid = fuseByRank([vectorOnly.passages, await fullText.toArray()], 5, key);
+      expect(hybrid.search).toBe('hybrid');
+      expect(hybrid.passages.map(key)).toEqual(expectedHybrid.map((r) => key(r.row)));
+      expect(hybrid.passages.map((p) => p.score)).toEqual(expectedHybrid.map((r) => r.score));
+      if (filter !== undefined && 'collections' in filter) {
+        expect(hybrid.passages.every((p) => p.source.startsWith('platform/'))).toBe(true);
+      }
+      results.push({ filter, passages: [...vectorOnly.passages, ...hybrid.passages] });
+    }
+  }
+  return results;
+}
+
 describe('searchPassages', () => {
   it('returns the passage that answers the question first, with its source, title, heading and score', async () => {
     // Arrange
@@ -317,69 +398,98 @@ describe('searchPassages', () => {
     // Arrange: past the vector index's threshold, so the vector half ranks candidates on the index's codes and the
     // search re-ranks them on their full vectors (one read for both halves' rows instead of LanceDB's two).
     const handle = await factsTable();
-    const questions = [
-      'How do I rotate my VPN key?',
-      'printer ticket for the office',
-      'receipts for the expense claim',
-      'ZX-4471',
-    ];
-    const columns = ['text', 'source', 'title', 'heading'];
-    const key = (row: { source: string; heading: string; text: string }) =>
-      `${row.source}|${row.heading}|${row.text}`;
 
-    for (const collections of [undefined, ['platform']]) {
-      for (const queryText of questions) {
-        const queryVector = await embeddings.embedQuery(queryText);
-        const where = collections === undefined ? undefined : sqlIn('collection', collections);
-        // What LanceDB returns with its refine factor, and the full-text half, fused as the product fuses them.
-        let nearest = handle.table
-          .query()
-          .nearestTo(queryVector)
-          .distanceType('cosine')
-          .limit(5)
-          .refineFactor(Math.ceil(REFINE_CANDIDATES / 5))
-          .select([...columns, '_distance']);
-        let fullText = handle.table
-          .query()
-          .fullTextSearch(queryText, { columns: 'text' })
-          .limit(5)
-          .select([...columns, '_score']);
-        if (where !== undefined) {
-          nearest = nearest.where(where);
-          fullText = fullText.where(where);
+    // Act and assert
+    await expectLanceDbRanking(handle, [undefined, { collections: ['platform'] }]);
+  });
+
+  it("with rows the vector index does not cover yet, ranks them as LanceDB's flat search does, filters included, reading them once per version", async () => {
+    // Arrange: a sync after the index was built (Optimize left its rows as a tail): a new document, a replaced one
+    // (its old rows deleted from the indexed part) and a document of a closed collection, all nearest to the questions.
+    const handle = await factsTable();
+    let seed = 11;
+    const word = () => {
+      seed = (seed * 48_271) % 2_147_483_647;
+      return VOCABULARY[seed % VOCABULARY.length] as string;
+    };
+    // Words drawn as the facts' are, and each section of its own length (the facts have 9 words), so that no two
+    // sections tie in either half's ranking: LanceDB returns rows of the same score in any order.
+    let words = 10;
+    const tailText = (topic: string) =>
+      `# ${topic}\n\n${Array.from(
+        { length: 12 },
+        (_, i) =>
+          `## ${topic} ${i}\n\n${Array.from({ length: words++ }, word).join(' ')} printer ticket receipt.`,
+      ).join('\n\n')}`;
+    await replaceSourceChunks(
+      handle,
+      'platform/printers.md',
+      await rowsOf('platform/printers.md', `---\ncollection: platform\n---\n${tailText('Printers')}`),
+    );
+    await replaceSourceChunks(
+      handle,
+      'platform/vpn.md',
+      await rowsOf('platform/vpn.md', VPN.replace('90', '60')),
+    );
+    await replaceSourceChunks(
+      handle,
+      'secret/payroll.md',
+      await rowsOf('secret/payroll.md', `---\ncollection: secret\n---\n${tailText('Payroll')}`),
+    );
+    // A second sync of the new document: its first rows, in the tail, are deleted and its new ones follow.
+    await replaceSourceChunks(
+      handle,
+      'platform/printers.md',
+      await rowsOf('platform/printers.md', `---\ncollection: platform\n---\n${tailText('Printers')}`),
+    );
+    const vectorIndex = (await handle.table.listIndices()).find((i) => i.columns.includes('vector'));
+    const stats = await handle.table.indexStats(vectorIndex?.name as string);
+    expect(stats?.numUnindexedRows).toBeGreaterThanOrEqual(25);
+    // What the search rests on: the rows the index does not cover are the table's last, after deletions in both parts.
+    const last = await handle.table
+      .query()
+      .select(['source'])
+      .offset(stats?.numIndexedRows as number)
+      .limit(1_000)
+      .toArray();
+    expect(last).toHaveLength(stats?.numUnindexedRows as number);
+    expect(new Set(last.map((r) => r.source))).toEqual(
+      new Set(['platform/printers.md', 'platform/vpn.md', 'secret/payroll.md']),
+    );
+    let scans = 0;
+    const counting = new Proxy(handle.table, {
+      get(target, property) {
+        if (property === 'query') {
+          return () => {
+            const q = target.query();
+            const offset = q.offset.bind(q);
+            q.offset = (n: number) => {
+              scans += 1;
+              return offset(n);
+            };
+            return q;
+          };
         }
-        const similar = await nearest.toArray();
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
 
-        // Act
-        const vectorOnly = await searchPassages(handle, {
-          queryText: '',
-          queryVector,
-          k: 5,
-          ...(collections === undefined ? {} : { collections }),
-        });
-        const hybrid = await searchPassages(handle, {
-          queryText,
-          queryVector,
-          k: 5,
-          ...(collections === undefined ? {} : { collections }),
-        });
+    // Act and assert: the same rankings as LanceDB's own search, whose flat search reads the tail itself.
+    const results = await expectLanceDbRanking({ ...handle, table: counting }, [
+      undefined,
+      { collections: ['platform'] },
+      { excludedCollections: ['secret'] },
+    ]);
 
-        // Assert: the same ranking (rows at the same distance may come in either order), and the hybrid search
-        // fuses that ranking with the full-text half as before.
-        expect(vectorOnly.search).toBe('vector');
-        expectSameRanking(
-          vectorOnly.passages.map((p) => [key(p), 1 - p.score]),
-          similar.map((r) => [key(r), r._distance as number]),
-        );
-        const expectedHybrid = fuseByRank([vectorOnly.passages, await fullText.toArray()], 5, key);
-        expect(hybrid.search).toBe('hybrid');
-        expect(hybrid.passages.map(key)).toEqual(expectedHybrid.map((r) => key(r.row)));
-        expect(hybrid.passages.map((p) => p.score)).toEqual(expectedHybrid.map((r) => r.score));
-        if (collections !== undefined) {
-          expect(hybrid.passages.every((p) => p.source.startsWith('platform/'))).toBe(true);
-        }
-      }
-    }
+    // Assert: the tail's rows are found, a closed collection's never, and the tail was read once for them all.
+    const sources = results.flatMap((r) => r.passages.map((p) => p.source));
+    expect(sources).toContain('platform/printers.md');
+    expect(sources).toContain('secret/payroll.md');
+    const filtered = results.filter((r) => r.filter !== undefined).flatMap((r) => r.passages);
+    expect(filtered.length).toBeGreaterThan(0);
+    expect(filtered.map((p) => p.source)).not.toContain('secret/payroll.md');
+    expect(scans).toBe(1);
   });
 
   it('reads a passage the exact re-ranking brings up from past the likely ones in a second round, and returns it', async () => {

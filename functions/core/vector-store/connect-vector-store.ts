@@ -133,6 +133,9 @@ export function connectVectorStore(
   options: VectorStoreConnectionOptions = {},
 ): Promise<Connection> {
   applyLanceDbThreadSettings();
+  // The vector index's statistics (a search reads them once per table version, for its unindexed rows) without its
+  // centroids: at a million chunks those are 100 x 1,536 numbers serialised for nothing, with a warning logged.
+  process.env.LANCE_INCLUDE_VECTOR_CENTROIDS ??= 'false';
   if (isLanceDbCloudUri(uri)) return connectLanceDbCloud(uri, options);
   return connect(uri, {
     storageOptions: vectorStoreStorageOptions(uri, options),

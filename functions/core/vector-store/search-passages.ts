@@ -100,6 +100,8 @@ export interface TableLayout {
   indexes: { name: string; uuid: string; bytes: number; fullText: boolean }[];
   /** The partitions the vector index was trained with (from its name), when it is the product's kind. */
   vectorPartitions?: number;
+  /** The vector index's name, when the table has one vector index. */
+  vectorIndexName?: string;
 }
 
 const layouts = new WeakMap<Table, TableLayout>();
@@ -125,11 +127,11 @@ export async function layoutOf(table: Table): Promise<TableLayout> {
       fullText: i.indexType === 'FTS',
     })),
   };
-  const partitions = indexes
-    .filter((i) => i.columns.includes('vector'))
-    .map((i) => partitionsOf(i.name))
-    .find((p) => p !== undefined);
+  const vectorIndexes = indexes.filter((i) => i.columns.includes('vector'));
+  const partitions = vectorIndexes.map((i) => partitionsOf(i.name)).find((p) => p !== undefined);
   if (partitions !== undefined) layout.vectorPartitions = partitions;
+  if (vectorIndexes.length === 1 && vectorIndexes[0] !== undefined)
+    layout.vectorIndexName = vectorIndexes[0].name;
   layouts.set(table, layout);
   return layout;
 }
@@ -276,6 +278,13 @@ async function fetchedByEachHalf(search: HalfSearch): Promise<Halves> {
  * parallel reads (on S3, about 80 ms for 30 of them with its latency spread). Same passages, same order: only when
  * the reads happen differs.
  *
+ * Rows the vector index does not cover yet (a small sync's tail, {@link unindexedTail}) are read whole once per
+ * table version, beside the takes, and ranked here with the candidates on their exact distance, as LanceDB's flat
+ * search over them would be: the vector half then searches the index alone (`fastSearch`). LanceDB's own path reads
+ * the candidates' vectors to merge them with its flat search before anything else can be read: a round more for the
+ * first question after each sync. The full-text half still asks LanceDB, which matches the tail's text itself; the
+ * columns of the rows it returns are read beside it, by the same search on the index alone.
+ *
  * Row ids hold for the table version they came from: if the handle moved to another version meanwhile (another
  * question in the same process followed a sync), the search is made again by {@link fetchedByEachHalf}.
  */
@@ -284,7 +293,10 @@ async function rankedInOneRead(search: HalfSearch): Promise<Halves> {
   const candidates = Math.ceil(REFINE_CANDIDATES / query.k) * query.k;
   const started = Date.now();
   const halves = halfQueries(search, candidates);
-  const nearest = halves.nearest.withRowId().select(['_distance']);
+  const tail = (await unindexedTail(handle, layout))?.rows;
+  tail?.catch(() => undefined); // awaited below
+  const nearestIds = halves.nearest.withRowId().select(['_distance']);
+  const nearest = tail === undefined ? nearestIds : nearestIds.fastSearch();
   const matching: Promise<RankedId[]> =
     halves.fullText?.withRowId().select(['_score']).toArray({ timeoutMs: query.timeoutMs }) ??
     Promise.resolve([]);
@@ -295,22 +307,41 @@ async function rankedInOneRead(search: HalfSearch): Promise<Halves> {
     ids.length === 0
       ? Promise.resolve([])
       : handle.table.takeRowIds(ids).withRowId().select(select).toArray({ timeoutMs: left() });
+  // With a tail, the full-text half's indexed rows are known without waiting for LanceDB's match over the tail: the
+  // same search on the index alone, whose rows are read at once.
+  const indexedText: Promise<TakenRow[]> | undefined =
+    tail === undefined || !search.hybrid
+      ? undefined
+      : (halfQueries(search, candidates)
+          .fullText?.fastSearch()
+          .withRowId()
+          .select(['_score'])
+          .toArray({ timeoutMs: query.timeoutMs })
+          .then((ids: RankedId[]) =>
+            take(
+              ids.map((r) => r._rowid),
+              columns,
+            ),
+          ) ?? Promise.resolve([]));
+  indexedText?.catch(() => undefined); // awaited below
   // The full-text half's rows are read as soon as its index answers: in a new container, whose vector index is read
   // as its questions need it, that read (and the data files' metadata it loads) goes on while the vector half is
   // still searching, as LanceDB's own path did.
-  const fromText = matching.then(async (text) => ({
-    text,
-    rows: await take(
-      text.map((r) => r._rowid),
+  const fromText = matching.then(async (text) => {
+    const known = [...((await indexedText) ?? []), ...((await tail) ?? [])];
+    const have = new Set(known.map((row) => row._rowid));
+    const rows = await take(
+      text.map((r) => r._rowid).filter((id) => !have.has(id)),
       columns,
-    ),
-  }));
+    );
+    return { text, rows: [...known, ...rows] };
+  });
   fromText.catch(() => undefined); // awaited below; a failed vector half must not leave it unhandled
   const near: RankedId[] = await nearest.toArray({ timeoutMs: query.timeoutMs });
   // One round: every candidate's vector, and the passage columns of those likely to be returned (the best 2k on the
   // index's codes). The exact top k lies within those nearly always (49 of 50 questions at a million chunks); a
   // passage re-ranked from further down is read in a second round.
-  const [vectors, taken, { text, rows: textRows }] = await Promise.all([
+  const [vectors, taken, { text, rows: textRows }, tailRows] = await Promise.all([
     take(
       near.map((r) => r._rowid),
       ['vector'],
@@ -320,16 +351,23 @@ async function rankedInOneRead(search: HalfSearch): Promise<Halves> {
       columns,
     ),
     fromText,
+    tail,
   ]);
+  // The tail was not where the index's statistics put it: LanceDB searches it, as before.
+  if (tail !== undefined && tailRows === undefined) return fetchedByEachHalf(search);
+  const allowed = allowedBy(query);
   const vectorOf = new Map(vectors.map((row) => [row._rowid, row.vector]));
-  const best = near
-    .flatMap((r) => {
-      const v = vectorOf.get(r._rowid);
-      return v === undefined ? [] : [{ id: r._rowid, distance: cosineDistance(vector, v.toArray()) }];
-    })
+  // In the index's order, then the tail's: rows at the same distance keep it (the sort is stable).
+  const best = [
+    ...near.map((r) => ({ id: r._rowid, v: vectorOf.get(r._rowid) })),
+    ...(tailRows ?? [])
+      .filter((row) => allowed(row.collection))
+      .map((row) => ({ id: row._rowid, v: row.vector })),
+  ]
+    .flatMap(({ id, v }) => (v === undefined ? [] : [{ id, distance: cosineDistance(vector, v.toArray()) }]))
     .sort((a, b) => a.distance - b.distance)
     .slice(0, query.k);
-  const byId = new Map([...textRows, ...taken].map((row) => [row._rowid, row]));
+  const byId = new Map([...textRows, ...taken, ...(tailRows ?? [])].map((row) => [row._rowid, row]));
   const missing = best.filter((b) => !byId.has(b.id)).map((b) => b.id);
   for (const row of await take(missing, columns)) byId.set(row._rowid, row);
   if ((await handle.table.version()) !== layout.version) {
@@ -345,6 +383,72 @@ async function rankedInOneRead(search: HalfSearch): Promise<Halves> {
     return row === undefined ? [] : [strip(row)];
   });
   return { similar, matched };
+}
+
+/**
+ * Most unindexed rows a search holds in memory (about 8 KB each with 1,536 dimensions, so at most 8 MB); past it
+ * LanceDB's flat search reads them for each question. A sync leaves at most `INGEST_INDEX_TAIL_ROWS` (150 by
+ * default) before Optimize folds them in.
+ */
+export const TAIL_IN_MEMORY_MAX_ROWS = 1_000;
+
+/** Per table, the version whose tail is held, and its rows (`rows` undefined: that version has no tail to hold). */
+const tails = new WeakMap<Table, { version: number; rows: Promise<TakenRow[] | undefined> | undefined }>();
+
+/**
+ * The rows the vector index does not cover, with their vectors, collections and passage columns, read once per table
+ * version (one scan of the last fragments) and kept for the questions that follow; `undefined` when there is no such
+ * tail or it is past {@link TAIL_IN_MEMORY_MAX_ROWS}. They are the table's last rows: a sync appends its rows in new
+ * fragments, and Optimize folds them into the indexes together (with compaction) or not at all. The promise resolves
+ * to `undefined` when the scan does not find as many rows as the index's statistics say are unindexed.
+ */
+async function unindexedTail(
+  handle: DocumentTable,
+  layout: TableLayout,
+): Promise<{ rows: Promise<TakenRow[] | undefined> } | undefined> {
+  if (layout.vectorIndexName === undefined) return undefined;
+  const known = tails.get(handle.table);
+  if (known?.version === layout.version) return known.rows === undefined ? undefined : { rows: known.rows };
+  // Statistics from the manifest and the index held in memory: asked once per version, here rather than with the
+  // layout, which a new container's preload reads before the index is loaded.
+  const stats = await handle.table.indexStats(layout.vectorIndexName);
+  if (
+    stats === undefined ||
+    stats.numUnindexedRows === 0 ||
+    stats.numUnindexedRows > TAIL_IN_MEMORY_MAX_ROWS
+  ) {
+    tails.set(handle.table, { version: layout.version, rows: undefined });
+    return undefined;
+  }
+  const tail = { indexed: stats.numIndexedRows, unindexed: stats.numUnindexedRows };
+  const rows = handle.table
+    .query()
+    .select(['vector', 'collection', ...passageColumns(handle)])
+    .withRowId()
+    .offset(tail.indexed)
+    .limit(tail.unindexed)
+    .toArray()
+    .then(async (found: TakenRow[]) => {
+      // Read from another version (the table moved meanwhile): not kept, and the search starts over anyway.
+      if ((await handle.table.version()) !== layout.version) forgetTail();
+      return found.length === tail.unindexed ? found : undefined;
+    });
+  const forgetTail = () => {
+    if (tails.get(handle.table)?.rows === rows) tails.delete(handle.table);
+  };
+  rows.catch(forgetTail);
+  tails.set(handle.table, { version: layout.version, rows });
+  return { rows };
+}
+
+/** The collection filter of `query` (its `where`, see {@link searchPassages}) for rows held in memory. */
+function allowedBy(query: PassageQuery): (collection: string | null | undefined) => boolean {
+  const { collections, excludedCollections } = query;
+  if (collections !== undefined) return (c) => typeof c === 'string' && collections.includes(c);
+  if (excludedCollections !== undefined && excludedCollections.length > 0) {
+    return (c) => typeof c !== 'string' || !excludedCollections.includes(c);
+  }
+  return () => true;
 }
 
 /**
