@@ -481,6 +481,8 @@ export interface LiveRun extends ColdRun {
   firstAfterResync?: QuestionReads;
   /** The next question after each further re-sync (`BENCH_RESYNCS`). */
   moreResyncs: QuestionReads[];
+  /** With `BENCH_EMBED_MS`: those questions' times, and a warm question's after each, all with that embedding call. */
+  embedDelayed?: { ms: number; resynced: number[]; warm: number[] };
   /** Questions each more than the read-consistency interval after the one before. */
   spaced: QuestionReads[];
 }
@@ -837,6 +839,15 @@ export async function measureSize(
     // size and no Optimize folds it in), each followed by one question: the next question's spread, not one draw.
     const moreResyncs: QuestionReads[] = [];
     const resyncs = legacy ? 1 : Math.max(1, Number.parseInt(process.env.BENCH_RESYNCS ?? '1', 10) || 1);
+    // BENCH_EMBED_MS=n: the further re-syncs' questions wait n ms for their embedding call, as OpenAI's or Bedrock's
+    // takes (the fake answers at once otherwise), each followed by a warm question waiting as long: what a sync adds
+    // when the table's new version is read during that call.
+    const embedMs = Number.parseInt(process.env.BENCH_EMBED_MS ?? '0', 10) || 0;
+    const embedDelayed = embedMs > 0 ? { resynced: [] as number[], warm: [] as number[] } : undefined;
+    const askEmbedding = async (question: string) => {
+      if (embedMs > 0) rig.openai.delayNext({ ms: embedMs, path: '/v1/embeddings' });
+      return container.ask(question);
+    };
     for (let r = 1; r < resyncs && busyQuestions.length > 0; r++) {
       for (let i = 0; i < counts.changedDocuments; i++) {
         const doc = written.written[
@@ -850,10 +861,15 @@ export async function measureSize(
       await rig.sync(`re-sync ${r + 1}`);
       await s3.mirrorDirectory(lancedbDir, 'real');
       const folders = (await tableFacts(lancedbDir, EMBEDDING_MODEL)).folders;
-      const answer = await container.ask(busyQuestions.shift() as string);
+      const answer = await askEmbedding(busyQuestions.shift() as string);
       if (process.env.BENCH_TRACE_RESYNC)
         await traceRequests(process.env.BENCH_TRACE_RESYNC, s3, answer, `${prefix} re-sync ${r + 1}`);
       moreResyncs.push(readsOf(s3, answer, folders, seenPorts));
+      if (embedDelayed !== undefined && busyQuestions.length > 0) {
+        embedDelayed.resynced.push(moreResyncs.at(-1)?.ms as number);
+        const warm = await askEmbedding(busyQuestions.shift() as string);
+        embedDelayed.warm.push(readsOf(s3, warm, folders, seenPorts).ms);
+      }
     }
     ctx.log(`${prefix}: ${counts.spaced} question(s) ${spacing / 1000} s apart`);
     const spaced: QuestionReads[] = [];
@@ -875,6 +891,7 @@ export async function measureSize(
       busyAfterResync: busy,
       ...(firstAfterResync === undefined ? {} : { firstAfterResync }),
       moreResyncs,
+      ...(embedDelayed === undefined ? {} : { embedDelayed: { ms: embedMs, ...embedDelayed } }),
       spaced,
     };
   } finally {
@@ -1223,7 +1240,7 @@ export function sizeFigures(
       { name: `${size}: … its LISTs`, value: after.lists, unit: 'count' },
       { name: `${size}: … its dependent-read depth`, value: after.depth, unit: 'count' },
     );
-    if (live.moreResyncs.length > 0) {
+    if (live.moreResyncs.length > 0 && live.embedDelayed === undefined) {
       const all = [after, ...live.moreResyncs].map((q) => q.ms);
       figures.push(
         {
@@ -1237,12 +1254,24 @@ export function sizeFigures(
           value: Math.max(...all),
           unit: 'ms',
         },
-        {
-          name: `${size}: … their dependent-read depth, most`,
-          value: Math.max(after.depth, ...live.moreResyncs.map((q) => q.depth)),
-          unit: 'count',
-        },
       );
+    }
+    // With the embedding call modelled (from the second re-sync on), that pairing instead.
+    const delayed = live.embedDelayed;
+    if (delayed !== undefined && delayed.resynced.length > 0) {
+      figures.push({
+        name: `${size}: with a ${delayed.ms}-ms embedding call, the next question after ${delayed.resynced.length} re-syncs, p50 (slowest ${Math.round(Math.max(...delayed.resynced))} ms; baseline: a warm question's p50 with the same call)`,
+        value: percentile(delayed.resynced, 50),
+        unit: 'ms',
+        baseline: percentile(delayed.warm, 50),
+      });
+    }
+    if (live.moreResyncs.length > 0) {
+      figures.push({
+        name: `${size}: … their dependent-read depth, most`,
+        value: Math.max(after.depth, ...live.moreResyncs.map((q) => q.depth)),
+        unit: 'count',
+      });
     }
   } else {
     figures.push({

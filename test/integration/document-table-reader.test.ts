@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Connection, Index, VectorQuery } from '@lancedb/lancedb';
+import { type Connection, Index, Query, VectorQuery } from '@lancedb/lancedb';
 import { retrievePassages } from '../../functions/core/conversation/retrieve';
 import { loadDocument } from '../../functions/core/ingest/load-document';
 import { splitDocument } from '../../functions/core/ingest/split-document';
@@ -228,6 +228,45 @@ describe('the document table reader of a warm Retrieve', () => {
     expect(withNewRecord).toContain('parking.md');
     expect(withOlderAgain).toContain('parking.md');
     expect(withoutRecord).not.toContain('parking.md');
+  });
+});
+
+describe('the rows a sync left outside the indexes', () => {
+  it('are read while the question that brings their version is embedded, not after', async () => {
+    // Arrange: an indexed table, held by a warm reader at the recorded version; a sync then adds a document that
+    // Optimize leaves outside the vector index. The question's embedding call takes a while, as OpenAI's does.
+    const table = await writer();
+    await replaceSourceChunks(table, 'vpn.md', await rowsOf('vpn.md', VPN));
+    await ensureIndexes(table, { vectorIndexMinRows: 1 });
+    const reader = await readerWith(60);
+    await reader.open(64, await table.table.version());
+    await replaceSourceChunks(table, 'parking.md', await rowsOf('parking.md', PARKING));
+    const recorded = await table.table.version();
+    const scans: string[] = [];
+    const offset = Query.prototype.offset;
+    const spy = jest.spyOn(Query.prototype, 'offset').mockImplementation(function (this: Query, n: number) {
+      scans.push('tail read');
+      return offset.call(this, n);
+    });
+    cleanup.push(() => spy.mockRestore());
+    class SlowEmbeddings extends BagOfWordsEmbeddings {
+      override async embedQuery(text: string): Promise<number[]> {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        scans.push('embedded');
+        return super.embedQuery(text);
+      }
+    }
+
+    // Act
+    const result = await retrievePassages(reader, new SlowEmbeddings(64), 'where do visitors park', {
+      k: 3,
+      dimensions: 64,
+      tableVersion: recorded,
+    });
+
+    // Assert: the tail was read once, before the embedding came back, and its document answers.
+    expect(scans).toEqual(['tail read', 'embedded']);
+    expect(result.passages[0]?.source).toBe('parking.md');
   });
 });
 

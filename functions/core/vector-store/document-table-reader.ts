@@ -2,7 +2,7 @@ import type { Connection } from '@lancedb/lancedb';
 import type { Embeddings } from '@langchain/core/embeddings';
 import { verifyDocumentSchema } from './document-schema';
 import { type DocumentTable, openDocumentTable } from './document-table';
-import { layoutOf, searchPassages } from './search-passages';
+import { layoutOf, readUnindexedTail, searchPassages } from './search-passages';
 
 /**
  * The document table kept open for the life of a warm Retrieve container. Opening a table on S3 costs two LISTs
@@ -251,6 +251,8 @@ export function createDocumentTableReader(
         open.checkedVersion = version;
         open.checkedDimensions = dimensions;
         open.handle = { ...open.handle, dimensions };
+        // A sync's rows outside the indexes, read while the question that brought the version is embedded.
+        readUnindexedTail(open.handle);
         await prewarm(open);
       }
       return open.handle;

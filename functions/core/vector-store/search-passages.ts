@@ -441,6 +441,18 @@ async function unindexedTail(
   return { rows };
 }
 
+/**
+ * Starts reading the table's unindexed rows ({@link unindexedTail}) for the version it serves, without waiting: the
+ * reader calls it when it moves to a new version, so that the read goes on while the question is embedded (a call
+ * to OpenAI or Bedrock) rather than after. A failure is left for the search, which reads them again.
+ */
+export function readUnindexedTail(handle: DocumentTable): void {
+  if (handle.remote) return;
+  void layoutOf(handle.table)
+    .then((layout) => (layout.vectorIndex ? unindexedTail(handle, layout) : undefined))
+    .catch(() => undefined);
+}
+
 /** The collection filter of `query` (its `where`, see {@link searchPassages}) for rows held in memory. */
 function allowedBy(query: PassageQuery): (collection: string | null | undefined) => boolean {
   const { collections, excludedCollections } = query;
