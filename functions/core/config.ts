@@ -24,14 +24,15 @@ export type StreamMode = 'update' | 'native';
 export const MAX_INGEST_CONCURRENCY = 1_000;
 
 /**
- * `INGEST_INDEX_TAIL_ROWS` unless set. Each unindexed row adds about 6.8 KB to every question's reads from S3 (its
- * vector and text, flat-scanned; measured from 122 to 1,019 rows at 30,695 chunks, docs/performance.md section 16):
- * a tail of at most 149 rows adds at most 1 MB, so a warm question that read under 1 MB (section 6, up to 100,000
- * chunks) stays under 2 MB. A sync of a few documents (20–95 chunks) leaves the full-text index as it was; about
+ * `INGEST_INDEX_TAIL_ROWS` unless set. Each unindexed row adds about 6.8 KB to a question's reads from S3 (its
+ * vector and text; measured from 122 to 1,019 rows at 30,695 chunks, docs/performance.md section 16), now once per
+ * table version, since Retrieve holds up to 1,000 such rows in memory (`TAIL_IN_MEMORY_MAX_ROWS`): a tail of at most
+ * 149 rows adds at most 1 MB, so a warm question that read under 1 MB (section 6, up to 100,000 chunks) stays under
+ * 2 MB. A sync of a few documents (20–95 chunks) leaves the full-text index as it was; about
  * every third such sync folds the tail in.
  */
 export const DEFAULT_INDEX_TAIL_ROWS = 150;
-/** The most `INGEST_INDEX_TAIL_ROWS` may be: about 68 MB read by every question past it. */
+/** The most `INGEST_INDEX_TAIL_ROWS` may be: past 1,000 rows LanceDB scans them for every question (68 MB here). */
 export const MAX_INDEX_TAIL_ROWS = 10_000;
 
 export interface AppConfig {
