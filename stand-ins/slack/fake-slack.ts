@@ -191,6 +191,11 @@ export interface FaultOptions {
   times?: number;
   /** How many calls of the method succeed first (a fault in the middle of a sequence of posts). @default 0 */
   after?: number;
+  /**
+   * The call is made (a message posted, say) but its answer is sent only this long after: an answer lost or late on
+   * the way back, after which a caller's timeout fires though the call took effect. Without `status` or `error`.
+   */
+  answerAfterMs?: number;
 }
 
 /** How often one message was edited. */
@@ -763,7 +768,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     }
 
     const fault = takeFault(method);
-    if (fault !== undefined) {
+    const late = fault?.answerAfterMs;
+    if (fault !== undefined && late === undefined) {
       if (fault.status === 429) {
         const retryAfter = String(fault.retryAfterSeconds ?? 1);
         return answer(429, { ok: false, error: fault.error ?? 'ratelimited' }, { 'retry-after': retryAfter });
@@ -786,7 +792,13 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       );
     }
     try {
-      return answer(200, { ok: true, ...handler(args) });
+      const body = { ok: true, ...handler(args) };
+      if (late === undefined) return answer(200, body);
+      // Made now, answered later (to a caller that may have given up by then).
+      setTimeout(() => {
+        if (!response.destroyed) answer(200, body);
+      }, late);
+      return;
     } catch (error) {
       if (error instanceof SlackApiError)
         return answer(200, { ok: false, error: error.error, ...error.extra });

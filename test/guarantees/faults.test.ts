@@ -85,6 +85,24 @@ describe('faults in Slack, the model and DynamoDB', () => {
     expect(expectOneFinishedReply(stack, payload.event.channel, payload.event.ts)).toContain('corpvpn');
   });
 
+  it("Slack's answer to the placeholder post arriving after the ack's timeout: the post is found, not made again, and the question answered once", async () => {
+    // The post is made, but its answer comes after the ack's client has given up on it (2 s): WebClient's own retry
+    // would post a second placeholder and leave the first saying "Searching…".
+    stack.slack.failNext('chat.postMessage', { answerAfterMs: 2_500 });
+    const payload = mentionPayload({ text: 'How do I rotate my VPN key?', botUserId: LOCAL_BOT_USER_ID });
+    const body = JSON.stringify(payload);
+
+    const response = await fetch(stack.eventsUrl, {
+      method: 'POST',
+      headers: signedHeaders(stack.signingSecret, body),
+      body,
+    });
+    await stack.stepFunctions.waitForIdle();
+
+    expect(response.status).toBe(200);
+    expect(expectOneFinishedReply(stack, payload.event.channel, payload.event.ts)).toContain('corpvpn');
+  });
+
   it('OpenAI 429: retried by the state machine, then answered', async () => {
     openai.failNext({ status: 429, retryAfterSeconds: 1, path: CHAT });
 

@@ -55,7 +55,14 @@ export function createAckHandler(deps: AckDependencies): AckHandler {
     allowGuests: deps.allowGuests === true,
   };
   const refusals = createRefusals({ identity, lookUpPerson, access, logger: deps.logger });
-  registerListeners(app, { deps, answer: createAnswer(deps, identity, refusals), refusals, identity });
+  // The placeholder's post is never retried blindly: a post whose answer is late may have been made (claim.ts).
+  const poster = new WebClient(deps.botToken, { ...clientOptions, retryConfig: { retries: 0 } });
+  registerListeners(app, {
+    deps,
+    answer: createAnswer(deps, identity, refusals, poster),
+    refusals,
+    identity,
+  });
 
   const boltHandler = receiver.toHandler();
   return async (awsEvent) => {

@@ -1,4 +1,4 @@
-import type { WebClient } from '@slack/web-api';
+import { ErrorCode, type WebClient } from '@slack/web-api';
 import type { EventClaim } from '../stores/event-store';
 import type { AckDependencies } from './ack-dependencies';
 
@@ -99,6 +99,8 @@ export async function findUnrecordedPlaceholder(
   threadTs: string,
   eventId: string,
   bot: { botUserId?: string; botId?: string },
+  /** What the log says when the message is found. */
+  found = 'reusing the placeholder of a delivery that was killed',
 ): Promise<string | undefined> {
   const [seconds = '0', micros = '000000'] = event.ts.split('.');
   const latest = `${Number(seconds) + PLACEHOLDER_WINDOW_SECONDS}.${micros}`;
@@ -128,7 +130,7 @@ export async function findUnrecordedPlaceholder(
         );
       });
       if (mine?.ts) {
-        deps.logger.info('reusing the placeholder of a delivery that was killed', { eventId });
+        deps.logger.info(found, { eventId });
         return mine.ts;
       }
       cursor = replies.response_metadata?.next_cursor || undefined;
@@ -166,4 +168,40 @@ export async function postOrUpdate(
   });
   if (!posted.ts) throw new Error('chat.postMessage returned no ts');
   return posted.ts;
+}
+
+/**
+ * Posts a message that must exist once in the thread (the placeholder, an immediate reply) with `poster`, a client
+ * that never retries by itself: a post whose answer is lost or late (a timeout, a dropped connection) may have been
+ * made, and WebClient's own retry would then post it twice, leaving the first saying "Searching…" for good. When
+ * Slack answered (an API error, a 429) nothing was posted and the error stands; when it did not, the thread is read
+ * for the message (it names the event in its metadata) and the post is made again only if it is not there.
+ */
+export async function postOnce(
+  deps: Pick<AckDependencies, 'logger'>,
+  poster: WebClient,
+  reader: WebClient,
+  event: { channel: string; ts: string },
+  threadTs: string,
+  text: string,
+  eventId: string,
+  bot: { botUserId?: string; botId?: string },
+): Promise<string> {
+  const post = () => postOrUpdate(poster, event.channel, threadTs, undefined, text, eventId);
+  try {
+    return await post();
+  } catch (error) {
+    const { code } = (error ?? {}) as { code?: unknown };
+    if (code === ErrorCode.PlatformError || code === ErrorCode.RateLimitedError) throw error;
+    const made = await findUnrecordedPlaceholder(
+      deps,
+      reader,
+      event,
+      threadTs,
+      eventId,
+      bot,
+      'the post went through though its answer did not arrive: using it',
+    );
+    return made ?? (await post());
+  }
 }

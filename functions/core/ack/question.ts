@@ -6,7 +6,7 @@ import type { Turn } from '../types';
 import type { AckDependencies } from './ack-dependencies';
 import { type AskedMessage, isPersonMessage } from './asked-message';
 import type { BotIdentityLookup } from './bot-identity';
-import { claimOrAwaitHolder, findUnrecordedPlaceholder, giveUpClaim, postOrUpdate } from './claim';
+import { claimOrAwaitHolder, findUnrecordedPlaceholder, giveUpClaim, postOnce, postOrUpdate } from './claim';
 import { immediateReplyFor, isForgetRequest } from './immediate-replies';
 import { permanentSlackError } from './permanent-slack-error';
 import { showProgress } from './progress';
@@ -42,6 +42,8 @@ export function createAnswer(
   deps: AckDependencies,
   identity: BotIdentityLookup,
   refusals: Refusals,
+  /** Posts the placeholder and immediate replies: a client that never retries by itself (see `postOnce`). */
+  poster?: WebClient,
 ): AnswerQuestion {
   return async (asked, via, { body, client, context }) => {
     const botUserId = context.botUserId;
@@ -52,7 +54,7 @@ export function createAnswer(
     const refusal = await refusals.forAsker(asked, body, lang, retryNumber(context.retryNum));
     const { botId, enterpriseId } = await identity();
     try {
-      await handleQuestion(deps, client, asked, via, body, botUserId, refusal, botId, enterpriseId);
+      await handleQuestion(deps, client, asked, via, body, botUserId, refusal, botId, enterpriseId, poster);
     } catch (error) {
       const slackError = permanentSlackError(error);
       if (slackError === undefined) throw error;
@@ -84,6 +86,8 @@ async function handleQuestion(
   botId?: string,
   /** The organisation of an org-wide install on Enterprise Grid (keys.ts). */
   enterpriseId?: string,
+  /** Posts new messages without retrying by itself (`postOnce`); `client` when not given. */
+  poster: WebClient = client,
 ): Promise<void> {
   const { logger } = deps;
   // Edits re-deliver a mention, and another bot's message is never a question for us. A reply also sent to the
@@ -119,21 +123,20 @@ async function handleQuestion(
       { event, eventId, teamId, enterpriseId, user: event.user, threadTs, question, lang },
       refusal,
     );
+    // A new message is posted once, even when Slack's answer to the post is lost (`postOnce`).
+    const postNew = (text: string) =>
+      postOnce(deps, poster, client, event, threadTs, text, eventId, { botUserId, botId });
     if (immediateReply !== undefined) {
-      placeholderTs = await postOrUpdate(
-        client,
-        event.channel,
-        threadTs,
-        placeholderTs,
-        immediateReply,
-        eventId,
-      );
+      placeholderTs =
+        placeholderTs === undefined
+          ? await postNew(immediateReply)
+          : await postOrUpdate(client, event.channel, threadTs, placeholderTs, immediateReply, eventId);
       await deps.eventStore.markStarted(eventId, 'none', placeholderTs);
       return;
     }
     const t = textsFor(lang);
     if (placeholderTs === undefined) {
-      placeholderTs = await postOrUpdate(client, event.channel, threadTs, undefined, t.placeholder, eventId);
+      placeholderTs = await postNew(t.placeholder);
       postedHere = placeholderTs;
       // Before the execution starts: a delivery that takes this claim over (this one killed) reuses it.
       await deps.eventStore.recordPlaceholder(eventId, placeholderTs);

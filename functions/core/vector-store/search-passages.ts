@@ -293,7 +293,7 @@ async function rankedInOneRead(search: HalfSearch): Promise<Halves> {
   const candidates = Math.ceil(REFINE_CANDIDATES / query.k) * query.k;
   const started = Date.now();
   const halves = halfQueries(search, candidates);
-  const tail = (await unindexedTail(handle, layout))?.rows;
+  const tail = (await unindexedTail(handle, layout).catch(() => undefined))?.rows;
   tail?.catch(() => undefined); // awaited below
   const nearestIds = halves.nearest.withRowId().select(['_distance']);
   const nearest = tail === undefined ? nearestIds : nearestIds.fastSearch();
@@ -392,53 +392,61 @@ async function rankedInOneRead(search: HalfSearch): Promise<Halves> {
  */
 export const TAIL_IN_MEMORY_MAX_ROWS = 1_000;
 
-/** Per table, the version whose tail is held, and its rows (`rows` undefined: that version has no tail to hold). */
-const tails = new WeakMap<Table, { version: number; rows: Promise<TakenRow[] | undefined> | undefined }>();
+/** The rows of a table version's tail, once read: `undefined` when they were not where the statistics put them. */
+interface Tail {
+  rows: Promise<TakenRow[] | undefined>;
+}
+
+/** Per table, the version whose tail is held (`tail` resolves to undefined: that version has none to hold). */
+const tails = new WeakMap<Table, { version: number; tail: Promise<Tail | undefined> }>();
 
 /**
  * The rows the vector index does not cover, with their vectors, collections and passage columns, read once per table
  * version (one scan of the last fragments) and kept for the questions that follow; `undefined` when there is no such
- * tail or it is past {@link TAIL_IN_MEMORY_MAX_ROWS}. They are the table's last rows: a sync appends its rows in new
- * fragments, and Optimize folds them into the indexes together (with compaction) or not at all. The promise resolves
- * to `undefined` when the scan does not find as many rows as the index's statistics say are unindexed.
+ * tail, it is past {@link TAIL_IN_MEMORY_MAX_ROWS}, or the index's statistics could not be read (LanceDB's flat search
+ * then reads them, as before). They are the table's last rows: a sync appends its rows in new fragments, and Optimize
+ * folds them into the indexes together (with compaction) or not at all. Questions asking at once share one read.
  */
-async function unindexedTail(
-  handle: DocumentTable,
-  layout: TableLayout,
-): Promise<{ rows: Promise<TakenRow[] | undefined> } | undefined> {
-  if (layout.vectorIndexName === undefined) return undefined;
+function unindexedTail(handle: DocumentTable, layout: TableLayout): Promise<Tail | undefined> {
+  const name = layout.vectorIndexName;
+  if (name === undefined) return Promise.resolve(undefined);
   const known = tails.get(handle.table);
-  if (known?.version === layout.version) return known.rows === undefined ? undefined : { rows: known.rows };
-  // Statistics from the manifest and the index held in memory: asked once per version, here rather than with the
-  // layout, which a new container's preload reads before the index is loaded.
-  const stats = await handle.table.indexStats(layout.vectorIndexName);
-  if (
-    stats === undefined ||
-    stats.numUnindexedRows === 0 ||
-    stats.numUnindexedRows > TAIL_IN_MEMORY_MAX_ROWS
-  ) {
-    tails.set(handle.table, { version: layout.version, rows: undefined });
-    return undefined;
-  }
-  const tail = { indexed: stats.numIndexedRows, unindexed: stats.numUnindexedRows };
-  const rows = handle.table
-    .query()
-    .select(['vector', 'collection', ...passageColumns(handle)])
-    .withRowId()
-    .offset(tail.indexed)
-    .limit(tail.unindexed)
-    .toArray()
-    .then(async (found: TakenRow[]) => {
-      // Read from another version (the table moved meanwhile): not kept, and the search starts over anyway.
-      if ((await handle.table.version()) !== layout.version) forgetTail();
-      return found.length === tail.unindexed ? found : undefined;
-    });
-  const forgetTail = () => {
-    if (tails.get(handle.table)?.rows === rows) tails.delete(handle.table);
+  if (known?.version === layout.version) return known.tail;
+  const entry = { version: layout.version, tail: Promise.resolve<Tail | undefined>(undefined) };
+  // Not kept when it failed, or was read from another version (the table moved meanwhile; that search starts over).
+  const forget = () => {
+    if (tails.get(handle.table) === entry) tails.delete(handle.table);
   };
-  rows.catch(forgetTail);
-  tails.set(handle.table, { version: layout.version, rows });
-  return { rows };
+  entry.tail = (async () => {
+    // From the manifest and the index's metadata, which the container holds: no read of the rows.
+    const stats = await handle.table.indexStats(name).catch(() => {
+      forget();
+      return undefined;
+    });
+    if (
+      stats === undefined ||
+      stats.numUnindexedRows === 0 ||
+      stats.numUnindexedRows > TAIL_IN_MEMORY_MAX_ROWS
+    ) {
+      return undefined;
+    }
+    const rows = handle.table
+      .query()
+      .select(['vector', 'collection', ...passageColumns(handle)])
+      .withRowId()
+      .offset(stats.numIndexedRows)
+      .limit(stats.numUnindexedRows)
+      .toArray()
+      .then(async (found: TakenRow[]) => {
+        if ((await handle.table.version()) !== layout.version) forget();
+        return found.length === stats.numUnindexedRows ? found : undefined;
+      });
+    rows.catch(forget);
+    return { rows };
+  })();
+  entry.tail.catch(forget);
+  tails.set(handle.table, entry);
+  return entry.tail;
 }
 
 /**
