@@ -421,27 +421,16 @@ describe('searchPassages', () => {
         (_, i) =>
           `## ${topic} ${i}\n\n${Array.from({ length: words++ }, word).join(' ')} printer ticket receipt.`,
       ).join('\n\n')}`;
-    await replaceSourceChunks(
-      handle,
-      'platform/printers.md',
-      await rowsOf('platform/printers.md', `---\ncollection: platform\n---\n${tailText('Printers')}`),
-    );
-    await replaceSourceChunks(
-      handle,
-      'platform/vpn.md',
-      await rowsOf('platform/vpn.md', VPN.replace('90', '60')),
-    );
-    await replaceSourceChunks(
-      handle,
-      'secret/payroll.md',
-      await rowsOf('secret/payroll.md', `---\ncollection: secret\n---\n${tailText('Payroll')}`),
-    );
-    // A second sync of the new document: its first rows, in the tail, are deleted and its new ones follow.
-    await replaceSourceChunks(
-      handle,
-      'platform/printers.md',
-      await rowsOf('platform/printers.md', `---\ncollection: platform\n---\n${tailText('Printers')}`),
-    );
+    const printers = () => `---\ncollection: platform\n---\n${tailText('Printers')}`;
+    for (const [source, text] of <[string, string][]>[
+      ['platform/printers.md', printers()],
+      ['platform/vpn.md', VPN.replace('90', '60')],
+      ['secret/payroll.md', `---\ncollection: secret\n---\n${tailText('Payroll')}`],
+      // A second sync of the new document: its first rows, in the tail, are deleted and its new ones follow.
+      ['platform/printers.md', printers()],
+    ]) {
+      await replaceSourceChunks(handle, source, await rowsOf(source, text));
+    }
     const vectorIndex = (await handle.table.listIndices()).find((i) => i.columns.includes('vector'));
     const stats = await handle.table.indexStats(vectorIndex?.name as string);
     expect(stats?.numUnindexedRows).toBeGreaterThanOrEqual(25);
