@@ -796,10 +796,11 @@ export async function measureSize(
       `${prefix}: re-sync of ${counts.changedDocuments} edited documents, then ${legacy ? 'questions every 2 s' : 'the next question'}`,
     );
     const lastWarmEnd = performance.timeOrigin + performance.now();
+    // The documents every re-sync edits: the same ones each time.
+    const edited = (i: number) =>
+      written.written[Math.floor((i * written.written.length) / counts.changedDocuments)] as CorpusDocument;
     for (let i = 0; i < counts.changedDocuments; i++) {
-      const doc = written.written[
-        Math.floor((i * written.written.length) / counts.changedDocuments)
-      ] as CorpusDocument;
+      const doc = edited(i);
       const other = written.written[(i * 7919) % written.written.length] as CorpusDocument;
       const addition =
         other.markdown
@@ -850,9 +851,7 @@ export async function measureSize(
     };
     for (let r = 1; r < resyncs && busyQuestions.length > 0; r++) {
       for (let i = 0; i < counts.changedDocuments; i++) {
-        const doc = written.written[
-          Math.floor((i * written.written.length) / counts.changedDocuments)
-        ] as CorpusDocument;
+        const doc = edited(i);
         await writeFile(
           join(corpusDir, doc.name),
           `${doc.markdown}\n## Update ${i + 1}.${r}\n\n${doc.title}\n`,

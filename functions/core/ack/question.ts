@@ -43,7 +43,7 @@ export function createAnswer(
   identity: BotIdentityLookup,
   refusals: Refusals,
   /** Posts the placeholder and immediate replies: a client that never retries by itself (see `postOnce`). */
-  poster?: WebClient,
+  poster: WebClient,
 ): AnswerQuestion {
   return async (asked, via, { body, client, context }) => {
     const botUserId = context.botUserId;
@@ -54,7 +54,7 @@ export function createAnswer(
     const refusal = await refusals.forAsker(asked, body, lang, retryNumber(context.retryNum));
     const { botId, enterpriseId } = await identity();
     try {
-      await handleQuestion(deps, client, asked, via, body, botUserId, refusal, botId, enterpriseId, poster);
+      await handleQuestion(deps, client, poster, asked, via, body, botUserId, refusal, botId, enterpriseId);
     } catch (error) {
       const slackError = permanentSlackError(error);
       if (slackError === undefined) throw error;
@@ -76,6 +76,8 @@ function retryNumber(value: unknown): number | undefined {
 async function handleQuestion(
   deps: AckDependencies,
   client: WebClient,
+  /** Posts new messages without retrying by itself (`postOnce`). */
+  poster: WebClient,
   event: AskedMessage,
   via: Turn['via'],
   body: Delivery['body'],
@@ -86,8 +88,6 @@ async function handleQuestion(
   botId?: string,
   /** The organisation of an org-wide install on Enterprise Grid (keys.ts). */
   enterpriseId?: string,
-  /** Posts new messages without retrying by itself (`postOnce`); `client` when not given. */
-  poster: WebClient = client,
 ): Promise<void> {
   const { logger } = deps;
   // Edits re-deliver a mention, and another bot's message is never a question for us. A reply also sent to the

@@ -457,7 +457,7 @@ function unindexedTail(handle: DocumentTable, layout: TableLayout): Promise<Tail
 export function readUnindexedTail(handle: DocumentTable): void {
   if (handle.remote) return;
   void layoutOf(handle.table)
-    .then((layout) => (layout.vectorIndex ? unindexedTail(handle, layout) : undefined))
+    .then((layout) => unindexedTail(handle, layout))
     .catch(() => undefined);
 }
 
