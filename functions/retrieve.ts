@@ -234,6 +234,7 @@ const retrieveStep = defineStep(
       reach?: Reach;
       profile?: ResolvedProfile;
       tableVersion?: number | null;
+      tableVersionBeforeFold?: number | null;
     },
     deadline,
   ) => {
@@ -277,6 +278,12 @@ const retrieveStep = defineStep(
           // its latest itself.
           ...(typeof input.tableVersion === 'number' && config.vectorStore.cloud === undefined
             ? { tableVersion: input.tableVersion }
+            : {}),
+          // The same rows before Optimize folded them in: answered from while the fold's indexes load after it.
+          ...(typeof input.tableVersion === 'number' &&
+          typeof input.tableVersionBeforeFold === 'number' &&
+          config.vectorStore.cloud === undefined
+            ? { tableVersionBeforeFold: input.tableVersionBeforeFold }
             : {}),
         }),
         deadline.signal,

@@ -75,6 +75,8 @@ export interface HistoryResult {
   profile?: ResolvedProfile;
   /** The document table's version the ingest last recorded, for Retrieve (null: none recorded). */
   tableVersion?: number | null;
+  /** The version Optimize folded to make `tableVersion`, which a warm Retrieve may answer from meanwhile (null: none). */
+  tableVersionBeforeFold?: number | null;
 }
 
 export interface TokenUsage {

@@ -21,11 +21,13 @@
  * question's S3 requests from process start to `<name>.trace.jsonl`), writes its lines to
  * `<name>.out.jsonl` and renames it `<name>.done`, and stops when a file `stop` appears.
  */
+
 import { existsSync } from 'node:fs';
 import { appendFile, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalHashEmbeddings } from '../../functions/core/llm/local-embeddings';
+import type { RecordedTableVersion } from '../../functions/core/stores/table-version-store';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
 import { ensureIndexes, openDocumentTable } from '../../functions/core/vector-store/document-table';
 import type { BenchContext } from './context';
@@ -117,7 +119,7 @@ async function main() {
             `${size}: ${rpp} rows a partition, recall@10 vector ${recall.vector}, hybrid ${recall.hybrid}`,
           );
           const more = personQuestions(rig.written.written, MODES.length * REPEAT * (1 + WARM), 5000 + rpp);
-          await measure(ctx, rig, retrained, more, `rpp ${rpp}`, async () => version);
+          await measure(ctx, rig, retrained, more, `rpp ${rpp}`, async () => ({ version }));
         }
       }
     }
@@ -202,7 +204,7 @@ async function measure(
   facts: Awaited<ReturnType<typeof tableFacts>>,
   questions: string[],
   variant: string,
-  versions: (() => Promise<number | null>) | undefined,
+  versions: (() => Promise<RecordedTableVersion>) | undefined,
   options: {
     modes?: string[];
     repeat?: number;

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { conversationFunctions } from '../../functions/conversation-functions';
 import { loadConfig } from '../../functions/core/config';
 import { LocalHashEmbeddings } from '../../functions/core/llm/local-embeddings';
+import type { RecordedTableVersion } from '../../functions/core/stores/table-version-store';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
 import { openDocumentTable } from '../../functions/core/vector-store/document-table';
 import { fuseByRank, searchPassages } from '../../functions/core/vector-store/search-passages';
@@ -55,9 +56,17 @@ export function legacyMode(env: NodeJS.ProcessEnv): boolean {
   return env.BENCH_REAL_LEGACY === '1';
 }
 
-/** Table sizes, in chunks: the table grows by syncs from one size to the next, as an organisation's does. */
-export function realSizes(quick: boolean): number[] {
-  return quick ? [2_000, 5_000] : [10_000, 50_000, 100_000];
+/**
+ * Table sizes, in chunks: the table grows by syncs from one size to the next, as an organisation's does.
+ * `BENCH_REAL_SIZES=10000,30000` sets others (ascending).
+ */
+export function realSizes(quick: boolean, env: NodeJS.ProcessEnv = process.env): number[] {
+  const raw = env.BENCH_REAL_SIZES?.trim();
+  if (raw === undefined || raw === '') return quick ? [2_000, 5_000] : [10_000, 50_000, 100_000];
+  const sizes = raw.split(',').map((n) => Number(n.trim()));
+  if (sizes.some((n, i) => !Number.isInteger(n) || n < 500 || (i > 0 && n <= (sizes[i - 1] as number))))
+    throw new Error(`BENCH_REAL_SIZES must be ascending whole numbers of chunks from 500; got "${raw}"`);
+  return sizes;
 }
 
 /**
@@ -85,12 +94,13 @@ const loadEnd = now();
 process.send({ ready: true, timeOrigin: performance.timeOrigin, loadStart, loadEnd, cpuMs: cpu() });
 })();
 let n = 0;
-process.on('message', async ({ question, tableVersion, requestId, deadlineMs }) => {
+process.on('message', async ({ question, tableVersion, tableVersionBeforeFold, requestId, deadlineMs }) => {
   const i = n++;
   const turn = { intent: 'question', eventId: 'EvReal' + i, teamId: 'T0LOCAL001', channel: 'C0BENCH0023',
     threadTs: '1.000001', messageTs: '1.000001', user: 'U0HUMAN001', question, placeholderTs: '1.000002' };
   const input = { turn, question, executionName: 'retrieval-real-' + i };
   if (tableVersion !== undefined) input.tableVersion = tableVersion;
+  if (tableVersionBeforeFold !== undefined) input.tableVersionBeforeFold = tableVersionBeforeFold;
   const start = now();
   const cpu0 = cpu();
   try {
@@ -165,7 +175,7 @@ export async function startContainer(
   bundle: string,
   env: Record<string, string>,
   share: number,
-  tableVersion?: () => Promise<number | null>,
+  tableVersion?: () => Promise<number | RecordedTableVersion | null>,
   options: { freezeBetween?: boolean; initShare?: number; afterResponse?: boolean } = {},
 ): Promise<{
   /** Whether the container's extension took part (Lambda's Runtime API given, the extension registered). */
@@ -234,7 +244,9 @@ export async function startContainer(
     ready,
     method: quota.method,
     async ask(question) {
-      const version = tableVersion === undefined ? undefined : await tableVersion();
+      const recorded = tableVersion === undefined ? undefined : await tableVersion();
+      const version = typeof recorded === 'object' && recorded !== null ? recorded.version : recorded;
+      const beforeFold = typeof recorded === 'object' ? recorded?.beforeFold : undefined;
       const requestId = `bench-${++invocations}`;
       const deadlineMs = Date.now() + timeoutMs;
       const invocation = api?.invoke(requestId, deadlineMs);
@@ -243,6 +255,7 @@ export async function startContainer(
       child.send({
         question,
         ...(version === undefined ? {} : { tableVersion: version }),
+        ...(beforeFold === undefined ? {} : { tableVersionBeforeFold: beforeFold }),
         ...(api === undefined ? {} : { requestId, deadlineMs }),
       });
       const answer = await reply;
@@ -635,8 +648,11 @@ export interface RealRig {
   ): Promise<{ ms: number; report: NonNullable<Awaited<ReturnType<RealRig['ingest']['sync']>>['report']> }>;
   /** The version the ingest recorded last, as Load history reads it (null: none). */
   recordedVersion(): Promise<number | null>;
-  /** What each question carries: the recorded version (undefined in legacy mode: none passed). */
-  versionsForReal: (() => Promise<number | null>) | undefined;
+  /**
+   * What each question carries: the recorded version, and the version its fold started from (undefined in legacy
+   * mode: none passed; `BENCH_BEFORE_FOLD=0`: never the version before a fold, as before the reader served it).
+   */
+  versionsForReal: (() => Promise<RecordedTableVersion>) | undefined;
   close(): Promise<void>;
 }
 
@@ -696,7 +712,7 @@ export async function startRealRig(
   // read as Load history reads it for each execution: the ingest's runtime names the same item (its LanceDB URI is
   // the writer's directory, whose files the modelled S3 mirrors, versions included). In legacy mode, none is passed.
   const recordedVersion = async (): Promise<number | null> =>
-    (await ingest.runtime.tableVersions()?.read()) ?? null;
+    (await ingest.runtime.tableVersions()?.read())?.version ?? null;
   return {
     root,
     corpusDir,
@@ -728,10 +744,10 @@ export async function startRealRig(
     versionsForReal: legacy
       ? undefined
       : async () => {
-          const version = await recordedVersion();
-          if (version === null)
+          const recorded = await ingest.runtime.tableVersions()?.read();
+          if (recorded === undefined)
             throw new Error('the ingest recorded no table version: nothing to pass to Retrieve');
-          return version;
+          return process.env.BENCH_BEFORE_FOLD === '0' ? { version: recorded.version } : recorded;
         },
     async close() {
       await s3.close();
@@ -837,7 +853,8 @@ export async function measureSize(
         await sleep(Math.max(0, BUSY_PACE_MS - (performance.now() - started)));
     }
     // BENCH_RESYNCS=n: n re-syncs in all, each of the same documents edited again (so the unindexed tail keeps its
-    // size and no Optimize folds it in), each followed by one question: the next question's spread, not one draw.
+    // size and no Optimize folds it in, unless BENCH_RESYNC_FOLDS=1), each followed by one question: the next
+    // question's spread, not one draw.
     const moreResyncs: QuestionReads[] = [];
     const resyncs = legacy ? 1 : Math.max(1, Number.parseInt(process.env.BENCH_RESYNCS ?? '1', 10) || 1);
     // BENCH_EMBED_MS=n: the further re-syncs' questions wait n ms for their embedding call, as OpenAI's or Bedrock's
@@ -929,7 +946,12 @@ export async function measureSize(
 export async function benchRetrievalReal(ctx: BenchContext): Promise<SectionResult> {
   const sizes = realSizes(ctx.quick);
   const counts = askCounts(ctx.quick);
-  const rig = await startRealRig(ctx, 'retrievalReal', { manPages: ctx.quick ? 20 : 120 });
+  const rig = await startRealRig(ctx, 'retrievalReal', {
+    manPages: ctx.quick ? 20 : 120,
+    // BENCH_RESYNC_FOLDS=1: every sync folds its rows into the indexes (INGEST_INDEX_TAIL_ROWS=0), so each re-sync's
+    // next question is the one after a fold, and the warm question after it (BENCH_EMBED_MS) the one after that.
+    ...(process.env.BENCH_RESYNC_FOLDS === '1' ? { ingestEnv: { INGEST_INDEX_TAIL_ROWS: '0' } } : {}),
+  });
   const { s3, openai, bundle, share, memoryMb, legacy } = rig;
   const results: SizeResult[] = [];
   let baseline:

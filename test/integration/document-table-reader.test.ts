@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type Connection, Index, Query, VectorQuery } from '@lancedb/lancedb';
 import { retrievePassages } from '../../functions/core/conversation/retrieve';
 import { loadDocument } from '../../functions/core/ingest/load-document';
+import { foldOrDefer } from '../../functions/core/ingest/optimize-sync';
 import { splitDocument } from '../../functions/core/ingest/split-document';
 import { connectVectorStore } from '../../functions/core/vector-store/connect-vector-store';
 import type { DocumentRow } from '../../functions/core/vector-store/document-schema';
@@ -626,5 +627,113 @@ describe('fuseByRank', () => {
     expect(fused.map((f) => f.row.id)).toEqual(['b', 'a', 'd']);
     expect(fused[0]?.score).toBeCloseTo(1 / 62 + 1 / 62);
     expect(fused[1]?.score).toBeCloseTo(1 / 61);
+  });
+});
+
+describe("a fold's new indexes load behind the questions", () => {
+  /**
+   * An indexed table held by a warm reader that loads its indexes (its loads behind the questions held in `deferred`,
+   * as Retrieve's extension holds them until the answer is out), then a sync's new document and the Optimize step's
+   * fold of it: the version before the fold (its rows outside the indexes) and the folded one.
+   */
+  async function foldedUnderWarmReader(options: { prewarm: boolean }) {
+    const table = await writer();
+    await replaceSourceChunks(table, 'vpn.md', await rowsOf('vpn.md', VPN));
+    await ensureIndexes(table, { vectorIndexMinRows: 1 });
+    const connection = await connectVectorStore(dir);
+    cleanup.push(() => connection.close());
+    const deferred: Array<() => Promise<void>> = [];
+    const reader = createDocumentTableReader(connection, {
+      ...READER,
+      ...(options.prewarm ? { prewarmIndexBytes: 10_000_000 } : {}),
+      runBehind: (load) => deferred.push(load),
+    });
+    cleanup.push(() => reader.forget());
+    await reader.open(64, await table.table.version());
+    await Promise.all(deferred.splice(0).map((load) => load()));
+    await replaceSourceChunks(table, 'parking.md', await rowsOf('parking.md', PARKING));
+    const fold = await foldOrDefer(table, {
+      built: false,
+      indexTailRows: 0,
+      keepVersionsSeconds: 3_600,
+      now: Date.now(),
+    });
+    const folded = await table.table.version();
+    // Every index load from here on, with the version of the table it was made through.
+    const loads: string[] = [];
+    const tableClass = Object.getPrototypeOf(table.table) as { prewarmIndex(name: string): Promise<void> };
+    const original = tableClass.prewarmIndex;
+    const spy = jest.spyOn(tableClass, 'prewarmIndex').mockImplementation(async function (
+      this: { version(): Promise<number> },
+      name: string,
+    ) {
+      loads.push(`${name}@${await this.version()}`);
+      return original.call(this, name);
+    });
+    cleanup.push(() => spy.mockRestore());
+    return { table, reader, deferred, fold, folded, loads };
+  }
+
+  const QUESTION = 'where do visitors park';
+
+  it('answers from the version before the fold, as the folded one would, loads its indexes after the answer, then moves to it', async () => {
+    // Arrange
+    const { table, reader, deferred, fold, folded, loads } = await foldedUnderWarmReader({ prewarm: true });
+    const beforeFold = fold.foldedVersion as number;
+
+    // Act: the question after the fold; the work after its answer; the question after that.
+    const first = await reader.open(64, folded, beforeFold);
+    const firstVersion = await first?.table.version();
+    const firstAnswer = await searchPassages(first, { queryText: QUESTION, k: 5 });
+    const loadsDuringFirst = [...loads];
+    await Promise.all(deferred.splice(0).map((load) => load()));
+    const loadsBehind = loads.splice(0);
+    const second = await reader.open(64, folded, beforeFold);
+    const secondVersion = await second?.table.version();
+    const secondAnswer = await searchPassages(second, { queryText: QUESTION, k: 5 });
+
+    // Assert: the fold was of the version its sync committed, and left that version's rows as they were; the first
+    // question waited for no index and was answered from it, with the folded version's passages; its indexes loaded
+    // behind it, through the folded version; the next question was answered from the folded version, loading nothing.
+    expect(beforeFold).toBeLessThan(folded);
+    expect(firstVersion).toBe(beforeFold);
+    expect(loadsDuringFirst).toEqual([]);
+    expect(firstAnswer.passages[0]?.source).toBe('parking.md');
+    expect(firstAnswer.passages.map((p) => p.text)).toEqual(secondAnswer.passages.map((p) => p.text));
+    expect(loadsBehind.length).toBeGreaterThan(0);
+    expect(loadsBehind.every((load) => load.endsWith(`@${folded}`))).toBe(true);
+    expect(secondVersion).toBe(folded);
+    expect(loads).toEqual([]);
+    expect((await sourcesFor(table, QUESTION))[0]).toBe('parking.md');
+  });
+
+  it('answers from the folded version when the reader holds no indexes in memory, or the version before is gone', async () => {
+    // Arrange: one reader that preloads nothing; then, on a new table, one whose version before the fold was removed
+    // from storage (as Optimize's cleanup removes versions past their keep time).
+    const cold = await foldedUnderWarmReader({ prewarm: false });
+    const coldHandle = await cold.reader.open(64, cold.folded, cold.fold.foldedVersion);
+    const coldVersion = await coldHandle?.table.version();
+    const coldAnswer = await sourcesFor(coldHandle, QUESTION);
+    for (const close of cleanup.splice(0)) close();
+    rmSync(dir, { recursive: true, force: true });
+    dir = mkdtempSync(join(tmpdir(), 'table-reader-'));
+    const gone = await foldedUnderWarmReader({ prewarm: true });
+    // LanceDB names a version's manifest by its distance to the largest 64-bit number.
+    const manifest = `${(2n ** 64n - 1n - BigInt(gone.fold.foldedVersion as number)).toString()}.manifest`;
+    rmSync(join(dir, 'documents.lance', '_versions', manifest));
+
+    // Act
+    const goneHandle = await gone.reader.open(64, gone.folded, gone.fold.foldedVersion);
+    const goneVersion = await goneHandle?.table.version();
+    const goneAnswer = await sourcesFor(goneHandle, QUESTION);
+
+    // Assert: both answered from the folded version, the second loading its indexes for the question.
+    expect(cold.fold.foldedVersion).toEqual(expect.any(Number));
+    expect(coldVersion).toBe(cold.folded);
+    expect(coldAnswer[0]).toBe('parking.md');
+    expect(goneVersion).toBe(gone.folded);
+    expect(goneAnswer[0]).toBe('parking.md');
+    expect(gone.loads.length).toBeGreaterThan(0);
+    expect(gone.deferred).toEqual([]);
   });
 });

@@ -72,5 +72,54 @@ describe('the table version the ingest records for Retrieve', () => {
     expect(afterFirst.tableVersion).toEqual(expect.any(Number));
     expect(afterSecond.tableVersion).toBe(await latestVersion());
     expect(afterSecond.tableVersion).toBeGreaterThan(afterFirst.tableVersion as number);
+    // A sync of a few rows leaves them outside the indexes (INGEST_INDEX_TAIL_ROWS): there was no fold.
+    expect(afterSecond.tableVersionBeforeFold).toBeNull();
+  });
+
+  it('names the version a fold started from, which holds the same rows, and none when the sync built an index', async () => {
+    // Arrange: an ingest that folds every sync's rows into the indexes.
+    await ingest?.close();
+    ingest = await startLocalIngest({
+      lancedbUri: join(dir, 'lancedb'),
+      baseDir: dir,
+      env: {
+        LLM_PROVIDER: 'local',
+        LOG_LEVEL: 'silent',
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        INGEST_INDEX_TAIL_ROWS: '0',
+      },
+    });
+    const local = ingest;
+    const loadHistory = createLoadHistory(local.runtime);
+
+    // Act: the first sync builds the full-text index; the second adds a document, which Optimize folds in.
+    await local.sync({ origins: [join(dir, 'vpn.md')] });
+    const afterFirst = await loadHistory({ turn, executionName: 'fold-1' });
+    writeFileSync(join(dir, 'parking.md'), '# Parking\n\nVisitors park on level two.');
+    await local.sync({ origins: [join(dir, 'vpn.md'), join(dir, 'parking.md')] });
+    const afterSecond = await loadHistory({ turn, executionName: 'fold-2' });
+    const connection = await connect(join(dir, 'lancedb'));
+    const rowsAt = async (version: number) => {
+      const table = await connection.openTable('documents');
+      try {
+        await table.checkout(version);
+        return (await table.query().select(['id', 'source']).toArray())
+          .map((r) => `${String(r.source)} ${String(r.id)}`)
+          .sort();
+      } finally {
+        table.close();
+      }
+    };
+    const folded = await rowsAt(afterSecond.tableVersion as number);
+    const beforeFold = await rowsAt(afterSecond.tableVersionBeforeFold as number);
+    connection.close();
+
+    // Assert
+    expect(afterFirst.tableVersionBeforeFold).toBeNull();
+    expect(afterSecond.tableVersion).toBe(await latestVersion());
+    expect(afterSecond.tableVersionBeforeFold).toBeGreaterThan(afterFirst.tableVersion as number);
+    expect(afterSecond.tableVersionBeforeFold).toBeLessThan(afterSecond.tableVersion as number);
+    expect(beforeFold).toEqual(folded);
+    expect(folded.filter((row) => row.includes('parking.md'))).not.toEqual([]);
   });
 });

@@ -15,6 +15,11 @@ export interface RetrieveOptions {
   withCollection?: boolean;
   /** The table version the ingest recorded (Load history's `tableVersion`): served without a check for the latest. */
   tableVersion?: number;
+  /**
+   * The version Optimize folded to make `tableVersion` (Load history's `tableVersionBeforeFold`): the same rows, which a
+   * warm container holding its indexes answers from while it loads the new ones (document-table-reader.ts).
+   */
+  tableVersionBeforeFold?: number;
 }
 
 const NOTHING_INDEXED: RetrievalResult = { status: 'empty-index', search: 'none', passages: [] };
@@ -34,7 +39,9 @@ export async function retrievePassages(
 ): Promise<RetrievalResult> {
   if (!(await reader.exists())) return NOTHING_INDEXED;
   const opening =
-    options.dimensions === undefined ? undefined : reader.open(options.dimensions, options.tableVersion);
+    options.dimensions === undefined
+      ? undefined
+      : reader.open(options.dimensions, options.tableVersion, options.tableVersionBeforeFold);
   // Awaited below; until then a failure to open must not count as unhandled while the embedding is pending.
   opening?.catch(() => undefined);
   const queryVector = await embeddings.embedQuery(question);
@@ -46,14 +53,16 @@ export async function retrievePassages(
       ...searchFilter(options.reach),
       withCollection: options.withCollection ?? false,
     });
-  const handle = await (opening ?? reader.open(queryVector.length, options.tableVersion));
+  const handle = await (opening ??
+    reader.open(queryVector.length, options.tableVersion, options.tableVersionBeforeFold));
   try {
     return await search(handle);
   } catch (error) {
     reader.forget();
     if (!isFileGone(error)) throw error;
     // The version this warm container kept was cleaned up under it (Optimize removes versions past its keep
-    // time; a container idle that long still holds one): the current version answers, opened afresh, once.
+    // time; a container idle that long still holds one): the current version answers, opened afresh, once (not the
+    // version before a fold, which may be what was cleaned up).
     try {
       return await search(await reader.open(queryVector.length, options.tableVersion));
     } catch (again) {

@@ -5,6 +5,7 @@ import {
   optimize,
   unindexedRows,
 } from '../vector-store/document-table';
+import { TAIL_IN_MEMORY_MAX_ROWS } from '../vector-store/search-passages';
 import { readPlan } from './batch-staging';
 import { DEFAULT_LOCK_TTL_SECONDS } from './commit-sync';
 import type { IngestServices } from './ingest-services';
@@ -121,7 +122,7 @@ async function optimizeUnderLock(
     // follows the latest there).
     if (services.tableVersion !== undefined && options.managedStore !== true) {
       lease.check();
-      await services.tableVersion()?.write(await handle.table.version(), options.now);
+      await services.tableVersion()?.write(await handle.table.version(), options.now, result.foldedVersion);
     }
     return result;
   } finally {
@@ -133,23 +134,34 @@ async function optimizeUnderLock(
  * After a write to a table with indexes: LanceDB's optimize (compaction, the new rows folded into the indexes, old
  * versions removed) when an index was just built or the unindexed rows reach `indexTailRows`; otherwise nothing,
  * the rows left as a tail that searches scan. The Optimize step's decision, also run by the bench's probes.
+ *
+ * A fold changes no row, only where they are and what indexes them: the version before it (`foldedVersion`) answers
+ * every question as the new one does. When its tail is one a Retrieve container holds in memory
+ * ({@link TAIL_IN_MEMORY_MAX_ROWS}) and no index was built, warm containers answer from it while they load the new
+ * indexes after their answer (document-table-reader.ts), so that no question waits for the fold's indexes.
  */
 export async function foldOrDefer(
   handle: DocumentTable,
   options: { built: boolean; indexTailRows?: number; keepVersionsSeconds: number; now: number },
-): Promise<Pick<OptimizeResult, 'compacted' | 'oldVersionsRemoved' | 'indexes' | 'unindexedRows'>> {
+): Promise<
+  Pick<OptimizeResult, 'compacted' | 'oldVersionsRemoved' | 'indexes' | 'unindexedRows' | 'foldedVersion'>
+> {
   const tail = await unindexedRows(handle);
   if (!options.built && tail < (options.indexTailRows ?? 0)) {
     return { compacted: false, oldVersionsRemoved: 0, indexes: 'deferred', unindexedRows: tail };
   }
+  const before = await handle.table.version();
   const stats = await optimize(handle, {
     keepVersionsMs: options.keepVersionsSeconds * 1000,
     now: options.now,
   });
+  const servable = !options.built && tail > 0 && tail <= TAIL_IN_MEMORY_MAX_ROWS;
+  const after = await handle.table.version();
   return {
     compacted: true,
     oldVersionsRemoved: stats.prune.oldVersionsRemoved,
     indexes: 'updated',
     unindexedRows: await unindexedRows(handle),
+    ...(servable && after > before ? { foldedVersion: before } : {}),
   };
 }

@@ -353,6 +353,12 @@ export interface OptimizeResult {
   indexes: 'updated' | 'deferred' | 'unchanged';
   /** Rows no index covers after the step (the most over the indexes); absent when not counted. */
   unindexedRows?: number;
+  /**
+   * The version this step folded into the indexes, when a warm Retrieve container may answer from it while it loads
+   * the new indexes (the table's `beforeFold`, see table-version-store.ts): a fold of a tail of at most
+   * `TAIL_IN_MEMORY_MAX_ROWS` rows, with no index built or trained. Absent otherwise.
+   */
+  foldedVersion?: number;
 }
 
 /** A step's error as a Catch records it. */

@@ -32,8 +32,14 @@ export interface DocumentTableReader {
    * one held (a manifest read), and otherwise reads nothing at all, however long the container sat idle. Without
    * it, the table follows the latest version as LanceDB's read-consistency interval allows (a LIST on S3 once the
    * interval has passed); a reader that was serving a given version goes back to that.
+   *
+   * `beforeFold` is the version Optimize folded to make `version` (the execution's `tableVersionBeforeFold`): the
+   * same rows, the last sync's few outside the indexes. When the reader preloads indexes, holds those of `beforeFold`
+   * in memory, and has not loaded `version`'s yet, it serves `beforeFold` (its tail is read once and kept) and loads
+   * `version`'s indexes behind the question (`runBehind`) through a second handle on the table; it moves to `version`
+   * at the first question after that load. So no question waits for a fold's indexes, and none sees other rows.
    */
-  open(dimensions: number, version?: number): Promise<DocumentTable | undefined>;
+  open(dimensions: number, version?: number, beforeFold?: number): Promise<DocumentTable | undefined>;
   /** Closes the table, so that the next question opens it again: after a failed read, say. */
   forget(): void;
 }
@@ -85,6 +91,11 @@ interface OpenTable {
   warmedUp?: boolean;
   /** The version checked out because the ingest recorded it; undefined while following the latest. */
   pinned?: number;
+  /**
+   * A folded version whose indexes are loading (or have loaded: `ready`) behind the questions, while they are
+   * answered from the version before the fold.
+   */
+  staged?: { version: number; ready: boolean };
 }
 
 /**
@@ -197,7 +208,7 @@ export function createDocumentTableReader(
   }
 
   /** Serves `target` (see `open`), or the latest version when there is none. */
-  async function follow(open: OpenTable, target: number | undefined): Promise<void> {
+  async function follow(open: OpenTable, target: number | undefined, beforeFold?: number): Promise<void> {
     const { table } = open.handle;
     if (target === undefined) {
       if (open.pinned === undefined) return;
@@ -208,6 +219,7 @@ export function createDocumentTableReader(
     // Never back: an older recorded version means a writer that did not record its own (the next sync does).
     const held = open.pinned ?? open.checkedVersion;
     if (open.pinned !== undefined && target <= held) return;
+    if (beforeFold !== undefined && (await servedBeforeFold(open, target, beforeFold, held))) return;
     const version = Math.max(target, held);
     try {
       await table.checkout(version);
@@ -219,12 +231,71 @@ export function createDocumentTableReader(
     }
   }
 
+  /**
+   * Whether this question is answered from `beforeFold` while `target`'s indexes load behind it (see `open`): only
+   * when the indexes preload, those of `beforeFold` are all in memory already, and `target`'s have not loaded yet.
+   * Starts that load once (`stage`). Checks `beforeFold` out when it answers from it.
+   */
+  async function servedBeforeFold(
+    open: OpenTable,
+    target: number,
+    beforeFold: number,
+    held: number,
+  ): Promise<boolean> {
+    if (options.prewarmIndexBytes === undefined || !open.inMemory) return false;
+    if (beforeFold >= target || beforeFold < held) return false;
+    if (open.staged?.version === target && open.staged.ready) return false;
+    const { table } = open.handle;
+    if (held !== beforeFold) {
+      try {
+        await table.checkout(beforeFold);
+      } catch {
+        return false; // cleaned up already: the folded version answers, as without it
+      }
+      const { indexes } = await layoutOf(table);
+      if (!indexes.every((i) => open.prewarmed.has(i.uuid))) return false;
+      open.pinned = beforeFold;
+    }
+    if (open.staged?.version !== target) stage(open, target);
+    return true;
+  }
+
+  /**
+   * Loads `target`'s indexes into the connection's index cache through a handle of its own on the table, behind the
+   * questions (`runBehind`), then ends with a search as the preload does; the reader moves to `target` at the next
+   * question. A failure is reported, and that question then moves and loads them itself.
+   */
+  function stage(open: OpenTable, target: number): void {
+    const staged = { version: target, ready: false };
+    open.staged = staged;
+    behind(async () => {
+      try {
+        const table = await connection.openTable(options.table);
+        try {
+          await table.checkout(target);
+          const { indexes } = await layoutOf(table);
+          const bytes = indexes.reduce((total, i) => total + i.bytes, 0);
+          const fresh = indexes.filter((i) => !open.prewarmed.has(i.uuid));
+          if (bytes <= (options.prewarmIndexBytes ?? 0)) {
+            await Promise.all(fresh.map((i) => table.prewarmIndex(i.name)));
+            for (const i of fresh) open.prewarmed.add(i.uuid);
+            await warmUpSearch({ ...open.handle, table });
+          }
+        } finally {
+          table.close();
+        }
+      } finally {
+        staged.ready = true;
+      }
+    });
+  }
+
   return {
     async exists() {
       return current !== undefined || (await connection.tableNames()).includes(options.table);
     },
 
-    async open(dimensions, target) {
+    async open(dimensions, target, beforeFold) {
       const opening = current ?? openTable(dimensions);
       current = opening;
       let open: OpenTable | undefined;
@@ -239,7 +310,7 @@ export function createDocumentTableReader(
         if (current === opening) current = undefined;
         return undefined;
       }
-      await follow(open, target);
+      await follow(open, target, beforeFold);
       const version = await open.handle.table.version();
       if (version !== open.checkedVersion || dimensions !== open.checkedDimensions) {
         try {
