@@ -19,13 +19,15 @@ export const { createHandler, handler } = defineStep(
   ) => {
     assertRunId(input);
     // The place's profile (Load history resolved it) may name its own model; the footer names the one that wrote.
-    const [slack, model] = await Promise.all([
+    const [slack, poster, model] = await Promise.all([
       runtime.slackClient(),
+      runtime.slackPoster(),
       chatModelNamed(runtime, input.profile?.model),
     ]);
     const answer = await generateAnswer(
       {
         slack,
+        poster,
         model,
         eventStore: runtime.eventStore(),
         historyStore: runtime.historyStore(),

@@ -37,6 +37,12 @@ export interface Runtime {
    */
   tableVersions(): TableVersionStore | undefined;
   slackClient(): Promise<WebClient>;
+  /**
+   * A client that never retries a call by itself, for posts that must exist once (an answer's continuations): a
+   * post whose answer is lost may have been made, and a blind retry would post it twice. Rate limits come back as
+   * errors, for the caller to wait out.
+   */
+  slackPoster(): Promise<WebClient>;
   /** The failure counts operators are alarmed on. */
   metrics(): FailureMetrics;
 }
@@ -72,8 +78,19 @@ export function createRuntime(
     }),
   );
   const tableName = () => required(config.conversationTable, 'CONVERSATION_TABLE');
+  const slackToken = memoAsync(() => secrets.read(config.secrets.slackBotToken, 'SLACK_BOT_TOKEN'));
+  const slackPoster = memoAsync(
+    async () =>
+      new WebClient(await slackToken(), {
+        slackApiUrl: config.endpoints.slackApi,
+        logLevel: SlackLogLevel.ERROR,
+        retryConfig: { retries: 0 },
+        rejectRateLimitedCalls: true,
+        timeout: 10_000,
+      }),
+  );
   const slackClient = memoAsync(async () => {
-    const token = await secrets.read(config.secrets.slackBotToken, 'SLACK_BOT_TOKEN');
+    const token = await slackToken();
     return new WebClient(token, {
       slackApiUrl: config.endpoints.slackApi,
       logLevel: SlackLogLevel.ERROR,
@@ -118,6 +135,7 @@ export function createRuntime(
           }),
     ),
     slackClient,
+    slackPoster,
     metrics: memo(() => createFailureMetrics()),
   };
 }

@@ -196,6 +196,11 @@ export interface FaultOptions {
    * the way back, after which a caller's timeout fires though the call took effect. Without `status` or `error`.
    */
   answerAfterMs?: number;
+  /**
+   * The call is made, then its connection is closed without an answer: the caller sees a network error at once (a
+   * connection reset on the way back), though the call took effect. Without `status` or `error`.
+   */
+  dropAnswer?: boolean;
 }
 
 /** How often one message was edited. */
@@ -769,7 +774,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
 
     const fault = takeFault(method);
     const late = fault?.answerAfterMs;
-    if (fault !== undefined && late === undefined) {
+    const dropped = fault?.dropAnswer === true;
+    if (fault !== undefined && late === undefined && !dropped) {
       if (fault.status === 429) {
         const retryAfter = String(fault.retryAfterSeconds ?? 1);
         return answer(429, { ok: false, error: fault.error ?? 'ratelimited' }, { 'retry-after': retryAfter });
@@ -793,6 +799,11 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     }
     try {
       const body = { ok: true, ...handler(args) };
+      if (dropped) {
+        record(200, body);
+        response.destroy();
+        return;
+      }
       if (late === undefined) return answer(200, body);
       // Made now, answered later (to a caller that may have given up by then).
       setTimeout(() => {

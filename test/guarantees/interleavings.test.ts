@@ -367,6 +367,29 @@ describe('exactly one outcome per mention, over interleavings of deliveries and 
     expect(answersAsked() - askedBefore).toBe(1);
   });
 
+  it('workflow: a continuation posted though its answer was lost on the way back is shown once', async () => {
+    // An answer of two messages: the placeholder and one continuation (12,000 characters each at most).
+    const paragraph = `${'To rotate it, run corpvpn rotate-key and approve the push notification. '.repeat(40)}\n\n`;
+    openai.script(paragraph.repeat(6));
+    // After the placeholder, the continuation's post is made, then its connection drops before Slack answers: the
+    // step sees a network error, as after a timeout, though the message is in the thread.
+    stack.slack.failNext('chat.postMessage', { dropAnswer: true, after: 1 });
+
+    const payload = await deliverOnce();
+    await stack.stepFunctions.waitForIdle();
+
+    const messages = botMessages(stack, payload.event.channel, payload.event.ts);
+    const texts = messages.map((m) => visibleText(m as never));
+    expect(messages).toHaveLength(2);
+    expect(texts.join('\n')).not.toMatch(STILL_WORKING);
+    expect(texts.join('\n')).not.toMatch(/Sorry/);
+    expect(texts[1]).toContain(AnswerMark);
+    const execution = stack.stepFunctions.executions.find(
+      (e) => (e.input as { turn: { eventId: string } }).turn.eventId === payload.event_id,
+    );
+    expect(execution?.trace.find((t) => t.state === 'Generate and stream')?.attempts).toBe(1);
+  });
+
   it('operators see failures: every ack 5xx and every apology emits its metric (EMF on stdout)', async () => {
     const emitted: { name: string; value: unknown; namespace: string; service: unknown }[] = [];
     const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => {

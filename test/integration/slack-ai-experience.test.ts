@@ -381,6 +381,7 @@ describe('Slack AI-app experience (local stack)', () => {
       await generateAnswer(
         {
           slack,
+          poster: await native.runtime.slackPoster(),
           model: await chatModelFor(native.runtime),
           eventStore: native.runtime.eventStore(),
           historyStore: native.runtime.historyStore(),
@@ -401,6 +402,7 @@ describe('Slack AI-app experience (local stack)', () => {
       const { slack, turn } = await crashedAttempt('EvWRITTEN0001');
       const deps = {
         slack,
+        poster: await native.runtime.slackPoster(),
         model: await chatModelFor(native.runtime),
         eventStore: native.runtime.eventStore(),
         historyStore: native.runtime.historyStore(),

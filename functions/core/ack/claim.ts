@@ -1,4 +1,5 @@
 import { ErrorCode, type WebClient } from '@slack/web-api';
+import { findInThread, type ThreadReply } from '../slack/find-in-thread';
 import type { EventClaim } from '../stores/event-store';
 import type { AckDependencies } from './ack-dependencies';
 
@@ -104,37 +105,22 @@ export async function findUnrecordedPlaceholder(
 ): Promise<string | undefined> {
   const [seconds = '0', micros = '000000'] = event.ts.split('.');
   const latest = `${Number(seconds) + PLACEHOLDER_WINDOW_SECONDS}.${micros}`;
-  const isOurs = (m: { user?: string; bot_id?: string }): boolean =>
+  const isOurs = (m: ThreadReply): boolean =>
     (bot.botUserId !== undefined && m.user === bot.botUserId) ||
     (bot.botId !== undefined && m.bot_id === bot.botId);
   try {
-    let cursor: string | undefined;
-    for (let page = 0; page < PLACEHOLDER_MAX_PAGES; page++) {
-      const replies = await client.conversations.replies({
-        channel: event.channel,
-        ts: threadTs,
-        oldest: event.ts,
-        latest,
-        inclusive: true,
-        include_all_metadata: true,
-        limit: PLACEHOLDER_PAGE_LIMIT,
-        ...(cursor === undefined ? {} : { cursor }),
-      });
-      const mine = (replies.messages ?? []).find((m) => {
-        const metadata = (m as { metadata?: { event_type?: string; event_payload?: { event_id?: unknown } } })
-          .metadata;
-        return (
-          isOurs(m) &&
-          metadata?.event_type === PLACEHOLDER_EVENT_TYPE &&
-          metadata.event_payload?.event_id === eventId
-        );
-      });
-      if (mine?.ts) {
-        deps.logger.info(found, { eventId });
-        return mine.ts;
-      }
-      cursor = replies.response_metadata?.next_cursor || undefined;
-      if (replies.has_more !== true || cursor === undefined) return undefined;
+    const mine = await findInThread(
+      client,
+      { channel: event.channel, threadTs, oldest: event.ts, latest },
+      (m) =>
+        isOurs(m) &&
+        m.metadata?.event_type === PLACEHOLDER_EVENT_TYPE &&
+        m.metadata.event_payload?.event_id === eventId,
+      { pageLimit: PLACEHOLDER_PAGE_LIMIT, maxPages: PLACEHOLDER_MAX_PAGES },
+    );
+    if (mine?.ts) {
+      deps.logger.info(found, { eventId });
+      return mine.ts;
     }
     return undefined;
   } catch (error) {

@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
-import type { WebClient } from '@slack/web-api';
+import { ErrorCode, type WebClient } from '@slack/web-api';
 import type { Reach } from '../access/reach';
 import type { FeedbackTarget } from '../ack/feedback';
 import { streamAnswer } from '../chains/answer-chain';
@@ -21,6 +22,7 @@ import {
   createUpdateStreamer,
   type StreamProgress,
 } from '../slack/answer-streamer';
+import { findInThread } from '../slack/find-in-thread';
 import { removeStreams } from '../slack/remove-streams';
 import { isSlackSource, withoutQuotedMessages } from '../slack/slack-search';
 import { clearThreadStatus, setThreadStatus } from '../slack/thread-status';
@@ -38,6 +40,8 @@ export const NO_DOCUMENTS_ADMIN_HINT =
 
 export interface GenerateAnswerDependencies {
   slack: WebClient;
+  /** Posts the answer's continuations: a client that never retries by itself (runtime.slackPoster()). */
+  poster: WebClient;
   model: BaseChatModel;
   eventStore: EventStore;
   historyStore: HistoryStore;
@@ -98,15 +102,64 @@ function usedSources(passages: Passage[], answerText: string): SourceRef[] {
   });
 }
 
+/** The metadata event type of an answer's continuation: names its event and this post, so a lost answer is found. */
+export const CONTINUATION_EVENT_TYPE = 'answer_continuation';
+/** Messages per `conversations.replies` page, and pages read at most, when looking for a continuation. */
+const CONTINUATION_PAGE_LIMIT = 100;
+const CONTINUATION_MAX_PAGES = 5;
+
+/**
+ * Posts a continuation once, with `deps.poster` (which never retries by itself). When Slack answered (an API error, a
+ * rate limit, which the streamer waits out) nothing was posted and the error stands. When it did not (a timeout, a
+ * dropped connection, an HTTP error), the post may have been made, and a blind retry would show part of the answer
+ * twice: the thread is read for the message, which names this post in its metadata, and it is posted again only if
+ * it is not there.
+ */
+async function postContinuationOnce(
+  deps: GenerateAnswerDependencies,
+  input: GenerateAnswerInput,
+  args: Parameters<WebClient['chat']['postMessage']>[0],
+): Promise<Awaited<ReturnType<WebClient['chat']['postMessage']>>> {
+  const postId = randomUUID();
+  const tagged = {
+    ...args,
+    metadata: {
+      event_type: CONTINUATION_EVENT_TYPE,
+      event_payload: { event_id: input.turn.eventId, post_id: postId },
+    },
+  } as Parameters<WebClient['chat']['postMessage']>[0];
+  try {
+    return await deps.poster.chat.postMessage(tagged);
+  } catch (error) {
+    const { code } = (error ?? {}) as { code?: unknown };
+    if (code === ErrorCode.PlatformError || code === ErrorCode.RateLimitedError) throw error;
+    const made = await findInThread(
+      deps.slack,
+      { channel: input.turn.channel, threadTs: input.turn.threadTs, oldest: input.turn.placeholderTs },
+      (m) =>
+        m.metadata?.event_type === CONTINUATION_EVENT_TYPE && m.metadata.event_payload?.post_id === postId,
+      { pageLimit: CONTINUATION_PAGE_LIMIT, maxPages: CONTINUATION_MAX_PAGES },
+    ).catch(() => undefined);
+    if (made?.ts !== undefined) {
+      deps.logger.info('a continuation was posted though its answer did not arrive: using it', {
+        eventId: input.turn.eventId,
+      });
+      return { ok: true, ts: made.ts };
+    }
+    return deps.poster.chat.postMessage(tagged);
+  }
+}
+
 /**
  * Slack as the streamer sees it, with every message it posts (a continuation: the answer itself goes into the
- * placeholder) recorded on the answer claim at once, so that a retry of this step after a later failure updates
- * it instead of posting it again. A retried Task gets the same input, so only the store can carry this across.
+ * placeholder) posted once (`postContinuationOnce`) and recorded on the answer claim at once, so that a retry of this
+ * step after a later failure updates it instead of posting it again. A retried Task gets the same input, so only the
+ * store can carry this across.
  */
 function recordingContinuations(deps: GenerateAnswerDependencies, input: GenerateAnswerInput): WebClient {
   const chat = Object.create(deps.slack.chat) as WebClient['chat'];
   chat.postMessage = (async (args: Parameters<WebClient['chat']['postMessage']>[0]) => {
-    const posted = await deps.slack.chat.postMessage(args);
+    const posted = await postContinuationOnce(deps, input, args);
     if (posted.ts) await deps.eventStore.recordContinuation(input.turn.eventId, input.runId, posted.ts);
     return posted;
   }) as WebClient['chat']['postMessage'];

@@ -246,7 +246,8 @@ export function createDocumentTableReader(
     if (beforeFold >= target || beforeFold < held) return false;
     if (open.staged?.version === target && open.staged.ready) return false;
     const { table } = open.handle;
-    if (held !== beforeFold) {
+    // Checked out even when it is the version held: a reader following the latest would move on to the fold by itself.
+    if (open.pinned !== beforeFold) {
       try {
         await table.checkout(beforeFold);
       } catch {
