@@ -884,6 +884,8 @@ export async function measureSize(
       if (embedDelayed !== undefined && busyQuestions.length > 0) {
         embedDelayed.resynced.push(moreResyncs.at(-1)?.ms as number);
         const warm = await askEmbedding(busyQuestions.shift() as string);
+        if (process.env.BENCH_TRACE_RESYNC)
+          await traceRequests(process.env.BENCH_TRACE_RESYNC, s3, warm, `${prefix} after re-sync ${r + 1}`);
         embedDelayed.warm.push(readsOf(s3, warm, folders, seenPorts).ms);
       }
     }

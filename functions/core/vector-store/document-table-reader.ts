@@ -1,4 +1,4 @@
-import type { Connection } from '@lancedb/lancedb';
+import type { Connection, Table } from '@lancedb/lancedb';
 import type { Embeddings } from '@langchain/core/embeddings';
 import { verifyDocumentSchema } from './document-schema';
 import { type DocumentTable, openDocumentTable } from './document-table';
@@ -95,7 +95,7 @@ interface OpenTable {
    * A folded version whose indexes are loading (or have loaded: `ready`) behind the questions, while they are
    * answered from the version before the fold.
    */
-  staged?: { version: number; ready: boolean };
+  staged?: { version: number; ready: boolean; table?: Table };
 }
 
 /**
@@ -192,7 +192,11 @@ export function createDocumentTableReader(
     if (opened === undefined) return undefined;
     const open: OpenTable = {
       handle: { ...opened, close: () => undefined, indexesInMemory: () => open.inMemory },
-      close: opened.close,
+      // The table served, which a fold's staged handle may have replaced (`follow`), and one staged meanwhile.
+      close: () => {
+        open.handle.table.close();
+        open.staged?.table?.close();
+      },
       checkedVersion: await opened.table.version(),
       checkedDimensions: dimensions,
       prewarmed: new Set(),
@@ -220,6 +224,16 @@ export function createDocumentTableReader(
     const held = open.pinned ?? open.checkedVersion;
     if (open.pinned !== undefined && target <= held) return;
     if (beforeFold !== undefined && (await servedBeforeFold(open, target, beforeFold, held))) return;
+    const staged = open.staged;
+    if (staged?.table !== undefined && staged.version === target) {
+      // The handle that loaded the fold's indexes is already at `target`, its manifest and files read: it serves from
+      // now on. The one it replaces is not closed, since a question asked meanwhile may still be searching it; it is
+      // released with the last reference to it.
+      open.handle = { ...open.handle, table: staged.table };
+      open.pinned = target;
+      open.staged = undefined;
+      return;
+    }
     const version = Math.max(target, held);
     try {
       await table.checkout(version);
@@ -267,7 +281,7 @@ export function createDocumentTableReader(
    * question. A failure is reported, and that question then moves and loads them itself.
    */
   function stage(open: OpenTable, target: number): void {
-    const staged = { version: target, ready: false };
+    const staged: NonNullable<OpenTable['staged']> = { version: target, ready: false };
     open.staged = staged;
     behind(async () => {
       try {
@@ -282,8 +296,12 @@ export function createDocumentTableReader(
             for (const i of fresh) open.prewarmed.add(i.uuid);
             await warmUpSearch({ ...open.handle, table });
           }
-        } finally {
+          // Kept for the next question, unless the reader was closed or moved on meanwhile.
+          if (open.staged === staged) staged.table = table;
+          else table.close();
+        } catch (error) {
           table.close();
+          throw error;
         }
       } finally {
         staged.ready = true;
