@@ -32,6 +32,11 @@ export interface Turn {
   question: string;
   /** The bot's placeholder message in the thread, which the answer (or apology) replaces. */
   placeholderTs: string;
+  /**
+   * The ack posted the placeholder twice, perhaps: Slack's answer to the first post was lost and the thread could not
+   * be read to see whether it was made. The execution then removes any other placeholder of this event.
+   */
+  strayPlaceholder?: boolean;
   /** The language of the question, which the bot's fixed texts speak (`en` when absent). */
   lang?: Lang;
   /** How the question came: a mention in a channel, a direct message (or the agent pane), a thread reply. */

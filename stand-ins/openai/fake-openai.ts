@@ -74,6 +74,12 @@ export interface FakeOpenAI {
    * open until `dropAfterMs` drops the connection or the server closes. A hung model, as the steps' time budget sees it.
    */
   hangNext(options: HangOptions): void;
+  /**
+   * Another user of the key spends `tokens` of the embeddings' token budget (`embeddingRateLimit`) the moment the next
+   * embeddings request arrives, before that request is counted: a limit found spent by a sync's first request, however
+   * late a loaded machine sends it.
+   */
+  spendBeforeNextEmbedding(tokens: number): void;
   close(): Promise<void>;
 }
 
@@ -262,6 +268,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const windowMs = options.embeddingRateLimit?.windowMs;
   const requestBudget = rpm !== undefined ? new MinuteBudget(rpm, windowMs) : undefined;
   const tokenBudget = tpm !== undefined ? new MinuteBudget(tpm, windowMs) : undefined;
+  /** Tokens another user spends before the next embeddings request is counted (`spendBeforeNextEmbedding`). */
+  let spendBeforeNext = 0;
 
   /**
    * Takes a request's share of the limits, or answers 429 as OpenAI does: its error body (type `requests` or
@@ -412,6 +420,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     const inputs = inputsOf(body.input);
     const model = typeof body.model === 'string' ? body.model : 'text-embedding-3-small';
     const tokens = inputs.reduce((sum, input) => sum + roughTokens(input), 0);
+    if (spendBeforeNext > 0) {
+      tokenBudget?.take(spendBeforeNext);
+      spendBeforeNext = 0;
+    }
     const limitHeaders = takeRateLimit(res, model, tokens);
     if (limitHeaders === undefined) return;
     const vectors = await embedder.embedDocuments(inputs);
@@ -524,6 +536,9 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     },
     hangNext: (hangOptions) => {
       hangs.push({ ...hangOptions, times: hangOptions.times ?? 1 });
+    },
+    spendBeforeNextEmbedding: (tokens) => {
+      spendBeforeNext = tokens;
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

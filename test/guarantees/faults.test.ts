@@ -95,6 +95,18 @@ describe('faults in Slack, the model and DynamoDB', () => {
     expect(expectOneFinishedReply(stack, payload.event.channel, payload.event.ts)).toContain('corpvpn');
   });
 
+  it("Slack's answer to the placeholder post lost, and the thread unreadable then: the ack posts again, the execution removes the first", async () => {
+    // The post is made and its connection dropped before Slack answers; the ack cannot read the thread to see whether
+    // it was made (both tries of conversations.replies fail), so it posts again, and the turn says so.
+    stack.slack.failNext('chat.postMessage', { dropAnswer: true });
+    stack.slack.failNext('conversations.replies', { status: 503, times: 2 });
+
+    const { payload, statuses } = await deliver(stack);
+
+    expect(statuses).toEqual([200]);
+    expect(expectOneFinishedReply(stack, payload.event.channel, payload.event.ts)).toContain('corpvpn');
+  });
+
   it('OpenAI 429: retried by the state machine, then answered', async () => {
     openai.failNext({ status: 429, retryAfterSeconds: 1, path: CHAT });
 

@@ -105,18 +105,20 @@ describe('a sync under the provider rate limit', () => {
   });
 
   it('fails a batch whose wait does not fit its time, and the Retry embeds it with nothing staged twice', async () => {
-    // Arrange: the limit (2,000 tokens) is spent and comes back over 16 s; a Batch invocation may run 4 s (3 s of it to
-    // wait, past the staging reserve), and Retry waits 2 s between attempts. The batch's 11 chunks (about 1,100 tokens
-    // as the ingest estimates them) need about 8 s of it back: the first attempts cannot wait that long, a later one
-    // can, even when a loaded machine starts the first one seconds late. The limit holds the whole batch in one
-    // request: under a limit smaller than the batch, the second request would need a wait of its own after the first
-    // had used the time, and the document it cut would be embedded again alone, or not, by how the wait fell.
-    await arrange({ tokensPerMinute: 2_000, windowMs: 16_000 });
-    await spendTokens(2_000);
+    // Arrange: the limit (2,000 tokens, back over 32 s) is found spent by the sync's first embedding request, however
+    // late a loaded machine sends it. A Batch invocation may run 4 s (3 s of it to wait, past the staging reserve),
+    // and Retry waits 10 s between attempts. The batch's 11 chunks (about 1,100 tokens as the ingest estimates them)
+    // need about 17.6 s of it back: the first attempt cannot wait that long, nor the second (7.6 s, unless it starts
+    // 4.6 s late), and the third needs no wait, so its staging has the invocation's whole time. The limit holds the
+    // whole batch in one request: under a limit smaller than the batch, the second request would need a wait of its
+    // own after the first had used the time, and the document it cut would be embedded again alone, or not, by how the
+    // wait fell.
+    await arrange({ tokensPerMinute: 2_000, windowMs: 32_000 });
+    fake.spendBeforeNextEmbedding(2_000);
     const ingest = await workspace.start({
       env: fakeOpenAIEnv(fake),
       timeoutOverrides: { 'Load, split and embed': 4 },
-      retryIntervalMs: 2_000,
+      retryIntervalMs: 10_000,
     });
     try {
       // Act

@@ -103,30 +103,41 @@ export async function findUnrecordedPlaceholder(
   /** What the log says when the message is found. */
   found = 'reusing the placeholder of a delivery that was killed',
 ): Promise<string | undefined> {
+  try {
+    return await lookUpUnrecordedPlaceholder(deps, client, event, threadTs, eventId, bot, found);
+  } catch (error) {
+    deps.logger.warn('could not look for an unrecorded placeholder', { eventId, error: String(error) });
+    return undefined;
+  }
+}
+
+/** {@link findUnrecordedPlaceholder}, whose failure to read the thread is thrown, not taken for "not there". */
+async function lookUpUnrecordedPlaceholder(
+  deps: Pick<AckDependencies, 'logger'>,
+  client: WebClient,
+  event: { channel: string; ts: string },
+  threadTs: string,
+  eventId: string,
+  bot: { botUserId?: string; botId?: string },
+  found: string,
+): Promise<string | undefined> {
   const [seconds = '0', micros = '000000'] = event.ts.split('.');
   const latest = `${Number(seconds) + PLACEHOLDER_WINDOW_SECONDS}.${micros}`;
   const isOurs = (m: ThreadReply): boolean =>
     (bot.botUserId !== undefined && m.user === bot.botUserId) ||
     (bot.botId !== undefined && m.bot_id === bot.botId);
-  try {
-    const mine = await findInThread(
-      client,
-      { channel: event.channel, threadTs, oldest: event.ts, latest },
-      (m) =>
-        isOurs(m) &&
-        m.metadata?.event_type === PLACEHOLDER_EVENT_TYPE &&
-        m.metadata.event_payload?.event_id === eventId,
-      { pageLimit: PLACEHOLDER_PAGE_LIMIT, maxPages: PLACEHOLDER_MAX_PAGES },
-    );
-    if (mine?.ts) {
-      deps.logger.info(found, { eventId });
-      return mine.ts;
-    }
-    return undefined;
-  } catch (error) {
-    deps.logger.warn('could not look for an unrecorded placeholder', { eventId, error: String(error) });
-    return undefined;
-  }
+  const mine = await findInThread(
+    client,
+    { channel: event.channel, threadTs, oldest: event.ts, latest },
+    (m) =>
+      isOurs(m) &&
+      m.metadata?.event_type === PLACEHOLDER_EVENT_TYPE &&
+      m.metadata.event_payload?.event_id === eventId,
+    { pageLimit: PLACEHOLDER_PAGE_LIMIT, maxPages: PLACEHOLDER_MAX_PAGES },
+  );
+  if (mine?.ts === undefined) return undefined;
+  deps.logger.info(found, { eventId });
+  return mine.ts;
 }
 
 /**
@@ -161,7 +172,9 @@ export async function postOrUpdate(
  * that never retries by itself: a post whose answer is lost or late (a timeout, a dropped connection) may have been
  * made, and WebClient's own retry would then post it twice, leaving the first saying "Searching…" for good. When
  * Slack answered (an API error, a 429) nothing was posted and the error stands; when it did not, the thread is read
- * for the message (it names the event in its metadata) and the post is made again only if it is not there.
+ * for the message (it names the event in its metadata) and the post is made again only if it is not there. When the
+ * thread cannot be read either (Slack slow or refusing, within the ack's 3 s), the post is made again and `unsure`
+ * says a first one may be in the thread too: the execution removes it (stray-placeholders.ts).
  */
 export async function postOnce(
   deps: Pick<AckDependencies, 'logger'>,
@@ -172,22 +185,34 @@ export async function postOnce(
   text: string,
   eventId: string,
   bot: { botUserId?: string; botId?: string },
-): Promise<string> {
+): Promise<{ ts: string; unsure: boolean }> {
   const post = () => postOrUpdate(poster, event.channel, threadTs, undefined, text, eventId);
   try {
-    return await post();
+    return { ts: await post(), unsure: false };
   } catch (error) {
     const { code } = (error ?? {}) as { code?: unknown };
     if (code === ErrorCode.PlatformError || code === ErrorCode.RateLimitedError) throw error;
-    const made = await findUnrecordedPlaceholder(
-      deps,
-      reader,
-      event,
-      threadTs,
-      eventId,
-      bot,
-      'the post went through though its answer did not arrive: using it',
-    );
-    return made ?? (await post());
+    let made: string | undefined;
+    try {
+      made = await lookUpUnrecordedPlaceholder(
+        deps,
+        reader,
+        event,
+        threadTs,
+        eventId,
+        bot,
+        'the post went through though its answer did not arrive: using it',
+      );
+    } catch (lookupError) {
+      deps.logger.warn(
+        'could not tell whether the post was made; posting again, to be tidied by the execution',
+        {
+          eventId,
+          error: String(lookupError),
+        },
+      );
+      return { ts: await post(), unsure: true };
+    }
+    return { ts: made ?? (await post()), unsure: false };
   }
 }

@@ -123,9 +123,17 @@ async function handleQuestion(
       { event, eventId, teamId, enterpriseId, user: event.user, threadTs, question, lang },
       refusal,
     );
-    // A new message is posted once, even when Slack's answer to the post is lost (`postOnce`).
-    const postNew = (text: string) =>
-      postOnce(deps, poster, client, event, threadTs, text, eventId, { botUserId, botId });
+    // A new message is posted once, even when Slack's answer to the post is lost (`postOnce`); when the ack could not
+    // tell whether an earlier post was made, the execution removes a second one (`strayPlaceholder`).
+    let unsurePost = false;
+    const postNew = async (text: string) => {
+      const posted = await postOnce(deps, poster, client, event, threadTs, text, eventId, {
+        botUserId,
+        botId,
+      });
+      unsurePost = posted.unsure;
+      return posted.ts;
+    };
     if (immediateReply !== undefined) {
       placeholderTs =
         placeholderTs === undefined
@@ -153,6 +161,7 @@ async function handleQuestion(
       user: event.user,
       question,
       placeholderTs,
+      ...(unsurePost ? { strayPlaceholder: true } : {}),
       lang,
       via,
       // Carried only when the deployment searches Slack (SLACK_SEARCH): otherwise it has no use, so it never travels.

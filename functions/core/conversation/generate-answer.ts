@@ -25,6 +25,7 @@ import {
 import { findInThread } from '../slack/find-in-thread';
 import { removeStreams } from '../slack/remove-streams';
 import { isSlackSource, withoutQuotedMessages } from '../slack/slack-search';
+import { removeStrayPlaceholder } from '../slack/stray-placeholder';
 import { clearThreadStatus, setThreadStatus } from '../slack/thread-status';
 import type { EventStore } from '../stores/event-store';
 import type { HistoryStore } from '../stores/history-store';
@@ -285,6 +286,7 @@ export async function generateAnswer(
   // Streams an earlier attempt of this run started (it crashed, or timed out, before finishing or failing): the
   // answer is given again from the start, so they go.
   await removeStreams(deps, turn, claim.streamTs);
+  await removeStrayPlaceholder(deps, turn);
   const t = textsFor(turn.lang);
   if (input.retrieval.status === 'empty-index') {
     deps.logger.warn(NO_DOCUMENTS_ADMIN_HINT, { eventId: turn.eventId });

@@ -7,6 +7,7 @@ import { textsFor } from '../i18n';
 import { METRIC } from '../metric-names';
 import type { BotMetrics, FailureMetrics } from '../metrics';
 import { removeStreams } from '../slack/remove-streams';
+import { removeStrayPlaceholder } from '../slack/stray-placeholder';
 import { clearThreadStatus } from '../slack/thread-status';
 import type { EventStore } from '../stores/event-store';
 import { type HistoryBudget, type HistoryStore, turnsToMessages } from '../stores/history-store';
@@ -172,6 +173,7 @@ export async function reportFailure(
   }
   // A half-streamed answer of an attempt that crashed (its own cleanup never ran) goes before the apology.
   await removeStreams(deps, turn, claim.streamTs);
+  await removeStrayPlaceholder(deps, turn);
   const text = apologyText(executionName, turn.lang);
   const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: `:warning: ${text}` } }];
   let ts = turn.placeholderTs;
