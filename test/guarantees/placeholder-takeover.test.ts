@@ -51,7 +51,12 @@ describe('a takeover reuses the placeholder its dead holder posted', () => {
   });
   afterAll(() => close());
 
-  it('in a thread of 250 replies: one answer, no second placeholder, none left searching', async () => {
+  /**
+   * A question in a thread of 250 replies; its first delivery killed after posting its placeholder, then Slack's retry
+   * once the claim went stale (`lookupFails`: both tries of that retry's `conversations.replies` fail). The bot's
+   * messages in the thread once every execution has ended, and the two deliveries' statuses.
+   */
+  async function killedThenTakenOver(lookupFails: boolean) {
     const parent = stack.slack.addMessage({
       channel: DEFAULT_CHANNEL,
       text: 'Release planning',
@@ -93,14 +98,30 @@ describe('a takeover reuses the placeholder its dead holder posted', () => {
     const killed = await deliver(undefined, 0, () => killedBeforeRecordingThePlaceholder(real)).catch(
       () => 'killed',
     );
+    if (lookupFails) stack.slack.failNext('conversations.replies', { status: 503, times: 2 });
     const takeover = await deliver(1, CLAIM_STALE_MS + 1_000, () => real);
     await stack.stepFunctions.waitForIdle();
+    const fromBot = stack.slack
+      .threadReplies(DEFAULT_CHANNEL, parent.ts)
+      .filter((m) => m.bot_id !== undefined && !m.deleted);
+    return { killed, takeover, fromBot };
+  }
+
+  it('in a thread of 250 replies: one answer, no second placeholder, none left searching', async () => {
+    const { killed, takeover, fromBot } = await killedThenTakenOver(false);
 
     expect(killed).not.toBe(200);
     expect(takeover).toBe(200);
-    const fromBot = stack.slack
-      .threadReplies(DEFAULT_CHANNEL, parent.ts)
-      .filter((m) => m.bot_id !== undefined);
+    expect(fromBot).toHaveLength(1);
+    expect(IN_PROGRESS_TEXTS).not.toContain(fromBot[0]?.text);
+    expect(fromBot[0]?.text).toContain('corpvpn rotate-key');
+  });
+
+  it('when the thread cannot be read then: a second placeholder, which the execution removes', async () => {
+    const { killed, takeover, fromBot } = await killedThenTakenOver(true);
+
+    expect(killed).not.toBe(200);
+    expect(takeover).toBe(200);
     expect(fromBot).toHaveLength(1);
     expect(IN_PROGRESS_TEXTS).not.toContain(fromBot[0]?.text);
     expect(fromBot[0]?.text).toContain('corpvpn rotate-key');

@@ -91,7 +91,8 @@ const PLACEHOLDER_MAX_PAGES = 4;
  * the thread whose metadata names the event (`conversations.replies`, which the history scopes allow). It was
  * posted after the event, so only a window from the event's ts is read, page by page (a long thread's first 200
  * replies may all be older); a message of another app or person carrying the same metadata is not ours. Found, it
- * is reused, so the takeover leaves no second placeholder behind; a failed lookup posts a new one.
+ * is reused, so the takeover leaves no second placeholder behind. A failure to read the thread is thrown, not taken
+ * for "not there": the caller then posts a new placeholder and marks the turn (`strayPlaceholder`).
  */
 export async function findUnrecordedPlaceholder(
   deps: Pick<AckDependencies, 'logger'>,
@@ -102,24 +103,6 @@ export async function findUnrecordedPlaceholder(
   bot: { botUserId?: string; botId?: string },
   /** What the log says when the message is found. */
   found = 'reusing the placeholder of a delivery that was killed',
-): Promise<string | undefined> {
-  try {
-    return await lookUpUnrecordedPlaceholder(deps, client, event, threadTs, eventId, bot, found);
-  } catch (error) {
-    deps.logger.warn('could not look for an unrecorded placeholder', { eventId, error: String(error) });
-    return undefined;
-  }
-}
-
-/** {@link findUnrecordedPlaceholder}, whose failure to read the thread is thrown, not taken for "not there". */
-async function lookUpUnrecordedPlaceholder(
-  deps: Pick<AckDependencies, 'logger'>,
-  client: WebClient,
-  event: { channel: string; ts: string },
-  threadTs: string,
-  eventId: string,
-  bot: { botUserId?: string; botId?: string },
-  found: string,
 ): Promise<string | undefined> {
   const [seconds = '0', micros = '000000'] = event.ts.split('.');
   const latest = `${Number(seconds) + PLACEHOLDER_WINDOW_SECONDS}.${micros}`;
@@ -194,7 +177,7 @@ export async function postOnce(
     if (code === ErrorCode.PlatformError || code === ErrorCode.RateLimitedError) throw error;
     let made: string | undefined;
     try {
-      made = await lookUpUnrecordedPlaceholder(
+      made = await findUnrecordedPlaceholder(
         deps,
         reader,
         event,

@@ -110,13 +110,20 @@ async function handleQuestion(
   let placeholderTs = claim.placeholderTs;
   /** A placeholder this delivery posted (not one it reused). */
   let postedHere: string | undefined;
+  /** Another placeholder of this event may be in the thread, unseen: the execution removes it (`strayPlaceholder`). */
+  let strayPossible = false;
   try {
     if (placeholderTs === undefined && claim.takenOver === true) {
       // The delivery that held the claim may have posted a placeholder and been killed before recording it.
-      placeholderTs = await findUnrecordedPlaceholder(deps, client, event, threadTs, eventId, {
-        botUserId,
-        botId,
-      });
+      try {
+        placeholderTs = await findUnrecordedPlaceholder(deps, client, event, threadTs, eventId, {
+          botUserId,
+          botId,
+        });
+      } catch (error) {
+        deps.logger.warn('could not look for an unrecorded placeholder', { eventId, error: String(error) });
+        strayPossible = true;
+      }
     }
     const immediateReply = await immediateReplyFor(
       deps,
@@ -125,13 +132,12 @@ async function handleQuestion(
     );
     // A new message is posted once, even when Slack's answer to the post is lost (`postOnce`); when the ack could not
     // tell whether an earlier post was made, the execution removes a second one (`strayPlaceholder`).
-    let unsurePost = false;
     const postNew = async (text: string) => {
       const posted = await postOnce(deps, poster, client, event, threadTs, text, eventId, {
         botUserId,
         botId,
       });
-      unsurePost = posted.unsure;
+      if (posted.unsure) strayPossible = true;
       return posted.ts;
     };
     if (immediateReply !== undefined) {
@@ -161,7 +167,7 @@ async function handleQuestion(
       user: event.user,
       question,
       placeholderTs,
-      ...(unsurePost ? { strayPlaceholder: true } : {}),
+      ...(strayPossible ? { strayPlaceholder: true } : {}),
       lang,
       via,
       // Carried only when the deployment searches Slack (SLACK_SEARCH): otherwise it has no use, so it never travels.
