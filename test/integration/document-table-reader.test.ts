@@ -43,6 +43,8 @@ async function rowsOf(source: string, text: string): Promise<DocumentRow[]> {
 
 const VPN = '# VPN\n\nRotate your VPN key every 90 days with rotate-vpn-key.';
 const PARKING = '# Parking\n\nVisitors park on level two; ask reception for a parking pass.';
+const CANTEEN =
+  '# Canteen\n\nThe canteen opens at noon and closes at two; the salad bar stays open until three.';
 
 async function sourcesFor(handle: DocumentTable | undefined, question: string): Promise<string[]> {
   return (await searchPassages(handle, { queryText: question, k: 5 })).passages.map((p) => p.source);
@@ -705,6 +707,36 @@ describe("a fold's new indexes load behind the questions", () => {
     expect(secondVersion).toBe(folded);
     expect(loads).toEqual([]);
     expect((await sourcesFor(table, QUESTION))[0]).toBe('parking.md');
+  });
+
+  it('two folds in a row: each answered from the version before it, then the folded one', async () => {
+    // Arrange: the first fold, answered and loaded behind; then a second sync and fold.
+    const { table, reader, deferred, fold, folded } = await foldedUnderWarmReader({ prewarm: true });
+    await reader.open(64, folded, fold.foldedVersion);
+    await Promise.all(deferred.splice(0).map((load) => load()));
+    await reader.open(64, folded, fold.foldedVersion);
+    await replaceSourceChunks(table, 'canteen.md', await rowsOf('canteen.md', CANTEEN));
+    const second = await foldOrDefer(table, {
+      built: false,
+      indexTailRows: 0,
+      keepVersionsSeconds: 3_600,
+      now: Date.now(),
+    });
+    const foldedAgain = await table.table.version();
+
+    // Act
+    const first = await reader.open(64, foldedAgain, second.foldedVersion);
+    const firstVersion = await first?.table.version();
+    const firstSources = await sourcesFor(first, 'when does the canteen open');
+    await Promise.all(deferred.splice(0).map((load) => load()));
+    const next = await reader.open(64, foldedAgain, second.foldedVersion);
+
+    // Assert
+    expect(firstVersion).toBe(second.foldedVersion);
+    expect(firstSources[0]).toBe('canteen.md');
+    expect(await next?.table.version()).toBe(foldedAgain);
+    expect((await sourcesFor(next, 'when does the canteen open'))[0]).toBe('canteen.md');
+    expect((await sourcesFor(next, QUESTION))[0]).toBe('parking.md');
   });
 
   it('answers from the folded version when the reader holds no indexes in memory, or the version before is gone', async () => {

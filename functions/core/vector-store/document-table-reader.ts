@@ -225,14 +225,17 @@ export function createDocumentTableReader(
     if (open.pinned !== undefined && target <= held) return;
     if (beforeFold !== undefined && (await servedBeforeFold(open, target, beforeFold, held))) return;
     const staged = open.staged;
-    if (staged?.table !== undefined && staged.version === target) {
-      // The handle that loaded the fold's indexes is already at `target`, its manifest and files read: it serves from
-      // now on. The one it replaces is not closed, since a question asked meanwhile may still be searching it; it is
-      // released with the last reference to it.
-      open.handle = { ...open.handle, table: staged.table };
-      open.pinned = target;
+    if (staged?.ready === true) {
       open.staged = undefined;
-      return;
+      if (staged.table !== undefined && staged.version === target) {
+        // The handle that loaded the fold's indexes is already at `target`, its manifest and files read: it serves
+        // from now on. The one it replaces is not closed, since a question asked meanwhile may still be searching it;
+        // it is released with the last reference to it.
+        open.handle = { ...open.handle, table: staged.table };
+        open.pinned = target;
+        return;
+      }
+      staged.table?.close();
     }
     const version = Math.max(target, held);
     try {
@@ -282,6 +285,7 @@ export function createDocumentTableReader(
    */
   function stage(open: OpenTable, target: number): void {
     const staged: NonNullable<OpenTable['staged']> = { version: target, ready: false };
+    open.staged?.table?.close();
     open.staged = staged;
     behind(async () => {
       try {
