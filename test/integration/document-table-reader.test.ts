@@ -633,6 +633,18 @@ describe('fuseByRank', () => {
 });
 
 describe("a fold's new indexes load behind the questions", () => {
+  /** A sync of one document, then the Optimize step's fold of it: what the fold returned, and the folded version. */
+  async function syncAndFold(table: DocumentTable, source: string, markdown: string) {
+    await replaceSourceChunks(table, source, await rowsOf(source, markdown));
+    const fold = await foldOrDefer(table, {
+      built: false,
+      indexTailRows: 0,
+      keepVersionsSeconds: 3_600,
+      now: Date.now(),
+    });
+    return { fold, folded: await table.table.version() };
+  }
+
   /**
    * An indexed table held by a warm reader that loads its indexes (its loads behind the questions held in `deferred`,
    * as Retrieve's extension holds them until the answer is out), then a sync's new document and the Optimize step's
@@ -653,14 +665,7 @@ describe("a fold's new indexes load behind the questions", () => {
     cleanup.push(() => reader.forget());
     await reader.open(64, await table.table.version());
     await Promise.all(deferred.splice(0).map((load) => load()));
-    await replaceSourceChunks(table, 'parking.md', await rowsOf('parking.md', PARKING));
-    const fold = await foldOrDefer(table, {
-      built: false,
-      indexTailRows: 0,
-      keepVersionsSeconds: 3_600,
-      now: Date.now(),
-    });
-    const folded = await table.table.version();
+    const { fold, folded } = await syncAndFold(table, 'parking.md', PARKING);
     // Every index load from here on, with the version of the table it was made through.
     const loads: string[] = [];
     const tableClass = Object.getPrototypeOf(table.table) as { prewarmIndex(name: string): Promise<void> };
@@ -715,14 +720,7 @@ describe("a fold's new indexes load behind the questions", () => {
     await reader.open(64, folded, fold.foldedVersion);
     await Promise.all(deferred.splice(0).map((load) => load()));
     await reader.open(64, folded, fold.foldedVersion);
-    await replaceSourceChunks(table, 'canteen.md', await rowsOf('canteen.md', CANTEEN));
-    const second = await foldOrDefer(table, {
-      built: false,
-      indexTailRows: 0,
-      keepVersionsSeconds: 3_600,
-      now: Date.now(),
-    });
-    const foldedAgain = await table.table.version();
+    const { fold: second, folded: foldedAgain } = await syncAndFold(table, 'canteen.md', CANTEEN);
 
     // Act
     const first = await reader.open(64, foldedAgain, second.foldedVersion);
