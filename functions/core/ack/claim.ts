@@ -1,5 +1,6 @@
-import { ErrorCode, type WebClient } from '@slack/web-api';
+import type { WebClient } from '@slack/web-api';
 import { findInThread, type ThreadReply } from '../slack/find-in-thread';
+import { postOnceInThread } from '../slack/post-once';
 import type { EventClaim } from '../stores/event-store';
 import type { AckDependencies } from './ack-dependencies';
 
@@ -152,12 +153,10 @@ export async function postOrUpdate(
 
 /**
  * Posts a message that must exist once in the thread (the placeholder, an immediate reply) with `poster`, a client
- * that never retries by itself: a post whose answer is lost or late (a timeout, a dropped connection) may have been
- * made, and WebClient's own retry would then post it twice, leaving the first saying "Searching…" for good. When
- * Slack answered (an API error, a 429) nothing was posted and the error stands; when it did not, the thread is read
- * for the message (it names the event in its metadata) and the post is made again only if it is not there. When the
- * thread cannot be read either (Slack slow or refusing, within the ack's 3 s), the post is made again and `unsure`
- * says a first one may be in the thread too: the execution removes it (stray-placeholders.ts).
+ * that never retries by itself (`postOnceInThread`): WebClient's own retry of a post whose answer was lost would leave
+ * the first one saying "Searching…" for good. The thread is read for the message by the event it names in its
+ * metadata. When the thread cannot be read either (Slack slow or refusing, within the ack's 3 s), `unsure` says a
+ * first post may be in the thread too: the execution removes it (stray-placeholder.ts).
  */
 export async function postOnce(
   deps: Pick<AckDependencies, 'logger'>,
@@ -169,15 +168,10 @@ export async function postOnce(
   eventId: string,
   bot: { botUserId?: string; botId?: string },
 ): Promise<{ ts: string; unsure: boolean }> {
-  const post = () => postOrUpdate(poster, event.channel, threadTs, undefined, text, eventId);
-  try {
-    return { ts: await post(), unsure: false };
-  } catch (error) {
-    const { code } = (error ?? {}) as { code?: unknown };
-    if (code === ErrorCode.PlatformError || code === ErrorCode.RateLimitedError) throw error;
-    let made: string | undefined;
-    try {
-      made = await findUnrecordedPlaceholder(
+  const { posted, unsure } = await postOnceInThread(
+    () => postOrUpdate(poster, event.channel, threadTs, undefined, text, eventId),
+    () =>
+      findUnrecordedPlaceholder(
         deps,
         reader,
         event,
@@ -185,17 +179,15 @@ export async function postOnce(
         eventId,
         bot,
         'the post went through though its answer did not arrive: using it',
-      );
-    } catch (lookupError) {
+      ),
+    (error) =>
       deps.logger.warn(
         'could not tell whether the post was made; posting again, to be tidied by the execution',
         {
           eventId,
-          error: String(lookupError),
+          error: String(error),
         },
-      );
-      return { ts: await post(), unsure: true };
-    }
-    return { ts: made ?? (await post()), unsure: false };
-  }
+      ),
+  );
+  return { ts: posted, unsure };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
-import { ErrorCode, type WebClient } from '@slack/web-api';
+import type { WebClient } from '@slack/web-api';
 import type { Reach } from '../access/reach';
 import type { FeedbackTarget } from '../ack/feedback';
 import { streamAnswer } from '../chains/answer-chain';
@@ -23,6 +23,7 @@ import {
   type StreamProgress,
 } from '../slack/answer-streamer';
 import { findInThread } from '../slack/find-in-thread';
+import { postOnceInThread } from '../slack/post-once';
 import { removeStreams } from '../slack/remove-streams';
 import { isSlackSource, withoutQuotedMessages } from '../slack/slack-search';
 import { removeStrayPlaceholder } from '../slack/stray-placeholder';
@@ -104,17 +105,15 @@ function usedSources(passages: Passage[], answerText: string): SourceRef[] {
 }
 
 /** The metadata event type of an answer's continuation: names its event and this post, so a lost answer is found. */
-export const CONTINUATION_EVENT_TYPE = 'answer_continuation';
+const CONTINUATION_EVENT_TYPE = 'answer_continuation';
 /** Messages per `conversations.replies` page, and pages read at most, when looking for a continuation. */
 const CONTINUATION_PAGE_LIMIT = 100;
 const CONTINUATION_MAX_PAGES = 5;
 
 /**
- * Posts a continuation once, with `deps.poster` (which never retries by itself). When Slack answered (an API error, a
- * rate limit, which the streamer waits out) nothing was posted and the error stands. When it did not (a timeout, a
- * dropped connection, an HTTP error), the post may have been made, and a blind retry would show part of the answer
- * twice: the thread is read for the message, which names this post in its metadata, and it is posted again only if
- * it is not there.
+ * Posts a continuation once (`postOnceInThread`), with `deps.poster`, which never retries by itself: a blind retry of
+ * a post whose answer was lost would show part of the answer twice. A rate limit comes back as an error, which the
+ * streamer waits out. The continuation names this post in its metadata, so the thread is read for it.
  */
 async function postContinuationOnce(
   deps: GenerateAnswerDependencies,
@@ -129,26 +128,28 @@ async function postContinuationOnce(
       event_payload: { event_id: input.turn.eventId, post_id: postId },
     },
   } as Parameters<WebClient['chat']['postMessage']>[0];
-  try {
-    return await deps.poster.chat.postMessage(tagged);
-  } catch (error) {
-    const { code } = (error ?? {}) as { code?: unknown };
-    if (code === ErrorCode.PlatformError || code === ErrorCode.RateLimitedError) throw error;
-    const made = await findInThread(
-      deps.slack,
-      { channel: input.turn.channel, threadTs: input.turn.threadTs, oldest: input.turn.placeholderTs },
-      (m) =>
-        m.metadata?.event_type === CONTINUATION_EVENT_TYPE && m.metadata.event_payload?.post_id === postId,
-      { pageLimit: CONTINUATION_PAGE_LIMIT, maxPages: CONTINUATION_MAX_PAGES },
-    ).catch(() => undefined);
-    if (made?.ts !== undefined) {
-      deps.logger.info('a continuation was posted though its answer did not arrive: using it', {
-        eventId: input.turn.eventId,
-      });
+  const { eventId } = input.turn;
+  const { posted } = await postOnceInThread(
+    () => deps.poster.chat.postMessage(tagged),
+    async () => {
+      const made = await findInThread(
+        deps.slack,
+        { channel: input.turn.channel, threadTs: input.turn.threadTs, oldest: input.turn.placeholderTs },
+        (m) =>
+          m.metadata?.event_type === CONTINUATION_EVENT_TYPE && m.metadata.event_payload?.post_id === postId,
+        { pageLimit: CONTINUATION_PAGE_LIMIT, maxPages: CONTINUATION_MAX_PAGES },
+      );
+      if (made?.ts === undefined) return undefined;
+      deps.logger.info('a continuation was posted though its answer did not arrive: using it', { eventId });
       return { ok: true, ts: made.ts };
-    }
-    return deps.poster.chat.postMessage(tagged);
-  }
+    },
+    (error) =>
+      deps.logger.warn('could not tell whether a continuation was posted; posting it again', {
+        eventId,
+        error: String(error),
+      }),
+  );
+  return posted;
 }
 
 /**

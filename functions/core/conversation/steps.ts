@@ -205,11 +205,12 @@ export function forgottenText(deleted: number, lang?: string): string {
  * the placeholder. Nothing of this request is stored.
  */
 export async function forgetThread(
-  store: HistoryStore,
-  slack: WebClient,
+  deps: { historyStore: HistoryStore; slack: WebClient; logger: Logger },
   turn: Turn,
 ): Promise<{ deleted: number }> {
-  const deleted = await store.deleteThread(turn);
+  const { slack } = deps;
+  await removeStrayPlaceholder(deps, turn);
+  const deleted = await deps.historyStore.deleteThread(turn);
   await slack.chat.update({
     channel: turn.channel,
     ts: turn.placeholderTs,
